@@ -1,0 +1,32 @@
+//! CPU twins of the kernels: the same names and argument order as the
+//! launchers, plain loops, f64 accumulation. They are the test oracle and the
+//! documentation of what each shader computes.
+
+pub mod conv2d;
+
+pub use conv2d::*;
+
+/// The element types the twins run on: f32 to mirror the GPU, f64 for
+/// finite-difference checks. Accumulation is always in f64.
+pub trait Real: Copy + Default + PartialOrd + std::fmt::Debug + Send + Sync + 'static {
+    fn f64(self) -> f64;
+    fn of(v: f64) -> Self;
+}
+
+impl Real for f32 {
+    fn f64(self) -> f64 {
+        self as f64
+    }
+    fn of(v: f64) -> Self {
+        v as f32
+    }
+}
+
+impl Real for f64 {
+    fn f64(self) -> f64 {
+        self
+    }
+    fn of(v: f64) -> Self {
+        v
+    }
+}

@@ -1,0 +1,446 @@
+//! The GPU context: adapter choice, device with the adapter's real limits,
+//! validation errors turned into `Error`s, the pipeline cache and the buffer pool.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use serde::Serialize;
+
+use crate::error::{Error, Result};
+use crate::kernels::{PipelineKey, shader_source};
+use crate::tensor::{BufferPool, PoolStats, Tensor};
+
+/// Features reslab uses where the adapter has them; none is required.
+pub fn wanted_features() -> wgpu::Features {
+    wgpu::Features::TIMESTAMP_QUERY
+        | wgpu::Features::TIMESTAMP_QUERY_INSIDE_ENCODERS
+        | wgpu::Features::TIMESTAMP_QUERY_INSIDE_PASSES
+        | wgpu::Features::SUBGROUP
+        | wgpu::Features::SHADER_F16
+}
+
+/// How to open a device. The defaults honour `WGPU_BACKEND`, `WGPU_ADAPTER_NAME`
+/// and `WGPU_POWER_PREF`, and request the adapter's own limits.
+#[derive(Default, Clone)]
+pub struct GpuOptions {
+    /// Backends to consider; `None` reads `WGPU_BACKEND` (all backends if unset).
+    pub backends: Option<wgpu::Backends>,
+    /// Substring of the adapter name (case-insensitive); `None` reads `WGPU_ADAPTER_NAME`.
+    pub adapter_name: Option<String>,
+    /// Lets a caller lower limits below the adapter's (tests of limit handling do this).
+    pub adjust_limits: Option<fn(&mut wgpu::Limits)>,
+}
+
+/// What `reslab info` prints.
+#[derive(Debug, Clone, Serialize)]
+pub struct GpuInfo {
+    pub backend: String,
+    pub adapter: String,
+    pub device_type: String,
+    pub driver: String,
+    pub driver_info: String,
+    pub vendor: u32,
+    pub device: u32,
+    pub features: Vec<String>,
+    pub limits: wgpu::Limits,
+}
+
+struct Shared {
+    device: wgpu::Device,
+    queue: wgpu::Queue,
+    info: wgpu::AdapterInfo,
+    limits: wgpu::Limits,
+    features: wgpu::Features,
+    errors: Arc<Mutex<Vec<String>>>,
+    modules: Mutex<HashMap<&'static str, wgpu::ShaderModule>>,
+    pipelines: Mutex<HashMap<PipelineKey, Arc<wgpu::ComputePipeline>>>,
+    pool: BufferPool,
+    /// Bound where a kernel's optional input is absent (bias, residual).
+    dummy: wgpu::Buffer,
+}
+
+/// A device and queue with everything the kernels need. Cheap to clone.
+#[derive(Clone)]
+pub struct Gpu {
+    shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for Gpu {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "Gpu({} on {})",
+            self.shared.info.name, self.shared.info.backend
+        )
+    }
+}
+
+impl Gpu {
+    /// Opens the adapter chosen by the environment (see [`GpuOptions`]).
+    pub fn new() -> Result<Gpu> {
+        Self::with_options(GpuOptions::default())
+    }
+
+    pub fn with_options(opts: GpuOptions) -> Result<Gpu> {
+        pollster::block_on(Self::open(opts))
+    }
+
+    async fn open(opts: GpuOptions) -> Result<Gpu> {
+        let mut desc = wgpu::InstanceDescriptor::new_without_display_handle().with_env();
+        if let Some(b) = opts.backends {
+            desc.backends = b;
+        }
+        let backends = desc.backends;
+        let instance = wgpu::Instance::new(desc);
+        let wanted_name = opts
+            .adapter_name
+            .clone()
+            .or_else(|| std::env::var("WGPU_ADAPTER_NAME").ok())
+            .filter(|s| !s.is_empty());
+        let adapter = if let Some(name) = wanted_name {
+            let needle = name.to_lowercase();
+            let adapters = instance.enumerate_adapters(backends).await;
+            let names: Vec<String> = adapters
+                .iter()
+                .map(|a| {
+                    let i = a.get_info();
+                    format!("{} ({})", i.name, i.backend)
+                })
+                .collect();
+            adapters
+                .into_iter()
+                .find(|a| a.get_info().name.to_lowercase().contains(&needle))
+                .ok_or_else(|| {
+                    Error::NoAdapter(format!(
+                        " whose name contains {name:?}; adapters present: [{}]",
+                        names.join(", ")
+                    ))
+                })?
+        } else {
+            instance
+                .request_adapter(&wgpu::RequestAdapterOptions {
+                    power_preference: wgpu::PowerPreference::from_env()
+                        .unwrap_or(wgpu::PowerPreference::HighPerformance),
+                    force_fallback_adapter: false,
+                    compatible_surface: None,
+                    apply_limit_buckets: false,
+                })
+                .await
+                .map_err(|e| Error::NoAdapter(format!(" for backends {backends:?}: {e}")))?
+        };
+        let mut limits = adapter.limits();
+        if let Some(adjust) = opts.adjust_limits {
+            adjust(&mut limits);
+        }
+        let features = adapter.features() & wanted_features();
+        let (device, queue) = adapter
+            .request_device(&wgpu::DeviceDescriptor {
+                label: Some("reslab"),
+                required_features: features,
+                required_limits: limits,
+                experimental_features: wgpu::ExperimentalFeatures::disabled(),
+                memory_hints: wgpu::MemoryHints::Performance,
+                trace: wgpu::Trace::Off,
+            })
+            .await
+            .map_err(|e| Error::Device(e.to_string()))?;
+        Ok(Self::from_device(device, queue, adapter.get_info()))
+    }
+
+    /// Wraps a device and queue made elsewhere (the desktop app shares its renderer's).
+    /// Installs an uncaptured-error handler that turns validation errors into `Error`s
+    /// returned by [`Gpu::check`].
+    pub fn from_device(device: wgpu::Device, queue: wgpu::Queue, info: wgpu::AdapterInfo) -> Gpu {
+        let errors = Arc::new(Mutex::new(Vec::new()));
+        let sink = errors.clone();
+        device.on_uncaptured_error(Arc::new(move |e: wgpu::Error| {
+            if let Ok(mut v) = sink.lock() {
+                v.push(e.to_string());
+            }
+        }));
+        let lost = errors.clone();
+        device.set_device_lost_callback(move |reason, msg| {
+            if let Ok(mut v) = lost.lock() {
+                v.push(format!("device lost ({reason:?}): {msg}"));
+            }
+        });
+        let limits = device.limits();
+        let features = device.features();
+        let dummy = device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("dummy"),
+            size: 16,
+            usage: wgpu::BufferUsages::STORAGE,
+            mapped_at_creation: false,
+        });
+        let pool = BufferPool::new(device.clone());
+        Gpu {
+            shared: Arc::new(Shared {
+                device,
+                queue,
+                info,
+                limits,
+                features,
+                errors,
+                modules: Mutex::new(HashMap::new()),
+                pipelines: Mutex::new(HashMap::new()),
+                pool,
+                dummy,
+            }),
+        }
+    }
+
+    pub fn device(&self) -> &wgpu::Device {
+        &self.shared.device
+    }
+
+    pub fn queue(&self) -> &wgpu::Queue {
+        &self.shared.queue
+    }
+
+    pub fn limits(&self) -> &wgpu::Limits {
+        &self.shared.limits
+    }
+
+    pub fn features(&self) -> wgpu::Features {
+        self.shared.features
+    }
+
+    pub fn adapter_info(&self) -> &wgpu::AdapterInfo {
+        &self.shared.info
+    }
+
+    pub fn backend(&self) -> wgpu::Backend {
+        self.shared.info.backend
+    }
+
+    pub fn has_timestamps(&self) -> bool {
+        self.shared
+            .features
+            .contains(wgpu::Features::TIMESTAMP_QUERY | wgpu::Features::TIMESTAMP_QUERY_INSIDE_ENCODERS)
+    }
+
+    pub(crate) fn dummy(&self) -> &wgpu::Buffer {
+        &self.shared.dummy
+    }
+
+    pub fn pool_stats(&self) -> PoolStats {
+        self.shared.pool.stats()
+    }
+
+    pub(crate) fn pool(&self) -> &BufferPool {
+        &self.shared.pool
+    }
+
+    pub fn info(&self) -> GpuInfo {
+        let i = &self.shared.info;
+        GpuInfo {
+            backend: i.backend.to_string(),
+            adapter: i.name.clone(),
+            device_type: format!("{:?}", i.device_type),
+            driver: i.driver.clone(),
+            driver_info: i.driver_info.clone(),
+            vendor: i.vendor,
+            device: i.device,
+            features: self
+                .shared
+                .features
+                .iter_names()
+                .map(|(n, _)| n.to_string())
+                .collect(),
+            limits: self.shared.limits.clone(),
+        }
+    }
+
+    /// Returns the validation errors wgpu reported since the last call, as one error.
+    pub fn check(&self) -> Result<()> {
+        let mut v = self
+            .shared
+            .errors
+            .lock()
+            .map_err(|_| Error::Wgpu("error log poisoned".into()))?;
+        if v.is_empty() {
+            return Ok(());
+        }
+        let msg = v.join("\n");
+        v.clear();
+        Err(Error::Wgpu(msg))
+    }
+
+    /// A compute pipeline for `entry` of a shader file, specialised by `constants`;
+    /// created once and cached.
+    pub(crate) fn pipeline(
+        &self,
+        file: &'static str,
+        entry: &'static str,
+        constants: &[(&'static str, f64)],
+    ) -> Result<Arc<wgpu::ComputePipeline>> {
+        let key = PipelineKey::new(file, entry, constants);
+        if let Some(p) = self.lock_pipelines()?.get(&key) {
+            return Ok(p.clone());
+        }
+        let module = self.module(file)?;
+        let scope = self.shared.device.push_error_scope(wgpu::ErrorFilter::Validation);
+        let label = format!("{file}:{entry}");
+        let pipeline = self
+            .shared
+            .device
+            .create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+                label: Some(&label),
+                layout: None,
+                module: &module,
+                entry_point: Some(entry),
+                compilation_options: wgpu::PipelineCompilationOptions {
+                    constants,
+                    zero_initialize_workgroup_memory: false,
+                },
+                cache: None,
+            });
+        if let Some(e) = pollster::block_on(scope.pop()) {
+            return Err(Error::Wgpu(format!("pipeline {label} {constants:?}: {e}")));
+        }
+        let pipeline = Arc::new(pipeline);
+        self.lock_pipelines()?.insert(key, pipeline.clone());
+        Ok(pipeline)
+    }
+
+    fn lock_pipelines(
+        &self,
+    ) -> Result<std::sync::MutexGuard<'_, HashMap<PipelineKey, Arc<wgpu::ComputePipeline>>>> {
+        self.shared
+            .pipelines
+            .lock()
+            .map_err(|_| Error::Wgpu("pipeline cache poisoned".into()))
+    }
+
+    fn module(&self, file: &'static str) -> Result<wgpu::ShaderModule> {
+        let mut modules = self
+            .shared
+            .modules
+            .lock()
+            .map_err(|_| Error::Wgpu("shader cache poisoned".into()))?;
+        if let Some(m) = modules.get(file) {
+            return Ok(m.clone());
+        }
+        let source = shader_source(file)
+            .ok_or_else(|| Error::invalid(format!("no shader named {file}")))?;
+        let scope = self.shared.device.push_error_scope(wgpu::ErrorFilter::Validation);
+        let module = self
+            .shared
+            .device
+            .create_shader_module(wgpu::ShaderModuleDescriptor {
+                label: Some(file),
+                source: wgpu::ShaderSource::Wgsl(source.into()),
+            });
+        if let Some(e) = pollster::block_on(scope.pop()) {
+            return Err(Error::Wgpu(format!("shader {file}: {e}")));
+        }
+        modules.insert(file, module.clone());
+        Ok(module)
+    }
+
+    /// Submits command buffers and returns the submission index.
+    pub fn submit(&self, cmds: impl IntoIterator<Item = wgpu::CommandBuffer>) -> wgpu::SubmissionIndex {
+        self.shared.queue.submit(cmds)
+    }
+
+    /// Blocks until all submitted work is done, then reports any validation error.
+    pub fn wait(&self) -> Result<()> {
+        self.shared
+            .device
+            .poll(wgpu::PollType::wait_indefinitely())
+            .map_err(|e| Error::Wgpu(format!("poll: {e}")))?;
+        self.check()
+    }
+
+    /// Copies `t` into a fresh staging buffer, waits, and returns its values.
+    pub fn read(&self, t: &Tensor) -> Result<Vec<f32>> {
+        let bytes = self.read_bytes(t.buffer(), t.offset(), t.bytes())?;
+        Ok(bytemuck::pod_collect_to_vec(&bytes))
+    }
+
+    /// Like [`Gpu::read`] for a tensor holding `u32` values.
+    pub fn read_u32(&self, t: &Tensor) -> Result<Vec<u32>> {
+        let bytes = self.read_bytes(t.buffer(), t.offset(), t.bytes())?;
+        Ok(bytemuck::pod_collect_to_vec(&bytes))
+    }
+
+    pub(crate) fn read_bytes(&self, buf: &wgpu::Buffer, offset: u64, size: u64) -> Result<Vec<u8>> {
+        if size == 0 {
+            return Ok(Vec::new());
+        }
+        let staging = self.shared.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("readback"),
+            size,
+            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        let mut enc = self
+            .shared
+            .device
+            .create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("readback") });
+        enc.copy_buffer_to_buffer(buf, offset, &staging, 0, size);
+        self.submit([enc.finish()]);
+        let (tx, rx) = std::sync::mpsc::channel();
+        staging.map_async(wgpu::MapMode::Read, .., move |r| {
+            let _ = tx.send(r);
+        });
+        self.wait()?;
+        rx.recv()
+            .map_err(|_| Error::Wgpu("readback callback dropped".into()))?
+            .map_err(|e| Error::Wgpu(format!("readback map failed: {e}")))?;
+        let data = staging
+            .get_mapped_range(..)
+            .map_err(|e| Error::Wgpu(format!("readback view: {e}")))?
+            .to_vec();
+        staging.unmap();
+        Ok(data)
+    }
+
+    /// Writes `data` into `t` (through the queue; takes effect before the next submission).
+    pub fn write(&self, t: &Tensor, data: &[f32]) -> Result<()> {
+        self.write_bytes(t, bytemuck::cast_slice(data))
+    }
+
+    pub fn write_u32(&self, t: &Tensor, data: &[u32]) -> Result<()> {
+        self.write_bytes(t, bytemuck::cast_slice(data))
+    }
+
+    fn write_bytes(&self, t: &Tensor, bytes: &[u8]) -> Result<()> {
+        if bytes.len() as u64 != t.bytes() {
+            return Err(Error::invalid(format!(
+                "write: {} bytes into a tensor of shape {:?} ({} bytes)",
+                bytes.len(),
+                t.shape(),
+                t.bytes()
+            )));
+        }
+        if !bytes.is_empty() {
+            self.shared.queue.write_buffer(t.buffer(), t.offset(), bytes);
+        }
+        Ok(())
+    }
+
+    /// A tensor from the pool, contents unspecified.
+    pub fn tensor(&self, shape: &[usize]) -> Result<Tensor> {
+        Tensor::alloc(self, shape)
+    }
+
+    /// A tensor holding `data`.
+    pub fn upload(&self, shape: &[usize], data: &[f32]) -> Result<Tensor> {
+        let t = self.tensor(shape)?;
+        self.write(&t, data)?;
+        Ok(t)
+    }
+
+    /// A tensor of zeros.
+    pub fn zeros(&self, shape: &[usize]) -> Result<Tensor> {
+        let t = self.tensor(shape)?;
+        let mut enc = self
+            .shared
+            .device
+            .create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("zeros") });
+        t.clear(&mut enc);
+        self.submit([enc.finish()]);
+        Ok(t)
+    }
+}

@@ -1,0 +1,277 @@
+//! Launchers: one per shader pass. A launcher checks shapes and device limits,
+//! then returns a prepared [`Dispatch`] (pipeline, bind group, grid) that a
+//! [`Program`] records into an encoder as often as needed. Pipelines come from a
+//! cache keyed by shader file, entry point and specialisation constants; bind
+//! groups are built once per set of tensors.
+//!
+//! Binding convention of every shader: binding 0 is the uniform parameter block,
+//! bindings 1.. are storage tensors, outputs first, then inputs.
+
+pub mod conv2d;
+
+use std::sync::Arc;
+
+use wgpu::util::DeviceExt;
+
+use crate::error::{Error, Result};
+use crate::gpu::Gpu;
+use crate::tensor::Tensor;
+
+/// Every WGSL file of the engine, by file name. Tests run each through naga.
+pub const SHADERS: &[(&str, &str)] = &[
+    ("conv2d_backward_data.wgsl", include_str!("../../shaders/conv2d_backward_data.wgsl")),
+    ("conv2d_backward_weight.wgsl", include_str!("../../shaders/conv2d_backward_weight.wgsl")),
+    ("conv2d_forward.wgsl", include_str!("../../shaders/conv2d_forward.wgsl")),
+];
+
+pub(crate) fn shader_source(file: &str) -> Option<&'static str> {
+    SHADERS.iter().find(|(f, _)| *f == file).map(|(_, s)| *s)
+}
+
+/// Cache key: file, entry point and the specialisation constants (as bits).
+#[derive(Clone, PartialEq, Eq, Hash, Debug)]
+pub struct PipelineKey {
+    file: &'static str,
+    entry: &'static str,
+    constants: Vec<(&'static str, u64)>,
+}
+
+impl PipelineKey {
+    pub(crate) fn new(
+        file: &'static str,
+        entry: &'static str,
+        constants: &[(&'static str, f64)],
+    ) -> Self {
+        let mut constants: Vec<_> = constants.iter().map(|(k, v)| (*k, v.to_bits())).collect();
+        constants.sort();
+        PipelineKey {
+            file,
+            entry,
+            constants,
+        }
+    }
+}
+
+/// A prepared launch of one compute pass.
+pub struct Dispatch {
+    label: String,
+    pipeline: Arc<wgpu::ComputePipeline>,
+    bind_group: wgpu::BindGroup,
+    params: wgpu::Buffer,
+    workgroups: [u32; 3],
+}
+
+impl Dispatch {
+    pub fn label(&self) -> &str {
+        &self.label
+    }
+
+    pub fn workgroups(&self) -> [u32; 3] {
+        self.workgroups
+    }
+
+    /// Rewrites the uniform parameter block (e.g. the learning rate of SGD) for the
+    /// next submission.
+    pub fn set_params<P: bytemuck::Pod>(&self, gpu: &Gpu, params: &P) {
+        gpu.queue()
+            .write_buffer(&self.params, 0, bytemuck::bytes_of(params));
+    }
+
+    pub fn record(&self, pass: &mut wgpu::ComputePass<'_>) {
+        let [x, y, z] = self.workgroups;
+        if x == 0 || y == 0 || z == 0 {
+            return;
+        }
+        pass.set_pipeline(&self.pipeline);
+        pass.set_bind_group(0, &self.bind_group, &[]);
+        pass.dispatch_workgroups(x, y, z);
+    }
+}
+
+/// An ordered list of dispatches, recorded into one compute pass.
+#[derive(Default)]
+pub struct Program {
+    pub dispatches: Vec<Dispatch>,
+}
+
+impl Program {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn push(&mut self, d: Dispatch) -> usize {
+        self.dispatches.push(d);
+        self.dispatches.len() - 1
+    }
+
+    pub fn extend(&mut self, other: Program) {
+        self.dispatches.extend(other.dispatches);
+    }
+
+    pub fn len(&self) -> usize {
+        self.dispatches.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.dispatches.is_empty()
+    }
+
+    /// Records every dispatch, in order, into one compute pass of `enc`.
+    pub fn record(&self, enc: &mut wgpu::CommandEncoder, label: &str) {
+        let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
+            label: Some(label),
+            timestamp_writes: None,
+        });
+        for d in &self.dispatches {
+            d.record(&mut pass);
+        }
+    }
+
+    /// Records, submits and waits; reports any validation error.
+    pub fn run(&self, gpu: &Gpu) -> Result<()> {
+        let mut enc = gpu
+            .device()
+            .create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("program") });
+        self.record(&mut enc, "program");
+        gpu.submit([enc.finish()]);
+        gpu.wait()
+    }
+}
+
+/// Workgroup counts for `threads` invocations in groups of `wg`, folded into a
+/// second dimension when one would exceed the device's per-dimension limit.
+/// Shaders recover the linear index as `gid.x + gid.y * num_workgroups.x * WG`.
+pub(crate) fn grid_1d(gpu: &Gpu, what: &str, threads: usize, wg: u32) -> Result<[u32; 3]> {
+    let groups = (threads as u64).div_ceil(wg as u64);
+    let max = gpu.limits().max_compute_workgroups_per_dimension as u64;
+    if groups <= max {
+        return Ok([groups as u32, 1, 1]);
+    }
+    let y = groups.div_ceil(max);
+    if y > max {
+        return Err(Error::DispatchTooLarge {
+            what: what.into(),
+            needed: groups,
+            limit: max as u32,
+        });
+    }
+    Ok([groups.div_ceil(y) as u32, y as u32, 1])
+}
+
+/// Checks a grid against the per-dimension limit.
+pub(crate) fn check_grid(gpu: &Gpu, what: &str, grid: [u64; 3]) -> Result<[u32; 3]> {
+    let max = gpu.limits().max_compute_workgroups_per_dimension;
+    for g in grid {
+        if g > max as u64 {
+            return Err(Error::DispatchTooLarge {
+                what: what.into(),
+                needed: g,
+                limit: max,
+            });
+        }
+    }
+    Ok([grid[0] as u32, grid[1] as u32, grid[2] as u32])
+}
+
+/// What a launcher hands to [`prepare`].
+pub(crate) struct Launch<'a, P: bytemuck::Pod> {
+    pub file: &'static str,
+    pub entry: &'static str,
+    pub constants: &'a [(&'static str, f64)],
+    pub params: &'a P,
+    /// Storage bindings 1.., in shader order; `None` binds a small dummy buffer.
+    pub tensors: &'a [Option<&'a Tensor>],
+    pub workgroups: [u32; 3],
+}
+
+/// Validates the tensors against the device limits and builds the dispatch.
+pub(crate) fn prepare<P: bytemuck::Pod>(gpu: &Gpu, l: Launch<'_, P>) -> Result<Dispatch> {
+    let label = format!("{}:{}", l.file, l.entry);
+    let limits = gpu.limits();
+    for (i, t) in l.tensors.iter().enumerate() {
+        let Some(t) = t else { continue };
+        if t.is_empty() {
+            return Err(Error::invalid(format!(
+                "{label}: binding {} is an empty tensor {:?}",
+                i + 1,
+                t.shape()
+            )));
+        }
+        if t.bytes() > limits.max_storage_buffer_binding_size {
+            return Err(Error::BindingTooLarge {
+                what: format!("{label} binding {} {:?}", i + 1, t.shape()),
+                bytes: t.bytes(),
+                limit: limits.max_storage_buffer_binding_size,
+            });
+        }
+        if t.offset() % limits.min_storage_buffer_offset_alignment as u64 != 0 {
+            return Err(Error::invalid(format!(
+                "{label}: binding {} starts at byte {}, not a multiple of the device's storage offset alignment {}",
+                i + 1,
+                t.offset(),
+                limits.min_storage_buffer_offset_alignment
+            )));
+        }
+    }
+    let pipeline = gpu.pipeline(l.file, l.entry, l.constants)?;
+    let params = gpu
+        .device()
+        .create_buffer_init(&wgpu::util::BufferInitDescriptor {
+            label: Some(&label),
+            contents: bytemuck::bytes_of(l.params),
+            usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
+        });
+    let mut entries = vec![wgpu::BindGroupEntry {
+        binding: 0,
+        resource: params.as_entire_binding(),
+    }];
+    for (i, t) in l.tensors.iter().enumerate() {
+        entries.push(wgpu::BindGroupEntry {
+            binding: i as u32 + 1,
+            resource: match t {
+                Some(t) => t.binding(),
+                None => gpu.dummy().as_entire_binding(),
+            },
+        });
+    }
+    let bind_group = gpu.device().create_bind_group(&wgpu::BindGroupDescriptor {
+        label: Some(&label),
+        layout: &pipeline.get_bind_group_layout(0),
+        entries: &entries,
+    });
+    Ok(Dispatch {
+        label,
+        pipeline,
+        bind_group,
+        params,
+        workgroups: l.workgroups,
+    })
+}
+
+/// Fails with a shape error naming `what` unless `t` has shape `expected`.
+pub(crate) fn expect_shape(what: &str, t: &Tensor, expected: &[usize]) -> Result<()> {
+    if t.shape() != expected {
+        return Err(Error::Shape {
+            what: what.into(),
+            expected: expected.to_vec(),
+            got: t.shape().to_vec(),
+        });
+    }
+    Ok(())
+}
+
+/// Shape of a 4-D tensor as (n, c, h, w), or a shape error.
+pub(crate) fn nchw(what: &str, t: &Tensor) -> Result<[usize; 4]> {
+    match *t.shape() {
+        [n, c, h, w] => Ok([n, c, h, w]),
+        _ => Err(Error::invalid(format!(
+            "{what}: expected a 4-D NCHW tensor, got shape {:?}",
+            t.shape()
+        ))),
+    }
+}
+
+/// `u32::try_from` with a message naming the size that does not fit.
+pub(crate) fn u32_of(what: &str, v: usize) -> Result<u32> {
+    u32::try_from(v).map_err(|_| Error::invalid(format!("{what} = {v} does not fit in 32 bits")))
+}

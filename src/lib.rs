@@ -1,0 +1,13 @@
+//! reslab: a wgpu compute engine whose WGSL shaders train and run ResNets.
+
+pub mod cpu;
+pub mod error;
+pub mod geom;
+pub mod gpu;
+pub mod kernels;
+pub mod rng;
+pub mod tensor;
+
+pub use error::{Error, Result};
+pub use gpu::{Gpu, GpuOptions};
+pub use tensor::Tensor;
