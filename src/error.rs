@@ -18,13 +18,29 @@ pub enum Error {
     #[error(
         "{what}: tensor of {bytes} bytes exceeds the device's storage binding limit of {limit} bytes"
     )]
-    BindingTooLarge { what: String, bytes: u64, limit: u64 },
+    BindingTooLarge {
+        what: String,
+        bytes: u64,
+        limit: u64,
+    },
 
-    #[error("{what}: a buffer of {bytes} bytes exceeds the device's buffer size limit of {limit} bytes")]
-    BufferTooLarge { what: String, bytes: u64, limit: u64 },
+    #[error(
+        "{what}: a buffer of {bytes} bytes exceeds the device's buffer size limit of {limit} bytes"
+    )]
+    BufferTooLarge {
+        what: String,
+        bytes: u64,
+        limit: u64,
+    },
 
-    #[error("{what}: needs {needed} workgroups, more than the device allows ({limit} per dimension)")]
-    DispatchTooLarge { what: String, needed: u64, limit: u32 },
+    #[error(
+        "{what}: needs {needed} workgroups, more than the device allows ({limit} per dimension)"
+    )]
+    DispatchTooLarge {
+        what: String,
+        needed: u64,
+        limit: u32,
+    },
 
     #[error("{what}: shape mismatch: expected {expected:?}, got {got:?}")]
     Shape {

@@ -20,7 +20,16 @@ pub struct Conv2dGeom {
 
 impl Conv2dGeom {
     /// A square kernel `k` with equal stride and padding on both axes.
-    pub fn square(n: usize, cin: usize, h: usize, w: usize, cout: usize, k: usize, stride: usize, pad: usize) -> Self {
+    pub fn square(
+        n: usize,
+        cin: usize,
+        h: usize,
+        w: usize,
+        cout: usize,
+        k: usize,
+        stride: usize,
+        pad: usize,
+    ) -> Self {
         Conv2dGeom {
             n,
             cin,
@@ -62,7 +71,9 @@ impl Conv2dGeom {
     }
 
     pub fn validate(&self) -> Result<()> {
-        let all = [self.n, self.cin, self.h, self.w, self.cout, self.kh, self.kw, self.sh, self.sw];
+        let all = [
+            self.n, self.cin, self.h, self.w, self.cout, self.kh, self.kw, self.sh, self.sw,
+        ];
         if all.contains(&0) {
             return Err(Error::invalid(format!("conv2d: zero size in {self:?}")));
         }

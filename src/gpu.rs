@@ -10,6 +10,9 @@ use crate::error::{Error, Result};
 use crate::kernels::{PipelineKey, shader_source};
 use crate::tensor::{BufferPool, PoolStats, Tensor};
 
+/// Most storage bindings any reslab shader declares.
+pub const MAX_BINDINGS: usize = 12;
+
 /// Features reslab uses where the adapter has them; none is required.
 pub fn wanted_features() -> wgpu::Features {
     wgpu::Features::TIMESTAMP_QUERY
@@ -55,8 +58,10 @@ struct Shared {
     modules: Mutex<HashMap<&'static str, wgpu::ShaderModule>>,
     pipelines: Mutex<HashMap<PipelineKey, Arc<wgpu::ComputePipeline>>>,
     pool: BufferPool,
-    /// Bound where a kernel's optional input is absent (bias, residual).
-    dummy: wgpu::Buffer,
+    /// Bound where a kernel's optional tensor is absent (bias, residual), one
+    /// per binding slot so that one dispatch never binds the same buffer both
+    /// read-only and read-write.
+    dummies: Vec<wgpu::Buffer>,
 }
 
 /// A device and queue with everything the kernels need. Cheap to clone.
@@ -166,12 +171,16 @@ impl Gpu {
         });
         let limits = device.limits();
         let features = device.features();
-        let dummy = device.create_buffer(&wgpu::BufferDescriptor {
-            label: Some("dummy"),
-            size: 16,
-            usage: wgpu::BufferUsages::STORAGE,
-            mapped_at_creation: false,
-        });
+        let dummies = (0..MAX_BINDINGS)
+            .map(|_| {
+                device.create_buffer(&wgpu::BufferDescriptor {
+                    label: Some("dummy"),
+                    size: 16,
+                    usage: wgpu::BufferUsages::STORAGE,
+                    mapped_at_creation: false,
+                })
+            })
+            .collect();
         let pool = BufferPool::new(device.clone());
         Gpu {
             shared: Arc::new(Shared {
@@ -184,7 +193,7 @@ impl Gpu {
                 modules: Mutex::new(HashMap::new()),
                 pipelines: Mutex::new(HashMap::new()),
                 pool,
-                dummy,
+                dummies,
             }),
         }
     }
@@ -214,13 +223,14 @@ impl Gpu {
     }
 
     pub fn has_timestamps(&self) -> bool {
-        self.shared
-            .features
-            .contains(wgpu::Features::TIMESTAMP_QUERY | wgpu::Features::TIMESTAMP_QUERY_INSIDE_ENCODERS)
+        self.shared.features.contains(
+            wgpu::Features::TIMESTAMP_QUERY | wgpu::Features::TIMESTAMP_QUERY_INSIDE_ENCODERS,
+        )
     }
 
-    pub(crate) fn dummy(&self) -> &wgpu::Buffer {
-        &self.shared.dummy
+    /// The placeholder buffer for binding `slot` (see [`MAX_BINDINGS`]).
+    pub(crate) fn dummy(&self, slot: usize) -> Option<&wgpu::Buffer> {
+        self.shared.dummies.get(slot)
     }
 
     pub fn pool_stats(&self) -> PoolStats {
@@ -279,22 +289,25 @@ impl Gpu {
             return Ok(p.clone());
         }
         let module = self.module(file)?;
-        let scope = self.shared.device.push_error_scope(wgpu::ErrorFilter::Validation);
-        let label = format!("{file}:{entry}");
-        let pipeline = self
+        let scope = self
             .shared
             .device
-            .create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
-                label: Some(&label),
-                layout: None,
-                module: &module,
-                entry_point: Some(entry),
-                compilation_options: wgpu::PipelineCompilationOptions {
-                    constants,
-                    zero_initialize_workgroup_memory: false,
-                },
-                cache: None,
-            });
+            .push_error_scope(wgpu::ErrorFilter::Validation);
+        let label = format!("{file}:{entry}");
+        let pipeline =
+            self.shared
+                .device
+                .create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+                    label: Some(&label),
+                    layout: None,
+                    module: &module,
+                    entry_point: Some(entry),
+                    compilation_options: wgpu::PipelineCompilationOptions {
+                        constants,
+                        zero_initialize_workgroup_memory: false,
+                    },
+                    cache: None,
+                });
         if let Some(e) = pollster::block_on(scope.pop()) {
             return Err(Error::Wgpu(format!("pipeline {label} {constants:?}: {e}")));
         }
@@ -321,9 +334,12 @@ impl Gpu {
         if let Some(m) = modules.get(file) {
             return Ok(m.clone());
         }
-        let source = shader_source(file)
-            .ok_or_else(|| Error::invalid(format!("no shader named {file}")))?;
-        let scope = self.shared.device.push_error_scope(wgpu::ErrorFilter::Validation);
+        let source =
+            shader_source(file).ok_or_else(|| Error::invalid(format!("no shader named {file}")))?;
+        let scope = self
+            .shared
+            .device
+            .push_error_scope(wgpu::ErrorFilter::Validation);
         let module = self
             .shared
             .device
@@ -339,7 +355,10 @@ impl Gpu {
     }
 
     /// Submits command buffers and returns the submission index.
-    pub fn submit(&self, cmds: impl IntoIterator<Item = wgpu::CommandBuffer>) -> wgpu::SubmissionIndex {
+    pub fn submit(
+        &self,
+        cmds: impl IntoIterator<Item = wgpu::CommandBuffer>,
+    ) -> wgpu::SubmissionIndex {
         self.shared.queue.submit(cmds)
     }
 
@@ -377,7 +396,9 @@ impl Gpu {
         let mut enc = self
             .shared
             .device
-            .create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("readback") });
+            .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                label: Some("readback"),
+            });
         enc.copy_buffer_to_buffer(buf, offset, &staging, 0, size);
         self.submit([enc.finish()]);
         let (tx, rx) = std::sync::mpsc::channel();
@@ -415,7 +436,9 @@ impl Gpu {
             )));
         }
         if !bytes.is_empty() {
-            self.shared.queue.write_buffer(t.buffer(), t.offset(), bytes);
+            self.shared
+                .queue
+                .write_buffer(t.buffer(), t.offset(), bytes);
         }
         Ok(())
     }
@@ -438,7 +461,9 @@ impl Gpu {
         let mut enc = self
             .shared
             .device
-            .create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("zeros") });
+            .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                label: Some("zeros"),
+            });
         t.clear(&mut enc);
         self.submit([enc.finish()]);
         Ok(t)

@@ -2,7 +2,11 @@ use anyhow::Result;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "reslab", version, about = "Train and look inside ResNets on any GPU (wgpu)")]
+#[command(
+    name = "reslab",
+    version,
+    about = "Train and look inside ResNets on any GPU (wgpu)"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
@@ -40,9 +44,18 @@ fn info(json: bool) -> Result<()> {
         println!("driver:   {} {}", info.driver, info.driver_info);
         println!("features: {}", info.features.join(", "));
         let l = &info.limits;
-        println!("limits:   max_storage_buffer_binding_size {} B, max_buffer_size {} B,", l.max_storage_buffer_binding_size, l.max_buffer_size);
-        println!("          max_compute_workgroups_per_dimension {}, max_compute_invocations_per_workgroup {},", l.max_compute_workgroups_per_dimension, l.max_compute_invocations_per_workgroup);
-        println!("          max_compute_workgroup_storage_size {} B, max_storage_buffers_per_shader_stage {}", l.max_compute_workgroup_storage_size, l.max_storage_buffers_per_shader_stage);
+        println!(
+            "limits:   max_storage_buffer_binding_size {} B, max_buffer_size {} B,",
+            l.max_storage_buffer_binding_size, l.max_buffer_size
+        );
+        println!(
+            "          max_compute_workgroups_per_dimension {}, max_compute_invocations_per_workgroup {},",
+            l.max_compute_workgroups_per_dimension, l.max_compute_invocations_per_workgroup
+        );
+        println!(
+            "          max_compute_workgroup_storage_size {} B, max_storage_buffers_per_shader_stage {}",
+            l.max_compute_workgroup_storage_size, l.max_storage_buffers_per_shader_stage
+        );
     }
     Ok(())
 }

@@ -23,7 +23,8 @@ pub fn conv2d_forward<T: Real>(y: &mut [T], x: &[T], w: &[T], b: Option<&[T]>, g
                                 if ix < 0 || ix >= g.w as isize {
                                     continue;
                                 }
-                                let xv = x[((n * g.cin + ci) * g.h + iy as usize) * g.w + ix as usize];
+                                let xv =
+                                    x[((n * g.cin + ci) * g.h + iy as usize) * g.w + ix as usize];
                                 let wv = w[((co * g.cin + ci) * g.kh + ky) * g.kw + kx];
                                 acc += xv.f64() * wv.f64();
                             }
@@ -40,7 +41,13 @@ pub fn conv2d_forward<T: Real>(y: &mut [T], x: &[T], w: &[T], b: Option<&[T]>, g
 }
 
 /// dx = transposed convolution of dy with w; added to dx when `accumulate`.
-pub fn conv2d_backward_data<T: Real>(dx: &mut [T], dy: &[T], w: &[T], g: &Conv2dGeom, accumulate: bool) {
+pub fn conv2d_backward_data<T: Real>(
+    dx: &mut [T],
+    dy: &[T],
+    w: &[T],
+    g: &Conv2dGeom,
+    accumulate: bool,
+) {
     let (ho, wo) = (g.ho(), g.wo());
     let mut acc = vec![0f64; g.n * g.cin * g.h * g.w];
     for n in 0..g.n {
@@ -60,7 +67,8 @@ pub fn conv2d_backward_data<T: Real>(dx: &mut [T], dy: &[T], w: &[T], g: &Conv2d
                                     continue;
                                 }
                                 let wv = w[((co * g.cin + ci) * g.kh + ky) * g.kw + kx].f64();
-                                acc[((n * g.cin + ci) * g.h + iy as usize) * g.w + ix as usize] += d * wv;
+                                acc[((n * g.cin + ci) * g.h + iy as usize) * g.w + ix as usize] +=
+                                    d * wv;
                             }
                         }
                     }
@@ -93,7 +101,9 @@ pub fn conv2d_backward_weight<T: Real>(dw: &mut [T], dy: &[T], x: &[T], g: &Conv
                                 if ix < 0 || ix >= g.w as isize {
                                     continue;
                                 }
-                                let xv = x[((n * g.cin + ci) * g.h + iy as usize) * g.w + ix as usize].f64();
+                                let xv = x
+                                    [((n * g.cin + ci) * g.h + iy as usize) * g.w + ix as usize]
+                                    .f64();
                                 acc[((co * g.cin + ci) * g.kh + ky) * g.kw + kx] += d * xv;
                             }
                         }

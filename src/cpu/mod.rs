@@ -2,9 +2,25 @@
 //! launchers, plain loops, f64 accumulation. They are the test oracle and the
 //! documentation of what each shader computes.
 
+pub mod batchnorm;
 pub mod conv2d;
+pub mod elementwise;
+pub mod linear;
+pub mod loss;
+pub mod pool;
+pub mod reduce;
+pub mod sgd;
+pub mod shortcut;
 
+pub use batchnorm::*;
 pub use conv2d::*;
+pub use elementwise::*;
+pub use linear::*;
+pub use loss::*;
+pub use pool::*;
+pub use reduce::*;
+pub use sgd::*;
+pub use shortcut::*;
 
 /// The element types the twins run on: f32 to mirror the GPU, f64 for
 /// finite-difference checks. Accumulation is always in f64.

@@ -3,7 +3,7 @@
 use crate::error::Result;
 use crate::geom::Conv2dGeom;
 use crate::gpu::Gpu;
-use crate::kernels::{Dispatch, Launch, expect_shape, grid_1d, prepare, u32_of};
+use crate::kernels::{Program, expect_shape, grid_1d, push, u32_of};
 use crate::tensor::Tensor;
 
 /// Mirrors `ConvParams` of the conv shaders.
@@ -72,89 +72,94 @@ fn check(g: &Conv2dGeom, y: &Tensor, x: &Tensor, w: &Tensor, b: Option<&Tensor>)
 /// Reference forward: one invocation per output element.
 pub fn conv2d_forward_reference(
     gpu: &Gpu,
+    prog: &mut Program,
     y: &Tensor,
     x: &Tensor,
     w: &Tensor,
     b: Option<&Tensor>,
     g: &Conv2dGeom,
-) -> Result<Dispatch> {
+) -> Result<()> {
     check(g, y, x, w, b)?;
     let params = ConvParams::new(g, if b.is_some() { FLAG_BIAS } else { 0 })?;
-    prepare(
+    push(
         gpu,
-        Launch {
-            file: "conv2d_forward.wgsl",
-            entry: "conv2d_forward",
-            constants: &[],
-            params: &params,
-            tensors: &[Some(y), Some(x), Some(w), b],
-            workgroups: grid_1d(gpu, "conv2d_forward", y.len(), 64)?,
-        },
-    )
+        prog,
+        "conv2d_forward.wgsl",
+        "conv2d_forward",
+        &params,
+        &[Some(y), Some(x), Some(w), b],
+        grid_1d(gpu, "conv2d_forward", y.len(), 64)?,
+    )?;
+    Ok(())
 }
 
 /// Reference backward-data: one invocation per element of dx. With `accumulate`
 /// the result is added to dx.
 pub fn conv2d_backward_data_reference(
     gpu: &Gpu,
+    prog: &mut Program,
     dx: &Tensor,
     dy: &Tensor,
     w: &Tensor,
     g: &Conv2dGeom,
     accumulate: bool,
-) -> Result<Dispatch> {
+) -> Result<()> {
     check(g, dy, dx, w, None)?;
     let params = ConvParams::new(g, if accumulate { FLAG_ACCUMULATE } else { 0 })?;
-    prepare(
+    push(
         gpu,
-        Launch {
-            file: "conv2d_backward_data.wgsl",
-            entry: "conv2d_backward_data",
-            constants: &[],
-            params: &params,
-            tensors: &[Some(dx), Some(dy), Some(w)],
-            workgroups: grid_1d(gpu, "conv2d_backward_data", dx.len(), 64)?,
-        },
-    )
+        prog,
+        "conv2d_backward_data.wgsl",
+        "conv2d_backward_data",
+        &params,
+        &[Some(dx), Some(dy), Some(w)],
+        grid_1d(gpu, "conv2d_backward_data", dx.len(), 64)?,
+    )?;
+    Ok(())
 }
 
 /// Reference backward-weight: one invocation per element of dweight.
 pub fn conv2d_backward_weight_reference(
     gpu: &Gpu,
+    prog: &mut Program,
     dw: &Tensor,
     dy: &Tensor,
     x: &Tensor,
     g: &Conv2dGeom,
-) -> Result<Dispatch> {
+) -> Result<()> {
     check(g, dy, x, dw, None)?;
     let params = ConvParams::new(g, 0)?;
-    prepare(
+    push(
         gpu,
-        Launch {
-            file: "conv2d_backward_weight.wgsl",
-            entry: "conv2d_backward_weight",
-            constants: &[],
-            params: &params,
-            tensors: &[Some(dw), Some(dy), Some(x)],
-            workgroups: grid_1d(gpu, "conv2d_backward_weight", dw.len(), 64)?,
-        },
-    )
+        prog,
+        "conv2d_backward_weight.wgsl",
+        "conv2d_backward_weight",
+        &params,
+        &[Some(dw), Some(dy), Some(x)],
+        grid_1d(gpu, "conv2d_backward_weight", dw.len(), 64)?,
+    )?;
+    Ok(())
 }
 
 /// Bias gradient: dbias[co] = sum of dy over batch and pixels.
-pub fn conv2d_backward_bias(gpu: &Gpu, db: &Tensor, dy: &Tensor, g: &Conv2dGeom) -> Result<Dispatch> {
+pub fn conv2d_backward_bias(
+    gpu: &Gpu,
+    prog: &mut Program,
+    db: &Tensor,
+    dy: &Tensor,
+    g: &Conv2dGeom,
+) -> Result<()> {
     expect_shape("conv2d dy", dy, &g.y_shape())?;
     expect_shape("conv2d dbias", db, &[g.cout])?;
     let params = ConvParams::new(g, 0)?;
-    prepare(
+    push(
         gpu,
-        Launch {
-            file: "conv2d_backward_weight.wgsl",
-            entry: "conv2d_backward_bias",
-            constants: &[],
-            params: &params,
-            tensors: &[Some(db), Some(dy)],
-            workgroups: grid_1d(gpu, "conv2d_backward_bias", g.cout, 64)?,
-        },
-    )
+        prog,
+        "conv2d_backward_weight.wgsl",
+        "conv2d_backward_bias",
+        &params,
+        &[Some(db), Some(dy)],
+        grid_1d(gpu, "conv2d_backward_bias", g.cout, 64)?,
+    )?;
+    Ok(())
 }

@@ -7,7 +7,15 @@
 //! Binding convention of every shader: binding 0 is the uniform parameter block,
 //! bindings 1.. are storage tensors, outputs first, then inputs.
 
+pub mod batchnorm;
 pub mod conv2d;
+pub mod elementwise;
+pub mod linear;
+pub mod loss;
+pub mod pool;
+pub mod reduce;
+pub mod sgd;
+pub mod shortcut;
 
 use std::sync::Arc;
 
@@ -19,9 +27,39 @@ use crate::tensor::Tensor;
 
 /// Every WGSL file of the engine, by file name. Tests run each through naga.
 pub const SHADERS: &[(&str, &str)] = &[
-    ("conv2d_backward_data.wgsl", include_str!("../../shaders/conv2d_backward_data.wgsl")),
-    ("conv2d_backward_weight.wgsl", include_str!("../../shaders/conv2d_backward_weight.wgsl")),
-    ("conv2d_forward.wgsl", include_str!("../../shaders/conv2d_forward.wgsl")),
+    (
+        "batchnorm_backward.wgsl",
+        include_str!("../../shaders/batchnorm_backward.wgsl"),
+    ),
+    (
+        "batchnorm_forward.wgsl",
+        include_str!("../../shaders/batchnorm_forward.wgsl"),
+    ),
+    (
+        "conv2d_backward_data.wgsl",
+        include_str!("../../shaders/conv2d_backward_data.wgsl"),
+    ),
+    (
+        "conv2d_backward_weight.wgsl",
+        include_str!("../../shaders/conv2d_backward_weight.wgsl"),
+    ),
+    (
+        "conv2d_forward.wgsl",
+        include_str!("../../shaders/conv2d_forward.wgsl"),
+    ),
+    (
+        "elementwise.wgsl",
+        include_str!("../../shaders/elementwise.wgsl"),
+    ),
+    ("linear.wgsl", include_str!("../../shaders/linear.wgsl")),
+    ("pool.wgsl", include_str!("../../shaders/pool.wgsl")),
+    ("reduce.wgsl", include_str!("../../shaders/reduce.wgsl")),
+    ("sgd.wgsl", include_str!("../../shaders/sgd.wgsl")),
+    ("shortcut.wgsl", include_str!("../../shaders/shortcut.wgsl")),
+    (
+        "softmax_xent.wgsl",
+        include_str!("../../shaders/softmax_xent.wgsl"),
+    ),
 ];
 
 pub(crate) fn shader_source(file: &str) -> Option<&'static str> {
@@ -59,6 +97,9 @@ pub struct Dispatch {
     bind_group: wgpu::BindGroup,
     params: wgpu::Buffer,
     workgroups: [u32; 3],
+    /// The bound tensors: holding them keeps their pooled buffers from being
+    /// handed out again while this dispatch can still run.
+    _bound: Vec<Tensor>,
 }
 
 impl Dispatch {
@@ -131,7 +172,9 @@ impl Program {
     pub fn run(&self, gpu: &Gpu) -> Result<()> {
         let mut enc = gpu
             .device()
-            .create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("program") });
+            .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                label: Some("program"),
+            });
         self.record(&mut enc, "program");
         gpu.submit([enc.finish()]);
         gpu.wait()
@@ -226,12 +269,16 @@ pub(crate) fn prepare<P: bytemuck::Pod>(gpu: &Gpu, l: Launch<'_, P>) -> Result<D
         resource: params.as_entire_binding(),
     }];
     for (i, t) in l.tensors.iter().enumerate() {
+        let resource = match t {
+            Some(t) => t.binding(),
+            None => gpu
+                .dummy(i)
+                .ok_or_else(|| Error::invalid(format!("{label}: too many bindings")))?
+                .as_entire_binding(),
+        };
         entries.push(wgpu::BindGroupEntry {
             binding: i as u32 + 1,
-            resource: match t {
-                Some(t) => t.binding(),
-                None => gpu.dummy().as_entire_binding(),
-            },
+            resource,
         });
     }
     let bind_group = gpu.device().create_bind_group(&wgpu::BindGroupDescriptor {
@@ -245,6 +292,7 @@ pub(crate) fn prepare<P: bytemuck::Pod>(gpu: &Gpu, l: Launch<'_, P>) -> Result<D
         bind_group,
         params,
         workgroups: l.workgroups,
+        _bound: l.tensors.iter().flatten().map(|t| (*t).clone()).collect(),
     })
 }
 
@@ -274,4 +322,29 @@ pub(crate) fn nchw(what: &str, t: &Tensor) -> Result<[usize; 4]> {
 /// `u32::try_from` with a message naming the size that does not fit.
 pub(crate) fn u32_of(what: &str, v: usize) -> Result<u32> {
     u32::try_from(v).map_err(|_| Error::invalid(format!("{what} = {v} does not fit in 32 bits")))
+}
+
+/// Prepares a dispatch without specialisation constants and appends it to `prog`;
+/// returns its index there.
+pub(crate) fn push<P: bytemuck::Pod>(
+    gpu: &Gpu,
+    prog: &mut Program,
+    file: &'static str,
+    entry: &'static str,
+    params: &P,
+    tensors: &[Option<&Tensor>],
+    workgroups: [u32; 3],
+) -> Result<usize> {
+    let d = prepare(
+        gpu,
+        Launch {
+            file,
+            entry,
+            constants: &[],
+            params,
+            tensors,
+            workgroups,
+        },
+    )?;
+    Ok(prog.push(d))
 }

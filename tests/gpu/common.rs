@@ -31,7 +31,13 @@ pub fn rel_err(got: &[f32], want: &[f32]) -> f64 {
 /// difference, where it is, and the first values.
 #[track_caller]
 pub fn assert_close(what: &str, got: &[f32], want: &[f32], tol: f64) {
-    assert_eq!(got.len(), want.len(), "{what}: length {} vs {}", got.len(), want.len());
+    assert_eq!(
+        got.len(),
+        want.len(),
+        "{what}: length {} vs {}",
+        got.len(),
+        want.len()
+    );
     assert!(
         got.iter().all(|v| v.is_finite()),
         "{what}: non-finite value in the result"
@@ -97,4 +103,28 @@ pub fn pick(v: &[f32], idx: &[usize]) -> Vec<f32> {
 /// `sum(r * y)`: the scalar whose gradient with respect to `y` is `r`.
 pub fn dot(r: &[f64], y: &[f64]) -> f64 {
     r.iter().zip(y).map(|(a, b)| a * b).sum()
+}
+
+/// Builds a program with `f`, runs it and fails the test on any error.
+#[track_caller]
+pub fn run(f: impl FnOnce(&mut reslab::kernels::Program) -> reslab::Result<()>) {
+    let mut prog = reslab::kernels::Program::new();
+    f(&mut prog).expect("launch");
+    prog.run(gpu()).expect("run");
+}
+
+pub fn up(shape: &[usize], data: &[f32]) -> reslab::Tensor {
+    gpu().upload(shape, data).expect("upload")
+}
+
+pub fn read(t: &reslab::Tensor) -> Vec<f32> {
+    gpu().read(t).expect("read")
+}
+
+pub fn empty(shape: &[usize]) -> reslab::Tensor {
+    gpu().tensor(shape).expect("alloc")
+}
+
+pub fn to_f32(v: &[f64]) -> Vec<f32> {
+    v.iter().map(|&a| a as f32).collect()
 }

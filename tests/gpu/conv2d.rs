@@ -5,7 +5,7 @@ use reslab::kernels::conv2d::*;
 use crate::common::*;
 
 /// Seeded random conv geometries: odd sizes, batch 1, strides 1–3, kernels 1–7.
-fn geoms(seed: u64, count: usize) -> Vec<(Conv2dGeom, bool)> {
+pub fn geoms(seed: u64, count: usize) -> Vec<(Conv2dGeom, bool)> {
     let mut rng = Rng::new(seed);
     let mut out = vec![
         (Conv2dGeom::square(1, 1, 1, 1, 1, 1, 1, 0), false),
@@ -16,7 +16,11 @@ fn geoms(seed: u64, count: usize) -> Vec<(Conv2dGeom, bool)> {
     ];
     while out.len() < count {
         let k = [1, 3, 3, 5, 7][rng.below(5)];
-        let kw = if rng.below(4) == 0 { [1, 3, 5][rng.below(3)] } else { k };
+        let kw = if rng.below(4) == 0 {
+            [1, 3, 5][rng.below(3)]
+        } else {
+            k
+        };
         let mut g = Conv2dGeom {
             n: 1 + rng.below(4),
             cin: 1 + rng.below(19),
@@ -37,29 +41,178 @@ fn geoms(seed: u64, count: usize) -> Vec<(Conv2dGeom, bool)> {
     out
 }
 
-fn data(g: &Conv2dGeom, seed: u64) -> (Vec<f32>, Vec<f32>, Vec<f32>, Vec<f32>) {
+pub struct ConvData {
+    pub x: Vec<f32>,
+    pub w: Vec<f32>,
+    pub b: Vec<f32>,
+    pub dy: Vec<f32>,
+    pub dx0: Vec<f32>,
+}
+
+pub fn data(g: &Conv2dGeom, seed: u64) -> ConvData {
     let mut rng = Rng::new(seed);
-    let x = rng.vec_uniform(g.n * g.cin * g.h * g.w, -1.0, 1.0);
-    let w = rng.vec_uniform(g.cout * g.cin * g.kh * g.kw, -1.0, 1.0);
-    let b = rng.vec_uniform(g.cout, -1.0, 1.0);
-    let dy = rng.vec_uniform(g.n * g.cout * g.ho() * g.wo(), -1.0, 1.0);
-    (x, w, b, dy)
+    ConvData {
+        x: rng.vec_uniform(g.n * g.cin * g.h * g.w, -1.0, 1.0),
+        w: rng.vec_uniform(g.cout * g.cin * g.kh * g.kw, -1.0, 1.0),
+        b: rng.vec_uniform(g.cout, -1.0, 1.0),
+        dy: rng.vec_uniform(g.n * g.cout * g.ho() * g.wo(), -1.0, 1.0),
+        dx0: rng.vec_uniform(g.n * g.cin * g.h * g.w, -1.0, 1.0),
+    }
+}
+
+/// The three conv passes of one implementation, checked against the CPU twins.
+pub type ForwardFn = fn(
+    &reslab::Gpu,
+    &mut reslab::kernels::Program,
+    &reslab::Tensor,
+    &reslab::Tensor,
+    &reslab::Tensor,
+    Option<&reslab::Tensor>,
+    &Conv2dGeom,
+) -> reslab::Result<()>;
+pub type BackwardDataFn = fn(
+    &reslab::Gpu,
+    &mut reslab::kernels::Program,
+    &reslab::Tensor,
+    &reslab::Tensor,
+    &reslab::Tensor,
+    &Conv2dGeom,
+    bool,
+) -> reslab::Result<()>;
+pub type BackwardWeightFn = fn(
+    &reslab::Gpu,
+    &mut reslab::kernels::Program,
+    &reslab::Tensor,
+    &reslab::Tensor,
+    &reslab::Tensor,
+    &Conv2dGeom,
+) -> reslab::Result<()>;
+
+pub fn check_forward(name: &str, f: ForwardFn, cases: &[(Conv2dGeom, bool)]) {
+    let gpu = gpu();
+    for (i, (g, bias)) in cases.iter().enumerate() {
+        let d = data(g, i as u64);
+        let (tx, tw, tb) = (
+            up(&g.x_shape(), &d.x),
+            up(&g.w_shape(), &d.w),
+            up(&[g.cout], &d.b),
+        );
+        let ty = empty(&g.y_shape());
+        run(|p| f(gpu, p, &ty, &tx, &tw, bias.then_some(&tb), g));
+        let mut want = vec![0f32; ty.len()];
+        cpu::conv2d_forward(&mut want, &d.x, &d.w, bias.then_some(&d.b[..]), g);
+        assert_close(&format!("{name} {g:?}"), &read(&ty), &want, 1e-4);
+    }
+    no_errors();
+}
+
+pub fn check_backward_data(name: &str, f: BackwardDataFn, cases: &[(Conv2dGeom, bool)]) {
+    let gpu = gpu();
+    for (i, (g, accumulate)) in cases.iter().enumerate() {
+        let d = data(g, 100 + i as u64);
+        let (tdy, tw) = (up(&g.y_shape(), &d.dy), up(&g.w_shape(), &d.w));
+        let tdx = up(&g.x_shape(), &d.dx0);
+        run(|p| f(gpu, p, &tdx, &tdy, &tw, g, *accumulate));
+        let mut want = d.dx0.clone();
+        cpu::conv2d_backward_data(&mut want, &d.dy, &d.w, g, *accumulate);
+        assert_close(
+            &format!("{name} {g:?} accumulate={accumulate}"),
+            &read(&tdx),
+            &want,
+            1e-4,
+        );
+    }
+    no_errors();
+}
+
+pub fn check_backward_weight(name: &str, f: BackwardWeightFn, cases: &[(Conv2dGeom, bool)]) {
+    let gpu = gpu();
+    for (i, (g, _)) in cases.iter().enumerate() {
+        let d = data(g, 200 + i as u64);
+        let (tdy, tx) = (up(&g.y_shape(), &d.dy), up(&g.x_shape(), &d.x));
+        let tdw = empty(&g.w_shape());
+        run(|p| f(gpu, p, &tdw, &tdy, &tx, g));
+        let mut want = vec![0f32; tdw.len()];
+        cpu::conv2d_backward_weight(&mut want, &d.dy, &d.x, g);
+        assert_close(&format!("{name} {g:?}"), &read(&tdw), &want, 1e-4);
+    }
+    no_errors();
 }
 
 #[test]
 fn conv2d_forward_reference_matches_cpu() {
+    check_forward("reference", conv2d_forward_reference, &geoms(1, 24));
+}
+
+#[test]
+fn conv2d_backward_data_reference_matches_cpu() {
+    check_backward_data("reference", conv2d_backward_data_reference, &geoms(2, 24));
+}
+
+#[test]
+fn conv2d_backward_weight_reference_matches_cpu() {
+    check_backward_weight("reference", conv2d_backward_weight_reference, &geoms(3, 24));
+}
+
+#[test]
+fn conv2d_backward_bias_matches_cpu() {
     let gpu = gpu();
-    for (i, (g, bias)) in geoms(1, 24).into_iter().enumerate() {
-        let (x, w, b, _) = data(&g, i as u64);
-        let tx = gpu.upload(&g.x_shape(), &x).unwrap();
-        let tw = gpu.upload(&g.w_shape(), &w).unwrap();
-        let tb = gpu.upload(&[g.cout], &b).unwrap();
-        let ty = gpu.tensor(&g.y_shape()).unwrap();
-        let d = conv2d_forward_reference(gpu, &ty, &tx, &tw, bias.then_some(&tb), &g).unwrap();
-        reslab::kernels::Program { dispatches: vec![d] }.run(gpu).unwrap();
-        let mut want = vec![0f32; ty.len()];
-        cpu::conv2d_forward(&mut want, &x, &w, bias.then_some(&b[..]), &g);
-        assert_close(&format!("{g:?}"), &gpu.read(&ty).unwrap(), &want, 1e-4);
+    for (i, (g, _)) in geoms(4, 20).iter().enumerate() {
+        let d = data(g, 300 + i as u64);
+        let tdy = up(&g.y_shape(), &d.dy);
+        let tdb = empty(&[g.cout]);
+        run(|p| conv2d_backward_bias(gpu, p, &tdb, &tdy, g));
+        let mut want = vec![0f32; g.cout];
+        cpu::conv2d_backward_bias(&mut want, &d.dy, g);
+        assert_close(&format!("{g:?}"), &read(&tdb), &want, 1e-4);
+    }
+    no_errors();
+}
+
+/// GPU gradients of L = Σ dy ⊙ conv(x, w) + b against central differences of the
+/// CPU forward in f64.
+#[test]
+fn conv2d_backward_matches_finite_differences() {
+    let gpu = gpu();
+    let mut rng = Rng::new(5);
+    for (i, (g, _)) in geoms(6, 20).iter().enumerate() {
+        let d = data(g, 400 + i as u64);
+        let (tx, tw, tdy) = (
+            up(&g.x_shape(), &d.x),
+            up(&g.w_shape(), &d.w),
+            up(&g.y_shape(), &d.dy),
+        );
+        let (tdx, tdw, tdb) = (empty(&g.x_shape()), empty(&g.w_shape()), empty(&[g.cout]));
+        run(|p| {
+            conv2d_backward_data_reference(gpu, p, &tdx, &tdy, &tw, g, false)?;
+            conv2d_backward_weight_reference(gpu, p, &tdw, &tdy, &tx, g)?;
+            conv2d_backward_bias(gpu, p, &tdb, &tdy, g)
+        });
+        let (x, w, b, r) = (to_f64(&d.x), to_f64(&d.w), to_f64(&d.b), to_f64(&d.dy));
+        let loss = |x: &[f64], w: &[f64], b: &[f64]| {
+            let mut y = vec![0f64; r.len()];
+            cpu::conv2d_forward(&mut y, x, w, Some(b), g);
+            dot(&r, &y)
+        };
+        let ix = sample_indices(&mut rng, x.len(), 48);
+        let fd = finite_diff(|v| loss(v, &w, &b), &x, &ix, 1e-6);
+        assert_close(
+            &format!("dx {g:?}"),
+            &pick(&read(&tdx), &ix),
+            &to_f32(&fd),
+            1e-3,
+        );
+        let iw = sample_indices(&mut rng, w.len(), 48);
+        let fd = finite_diff(|v| loss(&x, v, &b), &w, &iw, 1e-6);
+        assert_close(
+            &format!("dw {g:?}"),
+            &pick(&read(&tdw), &iw),
+            &to_f32(&fd),
+            1e-3,
+        );
+        let ib: Vec<usize> = (0..g.cout).collect();
+        let fd = finite_diff(|v| loss(&x, &w, v), &b, &ib, 1e-6);
+        assert_close(&format!("db {g:?}"), &read(&tdb), &to_f32(&fd), 1e-3);
     }
     no_errors();
 }

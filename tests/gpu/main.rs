@@ -1,4 +1,14 @@
-//! GPU kernels against their CPU twins, backward passes against finite differences.
+//! GPU kernels against their CPU twins, backward passes against finite
+//! differences of the CPU forward in f64. One device for the whole binary; any
+//! wgpu validation error fails the test that caused it.
 
+mod batchnorm;
 mod common;
 mod conv2d;
+mod elementwise;
+mod limits;
+mod linear;
+mod loss;
+mod pool;
+mod reduce;
+mod sgd;

@@ -1,0 +1,135 @@
+// Pooling over NCHW tensors.
+//   maxpool_forward   1 y [N, C, Ho, Wo]  2 argmax [N, C, Ho, Wo] (u32, index iy·W + ix
+//                     within the input plane)  3 x [N, C, H, W]
+//       one invocation per element of y; padding counts as −∞; the first maximum in
+//       row-major window order wins, and a NaN wins over any number (as PyTorch).
+//   maxpool_backward  1 dx [N, C, H, W]  2 dy [N, C, Ho, Wo]  3 argmax
+//       one invocation per element of dx: gathers dy from every window whose
+//       maximum it was (no atomics).
+//   avgpool_forward   1 y [N, C]  2 x [N, C, H, W]     global average, one invocation per (n, c)
+//   avgpool_backward  1 dx [N, C, H, W]  2 dy [N, C]   one invocation per element of dx
+
+struct PoolParams {
+    n: u32, c: u32, h: u32, w: u32,
+    ho: u32, wo: u32, k: u32, stride: u32,
+    pad: u32, _pad0: u32, _pad1: u32, _pad2: u32,
+}
+
+@group(0) @binding(0) var<uniform> p: PoolParams;
+
+const WG: u32 = 256u;
+
+fn index(gid: vec3<u32>, nwg: vec3<u32>) -> u32 {
+    return gid.x + gid.y * nwg.x * WG;
+}
+
+// ---- maxpool_forward ----
+@group(0) @binding(1) var<storage, read_write> mf_y: array<f32>;
+@group(0) @binding(2) var<storage, read_write> mf_argmax: array<u32>;
+@group(0) @binding(3) var<storage, read> mf_x: array<f32>;
+
+@compute @workgroup_size(WG)
+fn maxpool_forward(@builtin(global_invocation_id) gid: vec3<u32>,
+                   @builtin(num_workgroups) nwg: vec3<u32>) {
+    let i = index(gid, nwg);
+    if i >= p.n * p.c * p.ho * p.wo {
+        return;
+    }
+    let ox = i % p.wo;
+    let oy = (i / p.wo) % p.ho;
+    let plane = i / (p.wo * p.ho);
+    let base = plane * p.h * p.w;
+    var best = 0.0;
+    var arg = 0xffffffffu;
+    for (var ky = 0u; ky < p.k; ky++) {
+        let iy = i32(oy * p.stride + ky) - i32(p.pad);
+        if iy < 0 || iy >= i32(p.h) {
+            continue;
+        }
+        for (var kx = 0u; kx < p.k; kx++) {
+            let ix = i32(ox * p.stride + kx) - i32(p.pad);
+            if ix < 0 || ix >= i32(p.w) {
+                continue;
+            }
+            let at = u32(iy) * p.w + u32(ix);
+            let v = mf_x[base + at];
+            if arg == 0xffffffffu || v > best || v != v {
+                best = v;
+                arg = at;
+                if v != v {
+                    break;
+                }
+            }
+        }
+        if best != best {
+            break;
+        }
+    }
+    mf_y[i] = best;
+    mf_argmax[i] = arg;
+}
+
+// ---- maxpool_backward ----
+@group(0) @binding(1) var<storage, read_write> mb_dx: array<f32>;
+@group(0) @binding(2) var<storage, read> mb_dy: array<f32>;
+@group(0) @binding(3) var<storage, read> mb_argmax: array<u32>;
+
+@compute @workgroup_size(WG)
+fn maxpool_backward(@builtin(global_invocation_id) gid: vec3<u32>,
+                    @builtin(num_workgroups) nwg: vec3<u32>) {
+    let i = index(gid, nwg);
+    if i >= p.n * p.c * p.h * p.w {
+        return;
+    }
+    let ix = i % p.w;
+    let iy = (i / p.w) % p.h;
+    let plane = i / (p.w * p.h);
+    let at = iy * p.w + ix;
+    // Windows oy with oy·s − pad ≤ iy ≤ oy·s − pad + k − 1.
+    let ty = i32(iy + p.pad) - i32(p.k) + 1;
+    let tx = i32(ix + p.pad) - i32(p.k) + 1;
+    let oy0 = u32(max(ty + i32(p.stride) - 1, 0)) / p.stride;
+    let ox0 = u32(max(tx + i32(p.stride) - 1, 0)) / p.stride;
+    let oy1 = min((iy + p.pad) / p.stride + 1u, p.ho);
+    let ox1 = min((ix + p.pad) / p.stride + 1u, p.wo);
+    var acc = 0.0;
+    for (var oy = oy0; oy < oy1; oy++) {
+        for (var ox = ox0; ox < ox1; ox++) {
+            let o = (plane * p.ho + oy) * p.wo + ox;
+            if mb_argmax[o] == at {
+                acc += mb_dy[o];
+            }
+        }
+    }
+    mb_dx[i] = acc;
+}
+
+// ---- avgpool_forward / avgpool_backward (global) ----
+@group(0) @binding(1) var<storage, read_write> av_out: array<f32>;
+@group(0) @binding(2) var<storage, read> av_in: array<f32>;
+
+@compute @workgroup_size(64)
+fn avgpool_forward(@builtin(global_invocation_id) gid: vec3<u32>,
+                   @builtin(num_workgroups) nwg: vec3<u32>) {
+    let i = gid.x + gid.y * nwg.x * 64u;
+    if i >= p.n * p.c {
+        return;
+    }
+    let hw = p.h * p.w;
+    var acc = 0.0;
+    for (var j = 0u; j < hw; j++) {
+        acc += av_in[i * hw + j];
+    }
+    av_out[i] = acc / f32(hw);
+}
+
+@compute @workgroup_size(WG)
+fn avgpool_backward(@builtin(global_invocation_id) gid: vec3<u32>,
+                    @builtin(num_workgroups) nwg: vec3<u32>) {
+    let i = index(gid, nwg);
+    let hw = p.h * p.w;
+    if i >= p.n * p.c * hw {
+        return;
+    }
+    av_out[i] = av_in[i / hw] / f32(hw);
+}

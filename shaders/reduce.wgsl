@@ -1,0 +1,81 @@
+// Sums and sums of squares, for the analysis probes (‖F(x)‖, ‖x‖, response std).
+//   sum_sumsq_rows      1 out [R, 2]  2 x [R, D]          one workgroup per row r
+//   sum_sumsq_channels  1 out [C, 2]  2 x [N, C, HW]      one workgroup per channel c
+// With flags & 1 each value v is first mapped to v·coef[c] + coef[C + c] (binding 3,
+// coef [2, C], channel c = (index / HW) % C): the batch-norm output computed from its
+// input, so a probe needs no extra activation buffer.
+// Workgroups of 256 invocations, each summing a strided share, then a tree.
+
+struct ReduceParams {
+    rows: u32, d: u32, c: u32, hw: u32,
+    n: u32, flags: u32, _pad0: u32, _pad1: u32,
+}
+
+@group(0) @binding(0) var<uniform> p: ReduceParams;
+@group(0) @binding(1) var<storage, read_write> out: array<f32>;
+@group(0) @binding(2) var<storage, read> x: array<f32>;
+@group(0) @binding(3) var<storage, read> coef: array<f32>;
+
+const WG: u32 = 256u;
+var<workgroup> s1: array<f32, WG>;
+var<workgroup> s2: array<f32, WG>;
+
+fn value(i: u32) -> f32 {
+    var v = x[i];
+    if (p.flags & 1u) != 0u {
+        let c = (i / p.hw) % p.c;
+        v = v * coef[c] + coef[p.c + c];
+    }
+    return v;
+}
+
+fn finish(t: u32, slot: u32, write: bool, a: f32, b: f32) {
+    s1[t] = a;
+    s2[t] = b;
+    workgroupBarrier();
+    for (var k = WG / 2u; k > 0u; k >>= 1u) {
+        if t < k {
+            s1[t] += s1[t + k];
+            s2[t] += s2[t + k];
+        }
+        workgroupBarrier();
+    }
+    if t == 0u && write {
+        out[2u * slot] = s1[0];
+        out[2u * slot + 1u] = s2[0];
+    }
+}
+
+@compute @workgroup_size(WG)
+fn sum_sumsq_rows(@builtin(workgroup_id) wid: vec3<u32>,
+                  @builtin(num_workgroups) nwg: vec3<u32>,
+                  @builtin(local_invocation_index) t: u32) {
+    let r = wid.x + wid.y * nwg.x;
+    var a = 0.0;
+    var b = 0.0;
+    if r < p.rows {
+        for (var j = t; j < p.d; j += WG) {
+            let v = value(r * p.d + j);
+            a += v;
+            b += v * v;
+        }
+    }
+    // Every invocation reaches the barriers; only real rows write.
+    finish(t, r, r < p.rows, a, b);
+}
+
+@compute @workgroup_size(WG)
+fn sum_sumsq_channels(@builtin(workgroup_id) wid: vec3<u32>,
+                      @builtin(local_invocation_index) t: u32) {
+    let c = wid.x;
+    let m = p.n * p.hw;
+    var a = 0.0;
+    var b = 0.0;
+    for (var j = t; j < m; j += WG) {
+        let n = j / p.hw;
+        let v = value((n * p.c + c) * p.hw + (j - n * p.hw));
+        a += v;
+        b += v * v;
+    }
+    finish(t, c, true, a, b);
+}

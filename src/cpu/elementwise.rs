@@ -1,0 +1,28 @@
+//! CPU twins of `shaders/elementwise.wgsl`.
+
+use super::Real;
+
+pub fn relu_forward<T: Real>(y: &mut [T], x: &[T]) {
+    for (o, v) in y.iter_mut().zip(x) {
+        *o = T::of(v.f64().max(0.0));
+    }
+}
+
+pub fn relu_backward<T: Real>(dx: &mut [T], dy: &[T], y: &[T]) {
+    for ((o, d), v) in dx.iter_mut().zip(dy).zip(y) {
+        *o = if v.f64() > 0.0 { *d } else { T::of(0.0) };
+    }
+}
+
+pub fn add_forward<T: Real>(y: &mut [T], a: &[T], b: &[T], relu: bool) {
+    for ((o, u), v) in y.iter_mut().zip(a).zip(b) {
+        let s = u.f64() + v.f64();
+        *o = T::of(if relu { s.max(0.0) } else { s });
+    }
+}
+
+pub fn axpby<T: Real>(y: &mut [T], a: &[T], b: &[T], alpha: f64, beta: f64) {
+    for ((o, u), v) in y.iter_mut().zip(a).zip(b) {
+        *o = T::of(alpha * u.f64() + beta * v.f64());
+    }
+}

@@ -1,0 +1,375 @@
+//! Launchers for batch norm: training forward (batch statistics, running stats
+//! updated), eval forward (running stats), training backward. ReLU and a
+//! residual add can be fused into the output.
+
+use crate::error::{Error, Result};
+use crate::gpu::Gpu;
+use crate::kernels::{Program, expect_shape, grid_1d, push, u32_of};
+use crate::tensor::Tensor;
+
+/// Sizes of a batch norm over an NCHW tensor: `n` samples, `c` channels, `hw` pixels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+pub struct BnGeom {
+    pub n: usize,
+    pub c: usize,
+    pub hw: usize,
+}
+
+impl BnGeom {
+    pub fn shape(&self) -> [usize; 4] {
+        [self.n, self.c, self.hw, 1]
+    }
+
+    pub fn len(&self) -> usize {
+        self.n * self.c * self.hw
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Values per channel.
+    pub fn m(&self) -> usize {
+        self.n * self.hw
+    }
+}
+
+/// What the forward pass does besides normalising.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct BnOptions {
+    /// Apply ReLU to the output (after the residual add).
+    pub relu: bool,
+    pub momentum: f32,
+    pub eps: f32,
+}
+
+impl Default for BnOptions {
+    /// PyTorch's defaults, no ReLU.
+    fn default() -> Self {
+        BnOptions {
+            relu: false,
+            momentum: 0.1,
+            eps: 1e-5,
+        }
+    }
+}
+
+/// Mirrors `BnParams` of the batch-norm shaders.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, bytemuck::Pod, bytemuck::Zeroable)]
+struct BnParams {
+    n: u32,
+    c: u32,
+    hw: u32,
+    chunks: u32,
+    chunk_len: u32,
+    flags: u32,
+    momentum: f32,
+    eps: f32,
+}
+
+const RELU: u32 = 1;
+const RESIDUAL: u32 = 2;
+const UPDATE_RUNNING: u32 = 4;
+const WRITE_DRES: u32 = 2;
+const ACCUMULATE_DRES: u32 = 4;
+
+/// Workgroups per channel for the reductions: enough to fill a GPU when there
+/// are few channels, never chunks of fewer than 2048 values.
+fn chunks(g: &BnGeom) -> (usize, usize) {
+    let m = g.m();
+    let s = m.div_ceil(2048).min(256usize.div_ceil(g.c)).max(1);
+    let len = m.div_ceil(s);
+    (m.div_ceil(len), len)
+}
+
+fn params(g: &BnGeom, o: &BnOptions, flags: u32) -> Result<BnParams> {
+    if g.is_empty() {
+        return Err(Error::invalid(format!("batch norm: empty geometry {g:?}")));
+    }
+    u32_of("batch norm elements", g.len())?;
+    let (s, len) = chunks(g);
+    Ok(BnParams {
+        n: g.n as u32,
+        c: g.c as u32,
+        hw: g.hw as u32,
+        chunks: s as u32,
+        chunk_len: len as u32,
+        flags,
+        momentum: o.momentum,
+        eps: o.eps,
+    })
+}
+
+fn check_channel_vecs(g: &BnGeom, named: &[(&str, &Tensor)]) -> Result<()> {
+    for (what, t) in named {
+        expect_shape(what, t, &[g.c])?;
+    }
+    Ok(())
+}
+
+fn check_act(what: &str, g: &BnGeom, t: &Tensor) -> Result<()> {
+    if t.len() != g.len() || t.shape().first() != Some(&g.n) {
+        return Err(Error::Shape {
+            what: what.into(),
+            expected: g.shape().to_vec(),
+            got: t.shape().to_vec(),
+        });
+    }
+    Ok(())
+}
+
+/// Training forward: `y = relu?(xhat·gamma + beta + residual?)` with batch
+/// statistics; `saved` [2, C] receives (mean, 1/sqrt(var + eps)) for the
+/// backward pass; the running stats are updated as PyTorch does.
+#[allow(clippy::too_many_arguments)]
+pub fn batchnorm_forward_train(
+    gpu: &Gpu,
+    prog: &mut Program,
+    y: &Tensor,
+    saved: &Tensor,
+    running_mean: &Tensor,
+    running_var: &Tensor,
+    x: &Tensor,
+    gamma: &Tensor,
+    beta: &Tensor,
+    residual: Option<&Tensor>,
+    g: &BnGeom,
+    o: &BnOptions,
+) -> Result<()> {
+    if g.m() < 2 {
+        return Err(Error::invalid(format!(
+            "batch norm in training mode needs more than one value per channel, got {} (batch {}, {} pixels)",
+            g.m(),
+            g.n,
+            g.hw
+        )));
+    }
+    check_act("batch norm output", g, y)?;
+    check_act("batch norm input", g, x)?;
+    if let Some(r) = residual {
+        check_act("batch norm residual", g, r)?;
+    }
+    expect_shape("batch norm saved stats", saved, &[2, g.c])?;
+    check_channel_vecs(
+        g,
+        &[
+            ("running_mean", running_mean),
+            ("running_var", running_var),
+            ("gamma", gamma),
+            ("beta", beta),
+        ],
+    )?;
+    let mut flags = UPDATE_RUNNING;
+    if o.relu {
+        flags |= RELU;
+    }
+    if residual.is_some() {
+        flags |= RESIDUAL;
+    }
+    let p = params(g, o, flags)?;
+    let partials = gpu.tensor(&[g.c, p.chunks as usize, 2])?;
+    let coef = gpu.tensor(&[2, g.c])?;
+    push(
+        gpu,
+        prog,
+        "batchnorm_forward.wgsl",
+        "bn_stats_partial",
+        &p,
+        &[Some(&partials), Some(x)],
+        [g.c as u32, p.chunks, 1],
+    )?;
+    push(
+        gpu,
+        prog,
+        "batchnorm_forward.wgsl",
+        "bn_stats_finalize",
+        &p,
+        &[
+            Some(saved),
+            Some(&coef),
+            Some(running_mean),
+            Some(running_var),
+            Some(&partials),
+            Some(gamma),
+            Some(beta),
+            Some(x),
+        ],
+        grid_1d(gpu, "bn_stats_finalize", g.c, 64)?,
+    )?;
+    apply(gpu, prog, y, x, &coef, residual, g, &p)
+}
+
+/// Eval forward: the same output computed with the running statistics.
+#[allow(clippy::too_many_arguments)]
+pub fn batchnorm_forward_eval(
+    gpu: &Gpu,
+    prog: &mut Program,
+    y: &Tensor,
+    x: &Tensor,
+    running_mean: &Tensor,
+    running_var: &Tensor,
+    gamma: &Tensor,
+    beta: &Tensor,
+    residual: Option<&Tensor>,
+    g: &BnGeom,
+    o: &BnOptions,
+) -> Result<()> {
+    check_act("batch norm output", g, y)?;
+    check_act("batch norm input", g, x)?;
+    if let Some(r) = residual {
+        check_act("batch norm residual", g, r)?;
+    }
+    check_channel_vecs(
+        g,
+        &[
+            ("running_mean", running_mean),
+            ("running_var", running_var),
+            ("gamma", gamma),
+            ("beta", beta),
+        ],
+    )?;
+    let mut flags = 0;
+    if o.relu {
+        flags |= RELU;
+    }
+    if residual.is_some() {
+        flags |= RESIDUAL;
+    }
+    let p = params(g, o, flags)?;
+    let coef = gpu.tensor(&[2, g.c])?;
+    push(
+        gpu,
+        prog,
+        "batchnorm_forward.wgsl",
+        "bn_eval_coef",
+        &p,
+        &[
+            Some(&coef),
+            Some(running_mean),
+            Some(running_var),
+            Some(gamma),
+            Some(beta),
+        ],
+        grid_1d(gpu, "bn_eval_coef", g.c, 64)?,
+    )?;
+    apply(gpu, prog, y, x, &coef, residual, g, &p)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn apply(
+    gpu: &Gpu,
+    prog: &mut Program,
+    y: &Tensor,
+    x: &Tensor,
+    coef: &Tensor,
+    residual: Option<&Tensor>,
+    g: &BnGeom,
+    p: &BnParams,
+) -> Result<()> {
+    push(
+        gpu,
+        prog,
+        "batchnorm_forward.wgsl",
+        "bn_apply",
+        p,
+        &[Some(y), Some(x), Some(coef), residual],
+        grid_1d(gpu, "bn_apply", g.len(), 256)?,
+    )?;
+    Ok(())
+}
+
+/// Where the backward pass sends the residual branch's gradient.
+#[derive(Clone, Copy)]
+pub struct ResidualGrad<'a> {
+    pub dres: &'a Tensor,
+    /// Add to what `dres` holds instead of overwriting it.
+    pub accumulate: bool,
+}
+
+/// Training backward of [`batchnorm_forward_train`]. `dout` is the gradient with
+/// respect to its output `out` (needed only when the forward fused a ReLU, for
+/// the mask). Writes `dx`, `dgamma`, `dbeta`, and the gradient of the residual
+/// input when asked.
+#[allow(clippy::too_many_arguments)]
+pub fn batchnorm_backward(
+    gpu: &Gpu,
+    prog: &mut Program,
+    dx: &Tensor,
+    dgamma: &Tensor,
+    dbeta: &Tensor,
+    dres: Option<ResidualGrad<'_>>,
+    dout: &Tensor,
+    out: Option<&Tensor>,
+    x: &Tensor,
+    saved: &Tensor,
+    gamma: &Tensor,
+    g: &BnGeom,
+) -> Result<()> {
+    check_act("batch norm dx", g, dx)?;
+    check_act("batch norm dout", g, dout)?;
+    check_act("batch norm input", g, x)?;
+    if let Some(o) = out {
+        check_act("batch norm output", g, o)?;
+    }
+    if let Some(r) = &dres {
+        check_act("batch norm dres", g, r.dres)?;
+    }
+    expect_shape("batch norm saved stats", saved, &[2, g.c])?;
+    check_channel_vecs(g, &[("dgamma", dgamma), ("dbeta", dbeta), ("gamma", gamma)])?;
+    let mut flags = 0;
+    if out.is_some() {
+        flags |= RELU;
+    }
+    if let Some(r) = &dres {
+        flags |= WRITE_DRES;
+        if r.accumulate {
+            flags |= ACCUMULATE_DRES;
+        }
+    }
+    let p = params(g, &BnOptions::default(), flags)?;
+    let partials = gpu.tensor(&[g.c, p.chunks as usize, 2])?;
+    let bcoef = gpu.tensor(&[4, g.c])?;
+    push(
+        gpu,
+        prog,
+        "batchnorm_backward.wgsl",
+        "bn_backward_partial",
+        &p,
+        &[Some(&partials), Some(dout), out, Some(x), Some(saved)],
+        [g.c as u32, p.chunks, 1],
+    )?;
+    push(
+        gpu,
+        prog,
+        "batchnorm_backward.wgsl",
+        "bn_backward_finalize",
+        &p,
+        &[
+            Some(dgamma),
+            Some(dbeta),
+            Some(&bcoef),
+            Some(&partials),
+            Some(saved),
+            Some(gamma),
+        ],
+        grid_1d(gpu, "bn_backward_finalize", g.c, 64)?,
+    )?;
+    push(
+        gpu,
+        prog,
+        "batchnorm_backward.wgsl",
+        "bn_backward_apply",
+        &p,
+        &[
+            Some(dx),
+            dres.map(|r| r.dres),
+            Some(dout),
+            out,
+            Some(x),
+            Some(&bcoef),
+        ],
+        grid_1d(gpu, "bn_backward_apply", g.len(), 256)?,
+    )?;
+    Ok(())
+}

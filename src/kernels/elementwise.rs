@@ -1,0 +1,155 @@
+//! Launchers for the elementwise passes: ReLU, add (+ReLU), axpby.
+
+use crate::error::{Error, Result};
+use crate::gpu::Gpu;
+use crate::kernels::{Program, grid_1d, push, u32_of};
+use crate::tensor::Tensor;
+
+/// Mirrors `EwParams` of elementwise.wgsl.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, bytemuck::Pod, bytemuck::Zeroable)]
+pub struct EwParams {
+    pub len: u32,
+    pub flags: u32,
+    pub alpha: f32,
+    pub beta: f32,
+}
+
+fn same_len(what: &str, ts: &[&Tensor]) -> Result<u32> {
+    let n = ts[0].len();
+    for t in ts {
+        if t.len() != n {
+            return Err(Error::Shape {
+                what: what.into(),
+                expected: ts[0].shape().to_vec(),
+                got: t.shape().to_vec(),
+            });
+        }
+    }
+    u32_of(what, n)
+}
+
+fn ew(
+    gpu: &Gpu,
+    prog: &mut Program,
+    entry: &'static str,
+    p: EwParams,
+    tensors: &[Option<&Tensor>],
+) -> Result<usize> {
+    push(
+        gpu,
+        prog,
+        "elementwise.wgsl",
+        entry,
+        &p,
+        tensors,
+        grid_1d(gpu, entry, p.len as usize, 256)?,
+    )
+}
+
+/// y = max(x, 0)
+pub fn relu_forward(gpu: &Gpu, prog: &mut Program, y: &Tensor, x: &Tensor) -> Result<()> {
+    let len = same_len("relu_forward", &[y, x])?;
+    ew(
+        gpu,
+        prog,
+        "relu_forward",
+        EwParams {
+            len,
+            flags: 0,
+            alpha: 0.0,
+            beta: 0.0,
+        },
+        &[Some(y), Some(x)],
+    )?;
+    Ok(())
+}
+
+/// dx = dy · [y > 0], with y the forward output.
+pub fn relu_backward(
+    gpu: &Gpu,
+    prog: &mut Program,
+    dx: &Tensor,
+    dy: &Tensor,
+    y: &Tensor,
+) -> Result<()> {
+    let len = same_len("relu_backward", &[dx, dy, y])?;
+    ew(
+        gpu,
+        prog,
+        "relu_backward",
+        EwParams {
+            len,
+            flags: 0,
+            alpha: 0.0,
+            beta: 0.0,
+        },
+        &[Some(dx), Some(dy), Some(y)],
+    )?;
+    Ok(())
+}
+
+/// y = a + b, then ReLU when `relu`.
+pub fn add_forward(
+    gpu: &Gpu,
+    prog: &mut Program,
+    y: &Tensor,
+    a: &Tensor,
+    b: &Tensor,
+    relu: bool,
+) -> Result<()> {
+    let len = same_len("add_forward", &[y, a, b])?;
+    ew(
+        gpu,
+        prog,
+        "add_forward",
+        EwParams {
+            len,
+            flags: relu as u32,
+            alpha: 0.0,
+            beta: 0.0,
+        },
+        &[Some(y), Some(a), Some(b)],
+    )?;
+    Ok(())
+}
+
+/// y = alpha·a + beta·b. Returns the dispatch's index in `prog`, whose
+/// coefficients [`set_axpby`] can change between submissions.
+#[allow(clippy::too_many_arguments)]
+pub fn axpby(
+    gpu: &Gpu,
+    prog: &mut Program,
+    y: &Tensor,
+    a: &Tensor,
+    b: &Tensor,
+    alpha: f32,
+    beta: f32,
+) -> Result<usize> {
+    let len = same_len("axpby", &[y, a, b])?;
+    ew(
+        gpu,
+        prog,
+        "axpby",
+        EwParams {
+            len,
+            flags: 0,
+            alpha,
+            beta,
+        },
+        &[Some(y), Some(a), Some(b)],
+    )
+}
+
+/// New coefficients for an [`axpby`] dispatch, effective at the next submission.
+pub fn set_axpby(gpu: &Gpu, prog: &Program, index: usize, len: usize, alpha: f32, beta: f32) {
+    prog.dispatches[index].set_params(
+        gpu,
+        &EwParams {
+            len: len as u32,
+            flags: 0,
+            alpha,
+            beta,
+        },
+    );
+}

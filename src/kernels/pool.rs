@@ -1,0 +1,136 @@
+//! Launchers for max pooling and global average pooling.
+
+use crate::error::Result;
+use crate::geom::Pool2dGeom;
+use crate::gpu::Gpu;
+use crate::kernels::{Program, expect_shape, grid_1d, nchw, push, u32_of};
+use crate::tensor::Tensor;
+
+/// Mirrors `PoolParams` of pool.wgsl.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, bytemuck::Pod, bytemuck::Zeroable)]
+struct PoolParams {
+    n: u32,
+    c: u32,
+    h: u32,
+    w: u32,
+    ho: u32,
+    wo: u32,
+    k: u32,
+    stride: u32,
+    pad: u32,
+    _pad0: u32,
+    _pad1: u32,
+    _pad2: u32,
+}
+
+fn max_params(g: &Pool2dGeom) -> Result<PoolParams> {
+    g.validate()?;
+    u32_of("max pool input elements", g.n * g.c * g.h * g.w)?;
+    Ok(PoolParams {
+        n: g.n as u32,
+        c: g.c as u32,
+        h: g.h as u32,
+        w: g.w as u32,
+        ho: g.ho() as u32,
+        wo: g.wo() as u32,
+        k: g.k as u32,
+        stride: g.stride as u32,
+        pad: g.pad as u32,
+        ..Default::default()
+    })
+}
+
+/// y = max over each window; `argmax` (u32, same shape as y) records where.
+pub fn maxpool_forward(
+    gpu: &Gpu,
+    prog: &mut Program,
+    y: &Tensor,
+    argmax: &Tensor,
+    x: &Tensor,
+    g: &Pool2dGeom,
+) -> Result<()> {
+    expect_shape("max pool output", y, &g.y_shape())?;
+    expect_shape("max pool argmax", argmax, &g.y_shape())?;
+    expect_shape("max pool input", x, &g.x_shape())?;
+    let p = max_params(g)?;
+    push(
+        gpu,
+        prog,
+        "pool.wgsl",
+        "maxpool_forward",
+        &p,
+        &[Some(y), Some(argmax), Some(x)],
+        grid_1d(gpu, "maxpool_forward", y.len(), 256)?,
+    )?;
+    Ok(())
+}
+
+/// dx = dy routed back to each window's maximum.
+pub fn maxpool_backward(
+    gpu: &Gpu,
+    prog: &mut Program,
+    dx: &Tensor,
+    dy: &Tensor,
+    argmax: &Tensor,
+    g: &Pool2dGeom,
+) -> Result<()> {
+    expect_shape("max pool dx", dx, &g.x_shape())?;
+    expect_shape("max pool dy", dy, &g.y_shape())?;
+    expect_shape("max pool argmax", argmax, &g.y_shape())?;
+    let p = max_params(g)?;
+    push(
+        gpu,
+        prog,
+        "pool.wgsl",
+        "maxpool_backward",
+        &p,
+        &[Some(dx), Some(dy), Some(argmax)],
+        grid_1d(gpu, "maxpool_backward", dx.len(), 256)?,
+    )?;
+    Ok(())
+}
+
+fn avg_params(x: &Tensor) -> Result<PoolParams> {
+    let [n, c, h, w] = nchw("global average pool", x)?;
+    u32_of("average pool input elements", x.len())?;
+    Ok(PoolParams {
+        n: n as u32,
+        c: c as u32,
+        h: h as u32,
+        w: w as u32,
+        ..Default::default()
+    })
+}
+
+/// y[n, c] = mean of x[n, c, :, :].
+pub fn avgpool_forward(gpu: &Gpu, prog: &mut Program, y: &Tensor, x: &Tensor) -> Result<()> {
+    let p = avg_params(x)?;
+    expect_shape("average pool output", y, &[p.n as usize, p.c as usize])?;
+    push(
+        gpu,
+        prog,
+        "pool.wgsl",
+        "avgpool_forward",
+        &p,
+        &[Some(y), Some(x)],
+        grid_1d(gpu, "avgpool_forward", y.len(), 64)?,
+    )?;
+    Ok(())
+}
+
+/// dx[n, c, :, :] = dy[n, c] / (H·W).
+pub fn avgpool_backward(gpu: &Gpu, prog: &mut Program, dx: &Tensor, dy: &Tensor) -> Result<()> {
+    let p = avg_params(dx)?;
+    expect_shape("average pool dy", dy, &[p.n as usize, p.c as usize])?;
+    push(
+        gpu,
+        prog,
+        "pool.wgsl",
+        "avgpool_backward",
+        &p,
+        &[Some(dx), Some(dy)],
+        grid_1d(gpu, "avgpool_backward", dx.len(), 256)?,
+    )?;
+    Ok(())
+}

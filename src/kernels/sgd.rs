@@ -1,0 +1,108 @@
+//! Launcher for SGD with momentum, weight decay and Nesterov (torch.optim.SGD).
+
+use crate::error::{Error, Result};
+use crate::gpu::Gpu;
+use crate::kernels::{Program, grid_1d, push, u32_of};
+use crate::tensor::Tensor;
+
+/// Hyper-parameters of one SGD step, with PyTorch's meaning.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct SgdConfig {
+    pub lr: f32,
+    pub momentum: f32,
+    pub dampening: f32,
+    pub weight_decay: f32,
+    pub nesterov: bool,
+}
+
+impl Default for SgdConfig {
+    /// The paper's CIFAR recipe: lr 0.1, momentum 0.9, weight decay 1e-4.
+    fn default() -> Self {
+        SgdConfig {
+            lr: 0.1,
+            momentum: 0.9,
+            dampening: 0.0,
+            weight_decay: 1e-4,
+            nesterov: false,
+        }
+    }
+}
+
+/// Mirrors `SgdParams` of sgd.wgsl.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, bytemuck::Pod, bytemuck::Zeroable)]
+pub struct SgdParams {
+    len: u32,
+    flags: u32,
+    lr: f32,
+    momentum: f32,
+    dampening: f32,
+    weight_decay: f32,
+    _pad0: u32,
+    _pad1: u32,
+}
+
+impl SgdParams {
+    /// The parameter block for a step over `len` elements; `first` marks the
+    /// step that initialises the momentum buffer.
+    pub fn new(len: usize, c: &SgdConfig, first: bool) -> Self {
+        let mut flags = 0;
+        if c.nesterov {
+            flags |= 1;
+        }
+        if first {
+            flags |= 2;
+        }
+        if c.momentum != 0.0 {
+            flags |= 4;
+        }
+        SgdParams {
+            len: len as u32,
+            flags,
+            lr: c.lr,
+            momentum: c.momentum,
+            dampening: c.dampening,
+            weight_decay: c.weight_decay,
+            _pad0: 0,
+            _pad1: 0,
+        }
+    }
+}
+
+/// Updates `param` and `momentum_buf` in place from `grad`. Returns the
+/// dispatch's index in `prog`, whose [`SgdParams`] change every step
+/// (learning rate, first step) through `Dispatch::set_params`.
+pub fn sgd_step(
+    gpu: &Gpu,
+    prog: &mut Program,
+    param: &Tensor,
+    momentum_buf: &Tensor,
+    grad: &Tensor,
+    c: &SgdConfig,
+    first: bool,
+) -> Result<usize> {
+    if param.len() != grad.len() || param.len() != momentum_buf.len() {
+        return Err(Error::invalid(format!(
+            "sgd: param {:?}, momentum {:?} and grad {:?} differ in length",
+            param.shape(),
+            momentum_buf.shape(),
+            grad.shape()
+        )));
+    }
+    if c.nesterov && (c.momentum <= 0.0 || c.dampening != 0.0) {
+        return Err(Error::invalid(
+            "Nesterov momentum requires a momentum and zero dampening",
+        ));
+    }
+    let len = param.len();
+    u32_of("sgd elements", len)?;
+    push(
+        gpu,
+        prog,
+        "sgd.wgsl",
+        "sgd_step",
+        &SgdParams::new(len, c, first),
+        &[Some(param), Some(momentum_buf), Some(grad)],
+        grid_1d(gpu, "sgd_step", len, 256)?,
+    )
+}

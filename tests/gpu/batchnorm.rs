@@ -1,0 +1,369 @@
+use reslab::cpu;
+use reslab::kernels::batchnorm::*;
+
+use crate::common::*;
+
+/// Seeded geometries with at least `min_m` values per channel. Backward tests
+/// use 3: with two values per channel xhat = ±1 whatever x is, so dx is zero up
+/// to eps and any f32 result is rounding noise against it.
+fn geoms(seed: u64, count: usize, min_m: usize) -> Vec<BnGeom> {
+    let mut rng = Rng::new(seed);
+    let mut out = vec![
+        BnGeom {
+            n: 1,
+            c: 1,
+            hw: min_m,
+        },
+        BnGeom {
+            n: min_m,
+            c: 1,
+            hw: 1,
+        },
+        BnGeom {
+            n: 8,
+            c: 16,
+            hw: 64,
+        },
+        BnGeom { n: 3, c: 5, hw: 49 },
+        BnGeom {
+            n: 32,
+            c: 3,
+            hw: 300,
+        }, // several chunks per channel
+    ];
+    while out.len() < count {
+        let g = BnGeom {
+            n: 1 + rng.below(6),
+            c: 1 + rng.below(20),
+            hw: 1 + rng.below(90),
+        };
+        if g.m() >= min_m {
+            out.push(g);
+        }
+    }
+    out
+}
+
+struct BnData {
+    x: Vec<f32>,
+    gamma: Vec<f32>,
+    beta: Vec<f32>,
+    rm: Vec<f32>,
+    rv: Vec<f32>,
+    res: Vec<f32>,
+    dout: Vec<f32>,
+    dres0: Vec<f32>,
+}
+
+fn data(g: &BnGeom, seed: u64) -> BnData {
+    let mut rng = Rng::new(seed);
+    // An offset mean per channel checks that the one-pass variance does not cancel.
+    let offsets: Vec<f64> = (0..g.c).map(|_| rng.range(-20.0, 20.0)).collect();
+    let mut x = rng.vec_uniform(g.len(), -2.0, 2.0);
+    for (i, v) in x.iter_mut().enumerate() {
+        *v += offsets[(i / g.hw) % g.c] as f32;
+    }
+    BnData {
+        x,
+        gamma: rng.vec_uniform(g.c, 0.5, 1.5),
+        beta: rng.vec_uniform(g.c, -0.5, 0.5),
+        rm: rng.vec_uniform(g.c, -1.0, 1.0),
+        rv: rng.vec_uniform(g.c, 0.5, 2.0),
+        res: rng.vec_uniform(g.len(), -1.0, 1.0),
+        dout: rng.vec_uniform(g.len(), -1.0, 1.0),
+        dres0: rng.vec_uniform(g.len(), -1.0, 1.0),
+    }
+}
+
+#[test]
+fn batchnorm_forward_train_matches_cpu() {
+    let gpu = gpu();
+    for (i, g) in geoms(10, 24, 2).iter().enumerate() {
+        let d = data(g, i as u64);
+        let relu = i % 2 == 0;
+        let residual = i % 3 == 0;
+        let o = BnOptions {
+            relu,
+            ..Default::default()
+        };
+        let shape = [g.n, g.c, g.hw, 1];
+        let (tx, tg, tb) = (up(&shape, &d.x), up(&[g.c], &d.gamma), up(&[g.c], &d.beta));
+        let (trm, trv, tres) = (up(&[g.c], &d.rm), up(&[g.c], &d.rv), up(&shape, &d.res));
+        let (ty, tsaved) = (empty(&shape), empty(&[2, g.c]));
+        run(|p| {
+            batchnorm_forward_train(
+                gpu,
+                p,
+                &ty,
+                &tsaved,
+                &trm,
+                &trv,
+                &tx,
+                &tg,
+                &tb,
+                residual.then_some(&tres),
+                g,
+                &o,
+            )
+        });
+        let (mut y, mut saved, mut rm, mut rv) = (
+            vec![0f32; g.len()],
+            vec![0f32; 2 * g.c],
+            d.rm.clone(),
+            d.rv.clone(),
+        );
+        cpu::batchnorm_forward_train(
+            &mut y,
+            &mut saved,
+            &mut rm,
+            &mut rv,
+            &d.x,
+            &d.gamma,
+            &d.beta,
+            residual.then_some(&d.res[..]),
+            g,
+            &o,
+        );
+        let what = format!("{g:?} relu={relu} residual={residual}");
+        assert_close(&format!("y {what}"), &read(&ty), &y, 1e-4);
+        assert_close(&format!("saved {what}"), &read(&tsaved), &saved, 1e-4);
+        assert_close(&format!("running_mean {what}"), &read(&trm), &rm, 1e-4);
+        assert_close(&format!("running_var {what}"), &read(&trv), &rv, 1e-4);
+    }
+    no_errors();
+}
+
+#[test]
+fn batchnorm_forward_eval_matches_cpu() {
+    let gpu = gpu();
+    for (i, g) in geoms(11, 20, 2).iter().enumerate() {
+        let d = data(g, 50 + i as u64);
+        let relu = i % 2 == 1;
+        let residual = i % 3 == 1;
+        let o = BnOptions {
+            relu,
+            ..Default::default()
+        };
+        let shape = [g.n, g.c, g.hw, 1];
+        let (tx, tg, tb) = (up(&shape, &d.x), up(&[g.c], &d.gamma), up(&[g.c], &d.beta));
+        let (trm, trv, tres) = (up(&[g.c], &d.rm), up(&[g.c], &d.rv), up(&shape, &d.res));
+        let ty = empty(&shape);
+        run(|p| {
+            batchnorm_forward_eval(
+                gpu,
+                p,
+                &ty,
+                &tx,
+                &trm,
+                &trv,
+                &tg,
+                &tb,
+                residual.then_some(&tres),
+                g,
+                &o,
+            )
+        });
+        let mut y = vec![0f32; g.len()];
+        cpu::batchnorm_forward_eval(
+            &mut y,
+            &d.x,
+            &d.rm,
+            &d.rv,
+            &d.gamma,
+            &d.beta,
+            residual.then_some(&d.res[..]),
+            g,
+            &o,
+        );
+        assert_close(
+            &format!("{g:?} relu={relu} residual={residual}"),
+            &read(&ty),
+            &y,
+            1e-4,
+        );
+    }
+    no_errors();
+}
+
+/// Runs the GPU training forward then backward; returns (dx, dgamma, dbeta, dres).
+fn gpu_backward(g: &BnGeom, d: &BnData, relu: bool, dres: Option<bool>) -> [Vec<f32>; 4] {
+    let gpu = gpu();
+    let o = BnOptions {
+        relu,
+        ..Default::default()
+    };
+    let shape = [g.n, g.c, g.hw, 1];
+    let (tx, tg, tb) = (up(&shape, &d.x), up(&[g.c], &d.gamma), up(&[g.c], &d.beta));
+    let (trm, trv, tres) = (up(&[g.c], &d.rm), up(&[g.c], &d.rv), up(&shape, &d.res));
+    let (ty, tsaved) = (empty(&shape), empty(&[2, g.c]));
+    let tdout = up(&shape, &d.dout);
+    let (tdx, tdg, tdb) = (empty(&shape), empty(&[g.c]), empty(&[g.c]));
+    let tdres = up(&shape, &d.dres0);
+    run(|p| {
+        batchnorm_forward_train(
+            gpu,
+            p,
+            &ty,
+            &tsaved,
+            &trm,
+            &trv,
+            &tx,
+            &tg,
+            &tb,
+            dres.is_some().then_some(&tres),
+            g,
+            &o,
+        )?;
+        let r = dres.map(|accumulate| ResidualGrad {
+            dres: &tdres,
+            accumulate,
+        });
+        batchnorm_backward(
+            gpu,
+            p,
+            &tdx,
+            &tdg,
+            &tdb,
+            r,
+            &tdout,
+            relu.then_some(&ty),
+            &tx,
+            &tsaved,
+            &tg,
+            g,
+        )
+    });
+    [read(&tdx), read(&tdg), read(&tdb), read(&tdres)]
+}
+
+#[test]
+fn batchnorm_backward_matches_cpu() {
+    for (i, g) in geoms(12, 24, 3).iter().enumerate() {
+        let d = data(g, 100 + i as u64);
+        let relu = i % 2 == 0;
+        let dres = [None, Some(false), Some(true)][i % 3];
+        let [dx, dg, db, dr] = gpu_backward(g, &d, relu, dres);
+        // CPU: forward for `out` and `saved`, then backward.
+        let o = BnOptions {
+            relu,
+            ..Default::default()
+        };
+        let (mut y, mut saved, mut rm, mut rv) = (
+            vec![0f32; g.len()],
+            vec![0f32; 2 * g.c],
+            d.rm.clone(),
+            d.rv.clone(),
+        );
+        let res = dres.is_some().then_some(&d.res[..]);
+        cpu::batchnorm_forward_train(
+            &mut y, &mut saved, &mut rm, &mut rv, &d.x, &d.gamma, &d.beta, res, g, &o,
+        );
+        let (mut wdx, mut wdg, mut wdb, mut wdr) = (
+            vec![0f32; g.len()],
+            vec![0f32; g.c],
+            vec![0f32; g.c],
+            d.dres0.clone(),
+        );
+        cpu::batchnorm_backward(
+            &mut wdx,
+            &mut wdg,
+            &mut wdb,
+            dres.map(|a| (&mut wdr[..], a)),
+            &d.dout,
+            relu.then_some(&y[..]),
+            &d.x,
+            &saved,
+            &d.gamma,
+            g,
+        );
+        let what = format!("{g:?} relu={relu} dres={dres:?}");
+        assert_close(&format!("dx {what}"), &dx, &wdx, 1e-4);
+        assert_close(&format!("dgamma {what}"), &dg, &wdg, 1e-4);
+        assert_close(&format!("dbeta {what}"), &db, &wdb, 1e-4);
+        assert_close(&format!("dres {what}"), &dr, &wdr, 1e-4);
+    }
+    no_errors();
+}
+
+/// GPU gradients of L = Σ dout ⊙ relu?(bn(x) + res) against central differences
+/// of the CPU training forward in f64.
+#[test]
+fn batchnorm_backward_matches_finite_differences() {
+    let mut rng = Rng::new(13);
+    for (i, g) in geoms(14, 20, 3).iter().enumerate() {
+        let d = data(g, 200 + i as u64);
+        let relu = i % 2 == 1;
+        let [dx, dg, db, dr] = gpu_backward(g, &d, relu, Some(false));
+        let o = BnOptions {
+            relu,
+            ..Default::default()
+        };
+        let (x, gamma, beta, res, r) = (
+            to_f64(&d.x),
+            to_f64(&d.gamma),
+            to_f64(&d.beta),
+            to_f64(&d.res),
+            to_f64(&d.dout),
+        );
+        let loss = |x: &[f64], gamma: &[f64], beta: &[f64], res: &[f64]| {
+            let (mut y, mut saved) = (vec![0f64; g.len()], vec![0f64; 2 * g.c]);
+            let (mut rm, mut rv) = (vec![0f64; g.c], vec![1f64; g.c]);
+            cpu::batchnorm_forward_train(
+                &mut y,
+                &mut saved,
+                &mut rm,
+                &mut rv,
+                x,
+                gamma,
+                beta,
+                Some(res),
+                g,
+                &o,
+            );
+            dot(&r, &y)
+        };
+        let what = format!("{g:?} relu={relu}");
+        let ix = sample_indices(&mut rng, x.len(), 40);
+        let fd = finite_diff(|v| loss(v, &gamma, &beta, &res), &x, &ix, 1e-6);
+        assert_close(&format!("dx {what}"), &pick(&dx, &ix), &to_f32(&fd), 1e-3);
+        let ic: Vec<usize> = (0..g.c).collect();
+        let fd = finite_diff(|v| loss(&x, v, &beta, &res), &gamma, &ic, 1e-6);
+        assert_close(&format!("dgamma {what}"), &dg, &to_f32(&fd), 1e-3);
+        let fd = finite_diff(|v| loss(&x, &gamma, v, &res), &beta, &ic, 1e-6);
+        assert_close(&format!("dbeta {what}"), &db, &to_f32(&fd), 1e-3);
+        let ir = sample_indices(&mut rng, res.len(), 40);
+        let fd = finite_diff(|v| loss(&x, &gamma, &beta, v), &res, &ir, 1e-6);
+        assert_close(&format!("dres {what}"), &pick(&dr, &ir), &to_f32(&fd), 1e-3);
+    }
+    no_errors();
+}
+
+#[test]
+fn batchnorm_train_rejects_one_value_per_channel() {
+    let gpu = gpu();
+    let g = BnGeom { n: 1, c: 4, hw: 1 };
+    let t = empty(&[1, 4, 1, 1]);
+    let v = empty(&[4]);
+    let s = empty(&[2, 4]);
+    let mut p = reslab::kernels::Program::new();
+    let e = batchnorm_forward_train(
+        gpu,
+        &mut p,
+        &t,
+        &s,
+        &v,
+        &v,
+        &t,
+        &v,
+        &v,
+        None,
+        &g,
+        &BnOptions::default(),
+    )
+    .err()
+    .expect("training-mode batch norm over one value must fail");
+    assert!(
+        e.to_string().contains("more than one value per channel"),
+        "{e}"
+    );
+}

@@ -1,0 +1,212 @@
+use reslab::cpu;
+use reslab::geom::ShortcutGeom;
+use reslab::kernels::{elementwise::*, shortcut::*};
+
+use crate::common::*;
+
+fn lengths(seed: u64, count: usize) -> Vec<usize> {
+    let mut rng = Rng::new(seed);
+    let mut v = vec![1, 255, 256, 257, 70_001];
+    while v.len() < count {
+        v.push(1 + rng.below(5000));
+    }
+    v
+}
+
+#[test]
+fn relu_and_add_match_cpu() {
+    let gpu = gpu();
+    for (i, n) in lengths(20, 22).into_iter().enumerate() {
+        let mut rng = Rng::new(i as u64);
+        let (a, b, dy) = (
+            rng.vec_uniform(n, -1.0, 1.0),
+            rng.vec_uniform(n, -1.0, 1.0),
+            rng.vec_uniform(n, -1.0, 1.0),
+        );
+        let (ta, tb, tdy) = (up(&[n], &a), up(&[n], &b), up(&[n], &dy));
+        let (ty, tdx, ts, tsr, tz) = (
+            empty(&[n]),
+            empty(&[n]),
+            empty(&[n]),
+            empty(&[n]),
+            empty(&[n]),
+        );
+        run(|p| {
+            relu_forward(gpu, p, &ty, &ta)?;
+            relu_backward(gpu, p, &tdx, &tdy, &ty)?;
+            add_forward(gpu, p, &ts, &ta, &tb, false)?;
+            add_forward(gpu, p, &tsr, &ta, &tb, true)?;
+            axpby(gpu, p, &tz, &ta, &tb, 0.5, -2.0).map(|_| ())
+        });
+        let mut w = vec![0f32; n];
+        cpu::relu_forward(&mut w, &a);
+        assert_close("relu_forward", &read(&ty), &w, 1e-6);
+        let y = w.clone();
+        cpu::relu_backward(&mut w, &dy, &y);
+        assert_close("relu_backward", &read(&tdx), &w, 1e-6);
+        cpu::add_forward(&mut w, &a, &b, false);
+        assert_close("add", &read(&ts), &w, 1e-6);
+        cpu::add_forward(&mut w, &a, &b, true);
+        assert_close("add_relu", &read(&tsr), &w, 1e-6);
+        cpu::axpby(&mut w, &a, &b, 0.5, -2.0);
+        assert_close("axpby", &read(&tz), &w, 1e-6);
+    }
+    no_errors();
+}
+
+#[test]
+fn relu_backward_matches_finite_differences() {
+    let gpu = gpu();
+    let mut rng = Rng::new(21);
+    for n in lengths(22, 20) {
+        let (x, r) = (rng.vec_uniform(n, -1.0, 1.0), rng.vec_uniform(n, -1.0, 1.0));
+        let (tx, tr) = (up(&[n], &x), up(&[n], &r));
+        let (ty, tdx) = (empty(&[n]), empty(&[n]));
+        run(|p| {
+            relu_forward(gpu, p, &ty, &tx)?;
+            relu_backward(gpu, p, &tdx, &tr, &ty)
+        });
+        let (x64, r64) = (to_f64(&x), to_f64(&r));
+        let idx = sample_indices(&mut rng, n, 64);
+        let fd = finite_diff(
+            |v| {
+                let mut y = vec![0f64; n];
+                cpu::relu_forward(&mut y, v);
+                dot(&r64, &y)
+            },
+            &x64,
+            &idx,
+            1e-6,
+        );
+        assert_close("relu dx", &pick(&read(&tdx), &idx), &to_f32(&fd), 1e-3);
+    }
+    no_errors();
+}
+
+fn shortcut_geoms(seed: u64, count: usize) -> Vec<ShortcutGeom> {
+    let mut rng = Rng::new(seed);
+    let mut v = vec![
+        ShortcutGeom {
+            n: 2,
+            cin: 16,
+            h: 32,
+            w: 32,
+            cout: 32,
+            stride: 2,
+        },
+        ShortcutGeom {
+            n: 1,
+            cin: 3,
+            h: 7,
+            w: 5,
+            cout: 8,
+            stride: 2,
+        },
+        ShortcutGeom {
+            n: 1,
+            cin: 4,
+            h: 4,
+            w: 4,
+            cout: 4,
+            stride: 1,
+        },
+    ];
+    while v.len() < count {
+        let cin = 1 + rng.below(12);
+        v.push(ShortcutGeom {
+            n: 1 + rng.below(4),
+            cin,
+            h: 1 + rng.below(13),
+            w: 1 + rng.below(13),
+            cout: cin + rng.below(13),
+            stride: 1 + rng.below(3),
+        });
+    }
+    v
+}
+
+#[test]
+fn shortcut_a_matches_cpu() {
+    let gpu = gpu();
+    for (i, g) in shortcut_geoms(23, 22).iter().enumerate() {
+        let mut rng = Rng::new(i as u64);
+        let nx = g.n * g.cin * g.h * g.w;
+        let ny = g.n * g.cout * g.ho() * g.wo();
+        let (x, dy, dx0) = (
+            rng.vec_uniform(nx, -1.0, 1.0),
+            rng.vec_uniform(ny, -1.0, 1.0),
+            rng.vec_uniform(nx, -1.0, 1.0),
+        );
+        let accumulate = i % 2 == 0;
+        let (tx, tdy, tdx) = (
+            up(&g.x_shape(), &x),
+            up(&g.y_shape(), &dy),
+            up(&g.x_shape(), &dx0),
+        );
+        let ty = empty(&g.y_shape());
+        run(|p| {
+            shortcut_a_forward(gpu, p, &ty, &tx, g)?;
+            shortcut_a_backward(gpu, p, &tdx, &tdy, g, accumulate)
+        });
+        let mut y = vec![0f32; ny];
+        cpu::shortcut_a_forward(&mut y, &x, g);
+        assert_close(&format!("forward {g:?}"), &read(&ty), &y, 1e-6);
+        let mut dx = dx0.clone();
+        cpu::shortcut_a_backward(&mut dx, &dy, g, accumulate);
+        assert_close(&format!("backward {g:?}"), &read(&tdx), &dx, 1e-6);
+    }
+    no_errors();
+}
+
+/// The padding split matches F.pad(x[:, :, ::2, ::2], (0,0,0,0, p//2, p - p//2)).
+#[test]
+fn shortcut_a_pads_channels_as_pytorch() {
+    let g = ShortcutGeom {
+        n: 1,
+        cin: 3,
+        h: 2,
+        w: 2,
+        cout: 8,
+        stride: 2,
+    };
+    let x = vec![1.0, 0.0, 0.0, 0.0, 2.0, 0.0, 0.0, 0.0, 3.0, 0.0, 0.0, 0.0];
+    let mut y = vec![9f32; 8];
+    cpu::shortcut_a_forward(&mut y, &x, &g);
+    // p = 5: 2 zero channels before, 3 after.
+    assert_eq!(y, vec![0.0, 0.0, 1.0, 2.0, 3.0, 0.0, 0.0, 0.0]);
+}
+
+#[test]
+fn shortcut_a_backward_matches_finite_differences() {
+    let gpu = gpu();
+    let mut rng = Rng::new(24);
+    for g in shortcut_geoms(25, 20) {
+        let nx = g.n * g.cin * g.h * g.w;
+        let ny = g.n * g.cout * g.ho() * g.wo();
+        let (x, r) = (
+            rng.vec_uniform(nx, -1.0, 1.0),
+            rng.vec_uniform(ny, -1.0, 1.0),
+        );
+        let (tr, tdx) = (up(&g.y_shape(), &r), empty(&g.x_shape()));
+        run(|p| shortcut_a_backward(gpu, p, &tdx, &tr, &g, false));
+        let r64 = to_f64(&r);
+        let idx = sample_indices(&mut rng, nx, 64);
+        let fd = finite_diff(
+            |v| {
+                let mut y = vec![0f64; ny];
+                cpu::shortcut_a_forward(&mut y, v, &g);
+                dot(&r64, &y)
+            },
+            &to_f64(&x),
+            &idx,
+            1e-6,
+        );
+        assert_close(
+            &format!("{g:?}"),
+            &pick(&read(&tdx), &idx),
+            &to_f32(&fd),
+            1e-3,
+        );
+    }
+    no_errors();
+}

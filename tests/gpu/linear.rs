@@ -1,0 +1,103 @@
+use reslab::cpu;
+use reslab::kernels::linear::*;
+
+use crate::common::*;
+
+fn sizes(seed: u64, count: usize) -> Vec<(usize, usize, usize)> {
+    let mut rng = Rng::new(seed);
+    let mut v = vec![(1, 1, 1), (128, 64, 10), (3, 512, 1000)];
+    while v.len() < count {
+        v.push((1 + rng.below(40), 1 + rng.below(100), 1 + rng.below(30)));
+    }
+    v
+}
+
+#[test]
+fn linear_matches_cpu() {
+    let gpu = gpu();
+    for (s, &(n, i, o)) in sizes(40, 22).iter().enumerate() {
+        let mut rng = Rng::new(s as u64);
+        let (x, w, b, dy) = (
+            rng.vec_uniform(n * i, -1.0, 1.0),
+            rng.vec_uniform(o * i, -1.0, 1.0),
+            rng.vec_uniform(o, -1.0, 1.0),
+            rng.vec_uniform(n * o, -1.0, 1.0),
+        );
+        let bias = s % 2 == 0;
+        let (tx, tw, tb, tdy) = (
+            up(&[n, i], &x),
+            up(&[o, i], &w),
+            up(&[o], &b),
+            up(&[n, o], &dy),
+        );
+        let (ty, tdx, tdw, tdb) = (empty(&[n, o]), empty(&[n, i]), empty(&[o, i]), empty(&[o]));
+        run(|p| {
+            linear_forward(gpu, p, &ty, &tx, &tw, bias.then_some(&tb))?;
+            linear_backward_data(gpu, p, &tdx, &tdy, &tw)?;
+            linear_backward_weight(gpu, p, &tdw, &tdy, &tx)?;
+            linear_backward_bias(gpu, p, &tdb, &tdy)
+        });
+        let what = format!("n={n} i={i} o={o}");
+        let mut y = vec![0f32; n * o];
+        cpu::linear_forward(&mut y, &x, &w, bias.then_some(&b[..]), n, i, o);
+        assert_close(&format!("forward {what}"), &read(&ty), &y, 1e-4);
+        let mut dx = vec![0f32; n * i];
+        cpu::linear_backward_data(&mut dx, &dy, &w, n, i, o);
+        assert_close(&format!("backward data {what}"), &read(&tdx), &dx, 1e-4);
+        let mut dw = vec![0f32; o * i];
+        cpu::linear_backward_weight(&mut dw, &dy, &x, n, i, o);
+        assert_close(&format!("backward weight {what}"), &read(&tdw), &dw, 1e-4);
+        let mut db = vec![0f32; o];
+        cpu::linear_backward_bias(&mut db, &dy, n, o);
+        assert_close(&format!("backward bias {what}"), &read(&tdb), &db, 1e-4);
+    }
+    no_errors();
+}
+
+#[test]
+fn linear_backward_matches_finite_differences() {
+    let gpu = gpu();
+    let mut rng = Rng::new(41);
+    for &(n, i, o) in &sizes(42, 20) {
+        let (x, w, b, r) = (
+            rng.vec_uniform(n * i, -1.0, 1.0),
+            rng.vec_uniform(o * i, -1.0, 1.0),
+            rng.vec_uniform(o, -1.0, 1.0),
+            rng.vec_uniform(n * o, -1.0, 1.0),
+        );
+        let (tx, tw, tr) = (up(&[n, i], &x), up(&[o, i], &w), up(&[n, o], &r));
+        let (tdx, tdw, tdb) = (empty(&[n, i]), empty(&[o, i]), empty(&[o]));
+        run(|p| {
+            linear_backward_data(gpu, p, &tdx, &tr, &tw)?;
+            linear_backward_weight(gpu, p, &tdw, &tr, &tx)?;
+            linear_backward_bias(gpu, p, &tdb, &tr)
+        });
+        let (x, w, b, r) = (to_f64(&x), to_f64(&w), to_f64(&b), to_f64(&r));
+        let loss = |x: &[f64], w: &[f64], b: &[f64]| {
+            let mut y = vec![0f64; n * o];
+            cpu::linear_forward(&mut y, x, w, Some(b), n, i, o);
+            dot(&r, &y)
+        };
+        let what = format!("n={n} i={i} o={o}");
+        let ix = sample_indices(&mut rng, x.len(), 48);
+        let fd = finite_diff(|v| loss(v, &w, &b), &x, &ix, 1e-6);
+        assert_close(
+            &format!("dx {what}"),
+            &pick(&read(&tdx), &ix),
+            &to_f32(&fd),
+            1e-3,
+        );
+        let iw = sample_indices(&mut rng, w.len(), 48);
+        let fd = finite_diff(|v| loss(&x, v, &b), &w, &iw, 1e-6);
+        assert_close(
+            &format!("dw {what}"),
+            &pick(&read(&tdw), &iw),
+            &to_f32(&fd),
+            1e-3,
+        );
+        let ib: Vec<usize> = (0..o).collect();
+        let fd = finite_diff(|v| loss(&x, &w, v), &b, &ib, 1e-6);
+        assert_close(&format!("db {what}"), &read(&tdb), &to_f32(&fd), 1e-3);
+    }
+    no_errors();
+}

@@ -1,0 +1,192 @@
+use reslab::cpu;
+use reslab::geom::Pool2dGeom;
+use reslab::kernels::pool::*;
+
+use crate::common::*;
+
+fn geoms(seed: u64, count: usize) -> Vec<Pool2dGeom> {
+    let mut rng = Rng::new(seed);
+    let mut v = vec![
+        Pool2dGeom {
+            n: 2,
+            c: 4,
+            h: 16,
+            w: 16,
+            k: 3,
+            stride: 2,
+            pad: 1,
+        },
+        Pool2dGeom {
+            n: 1,
+            c: 1,
+            h: 1,
+            w: 1,
+            k: 1,
+            stride: 1,
+            pad: 0,
+        },
+        Pool2dGeom {
+            n: 1,
+            c: 3,
+            h: 7,
+            w: 9,
+            k: 3,
+            stride: 2,
+            pad: 1,
+        },
+    ];
+    while v.len() < count {
+        let k = 1 + rng.below(4);
+        let g = Pool2dGeom {
+            n: 1 + rng.below(3),
+            c: 1 + rng.below(6),
+            h: k + rng.below(12),
+            w: k + rng.below(12),
+            k,
+            stride: 1 + rng.below(3),
+            pad: rng.below(k / 2 + 1),
+        };
+        v.push(g);
+    }
+    v
+}
+
+#[test]
+fn maxpool_matches_cpu() {
+    let gpu = gpu();
+    for (i, g) in geoms(30, 22).iter().enumerate() {
+        let mut rng = Rng::new(i as u64);
+        let nx = g.n * g.c * g.h * g.w;
+        let ny = g.n * g.c * g.ho() * g.wo();
+        let (x, dy) = (
+            rng.vec_uniform(nx, -1.0, 1.0),
+            rng.vec_uniform(ny, -1.0, 1.0),
+        );
+        let (tx, tdy) = (up(&g.x_shape(), &x), up(&g.y_shape(), &dy));
+        let (ty, targ, tdx) = (
+            empty(&g.y_shape()),
+            empty(&g.y_shape()),
+            empty(&g.x_shape()),
+        );
+        run(|p| {
+            maxpool_forward(gpu, p, &ty, &targ, &tx, g)?;
+            maxpool_backward(gpu, p, &tdx, &tdy, &targ, g)
+        });
+        let (mut y, mut arg, mut dx) = (vec![0f32; ny], vec![0u32; ny], vec![0f32; nx]);
+        cpu::maxpool_forward(&mut y, &mut arg, &x, g);
+        cpu::maxpool_backward(&mut dx, &dy, &arg, g);
+        assert_close(&format!("forward {g:?}"), &read(&ty), &y, 1e-6);
+        assert_eq!(gpu.read_u32(&targ).unwrap(), arg, "argmax {g:?}");
+        assert_close(&format!("backward {g:?}"), &read(&tdx), &dx, 1e-6);
+    }
+    no_errors();
+}
+
+#[test]
+fn maxpool_takes_the_first_of_tied_maxima() {
+    let gpu = gpu();
+    let g = Pool2dGeom {
+        n: 1,
+        c: 1,
+        h: 2,
+        w: 2,
+        k: 2,
+        stride: 2,
+        pad: 0,
+    };
+    let tx = up(&[1, 1, 2, 2], &[0.5, 0.5, 0.5, 0.5]);
+    let (ty, targ) = (empty(&[1, 1, 1, 1]), empty(&[1, 1, 1, 1]));
+    run(|p| maxpool_forward(gpu, p, &ty, &targ, &tx, &g));
+    assert_eq!(gpu.read_u32(&targ).unwrap(), vec![0]);
+}
+
+#[test]
+fn pool_backward_matches_finite_differences() {
+    let gpu = gpu();
+    let mut rng = Rng::new(31);
+    for g in geoms(32, 20) {
+        let nx = g.n * g.c * g.h * g.w;
+        let ny = g.n * g.c * g.ho() * g.wo();
+        // Distinct values, so no window has a tie within the step.
+        let mut x: Vec<f32> = (0..nx).map(|i| i as f32 * 0.01).collect();
+        rng.shuffle(&mut x);
+        let r = rng.vec_uniform(ny, -1.0, 1.0);
+        let ra = rng.vec_uniform(g.n * g.c, -1.0, 1.0);
+        let (tx, tr, tra) = (
+            up(&g.x_shape(), &x),
+            up(&g.y_shape(), &r),
+            up(&[g.n, g.c], &ra),
+        );
+        let (ty, targ, tdx, tdxa) = (
+            empty(&g.y_shape()),
+            empty(&g.y_shape()),
+            empty(&g.x_shape()),
+            empty(&g.x_shape()),
+        );
+        run(|p| {
+            maxpool_forward(gpu, p, &ty, &targ, &tx, &g)?;
+            maxpool_backward(gpu, p, &tdx, &tr, &targ, &g)?;
+            avgpool_backward(gpu, p, &tdxa, &tra)
+        });
+        let (x64, r64, ra64) = (to_f64(&x), to_f64(&r), to_f64(&ra));
+        let idx = sample_indices(&mut rng, nx, 64);
+        let fd = finite_diff(
+            |v| {
+                let (mut y, mut a) = (vec![0f64; ny], vec![0u32; ny]);
+                cpu::maxpool_forward(&mut y, &mut a, v, &g);
+                dot(&r64, &y)
+            },
+            &x64,
+            &idx,
+            1e-6,
+        );
+        assert_close(
+            &format!("max {g:?}"),
+            &pick(&read(&tdx), &idx),
+            &to_f32(&fd),
+            1e-3,
+        );
+        let fd = finite_diff(
+            |v| {
+                let mut y = vec![0f64; g.n * g.c];
+                cpu::avgpool_forward(&mut y, v, g.h * g.w);
+                dot(&ra64, &y)
+            },
+            &x64,
+            &idx,
+            1e-6,
+        );
+        assert_close(
+            &format!("avg {g:?}"),
+            &pick(&read(&tdxa), &idx),
+            &to_f32(&fd),
+            1e-3,
+        );
+    }
+    no_errors();
+}
+
+#[test]
+fn avgpool_matches_cpu() {
+    let gpu = gpu();
+    for (i, g) in geoms(33, 20).iter().enumerate() {
+        let mut rng = Rng::new(i as u64);
+        let nx = g.n * g.c * g.h * g.w;
+        let (x, dy) = (
+            rng.vec_uniform(nx, -1.0, 1.0),
+            rng.vec_uniform(g.n * g.c, -1.0, 1.0),
+        );
+        let (tx, tdy) = (up(&g.x_shape(), &x), up(&[g.n, g.c], &dy));
+        let (ty, tdx) = (empty(&[g.n, g.c]), empty(&g.x_shape()));
+        run(|p| {
+            avgpool_forward(gpu, p, &ty, &tx)?;
+            avgpool_backward(gpu, p, &tdx, &tdy)
+        });
+        let (mut y, mut dx) = (vec![0f32; g.n * g.c], vec![0f32; nx]);
+        cpu::avgpool_forward(&mut y, &x, g.h * g.w);
+        cpu::avgpool_backward(&mut dx, &dy, g.h * g.w);
+        assert_close(&format!("forward {g:?}"), &read(&ty), &y, 1e-5);
+        assert_close(&format!("backward {g:?}"), &read(&tdx), &dx, 1e-6);
+    }
+    no_errors();
+}

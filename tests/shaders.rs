@@ -1,0 +1,138 @@
+//! Every WGSL file through naga with no device: parse, validate, then translate
+//! each entry point to SPIR-V (Vulkan), MSL (Metal), HLSL (DX12) and GLSL ES 3.10
+//! (GL), so a shader that would not compile on one of them fails here.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use naga::back::{glsl, hlsl, msl, spv};
+use naga::valid::{Capabilities, ValidationFlags, Validator};
+
+fn shader_dir() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("shaders")
+}
+
+#[test]
+fn every_shader_file_is_registered() {
+    let on_disk: BTreeSet<String> = std::fs::read_dir(shader_dir())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| n.ends_with(".wgsl"))
+        .collect();
+    let registered: BTreeSet<String> = reslab::kernels::SHADERS
+        .iter()
+        .map(|(f, _)| f.to_string())
+        .collect();
+    assert_eq!(
+        on_disk, registered,
+        "shaders/ and kernels::SHADERS disagree"
+    );
+    for (file, src) in reslab::kernels::SHADERS {
+        let disk = std::fs::read_to_string(shader_dir().join(file)).unwrap();
+        assert_eq!(&disk, src, "{file}: embedded source differs from the file");
+    }
+}
+
+#[test]
+fn every_shader_validates_and_translates_to_all_backends() {
+    let mut failures = Vec::new();
+    let mut entry_points = 0;
+    for (file, src) in reslab::kernels::SHADERS {
+        if let Err(e) = check(file, src, &mut entry_points) {
+            failures.push(format!("{file}: {e}"));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "shader failures:\n{}",
+        failures.join("\n")
+    );
+    assert!(entry_points > 20, "only {entry_points} entry points found");
+}
+
+fn check(_file: &str, src: &str, entry_points: &mut usize) -> Result<(), String> {
+    let module = naga::front::wgsl::parse_str(src).map_err(|e| e.emit_to_string(src))?;
+    // Subgroup and f16 variants exist only where the adapter has them; the
+    // validator allows the capabilities, each back end decides for itself.
+    let caps = Capabilities::SUBGROUP | Capabilities::SHADER_FLOAT16;
+    let info = Validator::new(ValidationFlags::all(), caps)
+        .validate(&module)
+        .map_err(|e| e.emit_to_string(src))?;
+    for ep in &module.entry_points {
+        *entry_points += 1;
+        let name = ep.name.clone();
+        let (module, info) = naga::back::pipeline_constants::process_overrides(
+            &module,
+            &info,
+            Some((ep.stage, &name)),
+            &Default::default(),
+        )
+        .map_err(|e| format!("{name}: overrides: {e}"))?;
+        let (module, info) = (module.as_ref(), info.as_ref());
+
+        spv::write_vec(
+            module,
+            info,
+            &spv::Options::default(),
+            Some(&spv::PipelineOptions {
+                shader_stage: ep.stage,
+                entry_point: name.clone(),
+            }),
+        )
+        .map_err(|e| format!("{name}: SPIR-V: {e}"))?;
+
+        let msl_opts = msl::Options {
+            lang_version: (2, 1),
+            fake_missing_bindings: true,
+            ..Default::default()
+        };
+        msl::write_string(
+            module,
+            info,
+            &msl_opts,
+            &msl::PipelineOptions {
+                entry_point: Some((ep.stage, name.clone())),
+                ..Default::default()
+            },
+        )
+        .map_err(|e| format!("{name}: MSL: {e}"))?;
+
+        let hlsl_opts = hlsl::Options {
+            shader_model: hlsl::ShaderModel::V5_1,
+            fake_missing_bindings: true,
+            ..Default::default()
+        };
+        let hlsl_pipe = hlsl::PipelineOptions {
+            entry_point: Some((ep.stage, name.clone())),
+        };
+        let mut out = String::new();
+        hlsl::Writer::new(&mut out, &hlsl_opts, &hlsl_pipe)
+            .write(module, info, None)
+            .map_err(|e| format!("{name}: HLSL: {e}"))?;
+
+        let glsl_opts = glsl::Options {
+            version: glsl::Version::Embedded {
+                version: 310,
+                is_webgl: false,
+            },
+            ..Default::default()
+        };
+        let glsl_pipe = glsl::PipelineOptions {
+            shader_stage: ep.stage,
+            entry_point: name.clone(),
+            multiview: None,
+        };
+        let mut out = String::new();
+        glsl::Writer::new(
+            &mut out,
+            module,
+            info,
+            &glsl_opts,
+            &glsl_pipe,
+            naga::proc::BoundsCheckPolicies::default(),
+        )
+        .and_then(|mut w| w.write())
+        .map_err(|e| format!("{name}: GLSL ES 3.10: {e}"))?;
+    }
+    Ok(())
+}
