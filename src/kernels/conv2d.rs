@@ -1,6 +1,6 @@
 //! Launchers for 2-D convolution: forward, backward-data, backward-weight, backward-bias.
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::geom::Conv2dGeom;
 use crate::gpu::Gpu;
 use crate::kernels::{Program, expect_shape, grid_1d, push, u32_of};
@@ -162,4 +162,492 @@ pub fn conv2d_backward_bias(
         grid_1d(gpu, "conv2d_backward_bias", g.cout, 64)?,
     )?;
     Ok(())
+}
+
+/// Where a tiled pass reads its input: the zero-padded (and, for the
+/// backward-data pass of a strided convolution, dilated) copy made by
+/// [`conv2d_pad`]. Rows are `pitch` floats, a multiple of 4.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PadGeom {
+    pub n: usize,
+    pub c: usize,
+    pub h: usize,
+    pub w: usize,
+    pub hp: usize,
+    pub pitch: usize,
+    pub oy: usize,
+    pub ox: usize,
+    pub dil: usize,
+}
+
+impl PadGeom {
+    pub fn shape(&self) -> [usize; 4] {
+        [self.n, self.c, self.hp, self.pitch]
+    }
+}
+
+/// Output pixels per invocation of the tiled 3x3 kernels, along a row.
+const TILE_X: usize = 8;
+
+/// True when the tiled kernels handle this convolution: 3x3, stride 1 or 2.
+pub fn has_tiled_forward(g: &Conv2dGeom) -> bool {
+    g.kh == 3 && g.kw == 3 && g.sh == g.sw && (g.sh == 1 || g.sh == 2)
+}
+
+impl Conv2dGeom {
+    /// The padded input the tiled forward pass reads.
+    pub fn forward_pad(&self) -> PadGeom {
+        let s = self.sh;
+        let tiles_x = self.wo().div_ceil(TILE_X);
+        // Rows read: s·oy + ky for oy < Ho, ky < 3. Columns: s·ox0 + 0 .. s·ox0 + 4·(2s + 1).
+        let hp = (self.h + 2 * self.ph).max((self.ho() - 1) * s + 3);
+        let need = s * TILE_X * (tiles_x - 1) + 4 * (2 * s + 1);
+        PadGeom {
+            n: self.n,
+            c: self.cin,
+            h: self.h,
+            w: self.w,
+            hp,
+            pitch: (self.w + 2 * self.pw).max(need).next_multiple_of(4),
+            oy: self.ph,
+            ox: self.pw,
+            dil: 1,
+        }
+    }
+}
+
+/// Mirrors `PadParams` of conv2d_tiled_prepare.wgsl.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, bytemuck::Pod, bytemuck::Zeroable)]
+struct PadParams {
+    n: u32,
+    c: u32,
+    h: u32,
+    w: u32,
+    hp: u32,
+    pitch: u32,
+    oy: u32,
+    ox: u32,
+    dil: u32,
+    _pad0: u32,
+    _pad1: u32,
+    _pad2: u32,
+}
+
+/// Writes the zero-padded (and dilated) copy of `x` that the tiled kernels read.
+pub fn conv2d_pad(
+    gpu: &Gpu,
+    prog: &mut Program,
+    xp: &Tensor,
+    x: &Tensor,
+    pg: &PadGeom,
+) -> Result<()> {
+    expect_shape("conv2d padded input", xp, &pg.shape())?;
+    expect_shape("conv2d input", x, &[pg.n, pg.c, pg.h, pg.w])?;
+    u32_of("padded input elements", xp.len())?;
+    let p = PadParams {
+        n: pg.n as u32,
+        c: pg.c as u32,
+        h: pg.h as u32,
+        w: pg.w as u32,
+        hp: pg.hp as u32,
+        pitch: pg.pitch as u32,
+        oy: pg.oy as u32,
+        ox: pg.ox as u32,
+        dil: pg.dil as u32,
+        _pad0: 0,
+        _pad1: 0,
+        _pad2: 0,
+    };
+    push(
+        gpu,
+        prog,
+        "conv2d_tiled_prepare.wgsl",
+        "conv2d_pad",
+        &p,
+        &[Some(xp), Some(x)],
+        grid_1d(gpu, "conv2d_pad", xp.len(), 256)?,
+    )?;
+    Ok(())
+}
+
+/// Mirrors `WeightParams` of conv2d_tiled_prepare.wgsl.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, bytemuck::Pod, bytemuck::Zeroable)]
+struct WeightParams {
+    co: u32,
+    ci: u32,
+    kh: u32,
+    kw: u32,
+    opad: u32,
+    flags: u32,
+    _pad0: u32,
+    _pad1: u32,
+}
+
+/// Shape of the weight tiles: [Ci, Kh, Kw, Co8] forward, [Co, Kh, Kw, Ci8] for
+/// the backward-data pass.
+pub fn weight_tiles_shape(g: &Conv2dGeom, backward_data: bool) -> [usize; 4] {
+    let (ins, outs) = if backward_data {
+        (g.cout, g.cin)
+    } else {
+        (g.cin, g.cout)
+    };
+    [ins, g.kh, g.kw, outs.next_multiple_of(8)]
+}
+
+/// Writes the weights with the output channel innermost (and, for the
+/// backward-data pass, input and output swapped and the window flipped).
+pub fn conv2d_weight_tiles(
+    gpu: &Gpu,
+    prog: &mut Program,
+    wt: &Tensor,
+    w: &Tensor,
+    g: &Conv2dGeom,
+    backward_data: bool,
+) -> Result<()> {
+    expect_shape("conv2d weight", w, &g.w_shape())?;
+    let shape = weight_tiles_shape(g, backward_data);
+    expect_shape("conv2d weight tiles", wt, &shape)?;
+    let p = WeightParams {
+        co: g.cout as u32,
+        ci: g.cin as u32,
+        kh: g.kh as u32,
+        kw: g.kw as u32,
+        opad: shape[3] as u32,
+        flags: backward_data as u32,
+        _pad0: 0,
+        _pad1: 0,
+    };
+    push(
+        gpu,
+        prog,
+        "conv2d_tiled_prepare.wgsl",
+        "conv2d_weight_tiles",
+        &p,
+        &[Some(wt), Some(w)],
+        grid_1d(gpu, "conv2d_weight_tiles", wt.len(), 256)?,
+    )?;
+    Ok(())
+}
+
+/// Mirrors `TiledParams` of conv2d_forward_tiled.wgsl.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, bytemuck::Pod, bytemuck::Zeroable)]
+struct TiledParams {
+    n: u32,
+    ci: u32,
+    hp: u32,
+    pitch: u32,
+    co: u32,
+    co8: u32,
+    ho: u32,
+    wo: u32,
+    tiles_x: u32,
+    flags: u32,
+    _pad0: u32,
+    _pad1: u32,
+}
+
+/// The tiled 3x3 pass over prepared inputs: `xp` from [`conv2d_pad`] with
+/// `g.forward_pad()`, `wt` from [`conv2d_weight_tiles`]. With `accumulate`, adds
+/// to `y`.
+#[allow(clippy::too_many_arguments)]
+pub fn conv2d_forward_3x3(
+    gpu: &Gpu,
+    prog: &mut Program,
+    y: &Tensor,
+    xp: &Tensor,
+    wt: &Tensor,
+    b: Option<&Tensor>,
+    g: &Conv2dGeom,
+    accumulate: bool,
+) -> Result<()> {
+    if !has_tiled_forward(g) {
+        return Err(Error::invalid(format!(
+            "conv2d_forward_3x3: no tiled kernel for {g:?}"
+        )));
+    }
+    g.validate()?;
+    let pg = g.forward_pad();
+    expect_shape("conv2d output", y, &g.y_shape())?;
+    expect_shape("conv2d padded input", xp, &pg.shape())?;
+    expect_shape("conv2d weight tiles", wt, &weight_tiles_shape(g, false))?;
+    if let Some(b) = b {
+        expect_shape("conv2d bias", b, &[g.cout])?;
+    }
+    u32_of("conv2d output elements", y.len())?;
+    u32_of("padded input elements", xp.len())?;
+    let tiles_x = g.wo().div_ceil(TILE_X);
+    let co8 = g.cout.next_multiple_of(8);
+    let mut flags = 0;
+    if b.is_some() {
+        flags |= FLAG_BIAS;
+    }
+    if accumulate {
+        flags |= FLAG_ACCUMULATE;
+    }
+    let p = TiledParams {
+        n: g.n as u32,
+        ci: g.cin as u32,
+        hp: pg.hp as u32,
+        pitch: pg.pitch as u32,
+        co: g.cout as u32,
+        co8: co8 as u32,
+        ho: g.ho() as u32,
+        wo: g.wo() as u32,
+        tiles_x: tiles_x as u32,
+        flags,
+        _pad0: 0,
+        _pad1: 0,
+    };
+    let [gx, gz, _] = grid_1d(gpu, "conv2d_forward_3x3", g.n * g.ho() * tiles_x, 64)?;
+    let gy = u32_of("conv2d channel tiles", co8 / 8)?;
+    let entry = if g.sh == 1 {
+        "conv2d_forward_3x3s1"
+    } else {
+        "conv2d_forward_3x3s2"
+    };
+    push(
+        gpu,
+        prog,
+        "conv2d_forward_tiled.wgsl",
+        entry,
+        &p,
+        &[Some(y), Some(xp), Some(wt), b],
+        [gx, gy, gz],
+    )?;
+    Ok(())
+}
+
+/// Forward convolution on the fastest path for its shape: the tiled kernels for
+/// 3x3 windows of stride 1 or 2 (with their layout passes and scratch tensors),
+/// the reference kernel otherwise.
+pub fn conv2d_forward(
+    gpu: &Gpu,
+    prog: &mut Program,
+    y: &Tensor,
+    x: &Tensor,
+    w: &Tensor,
+    b: Option<&Tensor>,
+    g: &Conv2dGeom,
+) -> Result<()> {
+    if !has_tiled_forward(g) {
+        return conv2d_forward_reference(gpu, prog, y, x, w, b, g);
+    }
+    check(g, y, x, w, b)?;
+    let pg = g.forward_pad();
+    let xp = gpu.tensor(&pg.shape())?;
+    let wt = gpu.tensor(&weight_tiles_shape(g, false))?;
+    conv2d_pad(gpu, prog, &xp, x, &pg)?;
+    conv2d_weight_tiles(gpu, prog, &wt, w, g, false)?;
+    conv2d_forward_3x3(gpu, prog, y, &xp, &wt, b, g, false)
+}
+
+/// How the backward-data pass runs as a stride-1 tiled convolution: the
+/// geometry of that convolution (input channels Co, output Ci, no padding, over
+/// an input of H+k−1 × W+k−1) and where dy goes in its padded input (offset
+/// k−1−p, dilated by the stride). `None` when the tiled kernels cannot do it.
+pub fn backward_data_plan(g: &Conv2dGeom) -> Option<(Conv2dGeom, PadGeom)> {
+    if !has_tiled_forward(g) || g.ph > g.kh - 1 || g.pw > g.kw - 1 {
+        return None;
+    }
+    let t = Conv2dGeom {
+        n: g.n,
+        cin: g.cout,
+        h: g.h + g.kh - 1,
+        w: g.w + g.kw - 1,
+        cout: g.cin,
+        kh: g.kh,
+        kw: g.kw,
+        sh: 1,
+        sw: 1,
+        ph: 0,
+        pw: 0,
+    };
+    let tp = t.forward_pad();
+    let pg = PadGeom {
+        n: g.n,
+        c: g.cout,
+        h: g.ho(),
+        w: g.wo(),
+        hp: tp.hp,
+        pitch: tp.pitch,
+        oy: g.kh - 1 - g.ph,
+        ox: g.kw - 1 - g.pw,
+        dil: g.sh,
+    };
+    Some((t, pg))
+}
+
+/// Backward-data on the fastest path: the stride-1 tiled kernel over dy padded
+/// (and dilated by the stride) with flipped weights, or the reference kernel.
+pub fn conv2d_backward_data(
+    gpu: &Gpu,
+    prog: &mut Program,
+    dx: &Tensor,
+    dy: &Tensor,
+    w: &Tensor,
+    g: &Conv2dGeom,
+    accumulate: bool,
+) -> Result<()> {
+    let Some((t, pg)) = backward_data_plan(g) else {
+        return conv2d_backward_data_reference(gpu, prog, dx, dy, w, g, accumulate);
+    };
+    check(g, dy, dx, w, None)?;
+    let dyp = gpu.tensor(&pg.shape())?;
+    let wt = gpu.tensor(&weight_tiles_shape(g, true))?;
+    conv2d_pad(gpu, prog, &dyp, dy, &pg)?;
+    conv2d_weight_tiles(gpu, prog, &wt, w, g, true)?;
+    conv2d_forward_3x3(gpu, prog, dx, &dyp, &wt, None, &t, accumulate)
+}
+
+/// Mirrors `WgradParams` of conv2d_backward_weight_tiled.wgsl.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, bytemuck::Pod, bytemuck::Zeroable)]
+struct WgradParams {
+    n: u32,
+    ci: u32,
+    co: u32,
+    ho: u32,
+    wo: u32,
+    dy_pitch: u32,
+    hp: u32,
+    pitch: u32,
+    imgs: u32,
+    chunks: u32,
+    len: u32,
+    _pad0: u32,
+}
+
+/// The padded copy of dy the tiled weight gradient reads when Wo is not a
+/// multiple of 4 (rows rounded up to 4 floats); `None` when dy can be read as is.
+pub fn backward_weight_dy_pad(g: &Conv2dGeom) -> Option<PadGeom> {
+    (g.wo() % 4 != 0).then(|| PadGeom {
+        n: g.n,
+        c: g.cout,
+        h: g.ho(),
+        w: g.wo(),
+        hp: g.ho(),
+        pitch: g.wo().next_multiple_of(4),
+        oy: 0,
+        ox: 0,
+        dil: 1,
+    })
+}
+
+/// Tiled weight gradient of a 3x3 convolution of stride 1 or 2 from the forward
+/// pass's padded input `xp` and `dyv`: dy itself, or its padded copy when
+/// [`backward_weight_dy_pad`] asks for one.
+pub fn conv2d_backward_weight_3x3(
+    gpu: &Gpu,
+    prog: &mut Program,
+    dw: &Tensor,
+    dyv: &Tensor,
+    xp: &Tensor,
+    g: &Conv2dGeom,
+) -> Result<()> {
+    if !has_tiled_forward(g) {
+        return Err(Error::invalid(format!(
+            "conv2d_backward_weight_3x3: no tiled kernel for {g:?}"
+        )));
+    }
+    let pg = g.forward_pad();
+    let dy_pitch = g.wo().next_multiple_of(4);
+    expect_shape("conv2d dweight", dw, &g.w_shape())?;
+    // dy itself when its rows are a multiple of 4 floats, else its padded copy.
+    expect_shape(
+        "conv2d dy (rows padded to 4)",
+        dyv,
+        &[g.n, g.cout, g.ho(), dy_pitch],
+    )
+    .or_else(|e| {
+        if dyv.shape() == g.y_shape() && g.wo() == dy_pitch {
+            Ok(())
+        } else {
+            Err(e)
+        }
+    })?;
+    expect_shape("conv2d padded input", xp, &pg.shape())?;
+    u32_of("padded input elements", xp.len())?;
+    let pixels = g.ho() * dy_pitch;
+    let imgs = (1024 / pixels).clamp(1, g.n);
+    let chunks = g.n.div_ceil(imgs);
+    let len = g.cout * g.cin * 9;
+    u32_of("weight-gradient partial sums", chunks * len)?;
+    let partials = gpu.tensor(&[chunks, g.cout, g.cin, 9])?;
+    let p = WgradParams {
+        n: g.n as u32,
+        ci: g.cin as u32,
+        co: g.cout as u32,
+        ho: g.ho() as u32,
+        wo: g.wo() as u32,
+        dy_pitch: dy_pitch as u32,
+        hp: pg.hp as u32,
+        pitch: pg.pitch as u32,
+        imgs: imgs as u32,
+        chunks: chunks as u32,
+        len: len as u32,
+        _pad0: 0,
+    };
+    let entry = if g.sh == 1 {
+        "conv2d_backward_weight_3x3s1"
+    } else {
+        "conv2d_backward_weight_3x3s2"
+    };
+    let grid = crate::kernels::check_grid(
+        gpu,
+        entry,
+        [
+            g.cin.div_ceil(16) as u64,
+            g.cout.div_ceil(4) as u64,
+            chunks as u64,
+        ],
+    )?;
+    push(
+        gpu,
+        prog,
+        "conv2d_backward_weight_tiled.wgsl",
+        entry,
+        &p,
+        &[Some(&partials), Some(dyv), Some(xp)],
+        grid,
+    )?;
+    push(
+        gpu,
+        prog,
+        "conv2d_backward_weight_tiled.wgsl",
+        "conv2d_backward_weight_reduce",
+        &p,
+        &[Some(dw), Some(&partials)],
+        grid_1d(gpu, "conv2d_backward_weight_reduce", len, 256)?,
+    )?;
+    Ok(())
+}
+
+/// Weight gradient on the fastest path: the tiled kernel (padding x, and dy
+/// when its rows need it) or the reference kernel.
+pub fn conv2d_backward_weight(
+    gpu: &Gpu,
+    prog: &mut Program,
+    dw: &Tensor,
+    dy: &Tensor,
+    x: &Tensor,
+    g: &Conv2dGeom,
+) -> Result<()> {
+    if !has_tiled_forward(g) {
+        return conv2d_backward_weight_reference(gpu, prog, dw, dy, x, g);
+    }
+    check(g, dy, x, dw, None)?;
+    let pg = g.forward_pad();
+    let xp = gpu.tensor(&pg.shape())?;
+    conv2d_pad(gpu, prog, &xp, x, &pg)?;
+    match backward_weight_dy_pad(g) {
+        Some(dpg) => {
+            let dyp = gpu.tensor(&dpg.shape())?;
+            conv2d_pad(gpu, prog, &dyp, dy, &dpg)?;
+            conv2d_backward_weight_3x3(gpu, prog, dw, &dyp, &xp, g)
+        }
+        None => conv2d_backward_weight_3x3(gpu, prog, dw, dy, &xp, g),
+    }
 }

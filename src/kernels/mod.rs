@@ -44,8 +44,20 @@ pub const SHADERS: &[(&str, &str)] = &[
         include_str!("../../shaders/conv2d_backward_weight.wgsl"),
     ),
     (
+        "conv2d_backward_weight_tiled.wgsl",
+        include_str!("../../shaders/conv2d_backward_weight_tiled.wgsl"),
+    ),
+    (
         "conv2d_forward.wgsl",
         include_str!("../../shaders/conv2d_forward.wgsl"),
+    ),
+    (
+        "conv2d_forward_tiled.wgsl",
+        include_str!("../../shaders/conv2d_forward_tiled.wgsl"),
+    ),
+    (
+        "conv2d_tiled_prepare.wgsl",
+        include_str!("../../shaders/conv2d_tiled_prepare.wgsl"),
     ),
     (
         "elementwise.wgsl",

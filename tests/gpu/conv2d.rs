@@ -216,3 +216,57 @@ fn conv2d_backward_matches_finite_differences() {
     }
     no_errors();
 }
+
+/// Geometries the tiled kernels take (3x3, stride 1 or 2), odd sizes included.
+fn tiled_geoms(seed: u64, count: usize) -> Vec<(Conv2dGeom, bool)> {
+    let mut rng = Rng::new(seed);
+    let mut out = vec![
+        (Conv2dGeom::square(1, 1, 1, 1, 1, 3, 1, 1), false),
+        (Conv2dGeom::square(2, 16, 32, 32, 16, 3, 1, 1), false),
+        (Conv2dGeom::square(2, 16, 32, 32, 32, 3, 2, 1), true),
+        (Conv2dGeom::square(1, 3, 7, 7, 9, 3, 2, 1), false),
+        (Conv2dGeom::square(1, 5, 9, 13, 17, 3, 1, 0), true),
+    ];
+    while out.len() < count {
+        let s = 1 + rng.below(2);
+        let pad = rng.below(3);
+        let g = Conv2dGeom::square(
+            1 + rng.below(3),
+            1 + rng.below(20),
+            (3 - 2 * pad.min(1)) + rng.below(19),
+            1,
+            1 + rng.below(20),
+            3,
+            s,
+            pad,
+        );
+        let g = Conv2dGeom {
+            w: (3usize.saturating_sub(2 * pad)).max(1) + rng.below(19),
+            ..g
+        };
+        out.push((g, rng.below(2) == 0));
+    }
+    out
+}
+
+#[test]
+fn conv2d_forward_tiled_matches_cpu() {
+    let cases = tiled_geoms(7, 30);
+    assert!(cases.iter().all(|(g, _)| has_tiled_forward(g)));
+    check_forward("tiled", conv2d_forward, &cases);
+}
+
+#[test]
+fn conv2d_backward_data_tiled_matches_cpu() {
+    let cases: Vec<_> = tiled_geoms(8, 30)
+        .into_iter()
+        .filter(|(g, _)| backward_data_plan(g).is_some())
+        .collect();
+    assert!(cases.len() >= 20, "only {} cases", cases.len());
+    check_backward_data("tiled", conv2d_backward_data, &cases);
+}
+
+#[test]
+fn conv2d_backward_weight_tiled_matches_cpu() {
+    check_backward_weight("tiled", conv2d_backward_weight, &tiled_geoms(9, 30));
+}

@@ -1,0 +1,224 @@
+// conv2d_backward_weight_tiled: fast weight gradient of the 3x3 convolutions
+// of stride 1 and 2; conv2d_backward_weight.wgsl is the reference.
+//
+//   dweight[co, ci, ky, kx] = Σ over n, oy, ox of dy[n, co, oy, ox] · xp[n, ci, s·oy + ky, s·ox + kx]
+//
+// xp is the forward pass's padded input (conv2d_tiled_prepare.wgsl), dy is read
+// as vec4 rows of `dy_pitch` (Wo rounded up to 4; a padded copy when Wo is not a
+// multiple of 4). The sum over n, oy, ox is split: chunk s of the batch writes
+// partial sums, and conv2d_backward_weight_reduce adds the chunks in a fixed order
+// (deterministic, no atomics).
+//
+//   conv2d_backward_weight_3x3s1 / _3x3s2
+//       1 partials [S, Co, Ci, 9]  2 dy [N, Co, Ho, dy_pitch] as vec4  3 xp [N, Ci, Hp, pitch] as vec4
+//       grid (ceil(Ci / 16), Co / 4 rounded up, S); invocation: input channel ci =
+//       16·wid.x + local index, 4 output channels, all 9 taps (36 sums), over 4
+//       pixels at a time. dy is the same in every invocation of a workgroup
+//       (uniform loads); xp differs by ci.
+//   conv2d_backward_weight_reduce
+//       1 dweight [Co, Ci, 3, 3]  2 partials     one invocation per element of dweight
+
+struct WgradParams {
+    n: u32, ci: u32, co: u32, ho: u32,
+    wo: u32, dy_pitch: u32, hp: u32, pitch: u32,
+    imgs: u32, chunks: u32, len: u32, _pad0: u32,
+}
+
+@group(0) @binding(0) var<uniform> p: WgradParams;
+@group(0) @binding(1) var<storage, read_write> partials: array<f32>;
+@group(0) @binding(2) var<storage, read> dy: array<vec4<f32>>;
+@group(0) @binding(3) var<storage, read> xp: array<vec4<f32>>;
+
+const WG: u32 = 16u;
+
+// Σ over 4 pixels of dy (4 channels) ⊗ the 3 windows of one input row.
+struct Taps3 {
+    t0: vec4<f32>, t1: vec4<f32>, t2: vec4<f32>,
+}
+
+fn taps(d0: vec4<f32>, d1: vec4<f32>, d2: vec4<f32>, d3: vec4<f32>,
+        s0: vec4<f32>, s1: vec4<f32>, s2: vec4<f32>) -> Taps3 {
+    return Taps3(
+        vec4<f32>(dot(d0, s0), dot(d1, s0), dot(d2, s0), dot(d3, s0)),
+        vec4<f32>(dot(d0, s1), dot(d1, s1), dot(d2, s1), dot(d3, s1)),
+        vec4<f32>(dot(d0, s2), dot(d1, s2), dot(d2, s2), dot(d3, s2)));
+}
+
+struct Job {
+    ci: u32, co0: u32, chunk: u32, ok: bool,
+}
+
+fn job(wid: vec3<u32>, lid: u32) -> Job {
+    var j: Job;
+    j.ci = wid.x * WG + lid;
+    j.co0 = wid.y * 4u;
+    j.chunk = wid.z;
+    j.ok = j.ci < p.ci;
+    return j;
+}
+
+// dy rows of channels co0..co0+3 (clamped to Co - 1; those sums are dropped).
+fn dy_row(n: u32, co0: u32, k: u32, oy: u32) -> u32 {
+    return ((n * p.co + min(co0 + k, p.co - 1u)) * p.ho + oy) * (p.dy_pitch / 4u);
+}
+
+// acc[tap] holds 4 output channels; writes those that exist.
+fn write(j: Job, acc: array<vec4<f32>, 9>) {
+    for (var k = 0u; k < 4u; k++) {
+        let co = j.co0 + k;
+        if co < p.co {
+            let base = ((j.chunk * p.co + co) * p.ci + j.ci) * 9u;
+            // Components by name: a computed vector index costs more than the sums.
+            var v = array<f32, 9>();
+            if k == 0u { v = array<f32, 9>(acc[0].x, acc[1].x, acc[2].x, acc[3].x, acc[4].x, acc[5].x, acc[6].x, acc[7].x, acc[8].x); }
+            if k == 1u { v = array<f32, 9>(acc[0].y, acc[1].y, acc[2].y, acc[3].y, acc[4].y, acc[5].y, acc[6].y, acc[7].y, acc[8].y); }
+            if k == 2u { v = array<f32, 9>(acc[0].z, acc[1].z, acc[2].z, acc[3].z, acc[4].z, acc[5].z, acc[6].z, acc[7].z, acc[8].z); }
+            if k == 3u { v = array<f32, 9>(acc[0].w, acc[1].w, acc[2].w, acc[3].w, acc[4].w, acc[5].w, acc[6].w, acc[7].w, acc[8].w); }
+            partials[base] = v[0];
+            partials[base + 1u] = v[1];
+            partials[base + 2u] = v[2];
+            partials[base + 3u] = v[3];
+            partials[base + 4u] = v[4];
+            partials[base + 5u] = v[5];
+            partials[base + 6u] = v[6];
+            partials[base + 7u] = v[7];
+            partials[base + 8u] = v[8];
+        }
+    }
+}
+
+@compute @workgroup_size(WG)
+fn conv2d_backward_weight_3x3s1(@builtin(workgroup_id) wid: vec3<u32>,
+                                @builtin(local_invocation_index) lid: u32) {
+    let j = job(wid, lid);
+    if !j.ok {
+        return;
+    }
+    var a0 = vec4<f32>(0.0);
+    var a1 = vec4<f32>(0.0);
+    var a2 = vec4<f32>(0.0);
+    var a3 = vec4<f32>(0.0);
+    var a4 = vec4<f32>(0.0);
+    var a5 = vec4<f32>(0.0);
+    var a6 = vec4<f32>(0.0);
+    var a7 = vec4<f32>(0.0);
+    var a8 = vec4<f32>(0.0);
+    let n0 = j.chunk * p.imgs;
+    let n1 = min(n0 + p.imgs, p.n);
+    let quads = p.dy_pitch / 4u;
+    for (var n = n0; n < n1; n++) {
+        let plane = (n * p.ci + j.ci) * p.hp;
+        for (var oy = 0u; oy < p.ho; oy++) {
+            let e0 = dy_row(n, j.co0, 0u, oy);
+            let e1 = dy_row(n, j.co0, 1u, oy);
+            let e2 = dy_row(n, j.co0, 2u, oy);
+            let e3 = dy_row(n, j.co0, 3u, oy);
+            for (var q = 0u; q < quads; q++) {
+                let d0 = dy[e0 + q];
+                let d1 = dy[e1 + q];
+                let d2 = dy[e2 + q];
+                let d3 = dy[e3 + q];
+                {
+                    let r = ((plane + oy + 0u) * p.pitch) / 4u + q;
+                    let v0 = xp[r];
+                    let v1 = xp[r + 1u];
+                    let t = taps(d0, d1, d2, d3, v0, vec4<f32>(v0.yzw, v1.x), vec4<f32>(v0.zw, v1.xy));
+                    a0 += t.t0; a1 += t.t1; a2 += t.t2;
+                }
+                {
+                    let r = ((plane + oy + 1u) * p.pitch) / 4u + q;
+                    let v0 = xp[r];
+                    let v1 = xp[r + 1u];
+                    let t = taps(d0, d1, d2, d3, v0, vec4<f32>(v0.yzw, v1.x), vec4<f32>(v0.zw, v1.xy));
+                    a3 += t.t0; a4 += t.t1; a5 += t.t2;
+                }
+                {
+                    let r = ((plane + oy + 2u) * p.pitch) / 4u + q;
+                    let v0 = xp[r];
+                    let v1 = xp[r + 1u];
+                    let t = taps(d0, d1, d2, d3, v0, vec4<f32>(v0.yzw, v1.x), vec4<f32>(v0.zw, v1.xy));
+                    a6 += t.t0; a7 += t.t1; a8 += t.t2;
+                }
+            }
+        }
+    }
+    write(j, array<vec4<f32>, 9>(a0, a1, a2, a3, a4, a5, a6, a7, a8));
+}
+
+@compute @workgroup_size(WG)
+fn conv2d_backward_weight_3x3s2(@builtin(workgroup_id) wid: vec3<u32>,
+                                @builtin(local_invocation_index) lid: u32) {
+    let j = job(wid, lid);
+    if !j.ok {
+        return;
+    }
+    var a0 = vec4<f32>(0.0);
+    var a1 = vec4<f32>(0.0);
+    var a2 = vec4<f32>(0.0);
+    var a3 = vec4<f32>(0.0);
+    var a4 = vec4<f32>(0.0);
+    var a5 = vec4<f32>(0.0);
+    var a6 = vec4<f32>(0.0);
+    var a7 = vec4<f32>(0.0);
+    var a8 = vec4<f32>(0.0);
+    let n0 = j.chunk * p.imgs;
+    let n1 = min(n0 + p.imgs, p.n);
+    let quads = p.dy_pitch / 4u;
+    for (var n = n0; n < n1; n++) {
+        let plane = (n * p.ci + j.ci) * p.hp;
+        for (var oy = 0u; oy < p.ho; oy++) {
+            let e0 = dy_row(n, j.co0, 0u, oy);
+            let e1 = dy_row(n, j.co0, 1u, oy);
+            let e2 = dy_row(n, j.co0, 2u, oy);
+            let e3 = dy_row(n, j.co0, 3u, oy);
+            for (var q = 0u; q < quads; q++) {
+                let d0 = dy[e0 + q];
+                let d1 = dy[e1 + q];
+                let d2 = dy[e2 + q];
+                let d3 = dy[e3 + q];
+                {
+                    let r = ((plane + 2u * oy + 0u) * p.pitch) / 4u + 2u * q;
+                    let v0 = xp[r];
+                    let v1 = xp[r + 1u];
+                    let v2 = xp[r + 2u];
+                    let t = taps(d0, d1, d2, d3, vec4<f32>(v0.xz, v1.xz), vec4<f32>(v0.yw, v1.yw), vec4<f32>(v0.z, v1.xz, v2.x));
+                    a0 += t.t0; a1 += t.t1; a2 += t.t2;
+                }
+                {
+                    let r = ((plane + 2u * oy + 1u) * p.pitch) / 4u + 2u * q;
+                    let v0 = xp[r];
+                    let v1 = xp[r + 1u];
+                    let v2 = xp[r + 2u];
+                    let t = taps(d0, d1, d2, d3, vec4<f32>(v0.xz, v1.xz), vec4<f32>(v0.yw, v1.yw), vec4<f32>(v0.z, v1.xz, v2.x));
+                    a3 += t.t0; a4 += t.t1; a5 += t.t2;
+                }
+                {
+                    let r = ((plane + 2u * oy + 2u) * p.pitch) / 4u + 2u * q;
+                    let v0 = xp[r];
+                    let v1 = xp[r + 1u];
+                    let v2 = xp[r + 2u];
+                    let t = taps(d0, d1, d2, d3, vec4<f32>(v0.xz, v1.xz), vec4<f32>(v0.yw, v1.yw), vec4<f32>(v0.z, v1.xz, v2.x));
+                    a6 += t.t0; a7 += t.t1; a8 += t.t2;
+                }
+            }
+        }
+    }
+    write(j, array<vec4<f32>, 9>(a0, a1, a2, a3, a4, a5, a6, a7, a8));
+}
+
+@group(0) @binding(1) var<storage, read_write> r_dweight: array<f32>;
+@group(0) @binding(2) var<storage, read> r_partials: array<f32>;
+
+@compute @workgroup_size(256)
+fn conv2d_backward_weight_reduce(@builtin(global_invocation_id) gid: vec3<u32>,
+                                 @builtin(num_workgroups) nwg: vec3<u32>) {
+    let i = gid.x + gid.y * nwg.x * 256u;
+    if i >= p.len {
+        return;
+    }
+    var acc = 0.0;
+    for (var s = 0u; s < p.chunks; s++) {
+        acc += r_partials[s * p.len + i];
+    }
+    r_dweight[i] = acc;
+}

@@ -1,0 +1,202 @@
+// conv2d_forward_tiled: fast 3x3 convolutions, stride 1 and 2, as an implicit
+// GEMM with an 8x8 register tile. conv2d_forward.wgsl is the reference they are
+// tested against.
+//
+// Inputs come prepared by conv2d_tiled_prepare.wgsl: xp is the input zero-padded
+// (rows of `pitch` floats, a multiple of 4, so every load is an aligned vec4 and
+// no load needs a bounds test) and wt holds the weights as [Ci, 3, 3, Co8] with
+// the output channel innermost (Co8 = Co rounded up to 8).
+//
+// Bindings of both entry points:
+//   1 y    [N, Co, Ho, Wo]       written (added to when flags & 2)
+//   2 xp   [N, Ci, Hp, pitch]    as vec4
+//   3 wt   [Ci, 3, 3, Co8]       as vec4
+//   4 bias [Co]                  read when flags & 1
+// Dispatch: one invocation computes 8 output channels × 8 consecutive pixels of
+// one output row. x of the grid (and z, when x would exceed the device limit)
+// numbers pixel tiles; y numbers channel tiles, so every invocation of a
+// workgroup loads the same weights, a uniform load the compiler can broadcast.
+// Per input channel and kernel row: 3 (stride 1) or 5 (stride 2) vec4 input
+// loads and 6 vec4 weight loads feed 192 multiply-adds. 64 invocations per group.
+
+struct TiledParams {
+    n: u32, ci: u32, hp: u32, pitch: u32,
+    co: u32, co8: u32, ho: u32, wo: u32,
+    tiles_x: u32, flags: u32, _pad0: u32, _pad1: u32,
+}
+
+@group(0) @binding(0) var<uniform> p: TiledParams;
+@group(0) @binding(1) var<storage, read_write> y: array<f32>;
+@group(0) @binding(2) var<storage, read> xp: array<vec4<f32>>;
+@group(0) @binding(3) var<storage, read> wt: array<vec4<f32>>;
+@group(0) @binding(4) var<storage, read> bias: array<f32>;
+
+const WG: u32 = 64u;
+
+// The 8 output channels of a tile, each as two vec4s of 4 pixels (lo, hi).
+struct Acc {
+    c0l: vec4<f32>, c0h: vec4<f32>,
+    c1l: vec4<f32>, c1h: vec4<f32>,
+    c2l: vec4<f32>, c2h: vec4<f32>,
+    c3l: vec4<f32>, c3h: vec4<f32>,
+    c4l: vec4<f32>, c4h: vec4<f32>,
+    c5l: vec4<f32>, c5h: vec4<f32>,
+    c6l: vec4<f32>, c6h: vec4<f32>,
+    c7l: vec4<f32>, c7h: vec4<f32>,
+}
+
+// acc += Σ_kx w[kx] ⊗ window[kx] for one kernel row: w*l/w*h hold channels
+// 0–3 / 4–7 of tap kx, s*l/s*h the input under pixels 0–3 / 4–7 of tap kx.
+fn row(a: ptr<function, Acc>,
+       w0l: vec4<f32>, w0h: vec4<f32>, w1l: vec4<f32>, w1h: vec4<f32>, w2l: vec4<f32>, w2h: vec4<f32>,
+       s0l: vec4<f32>, s0h: vec4<f32>, s1l: vec4<f32>, s1h: vec4<f32>, s2l: vec4<f32>, s2h: vec4<f32>) {
+    (*a).c0l += w0l.x * s0l + w1l.x * s1l + w2l.x * s2l;
+    (*a).c0h += w0l.x * s0h + w1l.x * s1h + w2l.x * s2h;
+    (*a).c1l += w0l.y * s0l + w1l.y * s1l + w2l.y * s2l;
+    (*a).c1h += w0l.y * s0h + w1l.y * s1h + w2l.y * s2h;
+    (*a).c2l += w0l.z * s0l + w1l.z * s1l + w2l.z * s2l;
+    (*a).c2h += w0l.z * s0h + w1l.z * s1h + w2l.z * s2h;
+    (*a).c3l += w0l.w * s0l + w1l.w * s1l + w2l.w * s2l;
+    (*a).c3h += w0l.w * s0h + w1l.w * s1h + w2l.w * s2h;
+    (*a).c4l += w0h.x * s0l + w1h.x * s1l + w2h.x * s2l;
+    (*a).c4h += w0h.x * s0h + w1h.x * s1h + w2h.x * s2h;
+    (*a).c5l += w0h.y * s0l + w1h.y * s1l + w2h.y * s2l;
+    (*a).c5h += w0h.y * s0h + w1h.y * s1h + w2h.y * s2h;
+    (*a).c6l += w0h.z * s0l + w1h.z * s1l + w2h.z * s2l;
+    (*a).c6h += w0h.z * s0h + w1h.z * s1h + w2h.z * s2h;
+    (*a).c7l += w0h.w * s0l + w1h.w * s1l + w2h.w * s2l;
+    (*a).c7h += w0h.w * s0h + w1h.w * s1h + w2h.w * s2h;
+}
+
+struct Tile {
+    n: u32, oy: u32, ox0: u32, co0: u32, ok: bool,
+}
+
+fn tile(gid: vec3<u32>, wid: vec3<u32>, nwg: vec3<u32>) -> Tile {
+    let t = gid.x + gid.z * nwg.x * WG;
+    var r: Tile;
+    r.ok = t < p.n * p.ho * p.tiles_x;
+    r.ox0 = (t % p.tiles_x) * 8u;
+    r.oy = (t / p.tiles_x) % p.ho;
+    r.n = t / (p.tiles_x * p.ho);
+    r.co0 = wid.y * 8u;
+    return r;
+}
+
+// Weights of taps (ky, 0..2) for input channel ci, channels co0..co0+7.
+fn weights_base(ci: u32, ky: u32, co0: u32) -> u32 {
+    return ((ci * 3u + ky) * 3u * p.co8 + co0) / 4u;
+}
+
+// Writes 4 consecutive pixels of one output row starting at element o (pixel
+// ox), dropping those past the row's end. Component access only: indexing a
+// vector or array with a computed index here costs more than the whole tile.
+fn put4(o: u32, ox: u32, v: vec4<f32>, b: f32) {
+    let r = v + b;
+    if ox + 3u < p.wo {
+        put1(o, r.x);
+        put1(o + 1u, r.y);
+        put1(o + 2u, r.z);
+        put1(o + 3u, r.w);
+    } else {
+        if ox < p.wo { put1(o, r.x); }
+        if ox + 1u < p.wo { put1(o + 1u, r.y); }
+        if ox + 2u < p.wo { put1(o + 2u, r.z); }
+    }
+}
+
+fn put1(o: u32, v: f32) {
+    if (p.flags & 2u) != 0u {
+        y[o] += v;
+    } else {
+        y[o] = v;
+    }
+}
+
+// Writes channel co0 + i of the tile (pixels lo = 0..3, hi = 4..7) if it exists.
+fn put_channel(t: Tile, i: u32, lo: vec4<f32>, hi: vec4<f32>) {
+    let co = t.co0 + i;
+    if co >= p.co {
+        return;
+    }
+    var b = 0.0;
+    if (p.flags & 1u) != 0u {
+        b = bias[co];
+    }
+    let o = ((t.n * p.co + co) * p.ho + t.oy) * p.wo + t.ox0;
+    put4(o, t.ox0, lo, b);
+    if t.ox0 + 4u < p.wo {
+        put4(o + 4u, t.ox0 + 4u, hi, b);
+    }
+}
+
+fn store(a: Acc, t: Tile) {
+    put_channel(t, 0u, a.c0l, a.c0h);
+    put_channel(t, 1u, a.c1l, a.c1h);
+    put_channel(t, 2u, a.c2l, a.c2h);
+    put_channel(t, 3u, a.c3l, a.c3h);
+    put_channel(t, 4u, a.c4l, a.c4h);
+    put_channel(t, 5u, a.c5l, a.c5h);
+    put_channel(t, 6u, a.c6l, a.c6h);
+    put_channel(t, 7u, a.c7l, a.c7h);
+}
+
+@compute @workgroup_size(WG)
+fn conv2d_forward_3x3s1(@builtin(global_invocation_id) gid: vec3<u32>,
+                        @builtin(workgroup_id) wid: vec3<u32>,
+                        @builtin(num_workgroups) nwg: vec3<u32>) {
+    let t = tile(gid, wid, nwg);
+    if !t.ok {
+        return;
+    }
+    var a: Acc;
+    let q = p.co8 / 4u;
+    for (var ci = 0u; ci < p.ci; ci++) {
+        let plane = (t.n * p.ci + ci) * p.hp;
+        for (var ky = 0u; ky < 3u; ky++) {
+            // Input row oy + ky, pixels ox0 .. ox0 + 9 (padding included).
+            let r = ((plane + t.oy + ky) * p.pitch + t.ox0) / 4u;
+            let v0 = xp[r];
+            let v1 = xp[r + 1u];
+            let v2 = xp[r + 2u];
+            let wb = weights_base(ci, ky, t.co0);
+            row(&a,
+                wt[wb], wt[wb + 1u], wt[wb + q], wt[wb + q + 1u], wt[wb + 2u * q], wt[wb + 2u * q + 1u],
+                v0, v1,
+                vec4<f32>(v0.yzw, v1.x), vec4<f32>(v1.yzw, v2.x),
+                vec4<f32>(v0.zw, v1.xy), vec4<f32>(v1.zw, v2.xy));
+        }
+    }
+    store(a, t);
+}
+
+@compute @workgroup_size(WG)
+fn conv2d_forward_3x3s2(@builtin(global_invocation_id) gid: vec3<u32>,
+                        @builtin(workgroup_id) wid: vec3<u32>,
+                        @builtin(num_workgroups) nwg: vec3<u32>) {
+    let t = tile(gid, wid, nwg);
+    if !t.ok {
+        return;
+    }
+    var a: Acc;
+    let q = p.co8 / 4u;
+    for (var ci = 0u; ci < p.ci; ci++) {
+        let plane = (t.n * p.ci + ci) * p.hp;
+        for (var ky = 0u; ky < 3u; ky++) {
+            // Input row 2·oy + ky, pixels 2·ox0 .. 2·ox0 + 16.
+            let r = ((plane + 2u * t.oy + ky) * p.pitch + 2u * t.ox0) / 4u;
+            let v0 = xp[r];
+            let v1 = xp[r + 1u];
+            let v2 = xp[r + 2u];
+            let v3 = xp[r + 3u];
+            let v4 = xp[r + 4u];
+            let wb = weights_base(ci, ky, t.co0);
+            row(&a,
+                wt[wb], wt[wb + 1u], wt[wb + q], wt[wb + q + 1u], wt[wb + 2u * q], wt[wb + 2u * q + 1u],
+                vec4<f32>(v0.xz, v1.xz), vec4<f32>(v2.xz, v3.xz),
+                vec4<f32>(v0.yw, v1.yw), vec4<f32>(v2.yw, v3.yw),
+                vec4<f32>(v0.z, v1.xz, v2.x), vec4<f32>(v2.z, v3.xz, v4.x));
+        }
+    }
+    store(a, t);
+}

@@ -1,0 +1,83 @@
+// Layout passes that let the tiled convolutions read only aligned vec4s and
+// never test a bound.
+//
+//   conv2d_pad              1 xp [N, C, Hp, P]  2 x [N, C, H, W]
+//       xp[n, c, oy + d·iy, ox + d·ix] = x[n, c, iy, ix], zero elsewhere: zero
+//       padding (offset oy, ox) and, for d > 1, zeros between the pixels (the
+//       dilation that turns a strided convolution's backward-data pass into a
+//       stride-1 one). P is a multiple of 4. One invocation per element of xp.
+//   conv2d_weight_tiles     1 wt [I, Kh, Kw, Opad]  2 weight [Co, Ci, Kh, Kw]
+//       the weights with the output channel innermost, zero-padded to Opad (a
+//       multiple of 8), so a tile of 8 output channels is two vec4 loads.
+//       Forward: I = Ci, O = Co. With flags & 1 (backward data): I = Co, O = Ci
+//       and the window flipped, wt[co, ky, kx, ci] = weight[co, ci, Kh-1-ky, Kw-1-kx].
+//       One invocation per element of wt.
+
+struct PadParams {
+    n: u32, c: u32, h: u32, w: u32,
+    hp: u32, pitch: u32, oy: u32, ox: u32,
+    dil: u32, _pad0: u32, _pad1: u32, _pad2: u32,
+}
+
+struct WeightParams {
+    co: u32, ci: u32, kh: u32, kw: u32,
+    opad: u32, flags: u32, _pad0: u32, _pad1: u32,
+}
+
+const WG: u32 = 256u;
+
+@group(0) @binding(0) var<uniform> pp: PadParams;
+@group(0) @binding(1) var<storage, read_write> xp: array<f32>;
+@group(0) @binding(2) var<storage, read> x: array<f32>;
+
+@compute @workgroup_size(WG)
+fn conv2d_pad(@builtin(global_invocation_id) gid: vec3<u32>,
+              @builtin(num_workgroups) nwg: vec3<u32>) {
+    let i = gid.x + gid.y * nwg.x * WG;
+    if i >= pp.n * pp.c * pp.hp * pp.pitch {
+        return;
+    }
+    let xx = i % pp.pitch;
+    let yy = (i / pp.pitch) % pp.hp;
+    let plane = i / (pp.pitch * pp.hp);
+    var v = 0.0;
+    if yy >= pp.oy && xx >= pp.ox {
+        let dy = yy - pp.oy;
+        let dx = xx - pp.ox;
+        let iy = dy / pp.dil;
+        let ix = dx / pp.dil;
+        if dy % pp.dil == 0u && dx % pp.dil == 0u && iy < pp.h && ix < pp.w {
+            v = x[(plane * pp.h + iy) * pp.w + ix];
+        }
+    }
+    xp[i] = v;
+}
+
+@group(0) @binding(0) var<uniform> wp: WeightParams;
+@group(0) @binding(1) var<storage, read_write> wt: array<f32>;
+@group(0) @binding(2) var<storage, read> weight: array<f32>;
+
+@compute @workgroup_size(WG)
+fn conv2d_weight_tiles(@builtin(global_invocation_id) gid: vec3<u32>,
+                       @builtin(num_workgroups) nwg: vec3<u32>) {
+    let backward = (wp.flags & 1u) != 0u;
+    let ins = select(wp.ci, wp.co, backward);
+    let outs = select(wp.co, wp.ci, backward);
+    let i = gid.x + gid.y * nwg.x * WG;
+    if i >= ins * wp.kh * wp.kw * wp.opad {
+        return;
+    }
+    let o = i % wp.opad;
+    let kx = (i / wp.opad) % wp.kw;
+    let ky = (i / (wp.opad * wp.kw)) % wp.kh;
+    let a = i / (wp.opad * wp.kw * wp.kh);
+    var v = 0.0;
+    if o < outs {
+        if backward {
+            v = weight[((a * wp.ci + o) * wp.kh + (wp.kh - 1u - ky)) * wp.kw + (wp.kw - 1u - kx)];
+        } else {
+            v = weight[((o * wp.ci + a) * wp.kh + ky) * wp.kw + kx];
+        }
+    }
+    wt[i] = v;
+}
