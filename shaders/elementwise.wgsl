@@ -4,6 +4,8 @@
 //   add_forward    1 y  2 a  3 b     y = a + b, then ReLU when flags & 1
 //   axpby          1 y  2 a  3 b     y = alpha·a + beta·b  (moves along directions in
 //                                    weight space, e.g. the loss landscape)
+//   copy           1 y  2 a          y = a, or y += a when flags & 1 (sums the gradients
+//                                    of a tensor that feeds several layers)
 // Every pass: one invocation per element, 256 per workgroup, folded over (x, y).
 
 struct EwParams {
@@ -58,5 +60,18 @@ fn axpby(@builtin(global_invocation_id) gid: vec3<u32>,
     let i = index(gid, nwg);
     if i < p.len {
         out[i] = p.alpha * in0[i] + p.beta * in1[i];
+    }
+}
+
+@compute @workgroup_size(WG)
+fn copy(@builtin(global_invocation_id) gid: vec3<u32>,
+        @builtin(num_workgroups) nwg: vec3<u32>) {
+    let i = index(gid, nwg);
+    if i < p.len {
+        var v = in0[i];
+        if (p.flags & 1u) != 0u {
+            v += out[i];
+        }
+        out[i] = v;
     }
 }

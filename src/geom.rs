@@ -20,6 +20,7 @@ pub struct Conv2dGeom {
 
 impl Conv2dGeom {
     /// A square kernel `k` with equal stride and padding on both axes.
+    #[allow(clippy::too_many_arguments)]
     pub fn square(
         n: usize,
         cin: usize,

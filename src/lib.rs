@@ -5,6 +5,7 @@ pub mod error;
 pub mod geom;
 pub mod gpu;
 pub mod kernels;
+pub mod model;
 pub mod rng;
 pub mod tensor;
 

@@ -26,3 +26,13 @@ pub fn axpby<T: Real>(y: &mut [T], a: &[T], b: &[T], alpha: f64, beta: f64) {
         *o = T::of(alpha * u.f64() + beta * v.f64());
     }
 }
+
+pub fn copy<T: Real>(y: &mut [T], a: &[T], accumulate: bool) {
+    for (o, v) in y.iter_mut().zip(a) {
+        *o = if accumulate {
+            T::of(o.f64() + v.f64())
+        } else {
+            *v
+        };
+    }
+}

@@ -121,13 +121,16 @@ fn check_act(what: &str, g: &BnGeom, t: &Tensor) -> Result<()> {
 
 /// Training forward: `y = relu?(xhat·gamma + beta + residual?)` with batch
 /// statistics; `saved` [2, C] receives (mean, 1/sqrt(var + eps)) for the
-/// backward pass; the running stats are updated as PyTorch does.
+/// backward pass, `coef` [2, C] the per-channel (scale, shift) the output was
+/// made with (the analysis probes reuse it); the running stats are updated as
+/// PyTorch does.
 #[allow(clippy::too_many_arguments)]
 pub fn batchnorm_forward_train(
     gpu: &Gpu,
     prog: &mut Program,
     y: &Tensor,
     saved: &Tensor,
+    coef: &Tensor,
     running_mean: &Tensor,
     running_var: &Tensor,
     x: &Tensor,
@@ -151,6 +154,7 @@ pub fn batchnorm_forward_train(
         check_act("batch norm residual", g, r)?;
     }
     expect_shape("batch norm saved stats", saved, &[2, g.c])?;
+    expect_shape("batch norm coefficients", coef, &[2, g.c])?;
     check_channel_vecs(
         g,
         &[
@@ -169,7 +173,6 @@ pub fn batchnorm_forward_train(
     }
     let p = params(g, o, flags)?;
     let partials = gpu.tensor(&[g.c, p.chunks as usize, 2])?;
-    let coef = gpu.tensor(&[2, g.c])?;
     push(
         gpu,
         prog,
@@ -187,7 +190,7 @@ pub fn batchnorm_forward_train(
         &p,
         &[
             Some(saved),
-            Some(&coef),
+            Some(coef),
             Some(running_mean),
             Some(running_var),
             Some(&partials),
@@ -197,15 +200,17 @@ pub fn batchnorm_forward_train(
         ],
         grid_1d(gpu, "bn_stats_finalize", g.c, 64)?,
     )?;
-    apply(gpu, prog, y, x, &coef, residual, g, &p)
+    apply(gpu, prog, y, x, coef, residual, g, &p)
 }
 
-/// Eval forward: the same output computed with the running statistics.
+/// Eval forward: the same output computed with the running statistics;
+/// `coef` [2, C] receives the (scale, shift) used.
 #[allow(clippy::too_many_arguments)]
 pub fn batchnorm_forward_eval(
     gpu: &Gpu,
     prog: &mut Program,
     y: &Tensor,
+    coef: &Tensor,
     x: &Tensor,
     running_mean: &Tensor,
     running_var: &Tensor,
@@ -236,8 +241,8 @@ pub fn batchnorm_forward_eval(
     if residual.is_some() {
         flags |= RESIDUAL;
     }
+    expect_shape("batch norm coefficients", coef, &[2, g.c])?;
     let p = params(g, o, flags)?;
-    let coef = gpu.tensor(&[2, g.c])?;
     push(
         gpu,
         prog,
@@ -245,7 +250,7 @@ pub fn batchnorm_forward_eval(
         "bn_eval_coef",
         &p,
         &[
-            Some(&coef),
+            Some(coef),
             Some(running_mean),
             Some(running_var),
             Some(gamma),
@@ -253,7 +258,7 @@ pub fn batchnorm_forward_eval(
         ],
         grid_1d(gpu, "bn_eval_coef", g.c, 64)?,
     )?;
-    apply(gpu, prog, y, x, &coef, residual, g, &p)
+    apply(gpu, prog, y, x, coef, residual, g, &p)
 }
 
 #[allow(clippy::too_many_arguments)]

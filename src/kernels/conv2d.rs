@@ -523,7 +523,7 @@ struct WgradParams {
 /// The padded copy of dy the tiled weight gradient reads when Wo is not a
 /// multiple of 4 (rows rounded up to 4 floats); `None` when dy can be read as is.
 pub fn backward_weight_dy_pad(g: &Conv2dGeom) -> Option<PadGeom> {
-    (g.wo() % 4 != 0).then(|| PadGeom {
+    (!g.wo().is_multiple_of(4)).then(|| PadGeom {
         n: g.n,
         c: g.cout,
         h: g.ho(),

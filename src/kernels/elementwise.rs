@@ -153,3 +153,21 @@ pub fn set_axpby(gpu: &Gpu, prog: &Program, index: usize, len: usize, alpha: f32
         },
     );
 }
+
+/// y = a, or y += a with `accumulate`.
+pub fn copy(gpu: &Gpu, prog: &mut Program, y: &Tensor, a: &Tensor, accumulate: bool) -> Result<()> {
+    let len = same_len("copy", &[y, a])?;
+    ew(
+        gpu,
+        prog,
+        "copy",
+        EwParams {
+            len,
+            flags: accumulate as u32,
+            alpha: 0.0,
+            beta: 0.0,
+        },
+        &[Some(y), Some(a)],
+    )?;
+    Ok(())
+}

@@ -89,13 +89,14 @@ fn batchnorm_forward_train_matches_cpu() {
         let shape = [g.n, g.c, g.hw, 1];
         let (tx, tg, tb) = (up(&shape, &d.x), up(&[g.c], &d.gamma), up(&[g.c], &d.beta));
         let (trm, trv, tres) = (up(&[g.c], &d.rm), up(&[g.c], &d.rv), up(&shape, &d.res));
-        let (ty, tsaved) = (empty(&shape), empty(&[2, g.c]));
+        let (ty, tsaved, tcoef) = (empty(&shape), empty(&[2, g.c]), empty(&[2, g.c]));
         run(|p| {
             batchnorm_forward_train(
                 gpu,
                 p,
                 &ty,
                 &tsaved,
+                &tcoef,
                 &trm,
                 &trv,
                 &tx,
@@ -147,12 +148,13 @@ fn batchnorm_forward_eval_matches_cpu() {
         let shape = [g.n, g.c, g.hw, 1];
         let (tx, tg, tb) = (up(&shape, &d.x), up(&[g.c], &d.gamma), up(&[g.c], &d.beta));
         let (trm, trv, tres) = (up(&[g.c], &d.rm), up(&[g.c], &d.rv), up(&shape, &d.res));
-        let ty = empty(&shape);
+        let (ty, tcoef) = (empty(&shape), empty(&[2, g.c]));
         run(|p| {
             batchnorm_forward_eval(
                 gpu,
                 p,
                 &ty,
+                &tcoef,
                 &tx,
                 &trm,
                 &trv,
@@ -195,7 +197,7 @@ fn gpu_backward(g: &BnGeom, d: &BnData, relu: bool, dres: Option<bool>) -> [Vec<
     let shape = [g.n, g.c, g.hw, 1];
     let (tx, tg, tb) = (up(&shape, &d.x), up(&[g.c], &d.gamma), up(&[g.c], &d.beta));
     let (trm, trv, tres) = (up(&[g.c], &d.rm), up(&[g.c], &d.rv), up(&shape, &d.res));
-    let (ty, tsaved) = (empty(&shape), empty(&[2, g.c]));
+    let (ty, tsaved, tcoef) = (empty(&shape), empty(&[2, g.c]), empty(&[2, g.c]));
     let tdout = up(&shape, &d.dout);
     let (tdx, tdg, tdb) = (empty(&shape), empty(&[g.c]), empty(&[g.c]));
     let tdres = up(&shape, &d.dres0);
@@ -205,6 +207,7 @@ fn gpu_backward(g: &BnGeom, d: &BnData, relu: bool, dres: Option<bool>) -> [Vec<
             p,
             &ty,
             &tsaved,
+            &tcoef,
             &trm,
             &trv,
             &tx,
@@ -345,12 +348,14 @@ fn batchnorm_train_rejects_one_value_per_channel() {
     let t = empty(&[1, 4, 1, 1]);
     let v = empty(&[4]);
     let s = empty(&[2, 4]);
+    let k = empty(&[2, 4]);
     let mut p = reslab::kernels::Program::new();
     let e = batchnorm_forward_train(
         gpu,
         &mut p,
         &t,
         &s,
+        &k,
         &v,
         &v,
         &t,
@@ -360,8 +365,7 @@ fn batchnorm_train_rejects_one_value_per_channel() {
         &g,
         &BnOptions::default(),
     )
-    .err()
-    .expect("training-mode batch norm over one value must fail");
+    .expect_err("training-mode batch norm over one value must fail");
     assert!(
         e.to_string().contains("more than one value per channel"),
         "{e}"

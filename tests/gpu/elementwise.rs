@@ -31,12 +31,15 @@ fn relu_and_add_match_cpu() {
             empty(&[n]),
             empty(&[n]),
         );
+        let (tc, tca) = (empty(&[n]), up(&[n], &b));
         run(|p| {
             relu_forward(gpu, p, &ty, &ta)?;
             relu_backward(gpu, p, &tdx, &tdy, &ty)?;
             add_forward(gpu, p, &ts, &ta, &tb, false)?;
             add_forward(gpu, p, &tsr, &ta, &tb, true)?;
-            axpby(gpu, p, &tz, &ta, &tb, 0.5, -2.0).map(|_| ())
+            axpby(gpu, p, &tz, &ta, &tb, 0.5, -2.0)?;
+            copy(gpu, p, &tc, &ta, false)?;
+            copy(gpu, p, &tca, &ta, true)
         });
         let mut w = vec![0f32; n];
         cpu::relu_forward(&mut w, &a);
@@ -50,6 +53,11 @@ fn relu_and_add_match_cpu() {
         assert_close("add_relu", &read(&tsr), &w, 1e-6);
         cpu::axpby(&mut w, &a, &b, 0.5, -2.0);
         assert_close("axpby", &read(&tz), &w, 1e-6);
+        cpu::copy(&mut w, &a, false);
+        assert_close("copy", &read(&tc), &w, 1e-6);
+        let mut w = b.clone();
+        cpu::copy(&mut w, &a, true);
+        assert_close("copy accumulate", &read(&tca), &w, 1e-6);
     }
     no_errors();
 }

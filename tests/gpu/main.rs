@@ -9,6 +9,7 @@ mod elementwise;
 mod limits;
 mod linear;
 mod loss;
+mod model;
 mod pool;
 mod reduce;
 mod sgd;

@@ -1,0 +1,558 @@
+//! The layers of a model as a list of ops over numbered tensors, built from a
+//! [`ModelSpec`]. The GPU plan, the CPU twin, the parameter list and the
+//! checkpoint keys all read this one description.
+
+use serde::Serialize;
+
+use crate::error::{Error, Result};
+use crate::model::spec::{Family, ModelSpec, Shortcut};
+
+/// A tensor of the graph, by index.
+pub type Tid = usize;
+
+/// Per-sample shape of a graph tensor (C, H, W); features are (C, 1, 1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Dims {
+    pub c: usize,
+    pub h: usize,
+    pub w: usize,
+}
+
+impl Dims {
+    pub fn len(&self) -> usize {
+        self.c * self.h * self.w
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// One layer. Parameter names are PyTorch state_dict prefixes (`layer1.0.conv1`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub enum Op {
+    /// 2-D convolution, no bias (every conv of a ResNet is followed by BN).
+    Conv {
+        name: String,
+        x: Tid,
+        y: Tid,
+        k: usize,
+        stride: usize,
+        pad: usize,
+    },
+    /// y = relu?(bn(x) + residual?)
+    BatchNorm {
+        name: String,
+        x: Tid,
+        y: Tid,
+        relu: bool,
+        residual: Option<Tid>,
+    },
+    Relu {
+        x: Tid,
+        y: Tid,
+    },
+    /// y = relu?(a + b)
+    Add {
+        a: Tid,
+        b: Tid,
+        y: Tid,
+        relu: bool,
+    },
+    /// Option-A shortcut: subsample by `stride`, zero-pad channels.
+    ShortcutA {
+        x: Tid,
+        y: Tid,
+        stride: usize,
+    },
+    MaxPool {
+        x: Tid,
+        y: Tid,
+        k: usize,
+        stride: usize,
+        pad: usize,
+    },
+    /// Global average pool to (C, 1, 1).
+    AvgPool {
+        x: Tid,
+        y: Tid,
+    },
+    Linear {
+        name: String,
+        x: Tid,
+        y: Tid,
+    },
+}
+
+impl Op {
+    /// Tensors the op reads.
+    pub fn inputs(&self) -> Vec<Tid> {
+        match self {
+            Op::Conv { x, .. }
+            | Op::Relu { x, .. }
+            | Op::ShortcutA { x, .. }
+            | Op::MaxPool { x, .. }
+            | Op::AvgPool { x, .. }
+            | Op::Linear { x, .. } => vec![*x],
+            Op::BatchNorm { x, residual, .. } => std::iter::once(*x).chain(*residual).collect(),
+            Op::Add { a, b, .. } => vec![*a, *b],
+        }
+    }
+
+    pub fn output(&self) -> Tid {
+        match self {
+            Op::Conv { y, .. }
+            | Op::BatchNorm { y, .. }
+            | Op::Relu { y, .. }
+            | Op::Add { y, .. }
+            | Op::ShortcutA { y, .. }
+            | Op::MaxPool { y, .. }
+            | Op::AvgPool { y, .. }
+            | Op::Linear { y, .. } => *y,
+        }
+    }
+}
+
+/// Where a block's residual branch output F(x) (before the addition) lives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Branch {
+    /// F(x) = bn(conv output): the op index of that batch norm, which fuses the
+    /// addition (post-activation blocks, and the last BN of a plain block).
+    Bn { op: usize },
+    /// F(x) is this tensor (pre-activation blocks: the last conv's output).
+    Tensor(Tid),
+}
+
+/// A (residual or plain) block, for probes and lesions.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Block {
+    /// `layer2.0`
+    pub name: String,
+    pub stage: usize,
+    pub index: usize,
+    pub input: Tid,
+    pub output: Tid,
+    /// The shortcut's output (what F(x) is added to); for a plain block, its input.
+    pub shortcut: Tid,
+    pub branch: Branch,
+    /// Input and output shapes differ (stride or channels).
+    pub downsample: bool,
+    /// The ops that compute F(x) and add it (skipped when the block is lesioned,
+    /// the output then being the shortcut alone).
+    pub branch_ops: Vec<usize>,
+    /// Whether the block's output passes through a ReLU (post-activation).
+    pub relu_out: bool,
+}
+
+/// A trainable parameter or a BN running statistic.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ParamSpec {
+    /// PyTorch state_dict key.
+    pub name: String,
+    pub shape: Vec<usize>,
+    pub init: Init,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub enum Init {
+    /// Kaiming normal, fan-out, ReLU gain (torchvision's conv init): std = sqrt(2 / fan_out).
+    HeNormalFanOut {
+        fan_out: usize,
+    },
+    /// U(−1/√fan_in, 1/√fan_in), PyTorch's default for nn.Linear weight and bias.
+    UniformFanIn {
+        fan_in: usize,
+    },
+    Const(f32),
+}
+
+/// The whole model as ops over tensors.
+#[derive(Debug, Clone, Serialize)]
+pub struct Graph {
+    pub spec: ModelSpec,
+    pub tensors: Vec<Dims>,
+    pub ops: Vec<Op>,
+    pub input: Tid,
+    pub logits: Tid,
+    pub blocks: Vec<Block>,
+    /// Trainable parameters, in state_dict order.
+    pub params: Vec<ParamSpec>,
+    /// BN running statistics (`running_mean`, `running_var`), in state_dict order.
+    pub buffers: Vec<ParamSpec>,
+    /// Ops that are the BN after a 3x3 conv (the paper's Fig. 7 responses); for
+    /// pre-activation nets, the 3x3 convs themselves.
+    pub responses: Vec<usize>,
+}
+
+struct Builder {
+    spec: ModelSpec,
+    tensors: Vec<Dims>,
+    ops: Vec<Op>,
+    params: Vec<ParamSpec>,
+    buffers: Vec<ParamSpec>,
+    blocks: Vec<Block>,
+    responses: Vec<usize>,
+}
+
+impl Builder {
+    fn tensor(&mut self, d: Dims) -> Tid {
+        self.tensors.push(d);
+        self.tensors.len() - 1
+    }
+
+    fn conv(
+        &mut self,
+        name: &str,
+        x: Tid,
+        cout: usize,
+        k: usize,
+        stride: usize,
+        pad: usize,
+    ) -> Result<Tid> {
+        let d = self.tensors[x];
+        if d.h + 2 * pad < k || d.w + 2 * pad < k {
+            return Err(Error::invalid(format!(
+                "{name}: a {k}x{k} window does not fit a {}x{} input; the input image is too small for {}",
+                d.h,
+                d.w,
+                self.spec.name()
+            )));
+        }
+        let h = (d.h + 2 * pad - k) / stride + 1;
+        let w = (d.w + 2 * pad - k) / stride + 1;
+        let y = self.tensor(Dims { c: cout, h, w });
+        self.params.push(ParamSpec {
+            name: format!("{name}.weight"),
+            shape: vec![cout, d.c, k, k],
+            init: Init::HeNormalFanOut {
+                fan_out: cout * k * k,
+            },
+        });
+        self.ops.push(Op::Conv {
+            name: name.into(),
+            x,
+            y,
+            k,
+            stride,
+            pad,
+        });
+        if k == 3 {
+            self.responses.push(self.ops.len() - 1);
+        }
+        Ok(y)
+    }
+
+    /// Adds a batch norm; `gamma` is its initial weight. Returns (output, op index).
+    fn bn(
+        &mut self,
+        name: &str,
+        x: Tid,
+        relu: bool,
+        residual: Option<Tid>,
+        gamma: f32,
+    ) -> (Tid, usize) {
+        let d = self.tensors[x];
+        let y = self.tensor(d);
+        let c = d.c;
+        for (field, v) in [("weight", gamma), ("bias", 0.0)] {
+            self.params.push(ParamSpec {
+                name: format!("{name}.{field}"),
+                shape: vec![c],
+                init: Init::Const(v),
+            });
+        }
+        for (field, v) in [("running_mean", 0.0), ("running_var", 1.0)] {
+            self.buffers.push(ParamSpec {
+                name: format!("{name}.{field}"),
+                shape: vec![c],
+                init: Init::Const(v),
+            });
+        }
+        // A BN right after a 3x3 conv is that conv's response (post-activation).
+        if !self.spec.preact
+            && let Some(last) = self.responses.last_mut()
+            && matches!(&self.ops[*last], Op::Conv { y, .. } if *y == x)
+        {
+            *last = self.ops.len();
+        }
+        self.ops.push(Op::BatchNorm {
+            name: name.into(),
+            x,
+            y,
+            relu,
+            residual,
+        });
+        (y, self.ops.len() - 1)
+    }
+
+    fn relu(&mut self, x: Tid) -> Tid {
+        let y = self.tensor(self.tensors[x]);
+        self.ops.push(Op::Relu { x, y });
+        y
+    }
+
+    /// The shortcut of a block from `x` (and, for projections in pre-activation
+    /// blocks, the pre-activated `xa`) to `cout` channels at `stride`.
+    fn shortcut(&mut self, name: &str, x: Tid, xa: Tid, cout: usize, stride: usize) -> Result<Tid> {
+        let d = self.tensors[x];
+        let changes = stride != 1 || d.c != cout;
+        let project = match self.spec.shortcut {
+            Shortcut::A => false,
+            Shortcut::B => changes,
+            Shortcut::C => true,
+        };
+        if project {
+            let src = if self.spec.preact { xa } else { x };
+            let z = self.conv(&format!("{name}.downsample.0"), src, cout, 1, stride, 0)?;
+            let (y, _) = self.bn(&format!("{name}.downsample.1"), z, false, None, 1.0);
+            Ok(y)
+        } else if changes {
+            if cout < d.c {
+                return Err(Error::invalid(format!(
+                    "{name}: option-A shortcut cannot reduce {} channels to {cout}",
+                    d.c
+                )));
+            }
+            let y = self.tensor(Dims {
+                c: cout,
+                h: d.h.div_ceil(stride),
+                w: d.w.div_ceil(stride),
+            });
+            self.ops.push(Op::ShortcutA { x, y, stride });
+            Ok(y)
+        } else {
+            Ok(x)
+        }
+    }
+
+    /// One block: basic (two 3x3 convs) or bottleneck (1x1, 3x3, 1x1 ×4), with
+    /// the stride on its 3x3 conv. A plain block has the same layers and no
+    /// shortcut (only its same-shape blocks can be lesioned).
+    fn block(
+        &mut self,
+        stage: usize,
+        index: usize,
+        x: Tid,
+        planes: usize,
+        stride: usize,
+        bottleneck: bool,
+    ) -> Result<Tid> {
+        let name = format!("layer{}.{}", stage + 1, index);
+        let residual = self.spec.residual;
+        let preact = self.spec.preact;
+        let cout = if bottleneck { planes * 4 } else { planes };
+        let last_gamma = if self.spec.zero_gamma && residual {
+            0.0
+        } else {
+            1.0
+        };
+        let downsample = stride != 1 || self.tensors[x].c != cout;
+        // Pre-activation: bn1 + ReLU first; a projection shortcut reads its output.
+        let (xa, _) = if preact {
+            self.bn(&format!("{name}.bn1"), x, true, None, 1.0)
+        } else {
+            (x, 0)
+        };
+        let sc = if residual {
+            self.shortcut(&name, x, xa, cout, stride)?
+        } else {
+            x
+        };
+        let first_branch_op = self.ops.len();
+        let (n1, n2, n3) = if preact {
+            ("bn2", "bn3", "")
+        } else {
+            ("bn1", "bn2", "bn3")
+        };
+        let z = if bottleneck {
+            let a = self.conv(&format!("{name}.conv1"), xa, planes, 1, 1, 0)?;
+            let (a, _) = self.bn(&format!("{name}.{n1}"), a, true, None, 1.0);
+            let a = self.conv(&format!("{name}.conv2"), a, planes, 3, stride, 1)?;
+            let (a, _) = self.bn(
+                &format!("{name}.{n2}"),
+                a,
+                true,
+                None,
+                if preact { last_gamma } else { 1.0 },
+            );
+            self.conv(&format!("{name}.conv3"), a, cout, 1, 1, 0)?
+        } else {
+            let a = self.conv(&format!("{name}.conv1"), xa, planes, 3, stride, 1)?;
+            let (a, _) = self.bn(
+                &format!("{name}.{n1}"),
+                a,
+                true,
+                None,
+                if preact { last_gamma } else { 1.0 },
+            );
+            self.conv(&format!("{name}.conv2"), a, cout, 3, 1, 1)?
+        };
+        let (y, branch) = if preact {
+            if residual {
+                let y = self.tensor(self.tensors[z]);
+                self.ops.push(Op::Add {
+                    a: z,
+                    b: sc,
+                    y,
+                    relu: false,
+                });
+                (y, Branch::Tensor(z))
+            } else {
+                (z, Branch::Tensor(z))
+            }
+        } else {
+            let last = if bottleneck { n3 } else { n2 };
+            let (y, op) = self.bn(
+                &format!("{name}.{last}"),
+                z,
+                true,
+                residual.then_some(sc),
+                last_gamma,
+            );
+            (y, Branch::Bn { op })
+        };
+        self.blocks.push(Block {
+            name,
+            stage,
+            index,
+            input: x,
+            output: y,
+            shortcut: sc,
+            branch,
+            downsample,
+            branch_ops: (first_branch_op..self.ops.len()).collect(),
+            relu_out: !preact,
+        });
+        Ok(y)
+    }
+}
+
+impl Graph {
+    /// The model for input images of `in_h` × `in_w` pixels.
+    pub fn build(spec: &ModelSpec, in_h: usize, in_w: usize) -> Result<Graph> {
+        spec.validate()?;
+        if in_h < spec.min_input() || in_w < spec.min_input() {
+            return Err(Error::invalid(format!(
+                "{} needs inputs of at least {0}x{0} pixels, got {in_h}x{in_w}",
+                spec.min_input()
+            )));
+        }
+        let mut b = Builder {
+            spec: spec.clone(),
+            tensors: Vec::new(),
+            ops: Vec::new(),
+            params: Vec::new(),
+            buffers: Vec::new(),
+            blocks: Vec::new(),
+            responses: Vec::new(),
+        };
+        let input = b.tensor(Dims {
+            c: spec.in_channels,
+            h: in_h,
+            w: in_w,
+        });
+        let (counts, bottleneck) = spec.stages();
+        let mut x = match spec.family {
+            Family::Cifar => {
+                let a = b.conv("conv1", input, spec.width, 3, 1, 1)?;
+                if spec.preact {
+                    a
+                } else {
+                    b.bn("bn1", a, true, None, 1.0).0
+                }
+            }
+            Family::Imagenet => {
+                let a = b.conv("conv1", input, spec.width, 7, 2, 3)?;
+                let a = if spec.preact {
+                    b.relu(a)
+                } else {
+                    b.bn("bn1", a, true, None, 1.0).0
+                };
+                let d = b.tensors[a];
+                let y = b.tensor(Dims {
+                    c: d.c,
+                    h: (d.h + 2 - 3) / 2 + 1,
+                    w: (d.w + 2 - 3) / 2 + 1,
+                });
+                b.ops.push(Op::MaxPool {
+                    x: a,
+                    y,
+                    k: 3,
+                    stride: 2,
+                    pad: 1,
+                });
+                y
+            }
+        };
+        for (stage, &count) in counts.iter().enumerate() {
+            let planes = spec.width << stage;
+            let stride = if stage == 0 { 1 } else { 2 };
+            for i in 0..count {
+                x = b.block(
+                    stage,
+                    i,
+                    x,
+                    planes,
+                    if i == 0 { stride } else { 1 },
+                    bottleneck,
+                )?;
+            }
+        }
+        if spec.preact {
+            x = b.bn("bn_final", x, true, None, 1.0).0;
+        }
+        let c = b.tensors[x].c;
+        let pooled = b.tensor(Dims { c, h: 1, w: 1 });
+        b.ops.push(Op::AvgPool { x, y: pooled });
+        let logits = b.tensor(Dims {
+            c: spec.classes,
+            h: 1,
+            w: 1,
+        });
+        b.params.push(ParamSpec {
+            name: "fc.weight".into(),
+            shape: vec![spec.classes, c],
+            init: Init::UniformFanIn { fan_in: c },
+        });
+        b.params.push(ParamSpec {
+            name: "fc.bias".into(),
+            shape: vec![spec.classes],
+            init: Init::UniformFanIn { fan_in: c },
+        });
+        b.ops.push(Op::Linear {
+            name: "fc".into(),
+            x: pooled,
+            y: logits,
+        });
+        Ok(Graph {
+            spec: spec.clone(),
+            tensors: b.tensors,
+            ops: b.ops,
+            input,
+            logits,
+            blocks: b.blocks,
+            params: b.params,
+            buffers: b.buffers,
+            responses: b.responses,
+        })
+    }
+
+    /// Number of trainable parameters.
+    pub fn param_count(&self) -> usize {
+        self.params
+            .iter()
+            .map(|p| p.shape.iter().product::<usize>())
+            .sum()
+    }
+
+    /// Which ops read each tensor.
+    pub fn consumers(&self) -> Vec<Vec<usize>> {
+        let mut c = vec![Vec::new(); self.tensors.len()];
+        for (i, op) in self.ops.iter().enumerate() {
+            for t in op.inputs() {
+                c[t].push(i);
+            }
+        }
+        c
+    }
+}

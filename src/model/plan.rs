@@ -1,0 +1,768 @@
+//! A graph prepared to run on the GPU for one batch size: every activation,
+//! gradient and scratch tensor allocated, every dispatch prepared (pipelines
+//! cached, bind groups built once). A training step then records the whole
+//! forward pass, loss, backward pass and SGD update into one compute pass and
+//! one submission, and allocates nothing.
+
+use std::collections::{BTreeSet, HashMap};
+
+use crate::error::{Error, Result};
+use crate::geom::{Conv2dGeom, Pool2dGeom, ShortcutGeom};
+use crate::gpu::Gpu;
+use crate::kernels::batchnorm::{self, BnGeom, BnOptions, ResidualGrad};
+use crate::kernels::sgd::{SgdConfig, SgdParams};
+use crate::kernels::{Program, conv2d, elementwise, linear, loss, pool, shortcut};
+use crate::model::graph::{Block, Graph, Op, Tid};
+use crate::model::params::Params;
+use crate::tensor::Tensor;
+
+/// Batch norm with batch statistics (training) or running statistics (eval).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Train,
+    Eval,
+}
+
+/// What a plan computes besides the forward pass and the loss.
+#[derive(Debug, Clone, Default)]
+pub struct PlanOptions {
+    /// Gradients of every parameter (needs [`Mode::Train`]).
+    pub backward: bool,
+    /// An SGD update after the backward pass.
+    pub sgd: Option<SgdConfig>,
+    /// Blocks bypassed (output = the shortcut alone), by index in `graph.blocks`.
+    pub lesions: BTreeSet<usize>,
+}
+
+/// Scratch tensors reused once their last reader has been recorded, keyed by shape.
+#[derive(Default)]
+struct Scratch {
+    free: HashMap<Vec<usize>, Vec<Tensor>>,
+}
+
+impl Scratch {
+    fn take(&mut self, gpu: &Gpu, shape: &[usize]) -> Result<Tensor> {
+        match self.free.get_mut(shape).and_then(|v| v.pop()) {
+            Some(t) => Ok(t),
+            None => gpu.tensor(shape),
+        }
+    }
+
+    fn give(&mut self, t: Tensor) {
+        self.free.entry(t.shape().to_vec()).or_default().push(t);
+    }
+}
+
+/// Per-op state the backward pass and the probes need.
+#[derive(Default)]
+struct OpState {
+    /// Padded input of a tiled conv (read again by its weight gradient).
+    xp: Option<Tensor>,
+    /// BN: (mean, invstd) of the batch.
+    saved: Option<Tensor>,
+    /// BN: the (scale, shift) its output was made with.
+    coef: Option<Tensor>,
+    /// Max pool: where each maximum came from.
+    argmax: Option<Tensor>,
+}
+
+/// A graph ready to run for `batch` samples.
+pub struct Plan {
+    gpu: Gpu,
+    pub batch: usize,
+    pub mode: Mode,
+    pub graph: Graph,
+    /// Every graph tensor, [batch, C, H, W].
+    pub acts: Vec<Tensor>,
+    /// Input images [batch, C, H, W].
+    pub input: Tensor,
+    /// Labels, u32 [batch].
+    pub labels: Tensor,
+    /// (loss, correct) per sample [batch, 2].
+    pub per_sample: Tensor,
+    /// (mean loss, number correct) [2].
+    pub metrics: Tensor,
+    state: Vec<OpState>,
+    /// Forward, loss, backward and update, in recording order.
+    pub program: Program,
+    sgd: Option<(usize, SgdConfig, usize)>,
+    lesions: BTreeSet<usize>,
+}
+
+fn bn_geom(batch: usize, d: crate::model::Dims) -> BnGeom {
+    BnGeom {
+        n: batch,
+        c: d.c,
+        hw: d.h * d.w,
+    }
+}
+
+impl Plan {
+    /// Prepares `graph` with `params` for batches of `batch`.
+    pub fn new(
+        gpu: &Gpu,
+        graph: &Graph,
+        params: &Params,
+        batch: usize,
+        mode: Mode,
+        opts: PlanOptions,
+    ) -> Result<Plan> {
+        if batch == 0 {
+            return Err(Error::invalid("batch size must be at least 1"));
+        }
+        if opts.backward && mode != Mode::Train {
+            return Err(Error::invalid("gradients need batch norm in training mode"));
+        }
+        if opts.sgd.is_some() && !opts.backward {
+            return Err(Error::invalid("an SGD update needs the backward pass"));
+        }
+        for &l in &opts.lesions {
+            let b = graph.blocks.get(l).ok_or_else(|| {
+                Error::invalid(format!(
+                    "lesion of block {l}: {} has {} blocks",
+                    graph.spec.name(),
+                    graph.blocks.len()
+                ))
+            })?;
+            if !graph.spec.residual && b.downsample {
+                return Err(Error::invalid(format!(
+                    "{} of a plain net changes shape; only same-shape plain blocks can be removed",
+                    b.name
+                )));
+            }
+        }
+        if opts.backward && !opts.lesions.is_empty() {
+            return Err(Error::invalid(
+                "lesions are for evaluation; train the whole net",
+            ));
+        }
+        let acts = graph
+            .tensors
+            .iter()
+            .map(|d| gpu.tensor(&[batch, d.c, d.h, d.w]))
+            .collect::<Result<Vec<_>>>()?;
+        let input = acts[graph.input].clone();
+        let classes = graph.tensors[graph.logits].c;
+        let labels = gpu.tensor(&[batch])?;
+        let per_sample = gpu.tensor(&[batch, 2])?;
+        let metrics = gpu.zeros(&[2])?;
+        let mut plan = Plan {
+            gpu: gpu.clone(),
+            batch,
+            mode,
+            graph: graph.clone(),
+            acts,
+            input,
+            labels,
+            per_sample,
+            metrics,
+            state: (0..graph.ops.len()).map(|_| OpState::default()).collect(),
+            program: Program::new(),
+            sgd: None,
+            lesions: opts.lesions.clone(),
+        };
+        let mut prog = Program::new();
+        let mut scratch = Scratch::default();
+        let skipped = plan.skipped_ops();
+        for i in 0..graph.ops.len() {
+            if !skipped.contains(&i) {
+                plan.forward_op(&mut prog, &mut scratch, params, i)?;
+            }
+            // A lesioned block's output, where its last op would have run.
+            for &b in &plan.lesions.clone() {
+                if graph.blocks[b].branch_ops.last() == Some(&i) {
+                    plan.lesion_output(&mut prog, b)?;
+                }
+            }
+        }
+        let logits = plan.acts[graph.logits].reshape(&[batch, classes])?;
+        let dlogits = if opts.backward {
+            Some(gpu.tensor(&[batch, classes])?)
+        } else {
+            None
+        };
+        loss::softmax_xent(
+            gpu,
+            &mut prog,
+            dlogits.as_ref(),
+            &plan.per_sample,
+            &plan.metrics,
+            &logits,
+            &plan.labels,
+        )?;
+        if let Some(dl) = dlogits {
+            plan.backward(&mut prog, &mut scratch, params, dl)?;
+        }
+        if let Some(cfg) = opts.sgd {
+            let at = crate::kernels::sgd::sgd_step(
+                gpu,
+                &mut prog,
+                &params.params,
+                &params.momentum,
+                &params.grads,
+                &cfg,
+                true,
+            )?;
+            plan.sgd = Some((at, cfg, params.params.len()));
+        }
+        plan.program = prog;
+        gpu.check()?;
+        Ok(plan)
+    }
+
+    /// Ops not run because their block is lesioned.
+    fn skipped_ops(&self) -> BTreeSet<usize> {
+        self.lesions
+            .iter()
+            .flat_map(|&b| self.graph.blocks[b].branch_ops.iter().copied())
+            .collect()
+    }
+
+    /// A lesioned block's output: the shortcut alone (through the block's ReLU
+    /// for post-activation blocks).
+    fn lesion_output(&mut self, prog: &mut Program, b: usize) -> Result<()> {
+        let Block {
+            output,
+            shortcut,
+            relu_out,
+            ..
+        } = self.graph.blocks[b].clone();
+        let (y, x) = (&self.acts[output], &self.acts[shortcut]);
+        if relu_out {
+            elementwise::relu_forward(&self.gpu, prog, y, x)
+        } else {
+            elementwise::copy(&self.gpu, prog, y, x, false)
+        }
+    }
+
+    fn conv_geom(&self, x: Tid, y: Tid, k: usize, stride: usize, pad: usize) -> Conv2dGeom {
+        let (dx, dy) = (self.graph.tensors[x], self.graph.tensors[y]);
+        Conv2dGeom::square(self.batch, dx.c, dx.h, dx.w, dy.c, k, stride, pad)
+    }
+
+    fn forward_op(
+        &mut self,
+        prog: &mut Program,
+        scratch: &mut Scratch,
+        params: &Params,
+        i: usize,
+    ) -> Result<()> {
+        let gpu = self.gpu.clone();
+        let batch = self.batch;
+        let op = self.graph.ops[i].clone();
+        match &op {
+            Op::Conv {
+                name,
+                x,
+                y,
+                k,
+                stride,
+                pad,
+            } => {
+                let g = self.conv_geom(*x, *y, *k, *stride, *pad);
+                let w = params.param(&format!("{name}.weight"))?;
+                if conv2d::has_tiled_forward(&g) {
+                    let pg = g.forward_pad();
+                    let xp = gpu.tensor(&pg.shape())?;
+                    let wt = scratch.take(&gpu, &conv2d::weight_tiles_shape(&g, false))?;
+                    conv2d::conv2d_pad(&gpu, prog, &xp, &self.acts[*x], &pg)?;
+                    conv2d::conv2d_weight_tiles(&gpu, prog, &wt, &w, &g, false)?;
+                    conv2d::conv2d_forward_3x3(
+                        &gpu,
+                        prog,
+                        &self.acts[*y],
+                        &xp,
+                        &wt,
+                        None,
+                        &g,
+                        false,
+                    )?;
+                    scratch.give(wt);
+                    self.state[i].xp = Some(xp);
+                } else {
+                    conv2d::conv2d_forward_reference(
+                        &gpu,
+                        prog,
+                        &self.acts[*y],
+                        &self.acts[*x],
+                        &w,
+                        None,
+                        &g,
+                    )?;
+                }
+            }
+            Op::BatchNorm {
+                name,
+                x,
+                y,
+                relu,
+                residual,
+            } => {
+                let g = bn_geom(batch, self.graph.tensors[*x]);
+                let o = BnOptions {
+                    relu: *relu,
+                    ..Default::default()
+                };
+                let gamma = params.param(&format!("{name}.weight"))?;
+                let beta = params.param(&format!("{name}.bias"))?;
+                let rm = params.buffer(&format!("{name}.running_mean"))?;
+                let rv = params.buffer(&format!("{name}.running_var"))?;
+                let coef = gpu.tensor(&[2, g.c])?;
+                let res = residual.map(|r| self.acts[r].clone());
+                let (xa, ya) = (self.acts[*x].clone(), self.acts[*y].clone());
+                match self.mode {
+                    Mode::Train => {
+                        let saved = gpu.tensor(&[2, g.c])?;
+                        batchnorm::batchnorm_forward_train(
+                            &gpu,
+                            prog,
+                            &ya,
+                            &saved,
+                            &coef,
+                            &rm,
+                            &rv,
+                            &xa,
+                            &gamma,
+                            &beta,
+                            res.as_ref(),
+                            &g,
+                            &o,
+                        )?;
+                        self.state[i].saved = Some(saved);
+                    }
+                    Mode::Eval => {
+                        batchnorm::batchnorm_forward_eval(
+                            &gpu,
+                            prog,
+                            &ya,
+                            &coef,
+                            &xa,
+                            &rm,
+                            &rv,
+                            &gamma,
+                            &beta,
+                            res.as_ref(),
+                            &g,
+                            &o,
+                        )?;
+                    }
+                }
+                self.state[i].coef = Some(coef);
+            }
+            Op::Relu { x, y } => {
+                elementwise::relu_forward(&gpu, prog, &self.acts[*y], &self.acts[*x])?
+            }
+            Op::Add { a, b, y, relu } => elementwise::add_forward(
+                &gpu,
+                prog,
+                &self.acts[*y],
+                &self.acts[*a],
+                &self.acts[*b],
+                *relu,
+            )?,
+            Op::ShortcutA { x, y, stride } => {
+                let g = self.shortcut_geom(*x, *y, *stride);
+                shortcut::shortcut_a_forward(&gpu, prog, &self.acts[*y], &self.acts[*x], &g)?;
+            }
+            Op::MaxPool {
+                x,
+                y,
+                k,
+                stride,
+                pad,
+            } => {
+                let g = self.pool_geom(*x, *k, *stride, *pad);
+                let argmax = gpu.tensor(&g.y_shape())?;
+                pool::maxpool_forward(&gpu, prog, &self.acts[*y], &argmax, &self.acts[*x], &g)?;
+                self.state[i].argmax = Some(argmax);
+            }
+            Op::AvgPool { x, y } => {
+                let c = self.graph.tensors[*y].c;
+                pool::avgpool_forward(
+                    &gpu,
+                    prog,
+                    &self.acts[*y].reshape(&[batch, c])?,
+                    &self.acts[*x],
+                )?;
+            }
+            Op::Linear { name, x, y } => {
+                let (cx, cy) = (self.graph.tensors[*x].len(), self.graph.tensors[*y].c);
+                let w = params.param(&format!("{name}.weight"))?;
+                let b = params.param(&format!("{name}.bias"))?;
+                linear::linear_forward(
+                    &gpu,
+                    prog,
+                    &self.acts[*y].reshape(&[batch, cy])?,
+                    &self.acts[*x].reshape(&[batch, cx])?,
+                    &w,
+                    Some(&b),
+                )?;
+            }
+        }
+        Ok(())
+    }
+
+    fn shortcut_geom(&self, x: Tid, y: Tid, stride: usize) -> ShortcutGeom {
+        let (dx, dy) = (self.graph.tensors[x], self.graph.tensors[y]);
+        ShortcutGeom {
+            n: self.batch,
+            cin: dx.c,
+            h: dx.h,
+            w: dx.w,
+            cout: dy.c,
+            stride,
+        }
+    }
+
+    fn pool_geom(&self, x: Tid, k: usize, stride: usize, pad: usize) -> Pool2dGeom {
+        let d = self.graph.tensors[x];
+        Pool2dGeom {
+            n: self.batch,
+            c: d.c,
+            h: d.h,
+            w: d.w,
+            k,
+            stride,
+            pad,
+        }
+    }
+
+    /// Records the backward pass. Gradients of activations live in scratch
+    /// tensors: each is created when its first consumer's backward writes it and
+    /// returned when its producer's backward has read it. A tensor read by
+    /// several ops sums their gradients (the first writes, the others add).
+    fn backward(
+        &mut self,
+        prog: &mut Program,
+        scratch: &mut Scratch,
+        params: &Params,
+        dlogits: Tensor,
+    ) -> Result<()> {
+        let gpu = self.gpu.clone();
+        let batch = self.batch;
+        let n_t = self.graph.tensors.len();
+        let mut grads: Vec<Option<Tensor>> = vec![None; n_t];
+        grads[self.graph.logits] = Some(dlogits.reshape(self.acts[self.graph.logits].shape())?);
+        // Tensors whose gradient nobody needs: the input and what only feeds it.
+        let needs_grad = |t: Tid| t != self.graph.input;
+        for i in (0..self.graph.ops.len()).rev() {
+            let op = self.graph.ops[i].clone();
+            let y = op.output();
+            let Some(gy) = grads[y].take() else {
+                continue; // nothing downstream of this op reaches the loss
+            };
+            match &op {
+                Op::Conv {
+                    name,
+                    x,
+                    k,
+                    stride,
+                    pad,
+                    ..
+                } => {
+                    let g = self.conv_geom(*x, y, *k, *stride, *pad);
+                    let w = params.param(&format!("{name}.weight"))?;
+                    let dw = params.grad(&format!("{name}.weight"))?;
+                    match &self.state[i].xp {
+                        Some(xp) => match conv2d::backward_weight_dy_pad(&g) {
+                            Some(dpg) => {
+                                let dyp = scratch.take(&gpu, &dpg.shape())?;
+                                conv2d::conv2d_pad(&gpu, prog, &dyp, &gy, &dpg)?;
+                                conv2d::conv2d_backward_weight_3x3(&gpu, prog, &dw, &dyp, xp, &g)?;
+                                scratch.give(dyp);
+                            }
+                            None => {
+                                conv2d::conv2d_backward_weight_3x3(&gpu, prog, &dw, &gy, xp, &g)?
+                            }
+                        },
+                        None => conv2d::conv2d_backward_weight_reference(
+                            &gpu,
+                            prog,
+                            &dw,
+                            &gy,
+                            &self.acts[*x],
+                            &g,
+                        )?,
+                    }
+                    if needs_grad(*x) {
+                        let (gx, acc) = grad_target(&gpu, scratch, &mut grads, *x, &self.acts[*x])?;
+                        match conv2d::backward_data_plan(&g) {
+                            Some((t, pg)) => {
+                                let dyp = scratch.take(&gpu, &pg.shape())?;
+                                let wt =
+                                    scratch.take(&gpu, &conv2d::weight_tiles_shape(&g, true))?;
+                                conv2d::conv2d_pad(&gpu, prog, &dyp, &gy, &pg)?;
+                                conv2d::conv2d_weight_tiles(&gpu, prog, &wt, &w, &g, true)?;
+                                conv2d::conv2d_forward_3x3(
+                                    &gpu, prog, &gx, &dyp, &wt, None, &t, acc,
+                                )?;
+                                scratch.give(dyp);
+                                scratch.give(wt);
+                            }
+                            None => conv2d::conv2d_backward_data_reference(
+                                &gpu, prog, &gx, &gy, &w, &g, acc,
+                            )?,
+                        }
+                        grads[*x] = Some(gx);
+                    }
+                }
+                Op::BatchNorm {
+                    name,
+                    x,
+                    relu,
+                    residual,
+                    ..
+                } => {
+                    let g = bn_geom(batch, self.graph.tensors[*x]);
+                    let gamma = params.param(&format!("{name}.weight"))?;
+                    let dgamma = params.grad(&format!("{name}.weight"))?;
+                    let dbeta = params.grad(&format!("{name}.bias"))?;
+                    let saved = self.state[i]
+                        .saved
+                        .clone()
+                        .ok_or_else(|| Error::invalid("BN backward without saved stats"))?;
+                    let res = match residual {
+                        Some(r) => Some((
+                            *r,
+                            grad_target(&gpu, scratch, &mut grads, *r, &self.acts[*r])?,
+                        )),
+                        None => None,
+                    };
+                    // dx of a BN is never summed: its input is a conv output read only here.
+                    let gx = scratch.take(&gpu, self.acts[*x].shape())?;
+                    batchnorm::batchnorm_backward(
+                        &gpu,
+                        prog,
+                        &gx,
+                        &dgamma,
+                        &dbeta,
+                        res.as_ref().map(|(_, (t, acc))| ResidualGrad {
+                            dres: t,
+                            accumulate: *acc,
+                        }),
+                        &gy,
+                        relu.then_some(&self.acts[y]),
+                        &self.acts[*x],
+                        &saved,
+                        &gamma,
+                        &g,
+                    )?;
+                    if let Some((r, (t, _))) = res {
+                        grads[r] = Some(t);
+                    }
+                    if needs_grad(*x) {
+                        accumulate_into(&gpu, prog, scratch, &mut grads, *x, gx)?;
+                    } else {
+                        scratch.give(gx);
+                    }
+                }
+                Op::Relu { x, .. } => {
+                    if needs_grad(*x) {
+                        let gx = scratch.take(&gpu, self.acts[*x].shape())?;
+                        elementwise::relu_backward(&gpu, prog, &gx, &gy, &self.acts[y])?;
+                        accumulate_into(&gpu, prog, scratch, &mut grads, *x, gx)?;
+                    }
+                }
+                Op::Add { a, b, relu, .. } => {
+                    let g_in = if *relu {
+                        let t = scratch.take(&gpu, gy.shape())?;
+                        elementwise::relu_backward(&gpu, prog, &t, &gy, &self.acts[y])?;
+                        t
+                    } else {
+                        gy.clone()
+                    };
+                    for t in [*a, *b] {
+                        if needs_grad(t) {
+                            let (gt, acc) =
+                                grad_target(&gpu, scratch, &mut grads, t, &self.acts[t])?;
+                            elementwise::copy(&gpu, prog, &gt, &g_in, acc)?;
+                            grads[t] = Some(gt);
+                        }
+                    }
+                    if *relu {
+                        scratch.give(g_in);
+                    }
+                }
+                Op::ShortcutA { x, stride, .. } => {
+                    if needs_grad(*x) {
+                        let g = self.shortcut_geom(*x, y, *stride);
+                        let (gx, acc) = grad_target(&gpu, scratch, &mut grads, *x, &self.acts[*x])?;
+                        shortcut::shortcut_a_backward(&gpu, prog, &gx, &gy, &g, acc)?;
+                        grads[*x] = Some(gx);
+                    }
+                }
+                Op::MaxPool {
+                    x, k, stride, pad, ..
+                } => {
+                    if needs_grad(*x) {
+                        let g = self.pool_geom(*x, *k, *stride, *pad);
+                        let argmax = self.state[i]
+                            .argmax
+                            .clone()
+                            .ok_or_else(|| Error::invalid("max pool without argmax"))?;
+                        let gx = scratch.take(&gpu, self.acts[*x].shape())?;
+                        pool::maxpool_backward(&gpu, prog, &gx, &gy, &argmax, &g)?;
+                        accumulate_into(&gpu, prog, scratch, &mut grads, *x, gx)?;
+                    }
+                }
+                Op::AvgPool { x, .. } => {
+                    if needs_grad(*x) {
+                        let c = self.graph.tensors[y].c;
+                        let gx = scratch.take(&gpu, self.acts[*x].shape())?;
+                        pool::avgpool_backward(&gpu, prog, &gx, &gy.reshape(&[batch, c])?)?;
+                        accumulate_into(&gpu, prog, scratch, &mut grads, *x, gx)?;
+                    }
+                }
+                Op::Linear { name, x, .. } => {
+                    let (cx, cy) = (self.graph.tensors[*x].len(), self.graph.tensors[y].c);
+                    let w = params.param(&format!("{name}.weight"))?;
+                    let dy2 = gy.reshape(&[batch, cy])?;
+                    let x2 = self.acts[*x].reshape(&[batch, cx])?;
+                    linear::linear_backward_weight(
+                        &gpu,
+                        prog,
+                        &params.grad(&format!("{name}.weight"))?,
+                        &dy2,
+                        &x2,
+                    )?;
+                    linear::linear_backward_bias(
+                        &gpu,
+                        prog,
+                        &params.grad(&format!("{name}.bias"))?,
+                        &dy2,
+                    )?;
+                    if needs_grad(*x) {
+                        let gx = scratch.take(&gpu, self.acts[*x].shape())?;
+                        linear::linear_backward_data(
+                            &gpu,
+                            prog,
+                            &gx.reshape(&[batch, cx])?,
+                            &dy2,
+                            &w,
+                        )?;
+                        accumulate_into(&gpu, prog, scratch, &mut grads, *x, gx)?;
+                    }
+                }
+            }
+            scratch.give(gy);
+        }
+        Ok(())
+    }
+
+    /// Prepares the SGD dispatch for the next step (`first` initialises momentum).
+    fn set_sgd(&self, lr: f32, first: bool) -> Result<()> {
+        let (at, cfg, len) = self
+            .sgd
+            .ok_or_else(|| Error::invalid("this plan has no SGD update"))?;
+        let cfg = SgdConfig { lr, ..cfg };
+        self.program.dispatches[at].set_params(&self.gpu, &SgdParams::new(len, &cfg, first));
+        Ok(())
+    }
+
+    /// Uploads a batch: `images` [batch, C, H, W] and `labels` [batch].
+    pub fn set_batch(&self, images: &[f32], labels: &[u32]) -> Result<()> {
+        if labels.len() != self.batch {
+            return Err(Error::invalid(format!(
+                "{} labels for a batch of {}",
+                labels.len(),
+                self.batch
+            )));
+        }
+        let classes = self.graph.spec.classes as u32;
+        if let Some(&bad) = labels.iter().find(|&&l| l >= classes) {
+            return Err(Error::invalid(format!(
+                "label {bad} out of range for {classes} classes"
+            )));
+        }
+        if images.len() != self.input.len() {
+            return Err(Error::Shape {
+                what: "input batch".into(),
+                expected: self.input.shape().to_vec(),
+                got: vec![images.len()],
+            });
+        }
+        self.gpu.write(&self.input, images)?;
+        self.gpu.write_u32(&self.labels, labels)
+    }
+
+    /// Records the whole step (forward, loss, and the backward pass and update
+    /// when the plan has them) into `enc`. With SGD, `lr` is this step's
+    /// learning rate and `first` marks the step that starts the momentum.
+    pub fn record(
+        &self,
+        enc: &mut wgpu::CommandEncoder,
+        lr: Option<f32>,
+        first: bool,
+    ) -> Result<()> {
+        if let Some(lr) = lr {
+            self.set_sgd(lr, first)?;
+        }
+        self.program.record(enc, "step");
+        Ok(())
+    }
+
+    /// Runs one batch and waits; returns (mean loss, number correct).
+    pub fn run(
+        &self,
+        images: &[f32],
+        labels: &[u32],
+        lr: Option<f32>,
+        first: bool,
+    ) -> Result<(f32, f32)> {
+        self.set_batch(images, labels)?;
+        let mut enc = self
+            .gpu
+            .device()
+            .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                label: Some("step"),
+            });
+        self.record(&mut enc, lr, first)?;
+        self.gpu.submit([enc.finish()]);
+        let m = self.gpu.read(&self.metrics)?;
+        Ok((m[0], m[1]))
+    }
+
+    /// The (scale, shift) a batch norm applied in the last run, [2, C].
+    pub fn bn_coef(&self, op: usize) -> Option<&Tensor> {
+        self.state.get(op).and_then(|s| s.coef.as_ref())
+    }
+
+    pub fn lesions(&self) -> &BTreeSet<usize> {
+        &self.lesions
+    }
+}
+
+/// The tensor to write the gradient of `t` into, and whether to add to it
+/// (another consumer has written it already).
+fn grad_target(
+    gpu: &Gpu,
+    scratch: &mut Scratch,
+    grads: &mut [Option<Tensor>],
+    t: Tid,
+    like: &Tensor,
+) -> Result<(Tensor, bool)> {
+    match grads[t].take() {
+        Some(g) => Ok((g, true)),
+        None => Ok((scratch.take(gpu, like.shape())?, false)),
+    }
+}
+
+/// Makes `g` the gradient of `t`, or adds it to the one there.
+fn accumulate_into(
+    gpu: &Gpu,
+    prog: &mut Program,
+    scratch: &mut Scratch,
+    grads: &mut [Option<Tensor>],
+    t: Tid,
+    g: Tensor,
+) -> Result<()> {
+    match grads[t].take() {
+        None => grads[t] = Some(g),
+        Some(existing) => {
+            elementwise::copy(gpu, prog, &existing, &g, true)?;
+            scratch.give(g);
+            grads[t] = Some(existing);
+        }
+    }
+    Ok(())
+}

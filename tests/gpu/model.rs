@@ -1,0 +1,281 @@
+//! Whole graphs on the GPU against the CPU twin of the executor.
+
+use reslab::kernels::sgd::SgdConfig;
+use reslab::model::cpu::{self as twin, CpuParams};
+use reslab::model::plan::PlanOptions;
+use reslab::model::{Graph, HostParams, Mode, ModelSpec, Params, Plan, Shortcut};
+
+use crate::common::*;
+
+fn small(name: &str, f: impl FnOnce(&mut ModelSpec)) -> ModelSpec {
+    let mut s = ModelSpec::parse(name, None).unwrap();
+    s.width = 4;
+    s.classes = 5;
+    s.in_channels = 2;
+    f(&mut s);
+    s
+}
+
+fn batch(rng: &mut Rng, n: usize, c: usize, h: usize, w: usize, k: usize) -> (Vec<f32>, Vec<u32>) {
+    (
+        rng.vec_uniform(n * c * h * w, -1.0, 1.0),
+        (0..n).map(|_| rng.below(k) as u32).collect(),
+    )
+}
+
+/// Forward + backward on the GPU and on the CPU twin (f64): loss and every
+/// parameter gradient agree.
+fn check_gradients(spec: &ModelSpec, side: usize, n: usize, seed: u64) {
+    check_gradients_with(spec, side, n, seed, |_, _| {});
+}
+
+fn check_gradients_with(
+    spec: &ModelSpec,
+    side: usize,
+    n: usize,
+    seed: u64,
+    adjust: impl Fn(&Graph, &mut HostParams),
+) {
+    let gpu = gpu();
+    let graph = Graph::build(spec, side, side).unwrap();
+    let mut host = HostParams::init(&graph, seed);
+    adjust(&graph, &mut host);
+    let params = Params::upload(gpu, &graph, &host).unwrap();
+    let opts = PlanOptions {
+        backward: true,
+        ..Default::default()
+    };
+    let plan = Plan::new(gpu, &graph, &params, n, Mode::Train, opts).unwrap();
+    let mut rng = Rng::new(seed + 1);
+    let (x, y) = batch(&mut rng, n, spec.in_channels, side, side, spec.classes);
+    let (loss, correct) = plan.run(&x, &y, None, false).unwrap();
+    let grads = params.download_grads(gpu).unwrap();
+    let mut cp = CpuParams::<f64>::from_host(&host);
+    let run = twin::forward(&graph, &mut cp, &to_f64(&x), &y, Mode::Train).unwrap();
+    let want = twin::backward(&graph, &cp, &run).unwrap();
+    let what = spec.name();
+    assert!(
+        (loss as f64 - run.loss).abs() <= 1e-4 * run.loss.abs().max(1.0),
+        "{what}: loss {loss} vs {}",
+        run.loss
+    );
+    assert_eq!(correct as f64, run.correct, "{what}: correct");
+    assert_close(
+        &format!("{what} logits"),
+        &read(&plan.acts[graph.logits]),
+        &to_f32(&run.acts[graph.logits]),
+        1e-4,
+    );
+    // Some gradients are zero by symmetry, not by chance: in a pre-activation
+    // net a projection's BN bias only shifts what the next BN removes again.
+    // Their values on both sides are rounding noise, so each tensor's error is
+    // measured against at least a millionth of the largest gradient of the net.
+    let floor = 1e-6 * want.iter().flatten().fold(0f64, |m, v| m.max(v.abs()));
+    for ((spec_p, g), w) in graph.params.iter().zip(&grads).zip(&want) {
+        let scale = w.iter().fold(0f64, |m, v| m.max(v.abs()));
+        if scale < floor {
+            let noise = g.iter().fold(0f64, |m, v| m.max((*v as f64).abs()));
+            assert!(
+                noise < 1e-4 * floor / 1e-6,
+                "{what} d{}: {noise:e} where the gradient is zero",
+                spec_p.name
+            );
+            continue;
+        }
+        assert_close(&format!("{what} d{}", spec_p.name), g, &to_f32(w), 1e-4);
+    }
+    // Running statistics moved the same way.
+    let back = params.download(gpu).unwrap();
+    for ((spec_b, got), w) in graph.buffers.iter().zip(&back.buffers).zip(&cp.buffers) {
+        assert_close(&format!("{what} {}", spec_b.name), got, &to_f32(w), 1e-4);
+    }
+    no_errors();
+}
+
+/// The seed of the training step: conv-BN-ReLU-conv-BN blocks with option-A
+/// shortcuts, global pooling, FC and loss, forward and backward on the GPU.
+#[test]
+fn resnet_chain_gradients_match_cpu() {
+    check_gradients(&small("resnet8", |_| {}), 9, 3, 1);
+    check_gradients(&small("resnet14", |_| {}), 8, 2, 2);
+}
+
+#[test]
+fn model_variants_gradients_match_cpu() {
+    check_gradients(&small("plain8", |_| {}), 7, 2, 3);
+    check_gradients(&small("resnet8", |s| s.shortcut = Shortcut::B), 8, 2, 4);
+    check_gradients(&small("resnet8", |s| s.shortcut = Shortcut::C), 8, 2, 5);
+    check_gradients(&small("resnet8", |s| s.preact = true), 8, 2, 6);
+    check_gradients(
+        &small("resnet8", |s| {
+            s.preact = true;
+            s.shortcut = Shortcut::B
+        }),
+        8,
+        3,
+        7,
+    );
+    check_gradients(&small("plain8", |s| s.preact = true), 8, 2, 8);
+}
+
+#[test]
+fn imagenet_family_gradients_match_cpu() {
+    // 64x64 inputs leave 2x2 maps in the last stage: with a batch of 4, every
+    // BN normalises over at least 16 values (over 2 values, BN output is ±1
+    // whatever the input, and f32 rounding is amplified by 1/sqrt(eps)).
+    check_gradients(&small("resnet18", |_| {}), 64, 4, 9);
+    // A post-activation ResNet-50 at init amplifies small perturbations about a
+    // thousandfold (its f32 CPU twin already differs from the f64 one by 6e-5), so
+    // its gradients would measure conditioning, not kernels. Damping the last BN
+    // of every branch (gamma 0.25, a softer zero-gamma) keeps every path open and
+    // the net well conditioned.
+    check_gradients_with(&small("resnet50", |_| {}), 64, 4, 10, |g, h| {
+        for p in g.params.iter().filter(|p| p.name.ends_with("bn3.weight")) {
+            h.get_mut(g, &p.name)
+                .unwrap()
+                .iter_mut()
+                .for_each(|v| *v = 0.25);
+        }
+    });
+}
+
+/// One full SGD step (forward, loss, backward, update in one submission)
+/// leaves every parameter as the CPU twin's step does.
+#[test]
+fn sgd_step_matches_cpu() {
+    let gpu = gpu();
+    let spec = small("resnet8", |_| {});
+    let side = 8;
+    let n = 4;
+    let graph = Graph::build(&spec, side, side).unwrap();
+    let host = HostParams::init(&graph, 11);
+    let params = Params::upload(gpu, &graph, &host).unwrap();
+    let cfg = SgdConfig {
+        lr: 0.05,
+        weight_decay: 5e-4,
+        ..Default::default()
+    };
+    let opts = PlanOptions {
+        backward: true,
+        sgd: Some(cfg),
+        ..Default::default()
+    };
+    let plan = Plan::new(gpu, &graph, &params, n, Mode::Train, opts).unwrap();
+    let mut rng = Rng::new(12);
+    let mut cp = CpuParams::<f64>::from_host(&host);
+    let mut mom: Vec<Vec<f64>> = cp.params.iter().map(|p| vec![0.0; p.len()]).collect();
+    for step in 0..2 {
+        let (x, y) = batch(&mut rng, n, spec.in_channels, side, side, spec.classes);
+        plan.run(&x, &y, Some(cfg.lr), step == 0).unwrap();
+        let run = twin::forward(&graph, &mut cp, &to_f64(&x), &y, Mode::Train).unwrap();
+        let g = twin::backward(&graph, &cp, &run).unwrap();
+        twin::sgd_step(&mut cp, &mut mom, &g, &cfg, step == 0);
+    }
+    let back = params.download(gpu).unwrap();
+    for ((s, got), want) in graph.params.iter().zip(&back.params).zip(&cp.params) {
+        assert_close(
+            &format!("{} after 2 steps", s.name),
+            got,
+            &to_f32(want),
+            1e-4,
+        );
+    }
+    no_errors();
+}
+
+#[test]
+fn eval_mode_and_lesions_match_cpu() {
+    let gpu = gpu();
+    let spec = small("resnet14", |_| {});
+    let graph = Graph::build(&spec, 8, 8).unwrap();
+    let mut host = HostParams::init(&graph, 13);
+    // Non-trivial running statistics.
+    let mut rng = Rng::new(14);
+    for b in host.buffers.iter_mut() {
+        for v in b.iter_mut() {
+            *v = if *v == 0.0 {
+                rng.range(-0.5, 0.5) as f32
+            } else {
+                rng.range(0.5, 2.0) as f32
+            };
+        }
+    }
+    let params = Params::upload(gpu, &graph, &host).unwrap();
+    let (x, y) = batch(&mut rng, 3, spec.in_channels, 8, 8, spec.classes);
+    let plan = Plan::new(gpu, &graph, &params, 3, Mode::Eval, PlanOptions::default()).unwrap();
+    plan.run(&x, &y, None, false).unwrap();
+    let mut cp = CpuParams::<f64>::from_host(&host);
+    let run = twin::forward(&graph, &mut cp, &to_f64(&x), &y, Mode::Eval).unwrap();
+    assert_close(
+        "eval logits",
+        &read(&plan.acts[graph.logits]),
+        &to_f32(&run.acts[graph.logits]),
+        1e-4,
+    );
+    // A lesioned block whose branch is zero (gamma = 0) changes nothing.
+    let last = graph.blocks.len() - 1;
+    let bn = match graph.blocks[last].branch {
+        reslab::model::Branch::Bn { op } => op,
+        _ => unreachable!(),
+    };
+    let reslab::model::Op::BatchNorm { name, .. } = &graph.ops[bn] else {
+        unreachable!()
+    };
+    for field in ["weight", "bias"] {
+        host.get_mut(&graph, &format!("{name}.{field}"))
+            .unwrap()
+            .iter_mut()
+            .for_each(|v| *v = 0.0);
+    }
+    let params = Params::upload(gpu, &graph, &host).unwrap();
+    let whole = Plan::new(gpu, &graph, &params, 3, Mode::Eval, PlanOptions::default()).unwrap();
+    whole.run(&x, &y, None, false).unwrap();
+    let opts = PlanOptions {
+        lesions: [last].into(),
+        ..Default::default()
+    };
+    let lesioned = Plan::new(gpu, &graph, &params, 3, Mode::Eval, opts).unwrap();
+    lesioned.run(&x, &y, None, false).unwrap();
+    assert_close(
+        "lesion of a zero branch",
+        &read(&lesioned.acts[graph.logits]),
+        &read(&whole.acts[graph.logits]),
+        1e-6,
+    );
+    no_errors();
+}
+
+#[test]
+fn training_steps_allocate_nothing_and_the_loss_falls() {
+    let gpu = gpu();
+    let spec = small("resnet8", |s| s.width = 8);
+    let graph = Graph::build(&spec, 8, 8).unwrap();
+    let host = HostParams::init(&graph, 21);
+    let params = Params::upload(gpu, &graph, &host).unwrap();
+    let cfg = SgdConfig {
+        lr: 0.05,
+        ..Default::default()
+    };
+    let opts = PlanOptions {
+        backward: true,
+        sgd: Some(cfg),
+        ..Default::default()
+    };
+    let plan = Plan::new(gpu, &graph, &params, 16, Mode::Train, opts).unwrap();
+    // One fixed batch, learned by heart: the loss must fall.
+    let mut rng = Rng::new(22);
+    let (x, y) = batch(&mut rng, 16, spec.in_channels, 8, 8, spec.classes);
+    let (first, _) = plan.run(&x, &y, Some(cfg.lr), true).unwrap();
+    let before = gpu.pool_stats();
+    let mut last = first;
+    for _ in 0..30 {
+        last = plan.run(&x, &y, Some(cfg.lr), false).unwrap().0;
+    }
+    let after = gpu.pool_stats();
+    assert_eq!(
+        before.buffers_created, after.buffers_created,
+        "a training step allocated"
+    );
+    assert!(last < 0.5 * first, "loss {first} -> {last}");
+    no_errors();
+}

@@ -1,0 +1,185 @@
+//! The model zoo without a device: layer counts, parameter counts and names
+//! against the papers and torchvision.
+
+use reslab::model::{Family, Graph, ModelSpec, Shortcut};
+
+fn count(name: &str, classes: usize) -> usize {
+    let mut spec = ModelSpec::parse(name, None).unwrap();
+    spec.classes = classes;
+    let side = if spec.family == Family::Imagenet {
+        224
+    } else {
+        32
+    };
+    Graph::build(&spec, side, side).unwrap().param_count()
+}
+
+#[test]
+fn parameter_counts_match_the_paper_and_torchvision() {
+    // He et al. 2016, Table 6: 0.27M, 0.46M, 0.66M, 0.85M, 1.7M.
+    let cifar = [
+        ("resnet20", 0.27),
+        ("resnet32", 0.46),
+        ("resnet44", 0.66),
+        ("resnet56", 0.85),
+        ("resnet110", 1.7),
+    ];
+    for (name, millions) in cifar {
+        let n = count(name, 10) as f64 / 1e6;
+        let digits = if millions < 1.0 { 2 } else { 1 };
+        let scale = 10f64.powi(digits);
+        assert_eq!(
+            (n * scale).round() / scale,
+            millions,
+            "{name}: {n:.4}M parameters"
+        );
+    }
+    // torchvision, 1000 classes.
+    assert_eq!(count("resnet18", 1000), 11_689_512);
+    assert_eq!(count("resnet34", 1000), 21_797_672);
+    assert_eq!(count("resnet50", 1000), 25_557_032);
+    assert_eq!(count("resnet101", 1000), 44_549_160);
+    assert_eq!(count("resnet152", 1000), 60_192_808);
+    // Option A adds no parameters: plain and residual twins are equal.
+    assert_eq!(count("plain56", 10), count("resnet56", 10));
+}
+
+#[test]
+fn state_dict_keys_follow_torchvision() {
+    let spec = ModelSpec::parse("resnet18", None).unwrap();
+    let g = Graph::build(&spec, 64, 64).unwrap();
+    let names: Vec<&str> = g.params.iter().map(|p| p.name.as_str()).collect();
+    for key in [
+        "conv1.weight",
+        "bn1.weight",
+        "bn1.bias",
+        "layer1.0.conv1.weight",
+        "layer1.1.bn2.bias",
+        "layer2.0.downsample.0.weight",
+        "layer2.0.downsample.1.weight",
+        "layer4.1.conv2.weight",
+        "fc.weight",
+        "fc.bias",
+    ] {
+        assert!(names.contains(&key), "missing {key}");
+    }
+    assert!(
+        !names.iter().any(|n| n.starts_with("layer1.0.downsample")),
+        "layer1.0 needs no projection"
+    );
+    let buffers: Vec<&str> = g.buffers.iter().map(|p| p.name.as_str()).collect();
+    assert!(buffers.contains(&"layer3.1.bn2.running_var"));
+    // Bottlenecks: conv3/bn3, projection on layer1.0 (64 -> 256 channels).
+    let g = Graph::build(&ModelSpec::parse("resnet50", None).unwrap(), 64, 64).unwrap();
+    let names: Vec<&str> = g.params.iter().map(|p| p.name.as_str()).collect();
+    assert!(names.contains(&"layer1.0.downsample.0.weight"));
+    assert!(names.contains(&"layer4.2.bn3.weight"));
+    let conv2 = g
+        .params
+        .iter()
+        .find(|p| p.name == "layer2.0.conv2.weight")
+        .unwrap();
+    assert_eq!(conv2.shape, vec![128, 128, 3, 3]);
+}
+
+#[test]
+fn cifar_family_layout() {
+    let spec = ModelSpec::parse("resnet20", None).unwrap();
+    assert_eq!(
+        (spec.family, spec.shortcut, spec.width),
+        (Family::Cifar, Shortcut::A, 16)
+    );
+    let g = Graph::build(&spec, 32, 32).unwrap();
+    assert_eq!(g.blocks.len(), 9);
+    let convs = g
+        .ops
+        .iter()
+        .filter(|o| matches!(o, reslab::model::Op::Conv { .. }))
+        .count();
+    assert_eq!(convs + 1, 20, "19 convs + fc = 20 weighted layers");
+    assert_eq!(g.responses.len(), 19);
+    assert_eq!(
+        g.tensors[g.blocks[8].output],
+        reslab::model::Dims { c: 64, h: 8, w: 8 }
+    );
+    // Fashion-MNIST-sized input: 28 -> 14 -> 7.
+    let g = Graph::build(&spec, 28, 28).unwrap();
+    assert_eq!(g.tensors[g.blocks[8].output].h, 7);
+    // Option B adds a projection where the shape changes, C on every block.
+    let mut b = spec.clone();
+    b.shortcut = Shortcut::B;
+    let gb = Graph::build(&b, 32, 32).unwrap();
+    assert_eq!(
+        gb.params
+            .iter()
+            .filter(|p| p.name.contains("downsample.0"))
+            .count(),
+        2
+    );
+    b.shortcut = Shortcut::C;
+    let gc = Graph::build(&b, 32, 32).unwrap();
+    assert_eq!(
+        gc.params
+            .iter()
+            .filter(|p| p.name.contains("downsample.0"))
+            .count(),
+        9
+    );
+}
+
+#[test]
+fn names_parse_and_bad_ones_are_refused() {
+    assert!(!ModelSpec::parse("plain56", None).unwrap().residual);
+    assert_eq!(
+        ModelSpec::parse("resnet50", Some(Family::Cifar))
+            .unwrap()
+            .family,
+        Family::Cifar
+    );
+    for bad in ["resnet21", "vgg16", "resnetx", "resnet2"] {
+        assert!(ModelSpec::parse(bad, None).is_err(), "{bad} accepted");
+    }
+    assert!(ModelSpec::parse("resnet19", Some(Family::Imagenet)).is_err());
+    let spec = ModelSpec::parse("resnet18", None).unwrap();
+    let e = Graph::build(&spec, 16, 16).unwrap_err();
+    assert!(e.to_string().contains("at least 32x32"), "{e}");
+}
+
+#[test]
+fn preact_and_zero_gamma() {
+    let mut spec = ModelSpec::parse("resnet20", None).unwrap();
+    spec.preact = true;
+    spec.zero_gamma = true;
+    let g = Graph::build(&spec, 32, 32).unwrap();
+    let names: Vec<&str> = g.params.iter().map(|p| p.name.as_str()).collect();
+    assert!(names.contains(&"bn_final.weight"));
+    assert!(
+        !names.contains(&"bn1.weight"),
+        "a pre-activation stem has no BN"
+    );
+    assert!(names.contains(&"layer1.0.bn1.weight"));
+    let host = reslab::model::HostParams::init(&g, 0);
+    // The last BN of each branch (bn2 here) starts at zero, the others at one.
+    assert!(
+        host.get(&g, "layer2.1.bn2.weight")
+            .unwrap()
+            .iter()
+            .all(|&v| v == 0.0)
+    );
+    assert!(
+        host.get(&g, "layer2.1.bn1.weight")
+            .unwrap()
+            .iter()
+            .all(|&v| v == 1.0)
+    );
+    // Plain nets have no residual branch to zero.
+    let plain = spec.twin(false);
+    let g = Graph::build(&plain, 32, 32).unwrap();
+    let host = reslab::model::HostParams::init(&g, 0);
+    assert!(
+        host.get(&g, "layer2.1.bn2.weight")
+            .unwrap()
+            .iter()
+            .all(|&v| v == 1.0)
+    );
+}
