@@ -1,6 +1,8 @@
 //! reslab: a wgpu compute engine whose WGSL shaders train and run ResNets.
 
+pub mod checkpoint;
 pub mod cpu;
+pub mod data;
 pub mod error;
 pub mod geom;
 pub mod gpu;
@@ -8,6 +10,7 @@ pub mod kernels;
 pub mod model;
 pub mod rng;
 pub mod tensor;
+pub mod train;
 
 pub use error::{Error, Result};
 pub use gpu::{Gpu, GpuOptions};

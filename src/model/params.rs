@@ -211,6 +211,21 @@ impl Params {
         Ok(())
     }
 
+    /// Reads the SGD momentum buffers back, per parameter (waits for the GPU).
+    pub fn download_momentum(&self, gpu: &Gpu) -> Result<Vec<Vec<f32>>> {
+        Ok(self.layout.split(&gpu.read(&self.momentum)?))
+    }
+
+    /// Sets the SGD momentum buffers (resuming a run).
+    pub fn upload_momentum(&mut self, gpu: &Gpu, m: &[Vec<f32>]) -> Result<()> {
+        for (s, v) in self.specs.iter().zip(m) {
+            if v.len() != s.shape.iter().product::<usize>() {
+                return Err(Error::invalid(format!("momentum of {}: {} values for {:?}", s.name, v.len(), s.shape)));
+            }
+        }
+        gpu.write(&self.momentum, &self.layout.flatten(m))
+    }
+
     /// Reads the gradients back, per parameter (waits for the GPU).
     pub fn download_grads(&self, gpu: &Gpu) -> Result<Vec<Vec<f32>>> {
         Ok(self.layout.split(&gpu.read(&self.grads)?))

@@ -1,0 +1,106 @@
+//! Flags shared by several subcommands: the model and the data set.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use reslab::data::synthetic::SyntheticSpec;
+use reslab::data::{DataSpec, Dataset};
+use reslab::model::{Family, ModelSpec, Shortcut};
+
+#[derive(clap::Args, Clone, Debug)]
+pub struct ModelArgs {
+    /// resnetN or plainN: 6n+2 for the CIFAR family (resnet20, plain56, …);
+    /// 18, 34, 50, 101, 152 for torchvision's ImageNet family.
+    #[arg(long, default_value = "resnet20")]
+    pub model: String,
+    /// Override the family a depth implies.
+    #[arg(long)]
+    pub family: Option<Family>,
+    /// Shortcut option: A (zero-pad), B (projection where the shape changes), C (projection everywhere).
+    #[arg(long)]
+    pub shortcut: Option<Shortcut>,
+    /// Full pre-activation blocks (BN-ReLU-conv).
+    #[arg(long)]
+    pub preact: bool,
+    /// Channels of the first stage (CIFAR default 16, ImageNet 64).
+    #[arg(long)]
+    pub width: Option<usize>,
+    /// Start every residual branch's last BN at gamma = 0.
+    #[arg(long)]
+    pub zero_gamma: bool,
+}
+
+impl ModelArgs {
+    /// The spec for a data set with `channels` and `classes`.
+    pub fn spec(&self, channels: usize, classes: usize) -> Result<ModelSpec> {
+        let mut s = ModelSpec::parse(&self.model, self.family)?;
+        if let Some(sc) = self.shortcut {
+            s.shortcut = sc;
+        }
+        if let Some(w) = self.width {
+            s.width = w;
+        }
+        s.preact = self.preact;
+        s.zero_gamma = self.zero_gamma;
+        s.in_channels = channels;
+        s.classes = classes;
+        s.validate()?;
+        Ok(s)
+    }
+}
+
+#[derive(clap::Args, Clone, Debug)]
+pub struct DataArgs {
+    /// synthetic (embedded, generated), fashion-mnist, mnist or cifar10.
+    #[arg(long, default_value = "synthetic")]
+    pub data: String,
+    /// Folder of the data files (Fashion-MNIST is found in /usr/share/datasets/fashion-mnist).
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+    /// Synthetic set: image side in pixels.
+    #[arg(long, default_value_t = 16)]
+    pub image_size: usize,
+    /// Synthetic set: channels (1 to 4).
+    #[arg(long, default_value_t = 3)]
+    pub channels: usize,
+    /// Synthetic set: training and test images.
+    #[arg(long, default_value_t = 10_000)]
+    pub train_images: usize,
+    #[arg(long, default_value_t = 2_000)]
+    pub test_images: usize,
+    /// Use only the first N training images (any data set).
+    #[arg(long)]
+    pub train_limit: Option<usize>,
+}
+
+impl DataArgs {
+    pub fn spec(&self) -> DataSpec {
+        DataSpec {
+            name: self.data.clone(),
+            dir: self.data_dir.clone(),
+            synthetic: SyntheticSpec {
+                side: self.image_size,
+                channels: self.channels,
+                train: self.train_images,
+                test: self.test_images,
+                seed: 0,
+            },
+        }
+    }
+
+    pub fn load(&self) -> Result<Dataset> {
+        let mut d = reslab::data::load(&self.spec()).with_context(|| format!("loading data set {:?}", self.data))?;
+        if let Some(n) = self.train_limit {
+            d.train.truncate(n);
+        }
+        Ok(d)
+    }
+}
+
+/// Opens the GPU, naming the adapter on stderr.
+pub fn gpu() -> Result<reslab::Gpu> {
+    let gpu = reslab::Gpu::new().context("opening the GPU (set WGPU_BACKEND=vulkan|gl|metal|dx12 to choose)")?;
+    let i = gpu.adapter_info();
+    eprintln!("device: {} ({})", i.name, i.backend);
+    Ok(gpu)
+}

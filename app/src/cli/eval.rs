@@ -1,0 +1,63 @@
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use reslab::checkpoint;
+use reslab::data::Normalize;
+use reslab::model::{Graph, Params};
+use reslab::train::{CheckpointMeta, Evaluator};
+
+use super::common::{DataArgs, gpu};
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// A checkpoint written by `reslab train`.
+    #[arg(long)]
+    checkpoint: PathBuf,
+    #[command(flatten)]
+    data: DataArgs,
+    #[arg(long, default_value_t = 256)]
+    batch: usize,
+}
+
+pub fn run(a: Args) -> Result<()> {
+    let t = checkpoint::read(&a.checkpoint)?;
+    let meta: CheckpointMeta = checkpoint::config_of(&t)?
+        .map(serde_json::from_value)
+        .transpose()
+        .with_context(|| format!("{}: unreadable reslab metadata", a.checkpoint.display()))?
+        .with_context(|| format!("{}: no reslab metadata (not written by reslab train)", a.checkpoint.display()))?;
+    let card = meta.card;
+    let data = a.data.load()?;
+    let [c, h, w] = card.input;
+    if (data.test.c, data.test.h, data.test.w) != (c, h, w) {
+        anyhow::bail!(
+            "{} takes {c}x{h}x{w} images; {} test images are {}x{}x{}",
+            a.checkpoint.display(),
+            data.name,
+            data.test.c,
+            data.test.h,
+            data.test.w
+        );
+    }
+    let graph = Graph::build(&card.model, h, w)?;
+    let host = checkpoint::params_from(&graph, &t)?;
+    let gpu = gpu()?;
+    let params = Params::upload(&gpu, &graph, &host)?;
+    let norm = Normalize {
+        mean: card.mean.clone(),
+        std: card.std.clone(),
+    };
+    let (loss, acc) = Evaluator::new(&gpu, &graph, a.batch).evaluate(&params, &data.test, &norm)?;
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&serde_json::json!({
+            "checkpoint": a.checkpoint,
+            "model": card.model.name(),
+            "data": data.name,
+            "images": data.test.len(),
+            "test_loss": loss,
+            "test_accuracy": acc,
+        }))?
+    );
+    Ok(())
+}

@@ -1,0 +1,40 @@
+//! Subcommands. Each parses its flags, calls the engine, prints or writes the
+//! result; errors reach `main` once, with their context.
+
+mod common;
+mod eval;
+mod info;
+mod train;
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "reslab", version, about = "Train ResNets and their plain twins on any GPU (wgpu), and look inside them")]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Print the GPU adapter, backend, driver, limits and features.
+    Info(info::Args),
+    /// Train a model; writes config.json, metrics.jsonl and checkpoints to --out.
+    Train(train::Args),
+    /// Test loss and accuracy of a checkpoint (batch norm in eval mode), as JSON.
+    Eval(eval::Args),
+}
+
+pub fn main() -> Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Some(Command::Info(a)) => info::run(a),
+        Some(Command::Train(a)) => train::run(a),
+        Some(Command::Eval(a)) => eval::run(a),
+        None => {
+            eprintln!("reslab: give a subcommand; see `reslab --help`");
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,217 @@
+//! Data sets: the embedded synthetic set, MNIST and Fashion-MNIST (IDX, raw or
+//! gzip), CIFAR-10 (binary batches), and the loader that shuffles, augments
+//! and normalises batches on a thread of its own.
+
+pub mod cifar;
+pub mod idx;
+pub mod loader;
+pub mod synthetic;
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+pub use loader::{Augment, Batch, Loader, Normalize};
+
+/// Images as bytes (0–255), NCHW, with their labels.
+#[derive(Debug, Clone)]
+pub struct Split {
+    pub images: Vec<u8>,
+    pub labels: Vec<u8>,
+    pub c: usize,
+    pub h: usize,
+    pub w: usize,
+}
+
+impl Split {
+    pub fn len(&self) -> usize {
+        self.labels.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.labels.is_empty()
+    }
+
+    pub fn image_len(&self) -> usize {
+        self.c * self.h * self.w
+    }
+
+    pub fn image(&self, i: usize) -> &[u8] {
+        let n = self.image_len();
+        &self.images[i * n..(i + 1) * n]
+    }
+
+    /// The first `n` samples (all when n ≥ len).
+    pub fn truncate(&mut self, n: usize) {
+        let n = n.min(self.len());
+        self.images.truncate(n * self.image_len());
+        self.labels.truncate(n);
+    }
+}
+
+/// A data set with its splits, class names and per-channel statistics of the
+/// training images (for normalisation), and the augmentation that suits it.
+#[derive(Debug, Clone)]
+pub struct Dataset {
+    pub name: String,
+    pub train: Split,
+    pub test: Split,
+    pub class_names: Vec<String>,
+    /// Per-channel mean and standard deviation of the training images, in [0, 1] units.
+    pub mean: Vec<f32>,
+    pub std: Vec<f32>,
+    pub augment: Augment,
+}
+
+/// Which data set to load and how.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct DataSpec {
+    /// `synthetic`, `fashion-mnist`, `mnist` or `cifar10`.
+    pub name: String,
+    pub dir: Option<PathBuf>,
+    /// Synthetic set only: side, channels, sizes of the splits, seed.
+    pub synthetic: synthetic::SyntheticSpec,
+}
+
+impl Default for DataSpec {
+    fn default() -> Self {
+        DataSpec {
+            name: "synthetic".into(),
+            dir: None,
+            synthetic: synthetic::SyntheticSpec::default(),
+        }
+    }
+}
+
+/// Where Debian's `dataset-fashion-mnist` package puts the files.
+pub const FASHION_MNIST_DIR: &str = "/usr/share/datasets/fashion-mnist";
+
+pub const FASHION_CLASSES: [&str; 10] = [
+    "T-shirt/top",
+    "Trouser",
+    "Pullover",
+    "Dress",
+    "Coat",
+    "Sandal",
+    "Shirt",
+    "Sneaker",
+    "Bag",
+    "Ankle boot",
+];
+
+pub const CIFAR10_CLASSES: [&str; 10] = [
+    "airplane",
+    "automobile",
+    "bird",
+    "cat",
+    "deer",
+    "dog",
+    "frog",
+    "horse",
+    "ship",
+    "truck",
+];
+
+/// Names accepted by [`load`].
+pub const DATASETS: [&str; 4] = ["synthetic", "fashion-mnist", "mnist", "cifar10"];
+
+/// Loads a data set, validating every file it reads.
+pub fn load(spec: &DataSpec) -> Result<Dataset> {
+    let name = spec.name.to_ascii_lowercase();
+    let (train, test, classes, augment): (Split, Split, Vec<String>, Augment) = match name.as_str() {
+        "synthetic" => {
+            let (train, test) = synthetic::generate(&spec.synthetic)?;
+            let names = synthetic::CLASSES.iter().map(|s| s.to_string()).collect();
+            (train, test, names, Augment { pad: 2, flip: true })
+        }
+        "fashion-mnist" | "mnist" => {
+            let dir = match &spec.dir {
+                Some(d) => d.clone(),
+                None if name == "fashion-mnist" => PathBuf::from(FASHION_MNIST_DIR),
+                None => {
+                    return Err(Error::invalid(
+                        "mnist: give the folder holding the IDX files with --data-dir",
+                    ));
+                }
+            };
+            let (train, test) = idx::load_dir(&dir)?;
+            let names: Vec<String> = if name == "fashion-mnist" {
+                FASHION_CLASSES.iter().map(|s| s.to_string()).collect()
+            } else {
+                (0..10).map(|d| d.to_string()).collect()
+            };
+            // Digits are not mirror-symmetric; clothes are.
+            let flip = name == "fashion-mnist";
+            (train, test, names, Augment { pad: 2, flip })
+        }
+        "cifar10" | "cifar-10" => {
+            let dir = spec
+                .dir
+                .as_deref()
+                .ok_or_else(|| Error::invalid("cifar10: give the folder holding data_batch_1.bin … test_batch.bin with --data-dir"))?;
+            let (train, test) = cifar::load_dir(dir)?;
+            let names = CIFAR10_CLASSES.iter().map(|s| s.to_string()).collect();
+            (train, test, names, Augment { pad: 4, flip: true })
+        }
+        other => {
+            return Err(Error::invalid(format!(
+                "unknown data set {other:?}; choose one of {}",
+                DATASETS.join(", ")
+            )));
+        }
+    };
+    check_labels(&train, classes.len(), "training")?;
+    check_labels(&test, classes.len(), "test")?;
+    let (mean, std) = channel_stats(&train);
+    Ok(Dataset {
+        name,
+        train,
+        test,
+        class_names: classes,
+        mean,
+        std,
+        augment,
+    })
+}
+
+fn check_labels(s: &Split, classes: usize, what: &str) -> Result<()> {
+    if let Some(&bad) = s.labels.iter().find(|&&l| l as usize >= classes) {
+        return Err(Error::invalid(format!("{what} label {bad} out of range for {classes} classes")));
+    }
+    if s.is_empty() {
+        return Err(Error::invalid(format!("the {what} split is empty")));
+    }
+    Ok(())
+}
+
+/// Per-channel mean and standard deviation of a split, pixel values in [0, 1].
+pub fn channel_stats(s: &Split) -> (Vec<f32>, Vec<f32>) {
+    let hw = s.h * s.w;
+    let mut sum = vec![0f64; s.c];
+    let mut sq = vec![0f64; s.c];
+    for i in 0..s.len() {
+        let img = s.image(i);
+        for c in 0..s.c {
+            for &v in &img[c * hw..(c + 1) * hw] {
+                let v = v as f64 / 255.0;
+                sum[c] += v;
+                sq[c] += v * v;
+            }
+        }
+    }
+    let n = (s.len() * hw).max(1) as f64;
+    let mean: Vec<f32> = sum.iter().map(|v| (v / n) as f32).collect();
+    let std = sq
+        .iter()
+        .zip(&mean)
+        .map(|(q, &m)| ((q / n - (m as f64) * (m as f64)).max(1e-12).sqrt() as f32).max(1e-3))
+        .collect();
+    (mean, std)
+}
+
+/// Reads a whole file, naming it in the error.
+pub(crate) fn read_file(path: &Path) -> Result<Vec<u8>> {
+    std::fs::read(path).map_err(|e| Error::io(path, e))
+}
