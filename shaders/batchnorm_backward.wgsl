@@ -9,11 +9,12 @@
 //
 // Passes and bindings:
 //   bn_backward_partial  1 partials [C, S, 2]  2 dout  3 out  4 x  5 saved [2, C]
-//       grid (C, S): Σ g and Σ g·(x − mean) over chunk s of channel c.
+//       grid (C, S): Σ g and Σ g·(x − mean) over the samples of chunk s in channel c.
 //   bn_backward_finalize 1 dgamma [C]  2 dbeta [C]  3 bcoef [4, C]  4 partials  5 saved  6 gamma
 //       one invocation per channel.
 //   bn_backward_apply    1 dx [N, C, H, W]  2 dres  3 dout  4 out  5 x  6 bcoef
-//       one invocation per element; dres written when flags & 2.
+//       dres written when flags & 2. One invocation per 4 values of a plane, as
+//       bn_apply.
 
 struct BnParams {
     n: u32, c: u32, hw: u32, chunks: u32,
@@ -30,6 +31,51 @@ const WG: u32 = 256u;
 var<workgroup> s1: array<f32, WG>;
 var<workgroup> s2: array<f32, WG>;
 
+// Walks the values of channel c in chunk s (samples s·chunk_len onwards) in
+// steps of WG without a division per value: (n, k) is the sample and pixel.
+struct ChunkIter {
+    n: u32, k: u32, m: u32, dn: u32, dk: u32,
+}
+
+fn chunk_start(s: u32, t: u32) -> ChunkIter {
+    let n0 = s * p.chunk_len;
+    let n1 = min(n0 + p.chunk_len, p.n);
+    var it: ChunkIter;
+    it.m = (n1 - n0) * p.hw;
+    it.n = n0 + t / p.hw;
+    it.k = t % p.hw;
+    it.dn = WG / p.hw;
+    it.dk = WG % p.hw;
+    return it;
+}
+
+fn advance(it0: ChunkIter) -> ChunkIter {
+    var it = it0;
+    it.k += it.dk;
+    it.n += it.dn;
+    if it.k >= p.hw {
+        it.k -= p.hw;
+        it.n += 1u;
+    }
+    return it;
+}
+
+// Apply passes: one invocation takes 4 consecutive values of one plane
+// (sample n, channel c); planes are numbered over the grid's y and z.
+struct Quad {
+    base: u32, c: u32, count: u32,
+}
+
+fn quad(gid: vec3<u32>, wid: vec3<u32>, nwg: vec3<u32>) -> Quad {
+    let plane = wid.y + wid.z * nwg.y;
+    let k = gid.x * 4u;
+    var q: Quad;
+    q.c = plane % p.c;
+    q.base = plane * p.hw + k;
+    q.count = select(0u, min(4u, p.hw - min(k, p.hw)), plane < p.n * p.c);
+    return q;
+}
+
 // ---- bn_backward_partial ----
 @group(0) @binding(1) var<storage, read_write> r_partials: array<f32>;
 @group(0) @binding(2) var<storage, read> r_dout: array<f32>;
@@ -42,16 +88,14 @@ fn bn_backward_partial(@builtin(workgroup_id) wid: vec3<u32>,
                        @builtin(local_invocation_index) t: u32) {
     let c = wid.x;
     let s = wid.y;
-    let m = p.n * p.hw;
-    let start = s * p.chunk_len;
-    let end = min(start + p.chunk_len, m);
     let mean = r_saved[c];
     let relu = (p.flags & RELU) != 0u;
     var a = 0.0;
     var b = 0.0;
-    for (var j = start + t; j < end; j += WG) {
-        let n = j / p.hw;
-        let i = (n * p.c + c) * p.hw + (j - n * p.hw);
+    var it = chunk_start(s, t);
+    for (var j = t; j < it.m; j += WG) {
+        let i = (it.n * p.c + c) * p.hw + it.k;
+        it = advance(it);
         var g = r_dout[i];
         if relu && r_out[i] <= 0.0 {
             g = 0.0;
@@ -117,24 +161,31 @@ fn bn_backward_finalize(@builtin(global_invocation_id) gid: vec3<u32>) {
 @group(0) @binding(5) var<storage, read> d_x: array<f32>;
 @group(0) @binding(6) var<storage, read> d_bcoef: array<f32>;
 
-@compute @workgroup_size(WG)
+@compute @workgroup_size(64)
 fn bn_backward_apply(@builtin(global_invocation_id) gid: vec3<u32>,
+                     @builtin(workgroup_id) wid: vec3<u32>,
                      @builtin(num_workgroups) nwg: vec3<u32>) {
-    let i = gid.x + gid.y * nwg.x * WG;
-    if i >= p.n * p.c * p.hw {
-        return;
-    }
-    let c = (i / p.hw) % p.c;
-    var g = d_dout[i];
-    if (p.flags & RELU) != 0u && d_out[i] <= 0.0 {
-        g = 0.0;
-    }
-    d_dx[i] = d_bcoef[c] * g + d_bcoef[p.c + c] * (d_x[i] - d_bcoef[3u * p.c + c]) + d_bcoef[2u * p.c + c];
-    if (p.flags & WRITE_DRES) != 0u {
-        var r = g;
-        if (p.flags & ACCUMULATE_DRES) != 0u {
-            r += d_dres[i];
+    let q = quad(gid, wid, nwg);
+    let a = d_bcoef[q.c];
+    let k = d_bcoef[p.c + q.c];
+    let b = d_bcoef[2u * p.c + q.c];
+    let mean = d_bcoef[3u * p.c + q.c];
+    let relu = (p.flags & RELU) != 0u;
+    let write_dres = (p.flags & WRITE_DRES) != 0u;
+    let accumulate = (p.flags & ACCUMULATE_DRES) != 0u;
+    for (var e = 0u; e < q.count; e++) {
+        let i = q.base + e;
+        var g = d_dout[i];
+        if relu && d_out[i] <= 0.0 {
+            g = 0.0;
         }
-        d_dres[i] = r;
+        d_dx[i] = a * g + k * (d_x[i] - mean) + b;
+        if write_dres {
+            var r = g;
+            if accumulate {
+                r += d_dres[i];
+            }
+            d_dres[i] = r;
+        }
     }
 }

@@ -5,8 +5,8 @@
 //
 // Passes (entry points) and their bindings:
 //   bn_stats_partial  1 partials [C, S, 2]  2 x [N, C, H, W]
-//       grid (C, S); workgroup (c, s) sums (v - K) and (v - K)² over chunk s of
-//       channel c, where the shift K = x[0, c, 0, 0] keeps the one-pass variance exact
+//       grid (C, S); workgroup (c, s) sums (v - K) and (v - K)² over the samples of
+//       chunk s (chunk_len samples each) in channel c, where the shift K = x[0, c, 0, 0] keeps the one-pass variance exact
 //       enough (no cancellation when the mean is far from zero).
 //   bn_stats_finalize 1 saved [2, C] (mean, invstd)  2 coef [2, C] (scale, shift)
 //                     3 running_mean [C]  4 running_var [C]  5 partials  6 gamma  7 beta  8 x
@@ -14,8 +14,9 @@
 //   bn_eval_coef      1 coef [2, C]  2 running_mean  3 running_var  4 gamma  5 beta
 //       one invocation per channel.
 //   bn_apply          1 y [N, C, H, W]  2 x  3 coef [2, C]  4 residual [N, C, H, W]
-//       one invocation per element; y = x·scale + shift (+ residual when flags & 2),
-//       then ReLU when flags & 1.
+//       y = x·scale + shift (+ residual when flags & 2), then ReLU when flags & 1.
+//       One invocation per 4 values of a plane, 64 per workgroup; grid x over a
+//       plane's values, y (and z) over the N·C planes.
 
 struct BnParams {
     n: u32, c: u32, hw: u32, chunks: u32,
@@ -32,6 +33,51 @@ const WG: u32 = 256u;
 var<workgroup> s1: array<f32, WG>;
 var<workgroup> s2: array<f32, WG>;
 
+// Walks the values of channel c in chunk s (samples s·chunk_len onwards) in
+// steps of WG without a division per value: (n, k) is the sample and pixel.
+struct ChunkIter {
+    n: u32, k: u32, m: u32, dn: u32, dk: u32,
+}
+
+fn chunk_start(s: u32, t: u32) -> ChunkIter {
+    let n0 = s * p.chunk_len;
+    let n1 = min(n0 + p.chunk_len, p.n);
+    var it: ChunkIter;
+    it.m = (n1 - n0) * p.hw;
+    it.n = n0 + t / p.hw;
+    it.k = t % p.hw;
+    it.dn = WG / p.hw;
+    it.dk = WG % p.hw;
+    return it;
+}
+
+fn advance(it0: ChunkIter) -> ChunkIter {
+    var it = it0;
+    it.k += it.dk;
+    it.n += it.dn;
+    if it.k >= p.hw {
+        it.k -= p.hw;
+        it.n += 1u;
+    }
+    return it;
+}
+
+// Apply passes: one invocation takes 4 consecutive values of one plane
+// (sample n, channel c); planes are numbered over the grid's y and z.
+struct Quad {
+    base: u32, c: u32, count: u32,
+}
+
+fn quad(gid: vec3<u32>, wid: vec3<u32>, nwg: vec3<u32>) -> Quad {
+    let plane = wid.y + wid.z * nwg.y;
+    let k = gid.x * 4u;
+    var q: Quad;
+    q.c = plane % p.c;
+    q.base = plane * p.hw + k;
+    q.count = select(0u, min(4u, p.hw - min(k, p.hw)), plane < p.n * p.c);
+    return q;
+}
+
 @group(0) @binding(1) var<storage, read_write> partials: array<f32>;
 @group(0) @binding(2) var<storage, read> px: array<f32>;
 
@@ -40,17 +86,15 @@ fn bn_stats_partial(@builtin(workgroup_id) wid: vec3<u32>,
                     @builtin(local_invocation_index) t: u32) {
     let c = wid.x;
     let s = wid.y;
-    let m = p.n * p.hw;
-    let start = s * p.chunk_len;
-    let end = min(start + p.chunk_len, m);
     let shift = px[c * p.hw];
     var a = 0.0;
     var b = 0.0;
-    for (var j = start + t; j < end; j += WG) {
-        let n = j / p.hw;
-        let v = px[(n * p.c + c) * p.hw + (j - n * p.hw)] - shift;
+    var it = chunk_start(s, t);
+    for (var j = t; j < it.m; j += WG) {
+        let v = px[(it.n * p.c + c) * p.hw + it.k] - shift;
         a += v;
         b += v * v;
+        it = advance(it);
     }
     s1[t] = a;
     s2[t] = b;
@@ -131,20 +175,24 @@ fn bn_eval_coef(@builtin(global_invocation_id) gid: vec3<u32>) {
 @group(0) @binding(3) var<storage, read> a_coef: array<f32>;
 @group(0) @binding(4) var<storage, read> a_residual: array<f32>;
 
-@compute @workgroup_size(WG)
+@compute @workgroup_size(64)
 fn bn_apply(@builtin(global_invocation_id) gid: vec3<u32>,
+            @builtin(workgroup_id) wid: vec3<u32>,
             @builtin(num_workgroups) nwg: vec3<u32>) {
-    let i = gid.x + gid.y * nwg.x * WG;
-    if i >= p.n * p.c * p.hw {
-        return;
+    let q = quad(gid, wid, nwg);
+    let scale = a_coef[q.c];
+    let shift = a_coef[p.c + q.c];
+    let residual = (p.flags & RESIDUAL) != 0u;
+    let relu = (p.flags & RELU) != 0u;
+    for (var e = 0u; e < q.count; e++) {
+        let i = q.base + e;
+        var v = a_x[i] * scale + shift;
+        if residual {
+            v += a_residual[i];
+        }
+        if relu {
+            v = max(v, 0.0);
+        }
+        a_y[i] = v;
     }
-    let c = (i / p.hw) % p.c;
-    var v = a_x[i] * a_coef[c] + a_coef[p.c + c];
-    if (p.flags & RESIDUAL) != 0u {
-        v += a_residual[i];
-    }
-    if (p.flags & RELU) != 0u {
-        v = max(v, 0.0);
-    }
-    a_y[i] = v;
 }

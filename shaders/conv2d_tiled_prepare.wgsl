@@ -1,11 +1,12 @@
 // Layout passes that let the tiled convolutions read only aligned vec4s and
 // never test a bound.
 //
-//   conv2d_pad              1 xp [N, C, Hp, P]  2 x [N, C, H, W]
+//   conv2d_pad              1 xp [N, C, Hp, P] as vec4  2 x [N, C, H, W]
 //       xp[n, c, oy + d·iy, ox + d·ix] = x[n, c, iy, ix], zero elsewhere: zero
 //       padding (offset oy, ox) and, for d > 1, zeros between the pixels (the
 //       dilation that turns a strided convolution's backward-data pass into a
-//       stride-1 one). P is a multiple of 4. One invocation per element of xp.
+//       stride-1 one). P is a multiple of 4. One invocation writes one row of xp
+//       (P / 4 vec4s), 64 per workgroup, folded over (x, y).
 //   conv2d_weight_tiles     1 wt [I, Kh, Kw, Opad]  2 weight [Co, Ci, Kh, Kw]
 //       the weights with the output channel innermost, zero-padded to Opad (a
 //       multiple of 8), so a tile of 8 output channels is two vec4 loads.
@@ -27,30 +28,59 @@ struct WeightParams {
 const WG: u32 = 256u;
 
 @group(0) @binding(0) var<uniform> pp: PadParams;
-@group(0) @binding(1) var<storage, read_write> xp: array<f32>;
+@group(0) @binding(1) var<storage, read_write> xp: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read> x: array<f32>;
 
-@compute @workgroup_size(WG)
+// Source column of padded column xx, or -1 (zero) for padding and dilation gaps.
+fn source_col(xx: u32) -> i32 {
+    if xx < pp.ox {
+        return -1;
+    }
+    let d = xx - pp.ox;
+    var ix = d;
+    if pp.dil != 1u {
+        if d % pp.dil != 0u {
+            return -1;
+        }
+        ix = d / pp.dil;
+    }
+    return select(-1, i32(ix), ix < pp.w);
+}
+
+fn value(row: u32, xx: u32) -> f32 {
+    let ix = source_col(xx);
+    if ix < 0 {
+        return 0.0;
+    }
+    return x[row + u32(ix)];
+}
+
+@compute @workgroup_size(64)
 fn conv2d_pad(@builtin(global_invocation_id) gid: vec3<u32>,
               @builtin(num_workgroups) nwg: vec3<u32>) {
-    let i = gid.x + gid.y * nwg.x * WG;
-    if i >= pp.n * pp.c * pp.hp * pp.pitch {
+    let r = gid.x + gid.y * nwg.x * 64u;
+    if r >= pp.n * pp.c * pp.hp {
         return;
     }
-    let xx = i % pp.pitch;
-    let yy = (i / pp.pitch) % pp.hp;
-    let plane = i / (pp.pitch * pp.hp);
-    var v = 0.0;
-    if yy >= pp.oy && xx >= pp.ox {
-        let dy = yy - pp.oy;
-        let dx = xx - pp.ox;
-        let iy = dy / pp.dil;
-        let ix = dx / pp.dil;
-        if dy % pp.dil == 0u && dx % pp.dil == 0u && iy < pp.h && ix < pp.w {
-            v = x[(plane * pp.h + iy) * pp.w + ix];
+    let yy = r % pp.hp;
+    let plane = r / pp.hp;
+    let out = r * (pp.pitch / 4u);
+    // The source row, if this padded row holds one.
+    var src = -1;
+    if yy >= pp.oy {
+        let d = yy - pp.oy;
+        if d % pp.dil == 0u && d / pp.dil < pp.h {
+            src = i32((plane * pp.h + d / pp.dil) * pp.w);
         }
     }
-    xp[i] = v;
+    for (var q = 0u; q < pp.pitch / 4u; q++) {
+        var v = vec4<f32>(0.0);
+        if src >= 0 {
+            let row = u32(src);
+            v = vec4<f32>(value(row, 4u * q), value(row, 4u * q + 1u), value(row, 4u * q + 2u), value(row, 4u * q + 3u));
+        }
+        xp[out + q] = v;
+    }
 }
 
 @group(0) @binding(0) var<uniform> wp: WeightParams;

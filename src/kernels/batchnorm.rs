@@ -74,13 +74,24 @@ const UPDATE_RUNNING: u32 = 4;
 const WRITE_DRES: u32 = 2;
 const ACCUMULATE_DRES: u32 = 4;
 
-/// Workgroups per channel for the reductions: enough to fill a GPU when there
-/// are few channels, never chunks of fewer than 2048 values.
+/// Chunks of samples per channel for the reductions: enough workgroups to
+/// fill a GPU when there are few channels, none of fewer than ~2048 values.
+/// Returns (chunks, samples per chunk).
 fn chunks(g: &BnGeom) -> (usize, usize) {
-    let m = g.m();
-    let s = m.div_ceil(2048).min(256usize.div_ceil(g.c)).max(1);
-    let len = m.div_ceil(s);
-    (m.div_ceil(len), len)
+    let min_samples = 2048usize.div_ceil(g.hw.max(1)).max(1);
+    let want = 256usize.div_ceil(g.c).max(1);
+    let per = g.n.div_ceil(want).max(min_samples).min(g.n);
+    (g.n.div_ceil(per), per)
+}
+
+/// Grid of the apply passes: x over a plane's values in fours, 64 per group;
+/// y (and z beyond the per-dimension limit) over the N·C planes.
+fn apply_grid(gpu: &Gpu, g: &BnGeom) -> Result<[u32; 3]> {
+    let max = gpu.limits().max_compute_workgroups_per_dimension as usize;
+    let planes = g.n * g.c;
+    let gy = planes.min(max);
+    let gz = planes.div_ceil(gy);
+    crate::kernels::check_grid(gpu, "batch norm apply", [g.hw.div_ceil(256) as u64, gy as u64, gz as u64])
 }
 
 fn params(g: &BnGeom, o: &BnOptions, flags: u32) -> Result<BnParams> {
@@ -279,7 +290,7 @@ fn apply(
         "bn_apply",
         p,
         &[Some(y), Some(x), Some(coef), residual],
-        grid_1d(gpu, "bn_apply", g.len(), 256)?,
+        apply_grid(gpu, g)?,
     )?;
     Ok(())
 }
@@ -374,7 +385,7 @@ pub fn batchnorm_backward(
             Some(x),
             Some(&bcoef),
         ],
-        grid_1d(gpu, "bn_backward_apply", g.len(), 256)?,
+        apply_grid(gpu, g)?,
     )?;
     Ok(())
 }

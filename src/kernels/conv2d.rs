@@ -245,6 +245,9 @@ pub fn conv2d_pad(
     expect_shape("conv2d padded input", xp, &pg.shape())?;
     expect_shape("conv2d input", x, &[pg.n, pg.c, pg.h, pg.w])?;
     u32_of("padded input elements", xp.len())?;
+    if !pg.pitch.is_multiple_of(4) || pg.dil == 0 {
+        return Err(Error::invalid(format!("conv2d_pad: pitch {} must be a multiple of 4 and dilation positive", pg.pitch)));
+    }
     let p = PadParams {
         n: pg.n as u32,
         c: pg.c as u32,
@@ -266,7 +269,7 @@ pub fn conv2d_pad(
         "conv2d_pad",
         &p,
         &[Some(xp), Some(x)],
-        grid_1d(gpu, "conv2d_pad", xp.len(), 256)?,
+        grid_1d(gpu, "conv2d_pad", pg.n * pg.c * pg.hp, 64)?,
     )?;
     Ok(())
 }

@@ -13,3 +13,4 @@ mod model;
 mod pool;
 mod reduce;
 mod sgd;
+mod train;

@@ -1,0 +1,71 @@
+//! Time per dispatch of a program, from GPU timestamps written between
+//! dispatches (on adapters that allow timestamps inside passes).
+
+use std::collections::BTreeMap;
+
+use crate::error::{Error, Result};
+use crate::gpu::Gpu;
+use crate::kernels::Program;
+
+/// Nanoseconds each dispatch of `prog` took in one run, in program order,
+/// with the dispatch labels. `None` when the adapter cannot time inside passes.
+pub fn profile(gpu: &Gpu, prog: &Program) -> Result<Option<Vec<(String, f64)>>> {
+    let need = wgpu::Features::TIMESTAMP_QUERY | wgpu::Features::TIMESTAMP_QUERY_INSIDE_PASSES;
+    if !gpu.features().contains(need) || prog.is_empty() {
+        return Ok(None);
+    }
+    let n = prog.len() as u32 + 1;
+    let qs = gpu.device().create_query_set(&wgpu::QuerySetDescriptor {
+        label: Some("profile"),
+        ty: wgpu::QueryType::Timestamp,
+        count: n,
+    });
+    let resolve = gpu.device().create_buffer(&wgpu::BufferDescriptor {
+        label: Some("profile resolve"),
+        size: 8 * n as u64,
+        usage: wgpu::BufferUsages::QUERY_RESOLVE | wgpu::BufferUsages::COPY_SRC,
+        mapped_at_creation: false,
+    });
+    let mut enc = gpu
+        .device()
+        .create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("profile") });
+    {
+        let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
+            label: Some("profile"),
+            timestamp_writes: None,
+        });
+        pass.write_timestamp(&qs, 0);
+        for (i, d) in prog.dispatches.iter().enumerate() {
+            d.record(&mut pass);
+            pass.write_timestamp(&qs, i as u32 + 1);
+        }
+    }
+    enc.resolve_query_set(&qs, 0..n, &resolve, 0);
+    gpu.submit([enc.finish()]);
+    let raw = gpu.read_bytes(&resolve, 0, 8 * n as u64)?;
+    let ticks: Vec<u64> = bytemuck::pod_collect_to_vec(&raw);
+    let period = gpu.queue().get_timestamp_period() as f64;
+    if ticks.windows(2).any(|w| w[1] < w[0]) {
+        return Err(Error::Wgpu("timestamps went backwards".into()));
+    }
+    Ok(Some(
+        prog.dispatches
+            .iter()
+            .zip(ticks.windows(2))
+            .map(|(d, w)| (d.label().to_string(), (w[1] - w[0]) as f64 * period))
+            .collect(),
+    ))
+}
+
+/// Sums per-dispatch times by label (entry point), largest first.
+pub fn by_kernel(times: &[(String, f64)]) -> Vec<(String, f64, usize)> {
+    let mut m: BTreeMap<&str, (f64, usize)> = BTreeMap::new();
+    for (l, t) in times {
+        let e = m.entry(l).or_default();
+        e.0 += t;
+        e.1 += 1;
+    }
+    let mut v: Vec<_> = m.into_iter().map(|(l, (t, c))| (l.to_string(), t, c)).collect();
+    v.sort_by(|a, b| b.1.total_cmp(&a.1));
+    v
+}
