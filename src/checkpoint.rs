@@ -40,9 +40,14 @@ fn bad(path: &Path, msg: impl Into<String>) -> Error {
 /// Reads a safetensors file, converting f16/bf16/f64 tensors to f32.
 pub fn read(path: &Path) -> Result<Tensors> {
     let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-    let st = SafeTensors::deserialize(&bytes)
-        .map_err(|e| bad(path, format!("not a valid safetensors file ({e}); truncated, or another format")))?;
-    let (_, meta) = SafeTensors::read_metadata(&bytes).map_err(|e| bad(path, format!("bad safetensors header: {e}")))?;
+    let st = SafeTensors::deserialize(&bytes).map_err(|e| {
+        bad(
+            path,
+            format!("not a valid safetensors file ({e}); truncated, or another format"),
+        )
+    })?;
+    let (_, meta) = SafeTensors::read_metadata(&bytes)
+        .map_err(|e| bad(path, format!("bad safetensors header: {e}")))?;
     let metadata = meta.metadata().clone().unwrap_or_default();
     let mut f32s = BTreeMap::new();
     let mut i64s = BTreeMap::new();
@@ -51,7 +56,10 @@ pub fn read(path: &Path) -> Result<Tensors> {
         let shape = view.shape().to_vec();
         let data = view.data();
         let values: Vec<f32> = match view.dtype() {
-            Dtype::F32 => data.chunks_exact(4).map(|b| f32::from_le_bytes(b.try_into().expect("4"))).collect(),
+            Dtype::F32 => data
+                .chunks_exact(4)
+                .map(|b| f32::from_le_bytes(b.try_into().expect("4")))
+                .collect(),
             Dtype::F16 => {
                 *converted.entry("f16").or_default() += 1;
                 data.chunks_exact(2)
@@ -71,14 +79,19 @@ pub fn read(path: &Path) -> Result<Tensors> {
                     .collect()
             }
             Dtype::I64 => {
-                let v = data.chunks_exact(8).map(|b| i64::from_le_bytes(b.try_into().expect("8"))).collect();
+                let v = data
+                    .chunks_exact(8)
+                    .map(|b| i64::from_le_bytes(b.try_into().expect("8")))
+                    .collect();
                 i64s.insert(name, (shape, v));
                 continue;
             }
             other => {
                 return Err(bad(
                     path,
-                    format!("tensor {name} has dtype {other:?}; floating-point weights (f32, f16, bf16) are required"),
+                    format!(
+                        "tensor {name} has dtype {other:?}; floating-point weights (f32, f16, bf16) are required"
+                    ),
                 ));
             }
         };
@@ -101,33 +114,78 @@ pub fn read(path: &Path) -> Result<Tensors> {
 /// its shape, no key left over (except `num_batches_tracked`, which sets the step
 /// count).
 pub fn params_from(graph: &Graph, t: &Tensors) -> Result<HostParams> {
-    let mut expected: Vec<&str> = graph.params.iter().chain(&graph.buffers).map(|p| p.name.as_str()).collect();
+    let mut expected: Vec<&str> = graph
+        .params
+        .iter()
+        .chain(&graph.buffers)
+        .map(|p| p.name.as_str())
+        .collect();
     expected.sort_unstable();
     let mut take = |spec: &crate::model::graph::ParamSpec| -> Result<Vec<f32>> {
         let (shape, v) = t.f32s.get(&spec.name).ok_or_else(|| {
-            bad(&t.path, format!("missing key {} (shape {:?}) for {}", spec.name, spec.shape, graph.spec.name()))
+            bad(
+                &t.path,
+                format!(
+                    "missing key {} (shape {:?}) for {}",
+                    spec.name,
+                    spec.shape,
+                    graph.spec.name()
+                ),
+            )
         })?;
         if *shape != spec.shape {
             return Err(bad(
                 &t.path,
-                format!("{}: shape {:?} in the file, {} needs {:?}", spec.name, shape, graph.spec.name(), spec.shape),
+                format!(
+                    "{}: shape {:?} in the file, {} needs {:?}",
+                    spec.name,
+                    shape,
+                    graph.spec.name(),
+                    spec.shape
+                ),
             ));
         }
         Ok(v.clone())
     };
-    let params = graph.params.iter().map(&mut take).collect::<Result<Vec<_>>>()?;
-    let buffers = graph.buffers.iter().map(&mut take).collect::<Result<Vec<_>>>()?;
-    if let Some(extra) = t.f32s.keys().find(|k| expected.binary_search(&k.as_str()).is_err()) {
+    let params = graph
+        .params
+        .iter()
+        .map(&mut take)
+        .collect::<Result<Vec<_>>>()?;
+    let buffers = graph
+        .buffers
+        .iter()
+        .map(&mut take)
+        .collect::<Result<Vec<_>>>()?;
+    if let Some(extra) = t
+        .f32s
+        .keys()
+        .find(|k| expected.binary_search(&k.as_str()).is_err())
+    {
         return Err(bad(
             &t.path,
-            format!("unexpected key {extra} (shape {:?}): not part of {}", t.f32s[extra].0, graph.spec.name()),
+            format!(
+                "unexpected key {extra} (shape {:?}): not part of {}",
+                t.f32s[extra].0,
+                graph.spec.name()
+            ),
         ));
     }
     if let Some(extra) = t.i64s.keys().find(|k| !k.ends_with("num_batches_tracked")) {
         return Err(bad(&t.path, format!("unexpected integer tensor {extra}")));
     }
-    let steps = t.i64s.values().filter_map(|(_, v)| v.first().copied()).max().unwrap_or(0).max(0) as u64;
-    Ok(HostParams { params, buffers, steps })
+    let steps = t
+        .i64s
+        .values()
+        .filter_map(|(_, v)| v.first().copied())
+        .max()
+        .unwrap_or(0)
+        .max(0) as u64;
+    Ok(HostParams {
+        params,
+        buffers,
+        steps,
+    })
 }
 
 /// Writes `values` (state_dict key → shape and f32 data) plus optional i64
@@ -138,25 +196,38 @@ pub fn write(
     counters: &[(String, i64)],
     metadata: HashMap<String, String>,
 ) -> Result<()> {
-    let f32_bytes: Vec<Vec<u8>> = values.iter().map(|(_, _, v)| bytemuck::cast_slice(v).to_vec()).collect();
+    let f32_bytes: Vec<Vec<u8>> = values
+        .iter()
+        .map(|(_, _, v)| bytemuck::cast_slice(v).to_vec())
+        .collect();
     let i64_bytes: Vec<[u8; 8]> = counters.iter().map(|(_, v)| v.to_le_bytes()).collect();
-    let mut views: Vec<(String, TensorView<'_>)> = Vec::with_capacity(values.len() + counters.len());
+    let mut views: Vec<(String, TensorView<'_>)> =
+        Vec::with_capacity(values.len() + counters.len());
     for ((name, shape, _), bytes) in values.iter().zip(&f32_bytes) {
-        let v = TensorView::new(Dtype::F32, shape.clone(), bytes).map_err(|e| Error::invalid(format!("{name}: {e}")))?;
+        let v = TensorView::new(Dtype::F32, shape.clone(), bytes)
+            .map_err(|e| Error::invalid(format!("{name}: {e}")))?;
         views.push((name.clone(), v));
     }
     for ((name, _), bytes) in counters.iter().zip(&i64_bytes) {
-        let v = TensorView::new(Dtype::I64, vec![], bytes).map_err(|e| Error::invalid(format!("{name}: {e}")))?;
+        let v = TensorView::new(Dtype::I64, vec![], bytes)
+            .map_err(|e| Error::invalid(format!("{name}: {e}")))?;
         views.push((name.clone(), v));
     }
-    let data = safetensors::serialize(views, Some(metadata)).map_err(|e| bad(path, format!("cannot serialise: {e}")))?;
+    let data = safetensors::serialize(views, Some(metadata))
+        .map_err(|e| bad(path, format!("cannot serialise: {e}")))?;
     write_atomic(path, &data)
 }
 
 /// Writes `data` to `path` through a temporary file and a rename.
 pub fn write_atomic(path: &Path, data: &[u8]) -> Result<()> {
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let name = path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().to_string())
+        .unwrap_or_default();
     let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
     std::fs::write(&tmp, data).map_err(|e| Error::io(&tmp, e))?;
     std::fs::rename(&tmp, path).map_err(|e| {
@@ -167,7 +238,12 @@ pub fn write_atomic(path: &Path, data: &[u8]) -> Result<()> {
 
 /// Saves a model's parameters and running statistics under its state_dict keys,
 /// with `num_batches_tracked` for every batch norm and `config` in the metadata.
-pub fn save(path: &Path, graph: &Graph, host: &HostParams, config: &serde_json::Value) -> Result<()> {
+pub fn save(
+    path: &Path,
+    graph: &Graph,
+    host: &HostParams,
+    config: &serde_json::Value,
+) -> Result<()> {
     host.check(graph)?;
     let values: Vec<(String, Vec<usize>, Vec<f32>)> = graph
         .params
@@ -192,8 +268,11 @@ pub fn save(path: &Path, graph: &Graph, host: &HostParams, config: &serde_json::
 pub fn config_of(t: &Tensors) -> Result<Option<serde_json::Value>> {
     match t.metadata.get(CONFIG_KEY) {
         None => Ok(None),
-        Some(s) => serde_json::from_str(s)
-            .map(Some)
-            .map_err(|e| bad(&t.path, format!("metadata {CONFIG_KEY:?} is not valid JSON: {e}"))),
+        Some(s) => serde_json::from_str(s).map(Some).map_err(|e| {
+            bad(
+                &t.path,
+                format!("metadata {CONFIG_KEY:?} is not valid JSON: {e}"),
+            )
+        }),
     }
 }

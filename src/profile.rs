@@ -28,7 +28,9 @@ pub fn profile(gpu: &Gpu, prog: &Program) -> Result<Option<Vec<(String, f64)>>> 
     });
     let mut enc = gpu
         .device()
-        .create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("profile") });
+        .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+            label: Some("profile"),
+        });
     {
         let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
             label: Some("profile"),
@@ -65,7 +67,10 @@ pub fn by_kernel(times: &[(String, f64)]) -> Vec<(String, f64, usize)> {
         e.0 += t;
         e.1 += 1;
     }
-    let mut v: Vec<_> = m.into_iter().map(|(l, (t, c))| (l.to_string(), t, c)).collect();
+    let mut v: Vec<_> = m
+        .into_iter()
+        .map(|(l, (t, c))| (l.to_string(), t, c))
+        .collect();
     v.sort_by(|a, b| b.1.total_cmp(&a.1));
     v
 }

@@ -38,7 +38,9 @@ impl std::str::FromStr for Schedule {
             "step" => Ok(Schedule::Step),
             "cosine" => Ok(Schedule::Cosine),
             "constant" => Ok(Schedule::Constant),
-            _ => Err(Error::invalid(format!("unknown schedule {s:?}; use step, cosine or constant"))),
+            _ => Err(Error::invalid(format!(
+                "unknown schedule {s:?}; use step, cosine or constant"
+            ))),
         }
     }
 }
@@ -120,13 +122,23 @@ impl TrainConfig {
             return Err(Error::invalid("--batch must be at least 1"));
         }
         if !(self.lr.is_finite() && self.lr > 0.0) {
-            return Err(Error::invalid(format!("--lr must be a positive number, got {}", self.lr)));
+            return Err(Error::invalid(format!(
+                "--lr must be a positive number, got {}",
+                self.lr
+            )));
         }
-        if !(0.0..1.0).contains(&self.momentum) || self.weight_decay < 0.0 || !self.weight_decay.is_finite() {
-            return Err(Error::invalid("--momentum must be in [0, 1) and --wd non-negative"));
+        if !(0.0..1.0).contains(&self.momentum)
+            || self.weight_decay < 0.0
+            || !self.weight_decay.is_finite()
+        {
+            return Err(Error::invalid(
+                "--momentum must be in [0, 1) and --wd non-negative",
+            ));
         }
         if self.steps == Some(0) || (self.steps.is_none() && self.epochs == 0) {
-            return Err(Error::invalid("the run has no steps: give --epochs or --steps above 0"));
+            return Err(Error::invalid(
+                "the run has no steps: give --epochs or --steps above 0",
+            ));
         }
         Ok(())
     }
@@ -178,7 +190,13 @@ pub struct EpochLog {
 #[derive(Debug, Clone)]
 pub enum Event {
     /// Every step, once its loss is known.
-    Step { step: usize, epoch: usize, lr: f32, loss: f32, accuracy: f32 },
+    Step {
+        step: usize,
+        epoch: usize,
+        lr: f32,
+        loss: f32,
+        accuracy: f32,
+    },
     Logged(StepLog),
     Epoch(EpochLog),
 }
@@ -205,7 +223,9 @@ impl Readback {
         Readback { slots }
     }
 
-    fn read_slot(slot: &mut (wgpu::Buffer, Option<usize>, Arc<AtomicBool>)) -> Result<Option<(usize, f32, f32)>> {
+    fn read_slot(
+        slot: &mut (wgpu::Buffer, Option<usize>, Arc<AtomicBool>),
+    ) -> Result<Option<(usize, f32, f32)>> {
         let Some(step) = slot.1 else { return Ok(None) };
         let v: Vec<f32> = {
             let view = slot
@@ -222,7 +242,14 @@ impl Readback {
 
     /// Frees the slot for `step` (waiting for its previous step if needed) and
     /// records the copy of `metrics` into it.
-    fn record(&mut self, gpu: &Gpu, enc: &mut wgpu::CommandEncoder, metrics: &crate::Tensor, step: usize, out: &mut Vec<(usize, f32, f32)>) -> Result<()> {
+    fn record(
+        &mut self,
+        gpu: &Gpu,
+        enc: &mut wgpu::CommandEncoder,
+        metrics: &crate::Tensor,
+        step: usize,
+        out: &mut Vec<(usize, f32, f32)>,
+    ) -> Result<()> {
         let n = self.slots.len();
         let slot = &mut self.slots[step % n];
         if slot.1.is_some() {
@@ -252,8 +279,14 @@ impl Readback {
 
     /// Results that have arrived, in step order; with `wait`, all of them.
     fn collect(&mut self, gpu: &Gpu, wait: bool) -> Result<Vec<(usize, f32, f32)>> {
-        let poll = if wait { wgpu::PollType::wait_indefinitely() } else { wgpu::PollType::Poll };
-        gpu.device().poll(poll).map_err(|e| Error::Wgpu(format!("poll: {e}")))?;
+        let poll = if wait {
+            wgpu::PollType::wait_indefinitely()
+        } else {
+            wgpu::PollType::Poll
+        };
+        gpu.device()
+            .poll(poll)
+            .map_err(|e| Error::Wgpu(format!("poll: {e}")))?;
         let mut out = Vec::new();
         for slot in &mut self.slots {
             if slot.1.is_some() && slot.2.load(Ordering::SeqCst) {
@@ -284,13 +317,25 @@ impl Evaluator {
     }
 
     /// (mean loss, accuracy) over `split` with batch norm in eval mode.
-    pub fn evaluate(&mut self, params: &Params, split: &Split, norm: &Normalize) -> Result<(f32, f32)> {
+    pub fn evaluate(
+        &mut self,
+        params: &Params,
+        split: &Split,
+        norm: &Normalize,
+    ) -> Result<(f32, f32)> {
         let (mut loss, mut correct) = (0f64, 0f64);
         for b in eval_batches(split, norm, self.batch) {
             let n = b.labels.len();
             if !self.plans.contains_key(&n) {
-                let p = Plan::new(&self.gpu, &self.graph, params, n, Mode::Eval, PlanOptions::default())
-                    .map_err(|e| too_large(e, n))?;
+                let p = Plan::new(
+                    &self.gpu,
+                    &self.graph,
+                    params,
+                    n,
+                    Mode::Eval,
+                    PlanOptions::default(),
+                )
+                .map_err(|e| too_large(e, n))?;
                 self.plans.insert(n, p);
             }
             let (l, c) = self.plans[&n].run(&b.images, &b.labels, None, false)?;
@@ -305,9 +350,11 @@ impl Evaluator {
 /// Says which batch failed when a plan does not fit the device.
 fn too_large(e: Error, batch: usize) -> Error {
     match e {
-        Error::BindingTooLarge { .. } | Error::BufferTooLarge { .. } | Error::DispatchTooLarge { .. } => {
-            Error::invalid(format!("batch {batch} is too large for this device: {e}; use a smaller --batch"))
-        }
+        Error::BindingTooLarge { .. }
+        | Error::BufferTooLarge { .. }
+        | Error::DispatchTooLarge { .. } => Error::invalid(format!(
+            "batch {batch} is too large for this device: {e}; use a smaller --batch"
+        )),
         e => e,
     }
 }
@@ -329,7 +376,9 @@ impl RunDir {
     /// `force`, which replaces the run's own files (and nothing else).
     pub fn create(path: &Path, force: bool) -> Result<RunDir> {
         if path.exists() {
-            let entries = std::fs::read_dir(path).map_err(|e| Error::io(path, e))?.count();
+            let entries = std::fs::read_dir(path)
+                .map_err(|e| Error::io(path, e))?
+                .count();
             if entries > 0 && !force {
                 return Err(Error::file(
                     path,
@@ -344,7 +393,9 @@ impl RunDir {
             }
         }
         std::fs::create_dir_all(path).map_err(|e| Error::io(path, e))?;
-        Ok(RunDir { path: path.to_path_buf() })
+        Ok(RunDir {
+            path: path.to_path_buf(),
+        })
     }
 
     pub fn file(&self, name: &str) -> PathBuf {
@@ -366,7 +417,8 @@ impl RunDir {
     pub fn read_config(&self) -> Result<TrainConfig> {
         let p = self.file(CONFIG_FILE);
         let s = std::fs::read_to_string(&p).map_err(|e| Error::io(&p, e))?;
-        serde_json::from_str(&s).map_err(|e| Error::file(&p, format!("not a reslab run configuration: {e}")))
+        serde_json::from_str(&s)
+            .map_err(|e| Error::file(&p, format!("not a reslab run configuration: {e}")))
     }
 }
 
@@ -392,7 +444,12 @@ pub struct Trainer {
 }
 
 impl Trainer {
-    pub fn new(gpu: &Gpu, cfg: TrainConfig, data: Arc<Dataset>, start: Option<Start>) -> Result<Trainer> {
+    pub fn new(
+        gpu: &Gpu,
+        cfg: TrainConfig,
+        data: Arc<Dataset>,
+        start: Option<Start>,
+    ) -> Result<Trainer> {
         cfg.validate()?;
         let tr = &data.train;
         if tr.c != cfg.model.in_channels {
@@ -431,7 +488,8 @@ impl Trainer {
             sgd: Some(cfg.sgd()),
             ..Default::default()
         };
-        let plan = Plan::new(gpu, &graph, &params, cfg.batch, Mode::Train, opts).map_err(|e| too_large(e, cfg.batch))?;
+        let plan = Plan::new(gpu, &graph, &params, cfg.batch, Mode::Train, opts)
+            .map_err(|e| too_large(e, cfg.batch))?;
         let evaluator = Evaluator::new(gpu, &graph, cfg.batch.max(256));
         let norm = Normalize {
             mean: data.mean.clone(),
@@ -456,7 +514,9 @@ impl Trainer {
     }
 
     pub fn total_steps(&self) -> usize {
-        self.cfg.steps.unwrap_or(self.cfg.epochs * self.steps_per_epoch())
+        self.cfg
+            .steps
+            .unwrap_or(self.cfg.epochs * self.steps_per_epoch())
     }
 
     pub fn card(&self) -> ModelCard {
@@ -472,7 +532,8 @@ impl Trainer {
 
     /// Test loss and accuracy now (BN in eval mode).
     pub fn evaluate(&mut self) -> Result<(f32, f32)> {
-        self.evaluator.evaluate(&self.params, &self.data.test, &self.norm)
+        self.evaluator
+            .evaluate(&self.params, &self.data.test, &self.norm)
     }
 
     /// Writes checkpoint.safetensors and optimizer.safetensors into `dir`.
@@ -501,7 +562,11 @@ impl Trainer {
 
     /// Trains to the end of the run. `on` sees every event and may stop the run
     /// early by returning `false`. With `dir`, logs and checkpoints go there.
-    pub fn run(&mut self, dir: Option<&RunDir>, on: &mut dyn FnMut(&Event) -> bool) -> Result<Option<EpochLog>> {
+    pub fn run(
+        &mut self,
+        dir: Option<&RunDir>,
+        on: &mut dyn FnMut(&Event) -> bool,
+    ) -> Result<Option<EpochLog>> {
         let total = self.total_steps();
         let per_epoch = self.steps_per_epoch();
         if self.step >= total {
@@ -532,12 +597,21 @@ impl Trainer {
                 .ok_or_else(|| Error::invalid("the data loader stopped early"))?;
             let lr = self.cfg.lr_at(self.step, total);
             self.plan.set_batch(&b.images, &b.labels)?;
-            let mut enc = self
-                .gpu
-                .device()
-                .create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("train step") });
-            self.plan.record(&mut enc, Some(lr), !self.momentum_started)?;
-            readback.record(&self.gpu, &mut enc, &self.plan.metrics, self.step, &mut pending)?;
+            let mut enc =
+                self.gpu
+                    .device()
+                    .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                        label: Some("train step"),
+                    });
+            self.plan
+                .record(&mut enc, Some(lr), !self.momentum_started)?;
+            readback.record(
+                &self.gpu,
+                &mut enc,
+                &self.plan.metrics,
+                self.step,
+                &mut pending,
+            )?;
             self.gpu.submit([enc.finish()]);
             readback.submitted(self.step);
             self.momentum_started = true;
@@ -617,8 +691,10 @@ fn set_momentum(gpu: &Gpu, graph: &Graph, params: &mut Params, m: &[Vec<f32>]) -
 pub fn resume(dir: &RunDir) -> Result<(TrainConfig, Start)> {
     let cfg = dir.read_config()?;
     let data_side = |t: &checkpoint::Tensors| -> Result<CheckpointMeta> {
-        let v = checkpoint::config_of(t)?.ok_or_else(|| Error::file(&t.path, "no reslab metadata in this checkpoint"))?;
-        serde_json::from_value(v).map_err(|e| Error::file(&t.path, format!("unreadable reslab metadata: {e}")))
+        let v = checkpoint::config_of(t)?
+            .ok_or_else(|| Error::file(&t.path, "no reslab metadata in this checkpoint"))?;
+        serde_json::from_value(v)
+            .map_err(|e| Error::file(&t.path, format!("unreadable reslab metadata: {e}")))
     };
     let t = checkpoint::read(&dir.file(CHECKPOINT_FILE))?;
     let meta = data_side(&t)?;
@@ -633,7 +709,12 @@ pub fn resume(dir: &RunDir) -> Result<(TrainConfig, Start)> {
                 .get(&p.name)
                 .filter(|(s, _)| *s == p.shape)
                 .map(|(_, v)| v.clone())
-                .ok_or_else(|| Error::file(&o.path, format!("no momentum of shape {:?} for {}", p.shape, p.name)))
+                .ok_or_else(|| {
+                    Error::file(
+                        &o.path,
+                        format!("no momentum of shape {:?} for {}", p.shape, p.name),
+                    )
+                })
         })
         .collect::<Result<Vec<_>>>()?;
     Ok((

@@ -37,8 +37,14 @@ fn mnist_dir(name: &str, n: u32, gz: bool) -> PathBuf {
         let images: Vec<u8> = (0..count * 16).map(|i| (i % 251) as u8).collect();
         let labels: Vec<u8> = (0..count).map(|i| (i % 10) as u8).collect();
         let files = [
-            (format!("{stem}-images-idx3-ubyte"), idx_bytes(&[count, 4, 4], &images)),
-            (format!("{stem}-labels-idx1-ubyte"), idx_bytes(&[count], &labels)),
+            (
+                format!("{stem}-images-idx3-ubyte"),
+                idx_bytes(&[count, 4, 4], &images),
+            ),
+            (
+                format!("{stem}-labels-idx1-ubyte"),
+                idx_bytes(&[count], &labels),
+            ),
         ];
         for (f, bytes) in files {
             if gz {
@@ -85,7 +91,10 @@ fn idx_rejects_bad_files_by_name() {
     // Truncated data.
     std::fs::write(&images, &good[..good.len() - 5]).unwrap();
     let e = err_of(idx::load_dir(&d));
-    assert!(e.contains("train-images-idx3-ubyte") && e.contains("truncated"), "{e}");
+    assert!(
+        e.contains("train-images-idx3-ubyte") && e.contains("truncated"),
+        "{e}"
+    );
     // Truncated header.
     std::fs::write(&images, &good[..6]).unwrap();
     let e = err_of(idx::load_dir(&d));
@@ -100,7 +109,10 @@ fn idx_rejects_bad_files_by_name() {
     gz.truncate(gz.len() / 2);
     std::fs::write(d.join("train-images-idx3-ubyte.gz"), gz).unwrap();
     let e = err_of(idx::load_dir(&d));
-    assert!(e.contains("gzip") && e.contains("train-images-idx3-ubyte.gz"), "{e}");
+    assert!(
+        e.contains("gzip") && e.contains("train-images-idx3-ubyte.gz"),
+        "{e}"
+    );
     // Labels that do not match the images.
     std::fs::remove_file(d.join("train-images-idx3-ubyte.gz")).unwrap();
     std::fs::write(&images, &good).unwrap();
@@ -110,10 +122,17 @@ fn idx_rejects_bad_files_by_name() {
     // A missing file.
     std::fs::remove_file(d.join("train-labels-idx1-ubyte")).unwrap();
     let e = err_of(idx::load_dir(&d));
-    assert!(e.contains("train-labels-idx1-ubyte") && e.contains("missing"), "{e}");
+    assert!(
+        e.contains("train-labels-idx1-ubyte") && e.contains("missing"),
+        "{e}"
+    );
     // Labels beyond the classes.
     let d = mnist_dir("labels", 8, false);
-    std::fs::write(d.join("t10k-labels-idx1-ubyte"), idx_bytes(&[8], &[0, 1, 2, 3, 4, 5, 6, 200])).unwrap();
+    std::fs::write(
+        d.join("t10k-labels-idx1-ubyte"),
+        idx_bytes(&[8], &[0, 1, 2, 3, 4, 5, 6, 200]),
+    )
+    .unwrap();
     let spec = DataSpec {
         name: "mnist".into(),
         dir: Some(d),
@@ -125,7 +144,14 @@ fn idx_rejects_bad_files_by_name() {
 
 fn cifar_dir(name: &str, per_batch: usize) -> PathBuf {
     let d = tmp(name);
-    for f in ["data_batch_1", "data_batch_2", "data_batch_3", "data_batch_4", "data_batch_5", "test_batch"] {
+    for f in [
+        "data_batch_1",
+        "data_batch_2",
+        "data_batch_3",
+        "data_batch_4",
+        "data_batch_5",
+        "test_batch",
+    ] {
         let mut v = Vec::new();
         for i in 0..per_batch {
             v.push((i % 10) as u8);
@@ -146,7 +172,10 @@ fn cifar_reads_batches_and_rejects_bad_ones() {
     let good = std::fs::read(&p).unwrap();
     std::fs::write(&p, &good[..good.len() - 100]).unwrap();
     let e = err_of(cifar::load_dir(&d));
-    assert!(e.contains("data_batch_3.bin") && e.contains("whole number"), "{e}");
+    assert!(
+        e.contains("data_batch_3.bin") && e.contains("whole number"),
+        "{e}"
+    );
     let mut bad = good.clone();
     bad[3073] = 42;
     std::fs::write(&p, &bad).unwrap();
@@ -168,7 +197,10 @@ fn unknown_data_set_is_named() {
         name: "imagenet21k".into(),
         ..Default::default()
     }));
-    assert!(e.contains("imagenet21k") && e.contains("fashion-mnist"), "{e}");
+    assert!(
+        e.contains("imagenet21k") && e.contains("fashion-mnist"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -187,9 +219,16 @@ fn synthetic_is_seeded_balanced_and_sized() {
     for k in 0..10 {
         assert_eq!(a.labels.iter().filter(|&&l| l == k).count(), 5);
     }
-    let (c, _) = synthetic::generate(&SyntheticSpec { seed: 4, ..spec.clone() }).unwrap();
+    let (c, _) = synthetic::generate(&SyntheticSpec {
+        seed: 4,
+        ..spec.clone()
+    })
+    .unwrap();
     assert_ne!(a.images, c.images, "another seed, other images");
-    assert_ne!(a.images, t.images[..a.images.len().min(t.images.len())].to_vec());
+    assert_ne!(
+        a.images,
+        t.images[..a.images.len().min(t.images.len())].to_vec()
+    );
     assert!(synthetic::generate(&SyntheticSpec { side: 4, ..spec }).is_err());
 }
 
@@ -210,8 +249,16 @@ fn batches_are_deterministic_normalised_and_augmented() {
     let order = epoch_order(7, 0, split.len());
     let mut sorted = order.clone();
     sorted.sort();
-    assert_eq!(sorted, (0..40).collect::<Vec<_>>(), "an epoch visits every sample once");
-    assert_ne!(order, epoch_order(7, 1, split.len()), "each epoch reshuffles");
+    assert_eq!(
+        sorted,
+        (0..40).collect::<Vec<_>>(),
+        "an epoch visits every sample once"
+    );
+    assert_ne!(
+        order,
+        epoch_order(7, 1, split.len()),
+        "each epoch reshuffles"
+    );
     let b1 = train_batch(&split, &norm, 8, Augment::NONE, 7, 0, 2, &order);
     let b2 = train_batch(&split, &norm, 8, Augment::NONE, 7, 0, 2, &order);
     assert_eq!(b1.images, b2.images);
@@ -229,6 +276,8 @@ fn batches_are_deterministic_normalised_and_augmented() {
     }
     assert!(black > 0, "random crops never reached the padding");
     // Evaluation covers the split once, in order, with a short last batch.
-    let sizes: Vec<usize> = eval_batches(&split, &norm, 16).map(|b| b.labels.len()).collect();
+    let sizes: Vec<usize> = eval_batches(&split, &norm, 16)
+        .map(|b| b.labels.len())
+        .collect();
     assert_eq!(sizes, vec![16, 16, 8]);
 }

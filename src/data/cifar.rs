@@ -30,7 +30,10 @@ pub fn parse(path: &Path, bytes: &[u8]) -> Result<Split> {
         if rec[0] >= 10 {
             return Err(Error::file(
                 path,
-                format!("record {i} has label {}, CIFAR-10 labels are 0–9 (another format?)", rec[0]),
+                format!(
+                    "record {i} has label {}, CIFAR-10 labels are 0–9 (another format?)",
+                    rec[0]
+                ),
             ));
         }
         labels.push(rec[0]);

@@ -19,7 +19,12 @@ fn maybe_gunzip(path: &Path, bytes: Vec<u8>) -> Result<Vec<u8>> {
         let mut out = Vec::new();
         flate2::read::GzDecoder::new(&bytes[..])
             .read_to_end(&mut out)
-            .map_err(|e| Error::file(path, format!("not a valid gzip stream ({e}); the file may be truncated")))?;
+            .map_err(|e| {
+                Error::file(
+                    path,
+                    format!("not a valid gzip stream ({e}); the file may be truncated"),
+                )
+            })?;
         Ok(out)
     } else {
         Ok(bytes)
@@ -34,19 +39,27 @@ pub fn parse(path: &Path, bytes: &[u8]) -> Result<Idx> {
     if bytes[2] != 0x08 {
         return Err(Error::file(
             path,
-            format!("IDX element type 0x{:02x} is not unsigned bytes (0x08)", bytes[2]),
+            format!(
+                "IDX element type 0x{:02x} is not unsigned bytes (0x08)",
+                bytes[2]
+            ),
         ));
     }
     let ndim = bytes[3] as usize;
     if ndim == 0 || ndim > 4 {
-        return Err(Error::file(path, format!("IDX file with {ndim} dimensions")));
+        return Err(Error::file(
+            path,
+            format!("IDX file with {ndim} dimensions"),
+        ));
     }
     let header = 4 + 4 * ndim;
     if bytes.len() < header {
         return Err(Error::file(path, "truncated IDX header"));
     }
     let dims: Vec<usize> = (0..ndim)
-        .map(|i| u32::from_be_bytes(bytes[4 + 4 * i..8 + 4 * i].try_into().expect("4 bytes")) as usize)
+        .map(|i| {
+            u32::from_be_bytes(bytes[4 + 4 * i..8 + 4 * i].try_into().expect("4 bytes")) as usize
+        })
         .collect();
     let expected = dims.iter().try_fold(1usize, |a, &d| a.checked_mul(d));
     let Some(expected) = expected else {
@@ -54,7 +67,11 @@ pub fn parse(path: &Path, bytes: &[u8]) -> Result<Idx> {
     };
     let got = bytes.len() - header;
     if got != expected {
-        let what = if got < expected { "truncated" } else { "longer than its header says" };
+        let what = if got < expected {
+            "truncated"
+        } else {
+            "longer than its header says"
+        };
         return Err(Error::file(
             path,
             format!("{what}: header {dims:?} needs {expected} data bytes, file has {got}"),
@@ -77,13 +94,22 @@ pub fn load_split(images: &Path, labels: &Path) -> Result<Split> {
     let im = read(images)?;
     let lb = read(labels)?;
     let [n, h, w] = im.dims[..] else {
-        return Err(Error::file(images, format!("expected images [N, H, W], got dims {:?}", im.dims)));
+        return Err(Error::file(
+            images,
+            format!("expected images [N, H, W], got dims {:?}", im.dims),
+        ));
     };
     let [nl] = lb.dims[..] else {
-        return Err(Error::file(labels, format!("expected labels [N], got dims {:?}", lb.dims)));
+        return Err(Error::file(
+            labels,
+            format!("expected labels [N], got dims {:?}", lb.dims),
+        ));
     };
     if nl != n {
-        return Err(Error::file(labels, format!("{nl} labels for {n} images in {}", images.display())));
+        return Err(Error::file(
+            labels,
+            format!("{nl} labels for {n} images in {}", images.display()),
+        ));
     }
     Ok(Split {
         images: im.data,
@@ -102,13 +128,22 @@ fn find(dir: &Path, stem: &str) -> Result<PathBuf> {
             return Ok(p);
         }
     }
-    Err(Error::file(dir.join(stem), "missing (looked for it raw and as .gz)"))
+    Err(Error::file(
+        dir.join(stem),
+        "missing (looked for it raw and as .gz)",
+    ))
 }
 
 /// The training and test splits of an MNIST-layout folder.
 pub fn load_dir(dir: &Path) -> Result<(Split, Split)> {
-    let train = load_split(&find(dir, "train-images-idx3-ubyte")?, &find(dir, "train-labels-idx1-ubyte")?)?;
-    let test = load_split(&find(dir, "t10k-images-idx3-ubyte")?, &find(dir, "t10k-labels-idx1-ubyte")?)?;
+    let train = load_split(
+        &find(dir, "train-images-idx3-ubyte")?,
+        &find(dir, "train-labels-idx1-ubyte")?,
+    )?;
+    let test = load_split(
+        &find(dir, "t10k-images-idx3-ubyte")?,
+        &find(dir, "t10k-labels-idx1-ubyte")?,
+    )?;
     if (train.h, train.w) != (test.h, test.w) {
         return Err(Error::invalid(format!(
             "{}: training images are {}x{}, test images {}x{}",

@@ -19,7 +19,10 @@ pub struct Augment {
 }
 
 impl Augment {
-    pub const NONE: Augment = Augment { pad: 0, flip: false };
+    pub const NONE: Augment = Augment {
+        pad: 0,
+        flip: false,
+    };
 }
 
 /// Normalised images [batch, C, H, W] and their labels.
@@ -41,7 +44,16 @@ pub struct Normalize {
 
 /// Writes sample `i` of `split` into `out` (one image), normalised, cropped
 /// from the zero-padded image at (dy, dx) and mirrored when `flip`.
-fn fill(out: &mut [f32], split: &Split, i: usize, norm: &Normalize, pad: usize, dy: usize, dx: usize, flip: bool) {
+fn fill(
+    out: &mut [f32],
+    split: &Split,
+    i: usize,
+    norm: &Normalize,
+    pad: usize,
+    dy: usize,
+    dx: usize,
+    flip: bool,
+) {
     let (c, h, w) = (split.c, split.h, split.w);
     let img = split.image(i);
     for ch in 0..c {
@@ -99,7 +111,16 @@ pub fn train_batch(
             (0, 0)
         };
         let flip = aug.flip && rng.below(2) == 1;
-        fill(&mut images[k * len..(k + 1) * len], split, i, norm, aug.pad, dy, dx, flip);
+        fill(
+            &mut images[k * len..(k + 1) * len],
+            split,
+            i,
+            norm,
+            aug.pad,
+            dy,
+            dx,
+            flip,
+        );
         labels.push(split.labels[i] as u32);
     }
     Batch {
@@ -177,7 +198,11 @@ impl Drop for Loader {
 }
 
 /// Evaluation batches of a split in order, unaugmented; the last one may be short.
-pub fn eval_batches<'a>(split: &'a Split, norm: &Normalize, batch: usize) -> impl Iterator<Item = Batch> + 'a {
+pub fn eval_batches<'a>(
+    split: &'a Split,
+    norm: &Normalize,
+    batch: usize,
+) -> impl Iterator<Item = Batch> + 'a {
     let norm = norm.clone();
     let len = split.image_len();
     (0..split.len().div_ceil(batch.max(1))).map(move |b| {
@@ -185,7 +210,16 @@ pub fn eval_batches<'a>(split: &'a Split, norm: &Normalize, batch: usize) -> imp
         let hi = (lo + batch).min(split.len());
         let mut images = vec![0f32; (hi - lo) * len];
         for (k, i) in (lo..hi).enumerate() {
-            fill(&mut images[k * len..(k + 1) * len], split, i, &norm, 0, 0, 0, false);
+            fill(
+                &mut images[k * len..(k + 1) * len],
+                split,
+                i,
+                &norm,
+                0,
+                0,
+                0,
+                false,
+            );
         }
         Batch {
             images,

@@ -120,7 +120,8 @@ pub const DATASETS: [&str; 4] = ["synthetic", "fashion-mnist", "mnist", "cifar10
 /// Loads a data set, validating every file it reads.
 pub fn load(spec: &DataSpec) -> Result<Dataset> {
     let name = spec.name.to_ascii_lowercase();
-    let (train, test, classes, augment): (Split, Split, Vec<String>, Augment) = match name.as_str() {
+    let (train, test, classes, augment): (Split, Split, Vec<String>, Augment) = match name.as_str()
+    {
         "synthetic" => {
             let (train, test) = synthetic::generate(&spec.synthetic)?;
             let names = synthetic::CLASSES.iter().map(|s| s.to_string()).collect();
@@ -178,7 +179,9 @@ pub fn load(spec: &DataSpec) -> Result<Dataset> {
 
 fn check_labels(s: &Split, classes: usize, what: &str) -> Result<()> {
     if let Some(&bad) = s.labels.iter().find(|&&l| l as usize >= classes) {
-        return Err(Error::invalid(format!("{what} label {bad} out of range for {classes} classes")));
+        return Err(Error::invalid(format!(
+            "{what} label {bad} out of range for {classes} classes"
+        )));
     }
     if s.is_empty() {
         return Err(Error::invalid(format!("the {what} split is empty")));

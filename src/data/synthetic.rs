@@ -11,7 +11,16 @@ use crate::error::{Error, Result};
 use crate::rng::Rng;
 
 pub const CLASSES: [&str; 10] = [
-    "disk", "ring", "square", "triangle", "plus", "cross", "h-stripes", "v-stripes", "checker", "two-dots",
+    "disk",
+    "ring",
+    "square",
+    "triangle",
+    "plus",
+    "cross",
+    "h-stripes",
+    "v-stripes",
+    "checker",
+    "two-dots",
 ];
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -38,16 +47,27 @@ impl Default for SyntheticSpec {
 /// Generates the training and test splits (test images use their own stream).
 pub fn generate(spec: &SyntheticSpec) -> Result<(Split, Split)> {
     if spec.side < 8 || spec.side > 512 {
-        return Err(Error::invalid(format!("synthetic images must be 8 to 512 pixels wide, not {}", spec.side)));
+        return Err(Error::invalid(format!(
+            "synthetic images must be 8 to 512 pixels wide, not {}",
+            spec.side
+        )));
     }
     if spec.channels == 0 || spec.channels > 4 {
-        return Err(Error::invalid(format!("synthetic images have 1 to 4 channels, not {}", spec.channels)));
+        return Err(Error::invalid(format!(
+            "synthetic images have 1 to 4 channels, not {}",
+            spec.channels
+        )));
     }
     if spec.train == 0 || spec.test == 0 {
-        return Err(Error::invalid("synthetic splits need at least one image each"));
+        return Err(Error::invalid(
+            "synthetic splits need at least one image each",
+        ));
     }
     let root = Rng::new(spec.seed ^ 0x5EED_DA7A);
-    Ok((split(spec, spec.train, &root.fork(1)), split(spec, spec.test, &root.fork(2))))
+    Ok((
+        split(spec, spec.train, &root.fork(1)),
+        split(spec, spec.test, &root.fork(2)),
+    ))
 }
 
 fn split(spec: &SyntheticSpec, n: usize, rng: &Rng) -> Split {
@@ -57,7 +77,13 @@ fn split(spec: &SyntheticSpec, n: usize, rng: &Rng) -> Split {
     for i in 0..n {
         let label = i % CLASSES.len();
         let mut r = rng.fork(i as u64);
-        draw(&mut images[i * len..(i + 1) * len], label, spec.side, spec.channels, &mut r);
+        draw(
+            &mut images[i * len..(i + 1) * len],
+            label,
+            spec.side,
+            spec.channels,
+            &mut r,
+        );
         labels[i] = label as u8;
     }
     Split {
@@ -85,9 +111,12 @@ fn inside(label: usize, u: f64, v: f64, f: f64) -> bool {
         8 => {
             u.abs() <= 1.0
                 && v.abs() <= 1.0
-                && (((u + 1.0) * f * 0.5).floor() as i64 + ((v + 1.0) * f * 0.5).floor() as i64) % 2 == 0
+                && (((u + 1.0) * f * 0.5).floor() as i64 + ((v + 1.0) * f * 0.5).floor() as i64) % 2
+                    == 0
         }
-        _ => ((u - 0.55).powi(2) + v * v).sqrt() <= 0.4 || ((u + 0.55).powi(2) + v * v).sqrt() <= 0.4,
+        _ => {
+            ((u - 0.55).powi(2) + v * v).sqrt() <= 0.4 || ((u + 0.55).powi(2) + v * v).sqrt() <= 0.4
+        }
     }
 }
 
@@ -106,7 +135,11 @@ fn draw(out: &mut [u8], label: usize, side: usize, channels: usize, rng: &mut Rn
     let scale = rng.range(0.22, 0.42) * s;
     let cx = rng.range(scale, s - scale);
     let cy = rng.range(scale, s - scale);
-    let max_angle = if (4..=7).contains(&label) { 0.26 } else { std::f64::consts::PI };
+    let max_angle = if (4..=7).contains(&label) {
+        0.26
+    } else {
+        std::f64::consts::PI
+    };
     let angle = rng.range(-max_angle, max_angle);
     let (sin, cos) = angle.sin_cos();
     let freq = rng.range(2.5, 4.5);
@@ -124,7 +157,11 @@ fn draw(out: &mut [u8], label: usize, side: usize, channels: usize, rng: &mut Rn
     let (gx, gy) = (rng.range(-0.25, 0.25), rng.range(-0.25, 0.25));
     let noise = rng.range(0.03, 0.12);
     // A distractor: a small blob of a third colour somewhere.
-    let blob = (rng.range(0.0, s), rng.range(0.0, s), rng.range(0.06, 0.12) * s);
+    let blob = (
+        rng.range(0.0, s),
+        rng.range(0.0, s),
+        rng.range(0.06, 0.12) * s,
+    );
     let blob_colour = colour(rng, channels);
     for y in 0..side {
         for x in 0..side {
@@ -142,7 +179,11 @@ fn draw(out: &mut [u8], label: usize, side: usize, channels: usize, rng: &mut Rn
             let shade = gx * (px / s - 0.5) + gy * (py / s - 0.5);
             let in_blob = ((px - blob.0).powi(2) + (py - blob.1).powi(2)).sqrt() <= blob.2;
             for c in 0..channels {
-                let back = if in_blob { blob_colour[c] } else { bg[c] + shade };
+                let back = if in_blob {
+                    blob_colour[c]
+                } else {
+                    bg[c] + shade
+                };
                 let v = back * (1.0 - cover) + fg[c] * cover + noise * rng.normal();
                 out[(c * side + y) * side + x] = (v.clamp(0.0, 1.0) * 255.0).round() as u8;
             }

@@ -91,7 +91,11 @@ fn apply_grid(gpu: &Gpu, g: &BnGeom) -> Result<[u32; 3]> {
     let planes = g.n * g.c;
     let gy = planes.min(max);
     let gz = planes.div_ceil(gy);
-    crate::kernels::check_grid(gpu, "batch norm apply", [g.hw.div_ceil(256) as u64, gy as u64, gz as u64])
+    crate::kernels::check_grid(
+        gpu,
+        "batch norm apply",
+        [g.hw.div_ceil(256) as u64, gy as u64, gz as u64],
+    )
 }
 
 fn params(g: &BnGeom, o: &BnOptions, flags: u32) -> Result<BnParams> {

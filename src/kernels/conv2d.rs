@@ -246,7 +246,10 @@ pub fn conv2d_pad(
     expect_shape("conv2d input", x, &[pg.n, pg.c, pg.h, pg.w])?;
     u32_of("padded input elements", xp.len())?;
     if !pg.pitch.is_multiple_of(4) || pg.dil == 0 {
-        return Err(Error::invalid(format!("conv2d_pad: pitch {} must be a multiple of 4 and dilation positive", pg.pitch)));
+        return Err(Error::invalid(format!(
+            "conv2d_pad: pitch {} must be a multiple of 4 and dilation positive",
+            pg.pitch
+        )));
     }
     let p = PadParams {
         n: pg.n as u32,

@@ -220,7 +220,12 @@ impl Params {
     pub fn upload_momentum(&mut self, gpu: &Gpu, m: &[Vec<f32>]) -> Result<()> {
         for (s, v) in self.specs.iter().zip(m) {
             if v.len() != s.shape.iter().product::<usize>() {
-                return Err(Error::invalid(format!("momentum of {}: {} values for {:?}", s.name, v.len(), s.shape)));
+                return Err(Error::invalid(format!(
+                    "momentum of {}: {} values for {:?}",
+                    s.name,
+                    v.len(),
+                    s.shape
+                )));
             }
         }
         gpu.write(&self.momentum, &self.layout.flatten(m))

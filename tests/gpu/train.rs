@@ -68,7 +68,16 @@ fn same_seed_same_losses_and_the_loss_falls() {
     let first: f32 = la[..4].iter().sum::<f32>() / 4.0;
     let last: f32 = la[16..].iter().sum::<f32>() / 4.0;
     assert!(last < first, "loss did not fall: {first} -> {last}");
-    let mut c = Trainer::new(gpu, TrainConfig { seed: 1, ..tiny_config() }, data, None).unwrap();
+    let mut c = Trainer::new(
+        gpu,
+        TrainConfig {
+            seed: 1,
+            ..tiny_config()
+        },
+        data,
+        None,
+    )
+    .unwrap();
     assert_ne!(losses(&mut c, None), la, "another seed, other losses");
     no_errors();
 }
@@ -96,17 +105,29 @@ fn a_resumed_run_continues_exactly() {
         })
         .unwrap();
     assert_eq!(got.len(), 10);
-    for f in [train::CONFIG_FILE, train::METRICS_FILE, train::CHECKPOINT_FILE, train::OPTIMIZER_FILE] {
+    for f in [
+        train::CONFIG_FILE,
+        train::METRICS_FILE,
+        train::CHECKPOINT_FILE,
+        train::OPTIMIZER_FILE,
+    ] {
         assert!(dir.file(f).exists(), "{f} missing");
     }
     let (cfg, start) = train::resume(&dir).unwrap();
     assert_eq!(start.step, 10);
     let mut second = Trainer::new(gpu, cfg, data, Some(start)).unwrap();
     got.extend(losses(&mut second, Some(&dir)));
-    assert_eq!(got, all, "stopping at an epoch end and resuming changes nothing");
+    assert_eq!(
+        got, all,
+        "stopping at an epoch end and resuming changes nothing"
+    );
     let lines = std::fs::read_to_string(dir.file(train::METRICS_FILE)).unwrap();
     assert!(lines.lines().count() >= 12, "{lines}");
-    assert!(lines.lines().all(|l| serde_json::from_str::<serde_json::Value>(l).is_ok()));
+    assert!(
+        lines
+            .lines()
+            .all(|l| serde_json::from_str::<serde_json::Value>(l).is_ok())
+    );
     // An existing run is never replaced by accident.
     let e = RunDir::create(&path, false).unwrap_err().to_string();
     assert!(e.contains("--resume") && e.contains("--force"), "{e}");
@@ -124,8 +145,14 @@ fn a_diverging_run_stops_and_keeps_its_checkpoint() {
     cfg.schedule = reslab::train::Schedule::Constant;
     let mut t = Trainer::new(gpu, cfg, tiny_data(), None).unwrap();
     let e = t.run(Some(&dir), &mut |_| true).unwrap_err().to_string();
-    assert!(e.contains("the loss became") && e.contains("at step"), "{e}");
-    assert!(!dir.file(train::CHECKPOINT_FILE).exists(), "a diverged model was checkpointed");
+    assert!(
+        e.contains("the loss became") && e.contains("at step"),
+        "{e}"
+    );
+    assert!(
+        !dir.file(train::CHECKPOINT_FILE).exists(),
+        "a diverged model was checkpointed"
+    );
     let _ = std::fs::remove_dir_all(&path);
 }
 
@@ -136,6 +163,12 @@ fn a_batch_too_large_for_the_device_is_a_clear_error() {
         ..Default::default()
     })
     .unwrap();
-    let e = Trainer::new(&small, tiny_config(), tiny_data(), None).err().expect("must fail").to_string();
-    assert!(e.contains("batch 32 is too large for this device") && e.contains("--batch"), "{e}");
+    let e = Trainer::new(&small, tiny_config(), tiny_data(), None)
+        .err()
+        .expect("must fail")
+        .to_string();
+    assert!(
+        e.contains("batch 32 is too large for this device") && e.contains("--batch"),
+        "{e}"
+    );
 }

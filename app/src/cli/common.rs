@@ -89,7 +89,8 @@ impl DataArgs {
     }
 
     pub fn load(&self) -> Result<Dataset> {
-        let mut d = reslab::data::load(&self.spec()).with_context(|| format!("loading data set {:?}", self.data))?;
+        let mut d = reslab::data::load(&self.spec())
+            .with_context(|| format!("loading data set {:?}", self.data))?;
         if let Some(n) = self.train_limit {
             d.train.truncate(n);
         }
@@ -99,7 +100,8 @@ impl DataArgs {
 
 /// Opens the GPU, naming the adapter on stderr.
 pub fn gpu() -> Result<reslab::Gpu> {
-    let gpu = reslab::Gpu::new().context("opening the GPU (set WGPU_BACKEND=vulkan|gl|metal|dx12 to choose)")?;
+    let gpu = reslab::Gpu::new()
+        .context("opening the GPU (set WGPU_BACKEND=vulkan|gl|metal|dx12 to choose)")?;
     let i = gpu.adapter_info();
     eprintln!("device: {} ({})", i.name, i.backend);
     Ok(gpu)

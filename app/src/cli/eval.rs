@@ -25,7 +25,12 @@ pub fn run(a: Args) -> Result<()> {
         .map(serde_json::from_value)
         .transpose()
         .with_context(|| format!("{}: unreadable reslab metadata", a.checkpoint.display()))?
-        .with_context(|| format!("{}: no reslab metadata (not written by reslab train)", a.checkpoint.display()))?;
+        .with_context(|| {
+            format!(
+                "{}: no reslab metadata (not written by reslab train)",
+                a.checkpoint.display()
+            )
+        })?;
     let card = meta.card;
     let data = a.data.load()?;
     let [c, h, w] = card.input;

@@ -10,7 +10,11 @@ use anyhow::Result;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "reslab", version, about = "Train ResNets and their plain twins on any GPU (wgpu), and look inside them")]
+#[command(
+    name = "reslab",
+    version,
+    about = "Train ResNets and their plain twins on any GPU (wgpu), and look inside them"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,

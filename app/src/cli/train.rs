@@ -59,14 +59,17 @@ pub fn run(a: Args) -> Result<()> {
     if a.resume && a.force {
         bail!("--resume continues a run and --force replaces it; give one of them");
     }
-    let out = a
-        .out
-        .clone()
-        .unwrap_or_else(|| PathBuf::from(format!("runs/{}-{}-s{}", a.model.model, a.data.data, a.seed)));
+    let out = a.out.clone().unwrap_or_else(|| {
+        PathBuf::from(format!(
+            "runs/{}-{}-s{}",
+            a.model.model, a.data.data, a.seed
+        ))
+    });
     let gpu = gpu()?;
     let (cfg, dir, start) = if a.resume {
         let dir = RunDir { path: out.clone() };
-        let (mut cfg, start) = train::resume(&dir).with_context(|| format!("resuming {}", out.display()))?;
+        let (mut cfg, start) =
+            train::resume(&dir).with_context(|| format!("resuming {}", out.display()))?;
         // A resumed run may be made longer.
         if a.steps.is_some() {
             cfg.steps = a.steps;
@@ -118,16 +121,27 @@ pub fn run(a: Args) -> Result<()> {
     );
     let bar = ProgressBar::new(total as u64).with_position(t.step as u64);
     bar.set_style(
-        ProgressStyle::with_template("{bar:30} {pos}/{len} epoch {msg} [{elapsed_precise} < {eta_precise}]")
-            .expect("valid template"),
+        ProgressStyle::with_template(
+            "{bar:30} {pos}/{len} epoch {msg} [{elapsed_precise} < {eta_precise}]",
+        )
+        .expect("valid template"),
     );
     let terminal = !bar.is_hidden();
     let mut ips = 0f32;
     let last = t.run(Some(&dir), &mut |e| {
         match e {
-            Event::Step { step, epoch, loss, accuracy, .. } => {
+            Event::Step {
+                step,
+                epoch,
+                loss,
+                accuracy,
+                ..
+            } => {
                 bar.set_position(*step as u64 + 1);
-                bar.set_message(format!("{epoch}  loss {loss:.4}  acc {:.1}%  {ips:.0} img/s", accuracy * 100.0));
+                bar.set_message(format!(
+                    "{epoch}  loss {loss:.4}  acc {:.1}%  {ips:.0} img/s",
+                    accuracy * 100.0
+                ));
             }
             Event::Logged(l) => ips = l.images_per_s,
             Event::Epoch(l) => {
