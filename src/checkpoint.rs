@@ -276,3 +276,97 @@ pub fn config_of(t: &Tensors) -> Result<Option<serde_json::Value>> {
         }),
     }
 }
+
+impl Tensors {
+    /// The tensors whose keys start with `prefix`, with the prefix removed.
+    pub fn with_prefix(&self, prefix: &str) -> Tensors {
+        fn strip<V: Clone>(m: &BTreeMap<String, V>, prefix: &str) -> BTreeMap<String, V> {
+            m.iter()
+                .filter_map(|(k, v)| k.strip_prefix(prefix).map(|s| (s.to_string(), v.clone())))
+                .collect()
+        }
+        Tensors {
+            path: self.path.clone(),
+            f32s: strip(&self.f32s, prefix),
+            i64s: strip(&self.i64s, prefix),
+            metadata: self.metadata.clone(),
+            notes: self.notes.clone(),
+        }
+    }
+}
+
+/// The model a state_dict holds. `base` gives family, depth and residual or
+/// plain (plain and option-A residual nets have the same tensors); width, input
+/// channels, classes, pre-activation and the shortcut option are read from the
+/// tensors: A when a block that changes shape has no `downsample.*`, B when only
+/// those blocks have one, C when every block has one.
+pub fn infer_spec(base: &crate::model::ModelSpec, t: &Tensors) -> Result<crate::model::ModelSpec> {
+    use crate::model::{Graph, Shortcut};
+    let need = |k: &str| {
+        t.shape(k)
+            .ok_or_else(|| bad(&t.path, format!("missing key {k}: not a ResNet state_dict")))
+    };
+    let conv1 = need("conv1.weight")?;
+    let fc = need("fc.weight")?;
+    if conv1.len() != 4 || fc.len() != 2 {
+        return Err(bad(
+            &t.path,
+            format!("conv1.weight {conv1:?} / fc.weight {fc:?} are not conv and linear weights"),
+        ));
+    }
+    let k = conv1[2];
+    let family_k = match base.family {
+        crate::model::Family::Cifar => 3,
+        crate::model::Family::Imagenet => 7,
+    };
+    if k != family_k {
+        return Err(bad(
+            &t.path,
+            format!(
+                "conv1 is {k}x{k}; the {:?} family's stem is {family_k}x{family_k} (another model? see --model/--family)",
+                base.family
+            ),
+        ));
+    }
+    let mut spec = base.clone();
+    spec.width = conv1[0];
+    spec.in_channels = conv1[1];
+    spec.classes = fc[0];
+    spec.preact = t.f32s.contains_key("bn_final.weight");
+    // Which blocks carry a projection?
+    let blocks = Graph::build(
+        &spec.twin(true),
+        64.max(spec.min_input()),
+        64.max(spec.min_input()),
+    )?
+    .blocks;
+    let has = |b: &crate::model::Block| {
+        t.f32s
+            .contains_key(&format!("{}.downsample.0.weight", b.name))
+    };
+    let changing: Vec<bool> = blocks.iter().map(|b| b.downsample).collect();
+    let projected: Vec<bool> = blocks.iter().map(has).collect();
+    spec.shortcut = if projected.iter().all(|&p| p) {
+        Shortcut::C
+    } else if projected.iter().zip(&changing).all(|(p, c)| p == c) {
+        Shortcut::B
+    } else if !projected.iter().any(|&p| p) {
+        Shortcut::A
+    } else {
+        return Err(bad(
+            &t.path,
+            "projection shortcuts on some blocks that keep their shape but not all: not option A, B or C",
+        ));
+    };
+    if !spec.residual && spec.shortcut != Shortcut::A {
+        return Err(bad(
+            &t.path,
+            format!(
+                "{} has projection shortcuts; a plain net has none",
+                base.name()
+            ),
+        ));
+    }
+    spec.validate()?;
+    Ok(spec)
+}

@@ -164,7 +164,6 @@ pub fn forward<T: Real>(
                     ),
                 }
             }
-            Op::Relu { x, .. } => cpu::relu_forward(&mut out, &acts[*x]),
             Op::Add { a, b, relu, .. } => cpu::add_forward(&mut out, &acts[*a], &acts[*b], *relu),
             Op::ShortcutA { x, stride, .. } => {
                 let g = shortcut_geom(graph, batch, *x, y, *stride);
@@ -328,11 +327,6 @@ pub fn backward<T: Real>(graph: &Graph, p: &CpuParams<T>, run: &CpuRun<T>) -> Re
                 if let (Some(r), Some(dr)) = (residual, dres) {
                     add_into(&mut grads, *r, dr);
                 }
-            }
-            Op::Relu { x, .. } => {
-                let mut gx = zeros(*x);
-                cpu::relu_backward(&mut gx, &gy, &run.acts[y]);
-                add_into(&mut grads, *x, gx);
             }
             Op::Add { a, b, relu, .. } => {
                 let g_in = if *relu {

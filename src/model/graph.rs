@@ -48,10 +48,6 @@ pub enum Op {
         relu: bool,
         residual: Option<Tid>,
     },
-    Relu {
-        x: Tid,
-        y: Tid,
-    },
     /// y = relu?(a + b)
     Add {
         a: Tid,
@@ -89,7 +85,6 @@ impl Op {
     pub fn inputs(&self) -> Vec<Tid> {
         match self {
             Op::Conv { x, .. }
-            | Op::Relu { x, .. }
             | Op::ShortcutA { x, .. }
             | Op::MaxPool { x, .. }
             | Op::AvgPool { x, .. }
@@ -103,7 +98,6 @@ impl Op {
         match self {
             Op::Conv { y, .. }
             | Op::BatchNorm { y, .. }
-            | Op::Relu { y, .. }
             | Op::Add { y, .. }
             | Op::ShortcutA { y, .. }
             | Op::MaxPool { y, .. }
@@ -285,12 +279,6 @@ impl Builder {
         (y, self.ops.len() - 1)
     }
 
-    fn relu(&mut self, x: Tid) -> Tid {
-        let y = self.tensor(self.tensors[x]);
-        self.ops.push(Op::Relu { x, y });
-        y
-    }
-
     /// The shortcut of a block from `x` (and, for projections in pre-activation
     /// blocks, the pre-activated `xa`) to `cout` channels at `stride`.
     fn shortcut(&mut self, name: &str, x: Tid, xa: Tid, cout: usize, stride: usize) -> Result<Tid> {
@@ -463,11 +451,9 @@ impl Graph {
             }
             Family::Imagenet => {
                 let a = b.conv("conv1", input, spec.width, 7, 2, 3)?;
-                let a = if spec.preact {
-                    b.relu(a)
-                } else {
-                    b.bn("bn1", a, true, None, 1.0).0
-                };
+                // The stem keeps BN + ReLU in pre-activation nets too: the max
+                // pool should see activated features.
+                let a = b.bn("bn1", a, true, None, 1.0).0;
                 let d = b.tensors[a];
                 let y = b.tensor(Dims {
                     c: d.c,

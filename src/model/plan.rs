@@ -349,9 +349,6 @@ impl Plan {
                 }
                 self.state[i].coef = Some(coef);
             }
-            Op::Relu { x, y } => {
-                elementwise::relu_forward(&gpu, prog, &self.acts[*y], &self.acts[*x])?
-            }
             Op::Add { a, b, y, relu } => elementwise::add_forward(
                 &gpu,
                 prog,
@@ -554,13 +551,6 @@ impl Plan {
                         accumulate_into(&gpu, prog, scratch, &mut grads, *x, gx)?;
                     } else {
                         scratch.give(gx);
-                    }
-                }
-                Op::Relu { x, .. } => {
-                    if needs_grad(*x) {
-                        let gx = scratch.take(&gpu, self.acts[*x].shape())?;
-                        elementwise::relu_backward(&gpu, prog, &gx, &gy, &self.acts[y])?;
-                        accumulate_into(&gpu, prog, scratch, &mut grads, *x, gx)?;
                     }
                 }
                 Op::Add { a, b, relu, .. } => {

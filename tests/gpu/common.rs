@@ -128,3 +128,31 @@ pub fn empty(shape: &[usize]) -> reslab::Tensor {
 pub fn to_f32(v: &[f64]) -> Vec<f32> {
     v.iter().map(|&a| a as f32).collect()
 }
+
+/// Compares every parameter gradient of a net. Some gradients are zero by
+/// symmetry, not by chance (in a pre-activation net a projection's BN bias only
+/// shifts what the next BN removes again): their values on both sides are
+/// rounding noise, so a tensor whose largest reference gradient is below a
+/// millionth of the net's largest is checked to be near zero instead.
+#[track_caller]
+pub fn assert_close_grads<'a>(
+    what: &str,
+    names: impl IntoIterator<Item = &'a str>,
+    got: &[Vec<f32>],
+    want: &[Vec<f32>],
+    tol: f64,
+) {
+    let scale = |v: &[f32]| v.iter().fold(0f64, |m, x| m.max((*x as f64).abs()));
+    let floor = 1e-6 * want.iter().map(|w| scale(w)).fold(0f64, f64::max);
+    for ((name, g), w) in names.into_iter().zip(got).zip(want) {
+        if scale(w) < floor {
+            assert!(
+                scale(g) < 100.0 * floor,
+                "{what} d{name}: {:e} where the gradient is zero",
+                scale(g)
+            );
+            continue;
+        }
+        assert_close(&format!("{what} d{name}"), g, w, tol);
+    }
+}

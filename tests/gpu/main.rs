@@ -13,4 +13,5 @@ mod model;
 mod pool;
 mod reduce;
 mod sgd;
+mod torch;
 mod train;

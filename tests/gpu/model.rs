@@ -66,24 +66,14 @@ fn check_gradients_with(
         &to_f32(&run.acts[graph.logits]),
         1e-4,
     );
-    // Some gradients are zero by symmetry, not by chance: in a pre-activation
-    // net a projection's BN bias only shifts what the next BN removes again.
-    // Their values on both sides are rounding noise, so each tensor's error is
-    // measured against at least a millionth of the largest gradient of the net.
-    let floor = 1e-6 * want.iter().flatten().fold(0f64, |m, v| m.max(v.abs()));
-    for ((spec_p, g), w) in graph.params.iter().zip(&grads).zip(&want) {
-        let scale = w.iter().fold(0f64, |m, v| m.max(v.abs()));
-        if scale < floor {
-            let noise = g.iter().fold(0f64, |m, v| m.max((*v as f64).abs()));
-            assert!(
-                noise < 1e-4 * floor / 1e-6,
-                "{what} d{}: {noise:e} where the gradient is zero",
-                spec_p.name
-            );
-            continue;
-        }
-        assert_close(&format!("{what} d{}", spec_p.name), g, &to_f32(w), 1e-4);
-    }
+    let want: Vec<Vec<f32>> = want.iter().map(|w| to_f32(w)).collect();
+    assert_close_grads(
+        &what,
+        graph.params.iter().map(|p| p.name.as_str()),
+        &grads,
+        &want,
+        1e-4,
+    );
     // Running statistics moved the same way.
     let back = params.download(gpu).unwrap();
     for ((spec_b, got), w) in graph.buffers.iter().zip(&back.buffers).zip(&cp.buffers) {
