@@ -8,6 +8,7 @@ pub mod geom;
 pub mod gpu;
 pub mod kernels;
 pub mod model;
+pub mod npy;
 pub mod profile;
 pub mod rng;
 pub mod tensor;

@@ -157,3 +157,139 @@ fn bad_inputs_get_one_clear_message() {
     assert!(err.contains("not a valid safetensors file"), "{err}");
     let _ = std::fs::remove_dir_all(junk);
 }
+
+#[test]
+fn infer_writes_logits_and_refuses_bad_inputs() {
+    let d = tmp("infer");
+    let run = d.join("run");
+    let mut args = vec!["train", "--out", run.to_str().unwrap()];
+    args.extend_from_slice(TINY);
+    ok(&args);
+    let ck = run.join("checkpoint.safetensors");
+    let ck = ck.to_str().unwrap();
+    let input = d.join("input.npy");
+    let x = reslab::npy::Array {
+        shape: vec![2, 3, 8, 8],
+        data: (0..384).map(|i| (i as f32 * 0.37).sin()).collect(),
+    };
+    reslab::npy::write(&input, &x).unwrap();
+    let out = d.join("logits.npy");
+    let top = ok(&[
+        "infer",
+        "--model",
+        "resnet8",
+        "--checkpoint",
+        ck,
+        "--input",
+        input.to_str().unwrap(),
+        "--output",
+        out.to_str().unwrap(),
+        "--top",
+        "3",
+    ]);
+    let logits = reslab::npy::read(&out).unwrap();
+    assert_eq!(logits.shape, vec![2, 10]);
+    assert_eq!(top.lines().count(), 2, "{top}");
+    assert!(top.contains('%'), "{top}");
+    // Batch statistics instead of running ones give other logits.
+    let train_out = d.join("logits_train.npy");
+    ok(&[
+        "infer",
+        "--model",
+        "resnet8",
+        "--checkpoint",
+        ck,
+        "--input",
+        input.to_str().unwrap(),
+        "--output",
+        train_out.to_str().unwrap(),
+        "--bn",
+        "train",
+    ]);
+    assert_ne!(reslab::npy::read(&train_out).unwrap().data, logits.data);
+    // An image file is resized and normalised as the checkpoint says.
+    let png = d.join("x.png");
+    image::RgbImage::from_fn(20, 13, |x, y| {
+        image::Rgb([(x * 12) as u8, (y * 19) as u8, 90])
+    })
+    .save(&png)
+    .unwrap();
+    let top = ok(&[
+        "infer",
+        "--model",
+        "resnet8",
+        "--checkpoint",
+        ck,
+        "--input",
+        png.to_str().unwrap(),
+        "--top",
+        "1",
+    ]);
+    assert_eq!(top.lines().count(), 1, "{top}");
+
+    let infer = |model: &str, ck: &str, input: &Path| {
+        fails(&[
+            "infer",
+            "--model",
+            model,
+            "--checkpoint",
+            ck,
+            "--input",
+            input.to_str().unwrap(),
+        ])
+    };
+    // A truncated checkpoint.
+    let bytes = std::fs::read(ck).unwrap();
+    let cut = d.join("cut.safetensors");
+    std::fs::write(&cut, &bytes[..bytes.len() / 2]).unwrap();
+    let e = infer("resnet8", cut.to_str().unwrap(), &input);
+    assert!(
+        e.contains("cut.safetensors") && e.contains("not a valid safetensors"),
+        "{e}"
+    );
+    // A file of another format.
+    let e = infer("resnet8", png.to_str().unwrap(), &input);
+    assert!(
+        e.contains("x.png") && e.contains("not a valid safetensors"),
+        "{e}"
+    );
+    // A checkpoint of another model: reslab's own name what they hold…
+    let e = infer("resnet14", ck, &input);
+    assert!(
+        e.contains("holds a resnet8") && e.contains("not a resnet14"),
+        "{e}"
+    );
+    // …a bare state_dict (as PyTorch writes) names the first missing key.
+    let t = reslab::checkpoint::read(Path::new(ck)).unwrap();
+    let values: Vec<_> = t
+        .f32s
+        .iter()
+        .map(|(k, (s, v))| (k.clone(), s.clone(), v.clone()))
+        .collect();
+    let bare = d.join("bare.safetensors");
+    reslab::checkpoint::write(&bare, &values, &[], Default::default()).unwrap();
+    let e = infer("resnet14", bare.to_str().unwrap(), &input);
+    assert!(e.contains("missing key layer1.1"), "{e}");
+    let e = infer("resnet18", ck, &input);
+    assert!(e.contains("conv1 is 3x3"), "{e}");
+    // An array of the wrong shape, and a truncated one.
+    let wrong = d.join("wrong.npy");
+    reslab::npy::write(
+        &wrong,
+        &reslab::npy::Array {
+            shape: vec![2, 1, 8, 8],
+            data: vec![0.0; 128],
+        },
+    )
+    .unwrap();
+    let e = infer("resnet8", ck, &wrong);
+    assert!(
+        e.contains("wrong.npy") && e.contains("[2, 1, 8, 8]") && e.contains("takes 3"),
+        "{e}"
+    );
+    let enc = std::fs::read(&input).unwrap();
+    std::fs::write(&wrong, &enc[..enc.len() - 10]).unwrap();
+    let e = infer("resnet8", ck, &wrong);
+    assert!(e.contains("wrong.npy") && e.contains("truncated"), "{e}");
+    let _ = std::fs::remove_dir_all(d);
+}

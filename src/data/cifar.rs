@@ -14,7 +14,7 @@ pub fn parse(path: &Path, bytes: &[u8]) -> Result<Split> {
     if bytes.is_empty() {
         return Err(Error::file(path, "empty file"));
     }
-    if bytes.len() % RECORD != 0 {
+    if !bytes.len().is_multiple_of(RECORD) {
         return Err(Error::file(
             path,
             format!(

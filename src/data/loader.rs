@@ -42,6 +42,7 @@ pub struct Normalize {
     pub std: Vec<f32>,
 }
 
+#[allow(clippy::too_many_arguments)]
 /// Writes sample `i` of `split` into `out` (one image), normalised, cropped
 /// from the zero-padded image at (dy, dx) and mirrored when `flip`.
 fn fill(

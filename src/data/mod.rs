@@ -4,6 +4,7 @@
 
 pub mod cifar;
 pub mod idx;
+pub mod image;
 pub mod loader;
 pub mod synthetic;
 

@@ -3,6 +3,7 @@
 
 mod common;
 mod eval;
+mod infer;
 mod info;
 mod train;
 
@@ -28,6 +29,8 @@ enum Command {
     Train(train::Args),
     /// Test loss and accuracy of a checkpoint (batch norm in eval mode), as JSON.
     Eval(eval::Args),
+    /// Logits of a checkpoint for a .npy array or an image; --top K prints classes.
+    Infer(infer::Args),
 }
 
 pub fn main() -> Result<()> {
@@ -36,6 +39,7 @@ pub fn main() -> Result<()> {
         Some(Command::Info(a)) => info::run(a),
         Some(Command::Train(a)) => train::run(a),
         Some(Command::Eval(a)) => eval::run(a),
+        Some(Command::Infer(a)) => infer::run(a),
         None => {
             eprintln!("reslab: give a subcommand; see `reslab --help`");
             Ok(())
