@@ -28,6 +28,10 @@ use crate::tensor::Tensor;
 /// Every WGSL file of the engine, by file name. Tests run each through naga.
 pub const SHADERS: &[(&str, &str)] = &[
     (
+        "bench_fma.wgsl",
+        include_str!("../../shaders/bench_fma.wgsl"),
+    ),
+    (
         "batchnorm_backward.wgsl",
         include_str!("../../shaders/batchnorm_backward.wgsl"),
     ),

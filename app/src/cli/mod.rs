@@ -1,6 +1,7 @@
 //! Subcommands. Each parses its flags, calls the engine, prints or writes the
 //! result; errors reach `main` once, with their context.
 
+mod bench;
 mod common;
 mod eval;
 mod infer;
@@ -25,6 +26,8 @@ struct Cli {
 enum Command {
     /// Print the GPU adapter, backend, driver, limits and features.
     Info(info::Args),
+    /// Time the kernels and whole models on this adapter.
+    Bench(bench::Args),
     /// Train a model; writes config.json, metrics.jsonl and checkpoints to --out.
     Train(train::Args),
     /// Test loss and accuracy of a checkpoint (batch norm in eval mode), as JSON.
@@ -37,6 +40,7 @@ pub fn main() -> Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Some(Command::Info(a)) => info::run(a),
+        Some(Command::Bench(a)) => bench::run(a),
         Some(Command::Train(a)) => train::run(a),
         Some(Command::Eval(a)) => eval::run(a),
         Some(Command::Infer(a)) => infer::run(a),

@@ -1,0 +1,97 @@
+use std::path::PathBuf;
+
+use anyhow::Result;
+use reslab::bench;
+
+use super::common::gpu;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Print the report as JSON.
+    #[arg(long)]
+    json: bool,
+    /// Fewer repeats, batch 32, resnet20 only: a minute instead of many.
+    #[arg(long)]
+    quick: bool,
+    /// Runs per measurement (the median is reported).
+    #[arg(long)]
+    repeats: Option<usize>,
+    /// Also write the JSON report to this file.
+    #[arg(long)]
+    out: Option<PathBuf>,
+}
+
+pub fn run(a: Args) -> Result<()> {
+    let gpu = gpu()?;
+    let opts = bench::Options {
+        repeats: a.repeats.unwrap_or(if a.quick { 2 } else { 7 }),
+        quick: a.quick,
+        commit: env!("RESLAB_COMMIT").to_string(),
+    };
+    let r = bench::run(&gpu, &opts, &mut |what| eprintln!("measuring {what} …"))?;
+    let json = serde_json::to_string_pretty(&r)?;
+    if let Some(p) = &a.out {
+        reslab::checkpoint::write_atomic(p, json.as_bytes())?;
+    }
+    if a.json {
+        println!("{json}");
+        return Ok(());
+    }
+    println!(
+        "{} ({}, {} {}), {}, commit {}; kernel times by {}, median of {}",
+        r.device.adapter,
+        r.device.backend,
+        r.device.driver,
+        r.device.driver_info,
+        r.date,
+        r.commit,
+        r.timing,
+        r.repeats
+    );
+    println!("multiply-add ceiling: {:.1} GFLOP/s", r.fma_gflops);
+    println!(
+        "\n{:<24} {:<16} {:>9} {:>9} {:>10} {:>10} {:>8}",
+        "conv (batch N)", "pass", "ms", "GFLOP/s", "kernel ms", "kernel GF", "of peak"
+    );
+    for c in &r.conv {
+        println!(
+            "{:<24} {:<16} {:>9.2} {:>9.2} {:>10.2} {:>10.2} {:>7.0}%",
+            c.shape,
+            c.pass,
+            c.ms,
+            c.gflops,
+            c.kernel_ms,
+            c.kernel_gflops,
+            100.0 * c.kernel_of_peak
+        );
+    }
+    println!(
+        "\n{:<42} {:>9} {:>8}",
+        "memory-bound pass (2M elements)", "ms", "GB/s"
+    );
+    for b in &r.bandwidth {
+        println!("{:<42} {:>9.2} {:>8.2}", b.name, b.ms, b.gb_per_s);
+    }
+    println!(
+        "\n{:<10} {:>6} {:<10} {:>12} {:>10} {:>10}",
+        "model", "batch", "mode", "ms/batch", "images/s", "memory MB"
+    );
+    for m in &r.models {
+        println!(
+            "{:<10} {:>6} {:<10} {:>12.1} {:>10.1} {:>10.1}",
+            m.model,
+            m.batch,
+            m.mode,
+            m.ms_per_batch,
+            m.images_per_s,
+            m.memory_bytes as f64 / 1e6
+        );
+    }
+    if r.first_train_step_s > 0.0 {
+        println!(
+            "\nfirst resnet20 training step (batch 128) on a fresh device: {:.1} s",
+            r.first_train_step_s
+        );
+    }
+    Ok(())
+}

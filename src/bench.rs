@@ -1,0 +1,490 @@
+//! `reslab bench`: the adapter's multiply-add ceiling, the convolution passes at
+//! the ResNet-20/56 stage shapes, the memory-bound passes, and whole models
+//! (inference and training steps), with medians over repeated runs.
+//!
+//! Kernel times come from GPU timestamps written between dispatches where the
+//! adapter has them (wall clock around a completed submission otherwise); model
+//! throughput is wall clock over back-to-back steps, as training sees it.
+
+use std::time::Instant;
+
+use serde::Serialize;
+
+use crate::error::{Error, Result};
+use crate::geom::Conv2dGeom;
+use crate::gpu::Gpu;
+use crate::kernels::batchnorm::{self, BnGeom, BnOptions};
+use crate::kernels::sgd::SgdConfig;
+use crate::kernels::{Launch, Program, conv2d, elementwise, grid_1d, prepare};
+use crate::model::plan::PlanOptions;
+use crate::model::{Graph, HostParams, Mode, ModelSpec, Params, Plan};
+use crate::rng::Rng;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Device {
+    pub adapter: String,
+    pub backend: String,
+    pub device_type: String,
+    pub driver: String,
+    pub driver_info: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ConvResult {
+    /// e.g. `C16@32x32 3x3/1`
+    pub shape: String,
+    /// forward, backward-data or backward-weight
+    pub pass: String,
+    pub geom: Conv2dGeom,
+    /// The whole pass, layout passes (padding, weight re-layout) included.
+    pub ms: f64,
+    pub gflops: f64,
+    /// The convolution kernel alone.
+    pub kernel_ms: f64,
+    pub kernel_gflops: f64,
+    /// kernel_gflops as a fraction of the multiply-add ceiling.
+    pub kernel_of_peak: f64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct BandwidthResult {
+    pub name: String,
+    pub elements: usize,
+    pub ms: f64,
+    /// Bytes the pass must read and write, over its time.
+    pub gb_per_s: f64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ModelResult {
+    pub model: String,
+    pub batch: usize,
+    /// inference (BN eval) or training (forward, loss, backward, SGD)
+    pub mode: String,
+    pub input: [usize; 3],
+    pub ms_per_batch: f64,
+    pub images_per_s: f64,
+    /// GPU memory the plan holds (activations, gradients, scratch, parameters).
+    pub memory_bytes: u64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub device: Device,
+    pub date: String,
+    pub commit: String,
+    /// How kernel times were taken.
+    pub timing: String,
+    pub repeats: usize,
+    pub fma_gflops: f64,
+    pub conv: Vec<ConvResult>,
+    pub bandwidth: Vec<BandwidthResult>,
+    pub models: Vec<ModelResult>,
+    /// Seconds from a fresh device to the end of the first resnet20 training
+    /// step at batch 128 (pipeline creation and any tuning included).
+    pub first_train_step_s: f64,
+}
+
+/// What to measure.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub repeats: usize,
+    pub quick: bool,
+    pub commit: String,
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+/// Per-dispatch milliseconds of `prog` (median over `reps` runs after a
+/// warm-up), from timestamps; `None` without timestamp support.
+fn dispatch_ms(gpu: &Gpu, prog: &Program, reps: usize) -> Result<Option<Vec<f64>>> {
+    if crate::profile::profile(gpu, prog)?.is_none() {
+        return Ok(None);
+    }
+    let mut runs: Vec<Vec<f64>> = Vec::new();
+    for _ in 0..reps {
+        let t = crate::profile::profile(gpu, prog)?
+            .ok_or_else(|| Error::Wgpu("timestamps vanished".into()))?;
+        runs.push(t.into_iter().map(|(_, ns)| ns / 1e6).collect());
+    }
+    Ok(Some(
+        (0..prog.len())
+            .map(|i| median(runs.iter().map(|r| r[i]).collect()))
+            .collect(),
+    ))
+}
+
+/// Median wall-clock milliseconds of one run of `prog` (submitted and waited for).
+fn wall_ms(gpu: &Gpu, prog: &Program, reps: usize) -> Result<f64> {
+    prog.run(gpu)?;
+    let mut v = Vec::new();
+    for _ in 0..reps {
+        let t = Instant::now();
+        prog.run(gpu)?;
+        v.push(t.elapsed().as_secs_f64() * 1e3);
+    }
+    Ok(median(v))
+}
+
+/// (whole program ms, ms of dispatch `main`, method).
+fn time_program(gpu: &Gpu, prog: &Program, main: usize, reps: usize) -> Result<(f64, f64)> {
+    match dispatch_ms(gpu, prog, reps)? {
+        Some(t) => Ok((t.iter().sum(), t[main])),
+        None => {
+            let all = wall_ms(gpu, prog, reps)?;
+            Ok((all, all))
+        }
+    }
+}
+
+/// The adapter's multiply-add ceiling in GFLOP/s.
+pub fn fma_peak(gpu: &Gpu, reps: usize) -> Result<f64> {
+    let invocations = 64 * 2048;
+    let iters = 2048u32;
+    let out = gpu.tensor(&[invocations])?;
+    let mut prog = Program::new();
+    let d = prepare(
+        gpu,
+        Launch {
+            file: "bench_fma.wgsl",
+            entry: "bench_fma",
+            constants: &[],
+            params: &[iters, 0u32, 0, 0],
+            tensors: &[Some(&out)],
+            workgroups: grid_1d(gpu, "bench_fma", invocations, 64)?,
+        },
+    )?;
+    prog.push(d);
+    let ms = match dispatch_ms(gpu, &prog, reps)? {
+        Some(t) => t[0],
+        None => wall_ms(gpu, &prog, reps)?,
+    };
+    Ok(invocations as f64 * iters as f64 * 16.0 / (ms * 1e-3) / 1e9)
+}
+
+/// The convolution workloads: ResNet-20/56 stage shapes at batch `n`.
+pub fn conv_shapes(n: usize) -> Vec<(String, Conv2dGeom)> {
+    vec![
+        (
+            "C16@32x32 3x3/1".into(),
+            Conv2dGeom::square(n, 16, 32, 32, 16, 3, 1, 1),
+        ),
+        (
+            "C32@16x16 3x3/1".into(),
+            Conv2dGeom::square(n, 32, 16, 16, 32, 3, 1, 1),
+        ),
+        (
+            "C64@8x8 3x3/1".into(),
+            Conv2dGeom::square(n, 64, 8, 8, 64, 3, 1, 1),
+        ),
+        (
+            "C16->32 @32->16 3x3/2".into(),
+            Conv2dGeom::square(n, 16, 32, 32, 32, 3, 2, 1),
+        ),
+        (
+            "C32->64 @16->8 3x3/2".into(),
+            Conv2dGeom::square(n, 32, 16, 16, 64, 3, 2, 1),
+        ),
+    ]
+}
+
+fn conv_pass(gpu: &Gpu, g: &Conv2dGeom, pass: &str, reps: usize, peak: f64) -> Result<ConvResult> {
+    let mut rng = Rng::new(1);
+    let x = gpu.upload(
+        &g.x_shape(),
+        &rng.vec_uniform(g.n * g.cin * g.h * g.w, -1.0, 1.0),
+    )?;
+    let w = gpu.upload(
+        &g.w_shape(),
+        &rng.vec_uniform(g.cout * g.cin * g.kh * g.kw, -1.0, 1.0),
+    )?;
+    let y = gpu.upload(
+        &g.y_shape(),
+        &rng.vec_uniform(g.n * g.cout * g.ho() * g.wo(), -1.0, 1.0),
+    )?;
+    let mut prog = Program::new();
+    match pass {
+        "forward" => conv2d::conv2d_forward(gpu, &mut prog, &y, &x, &w, None, g)?,
+        "backward-data" => conv2d::conv2d_backward_data(gpu, &mut prog, &x, &y, &w, g, false)?,
+        _ => conv2d::conv2d_backward_weight(gpu, &mut prog, &w, &y, &x, g)?,
+    }
+    // The convolution kernel is the last dispatch of forward and backward-data,
+    // the one before the reduction for backward-weight.
+    let main = if pass == "backward-weight" {
+        prog.len() - 2
+    } else {
+        prog.len() - 1
+    };
+    let (ms, kernel_ms) = time_program(gpu, &prog, main, reps)?;
+    let flops = 2.0 * g.macs() as f64;
+    let kernel_gflops = flops / (kernel_ms * 1e-3) / 1e9;
+    Ok(ConvResult {
+        shape: String::new(),
+        pass: pass.into(),
+        geom: *g,
+        ms,
+        gflops: flops / (ms * 1e-3) / 1e9,
+        kernel_ms,
+        kernel_gflops,
+        kernel_of_peak: kernel_gflops / peak,
+    })
+}
+
+fn bandwidth(gpu: &Gpu, reps: usize) -> Result<Vec<BandwidthResult>> {
+    let g = BnGeom {
+        n: 128,
+        c: 16,
+        hw: 1024,
+    };
+    let len = g.len();
+    let mut rng = Rng::new(2);
+    let shape = [g.n, g.c, 32, 32];
+    let x = gpu.upload(&shape, &rng.vec_uniform(len, -1.0, 1.0))?;
+    let r = gpu.upload(&shape, &rng.vec_uniform(len, -1.0, 1.0))?;
+    let y = gpu.tensor(&shape)?;
+    let dx = gpu.tensor(&shape)?;
+    let ones = |gpu: &Gpu| gpu.upload(&[g.c], &vec![1.0; g.c]);
+    let (gamma, beta, rm, rv) = (
+        ones(gpu)?,
+        gpu.zeros(&[g.c])?,
+        gpu.zeros(&[g.c])?,
+        ones(gpu)?,
+    );
+    let (saved, coef) = (gpu.tensor(&[2, g.c])?, gpu.tensor(&[2, g.c])?);
+    let (dg, db) = (gpu.tensor(&[g.c])?, gpu.tensor(&[g.c])?);
+    let o = BnOptions {
+        relu: true,
+        ..Default::default()
+    };
+    let mut out = Vec::new();
+    // (name, bytes per element read and written, program)
+    let mut cases: Vec<(&str, f64, Program)> = Vec::new();
+    let mut p = Program::new();
+    elementwise::relu_forward(gpu, &mut p, &y, &x)?;
+    cases.push(("relu forward", 8.0, p));
+    let mut p = Program::new();
+    elementwise::add_forward(gpu, &mut p, &y, &x, &r, true)?;
+    cases.push(("add + relu", 12.0, p));
+    let mut p = Program::new();
+    batchnorm::batchnorm_forward_train(
+        gpu,
+        &mut p,
+        &y,
+        &saved,
+        &coef,
+        &rm,
+        &rv,
+        &x,
+        &gamma,
+        &beta,
+        Some(&r),
+        &g,
+        &o,
+    )?;
+    // Statistics read x; the apply reads x and the residual and writes y.
+    cases.push(("batch norm forward (train) + add + relu", 16.0, p));
+    let mut p = Program::new();
+    batchnorm::batchnorm_backward(
+        gpu,
+        &mut p,
+        &dx,
+        &dg,
+        &db,
+        None,
+        &r,
+        Some(&y),
+        &x,
+        &saved,
+        &gamma,
+        &g,
+    )?;
+    // The reduction reads dout, out, x; the apply reads them again and writes dx.
+    cases.push(("batch norm backward (+ relu mask)", 28.0, p));
+    for (name, bytes, prog) in cases {
+        let (ms, _) = time_program(gpu, &prog, 0, reps)?;
+        out.push(BandwidthResult {
+            name: name.into(),
+            elements: len,
+            ms,
+            gb_per_s: bytes * len as f64 / (ms * 1e-3) / 1e9,
+        });
+    }
+    Ok(out)
+}
+
+/// A model's plan for `batch` random inputs of its usual size, run once.
+struct Setup {
+    plan: Plan,
+    _params: Params,
+    input: [usize; 3],
+    memory_bytes: u64,
+}
+
+fn setup(gpu: &Gpu, name: &str, batch: usize, train: bool) -> Result<Setup> {
+    let spec = ModelSpec::parse(name, None)?;
+    let side = if spec.family == crate::model::Family::Imagenet {
+        224
+    } else {
+        32
+    };
+    let graph = Graph::build(&spec, side, side)?;
+    let before = gpu.pool_stats().bytes_live;
+    let params = Params::upload(gpu, &graph, &HostParams::init(&graph, 0))?;
+    let opts = if train {
+        PlanOptions {
+            backward: true,
+            sgd: Some(SgdConfig::default()),
+            ..Default::default()
+        }
+    } else {
+        PlanOptions::default()
+    };
+    let mode = if train { Mode::Train } else { Mode::Eval };
+    let plan = Plan::new(gpu, &graph, &params, batch, mode, opts)?;
+    let mut rng = Rng::new(3);
+    let x = rng.vec_normal(batch * spec.in_channels * side * side, 1.0);
+    let y: Vec<u32> = (0..batch).map(|_| rng.below(spec.classes) as u32).collect();
+    plan.run(&x, &y, train.then_some(0.01), true)?;
+    Ok(Setup {
+        plan,
+        _params: params,
+        input: [spec.in_channels, side, side],
+        memory_bytes: gpu.pool_stats().bytes_live.saturating_sub(before),
+    })
+}
+
+/// Throughput of a model: inference (BN eval) or full training steps.
+pub fn model(gpu: &Gpu, name: &str, batch: usize, train: bool, reps: usize) -> Result<ModelResult> {
+    let s = setup(gpu, name, batch, train)?;
+    let lr = train.then_some(0.01);
+    // Back-to-back steps, one wait at the end: the throughput a training loop sees.
+    let mut per = Vec::new();
+    for _ in 0..reps.max(2) {
+        let steps = 3;
+        let t = Instant::now();
+        for _ in 0..steps {
+            let mut enc = gpu
+                .device()
+                .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                    label: Some("bench step"),
+                });
+            s.plan.record(&mut enc, lr, false)?;
+            gpu.submit([enc.finish()]);
+        }
+        gpu.wait()?;
+        per.push(t.elapsed().as_secs_f64() * 1e3 / steps as f64);
+    }
+    let ms = median(per);
+    Ok(ModelResult {
+        model: name.into(),
+        batch,
+        mode: if train { "training" } else { "inference" }.into(),
+        input: s.input,
+        ms_per_batch: ms,
+        images_per_s: batch as f64 / (ms * 1e-3),
+        memory_bytes: s.memory_bytes,
+    })
+}
+
+/// Seconds from opening a fresh device (empty pipeline cache) to the end of
+/// the first resnet20 training step at batch 128.
+pub fn first_step_seconds() -> Result<f64> {
+    let t = Instant::now();
+    let gpu = Gpu::new()?;
+    setup(&gpu, "resnet20", 128, true)?;
+    Ok(t.elapsed().as_secs_f64())
+}
+
+/// Today's date (UTC) as YYYY-MM-DD.
+pub fn today() -> String {
+    let days = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() / 86_400)
+        .unwrap_or(0) as i64;
+    // Civil-from-days (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
+/// Runs everything; `progress` hears what is being measured.
+pub fn run(gpu: &Gpu, opts: &Options, progress: &mut dyn FnMut(&str)) -> Result<Report> {
+    let reps = opts.repeats.max(1);
+    let i = gpu.adapter_info();
+    let timed = gpu
+        .features()
+        .contains(wgpu::Features::TIMESTAMP_QUERY | wgpu::Features::TIMESTAMP_QUERY_INSIDE_PASSES);
+    progress("multiply-add ceiling");
+    let fma = fma_peak(gpu, reps)?;
+    let batch = if opts.quick { 32 } else { 128 };
+    let mut conv = Vec::new();
+    for (shape, g) in conv_shapes(batch) {
+        for pass in ["forward", "backward-data", "backward-weight"] {
+            progress(&format!("conv {shape} {pass}"));
+            let mut r = conv_pass(gpu, &g, pass, reps, fma)?;
+            r.shape = shape.clone();
+            conv.push(r);
+        }
+    }
+    progress("memory-bound passes");
+    let bw = bandwidth(gpu, reps)?;
+    let mut models = Vec::new();
+    let cases: &[(&str, usize, bool)] = if opts.quick {
+        &[("resnet20", 32, false), ("resnet20", 32, true)]
+    } else {
+        &[
+            ("resnet20", 128, false),
+            ("resnet56", 128, false),
+            ("resnet20", 32, true),
+            ("resnet20", 128, true),
+            ("resnet56", 32, true),
+            ("resnet56", 128, true),
+        ]
+    };
+    for &(name, b, train) in cases {
+        progress(&format!(
+            "{name} batch {b} {}",
+            if train { "training" } else { "inference" }
+        ));
+        models.push(model(gpu, name, b, train, reps)?);
+    }
+    progress("first training step on a fresh device");
+    let first = if opts.quick {
+        0.0
+    } else {
+        first_step_seconds()?
+    };
+    Ok(Report {
+        device: Device {
+            adapter: i.name.clone(),
+            backend: i.backend.to_string(),
+            device_type: format!("{:?}", i.device_type),
+            driver: i.driver.clone(),
+            driver_info: i.driver_info.clone(),
+        },
+        date: today(),
+        commit: opts.commit.clone(),
+        timing: if timed {
+            "gpu timestamps"
+        } else {
+            "wall clock"
+        }
+        .into(),
+        repeats: reps,
+        fma_gflops: fma,
+        conv,
+        bandwidth: bw,
+        models,
+        first_train_step_s: first,
+    })
+}
