@@ -1,5 +1,6 @@
 //! reslab: a wgpu compute engine whose WGSL shaders train and run ResNets.
 
+pub mod analysis;
 pub mod bench;
 pub mod checkpoint;
 pub mod cpu;

@@ -11,6 +11,7 @@ use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
+use crate::analysis::probe::{ProbeValues, Probes};
 use crate::checkpoint;
 use crate::data::loader::eval_batches;
 use crate::data::{Augment, DataSpec, Dataset, Loader, Normalize, Split};
@@ -66,6 +67,9 @@ pub struct TrainConfig {
     pub log_every: usize,
     /// Augmentation; the data set's default when `None`.
     pub augment: Option<Augment>,
+    /// Steps between probes of r_b and the layer responses (0: none).
+    #[serde(default)]
+    pub probe_every: usize,
 }
 
 impl Default for TrainConfig {
@@ -85,6 +89,7 @@ impl Default for TrainConfig {
             seed: 0,
             log_every: 10,
             augment: None,
+            probe_every: 0,
         }
     }
 }
@@ -176,6 +181,14 @@ pub struct StepLog {
     pub images_per_s: f32,
 }
 
+/// One line of metrics.jsonl per probe.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ProbeLog {
+    /// The step whose activations were probed (1-based, as in StepLog).
+    pub step: usize,
+    pub probe: ProbeValues,
+}
+
 /// One line of metrics.jsonl at an epoch end.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct EpochLog {
@@ -199,6 +212,7 @@ pub enum Event {
     },
     Logged(StepLog),
     Epoch(EpochLog),
+    Probe(ProbeLog),
 }
 
 /// Reads the (loss, correct) of recent steps through a ring of staging buffers,
@@ -441,6 +455,7 @@ pub struct Trainer {
     pub norm: Normalize,
     pub step: usize,
     momentum_started: bool,
+    probes: Option<Probes>,
 }
 
 impl Trainer {
@@ -491,6 +506,11 @@ impl Trainer {
         let plan = Plan::new(gpu, &graph, &params, cfg.batch, Mode::Train, opts)
             .map_err(|e| too_large(e, cfg.batch))?;
         let evaluator = Evaluator::new(gpu, &graph, cfg.batch.max(256));
+        let probes = if cfg.probe_every > 0 {
+            Some(Probes::new(gpu, &plan)?)
+        } else {
+            None
+        };
         let norm = Normalize {
             mean: data.mean.clone(),
             std: data.std.clone(),
@@ -506,6 +526,7 @@ impl Trainer {
             norm,
             step,
             momentum_started,
+            probes,
         })
     }
 
@@ -591,6 +612,8 @@ impl Trainer {
         let mut t_epoch = Instant::now();
         let mut last_epoch = None;
         let mut stop = false;
+        let mut probe_results: Vec<ProbeValues> = Vec::new();
+        let mut probe_steps: Vec<usize> = Vec::new();
         while self.step < total && !stop {
             let b = loader
                 .next()
@@ -619,6 +642,21 @@ impl Trainer {
             self.step += 1;
             let epoch_done = self.step.is_multiple_of(per_epoch) || self.step == total;
             pending.extend(readback.collect(&self.gpu, epoch_done)?);
+            if let Some(p) = &mut self.probes
+                && let Some(v) = p.collect(epoch_done || self.step == total)?
+            {
+                probe_results.push(v);
+            }
+            for probe in probe_results.drain(..) {
+                let log = ProbeLog {
+                    step: probe_steps.remove(0),
+                    probe,
+                };
+                if let Some(d) = dir {
+                    d.append_metrics(&log)?;
+                }
+                stop |= !on(&Event::Probe(log));
+            }
             self.gpu.check()?;
             for (s, loss, correct) in pending.drain(..) {
                 if !loss.is_finite() {

@@ -2,6 +2,7 @@
 //! differences of the CPU forward in f64. One device for the whole binary; any
 //! wgpu validation error fails the test that caused it.
 
+mod analysis;
 mod batchnorm;
 mod common;
 mod conv2d;

@@ -44,6 +44,10 @@ pub struct Args {
     /// Steps between lines of metrics.jsonl.
     #[arg(long, default_value_t = 10)]
     log_every: usize,
+    /// Steps between probes of r_b = |F(x)|/|x| per block and the response std
+    /// per 3x3 layer, logged to metrics.jsonl (0: off).
+    #[arg(long, default_value_t = 0)]
+    probe_every: usize,
     /// Run folder (default runs/<model>-<data>-s<seed>).
     #[arg(long)]
     out: Option<PathBuf>,
@@ -94,6 +98,7 @@ pub fn run(a: Args) -> Result<()> {
             seed: a.seed,
             log_every: a.log_every,
             augment: a.no_augment.then_some(reslab::data::Augment::NONE),
+            probe_every: a.probe_every,
         };
         cfg.validate()?;
         let dir = RunDir::create(&out, a.force)?;
@@ -144,6 +149,7 @@ pub fn run(a: Args) -> Result<()> {
                 ));
             }
             Event::Logged(l) => ips = l.images_per_s,
+            Event::Probe(_) => {}
             Event::Epoch(l) => {
                 let line = format!(
                     "epoch {} done (step {}): test loss {:.4}, test accuracy {:.2}%, {:.0} s",

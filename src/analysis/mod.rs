@@ -1,0 +1,4 @@
+//! The analyses reslab exists for: probes of F(x) during training, the
+//! degradation experiment, redundant blocks, lesions and loss landscapes.
+
+pub mod probe;
