@@ -106,3 +106,74 @@ pub fn gpu() -> Result<reslab::Gpu> {
     eprintln!("device: {} ({})", i.name, i.backend);
     Ok(gpu)
 }
+
+/// The training recipe, shared by `train` and the analysis commands.
+#[derive(clap::Args, Clone, Debug)]
+pub struct RecipeArgs {
+    /// Passes over the training set (ignored when --steps is given).
+    #[arg(long, default_value_t = 1)]
+    pub epochs: usize,
+    /// Length of a run in SGD steps.
+    #[arg(long)]
+    pub steps: Option<usize>,
+    #[arg(long, default_value_t = 128)]
+    pub batch: usize,
+    #[arg(long, default_value_t = 0.1)]
+    pub lr: f32,
+    #[arg(long, default_value_t = 0.9)]
+    pub momentum: f32,
+    /// Weight decay.
+    #[arg(long, default_value_t = 1e-4)]
+    pub wd: f32,
+    #[arg(long)]
+    pub nesterov: bool,
+    /// step (÷10 at 50% and 75%, as in the paper), cosine or constant.
+    #[arg(long, default_value = "step")]
+    pub schedule: reslab::train::Schedule,
+    /// Steps of linear learning-rate warm-up.
+    #[arg(long, default_value_t = 0)]
+    pub warmup: usize,
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Turn off cropping and flipping.
+    #[arg(long)]
+    pub no_augment: bool,
+    /// Steps between lines of metrics.jsonl.
+    #[arg(long, default_value_t = 10)]
+    pub log_every: usize,
+}
+
+impl RecipeArgs {
+    /// The run configuration for `model` on the data set `data`.
+    pub fn config(
+        &self,
+        model: ModelSpec,
+        data: &DataArgs,
+        probe_every: usize,
+    ) -> reslab::train::TrainConfig {
+        reslab::train::TrainConfig {
+            model,
+            data: data.spec(),
+            epochs: self.epochs,
+            steps: self.steps,
+            batch: self.batch,
+            lr: self.lr,
+            momentum: self.momentum,
+            weight_decay: self.wd,
+            nesterov: self.nesterov,
+            schedule: self.schedule,
+            warmup: self.warmup,
+            seed: self.seed,
+            log_every: self.log_every,
+            augment: self.no_augment.then_some(reslab::data::Augment::NONE),
+            probe_every,
+        }
+    }
+}
+
+/// A progress bar on a terminal (hidden otherwise) with the house style.
+pub fn bar(len: usize, template: &str) -> indicatif::ProgressBar {
+    let b = indicatif::ProgressBar::new(len as u64);
+    b.set_style(indicatif::ProgressStyle::with_template(template).expect("valid template"));
+    b
+}

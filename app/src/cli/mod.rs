@@ -3,6 +3,7 @@
 
 mod bench;
 mod common;
+mod degradation;
 mod eval;
 mod infer;
 mod info;
@@ -32,6 +33,9 @@ enum Command {
     Train(train::Args),
     /// Test loss and accuracy of a checkpoint (batch norm in eval mode), as JSON.
     Eval(eval::Args),
+    /// Train plain and residual nets at several depths with one recipe: the
+    /// paper's degradation experiment (Fig. 6 curves, Fig. 7 responses).
+    Degradation(degradation::Args),
     /// Logits of a checkpoint for a .npy array or an image; --top K prints classes.
     Infer(infer::Args),
 }
@@ -44,6 +48,7 @@ pub fn main() -> Result<()> {
         Some(Command::Train(a)) => train::run(a),
         Some(Command::Eval(a)) => eval::run(a),
         Some(Command::Infer(a)) => infer::run(a),
+        Some(Command::Degradation(a)) => degradation::run(a),
         None => {
             eprintln!("reslab: give a subcommand; see `reslab --help`");
             Ok(())

@@ -3,9 +3,9 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
 use indicatif::{ProgressBar, ProgressStyle};
-use reslab::train::{self, Event, RunDir, Schedule, TrainConfig, Trainer};
+use reslab::train::{self, Event, RunDir, Trainer};
 
-use super::common::{DataArgs, ModelArgs, gpu};
+use super::common::{DataArgs, ModelArgs, RecipeArgs, gpu};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -13,37 +13,8 @@ pub struct Args {
     model: ModelArgs,
     #[command(flatten)]
     data: DataArgs,
-    /// Passes over the training set (ignored when --steps is given).
-    #[arg(long, default_value_t = 1)]
-    epochs: usize,
-    /// Length of the run in SGD steps.
-    #[arg(long)]
-    steps: Option<usize>,
-    #[arg(long, default_value_t = 128)]
-    batch: usize,
-    #[arg(long, default_value_t = 0.1)]
-    lr: f32,
-    #[arg(long, default_value_t = 0.9)]
-    momentum: f32,
-    /// Weight decay.
-    #[arg(long, default_value_t = 1e-4)]
-    wd: f32,
-    #[arg(long)]
-    nesterov: bool,
-    /// step (÷10 at 50% and 75%, as in the paper), cosine or constant.
-    #[arg(long, default_value = "step")]
-    schedule: Schedule,
-    /// Steps of linear learning-rate warm-up.
-    #[arg(long, default_value_t = 0)]
-    warmup: usize,
-    #[arg(long, default_value_t = 0)]
-    seed: u64,
-    /// Turn off cropping and flipping.
-    #[arg(long)]
-    no_augment: bool,
-    /// Steps between lines of metrics.jsonl.
-    #[arg(long, default_value_t = 10)]
-    log_every: usize,
+    #[command(flatten)]
+    recipe: RecipeArgs,
     /// Steps between probes of r_b = |F(x)|/|x| per block and the response std
     /// per 3x3 layer, logged to metrics.jsonl (0: off).
     #[arg(long, default_value_t = 0)]
@@ -66,7 +37,7 @@ pub fn run(a: Args) -> Result<()> {
     let out = a.out.clone().unwrap_or_else(|| {
         PathBuf::from(format!(
             "runs/{}-{}-s{}",
-            a.model.model, a.data.data, a.seed
+            a.model.model, a.data.data, a.recipe.seed
         ))
     });
     let gpu = gpu()?;
@@ -75,31 +46,16 @@ pub fn run(a: Args) -> Result<()> {
         let (mut cfg, start) =
             train::resume(&dir).with_context(|| format!("resuming {}", out.display()))?;
         // A resumed run may be made longer.
-        if a.steps.is_some() {
-            cfg.steps = a.steps;
-        } else if a.epochs > cfg.epochs {
-            cfg.epochs = a.epochs;
+        if a.recipe.steps.is_some() {
+            cfg.steps = a.recipe.steps;
+        } else if a.recipe.epochs > cfg.epochs {
+            cfg.epochs = a.recipe.epochs;
         }
         (cfg, dir, Some(start))
     } else {
         let data = a.data.load()?;
-        let cfg = TrainConfig {
-            model: a.model.spec(data.train.c, data.class_names.len())?,
-            data: a.data.spec(),
-            epochs: a.epochs,
-            steps: a.steps,
-            batch: a.batch,
-            lr: a.lr,
-            momentum: a.momentum,
-            weight_decay: a.wd,
-            nesterov: a.nesterov,
-            schedule: a.schedule,
-            warmup: a.warmup,
-            seed: a.seed,
-            log_every: a.log_every,
-            augment: a.no_augment.then_some(reslab::data::Augment::NONE),
-            probe_every: a.probe_every,
-        };
+        let model = a.model.spec(data.train.c, data.class_names.len())?;
+        let cfg = a.recipe.config(model, &a.data, a.probe_every);
         cfg.validate()?;
         let dir = RunDir::create(&out, a.force)?;
         train::write_config(&dir, &cfg)?;
