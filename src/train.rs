@@ -317,16 +317,31 @@ pub struct Evaluator {
     gpu: Gpu,
     graph: Graph,
     batch: usize,
+    lesions: std::collections::BTreeSet<usize>,
     plans: HashMap<usize, Plan>,
+    /// The parameters the cached plans read; other ones rebuild the plans.
+    bound: Option<wgpu::Buffer>,
 }
 
 impl Evaluator {
     pub fn new(gpu: &Gpu, graph: &Graph, batch: usize) -> Evaluator {
+        Self::with_lesions(gpu, graph, batch, Default::default())
+    }
+
+    /// An evaluator of the net with `lesions` bypassed (see [`PlanOptions::lesions`]).
+    pub fn with_lesions(
+        gpu: &Gpu,
+        graph: &Graph,
+        batch: usize,
+        lesions: std::collections::BTreeSet<usize>,
+    ) -> Evaluator {
         Evaluator {
             gpu: gpu.clone(),
             graph: graph.clone(),
             batch,
+            lesions,
             plans: HashMap::new(),
+            bound: None,
         }
     }
 
@@ -337,19 +352,20 @@ impl Evaluator {
         split: &Split,
         norm: &Normalize,
     ) -> Result<(f32, f32)> {
+        if self.bound.as_ref() != Some(params.params.buffer()) {
+            self.plans.clear();
+            self.bound = Some(params.params.buffer().clone());
+        }
         let (mut loss, mut correct) = (0f64, 0f64);
         for b in eval_batches(split, norm, self.batch) {
             let n = b.labels.len();
             if !self.plans.contains_key(&n) {
-                let p = Plan::new(
-                    &self.gpu,
-                    &self.graph,
-                    params,
-                    n,
-                    Mode::Eval,
-                    PlanOptions::default(),
-                )
-                .map_err(|e| too_large(e, n))?;
+                let opts = PlanOptions {
+                    lesions: self.lesions.clone(),
+                    ..Default::default()
+                };
+                let p = Plan::new(&self.gpu, &self.graph, params, n, Mode::Eval, opts)
+                    .map_err(|e| too_large(e, n))?;
                 self.plans.insert(n, p);
             }
             let (l, c) = self.plans[&n].run(&b.images, &b.labels, None, false)?;
@@ -635,8 +651,20 @@ impl Trainer {
                 self.step,
                 &mut pending,
             )?;
+            let probe_now =
+                self.cfg.probe_every > 0 && self.step.is_multiple_of(self.cfg.probe_every);
+            if probe_now && let Some(p) = &mut self.probes {
+                if let Some(v) = p.collect(true)? {
+                    probe_results.push(v);
+                }
+                p.record(&mut enc)?;
+                probe_steps.push(self.step + 1);
+            }
             self.gpu.submit([enc.finish()]);
             readback.submitted(self.step);
+            if probe_now && let Some(p) = &mut self.probes {
+                p.submitted();
+            }
             self.momentum_started = true;
             self.params.steps += 1;
             self.step += 1;

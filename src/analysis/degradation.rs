@@ -184,9 +184,7 @@ pub fn eval_probe(gpu: &Gpu, t: &Trainer) -> Result<ProbeValues> {
 /// summary.json, training_loss.png, training_error.png, responses.png and
 /// responses_sorted.png in `dir`.
 pub fn write(dir: &Path, s: &Summary) -> Result<()> {
-    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-    let json = serde_json::to_string_pretty(s).map_err(|e| Error::invalid(e.to_string()))?;
-    crate::checkpoint::write_atomic(&dir.join("summary.json"), json.as_bytes())?;
+    crate::analysis::write_summary(dir, s)?;
     let style = |i: usize, n: &NetResult| {
         (
             plot::palette(s.depths.iter().position(|&d| d == n.depth).unwrap_or(i)),

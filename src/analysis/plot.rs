@@ -348,6 +348,8 @@ pub fn heatmap(
         c.configure_mesh()
             .x_desc(x_label)
             .y_desc(y_label)
+            .x_label_formatter(&|x: &f64| format!("{:.2}", x + 0.0))
+            .y_label_formatter(&|y: &f64| format!("{:.2}", y + 0.0))
             .disable_mesh()
             .label_style(("sans-serif", 16))
             .axis_desc_style(("sans-serif", 18))
@@ -368,21 +370,9 @@ pub fn heatmap(
             })
         }))
         .map_err(|e| err(path, e))?;
-        // Contours: segments where a level crosses between neighbouring cells.
+        // Contours by marching squares over the cell centres.
         for &level in levels {
-            let mut segs = Vec::new();
-            for r in 0..z.len() {
-                for col in 0..z[r].len() {
-                    if col + 1 < z[r].len() && (z[r][col] - level) * (z[r][col + 1] - level) < 0.0 {
-                        let x = xs[col] + dx;
-                        segs.push(vec![(x, ys[r] - dy), (x, ys[r] + dy)]);
-                    }
-                    if r + 1 < z.len() && (z[r][col] - level) * (z[r + 1][col] - level) < 0.0 {
-                        let y = ys[r] + dy;
-                        segs.push(vec![(xs[col] - dx, y), (xs[col] + dx, y)]);
-                    }
-                }
-            }
+            let segs = contour(xs, ys, z, level);
             c.draw_series(
                 segs.into_iter()
                     .map(|s| PathElement::new(s, WHITE.mix(0.9).stroke_width(2))),
@@ -418,4 +408,41 @@ pub fn heatmap(
         root.present().map_err(|e| err(path, e))?;
     }
     save(path, buf, w, h)
+}
+
+/// Line segments where `z` (values at (xs[col], ys[row])) crosses `level`,
+/// interpolated linearly along the edges of each square of four neighbours.
+pub fn contour(xs: &[f64], ys: &[f64], z: &[Vec<f64>], level: f64) -> Vec<Vec<(f64, f64)>> {
+    let mut segs = Vec::new();
+    for r in 0..z.len().saturating_sub(1) {
+        for c in 0..z[r].len().saturating_sub(1) {
+            // Corners counter-clockwise from bottom-left, and the edges between them.
+            let p = [
+                (xs[c], ys[r]),
+                (xs[c + 1], ys[r]),
+                (xs[c + 1], ys[r + 1]),
+                (xs[c], ys[r + 1]),
+            ];
+            let v = [z[r][c], z[r][c + 1], z[r + 1][c + 1], z[r + 1][c]];
+            if v.iter().any(|x| !x.is_finite()) {
+                continue;
+            }
+            let mut cuts = Vec::new();
+            for e in 0..4 {
+                let (a, b) = (e, (e + 1) % 4);
+                if (v[a] - level) * (v[b] - level) < 0.0 {
+                    let t = (level - v[a]) / (v[b] - v[a]);
+                    cuts.push((
+                        p[a].0 + t * (p[b].0 - p[a].0),
+                        p[a].1 + t * (p[b].1 - p[a].1),
+                    ));
+                }
+            }
+            // Two crossings: one segment; four (a saddle): pair them in order.
+            for pair in cuts.chunks_exact(2) {
+                segs.push(vec![pair[0], pair[1]]);
+            }
+        }
+    }
+    segs
 }

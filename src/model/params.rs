@@ -231,6 +231,28 @@ impl Params {
         gpu.write(&self.momentum, &self.layout.flatten(m))
     }
 
+    /// A new flat tensor in the parameters' layout holding `values` (one vector
+    /// per parameter): directions in weight space, for instance.
+    pub fn flat_like(&self, gpu: &Gpu, values: &[Vec<f32>]) -> Result<Tensor> {
+        if values.len() != self.specs.len() {
+            return Err(Error::invalid("values for another model's parameters"));
+        }
+        gpu.upload(&[self.layout.total], &self.layout.flatten(values))
+    }
+
+    /// A new flat tensor in the running statistics' layout holding `values`.
+    pub fn flat_state_like(&self, gpu: &Gpu, values: &[Vec<f32>]) -> Result<Tensor> {
+        if values.len() != self.buffer_specs.len() {
+            return Err(Error::invalid(
+                "values for another model's running statistics",
+            ));
+        }
+        gpu.upload(
+            &[self.state_layout.total],
+            &self.state_layout.flatten(values),
+        )
+    }
+
     /// Reads the gradients back, per parameter (waits for the GPU).
     pub fn download_grads(&self, gpu: &Gpu) -> Result<Vec<Vec<f32>>> {
         Ok(self.layout.split(&gpu.read(&self.grads)?))

@@ -148,3 +148,147 @@ fn a_zero_gamma_block_has_r_exactly_zero_at_init() {
     }
     no_errors();
 }
+
+/// Synthetic images with labels folded into the 5 classes of these nets.
+fn tiny_split(n: usize, side: usize) -> (reslab::data::Split, reslab::data::Normalize) {
+    let (train, _) = reslab::data::synthetic::generate(&reslab::data::synthetic::SyntheticSpec {
+        side,
+        channels: 3,
+        train: n,
+        test: 1,
+        seed: 9,
+    })
+    .unwrap();
+    let mut train = train;
+    train.labels.iter_mut().for_each(|l| *l %= 5);
+    (
+        train,
+        reslab::data::Normalize {
+            mean: vec![0.5; 3],
+            std: vec![0.25; 3],
+        },
+    )
+}
+
+/// The centre of a landscape is the trained net itself: its loss there is the
+/// eval loss, exactly.
+#[test]
+fn a_landscape_at_its_origin_is_the_eval_loss() {
+    use reslab::analysis::landscape::{self, Directions};
+    let gpu = gpu();
+    let s = spec("resnet8", |_| {});
+    let graph = Graph::build(&s, 8, 8).unwrap();
+    let mut host = HostParams::init(&graph, 3);
+    for b in host.buffers.iter_mut().skip(1).step_by(2) {
+        b.iter_mut().for_each(|v| *v = 1.7);
+    }
+    let (split, norm) = tiny_split(40, 8);
+    let params = Params::upload(gpu, &graph, &host).unwrap();
+    let (loss, acc) = reslab::train::Evaluator::new(gpu, &graph, 40)
+        .evaluate(&params, &split, &norm)
+        .unwrap();
+    let s2 = landscape::run(
+        gpu,
+        &graph,
+        &host,
+        &split,
+        &norm,
+        40,
+        5,
+        (-1.0, 1.0),
+        &Directions::Plane { seed: 1 },
+        &mut |_, _| {},
+    )
+    .unwrap();
+    assert_eq!((s2.loss.len(), s2.loss[0].len()), (5, 5));
+    assert_eq!(s2.loss[2][2] as f32, loss, "landscape centre vs eval loss");
+    assert_eq!(s2.accuracy[2][2] as f32, acc);
+    assert!(
+        s2.loss.iter().flatten().any(|&l| l as f32 != loss),
+        "the directions do move the weights"
+    );
+    // The filter normalisation: every conv filter of a direction has its filter's norm.
+    let mut rng = reslab::rng::Rng::new(4);
+    let d = landscape::filter_normalised(&graph.params, &host.params, &mut rng);
+    for ((p, w), d) in graph.params.iter().zip(&host.params).zip(&d) {
+        if p.shape.len() < 2 {
+            assert!(
+                d.iter().all(|&v| v == 0.0),
+                "{}: BN and bias get no direction",
+                p.name
+            );
+            continue;
+        }
+        let per = w.len() / p.shape[0];
+        for f in 0..p.shape[0] {
+            let n = |v: &[f32]| v.iter().map(|x| (*x as f64).powi(2)).sum::<f64>().sqrt();
+            let (nw, nd) = (n(&w[f * per..(f + 1) * per]), n(&d[f * per..(f + 1) * per]));
+            assert!(
+                (nw - nd).abs() <= 1e-5 * nw.max(1e-12),
+                "{} filter {f}: {nw} vs {nd}",
+                p.name
+            );
+        }
+    }
+    no_errors();
+}
+
+/// Growing a net with zero-gamma blocks leaves its function unchanged; with
+/// random blocks it does not.
+#[test]
+fn growing_with_identity_blocks_keeps_the_function() {
+    use reslab::analysis::redundancy::{Insert, grow};
+    let gpu = gpu();
+    let shallow = spec("resnet8", |_| {});
+    let deep = spec("resnet14", |_| {});
+    let (sg, dg) = (
+        Graph::build(&shallow, 8, 8).unwrap(),
+        Graph::build(&deep, 8, 8).unwrap(),
+    );
+    let host = HostParams::init(&sg, 7);
+    let (split, norm) = tiny_split(20, 8);
+    let logits = |g: &Graph, h: &HostParams| {
+        let params = Params::upload(gpu, g, h).unwrap();
+        let b = reslab::data::loader::eval_batches(&split, &norm, 20)
+            .next()
+            .unwrap();
+        let plan = Plan::new(gpu, g, &params, 20, Mode::Eval, PlanOptions::default()).unwrap();
+        plan.run(&b.images, &b.labels, None, false).unwrap();
+        read(&plan.acts[g.logits])
+    };
+    let want = logits(&sg, &host);
+    let (grown, inserted) = grow(&sg, &host, &dg, Insert::ZeroGamma, 1).unwrap();
+    assert_eq!(inserted, vec![false, true, false, true, false, true]);
+    assert_eq!(
+        logits(&dg, &grown),
+        want,
+        "zero-gamma blocks are identities"
+    );
+    let (random, _) = grow(&sg, &host, &dg, Insert::Random, 1).unwrap();
+    assert_ne!(logits(&dg, &random), want);
+    assert!(
+        grow(&dg, &grown, &sg, Insert::Random, 1).is_err(),
+        "a net cannot grow shallower"
+    );
+    no_errors();
+}
+
+#[test]
+fn lesion_study_runs_and_orders_by_r() {
+    use reslab::analysis::lesion;
+    let gpu = gpu();
+    let s = spec("resnet14", |_| {});
+    let graph = Graph::build(&s, 8, 8).unwrap();
+    let host = HostParams::init(&graph, 2);
+    let (split, norm) = tiny_split(30, 8);
+    let r = lesion::run(gpu, &graph, &host, &split, &norm, 16, 3, &mut |_, _| {}).unwrap();
+    assert_eq!(r.single.len(), 6);
+    assert_eq!(r.cumulative.len(), 3);
+    let mut rs: Vec<(f32, &str)> = r.single.iter().map(|b| (b.r, b.block.as_str())).collect();
+    rs.sort_by(|a, b| a.0.total_cmp(&b.0));
+    assert_eq!(r.cumulative[0].removed, vec![rs[0].1.to_string()]);
+    // A plain net offers only its same-shape blocks.
+    let plain = Graph::build(&spec("plain14", |_| {}), 8, 8).unwrap();
+    assert_eq!(lesion::removable(&plain), vec![0, 1, 3, 5]);
+    no_errors();
+}

@@ -172,3 +172,26 @@ fn a_batch_too_large_for_the_device_is_a_clear_error() {
         "{e}"
     );
 }
+
+#[test]
+fn probes_are_logged_every_n_steps() {
+    let gpu = gpu();
+    let cfg = TrainConfig {
+        probe_every: 3,
+        epochs: 1,
+        ..tiny_config()
+    };
+    let mut t = Trainer::new(gpu, cfg, tiny_data(), None).unwrap();
+    let mut steps = Vec::new();
+    t.run(None, &mut |e| {
+        if let Event::Probe(p) = e {
+            assert_eq!(p.probe.r.len(), 3, "one r per block");
+            assert_eq!(p.probe.response_std.len(), 7, "one std per 3x3 layer");
+            assert!(p.probe.r.iter().all(|r| r.is_finite() && *r > 0.0));
+            steps.push(p.step);
+        }
+        true
+    })
+    .unwrap();
+    assert_eq!(steps, vec![1, 4, 7, 10]);
+}

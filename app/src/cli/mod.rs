@@ -7,6 +7,9 @@ mod degradation;
 mod eval;
 mod infer;
 mod info;
+mod landscape;
+mod lesion;
+mod redundancy;
 mod train;
 
 use anyhow::Result;
@@ -36,6 +39,13 @@ enum Command {
     /// Train plain and residual nets at several depths with one recipe: the
     /// paper's degradation experiment (Fig. 6 curves, Fig. 7 responses).
     Degradation(degradation::Args),
+    /// Grow a trained shallow net by inserting blocks and train on: F(x) of
+    /// the inserted (redundant) blocks shrinks toward zero.
+    Redundancy(redundancy::Args),
+    /// Test accuracy with single blocks removed, and the k blocks of smallest r_b.
+    Lesion(lesion::Args),
+    /// Loss and accuracy around a checkpoint along filter-normalised directions.
+    Landscape(landscape::Args),
     /// Logits of a checkpoint for a .npy array or an image; --top K prints classes.
     Infer(infer::Args),
 }
@@ -49,6 +59,9 @@ pub fn main() -> Result<()> {
         Some(Command::Eval(a)) => eval::run(a),
         Some(Command::Infer(a)) => infer::run(a),
         Some(Command::Degradation(a)) => degradation::run(a),
+        Some(Command::Redundancy(a)) => redundancy::run(a),
+        Some(Command::Lesion(a)) => lesion::run(a),
+        Some(Command::Landscape(a)) => landscape::run(a),
         None => {
             eprintln!("reslab: give a subcommand; see `reslab --help`");
             Ok(())
