@@ -472,6 +472,11 @@ pub struct Trainer {
     pub step: usize,
     momentum_started: bool,
     probes: Option<Probes>,
+    /// The batch loader and the step its next batch is for.
+    loader: Option<(Loader, usize)>,
+    readback: Option<Readback>,
+    /// Steps of the current logging interval carried between `run_steps` calls.
+    interval: (f64, f64, usize, Option<Instant>),
 }
 
 impl Trainer {
@@ -543,6 +548,9 @@ impl Trainer {
             step,
             momentum_started,
             probes,
+            loader: None,
+            readback: None,
+            interval: (0.0, 0.0, 0, None),
         })
     }
 
@@ -604,36 +612,55 @@ impl Trainer {
         dir: Option<&RunDir>,
         on: &mut dyn FnMut(&Event) -> bool,
     ) -> Result<Option<EpochLog>> {
+        self.run_steps(usize::MAX, dir, on)
+    }
+
+    /// Like [`Trainer::run`] for at most `n` steps; returns the last epoch-end
+    /// log of those steps. Every event of the steps run has been delivered when
+    /// it returns. The loader and the readback ring carry over between calls,
+    /// so running a long run in small pieces costs little.
+    pub fn run_steps(
+        &mut self,
+        n: usize,
+        dir: Option<&RunDir>,
+        on: &mut dyn FnMut(&Event) -> bool,
+    ) -> Result<Option<EpochLog>> {
         let total = self.total_steps();
         let per_epoch = self.steps_per_epoch();
         if self.step >= total {
             return Ok(None);
         }
-        let split = Arc::new(self.data.train.clone());
-        let aug = self.cfg.augment.unwrap_or(self.data.augment);
-        let loader = Loader::train(
-            split,
-            self.norm.clone(),
-            self.cfg.batch,
-            aug,
-            self.cfg.seed,
-            self.step / per_epoch,
-            self.step % per_epoch,
-            total - self.step,
-        );
-        let mut readback = Readback::new(&self.gpu, 3);
+        let end = total.min(self.step.saturating_add(n));
+        if self.loader.as_ref().is_none_or(|(_, next)| *next != self.step) {
+            let aug = self.cfg.augment.unwrap_or(self.data.augment);
+            let loader = Loader::train(
+                Arc::new(self.data.train.clone()),
+                self.norm.clone(),
+                self.cfg.batch,
+                aug,
+                self.cfg.seed,
+                self.step / per_epoch,
+                self.step % per_epoch,
+                total - self.step,
+            );
+            self.loader = Some((loader, self.step));
+        }
+        let mut readback = self.readback.take().unwrap_or_else(|| Readback::new(&self.gpu, 3));
         let mut pending: Vec<(usize, f32, f32)> = Vec::new();
-        let mut interval = (0f64, 0f64, 0usize);
-        let mut t_log = Instant::now();
+        let (l0, a0, c0, t0) = self.interval;
+        let mut interval = (l0, a0, c0);
+        let mut t_log = t0.unwrap_or_else(Instant::now);
         let mut t_epoch = Instant::now();
         let mut last_epoch = None;
         let mut stop = false;
         let mut probe_results: Vec<ProbeValues> = Vec::new();
         let mut probe_steps: Vec<usize> = Vec::new();
-        while self.step < total && !stop {
+        while self.step < end && !stop {
+            let (loader, next) = self.loader.as_mut().expect("made above");
             let b = loader
                 .next()
                 .ok_or_else(|| Error::invalid("the data loader stopped early"))?;
+            *next += 1;
             let lr = self.cfg.lr_at(self.step, total);
             self.plan.set_batch(&b.images, &b.labels)?;
             let mut enc =
@@ -669,9 +696,10 @@ impl Trainer {
             self.params.steps += 1;
             self.step += 1;
             let epoch_done = self.step.is_multiple_of(per_epoch) || self.step == total;
-            pending.extend(readback.collect(&self.gpu, epoch_done)?);
+            let last = epoch_done || self.step == end;
+            pending.extend(readback.collect(&self.gpu, last)?);
             if let Some(p) = &mut self.probes
-                && let Some(v) = p.collect(epoch_done || self.step == total)?
+                && let Some(v) = p.collect(last)?
             {
                 probe_results.push(v);
             }
@@ -742,6 +770,8 @@ impl Trainer {
                 t_log = Instant::now();
             }
         }
+        self.readback = Some(readback);
+        self.interval = (interval.0, interval.1, interval.2, Some(t_log));
         Ok(last_epoch)
     }
 }

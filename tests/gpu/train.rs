@@ -195,3 +195,23 @@ fn probes_are_logged_every_n_steps() {
     .unwrap();
     assert_eq!(steps, vec![1, 4, 7, 10]);
 }
+
+#[test]
+fn running_in_pieces_equals_one_run() {
+    let gpu = gpu();
+    let data = tiny_data();
+    let mut whole = Trainer::new(gpu, tiny_config(), data.clone(), None).unwrap();
+    let all = losses(&mut whole, None);
+    let mut t = Trainer::new(gpu, tiny_config(), data, None).unwrap();
+    let mut got = Vec::new();
+    while t.step < t.total_steps() {
+        t.run_steps(3, None, &mut |e| {
+            if let Event::Step { loss, .. } = e {
+                got.push(*loss);
+            }
+            true
+        })
+        .unwrap();
+    }
+    assert_eq!(got, all);
+}
