@@ -153,6 +153,7 @@ pub fn fma_peak(gpu: &Gpu, reps: usize) -> Result<f64> {
             entry: "bench_fma",
             constants: &[],
             params: &[iters, 0u32, 0, 0],
+            image: None,
             tensors: &[Some(&out)],
             workgroups: grid_1d(gpu, "bench_fma", invocations, 64)?,
         },

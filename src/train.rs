@@ -631,7 +631,11 @@ impl Trainer {
             return Ok(None);
         }
         let end = total.min(self.step.saturating_add(n));
-        if self.loader.as_ref().is_none_or(|(_, next)| *next != self.step) {
+        if self
+            .loader
+            .as_ref()
+            .is_none_or(|(_, next)| *next != self.step)
+        {
             let aug = self.cfg.augment.unwrap_or(self.data.augment);
             let loader = Loader::train(
                 Arc::new(self.data.train.clone()),
@@ -645,7 +649,10 @@ impl Trainer {
             );
             self.loader = Some((loader, self.step));
         }
-        let mut readback = self.readback.take().unwrap_or_else(|| Readback::new(&self.gpu, 3));
+        let mut readback = self
+            .readback
+            .take()
+            .unwrap_or_else(|| Readback::new(&self.gpu, 3));
         let mut pending: Vec<(usize, f32, f32)> = Vec::new();
         let (l0, a0, c0, t0) = self.interval;
         let mut interval = (l0, a0, c0);

@@ -3,6 +3,7 @@
 //! documentation of what each shader computes.
 
 pub mod batchnorm;
+pub mod colormap;
 pub mod conv2d;
 pub mod elementwise;
 pub mod linear;

@@ -8,6 +8,7 @@
 //! bindings 1.. are storage tensors, outputs first, then inputs.
 
 pub mod batchnorm;
+pub mod colormap;
 pub mod conv2d;
 pub mod elementwise;
 pub mod linear;
@@ -31,6 +32,7 @@ pub const SHADERS: &[(&str, &str)] = &[
         "bench_fma.wgsl",
         include_str!("../../shaders/bench_fma.wgsl"),
     ),
+    ("colormap.wgsl", include_str!("../../shaders/colormap.wgsl")),
     (
         "batchnorm_backward.wgsl",
         include_str!("../../shaders/batchnorm_backward.wgsl"),
@@ -238,6 +240,8 @@ pub(crate) struct Launch<'a, P: bytemuck::Pod> {
     pub entry: &'static str,
     pub constants: &'a [(&'static str, f64)],
     pub params: &'a P,
+    /// A storage texture at binding 1 (the tensors then start at binding 2).
+    pub image: Option<&'a wgpu::TextureView>,
     /// Storage bindings 1.., in shader order; `None` binds a small dummy buffer.
     pub tensors: &'a [Option<&'a Tensor>],
     pub workgroups: [u32; 3],
@@ -284,6 +288,15 @@ pub(crate) fn prepare<P: bytemuck::Pod>(gpu: &Gpu, l: Launch<'_, P>) -> Result<D
         binding: 0,
         resource: params.as_entire_binding(),
     }];
+    let first = if let Some(view) = l.image {
+        entries.push(wgpu::BindGroupEntry {
+            binding: 1,
+            resource: wgpu::BindingResource::TextureView(view),
+        });
+        2
+    } else {
+        1
+    };
     for (i, t) in l.tensors.iter().enumerate() {
         let resource = match t {
             Some(t) => t.binding(),
@@ -293,7 +306,7 @@ pub(crate) fn prepare<P: bytemuck::Pod>(gpu: &Gpu, l: Launch<'_, P>) -> Result<D
                 .as_entire_binding(),
         };
         entries.push(wgpu::BindGroupEntry {
-            binding: i as u32 + 1,
+            binding: i as u32 + first,
             resource,
         });
     }
@@ -358,6 +371,7 @@ pub(crate) fn push<P: bytemuck::Pod>(
             entry,
             constants: &[],
             params,
+            image: None,
             tensors,
             workgroups,
         },

@@ -292,3 +292,124 @@ fn lesion_study_runs_and_orders_by_r() {
     assert_eq!(lesion::removable(&plain), vec![0, 1, 3, 5]);
     no_errors();
 }
+
+/// Reads an rgba8unorm texture back (row pitch aligned to 256 bytes).
+fn read_texture(tex: &wgpu::Texture) -> Vec<u8> {
+    let gpu = gpu();
+    let (w, h) = (tex.width(), tex.height());
+    let pitch = (4 * w).next_multiple_of(256);
+    let buf = gpu.device().create_buffer(&wgpu::BufferDescriptor {
+        label: None,
+        size: (pitch * h) as u64,
+        usage: wgpu::BufferUsages::COPY_DST | wgpu::BufferUsages::COPY_SRC,
+        mapped_at_creation: false,
+    });
+    let mut enc = gpu.device().create_command_encoder(&Default::default());
+    enc.copy_texture_to_buffer(
+        tex.as_image_copy(),
+        wgpu::TexelCopyBufferInfo {
+            buffer: &buf,
+            layout: wgpu::TexelCopyBufferLayout {
+                offset: 0,
+                bytes_per_row: Some(pitch),
+                rows_per_image: None,
+            },
+        },
+        wgpu::Extent3d {
+            width: w,
+            height: h,
+            depth_or_array_layers: 1,
+        },
+    );
+    gpu.submit([enc.finish()]);
+    let raw = gpu.read_bytes(&buf, 0, (pitch * h) as u64).unwrap();
+    (0..h as usize)
+        .flat_map(|y| raw[y * pitch as usize..y * pitch as usize + 4 * w as usize].to_vec())
+        .collect()
+}
+
+#[test]
+fn colormap_matches_cpu() {
+    use reslab::kernels::colormap::{self, Source};
+    let gpu = gpu();
+    let mut rng = Rng::new(40);
+    for (i, [n, c, h, w]) in [[2, 16, 8, 8], [1, 3, 5, 7], [3, 10, 4, 4], [1, 1, 1, 1]]
+        .into_iter()
+        .enumerate()
+    {
+        let len = n * c * h * w;
+        let (x, coef, add) = (
+            rng.vec_uniform(len, -2.0, 3.0),
+            rng.vec_uniform(2 * c, -1.0, 1.0),
+            rng.vec_uniform(len, -1.0, 1.0),
+        );
+        let (tx, tc, ta) = (
+            up(&[n, c, h, w], &x),
+            up(&[2, c], &coef),
+            up(&[n, c, h, w], &add),
+        );
+        let range = empty(&[c + 1, 2]);
+        let (_, tw, th) = colormap::grid(c, h, w);
+        let tex = gpu.device().create_texture(&wgpu::TextureDescriptor {
+            label: None,
+            size: wgpu::Extent3d {
+                width: tw as u32,
+                height: th as u32,
+                depth_or_array_layers: 1,
+            },
+            mip_level_count: 1,
+            sample_count: 1,
+            dimension: wgpu::TextureDimension::D2,
+            format: wgpu::TextureFormat::Rgba8Unorm,
+            usage: wgpu::TextureUsages::STORAGE_BINDING
+                | wgpu::TextureUsages::COPY_SRC
+                | wgpu::TextureUsages::TEXTURE_BINDING,
+            view_formats: &[],
+        });
+        let view = tex.create_view(&Default::default());
+        let (affine, added, joint) = (i % 2 == 0, i % 3 == 0, i == 1);
+        let s = Source {
+            src: &tx,
+            sample: n - 1,
+            coef: affine.then_some(&tc),
+            add: added.then_some(&ta),
+        };
+        run(|p| {
+            colormap::channel_range(gpu, p, &range, &s)?;
+            colormap::colormap(gpu, p, &view, &range, &s, joint)
+        });
+        let mut want_range = vec![0f32; 2 * c + 2];
+        cpu::colormap::channel_range(
+            &mut want_range,
+            &x,
+            affine.then_some(&coef[..]),
+            added.then_some(&add[..]),
+            n - 1,
+            c,
+            h,
+            w,
+        );
+        assert_close(&format!("range {i}"), &read(&range), &want_range, 1e-5);
+        let mut img = vec![0f64; 4 * tw * th];
+        cpu::colormap::colormap(
+            &mut img,
+            &want_range,
+            &x,
+            affine.then_some(&coef[..]),
+            added.then_some(&add[..]),
+            n - 1,
+            c,
+            h,
+            w,
+            joint,
+        );
+        let got = read_texture(&tex);
+        let worst = got
+            .iter()
+            .zip(&img)
+            .map(|(&g, &v)| (g as f64 - v * 255.0).abs())
+            .fold(0f64, f64::max);
+        assert!(worst <= 1.0, "texel off by {worst} of 255 in case {i}");
+    }
+    no_errors();
+}
