@@ -1,8 +1,8 @@
 //! Subcommands. Each parses its flags, calls the engine, prints or writes the
 //! result; errors reach `main` once, with their context.
 
-mod bench;
-mod common;
+pub mod bench;
+pub mod common;
 mod degradation;
 mod eval;
 mod infer;
@@ -46,6 +46,8 @@ enum Command {
     Lesion(lesion::Args),
     /// Loss and accuracy around a checkpoint along filter-normalised directions.
     Landscape(landscape::Args),
+    /// Open the desktop app (also what `reslab` with no subcommand does).
+    Gui,
     /// Logits of a checkpoint for a .npy array or an image; --top K prints classes.
     Infer(infer::Args),
 }
@@ -62,9 +64,6 @@ pub fn main() -> Result<()> {
         Some(Command::Redundancy(a)) => redundancy::run(a),
         Some(Command::Lesion(a)) => lesion::run(a),
         Some(Command::Landscape(a)) => landscape::run(a),
-        None => {
-            eprintln!("reslab: give a subcommand; see `reslab --help`");
-            Ok(())
-        }
+        Some(Command::Gui) | None => crate::gui::run(),
     }
 }

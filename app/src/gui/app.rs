@@ -1,0 +1,294 @@
+//! The eframe app: drains the worker's events, draws the panels, turns the
+//! user's actions into commands. It never waits for the worker or the GPU.
+
+use std::collections::BTreeSet;
+use std::time::Instant;
+
+use egui::{Key, Ui};
+
+use super::panels::{self, Action};
+use super::settings::RunSettings;
+use super::view::{Tab, View};
+use super::worker::{Command, Image, Layer, Worker};
+
+const SETTINGS_KEY: &str = "reslab run settings";
+
+pub struct ReslabApp {
+    pub view: View,
+    worker: Option<Worker>,
+    render: Option<egui_wgpu::RenderState>,
+    /// Textures of the activation view, freed when replaced.
+    textures: Vec<egui::TextureId>,
+    landscape_path: String,
+    last_frame: Option<Instant>,
+    title: String,
+}
+
+impl ReslabApp {
+    /// The app on the device of eframe's wgpu renderer.
+    pub fn new(cc: &eframe::CreationContext<'_>) -> anyhow::Result<ReslabApp> {
+        let settings: RunSettings = cc
+            .storage
+            .and_then(|s| eframe::get_value(s, SETTINGS_KEY))
+            .unwrap_or_default();
+        let render = cc
+            .wgpu_render_state
+            .clone()
+            .ok_or_else(|| anyhow::anyhow!("eframe did not start its wgpu renderer"))?;
+        let gpu = reslab::Gpu::from_device(
+            render.device.clone(),
+            render.queue.clone(),
+            render.adapter.get_info(),
+        );
+        let ctx = cc.egui_ctx.clone();
+        let worker = Worker::spawn(gpu, settings.clone(), move || ctx.request_repaint());
+        Ok(ReslabApp {
+            view: View::new(settings),
+            worker: Some(worker),
+            render: Some(render),
+            textures: Vec::new(),
+            landscape_path: "runs/landscape/summary.json".into(),
+            last_frame: None,
+            title: String::new(),
+        })
+    }
+
+    /// An app with no worker: the panels on a fixed view (tests).
+    pub fn headless(view: View) -> ReslabApp {
+        ReslabApp {
+            view,
+            worker: None,
+            render: None,
+            textures: Vec::new(),
+            landscape_path: String::new(),
+            last_frame: None,
+            title: String::new(),
+        }
+    }
+
+    fn send(&self, c: Command) {
+        if let Some(w) = &self.worker {
+            w.send(c);
+        }
+    }
+
+    fn drain(&mut self) {
+        let Some(w) = &self.worker else { return };
+        let events: Vec<_> = w.rx.try_iter().take(500).collect();
+        for e in events {
+            if let super::worker::Event::Nets(_) = &e
+                && let Some(d) = self.class_names()
+            {
+                self.view.class_names = d;
+            }
+            let render = self.render.clone();
+            let device = render.as_ref().map(|r| r.device.clone());
+            let mut fresh = Vec::new();
+            let mut register = |view: &wgpu::TextureView| {
+                let (r, d) = (render.as_ref()?, device.as_ref()?);
+                let id =
+                    r.renderer
+                        .write()
+                        .register_native_texture(d, view, wgpu::FilterMode::Nearest);
+                fresh.push(id);
+                Some(id)
+            };
+            let is_activation = matches!(e, super::worker::Event::Activation { .. });
+            self.view.apply(e, &mut register);
+            if is_activation {
+                if let Some(r) = &self.render {
+                    let mut rr = r.renderer.write();
+                    for old in self.textures.drain(..) {
+                        rr.free_texture(&old);
+                    }
+                }
+                self.textures = fresh;
+            }
+        }
+    }
+
+    fn class_names(&self) -> Option<Vec<String>> {
+        let s = &self.view.settings;
+        Some(match s.data.as_str() {
+            "synthetic" => reslab::data::synthetic::CLASSES
+                .iter()
+                .map(|c| c.to_string())
+                .collect(),
+            "fashion-mnist" => reslab::data::FASHION_CLASSES
+                .iter()
+                .map(|c| c.to_string())
+                .collect(),
+            "cifar10" => reslab::data::CIFAR10_CLASSES
+                .iter()
+                .map(|c| c.to_string())
+                .collect(),
+            _ => (0..10).map(|d| d.to_string()).collect(),
+        })
+    }
+
+    /// Carries out the user's actions.
+    pub fn act(&mut self, actions: Vec<Action>) {
+        for a in actions {
+            match a {
+                Action::Start => {
+                    self.view.running = true;
+                    self.send(Command::Start);
+                }
+                Action::Pause => {
+                    self.view.running = false;
+                    self.send(Command::Pause);
+                }
+                Action::Step => self.send(Command::Step),
+                Action::Reset => {
+                    self.view.running = false;
+                    self.send(Command::Reset(self.view.settings.clone()));
+                }
+                Action::Grow => self.send(Command::Grow {
+                    depth: self.view.settings.grow_depth,
+                    init: self.view.settings.grow_init,
+                }),
+                Action::ToggleLesion { net, block } => {
+                    if let Some(n) = self.view.nets.get_mut(net) {
+                        let mut blocks = n.lesions.clone();
+                        if !blocks.remove(&block) {
+                            blocks.insert(block);
+                        }
+                        n.lesions = blocks.clone();
+                        n.lesion_accuracy = None;
+                        self.send(Command::SetLesions { net, blocks });
+                    }
+                }
+                Action::ClearLesions { net } => {
+                    if let Some(n) = self.view.nets.get_mut(net) {
+                        n.lesions.clear();
+                        n.lesion_accuracy = None;
+                    }
+                    self.send(Command::SetLesions {
+                        net,
+                        blocks: BTreeSet::new(),
+                    });
+                }
+                Action::ShowActivation => {
+                    let a = &self.view.activation;
+                    let image = if a.use_file {
+                        Image::File(a.file.clone().into())
+                    } else {
+                        Image::Test(a.image)
+                    };
+                    self.send(Command::ShowActivation {
+                        net: a.net,
+                        image,
+                        layer: a.layer.unwrap_or(Layer::Block(0)),
+                    });
+                }
+                Action::ComputeLandscape => {
+                    self.view.landscape_progress = Some((0, 1));
+                    self.send(Command::Landscape {
+                        net: self.view.landscape_net,
+                        grid: self.view.landscape_grid,
+                        range: 1.0,
+                        samples: 200,
+                    });
+                }
+                Action::LoadLandscape(p) => match std::fs::read_to_string(&p)
+                    .map_err(|e| e.to_string())
+                    .and_then(|s| serde_json::from_str(&s).map_err(|e| e.to_string()))
+                {
+                    Ok(s) => self.view.landscape = Some((self.view.landscape_net, s)),
+                    Err(e) => self.view.error = Some(format!("{p}: {e}")),
+                },
+                Action::Save => self.send(Command::Save(self.view.save_dir.clone().into())),
+            }
+        }
+    }
+
+    fn shortcuts(&self, ui: &Ui) -> Vec<Action> {
+        if ui.ctx().egui_wants_keyboard_input() {
+            return Vec::new();
+        }
+        let mut out = Vec::new();
+        ui.input(|i| {
+            if i.key_pressed(Key::Space) {
+                out.push(if self.view.running {
+                    Action::Pause
+                } else {
+                    Action::Start
+                });
+            }
+            if i.key_pressed(Key::S) {
+                out.push(Action::Step);
+            }
+            if i.key_pressed(Key::R) {
+                out.push(Action::Reset);
+            }
+            if i.key_pressed(Key::G) {
+                out.push(Action::Grow);
+            }
+        });
+        out
+    }
+
+    /// Draws everything and returns the actions (tests call this directly).
+    pub fn draw(&mut self, ui: &mut Ui) -> Vec<Action> {
+        let mut actions = self.shortcuts(ui);
+        egui::Panel::top("top").show(ui, |ui| {
+            actions.extend(panels::top_bar(ui, &self.view));
+        });
+        egui::Panel::left("run").default_size(250.0).show(ui, |ui| {
+            egui::ScrollArea::vertical().show(ui, |ui| {
+                actions.extend(panels::run_panel(ui, &mut self.view));
+            });
+        });
+        egui::CentralPanel::default().show(ui, |ui| {
+            panels::tabs(ui, &mut self.view);
+            ui.separator();
+            match self.view.tab {
+                Tab::Curves => panels::curves(ui, &self.view),
+                Tab::Residuals => actions.extend(panels::residuals(ui, &self.view)),
+                Tab::Activations => actions.extend(panels::activations(ui, &mut self.view)),
+                Tab::Lesions => actions.extend(panels::lesions(ui, &self.view)),
+                Tab::Landscape => {
+                    let mut path = std::mem::take(&mut self.landscape_path);
+                    actions.extend(panels::landscape(ui, &mut self.view, &mut path));
+                    self.landscape_path = path;
+                }
+                Tab::Model => panels::model(ui, &self.view),
+            }
+        });
+        actions
+    }
+}
+
+impl eframe::App for ReslabApp {
+    fn ui(&mut self, ui: &mut Ui, _frame: &mut eframe::Frame) {
+        let now = Instant::now();
+        if let Some(t) = self.last_frame {
+            let ms = now.duration_since(t).as_secs_f32() * 1e3;
+            // Only frames drawn back to back measure the UI, not idle time.
+            if ms < 1000.0 && self.view.running {
+                self.view.frame_ms.push_back(ms);
+                if self.view.frame_ms.len() > 300 {
+                    self.view.frame_ms.pop_front();
+                }
+            }
+        }
+        self.last_frame = Some(now);
+        self.drain();
+        let actions = self.draw(ui);
+        self.act(actions);
+        let title = format!(
+            "reslab — {} — step {}",
+            self.view.settings.title(),
+            self.view.step()
+        );
+        if title != self.title {
+            ui.ctx()
+                .send_viewport_cmd(egui::ViewportCommand::Title(title.clone()));
+            self.title = title;
+        }
+    }
+
+    fn save(&mut self, storage: &mut dyn eframe::Storage) {
+        eframe::set_value(storage, SETTINGS_KEY, &self.view.settings);
+    }
+}

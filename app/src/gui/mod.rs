@@ -1,0 +1,45 @@
+//! The desktop app: plain and residual nets training side by side, r_b = |F(x)|/|x|
+//! per block as it happens, activations drawn from GPU buffers, growing,
+//! lesions and loss landscapes. One wgpu device serves the window and the engine.
+
+pub mod app;
+pub mod panels;
+pub mod settings;
+pub mod view;
+pub mod worker;
+
+use std::sync::Arc;
+
+/// Opens the window.
+pub fn run() -> anyhow::Result<()> {
+    let mut setup = egui_wgpu::WgpuSetupCreateNew::without_display_handle();
+    // The engine's kernels want the adapter's real limits and the optional
+    // features it has, not the renderer's conservative defaults.
+    setup.device_descriptor = Arc::new(|adapter: &wgpu::Adapter| wgpu::DeviceDescriptor {
+        label: Some("reslab"),
+        required_features: adapter.features() & reslab::gpu::wanted_features(),
+        required_limits: adapter.limits(),
+        ..Default::default()
+    });
+    let options = eframe::NativeOptions {
+        viewport: egui::ViewportBuilder::default()
+            .with_inner_size([1440.0, 900.0])
+            .with_title("reslab"),
+        renderer: eframe::Renderer::Wgpu,
+        wgpu_options: egui_wgpu::WgpuConfiguration {
+            wgpu_setup: egui_wgpu::WgpuSetup::CreateNew(setup),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    eframe::run_native(
+        "reslab",
+        options,
+        Box::new(|cc| {
+            app::ReslabApp::new(cc)
+                .map(|a| Box::new(a) as Box<dyn eframe::App>)
+                .map_err(|e| e.to_string().into())
+        }),
+    )
+    .map_err(|e| anyhow::anyhow!("the window could not open: {e}"))
+}

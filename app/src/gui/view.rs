@@ -1,0 +1,298 @@
+//! What the panels draw: plain data, filled from the worker's events. Tests
+//! build one by hand and render the panels from it.
+
+use std::collections::{BTreeSet, VecDeque};
+use std::sync::Arc;
+
+use reslab::analysis::landscape;
+
+use super::settings::RunSettings;
+use super::worker::{Event, Layer, NetInfo};
+
+/// One probe of a net: r per block and response std per 3x3 layer, with the
+/// block names of the net it was taken from (growing changes the blocks).
+#[derive(Debug, Clone)]
+pub struct Probe {
+    pub step: usize,
+    pub blocks: Arc<Vec<String>>,
+    pub r: Vec<f32>,
+    pub response_std: Vec<f32>,
+}
+
+#[derive(Debug, Clone)]
+pub struct NetView {
+    pub info: NetInfo,
+    /// (step, loss, accuracy) per training step.
+    pub steps: Vec<[f64; 3]>,
+    /// (step, accuracy, loss) of the test evaluations.
+    pub tests: Vec<[f64; 3]>,
+    pub probes: Vec<Probe>,
+    pub lesions: BTreeSet<usize>,
+    /// Test accuracy with `lesions` bypassed, once evaluated.
+    pub lesion_accuracy: Option<f32>,
+}
+
+impl NetView {
+    pub fn new(info: NetInfo) -> Self {
+        NetView {
+            info,
+            steps: Vec::new(),
+            tests: Vec::new(),
+            probes: Vec::new(),
+            lesions: BTreeSet::new(),
+            lesion_accuracy: None,
+        }
+    }
+
+    pub fn block_names(&self) -> Vec<String> {
+        self.info
+            .graph
+            .blocks
+            .iter()
+            .map(|b| b.name.clone())
+            .collect()
+    }
+
+    /// r of block `name` in each probe (None where the block did not exist).
+    pub fn r_history(&self, name: &str) -> Vec<(usize, Option<f32>)> {
+        self.probes
+            .iter()
+            .map(|p| {
+                (
+                    p.step,
+                    p.blocks.iter().position(|b| b == name).map(|i| p.r[i]),
+                )
+            })
+            .collect()
+    }
+
+    /// The block's first r since its net (re)started and its latest, if known.
+    pub fn r_first_last(&self, name: &str) -> Option<(f32, f32)> {
+        let since = self.info.step_offset;
+        let v: Vec<f32> = self
+            .r_history(name)
+            .into_iter()
+            .filter(|(s, _)| *s > since)
+            .filter_map(|(_, r)| r)
+            .collect();
+        Some((*v.first()?, *v.last()?))
+    }
+
+    /// A block whose F(x) is shrinking toward zero: r has at least halved since
+    /// the net (re)started, or sits below 0.05.
+    pub fn shrinking(&self, name: &str) -> bool {
+        self.r_first_last(name)
+            .is_some_and(|(a, b)| b < 0.05 || (a > 0.0 && b < 0.5 * a))
+    }
+
+    pub fn last_test(&self) -> Option<f64> {
+        self.tests.last().map(|t| t[1])
+    }
+}
+
+/// The central tabs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, Default)]
+pub enum Tab {
+    #[default]
+    Curves,
+    Residuals,
+    Activations,
+    Lesions,
+    Landscape,
+    Model,
+}
+
+impl Tab {
+    pub const ALL: [(Tab, &'static str); 6] = [
+        (Tab::Curves, "Curves"),
+        (Tab::Residuals, "F(x)"),
+        (Tab::Activations, "Activations"),
+        (Tab::Lesions, "Lesions"),
+        (Tab::Landscape, "Landscape"),
+        (Tab::Model, "Model"),
+    ];
+}
+
+/// A drawn pane of the activation view.
+#[derive(Debug, Clone)]
+pub struct PaneView {
+    pub label: String,
+    pub texture: egui::TextureId,
+    pub size: [u32; 2],
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct ActivationView {
+    pub net: usize,
+    pub image: usize,
+    pub file: String,
+    pub use_file: bool,
+    pub layer: Option<Layer>,
+    pub panes: Vec<PaneView>,
+    pub probs: Vec<f32>,
+    pub label: Option<usize>,
+}
+
+#[derive(Default)]
+pub struct View {
+    pub settings: RunSettings,
+    pub nets: Vec<NetView>,
+    pub running: bool,
+    pub status: String,
+    pub error: Option<String>,
+    pub tab: Tab,
+    /// Rounds (one step of every net) per second.
+    pub throughput: f32,
+    pub activation: ActivationView,
+    pub landscape: Option<(usize, landscape::Summary)>,
+    pub landscape_net: usize,
+    pub landscape_grid: usize,
+    pub landscape_progress: Option<(usize, usize)>,
+    pub class_names: Vec<String>,
+    /// Milliseconds of the last frames.
+    pub frame_ms: VecDeque<f32>,
+    pub save_dir: String,
+}
+
+impl View {
+    pub fn new(settings: RunSettings) -> View {
+        View {
+            settings,
+            landscape_grid: 11,
+            save_dir: "runs/gui".into(),
+            ..Default::default()
+        }
+    }
+
+    pub fn step(&self) -> usize {
+        self.nets
+            .iter()
+            .filter_map(|n| n.steps.last())
+            .map(|s| s[0] as usize)
+            .max()
+            .unwrap_or(0)
+    }
+
+    /// Applies a worker event; a new activation's textures come registered
+    /// (`register` turns a texture view into an egui texture).
+    pub fn apply(
+        &mut self,
+        e: Event,
+        register: &mut dyn FnMut(&wgpu::TextureView) -> Option<egui::TextureId>,
+    ) {
+        match e {
+            Event::Nets(infos) => {
+                let grown = !self.nets.is_empty() && infos.iter().all(|i| i.step_offset > 0);
+                if grown {
+                    for (v, info) in self.nets.iter_mut().zip(infos) {
+                        v.info = info;
+                        v.lesions.clear();
+                        v.lesion_accuracy = None;
+                    }
+                } else {
+                    self.nets = infos.into_iter().map(NetView::new).collect();
+                    self.activation.panes.clear();
+                    self.landscape = None;
+                }
+            }
+            Event::Running(r) => self.running = r,
+            Event::Step {
+                net,
+                step,
+                loss,
+                accuracy,
+            } => {
+                if let Some(n) = self.nets.get_mut(net) {
+                    n.steps.push([step as f64, loss as f64, accuracy as f64]);
+                }
+            }
+            Event::Probe {
+                net,
+                step,
+                r,
+                response_std,
+            } => {
+                if let Some(n) = self.nets.get_mut(net) {
+                    let blocks = match n.probes.last() {
+                        Some(p) if p.blocks.len() == r.len() && *p.blocks == n.block_names() => {
+                            p.blocks.clone()
+                        }
+                        _ => Arc::new(n.block_names()),
+                    };
+                    n.probes.push(Probe {
+                        step,
+                        blocks,
+                        r,
+                        response_std,
+                    });
+                }
+            }
+            Event::Test {
+                net,
+                step,
+                accuracy,
+                loss,
+            } => {
+                if let Some(n) = self.nets.get_mut(net) {
+                    n.tests.push([step as f64, accuracy as f64, loss as f64]);
+                    if !n.lesions.is_empty() {
+                        n.lesion_accuracy = Some(accuracy);
+                    }
+                }
+            }
+            Event::Throughput(t) => self.throughput = t,
+            Event::Lesion {
+                net,
+                blocks,
+                accuracy,
+            } => {
+                if let Some(n) = self.nets.get_mut(net) {
+                    n.lesions = blocks;
+                    n.lesion_accuracy = Some(accuracy);
+                }
+            }
+            Event::Activation {
+                net,
+                layer,
+                panes,
+                probs,
+                label,
+            } => {
+                self.activation.net = net;
+                self.activation.layer = Some(layer);
+                self.activation.panes = panes
+                    .into_iter()
+                    .filter_map(|p| {
+                        register(&p.view).map(|texture| PaneView {
+                            label: p.label,
+                            texture,
+                            size: p.size,
+                        })
+                    })
+                    .collect();
+                self.activation.probs = probs;
+                self.activation.label = label;
+            }
+            Event::LandscapeProgress(done, total) => self.landscape_progress = Some((done, total)),
+            Event::Landscape { net, summary } => {
+                self.landscape_progress = None;
+                self.landscape = Some((net, summary));
+            }
+            Event::Message(m) => {
+                self.status = m;
+                self.error = None;
+            }
+            Event::Error(e) => self.error = Some(e),
+        }
+    }
+
+    /// Median and 95th percentile of the recent frame times (ms).
+    pub fn frame_stats(&self) -> Option<(f32, f32)> {
+        if self.frame_ms.is_empty() {
+            return None;
+        }
+        let mut v: Vec<f32> = self.frame_ms.iter().copied().collect();
+        v.sort_by(f32::total_cmp);
+        Some((v[v.len() / 2], v[(v.len() * 95 / 100).min(v.len() - 1)]))
+    }
+}

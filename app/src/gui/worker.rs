@@ -1,0 +1,729 @@
+//! The background thread that trains, probes, evaluates and draws activations,
+//! on the device the window renders with. The UI sends [`Command`]s and drains
+//! [`Event`]s each frame; it never waits for this thread.
+
+use std::collections::{BTreeSet, HashMap};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::mpsc::{Receiver, Sender, TryRecvError, channel};
+use std::thread::JoinHandle;
+use std::time::Instant;
+
+use reslab::analysis::landscape::{self, Directions};
+use reslab::analysis::redundancy::{self, Insert};
+use reslab::data::loader::eval_batches;
+use reslab::data::{DataSpec, Dataset, Split};
+use reslab::kernels::{Program, colormap};
+use reslab::model::plan::PlanOptions;
+use reslab::model::{Branch, Graph, Mode, Op, Plan};
+use reslab::train::{Evaluator, Event as TrainEvent, Start, TrainConfig, Trainer};
+use reslab::{Gpu, Tensor};
+
+use super::settings::RunSettings;
+
+/// What to draw of a block (or of the stem's output).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Layer {
+    /// The stem's output (the first block's input).
+    Stem,
+    /// Block b: x (its shortcut), F(x) (its branch) and F(x) + x.
+    Block(usize),
+}
+
+/// Which image the activation view shows.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Image {
+    /// Test image by index.
+    Test(usize),
+    /// An image file, resized and normalised as the data set is.
+    File(PathBuf),
+}
+
+pub enum Command {
+    /// (Re)build the nets from the settings: fresh weights, step 0.
+    Reset(RunSettings),
+    Start,
+    Pause,
+    /// One step of every net, then pause.
+    Step,
+    /// Insert blocks into every net (the grow depth and init of the settings).
+    Grow {
+        depth: usize,
+        init: Insert,
+    },
+    /// Blocks bypassed in net `net`'s evaluation.
+    SetLesions {
+        net: usize,
+        blocks: BTreeSet<usize>,
+    },
+    ShowActivation {
+        net: usize,
+        image: Image,
+        layer: Layer,
+    },
+    /// A loss landscape of net `net` computed here.
+    Landscape {
+        net: usize,
+        grid: usize,
+        range: f64,
+        samples: usize,
+    },
+    /// Checkpoints of every net into this folder.
+    Save(PathBuf),
+}
+
+/// A net as the UI lists it.
+#[derive(Debug, Clone)]
+pub struct NetInfo {
+    pub name: String,
+    pub residual: bool,
+    pub graph: Graph,
+    /// Per block: inserted by growing (true) or not.
+    pub inserted: Vec<bool>,
+    pub params: usize,
+    /// The step this net (re)started at in the shared step count.
+    pub step_offset: usize,
+}
+
+/// A drawn activation: a texture and what it shows.
+pub struct Pane {
+    pub label: String,
+    pub view: wgpu::TextureView,
+    pub size: [u32; 2],
+}
+
+pub enum Event {
+    /// The nets (after a reset or growing).
+    Nets(Vec<NetInfo>),
+    Running(bool),
+    Step {
+        net: usize,
+        step: usize,
+        loss: f32,
+        accuracy: f32,
+    },
+    Probe {
+        net: usize,
+        step: usize,
+        r: Vec<f32>,
+        response_std: Vec<f32>,
+    },
+    Test {
+        net: usize,
+        step: usize,
+        accuracy: f32,
+        loss: f32,
+    },
+    /// Steps of all nets per second, over the last round.
+    Throughput(f32),
+    Lesion {
+        net: usize,
+        blocks: BTreeSet<usize>,
+        accuracy: f32,
+    },
+    Activation {
+        net: usize,
+        layer: Layer,
+        panes: Vec<Pane>,
+        probs: Vec<f32>,
+        label: Option<usize>,
+    },
+    LandscapeProgress(usize, usize),
+    Landscape {
+        net: usize,
+        summary: landscape::Summary,
+    },
+    Message(String),
+    Error(String),
+}
+
+/// The UI's end of the worker.
+pub struct Worker {
+    pub tx: Sender<Command>,
+    pub rx: Receiver<Event>,
+    handle: Option<JoinHandle<()>>,
+}
+
+impl Worker {
+    /// Starts the thread; `wake` is called after events are sent (a repaint request).
+    pub fn spawn(gpu: Gpu, settings: RunSettings, wake: impl Fn() + Send + 'static) -> Worker {
+        let (tx, crx) = channel();
+        let (etx, rx) = channel();
+        let handle = std::thread::Builder::new()
+            .name("reslab-trainer".into())
+            .spawn(move || {
+                let mut w = State {
+                    gpu,
+                    settings,
+                    data: None,
+                    nets: Vec::new(),
+                    running: false,
+                    tx: etx,
+                    wake: Box::new(wake),
+                    views: HashMap::new(),
+                    last_image: None,
+                };
+                w.reset();
+                w.main(crx);
+            })
+            .ok();
+        Worker { tx, rx, handle }
+    }
+
+    pub fn send(&self, c: Command) {
+        let _ = self.tx.send(c);
+    }
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        // Closing the channel ends the thread's loop.
+        let (tx, _) = channel();
+        drop(std::mem::replace(&mut self.tx, tx));
+        if let Some(h) = self.handle.take() {
+            let _ = h.join();
+        }
+    }
+}
+
+struct Net {
+    trainer: Trainer,
+    info: NetInfo,
+    lesions: BTreeSet<usize>,
+    /// Evaluates on the first test images with the current lesions.
+    evaluator: Evaluator,
+}
+
+/// Batch-1 plans for the activation view, per net and lesion set.
+struct ViewPlan {
+    plan: Plan,
+    range: Vec<Tensor>,
+}
+
+struct State {
+    gpu: Gpu,
+    settings: RunSettings,
+    data: Option<Arc<Dataset>>,
+    nets: Vec<Net>,
+    running: bool,
+    tx: Sender<Event>,
+    wake: Box<dyn Fn() + Send>,
+    views: HashMap<(usize, BTreeSet<usize>), ViewPlan>,
+    last_image: Option<(usize, Image, Layer)>,
+}
+
+/// Test images used for the live evaluations (all of them is too slow to repeat).
+const EVAL_IMAGES: usize = 1000;
+
+impl State {
+    fn send(&self, e: Event) {
+        let _ = self.tx.send(e);
+        (self.wake)();
+    }
+
+    fn error(&self, e: impl std::fmt::Display) {
+        self.send(Event::Error(e.to_string()));
+    }
+
+    fn main(&mut self, rx: Receiver<Command>) {
+        loop {
+            let cmd = if self.running {
+                match rx.try_recv() {
+                    Ok(c) => Some(c),
+                    Err(TryRecvError::Empty) => None,
+                    Err(TryRecvError::Disconnected) => return,
+                }
+            } else {
+                match rx.recv() {
+                    Ok(c) => Some(c),
+                    Err(_) => return,
+                }
+            };
+            if let Some(c) = cmd {
+                self.handle(c);
+                continue;
+            }
+            if let Err(e) = self.round() {
+                self.running = false;
+                self.send(Event::Running(false));
+                self.error(format!("training stopped: {e}"));
+            }
+        }
+    }
+
+    fn handle(&mut self, c: Command) {
+        match c {
+            Command::Reset(s) => {
+                self.settings = s;
+                self.reset();
+            }
+            Command::Start => {
+                self.running = !self.nets.is_empty();
+                self.send(Event::Running(self.running));
+            }
+            Command::Pause => {
+                self.running = false;
+                self.send(Event::Running(false));
+            }
+            Command::Step => {
+                self.running = false;
+                self.send(Event::Running(false));
+                if let Err(e) = self.round() {
+                    self.error(e);
+                }
+            }
+            Command::Grow { depth, init } => {
+                if let Err(e) = self.grow(depth, init) {
+                    self.error(format!("growing failed: {e}"));
+                }
+            }
+            Command::SetLesions { net, blocks } => {
+                if let Err(e) = self.lesion(net, blocks) {
+                    self.error(format!("lesion failed: {e}"));
+                }
+            }
+            Command::ShowActivation { net, image, layer } => {
+                if let Err(e) = self.activation(net, &image, layer) {
+                    self.error(format!("activation view: {e}"));
+                }
+            }
+            Command::Landscape {
+                net,
+                grid,
+                range,
+                samples,
+            } => {
+                if let Err(e) = self.landscape(net, grid, range, samples) {
+                    self.error(format!("landscape failed: {e}"));
+                }
+            }
+            Command::Save(dir) => match self.save(&dir) {
+                Ok(()) => self.send(Event::Message(format!(
+                    "saved checkpoints into {}",
+                    dir.display()
+                ))),
+                Err(e) => self.error(format!("saving failed: {e}")),
+            },
+        }
+    }
+
+    fn load_data(&mut self) -> reslab::Result<Arc<Dataset>> {
+        let s = &self.settings;
+        let spec = DataSpec {
+            name: s.data.clone(),
+            dir: (!s.data_dir.is_empty()).then(|| PathBuf::from(&s.data_dir)),
+            synthetic: reslab::data::synthetic::SyntheticSpec {
+                side: s.image_size,
+                ..Default::default()
+            },
+        };
+        if let Some(d) = &self.data
+            && d.name == spec.name
+            && (spec.name != "synthetic" || d.train.h == s.image_size)
+        {
+            return Ok(d.clone());
+        }
+        let d = Arc::new(reslab::data::load(&spec)?);
+        self.data = Some(d.clone());
+        Ok(d)
+    }
+
+    fn config(&self, model: reslab::model::ModelSpec) -> TrainConfig {
+        let s = &self.settings;
+        TrainConfig {
+            model,
+            data: DataSpec::default(),
+            epochs: 1,
+            // Open-ended: the user pauses.
+            steps: Some(10_000_000),
+            batch: s.batch,
+            lr: s.lr,
+            schedule: reslab::train::Schedule::Constant,
+            seed: s.seed,
+            log_every: 5,
+            probe_every: s.probe_every.max(1),
+            ..Default::default()
+        }
+    }
+
+    fn reset(&mut self) {
+        self.running = false;
+        self.nets.clear();
+        self.views.clear();
+        self.send(Event::Running(false));
+        let built = (|| -> reslab::Result<Vec<Net>> {
+            let data = self.load_data()?;
+            let specs = self.settings.specs(data.train.c, data.class_names.len())?;
+            specs
+                .into_iter()
+                .map(|spec| {
+                    let t = Trainer::new(&self.gpu, self.config(spec), data.clone(), None)?;
+                    Ok(net_of(t, None, 0))
+                })
+                .collect()
+        })();
+        match built {
+            Ok(nets) => {
+                self.nets = nets;
+                self.send(Event::Nets(
+                    self.nets.iter().map(|n| n.info.clone()).collect(),
+                ));
+                self.send(Event::Message(format!("ready: {}", self.settings.title())));
+            }
+            Err(e) => self.error(format!("cannot build the nets: {e}")),
+        }
+    }
+
+    /// One step of every net, and the evaluations that fall due.
+    fn round(&mut self) -> reslab::Result<()> {
+        let start = Instant::now();
+        let mut events = Vec::new();
+        let eval_every = self.settings.eval_every.max(1);
+        for (i, n) in self.nets.iter_mut().enumerate() {
+            let off = n.info.step_offset;
+            n.trainer.run_steps(1, None, &mut |e| {
+                match e {
+                    TrainEvent::Step {
+                        step,
+                        loss,
+                        accuracy,
+                        ..
+                    } => events.push(Event::Step {
+                        net: i,
+                        step: off + step + 1,
+                        loss: *loss,
+                        accuracy: *accuracy,
+                    }),
+                    TrainEvent::Probe(p) => events.push(Event::Probe {
+                        net: i,
+                        step: off + p.step,
+                        r: p.probe.r.clone(),
+                        response_std: p.probe.response_std.clone(),
+                    }),
+                    _ => {}
+                }
+                true
+            })?;
+            let step = off + n.trainer.step;
+            if step.is_multiple_of(eval_every)
+                && let Some(d) = &self.data
+            {
+                let test = subset(&d.test, EVAL_IMAGES);
+                let (loss, accuracy) =
+                    n.evaluator
+                        .evaluate(&n.trainer.params, &test, &n.trainer.norm)?;
+                events.push(Event::Test {
+                    net: i,
+                    step,
+                    accuracy,
+                    loss,
+                });
+            }
+        }
+        for e in events {
+            self.send(e);
+        }
+        self.send(Event::Throughput(
+            1.0 / start.elapsed().as_secs_f32().max(1e-6),
+        ));
+        // Keep the activation view current while training.
+        if let Some((net, image, layer)) = self.last_image.clone()
+            && self
+                .nets
+                .first()
+                .is_some_and(|n| (n.info.step_offset + n.trainer.step).is_multiple_of(eval_every))
+        {
+            self.activation(net, &image, layer)?;
+        }
+        Ok(())
+    }
+
+    fn grow(&mut self, depth: usize, init: Insert) -> reslab::Result<()> {
+        let data = self.load_data()?;
+        let mut grown = Vec::new();
+        for n in &self.nets {
+            let shallow = &n.trainer.graph;
+            let mut spec = shallow.spec.clone();
+            spec.depth = depth;
+            let deep = Graph::build(&spec, data.train.h, data.train.w)?;
+            let host = n.trainer.params.download(&self.gpu)?;
+            let (params, inserted) =
+                redundancy::grow(shallow, &host, &deep, init, self.settings.seed ^ 0x6120)?;
+            let t = Trainer::new(
+                &self.gpu,
+                self.config(spec),
+                data.clone(),
+                Some(Start {
+                    params,
+                    momentum: None,
+                    step: 0,
+                }),
+            )?;
+            grown.push(net_of(
+                t,
+                Some(inserted),
+                n.info.step_offset + n.trainer.step,
+            ));
+        }
+        self.nets = grown;
+        self.views.clear();
+        self.send(Event::Nets(
+            self.nets.iter().map(|n| n.info.clone()).collect(),
+        ));
+        self.send(Event::Message(format!(
+            "grew the nets to depth {depth} ({init:?} inserted blocks)"
+        )));
+        Ok(())
+    }
+
+    fn lesion(&mut self, net: usize, blocks: BTreeSet<usize>) -> reslab::Result<()> {
+        let data = self.load_data()?;
+        let n = self
+            .nets
+            .get_mut(net)
+            .ok_or_else(|| reslab::Error::invalid("no such net"))?;
+        let test = subset(&data.test, EVAL_IMAGES);
+        n.evaluator = Evaluator::with_lesions(&self.gpu, &n.trainer.graph, 500, blocks.clone());
+        let (_, accuracy) = n
+            .evaluator
+            .evaluate(&n.trainer.params, &test, &n.trainer.norm)?;
+        n.lesions = blocks.clone();
+        self.send(Event::Lesion {
+            net,
+            blocks,
+            accuracy,
+        });
+        if let Some((n, image, layer)) = self.last_image.clone()
+            && n == net
+        {
+            self.activation(net, &image, layer)?;
+        }
+        Ok(())
+    }
+
+    /// Runs the chosen image through net `net` (BN eval, its lesions) and draws
+    /// the layer's channel maps into textures; only the logits come back.
+    fn activation(&mut self, net: usize, image: &Image, layer: Layer) -> reslab::Result<()> {
+        let data = self.load_data()?;
+        let n = self
+            .nets
+            .get(net)
+            .ok_or_else(|| reslab::Error::invalid("no such net"))?;
+        let (pixels, label) = match image {
+            Image::Test(i) => {
+                let i = (*i).min(data.test.len() - 1);
+                let b = eval_batches(&data.test, &n.trainer.norm, 1)
+                    .nth(i)
+                    .expect("index in range");
+                (b.images, Some(b.labels[0] as usize))
+            }
+            Image::File(p) => {
+                let (c, h, w) = (data.train.c, data.train.h, data.train.w);
+                (
+                    reslab::data::image::load(p, c, h, w, &n.trainer.norm)?,
+                    None,
+                )
+            }
+        };
+        let key = (net, n.lesions.clone());
+        if !self.views.contains_key(&key) {
+            let opts = PlanOptions {
+                lesions: n.lesions.clone(),
+                ..Default::default()
+            };
+            let plan = Plan::new(
+                &self.gpu,
+                &n.trainer.graph,
+                &n.trainer.params,
+                1,
+                Mode::Eval,
+                opts,
+            )?;
+            self.views.insert(
+                key.clone(),
+                ViewPlan {
+                    plan,
+                    range: Vec::new(),
+                },
+            );
+        }
+        let vp = self.views.get_mut(&key).expect("inserted above");
+        vp.plan.run(&pixels, &[0], None, false)?;
+        let g = &n.trainer.graph;
+        // (label, source, coef, addend) of each pane.
+        let mut sources: Vec<(String, Tensor, Option<Tensor>, Option<Tensor>)> = Vec::new();
+        match layer {
+            Layer::Stem => {
+                let t = g.blocks.first().map(|b| b.input).unwrap_or(g.input);
+                sources.push(("stem output".into(), vp.plan.acts[t].clone(), None, None));
+            }
+            Layer::Block(b) => {
+                let blk = g
+                    .blocks
+                    .get(b)
+                    .ok_or_else(|| reslab::Error::invalid("no such block"))?;
+                let x = vp.plan.acts[blk.shortcut].clone();
+                let lesioned = n.lesions.contains(&b);
+                let (f, coef) = match blk.branch {
+                    Branch::Bn { op } => {
+                        let Op::BatchNorm { x: z, .. } = &g.ops[op] else {
+                            return Err(reslab::Error::invalid("branch is not a batch norm"));
+                        };
+                        (vp.plan.acts[*z].clone(), vp.plan.bn_coef(op).cloned())
+                    }
+                    Branch::Tensor(t) => (vp.plan.acts[t].clone(), None),
+                };
+                sources.push((format!("{} x (shortcut)", blk.name), x.clone(), None, None));
+                if !lesioned {
+                    sources.push(("F(x)".into(), f.clone(), coef.clone(), None));
+                    if g.spec.residual {
+                        sources.push(("F(x) + x".into(), f, coef, Some(x)));
+                    }
+                } else {
+                    sources.push((
+                        "bypassed: output = shortcut".into(),
+                        vp.plan.acts[blk.output].clone(),
+                        None,
+                        None,
+                    ));
+                }
+            }
+        }
+        // Ranges per pane; the block's panes share x's joint range, so F(x)
+        // next to x shows how much the branch changes.
+        vp.range.clear();
+        let mut prog = Program::new();
+        for (_, src, coef, add) in &sources {
+            let c = src.shape()[1];
+            let r = self.gpu.tensor(&[c + 1, 2])?;
+            let s = colormap::Source {
+                src,
+                sample: 0,
+                coef: coef.as_ref(),
+                add: add.as_ref(),
+            };
+            colormap::channel_range(&self.gpu, &mut prog, &r, &s)?;
+            vp.range.push(r);
+        }
+        let mut panes = Vec::new();
+        for (k, (label, src, coef, add)) in sources.iter().enumerate() {
+            let [_, c, h, w] = <[usize; 4]>::try_from(src.shape())
+                .map_err(|_| reslab::Error::invalid("not NCHW"))?;
+            let (_, tw, th) = colormap::grid(c, h, w);
+            let tex = self.gpu.device().create_texture(&wgpu::TextureDescriptor {
+                label: Some("activation"),
+                size: wgpu::Extent3d {
+                    width: tw as u32,
+                    height: th as u32,
+                    depth_or_array_layers: 1,
+                },
+                mip_level_count: 1,
+                sample_count: 1,
+                dimension: wgpu::TextureDimension::D2,
+                format: wgpu::TextureFormat::Rgba8Unorm,
+                usage: wgpu::TextureUsages::STORAGE_BINDING | wgpu::TextureUsages::TEXTURE_BINDING,
+                view_formats: &[],
+            });
+            let view = tex.create_view(&wgpu::TextureViewDescriptor::default());
+            let s = colormap::Source {
+                src,
+                sample: 0,
+                coef: coef.as_ref(),
+                add: add.as_ref(),
+            };
+            let joint = matches!(layer, Layer::Block(_));
+            let range = if joint { &vp.range[0] } else { &vp.range[k] };
+            if joint && src.shape()[1] != sources[0].1.shape()[1] {
+                return Err(reslab::Error::invalid("panes of different channel counts"));
+            }
+            colormap::colormap(&self.gpu, &mut prog, &view, range, &s, joint)?;
+            panes.push(Pane {
+                label: label.clone(),
+                view,
+                size: [tw as u32, th as u32],
+            });
+        }
+        prog.run(&self.gpu)?;
+        let logits = self.gpu.read(&vp.plan.acts[g.logits])?;
+        let m = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+        let z: f32 = logits.iter().map(|v| (v - m).exp()).sum();
+        let probs = logits.iter().map(|v| (v - m).exp() / z).collect();
+        self.last_image = Some((net, image.clone(), layer));
+        self.send(Event::Activation {
+            net,
+            layer,
+            panes,
+            probs,
+            label,
+        });
+        Ok(())
+    }
+
+    fn landscape(
+        &mut self,
+        net: usize,
+        grid: usize,
+        range: f64,
+        samples: usize,
+    ) -> reslab::Result<()> {
+        let data = self.load_data()?;
+        let n = self
+            .nets
+            .get(net)
+            .ok_or_else(|| reslab::Error::invalid("no such net"))?;
+        let host = n.trainer.params.download(&self.gpu)?;
+        let tx = self.tx.clone();
+        let summary = landscape::run(
+            &self.gpu,
+            &n.trainer.graph,
+            &host,
+            &data.test,
+            &n.trainer.norm,
+            samples,
+            grid,
+            (-range, range),
+            &Directions::Plane {
+                seed: self.settings.seed,
+            },
+            &mut |done, total| {
+                let _ = tx.send(Event::LandscapeProgress(done, total));
+                (self.wake)();
+            },
+        )?;
+        self.send(Event::Landscape { net, summary });
+        Ok(())
+    }
+
+    fn save(&self, dir: &std::path::Path) -> reslab::Result<()> {
+        for n in &self.nets {
+            let d = reslab::train::RunDir::create(&dir.join(&n.info.name), true)?;
+            reslab::train::write_config(&d, &n.trainer.cfg)?;
+            n.trainer.save(&d)?;
+        }
+        Ok(())
+    }
+}
+
+fn net_of(t: Trainer, inserted: Option<Vec<bool>>, step_offset: usize) -> Net {
+    let blocks = t.graph.blocks.len();
+    let evaluator = Evaluator::new(&t.gpu, &t.graph, 500);
+    Net {
+        evaluator,
+        info: NetInfo {
+            name: t.cfg.model.name(),
+            residual: t.cfg.model.residual,
+            graph: t.graph.clone(),
+            inserted: inserted.unwrap_or(vec![false; blocks]),
+            params: t.params.count(),
+            step_offset,
+        },
+        trainer: t,
+        lesions: BTreeSet::new(),
+    }
+}
+
+fn subset(s: &Split, n: usize) -> Split {
+    let mut s = s.clone();
+    s.truncate(n);
+    s
+}
