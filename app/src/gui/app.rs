@@ -2,7 +2,6 @@
 //! user's actions into commands. It never waits for the worker or the GPU.
 
 use std::collections::BTreeSet;
-use std::time::Instant;
 
 use egui::{Key, Ui};
 
@@ -20,7 +19,6 @@ pub struct ReslabApp {
     /// Textures of the activation view, freed when replaced.
     textures: Vec<egui::TextureId>,
     landscape_path: String,
-    last_frame: Option<Instant>,
     title: String,
 }
 
@@ -48,7 +46,6 @@ impl ReslabApp {
             render: Some(render),
             textures: Vec::new(),
             landscape_path: "runs/landscape/summary.json".into(),
-            last_frame: None,
             title: String::new(),
         })
     }
@@ -61,7 +58,6 @@ impl ReslabApp {
             render: None,
             textures: Vec::new(),
             landscape_path: String::new(),
-            last_frame: None,
             title: String::new(),
         }
     }
@@ -260,19 +256,16 @@ impl ReslabApp {
 }
 
 impl eframe::App for ReslabApp {
-    fn ui(&mut self, ui: &mut Ui, _frame: &mut eframe::Frame) {
-        let now = Instant::now();
-        if let Some(t) = self.last_frame {
-            let ms = now.duration_since(t).as_secs_f32() * 1e3;
-            // Only frames drawn back to back measure the UI, not idle time.
-            if ms < 1000.0 && self.view.running {
-                self.view.frame_ms.push_back(ms);
-                if self.view.frame_ms.len() > 300 {
-                    self.view.frame_ms.pop_front();
-                }
+    fn ui(&mut self, ui: &mut Ui, frame: &mut eframe::Frame) {
+        // The last frame's CPU time (building and rendering the UI), while training.
+        if let Some(cpu) = frame.info().cpu_usage
+            && self.view.running
+        {
+            self.view.frame_ms.push_back(cpu * 1e3);
+            if self.view.frame_ms.len() > 300 {
+                self.view.frame_ms.pop_front();
             }
         }
-        self.last_frame = Some(now);
         self.drain();
         let actions = self.draw(ui);
         self.act(actions);

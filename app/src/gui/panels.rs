@@ -104,6 +104,42 @@ pub fn top_bar(ui: &mut Ui, v: &View) -> Vec<Action> {
     out
 }
 
+/// A labelled row of a grid; the widget is announced by its label (screen
+/// readers, tests).
+fn row(ui: &mut Ui, label: &str, widget: impl FnOnce(&mut Ui) -> egui::Response) {
+    let l = ui.label(label);
+    widget(ui).labelled_by(l.id);
+    ui.end_row();
+}
+
+/// A grid row whose widget names itself (a checkbox).
+fn check_row(ui: &mut Ui, label: &str, value: &mut bool, text: &str) {
+    ui.label(label);
+    ui.checkbox(value, text);
+    ui.end_row();
+}
+
+fn combo<T: PartialEq + Copy>(
+    ui: &mut Ui,
+    id: &str,
+    value: &mut T,
+    options: &[(T, &str)],
+) -> egui::Response {
+    let current = options
+        .iter()
+        .find(|o| o.0 == *value)
+        .map(|o| o.1)
+        .unwrap_or("?");
+    egui::ComboBox::from_id_salt(id)
+        .selected_text(current)
+        .show_ui(ui, |ui| {
+            for (o, name) in options {
+                ui.selectable_value(value, *o, *name);
+            }
+        })
+        .response
+}
+
 /// The run panel: what the next Reset builds.
 pub fn run_panel(ui: &mut Ui, v: &mut View) -> Vec<Action> {
     let mut out = Vec::new();
@@ -113,88 +149,79 @@ pub fn run_panel(ui: &mut Ui, v: &mut View) -> Vec<Action> {
         .num_columns(2)
         .spacing([8.0, 6.0])
         .show(ui, |ui| {
-            ui.label("depth (6n+2)");
-            ui.add(egui::DragValue::new(&mut s.depth).range(8..=110).speed(6));
-            ui.end_row();
-            ui.label("width");
-            ui.add(egui::DragValue::new(&mut s.width).range(2..=64));
-            ui.end_row();
-            ui.label("shortcut");
-            egui::ComboBox::from_id_salt("shortcut")
-                .selected_text(format!("{:?}", s.shortcut))
-                .show_ui(ui, |ui| {
-                    for o in [Shortcut::A, Shortcut::B, Shortcut::C] {
-                        ui.selectable_value(&mut s.shortcut, o, format!("{o:?}"));
-                    }
-                });
-            ui.end_row();
-            ui.label("blocks");
-            ui.checkbox(&mut s.preact, "pre-activation");
-            ui.end_row();
-            ui.label("");
-            ui.checkbox(&mut s.zero_gamma, "zero-gamma");
-            ui.end_row();
-            ui.label("");
-            ui.checkbox(&mut s.plain, "plain twin beside it");
-            ui.end_row();
-            ui.label("data");
-            egui::ComboBox::from_id_salt("data")
-                .selected_text(s.data.clone())
-                .show_ui(ui, |ui| {
-                    for d in reslab::data::DATASETS {
-                        ui.selectable_value(&mut s.data, d.to_string(), d);
-                    }
-                });
-            ui.end_row();
+            row(ui, "depth (6n+2)", |ui| {
+                ui.add(egui::DragValue::new(&mut s.depth).range(8..=110).speed(6))
+            });
+            row(ui, "width", |ui| {
+                ui.add(egui::DragValue::new(&mut s.width).range(2..=64))
+            });
+            row(ui, "shortcut", |ui| {
+                combo(
+                    ui,
+                    "shortcut",
+                    &mut s.shortcut,
+                    &[(Shortcut::A, "A"), (Shortcut::B, "B"), (Shortcut::C, "C")],
+                )
+            });
+            check_row(ui, "blocks", &mut s.preact, "pre-activation");
+            check_row(ui, "", &mut s.zero_gamma, "zero-gamma");
+            check_row(ui, "", &mut s.plain, "plain twin beside it");
+            let datasets: Vec<(usize, &str)> =
+                reslab::data::DATASETS.iter().copied().enumerate().collect();
+            let mut d = reslab::data::DATASETS
+                .iter()
+                .position(|x| *x == s.data)
+                .unwrap_or(0);
+            row(ui, "data", |ui| combo(ui, "data", &mut d, &datasets));
+            s.data = reslab::data::DATASETS[d].to_string();
             if s.data == "synthetic" {
-                ui.label("image size");
-                ui.add(egui::DragValue::new(&mut s.image_size).range(8..=64));
-            } else {
-                ui.label("data folder");
-                ui.text_edit_singleline(&mut s.data_dir);
-            }
-            ui.end_row();
-            ui.label("batch");
-            ui.add(egui::DragValue::new(&mut s.batch).range(2..=512));
-            ui.end_row();
-            ui.label("learning rate");
-            ui.add(
-                egui::DragValue::new(&mut s.lr)
-                    .range(0.0001..=1.0)
-                    .speed(0.005),
-            );
-            ui.end_row();
-            ui.label("seed");
-            ui.add(egui::DragValue::new(&mut s.seed));
-            ui.end_row();
-            ui.label("probe every");
-            ui.add(
-                egui::DragValue::new(&mut s.probe_every)
-                    .range(1..=1000)
-                    .suffix(" steps"),
-            );
-            ui.end_row();
-            ui.label("grow to depth");
-            ui.add(
-                egui::DragValue::new(&mut s.grow_depth)
-                    .range(14..=110)
-                    .speed(6),
-            );
-            ui.end_row();
-            ui.label("inserted blocks");
-            egui::ComboBox::from_id_salt("grow init")
-                .selected_text(match s.grow_init {
-                    Insert::Random => "random",
-                    Insert::ZeroGamma => "zero-gamma",
-                })
-                .show_ui(ui, |ui| {
-                    ui.selectable_value(&mut s.grow_init, Insert::Random, "random");
-                    ui.selectable_value(&mut s.grow_init, Insert::ZeroGamma, "zero-gamma");
+                row(ui, "image size", |ui| {
+                    ui.add(egui::DragValue::new(&mut s.image_size).range(8..=64))
                 });
-            ui.end_row();
-            ui.label("save folder");
-            ui.text_edit_singleline(&mut v.save_dir);
-            ui.end_row();
+            } else {
+                row(ui, "data folder", |ui| {
+                    ui.text_edit_singleline(&mut s.data_dir)
+                });
+            }
+            row(ui, "batch", |ui| {
+                ui.add(egui::DragValue::new(&mut s.batch).range(2..=512))
+            });
+            row(ui, "learning rate", |ui| {
+                ui.add(
+                    egui::DragValue::new(&mut s.lr)
+                        .range(0.0001..=1.0)
+                        .speed(0.005),
+                )
+            });
+            row(ui, "seed", |ui| ui.add(egui::DragValue::new(&mut s.seed)));
+            row(ui, "probe every", |ui| {
+                ui.add(
+                    egui::DragValue::new(&mut s.probe_every)
+                        .range(1..=1000)
+                        .suffix(" steps"),
+                )
+            });
+            row(ui, "grow to depth", |ui| {
+                ui.add(
+                    egui::DragValue::new(&mut s.grow_depth)
+                        .range(14..=110)
+                        .speed(6),
+                )
+            });
+            row(ui, "inserted blocks", |ui| {
+                combo(
+                    ui,
+                    "grow init",
+                    &mut s.grow_init,
+                    &[
+                        (Insert::Random, "random"),
+                        (Insert::ZeroGamma, "zero-gamma"),
+                    ],
+                )
+            });
+            row(ui, "save folder", |ui| {
+                ui.text_edit_singleline(&mut v.save_dir)
+            });
         });
     if ui.button("Apply (resets the nets)").clicked() {
         out.push(Action::Reset);
@@ -278,13 +305,15 @@ pub fn residuals(ui: &mut Ui, v: &View) -> Vec<Action> {
     ui.label(
         "r = |F(x)| / |x| per block over training (log colour scale, dark = near zero). \
          For the plain net, F is the block's last BN output and x its input. \
-         ↓ marks blocks whose F(x) is shrinking toward zero; + marks inserted blocks. Click a block to lesion it.",
+         A green triangle marks blocks whose F(x) is shrinking toward zero; + marks inserted blocks. \
+         Click a block to lesion it.",
     );
     let top = v
         .nets
         .iter()
         .flat_map(|n| n.probes.iter().flat_map(|p| p.r.iter().copied()))
         .fold(0.1f32, f32::max);
+    colour_legend(ui, top);
     let order: Vec<usize> = (0..v.nets.len()).rev().collect(); // residual first
     ui.columns(v.nets.len().max(1), |cols| {
         for (col, &i) in cols.iter_mut().zip(&order) {
@@ -294,6 +323,42 @@ pub fn residuals(ui: &mut Ui, v: &View) -> Vec<Action> {
         }
     });
     out
+}
+
+/// The heat maps' colour scale: r from 0.001 to `top`, logarithmic.
+fn colour_legend(ui: &mut Ui, top: f32) {
+    let (rect, _) = ui.allocate_exact_size(vec2(360.0, 28.0), Sense::hover());
+    let p = ui.painter_at(rect);
+    let bar = Rect::from_min_size(rect.min + vec2(40.0, 2.0), vec2(300.0, 10.0));
+    let steps = 60;
+    for k in 0..steps {
+        let x = bar.min.x + bar.width() * k as f32 / steps as f32;
+        let cell = Rect::from_min_size(
+            pos2(x, bar.min.y),
+            vec2(bar.width() / steps as f32 + 0.5, bar.height()),
+        );
+        p.rect_filled(cell, 0.0, viridis(k as f32 / (steps - 1) as f32));
+    }
+    let c = ui.visuals().weak_text_color();
+    p.text(
+        pos2(rect.min.x, bar.center().y),
+        Align2::LEFT_CENTER,
+        "r:",
+        FontId::proportional(12.0),
+        c,
+    );
+    for r in [0.001f32, 0.01, 0.1, 1.0] {
+        if r <= top * 1.01 {
+            let x = bar.min.x + bar.width() * r_scale(r, top);
+            p.text(
+                pos2(x, bar.max.y + 2.0),
+                Align2::CENTER_TOP,
+                format!("{r}"),
+                FontId::proportional(10.0),
+                c,
+            );
+        }
+    }
 }
 
 fn net_heatmap(ui: &mut Ui, n: &NetView, net: usize, top: f32) -> Vec<Action> {
@@ -325,9 +390,6 @@ fn net_heatmap(ui: &mut Ui, n: &NetView, net: usize, top: f32) -> Vec<Action> {
         if inserted {
             label.push_str(" +");
         }
-        if shrinking {
-            label.push_str(" ↓");
-        }
         let color = if lesioned {
             Color32::from_gray(120)
         } else if shrinking {
@@ -335,13 +397,30 @@ fn net_heatmap(ui: &mut Ui, n: &NetView, net: usize, top: f32) -> Vec<Action> {
         } else {
             ui.visuals().text_color()
         };
-        painter.text(
+        let text = painter.text(
             pos2(rect.min.x + 2.0, y + row_h / 2.0),
             Align2::LEFT_CENTER,
             label,
             FontId::proportional(row_h.clamp(9.0, 13.0)),
             color,
         );
+        if shrinking {
+            // A small downward triangle after the name.
+            let (cx, cy, s) = (
+                text.max.x + 7.0,
+                y + row_h / 2.0,
+                (row_h * 0.3).clamp(3.0, 5.0),
+            );
+            painter.add(egui::Shape::convex_polygon(
+                vec![
+                    pos2(cx - s, cy - s * 0.7),
+                    pos2(cx + s, cy - s * 0.7),
+                    pos2(cx, cy + s * 0.8),
+                ],
+                color,
+                Stroke::NONE,
+            ));
+        }
         for (c, (_, val)) in n.r_history(name).into_iter().enumerate() {
             if let Some(val) = val {
                 let cell = Rect::from_min_size(
@@ -457,10 +536,12 @@ pub fn activations(ui: &mut Ui, v: &mut View) -> Vec<Action> {
         ui.separator();
         ui.checkbox(&mut a.use_file, "image file");
         if a.use_file {
-            ui.text_edit_singleline(&mut a.file);
+            let l = ui.label("path");
+            ui.text_edit_singleline(&mut a.file).labelled_by(l.id);
         } else {
-            ui.label("test image");
-            ui.add(egui::DragValue::new(&mut a.image).range(0..=9999));
+            let l = ui.label("test image");
+            ui.add(egui::DragValue::new(&mut a.image).range(0..=9999))
+                .labelled_by(l.id);
         }
         if ui.button("Show").clicked() {
             a.layer.get_or_insert(Layer::Block(0));
@@ -592,14 +673,15 @@ pub fn landscape(ui: &mut Ui, v: &mut View, path: &mut String) -> Vec<Action> {
         for (i, n) in v.nets.iter().enumerate() {
             ui.selectable_value(&mut v.landscape_net, i, &n.info.name);
         }
-        ui.label("grid");
-        ui.add(egui::DragValue::new(&mut v.landscape_grid).range(3..=51));
+        let l = ui.label("grid");
+        ui.add(egui::DragValue::new(&mut v.landscape_grid).range(3..=51))
+            .labelled_by(l.id);
         if ui.button("Compute").clicked() {
             out.push(Action::ComputeLandscape);
         }
         ui.separator();
-        ui.label("or load summary.json of reslab landscape:");
-        ui.text_edit_singleline(path);
+        let l = ui.label("or load summary.json of reslab landscape:");
+        ui.text_edit_singleline(path).labelled_by(l.id);
         if ui.button("Load").clicked() {
             out.push(Action::LoadLandscape(path.clone()));
         }
@@ -739,7 +821,7 @@ pub fn model(ui: &mut Ui, v: &View) {
                                     name.push_str(" (inserted)");
                                 }
                                 if b.downsample {
-                                    name.push_str(" ↓2");
+                                    name.push_str(" (stride 2)");
                                 }
                                 ui.label(name);
                                 ui.label(format!("{}×{}×{}", d.c, d.h, d.w));
