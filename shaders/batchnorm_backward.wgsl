@@ -189,3 +189,95 @@ fn bn_backward_apply(@builtin(global_invocation_id) gid: vec3<u32>,
         }
     }
 }
+
+// ---- vec4 variants, for planes of a multiple of 4 values (hw % 4 == 0) ----
+
+@group(0) @binding(1) var<storage, read_write> r_partials4: array<f32>;
+@group(0) @binding(2) var<storage, read> r_dout4: array<vec4<f32>>;
+@group(0) @binding(3) var<storage, read> r_out4: array<vec4<f32>>;
+@group(0) @binding(4) var<storage, read> r_x4: array<vec4<f32>>;
+@group(0) @binding(5) var<storage, read> r_saved4: array<f32>;
+
+@compute @workgroup_size(WG)
+fn bn_backward_partial4(@builtin(workgroup_id) wid: vec3<u32>,
+                        @builtin(local_invocation_index) t: u32) {
+    let c = wid.x;
+    let s = wid.y;
+    let q = p.hw / 4u;
+    let mean = r_saved4[c];
+    let relu = (p.flags & RELU) != 0u;
+    let n0 = s * p.chunk_len;
+    let n1 = min(n0 + p.chunk_len, p.n);
+    var a = 0.0;
+    var b = 0.0;
+    let m = (n1 - n0) * q;
+    var n = n0 + t / q;
+    var k = t % q;
+    let dn = WG / q;
+    let dk = WG % q;
+    for (var j = t; j < m; j += WG) {
+        let i = (n * p.c + c) * q + k;
+        var g = r_dout4[i];
+        if relu {
+            g = select(vec4<f32>(0.0), g, r_out4[i] > vec4<f32>(0.0));
+        }
+        a += g.x + g.y + g.z + g.w;
+        b += dot(g, r_x4[i] - vec4<f32>(mean));
+        k += dk;
+        n += dn;
+        if k >= q {
+            k -= q;
+            n += 1u;
+        }
+    }
+    s1[t] = a;
+    s2[t] = b;
+    workgroupBarrier();
+    for (var r = WG / 2u; r > 0u; r >>= 1u) {
+        if t < r {
+            s1[t] += s1[t + r];
+            s2[t] += s2[t + r];
+        }
+        workgroupBarrier();
+    }
+    if t == 0u {
+        r_partials4[(c * p.chunks + s) * 2u] = s1[0];
+        r_partials4[(c * p.chunks + s) * 2u + 1u] = s2[0];
+    }
+}
+
+@group(0) @binding(1) var<storage, read_write> d_dx4: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read_write> d_dres4: array<vec4<f32>>;
+@group(0) @binding(3) var<storage, read> d_dout4: array<vec4<f32>>;
+@group(0) @binding(4) var<storage, read> d_out4: array<vec4<f32>>;
+@group(0) @binding(5) var<storage, read> d_x4: array<vec4<f32>>;
+@group(0) @binding(6) var<storage, read> d_bcoef4: array<f32>;
+
+@compute @workgroup_size(64)
+fn bn_backward_apply4(@builtin(global_invocation_id) gid: vec3<u32>,
+                      @builtin(workgroup_id) wid: vec3<u32>,
+                      @builtin(num_workgroups) nwg: vec3<u32>) {
+    let plane = wid.y + wid.z * nwg.y;
+    let q = p.hw / 4u;
+    if plane >= p.n * p.c || gid.x >= q {
+        return;
+    }
+    let c = plane % p.c;
+    let i = plane * q + gid.x;
+    var g = d_dout4[i];
+    if (p.flags & RELU) != 0u {
+        g = select(vec4<f32>(0.0), g, d_out4[i] > vec4<f32>(0.0));
+    }
+    let a = d_bcoef4[c];
+    let k = d_bcoef4[p.c + c];
+    let b = d_bcoef4[2u * p.c + c];
+    let mean = d_bcoef4[3u * p.c + c];
+    d_dx4[i] = a * g + k * (d_x4[i] - vec4<f32>(mean)) + vec4<f32>(b);
+    if (p.flags & WRITE_DRES) != 0u {
+        var r = g;
+        if (p.flags & ACCUMULATE_DRES) != 0u {
+            r += d_dres4[i];
+        }
+        d_dres4[i] = r;
+    }
+}

@@ -196,3 +196,81 @@ fn bn_apply(@builtin(global_invocation_id) gid: vec3<u32>,
         a_y[i] = v;
     }
 }
+
+// ---- vec4 variants, for planes of a multiple of 4 values (hw % 4 == 0) ----
+// The same passes reading and writing four values at a time; hw is counted in
+// values, q indexes vec4s. Dispatch as the scalar passes, with grid x over the
+// quads of a plane in groups of 64.
+
+@group(0) @binding(1) var<storage, read_write> partials4: array<f32>;
+@group(0) @binding(2) var<storage, read> px4: array<vec4<f32>>;
+
+@compute @workgroup_size(WG)
+fn bn_stats_partial4(@builtin(workgroup_id) wid: vec3<u32>,
+                     @builtin(local_invocation_index) t: u32) {
+    let c = wid.x;
+    let s = wid.y;
+    let q = p.hw / 4u;
+    let shift = px4[c * q].x;
+    let n0 = s * p.chunk_len;
+    let n1 = min(n0 + p.chunk_len, p.n);
+    var a = 0.0;
+    var b = 0.0;
+    // Walk (n, k) over the chunk's quads without a division per quad.
+    let m = (n1 - n0) * q;
+    var n = n0 + t / q;
+    var k = t % q;
+    let dn = WG / q;
+    let dk = WG % q;
+    for (var j = t; j < m; j += WG) {
+        let v = px4[(n * p.c + c) * q + k] - vec4<f32>(shift);
+        a += v.x + v.y + v.z + v.w;
+        b += dot(v, v);
+        k += dk;
+        n += dn;
+        if k >= q {
+            k -= q;
+            n += 1u;
+        }
+    }
+    s1[t] = a;
+    s2[t] = b;
+    workgroupBarrier();
+    for (var r = WG / 2u; r > 0u; r >>= 1u) {
+        if t < r {
+            s1[t] += s1[t + r];
+            s2[t] += s2[t + r];
+        }
+        workgroupBarrier();
+    }
+    if t == 0u {
+        partials4[(c * p.chunks + s) * 2u] = s1[0];
+        partials4[(c * p.chunks + s) * 2u + 1u] = s2[0];
+    }
+}
+
+@group(0) @binding(1) var<storage, read_write> a_y4: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read> a_x4: array<vec4<f32>>;
+@group(0) @binding(3) var<storage, read> a_coef4: array<f32>;
+@group(0) @binding(4) var<storage, read> a_residual4: array<vec4<f32>>;
+
+@compute @workgroup_size(64)
+fn bn_apply4(@builtin(global_invocation_id) gid: vec3<u32>,
+             @builtin(workgroup_id) wid: vec3<u32>,
+             @builtin(num_workgroups) nwg: vec3<u32>) {
+    let plane = wid.y + wid.z * nwg.y;
+    let q = p.hw / 4u;
+    if plane >= p.n * p.c || gid.x >= q {
+        return;
+    }
+    let c = plane % p.c;
+    let i = plane * q + gid.x;
+    var v = a_x4[i] * a_coef4[c] + vec4<f32>(a_coef4[p.c + c]);
+    if (p.flags & RESIDUAL) != 0u {
+        v += a_residual4[i];
+    }
+    if (p.flags & RELU) != 0u {
+        v = max(v, vec4<f32>(0.0));
+    }
+    a_y4[i] = v;
+}

@@ -98,6 +98,12 @@ fn apply_grid(gpu: &Gpu, g: &BnGeom) -> Result<[u32; 3]> {
     )
 }
 
+/// The entry point of a pass: its vec4 variant when planes are a multiple of
+/// 4 values (every tensor binding then holds whole vec4s).
+fn entry(g: &BnGeom, scalar: &'static str, vec4: &'static str) -> &'static str {
+    if g.hw.is_multiple_of(4) { vec4 } else { scalar }
+}
+
 fn params(g: &BnGeom, o: &BnOptions, flags: u32) -> Result<BnParams> {
     if g.is_empty() {
         return Err(Error::invalid(format!("batch norm: empty geometry {g:?}")));
@@ -192,7 +198,7 @@ pub fn batchnorm_forward_train(
         gpu,
         prog,
         "batchnorm_forward.wgsl",
-        "bn_stats_partial",
+        entry(g, "bn_stats_partial", "bn_stats_partial4"),
         &p,
         &[Some(&partials), Some(x)],
         [g.c as u32, p.chunks, 1],
@@ -291,7 +297,7 @@ fn apply(
         gpu,
         prog,
         "batchnorm_forward.wgsl",
-        "bn_apply",
+        entry(g, "bn_apply", "bn_apply4"),
         p,
         &[Some(y), Some(x), Some(coef), residual],
         apply_grid(gpu, g)?,
@@ -354,7 +360,7 @@ pub fn batchnorm_backward(
         gpu,
         prog,
         "batchnorm_backward.wgsl",
-        "bn_backward_partial",
+        entry(g, "bn_backward_partial", "bn_backward_partial4"),
         &p,
         &[Some(&partials), Some(dout), out, Some(x), Some(saved)],
         [g.c as u32, p.chunks, 1],
@@ -379,7 +385,7 @@ pub fn batchnorm_backward(
         gpu,
         prog,
         "batchnorm_backward.wgsl",
-        "bn_backward_apply",
+        entry(g, "bn_backward_apply", "bn_backward_apply4"),
         &p,
         &[
             Some(dx),
