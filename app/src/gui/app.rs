@@ -194,6 +194,7 @@ impl ReslabApp {
                     Err(e) => self.view.error = Some(format!("{p}: {e}")),
                 },
                 Action::Save => self.send(Command::Save(self.view.save_dir.clone().into())),
+                Action::Load => self.send(Command::Load(self.view.save_dir.clone().into())),
             }
         }
     }

@@ -30,6 +30,7 @@ pub enum Action {
     ComputeLandscape,
     LoadLandscape(String),
     Save,
+    Load,
 }
 
 /// Net colours: the plain twin in orange, residual nets in blue.

@@ -70,6 +70,8 @@ pub enum Command {
     },
     /// Checkpoints of every net into this folder.
     Save(PathBuf),
+    /// Weights of every net from this folder (as Save writes it).
+    Load(PathBuf),
 }
 
 /// A net as the UI lists it.
@@ -303,6 +305,13 @@ impl State {
                     dir.display()
                 ))),
                 Err(e) => self.error(format!("saving failed: {e}")),
+            },
+            Command::Load(dir) => match self.load(&dir) {
+                Ok(n) => self.send(Event::Message(format!(
+                    "loaded {n} nets from {}",
+                    dir.display()
+                ))),
+                Err(e) => self.error(format!("loading failed: {e}")),
             },
         }
     }
@@ -692,6 +701,57 @@ impl State {
         )?;
         self.send(Event::Landscape { net, summary });
         Ok(())
+    }
+
+    /// Replaces each net's weights by `dir/<net name>/checkpoint.safetensors`
+    /// (the momentum starts afresh); the nets must match the checkpoints.
+    fn load(&mut self, dir: &std::path::Path) -> reslab::Result<usize> {
+        let data = self.load_data()?;
+        let mut loaded = 0;
+        for i in 0..self.nets.len() {
+            let path = dir
+                .join(&self.nets[i].info.name)
+                .join(reslab::train::CHECKPOINT_FILE);
+            if !path.exists() {
+                continue;
+            }
+            let t = reslab::analysis::load_trained(&path)?;
+            let n = &self.nets[i];
+            if t.card.model != n.trainer.cfg.model
+                || t.card.input != [data.train.c, data.train.h, data.train.w]
+            {
+                return Err(reslab::Error::file(
+                    &path,
+                    format!(
+                        "holds a {} for {:?} inputs, not this {}",
+                        t.card.model.name(),
+                        t.card.input,
+                        n.info.name
+                    ),
+                ));
+            }
+            let start = Start {
+                params: t.params,
+                momentum: None,
+                step: 0,
+            };
+            let trainer =
+                Trainer::new(&self.gpu, n.trainer.cfg.clone(), data.clone(), Some(start))?;
+            let (inserted, offset) = (n.info.inserted.clone(), n.info.step_offset + n.trainer.step);
+            self.nets[i] = net_of(trainer, Some(inserted), offset.max(1));
+            loaded += 1;
+        }
+        if loaded == 0 {
+            return Err(reslab::Error::file(
+                dir,
+                "holds no checkpoint of these nets",
+            ));
+        }
+        self.views.clear();
+        self.send(Event::Nets(
+            self.nets.iter().map(|n| n.info.clone()).collect(),
+        ));
+        Ok(loaded)
     }
 
     fn save(&self, dir: &std::path::Path) -> reslab::Result<()> {
