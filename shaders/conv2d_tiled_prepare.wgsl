@@ -11,7 +11,9 @@
 //       the weights with the output channel innermost, zero-padded to Opad (a
 //       multiple of 8), so a tile of 8 output channels is two vec4 loads.
 //       Forward: I = Ci, O = Co. With flags & 1 (backward data): I = Co, O = Ci
-//       and the window flipped, wt[co, ky, kx, ci] = weight[co, ci, Kh-1-ky, Kw-1-kx].
+//       and the window flipped, wt[co, ky, kx, ci] = weight[co, ci, Kh-1-ky, Kw-1-kx];
+//       with flags & 3 the same without the flip (the stride-2 backward-data kernel
+//       picks its taps itself).
 //       One invocation per element of wt.
 
 struct PadParams {
@@ -104,7 +106,10 @@ fn conv2d_weight_tiles(@builtin(global_invocation_id) gid: vec3<u32>,
     var v = 0.0;
     if o < outs {
         if backward {
-            v = weight[((a * wp.ci + o) * wp.kh + (wp.kh - 1u - ky)) * wp.kw + (wp.kw - 1u - kx)];
+            let flip = (wp.flags & 2u) == 0u;
+            let sy = select(ky, wp.kh - 1u - ky, flip);
+            let sx = select(kx, wp.kw - 1u - kx, flip);
+            v = weight[((a * wp.ci + o) * wp.kh + sy) * wp.kw + sx];
         } else {
             v = weight[((o * wp.ci + a) * wp.kh + ky) * wp.kw + kx];
         }

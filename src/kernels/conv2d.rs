@@ -312,6 +312,19 @@ pub fn conv2d_weight_tiles(
     g: &Conv2dGeom,
     backward_data: bool,
 ) -> Result<()> {
+    conv2d_weight_tiles_with(gpu, prog, wt, w, g, backward_data, backward_data)
+}
+
+/// [`conv2d_weight_tiles`] choosing whether the backward-data window is flipped.
+pub fn conv2d_weight_tiles_with(
+    gpu: &Gpu,
+    prog: &mut Program,
+    wt: &Tensor,
+    w: &Tensor,
+    g: &Conv2dGeom,
+    backward_data: bool,
+    flip: bool,
+) -> Result<()> {
     expect_shape("conv2d weight", w, &g.w_shape())?;
     let shape = weight_tiles_shape(g, backward_data);
     expect_shape("conv2d weight tiles", wt, &shape)?;
@@ -321,7 +334,7 @@ pub fn conv2d_weight_tiles(
         kh: g.kh as u32,
         kw: g.kw as u32,
         opad: shape[3] as u32,
-        flags: backward_data as u32,
+        flags: backward_data as u32 | ((backward_data && !flip) as u32) << 1,
         _pad0: 0,
         _pad1: 0,
     };
@@ -486,8 +499,143 @@ pub fn backward_data_plan(g: &Conv2dGeom) -> Option<(Conv2dGeom, PadGeom)> {
     Some((t, pg))
 }
 
-/// Backward-data on the fastest path: the stride-1 tiled kernel over dy padded
-/// (and dilated by the stride) with flipped weights, or the reference kernel.
+/// The padded dy the direct stride-2 kernel reads (a zero row below, zero
+/// columns to the right); `None` unless the convolution is 3x3, stride 2, pad 1.
+pub fn backward_data_s2_pad(g: &Conv2dGeom) -> Option<PadGeom> {
+    if !(g.kh == 3 && g.kw == 3 && g.sh == 2 && g.sw == 2 && g.ph == 1 && g.pw == 1) {
+        return None;
+    }
+    let tiles_x = g.w.div_ceil(2).div_ceil(TILE_X);
+    Some(PadGeom {
+        n: g.n,
+        c: g.cout,
+        h: g.ho(),
+        w: g.wo(),
+        hp: g.ho() + 1,
+        pitch: (g.wo() + 1).max(TILE_X * tiles_x + 4).next_multiple_of(4),
+        oy: 0,
+        ox: 0,
+        dil: 1,
+    })
+}
+
+/// Mirrors `S2Params` of conv2d_backward_data_tiled.wgsl.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, bytemuck::Pod, bytemuck::Zeroable)]
+struct S2Params {
+    n: u32,
+    co: u32,
+    ho: u32,
+    wo: u32,
+    ci: u32,
+    ci8: u32,
+    h: u32,
+    w: u32,
+    pitch: u32,
+    rows: u32,
+    tiles_x: u32,
+    flags: u32,
+}
+
+/// Direct backward-data of a 3x3 stride-2 pad-1 convolution: the four output
+/// parities each take only their own taps. `dyp` from [`conv2d_pad`] with
+/// [`backward_data_s2_pad`], `wt` from [`conv2d_weight_tiles`] with `unflipped`.
+#[allow(clippy::too_many_arguments)]
+pub fn conv2d_backward_data_3x3s2(
+    gpu: &Gpu,
+    prog: &mut Program,
+    dx: &Tensor,
+    dyp: &Tensor,
+    wt: &Tensor,
+    g: &Conv2dGeom,
+    accumulate: bool,
+) -> Result<()> {
+    let pg = backward_data_s2_pad(g).ok_or_else(|| {
+        Error::invalid(format!(
+            "conv2d_backward_data_3x3s2: not a 3x3/2 convolution: {g:?}"
+        ))
+    })?;
+    expect_shape("conv2d dx", dx, &g.x_shape())?;
+    expect_shape("conv2d padded dy", dyp, &pg.shape())?;
+    expect_shape("conv2d weight tiles", wt, &weight_tiles_shape(g, true))?;
+    u32_of("conv2d input elements", dx.len())?;
+    u32_of("padded dy elements", dyp.len())?;
+    let rows = g.h.div_ceil(2);
+    let tiles_x = g.w.div_ceil(2).div_ceil(TILE_X);
+    let ci8 = g.cin.next_multiple_of(8);
+    let p = S2Params {
+        n: g.n as u32,
+        co: g.cout as u32,
+        ho: g.ho() as u32,
+        wo: g.wo() as u32,
+        ci: g.cin as u32,
+        ci8: ci8 as u32,
+        h: g.h as u32,
+        w: g.w as u32,
+        pitch: pg.pitch as u32,
+        rows: rows as u32,
+        tiles_x: tiles_x as u32,
+        flags: if accumulate { FLAG_ACCUMULATE } else { 0 },
+    };
+    let grid = crate::kernels::check_grid(
+        gpu,
+        "conv2d_backward_data_3x3s2",
+        [
+            (g.n * rows * tiles_x).div_ceil(64) as u64,
+            (ci8 / 8) as u64,
+            4,
+        ],
+    )?;
+    push(
+        gpu,
+        prog,
+        "conv2d_backward_data_tiled.wgsl",
+        "conv2d_backward_data_3x3s2",
+        &p,
+        &[Some(dx), Some(dyp), Some(wt)],
+        grid,
+    )?;
+    Ok(())
+}
+
+/// Records backward-data on the fastest path for its shape: the direct
+/// stride-2 kernel, the stride-1 tiled kernel over dy padded (and, for other
+/// strides, dilated) with flipped weights, or the reference kernel. `scratch`
+/// provides the padded dy and the weight tiles (a plan reuses them across layers).
+#[allow(clippy::too_many_arguments)]
+pub fn conv2d_backward_data_with(
+    gpu: &Gpu,
+    prog: &mut Program,
+    dx: &Tensor,
+    dy: &Tensor,
+    w: &Tensor,
+    g: &Conv2dGeom,
+    accumulate: bool,
+    scratch: &mut dyn FnMut(&[usize]) -> Result<Tensor>,
+) -> Result<Vec<Tensor>> {
+    check(g, dy, dx, w, None)?;
+    if let Some(pg) = backward_data_s2_pad(g) {
+        let dyp = scratch(&pg.shape())?;
+        let wt = scratch(&weight_tiles_shape(g, true))?;
+        conv2d_pad(gpu, prog, &dyp, dy, &pg)?;
+        conv2d_weight_tiles_with(gpu, prog, &wt, w, g, true, false)?;
+        conv2d_backward_data_3x3s2(gpu, prog, dx, &dyp, &wt, g, accumulate)?;
+        return Ok(vec![dyp, wt]);
+    }
+    let Some((t, pg)) = backward_data_plan(g) else {
+        conv2d_backward_data_reference(gpu, prog, dx, dy, w, g, accumulate)?;
+        return Ok(Vec::new());
+    };
+    let dyp = scratch(&pg.shape())?;
+    let wt = scratch(&weight_tiles_shape(g, true))?;
+    conv2d_pad(gpu, prog, &dyp, dy, &pg)?;
+    conv2d_weight_tiles(gpu, prog, &wt, w, g, true)?;
+    conv2d_forward_3x3(gpu, prog, dx, &dyp, &wt, None, &t, accumulate)?;
+    Ok(vec![dyp, wt])
+}
+
+/// Backward-data on the fastest path (see [`conv2d_backward_data_with`]),
+/// with scratch tensors of its own.
 pub fn conv2d_backward_data(
     gpu: &Gpu,
     prog: &mut Program,
@@ -497,15 +645,8 @@ pub fn conv2d_backward_data(
     g: &Conv2dGeom,
     accumulate: bool,
 ) -> Result<()> {
-    let Some((t, pg)) = backward_data_plan(g) else {
-        return conv2d_backward_data_reference(gpu, prog, dx, dy, w, g, accumulate);
-    };
-    check(g, dy, dx, w, None)?;
-    let dyp = gpu.tensor(&pg.shape())?;
-    let wt = gpu.tensor(&weight_tiles_shape(g, true))?;
-    conv2d_pad(gpu, prog, &dyp, dy, &pg)?;
-    conv2d_weight_tiles(gpu, prog, &wt, w, g, true)?;
-    conv2d_forward_3x3(gpu, prog, dx, &dyp, &wt, None, &t, accumulate)
+    conv2d_backward_data_with(gpu, prog, dx, dy, w, g, accumulate, &mut |s| gpu.tensor(s))
+        .map(|_| ())
 }
 
 /// Mirrors `WgradParams` of conv2d_backward_weight_tiled.wgsl.

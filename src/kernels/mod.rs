@@ -46,6 +46,10 @@ pub const SHADERS: &[(&str, &str)] = &[
         include_str!("../../shaders/conv2d_backward_data.wgsl"),
     ),
     (
+        "conv2d_backward_data_tiled.wgsl",
+        include_str!("../../shaders/conv2d_backward_data_tiled.wgsl"),
+    ),
+    (
         "conv2d_backward_weight.wgsl",
         include_str!("../../shaders/conv2d_backward_weight.wgsl"),
     ),

@@ -483,22 +483,18 @@ impl Plan {
                     }
                     if needs_grad(*x) {
                         let (gx, acc) = grad_target(&gpu, scratch, &mut grads, *x, &self.acts[*x])?;
-                        match conv2d::backward_data_plan(&g) {
-                            Some((t, pg)) => {
-                                let dyp = scratch.take(&gpu, &pg.shape())?;
-                                let wt =
-                                    scratch.take(&gpu, &conv2d::weight_tiles_shape(&g, true))?;
-                                conv2d::conv2d_pad(&gpu, prog, &dyp, &gy, &pg)?;
-                                conv2d::conv2d_weight_tiles(&gpu, prog, &wt, &w, &g, true)?;
-                                conv2d::conv2d_forward_3x3(
-                                    &gpu, prog, &gx, &dyp, &wt, None, &t, acc,
-                                )?;
-                                scratch.give(dyp);
-                                scratch.give(wt);
-                            }
-                            None => conv2d::conv2d_backward_data_reference(
-                                &gpu, prog, &gx, &gy, &w, &g, acc,
-                            )?,
+                        let used = conv2d::conv2d_backward_data_with(
+                            &gpu,
+                            prog,
+                            &gx,
+                            &gy,
+                            &w,
+                            &g,
+                            acc,
+                            &mut |shape| scratch.take(&gpu, shape),
+                        )?;
+                        for t in used {
+                            scratch.give(t);
                         }
                         grads[*x] = Some(gx);
                     }

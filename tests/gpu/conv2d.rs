@@ -270,3 +270,33 @@ fn conv2d_backward_data_tiled_matches_cpu() {
 fn conv2d_backward_weight_tiled_matches_cpu() {
     check_backward_weight("tiled", conv2d_backward_weight, &tiled_geoms(9, 30));
 }
+
+/// The direct stride-2 kernel: every parity, odd and even sizes, accumulation.
+#[test]
+fn conv2d_backward_data_stride2_matches_cpu() {
+    let mut rng = Rng::new(10);
+    let mut cases = vec![
+        (Conv2dGeom::square(2, 16, 32, 32, 32, 3, 2, 1), false),
+        (Conv2dGeom::square(1, 3, 7, 7, 5, 3, 2, 1), true),
+        (Conv2dGeom::square(1, 1, 1, 1, 1, 3, 2, 1), false),
+        (Conv2dGeom::square(1, 9, 2, 3, 10, 3, 2, 1), false),
+    ];
+    while cases.len() < 24 {
+        let g = Conv2dGeom {
+            w: 1 + rng.below(37),
+            ..Conv2dGeom::square(
+                1 + rng.below(3),
+                1 + rng.below(20),
+                1 + rng.below(37),
+                1,
+                1 + rng.below(20),
+                3,
+                2,
+                1,
+            )
+        };
+        cases.push((g, rng.below(2) == 0));
+    }
+    assert!(cases.iter().all(|(g, _)| backward_data_s2_pad(g).is_some()));
+    check_backward_data("stride 2", conv2d_backward_data, &cases);
+}
