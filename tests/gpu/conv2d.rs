@@ -280,8 +280,12 @@ fn conv2d_backward_data_stride2_matches_cpu() {
         (Conv2dGeom::square(1, 3, 7, 7, 5, 3, 2, 1), true),
         (Conv2dGeom::square(1, 1, 1, 1, 1, 3, 2, 1), false),
         (Conv2dGeom::square(1, 9, 2, 3, 10, 3, 2, 1), false),
+        // The stride-2 layers of a width-4 ResNet-50 at 64x64.
+        (Conv2dGeom::square(4, 8, 16, 16, 8, 3, 2, 1), false),
+        (Conv2dGeom::square(4, 16, 8, 8, 16, 3, 2, 1), false),
+        (Conv2dGeom::square(4, 32, 4, 4, 32, 3, 2, 1), false),
     ];
-    while cases.len() < 24 {
+    while cases.len() < 27 {
         let g = Conv2dGeom {
             w: 1 + rng.below(37),
             ..Conv2dGeom::square(
