@@ -7,6 +7,8 @@
 //       dilation that turns a strided convolution's backward-data pass into a
 //       stride-1 one). P is a multiple of 4. One invocation writes one row of xp
 //       (P / 4 vec4s), 64 per workgroup, folded over (x, y).
+//   conv2d_pad_shift1       the same for ox = 1, dil = 1 and W a multiple of 4,
+//       reading x as vec4s.
 //   conv2d_weight_tiles     1 wt [I, Kh, Kw, Opad]  2 weight [Co, Ci, Kh, Kw]
 //       the weights with the output channel innermost, zero-padded to Opad (a
 //       multiple of 8), so a tile of 8 output channels is two vec4 loads.
@@ -82,6 +84,40 @@ fn conv2d_pad(@builtin(global_invocation_id) gid: vec3<u32>,
             v = vec4<f32>(value(row, 4u * q), value(row, 4u * q + 1u), value(row, 4u * q + 2u), value(row, 4u * q + 3u));
         }
         xp[out + q] = v;
+    }
+}
+
+// conv2d_pad with offset ox = 1 (the 3x3, pad 1 case), no dilation and rows
+// of a multiple of 4 values: every output vec4 is the last value of one
+// aligned input vec4 and the first three of the next, so loads are whole vec4s.
+@group(0) @binding(2) var<storage, read> x4: array<vec4<f32>>;
+
+@compute @workgroup_size(64)
+fn conv2d_pad_shift1(@builtin(global_invocation_id) gid: vec3<u32>,
+                     @builtin(num_workgroups) nwg: vec3<u32>) {
+    let r = gid.x + gid.y * nwg.x * 64u;
+    if r >= pp.n * pp.c * pp.hp {
+        return;
+    }
+    let yy = r % pp.hp;
+    let plane = r / pp.hp;
+    let out = r * (pp.pitch / 4u);
+    let wq = pp.w / 4u;
+    if yy < pp.oy || yy - pp.oy >= pp.h {
+        for (var q = 0u; q < pp.pitch / 4u; q++) {
+            xp[out + q] = vec4<f32>(0.0);
+        }
+        return;
+    }
+    let src = (plane * pp.h + yy - pp.oy) * wq;
+    var prev = vec4<f32>(0.0);
+    for (var q = 0u; q < pp.pitch / 4u; q++) {
+        var cur = vec4<f32>(0.0);
+        if q < wq {
+            cur = x4[src + q];
+        }
+        xp[out + q] = vec4<f32>(prev.w, cur.xyz);
+        prev = cur;
     }
 }
 

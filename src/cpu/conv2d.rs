@@ -129,3 +129,23 @@ pub fn conv2d_backward_bias<T: Real>(db: &mut [T], dy: &[T], g: &Conv2dGeom) {
         *o = T::of(acc);
     }
 }
+
+/// xp[n, c, oy + d·iy, ox + d·ix] = x[n, c, iy, ix], zero elsewhere (the
+/// layout pass of the tiled kernels; see [`crate::kernels::conv2d::PadGeom`]).
+pub fn conv2d_pad<T: Real>(xp: &mut [T], x: &[T], pg: &crate::kernels::conv2d::PadGeom) {
+    xp.iter_mut().for_each(|v| *v = T::of(0.0));
+    for plane in 0..pg.n * pg.c {
+        for iy in 0..pg.h {
+            let yy = pg.oy + pg.dil * iy;
+            if yy >= pg.hp {
+                continue;
+            }
+            for ix in 0..pg.w {
+                let xx = pg.ox + pg.dil * ix;
+                if xx < pg.pitch {
+                    xp[(plane * pg.hp + yy) * pg.pitch + xx] = x[(plane * pg.h + iy) * pg.w + ix];
+                }
+            }
+        }
+    }
+}

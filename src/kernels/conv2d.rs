@@ -269,7 +269,11 @@ pub fn conv2d_pad(
         gpu,
         prog,
         "conv2d_tiled_prepare.wgsl",
-        "conv2d_pad",
+        if pg.ox == 1 && pg.dil == 1 && pg.w.is_multiple_of(4) {
+            "conv2d_pad_shift1"
+        } else {
+            "conv2d_pad"
+        },
         &p,
         &[Some(xp), Some(x)],
         grid_1d(gpu, "conv2d_pad", pg.n * pg.c * pg.hp, 64)?,

@@ -217,6 +217,59 @@ fn conv2d_backward_matches_finite_differences() {
     no_errors();
 }
 
+/// The layout pass of the tiled kernels, its general entry and the vec4 one
+/// (offset 1, no dilation, rows of a multiple of 4).
+#[test]
+fn conv2d_pad_matches_cpu() {
+    let mut rng = Rng::new(12);
+    let mut cases = vec![
+        Conv2dGeom::square(3, 5, 32, 32, 1, 3, 1, 1).forward_pad(),
+        Conv2dGeom::square(2, 3, 8, 8, 1, 3, 2, 1).forward_pad(),
+        Conv2dGeom::square(1, 1, 1, 1, 1, 3, 1, 1).forward_pad(),
+    ];
+    while cases.len() < 24 {
+        let (h, w) = (1 + rng.below(13), 1 + rng.below(13));
+        let (oy, ox, dil) = (rng.below(3), rng.below(3), 1 + rng.below(2));
+        // Every fourth case takes the vec4 entry.
+        let (ox, dil, w) = if cases.len() % 4 == 0 {
+            (1, 1, 4 * (1 + rng.below(5)))
+        } else {
+            (ox, dil, w)
+        };
+        let hp = oy + dil * (h - 1) + 1 + rng.below(3);
+        let pitch = (ox + dil * (w - 1) + 1 + rng.below(6)).next_multiple_of(4);
+        cases.push(PadGeom {
+            n: 1 + rng.below(3),
+            c: 1 + rng.below(4),
+            h,
+            w,
+            hp,
+            pitch,
+            oy,
+            ox,
+            dil,
+        });
+    }
+    assert!(
+        cases
+            .iter()
+            .filter(|p| p.ox == 1 && p.dil == 1 && p.w % 4 == 0)
+            .count()
+            >= 6
+    );
+    for pg in &cases {
+        let x = rng.vec_uniform(pg.n * pg.c * pg.h * pg.w, -1.0, 1.0);
+        let mut want = vec![0f32; pg.n * pg.c * pg.hp * pg.pitch];
+        cpu::conv2d_pad(&mut want, &x, pg);
+        let tx = up(&[pg.n, pg.c, pg.h, pg.w], &x);
+        // Poisoned output: the pass must write every value, zeros included.
+        let txp = up(&pg.shape(), &vec![f32::NAN; want.len()]);
+        run(|p| conv2d_pad(gpu(), p, &txp, &tx, pg));
+        assert_eq!(read(&txp), want, "{pg:?}");
+    }
+    no_errors();
+}
+
 /// Geometries the tiled kernels take (3x3, stride 1 or 2), odd sizes included.
 fn tiled_geoms(seed: u64, count: usize) -> Vec<(Conv2dGeom, bool)> {
     let mut rng = Rng::new(seed);
