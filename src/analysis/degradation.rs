@@ -2,7 +2,7 @@
 //! residual nets of several depths trained with one recipe on one data set.
 //! Deeper plain nets end with a higher *training* loss; residual nets do not.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -16,12 +16,13 @@ use crate::error::{Error, Result};
 use crate::gpu::Gpu;
 use crate::model::plan::PlanOptions;
 use crate::model::{Mode, ModelSpec, Plan};
-use crate::train::{Event, TrainConfig, Trainer};
+use crate::train::{Event, RunDir, TrainConfig, Trainer, write_config};
 
 /// One net's outcome.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct NetResult {
     pub model: String,
+    pub seed: u64,
     pub depth: usize,
     pub residual: bool,
     /// Mean training loss and error over the last tenth of the steps.
@@ -43,7 +44,77 @@ pub struct NetResult {
 pub struct Summary {
     pub recipe: TrainConfig,
     pub depths: Vec<usize>,
+    pub seeds: Vec<u64>,
     pub nets: Vec<NetResult>,
+}
+
+/// One model's final training loss over the seeds.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Spread {
+    pub model: String,
+    pub depth: usize,
+    pub residual: bool,
+    pub mean: f32,
+    pub min: f32,
+    pub max: f32,
+    /// Per seed, in the order of `Summary::seeds`.
+    pub losses: Vec<f32>,
+}
+
+impl Summary {
+    /// Final training loss of every model over the seeds, in training order.
+    pub fn spreads(&self) -> Vec<Spread> {
+        let mut out: Vec<Spread> = Vec::new();
+        for n in &self.nets {
+            match out.iter_mut().find(|s| s.model == n.model) {
+                Some(s) => s.losses.push(n.final_train_loss),
+                None => out.push(Spread {
+                    model: n.model.clone(),
+                    depth: n.depth,
+                    residual: n.residual,
+                    mean: 0.0,
+                    min: 0.0,
+                    max: 0.0,
+                    losses: vec![n.final_train_loss],
+                }),
+            }
+        }
+        for s in &mut out {
+            s.mean = s.losses.iter().sum::<f32>() / s.losses.len() as f32;
+            s.min = s.losses.iter().copied().fold(f32::INFINITY, f32::min);
+            s.max = s.losses.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+        }
+        out
+    }
+
+    /// The paper's comparison between the shallowest and the deepest depth:
+    /// (plain deep − plain shallow per seed, residual deep − residual shallow
+    /// per seed); `None` with fewer than two depths.
+    pub fn gaps(&self) -> Option<(Vec<f32>, Vec<f32>)> {
+        let lo = *self.depths.iter().min()?;
+        let hi = *self.depths.iter().max()?;
+        if lo == hi {
+            return None;
+        }
+        let loss = |seed: u64, depth: usize, residual: bool| {
+            self.nets
+                .iter()
+                .find(|n| n.seed == seed && n.depth == depth && n.residual == residual)
+                .map(|n| n.final_train_loss)
+        };
+        let gap = |residual: bool| -> Option<Vec<f32>> {
+            self.seeds
+                .iter()
+                .map(|&s| Some(loss(s, hi, residual)? - loss(s, lo, residual)?))
+                .collect()
+        };
+        Some((gap(false)?, gap(true)?))
+    }
+}
+
+/// The run folder of one net of the experiment under `out`.
+pub fn net_dir(out: &Path, model: &str, seed: u64) -> PathBuf {
+    out.join(format!("{model}-seed{seed}"))
 }
 
 /// What is happening, for progress bars.
@@ -60,53 +131,93 @@ pub enum Progress<'a> {
     },
 }
 
-/// Trains the plain and residual twin of `recipe.model` at every depth.
+/// Where the experiment keeps each net's run (config, metrics, checkpoint):
+/// `net_dir(out, model, seed)`. Existing run folders are refused before
+/// anything trains unless `force`, which replaces only the runs' own files.
+pub struct Output<'a> {
+    pub out: &'a Path,
+    pub force: bool,
+}
+
+/// Trains the plain and residual twin of `recipe.model` at every depth, once
+/// per seed (the seed draws the initial weights and the batch order).
 pub fn run(
     gpu: &Gpu,
     recipe: &TrainConfig,
     depths: &[usize],
+    seeds: &[u64],
     data: Arc<Dataset>,
+    output: Option<Output<'_>>,
     on: &mut dyn FnMut(Progress<'_>),
 ) -> Result<Summary> {
-    if depths.is_empty() {
-        return Err(Error::invalid("give at least one depth"));
+    if depths.is_empty() || seeds.is_empty() {
+        return Err(Error::invalid("give at least one depth and one seed"));
     }
-    let mut nets = Vec::new();
-    let total = 2 * depths.len();
-    for &depth in depths {
-        for residual in [false, true] {
-            let model = ModelSpec {
-                depth,
-                residual,
-                ..recipe.model.clone()
-            };
-            model.validate()?;
-            let cfg = TrainConfig {
-                model: model.clone(),
-                probe_every: recipe.probe_every.max(1),
-                ..recipe.clone()
-            };
-            nets.push(train_one(gpu, cfg, data.clone(), nets.len(), total, on)?);
+    let mut cfgs = Vec::new();
+    for &seed in seeds {
+        for &depth in depths {
+            for residual in [false, true] {
+                let model = ModelSpec {
+                    depth,
+                    residual,
+                    ..recipe.model.clone()
+                };
+                model.validate()?;
+                cfgs.push(TrainConfig {
+                    model,
+                    seed,
+                    probe_every: recipe.probe_every.max(1),
+                    ..recipe.clone()
+                });
+            }
         }
+    }
+    // Every run folder first, so a refusal comes before hours of training.
+    let dirs = match &output {
+        Some(o) => cfgs
+            .iter()
+            .map(|c| RunDir::create(&net_dir(o.out, &c.model.name(), c.seed), o.force).map(Some))
+            .collect::<Result<Vec<_>>>()?,
+        None => cfgs.iter().map(|_| None).collect(),
+    };
+    let mut nets = Vec::new();
+    let total = cfgs.len();
+    for (cfg, dir) in cfgs.into_iter().zip(dirs) {
+        nets.push(train_one(
+            gpu,
+            cfg,
+            data.clone(),
+            dir.as_ref(),
+            nets.len(),
+            total,
+            on,
+        )?);
     }
     Ok(Summary {
         recipe: recipe.clone(),
         depths: depths.to_vec(),
+        seeds: seeds.to_vec(),
         nets,
     })
 }
 
 /// Trains one net, collecting its curve and probes; ends with probes on test
-/// images in eval mode.
+/// images in eval mode. With `dir`, the run's config, metrics and final
+/// checkpoint go there, as `reslab train` writes them.
 pub fn train_one(
     gpu: &Gpu,
     cfg: TrainConfig,
     data: Arc<Dataset>,
+    dir: Option<&RunDir>,
     index: usize,
     of: usize,
     on: &mut dyn FnMut(Progress<'_>),
 ) -> Result<NetResult> {
     let name = cfg.model.name();
+    let seed = cfg.seed;
+    if let Some(d) = dir {
+        write_config(d, &cfg)?;
+    }
     let mut t = Trainer::new(gpu, cfg, data, None)?;
     let steps = t.total_steps();
     on(Progress::Start {
@@ -119,7 +230,7 @@ pub fn train_one(
     let mut curve = Vec::new();
     let mut losses = Vec::new();
     let mut r_over = Vec::new();
-    let last = t.run(None, &mut |e| {
+    let last = t.run(dir, &mut |e| {
         match e {
             Event::Step {
                 step,
@@ -149,6 +260,7 @@ pub fn train_one(
     let final_probe = eval_probe(gpu, &t)?;
     Ok(NetResult {
         model: name,
+        seed,
         depth: t.cfg.model.depth,
         residual: t.cfg.model.residual,
         final_train_loss: end.iter().map(|x| x.0).sum::<f32>() / end.len() as f32,
@@ -181,25 +293,55 @@ pub fn eval_probe(gpu: &Gpu, t: &Trainer) -> Result<ProbeValues> {
     Probes::new(gpu, &plan)?.read_now()
 }
 
+/// The nets of one model (all its seeds), in the order of the spreads.
+fn by_model(s: &Summary) -> Vec<Vec<&NetResult>> {
+    s.spreads()
+        .iter()
+        .map(|m| s.nets.iter().filter(|n| n.model == m.model).collect())
+        .collect()
+}
+
+/// Pointwise mean of equally long series (cut to the shortest).
+fn mean_of(v: &[Vec<f64>]) -> Vec<f64> {
+    let len = v.iter().map(Vec::len).min().unwrap_or(0);
+    (0..len)
+        .map(|i| v.iter().map(|x| x[i]).sum::<f64>() / v.len() as f64)
+        .collect()
+}
+
 /// summary.json, training_loss.png, training_error.png, responses.png and
-/// responses_sorted.png in `dir`.
+/// responses_sorted.png in `dir`. With several seeds the curves are the mean
+/// over the seeds.
 pub fn write(dir: &Path, s: &Summary) -> Result<()> {
     crate::analysis::write_summary(dir, s)?;
+    let groups = by_model(s);
     let style = |i: usize, n: &NetResult| {
         (
             plot::palette(s.depths.iter().position(|&d| d == n.depth).unwrap_or(i)),
             !n.residual,
         )
     };
+    let label = |n: &NetResult| {
+        if s.seeds.len() > 1 {
+            format!("{} (mean of {} seeds)", n.model, s.seeds.len())
+        } else {
+            n.model.clone()
+        }
+    };
     let series = |f: &dyn Fn(&(usize, f32, f32)) -> f32| -> Vec<Series> {
-        s.nets
+        groups
             .iter()
             .enumerate()
-            .map(|(i, n)| {
-                let (color, dashed) = style(i, n);
+            .map(|(i, g)| {
+                let (color, dashed) = style(i, g[0]);
+                let steps: Vec<f64> = g[0].curve.iter().map(|p| p.0 as f64).collect();
+                let ys: Vec<Vec<f64>> = g
+                    .iter()
+                    .map(|n| n.curve.iter().map(|p| f(p) as f64).collect())
+                    .collect();
                 Series {
-                    name: n.model.clone(),
-                    points: n.curve.iter().map(|p| (p.0 as f64, f(p) as f64)).collect(),
+                    name: label(g[0]),
+                    points: steps.into_iter().zip(mean_of(&ys)).collect(),
                     color,
                     dashed,
                 }
@@ -224,21 +366,32 @@ pub fn write(dir: &Path, s: &Summary) -> Result<()> {
         false,
     )?;
     let resp = |sorted: bool| -> Vec<Series> {
-        s.nets
+        groups
             .iter()
             .enumerate()
-            .map(|(i, n)| {
-                let (color, dashed) = style(i, n);
-                let mut v = n.final_probe.response_std.clone();
-                if sorted {
-                    v.sort_by(|a, b| b.total_cmp(a));
-                }
+            .map(|(i, g)| {
+                let (color, dashed) = style(i, g[0]);
+                let ys: Vec<Vec<f64>> = g
+                    .iter()
+                    .map(|n| {
+                        let mut v: Vec<f64> = n
+                            .final_probe
+                            .response_std
+                            .iter()
+                            .map(|&x| x as f64)
+                            .collect();
+                        if sorted {
+                            v.sort_by(|a, b| b.total_cmp(a));
+                        }
+                        v
+                    })
+                    .collect();
                 Series {
-                    name: n.model.clone(),
-                    points: v
-                        .iter()
+                    name: label(g[0]),
+                    points: mean_of(&ys)
+                        .into_iter()
                         .enumerate()
-                        .map(|(k, &y)| ((k + 1) as f64, y as f64))
+                        .map(|(k, y)| ((k + 1) as f64, y))
                         .collect(),
                     color,
                     dashed,

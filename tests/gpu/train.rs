@@ -215,3 +215,83 @@ fn running_in_pieces_equals_one_run() {
     }
     assert_eq!(got, all);
 }
+
+/// The degradation experiment on tiny nets: every (seed, depth, kind) trained
+/// once into its own run folder, checkpoints the analyses can load, the
+/// spreads and gaps taken from those runs, and a second run into the same
+/// folder refused unless forced.
+#[test]
+fn degradation_trains_every_net_and_seed_into_run_folders() {
+    use reslab::analysis::degradation::{self, Output};
+    let gpu = gpu();
+    let data = tiny_data();
+    let cfg = TrainConfig {
+        steps: Some(4),
+        probe_every: 2,
+        ..tiny_config()
+    };
+    let out = tmp_dir("degradation");
+    let run = |force: bool| {
+        degradation::run(
+            gpu,
+            &cfg,
+            &[8, 14],
+            &[3, 4],
+            data.clone(),
+            Some(Output { out: &out, force }),
+            &mut |_| {},
+        )
+    };
+    let s = run(false).unwrap();
+    assert_eq!(s.nets.len(), 8);
+    let names: Vec<String> = s
+        .nets
+        .iter()
+        .map(|n| format!("{}-{}", n.model, n.seed))
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "plain8-3",
+            "resnet8-3",
+            "plain14-3",
+            "resnet14-3",
+            "plain8-4",
+            "resnet8-4",
+            "plain14-4",
+            "resnet14-4"
+        ]
+    );
+    for n in &s.nets {
+        let dir = degradation::net_dir(&out, &n.model, n.seed);
+        let t = reslab::analysis::load_trained(&dir.join(train::CHECKPOINT_FILE)).unwrap();
+        assert_eq!(t.card.model.name(), n.model);
+        assert!(n.final_train_loss.is_finite() && !n.r_over_training.is_empty());
+    }
+    // Different seeds start from different weights.
+    assert_ne!(s.nets[0].curve, s.nets[4].curve);
+    let spreads = s.spreads();
+    assert_eq!(spreads.len(), 4);
+    let p8 = &spreads[0];
+    assert_eq!(
+        p8.losses,
+        vec![s.nets[0].final_train_loss, s.nets[4].final_train_loss]
+    );
+    assert!(p8.min <= p8.mean && p8.mean <= p8.max);
+    let (plain, res) = s.gaps().unwrap();
+    assert_eq!(
+        plain[1],
+        s.nets[6].final_train_loss - s.nets[4].final_train_loss
+    );
+    assert_eq!(
+        res[0],
+        s.nets[3].final_train_loss - s.nets[1].final_train_loss
+    );
+    degradation::write(&out, &s).unwrap();
+    assert!(out.join("training_loss.png").exists());
+    let e = run(false).unwrap_err().to_string();
+    assert!(e.contains("plain8-seed3") && e.contains("--force"), "{e}");
+    assert_eq!(run(true).unwrap().nets.len(), 8);
+    let _ = std::fs::remove_dir_all(&out);
+    no_errors();
+}

@@ -110,9 +110,9 @@ pub fn gpu() -> Result<reslab::Gpu> {
 /// The training recipe, shared by `train` and the analysis commands.
 #[derive(clap::Args, Clone, Debug)]
 pub struct RecipeArgs {
-    /// Passes over the training set (ignored when --steps is given).
-    #[arg(long, default_value_t = 1)]
-    pub epochs: usize,
+    /// Passes over the training set (ignored when --steps is given) [default: 1].
+    #[arg(long)]
+    pub epochs: Option<usize>,
     /// Length of a run in SGD steps.
     #[arg(long)]
     pub steps: Option<usize>,
@@ -154,7 +154,7 @@ impl RecipeArgs {
         reslab::train::TrainConfig {
             model,
             data: data.spec(),
-            epochs: self.epochs,
+            epochs: self.epochs.unwrap_or(1),
             steps: self.steps,
             batch: self.batch,
             lr: self.lr,

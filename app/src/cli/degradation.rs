@@ -17,62 +17,125 @@ pub struct Args {
     data: DataArgs,
     #[command(flatten)]
     recipe: RecipeArgs,
+    /// Seeds per net: seed, seed + 1, … (each draws its own initial weights
+    /// and batch order).
+    #[arg(long, default_value_t = 3)]
+    seeds: usize,
     /// Steps between probes of r_b during training.
     #[arg(long, default_value_t = 25)]
     probe_every: usize,
-    /// Output folder: summary.json and the plots.
+    /// Output folder: summary.json, the plots, and a run folder per net and
+    /// seed (config, metrics, checkpoint for `reslab lesion`).
     #[arg(long, default_value = "runs/degradation")]
     out: PathBuf,
+    /// Replace the run folders of an earlier experiment in --out.
+    #[arg(long)]
+    force: bool,
 }
+
+/// Steps per net when neither --steps nor --epochs is given: long enough for
+/// the plain nets to part on the embedded synthetic set, short enough for
+/// the whole default experiment (3 seeds × 4 nets) to take minutes on a CPU.
+const DEFAULT_STEPS: usize = 300;
 
 pub fn run(a: Args) -> Result<()> {
     let gpu = gpu()?;
     let data = a.data.load()?;
     let model = a.model.spec(data.train.c, data.class_names.len())?;
-    let recipe = a.recipe.config(model, &a.data, a.probe_every);
+    let mut recipe = a.recipe.config(model, &a.data, a.probe_every);
+    if a.recipe.steps.is_none() && a.recipe.epochs.is_none() {
+        recipe.steps = Some(DEFAULT_STEPS);
+    }
     recipe.validate()?;
+    if a.seeds == 0 {
+        anyhow::bail!("--seeds must be at least 1");
+    }
+    let seeds: Vec<u64> = (0..a.seeds as u64).map(|i| recipe.seed + i).collect();
     let data = Arc::new(data);
     let mut b = bar(
         0,
         "{prefix:>12} {bar:30} {pos}/{len} loss {msg} [{elapsed_precise} < {eta_precise}]",
     );
-    let s = degradation::run(&gpu, &recipe, &a.depths, data, &mut |p| match p {
-        Progress::Start {
-            net,
-            index,
-            of,
-            steps,
-        } => {
-            b.finish_and_clear();
-            b = bar(
+    let output = degradation::Output {
+        out: &a.out,
+        force: a.force,
+    };
+    let s = degradation::run(
+        &gpu,
+        &recipe,
+        &a.depths,
+        &seeds,
+        data,
+        Some(output),
+        &mut |p| match p {
+            Progress::Start {
+                net,
+                index,
+                of,
                 steps,
-                "{prefix:>12} {bar:30} {pos}/{len} loss {msg} [{elapsed_precise} < {eta_precise}]",
-            );
-            b.set_prefix(format!("{net} {}/{of}", index + 1));
-            if b.is_hidden() {
-                eprintln!("training {net} ({}/{of}), {steps} steps", index + 1);
+            } => {
+                b.finish_and_clear();
+                b = bar(
+                    steps,
+                    "{prefix:>12} {bar:30} {pos}/{len} loss {msg} [{elapsed_precise} < {eta_precise}]",
+                );
+                b.set_prefix(format!("{net} {}/{of}", index + 1));
+                if b.is_hidden() {
+                    eprintln!("training {net} ({}/{of}), {steps} steps", index + 1);
+                }
             }
-        }
-        Progress::Step { step, loss } => {
-            b.set_position(step as u64 + 1);
-            b.set_message(format!("{loss:.4}"));
-        }
-    })?;
+            Progress::Step { step, loss } => {
+                b.set_position(step as u64 + 1);
+                b.set_message(format!("{loss:.4}"));
+            }
+        },
+    )?;
     b.finish_and_clear();
     degradation::write(&a.out, &s)?;
     println!(
-        "{:<12} {:>12} {:>12} {:>10} {:>8} {:>8}",
-        "net", "train loss", "train error", "test acc", "seconds", "img/s"
+        "{:<12} {:>5} {:>12} {:>12} {:>10} {:>8} {:>8}",
+        "net", "seed", "train loss", "train error", "test acc", "seconds", "img/s"
     );
     for n in &s.nets {
         println!(
-            "{:<12} {:>12.4} {:>11.2}% {:>9.2}% {:>8.0} {:>8.0}",
+            "{:<12} {:>5} {:>12.4} {:>11.2}% {:>9.2}% {:>8.0} {:>8.0}",
             n.model,
+            n.seed,
             n.final_train_loss,
             100.0 * n.final_train_error,
             100.0 * n.test_accuracy,
             n.seconds,
             n.images_per_s
+        );
+    }
+    println!("\nfinal training loss over {} seeds:", s.seeds.len());
+    for m in s.spreads() {
+        println!(
+            "{:<12} mean {:.4}  min {:.4}  max {:.4}",
+            m.model, m.mean, m.min, m.max
+        );
+    }
+    if let Some((plain, res)) = s.gaps() {
+        let (lo, hi) = (
+            s.depths.iter().min().copied().unwrap_or(0),
+            s.depths.iter().max().copied().unwrap_or(0),
+        );
+        let show = |v: &[f32]| {
+            v.iter()
+                .map(|g| format!("{g:+.4}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let mean = |v: &[f32]| v.iter().sum::<f32>() / v.len() as f32;
+        println!(
+            "plain{hi} - plain{lo}, per seed: {} (mean {:+.4})",
+            show(&plain),
+            mean(&plain)
+        );
+        println!(
+            "resnet{hi} - resnet{lo}, per seed: {} (mean {:+.4})",
+            show(&res),
+            mean(&res)
         );
     }
     println!("wrote {}", a.out.display());

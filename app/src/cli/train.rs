@@ -48,8 +48,10 @@ pub fn run(a: Args) -> Result<()> {
         // A resumed run may be made longer.
         if a.recipe.steps.is_some() {
             cfg.steps = a.recipe.steps;
-        } else if a.recipe.epochs > cfg.epochs {
-            cfg.epochs = a.recipe.epochs;
+        } else if let Some(e) = a.recipe.epochs
+            && e > cfg.epochs
+        {
+            cfg.epochs = e;
         }
         (cfg, dir, Some(start))
     } else {
