@@ -20,6 +20,8 @@ pub struct ReslabApp {
     textures: Vec<egui::TextureId>,
     landscape_path: String,
     title: String,
+    /// When the last frame began, while training.
+    last_frame: Option<std::time::Instant>,
 }
 
 impl ReslabApp {
@@ -47,6 +49,7 @@ impl ReslabApp {
             textures: Vec::new(),
             landscape_path: "runs/landscape/summary.json".into(),
             title: String::new(),
+            last_frame: None,
         })
     }
 
@@ -59,6 +62,7 @@ impl ReslabApp {
             textures: Vec::new(),
             landscape_path: String::new(),
             title: String::new(),
+            last_frame: None,
         }
     }
 
@@ -258,14 +262,18 @@ impl ReslabApp {
 
 impl eframe::App for ReslabApp {
     fn ui(&mut self, ui: &mut Ui, frame: &mut eframe::Frame) {
-        // The last frame's CPU time (building and rendering the UI), while training.
-        if let Some(cpu) = frame.info().cpu_usage
-            && self.view.running
-        {
-            self.view.frame_ms.push_back(cpu * 1e3);
-            if self.view.frame_ms.len() > 300 {
-                self.view.frame_ms.pop_front();
-            }
+        // While training: the last frame's CPU time (building and painting
+        // the UI) and the interval since the previous frame began.
+        let now = std::time::Instant::now();
+        if self.view.running {
+            let gap = self
+                .last_frame
+                .map(|t| now.duration_since(t).as_secs_f32() * 1e3);
+            let cpu = frame.info().cpu_usage.map(|c| c * 1e3);
+            self.view.record_frame(cpu, gap);
+            self.last_frame = Some(now);
+        } else {
+            self.last_frame = None;
         }
         self.drain();
         let actions = self.draw(ui);

@@ -94,7 +94,10 @@ pub fn top_bar(ui: &mut Ui, v: &View) -> Vec<Action> {
             ui.label(format!("{:.1} steps/s", v.throughput));
         }
         if let Some((med, p95)) = v.frame_stats() {
-            ui.label(format!("frame {med:.0} ms (95%: {p95:.0} ms)"));
+            ui.label(format!("frame CPU {med:.0} ms (95%: {p95:.0})"));
+        }
+        if let Some((med, p95)) = v.frame_gap_stats() {
+            ui.label(format!("frames {med:.0} ms apart (95%: {p95:.0})"));
         }
         ui.separator();
         match &v.error {

@@ -149,8 +149,11 @@ pub struct View {
     pub landscape_grid: usize,
     pub landscape_progress: Option<(usize, usize)>,
     pub class_names: Vec<String>,
-    /// Milliseconds of the last frames.
+    /// CPU milliseconds of the last frames while training (building and
+    /// painting the UI).
     pub frame_ms: VecDeque<f32>,
+    /// Milliseconds between the starts of the last frames while training.
+    pub frame_gap_ms: VecDeque<f32>,
     pub save_dir: String,
 }
 
@@ -286,13 +289,38 @@ impl View {
         }
     }
 
-    /// Median and 95th percentile of the recent frame times (ms).
+    /// Median and 95th percentile of the recent frames' CPU times (ms).
     pub fn frame_stats(&self) -> Option<(f32, f32)> {
-        if self.frame_ms.is_empty() {
-            return None;
-        }
-        let mut v: Vec<f32> = self.frame_ms.iter().copied().collect();
-        v.sort_by(f32::total_cmp);
-        Some((v[v.len() / 2], v[(v.len() * 95 / 100).min(v.len() - 1)]))
+        median_p95(&self.frame_ms)
     }
+
+    /// Median and 95th percentile of the recent intervals between frames (ms).
+    pub fn frame_gap_stats(&self) -> Option<(f32, f32)> {
+        median_p95(&self.frame_gap_ms)
+    }
+
+    /// Records one frame while training: its CPU time and the time since the
+    /// previous frame (`None` for the first), keeping the last 300.
+    pub fn record_frame(&mut self, cpu_ms: Option<f32>, gap_ms: Option<f32>) {
+        for (q, v) in [
+            (&mut self.frame_ms, cpu_ms),
+            (&mut self.frame_gap_ms, gap_ms),
+        ] {
+            if let Some(v) = v {
+                q.push_back(v);
+                if q.len() > 300 {
+                    q.pop_front();
+                }
+            }
+        }
+    }
+}
+
+fn median_p95(q: &VecDeque<f32>) -> Option<(f32, f32)> {
+    if q.is_empty() {
+        return None;
+    }
+    let mut v: Vec<f32> = q.iter().copied().collect();
+    v.sort_by(f32::total_cmp);
+    Some((v[v.len() / 2], v[(v.len() * 95 / 100).min(v.len() - 1)]))
 }
