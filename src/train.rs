@@ -477,6 +477,11 @@ pub struct Trainer {
     readback: Option<Readback>,
     /// Steps of the current logging interval carried between `run_steps` calls.
     interval: (f64, f64, usize, Option<Instant>),
+    /// Submit a step in parts of this many dispatches, each waited for before
+    /// the next: other work on the same queue (a UI's frames) then waits for
+    /// one part, not for whole steps. `None`: one submission per step, up to
+    /// three steps in flight.
+    pub submit_parts_of: Option<usize>,
 }
 
 impl Trainer {
@@ -551,6 +556,7 @@ impl Trainer {
             loader: None,
             readback: None,
             interval: (0.0, 0.0, 0, None),
+            submit_parts_of: None,
         })
     }
 
@@ -676,8 +682,31 @@ impl Trainer {
                     .create_command_encoder(&wgpu::CommandEncoderDescriptor {
                         label: Some("train step"),
                     });
+            let first = !self.momentum_started;
+            let n = self.plan.program.len();
+            let part = self.submit_parts_of.unwrap_or(n).max(1);
+            let mut start = 0;
+            while n - start > part {
+                self.plan
+                    .record_range(&mut enc, start..start + part, Some(lr), first)?;
+                let done = self.gpu.submit([enc.finish()]);
+                self.gpu
+                    .device()
+                    .poll(wgpu::PollType::Wait {
+                        submission_index: Some(done),
+                        timeout: None,
+                    })
+                    .map_err(|e| Error::Wgpu(format!("poll: {e}")))?;
+                start += part;
+                enc = self
+                    .gpu
+                    .device()
+                    .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                        label: Some("train step"),
+                    });
+            }
             self.plan
-                .record(&mut enc, Some(lr), !self.momentum_started)?;
+                .record_range(&mut enc, start..n, Some(lr), first)?;
             readback.record(
                 &self.gpu,
                 &mut enc,

@@ -90,7 +90,7 @@ fn state() -> View {
     v.nets[1].lesion_accuracy = Some(0.86);
     v.running = true;
     v.throughput = 2.5;
-    v.status = "grew the nets to depth 32 (ZeroGamma inserted blocks)".into();
+    v.status = "grew the nets to depth 32 (zero-gamma inserted blocks)".into();
     let xs: Vec<f64> = (0..9).map(|k| -1.0 + k as f64 * 0.25).collect();
     let loss = xs
         .iter()

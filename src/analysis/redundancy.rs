@@ -39,6 +39,15 @@ impl std::str::FromStr for Insert {
     }
 }
 
+impl std::fmt::Display for Insert {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Insert::Random => "random",
+            Insert::ZeroGamma => "zero-gamma",
+        })
+    }
+}
+
 /// `layer{s}.{i}.rest` → (s, i, rest).
 fn block_key(name: &str) -> Option<(usize, usize, &str)> {
     let rest = name.strip_prefix("layer")?;

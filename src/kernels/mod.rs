@@ -181,11 +181,21 @@ impl Program {
 
     /// Records every dispatch, in order, into one compute pass of `enc`.
     pub fn record(&self, enc: &mut wgpu::CommandEncoder, label: &str) {
+        self.record_range(enc, label, 0..self.dispatches.len());
+    }
+
+    /// Records dispatches `range`, in order, into one compute pass of `enc`.
+    pub fn record_range(
+        &self,
+        enc: &mut wgpu::CommandEncoder,
+        label: &str,
+        range: std::ops::Range<usize>,
+    ) {
         let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
             label: Some(label),
             timestamp_writes: None,
         });
-        for d in &self.dispatches {
+        for d in &self.dispatches[range] {
             d.record(&mut pass);
         }
     }

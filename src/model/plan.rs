@@ -687,6 +687,24 @@ impl Plan {
         Ok(())
     }
 
+    /// Like [`Plan::record`] for dispatches `range` of the step only; the
+    /// learning rate is set by the part that starts at 0.
+    pub fn record_range(
+        &self,
+        enc: &mut wgpu::CommandEncoder,
+        range: std::ops::Range<usize>,
+        lr: Option<f32>,
+        first: bool,
+    ) -> Result<()> {
+        if range.start == 0
+            && let Some(lr) = lr
+        {
+            self.set_sgd(lr, first)?;
+        }
+        self.program.record_range(enc, "step", range);
+        Ok(())
+    }
+
     /// Runs one batch and waits; returns (mean loss, number correct).
     pub fn run(
         &self,

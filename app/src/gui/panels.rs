@@ -243,6 +243,9 @@ pub fn tabs(ui: &mut Ui, v: &mut View) {
 
 /// Training loss and error, test accuracy, every net on shared axes.
 pub fn curves(ui: &mut Ui, v: &View) {
+    if v.nets.iter().all(|n| n.steps.is_empty()) {
+        ui.label("No steps yet: Start (Space) trains the nets of the run panel side by side.");
+    }
     let h = (ui.available_height() / 2.0 - 24.0).max(120.0);
     ui.label(RichText::new("Training loss (per step)").strong());
     Plot::new("loss")
@@ -309,7 +312,8 @@ pub fn residuals(ui: &mut Ui, v: &View) -> Vec<Action> {
     ui.label(
         "r = |F(x)| / |x| per block over training (log colour scale, dark = near zero). \
          For the plain net, F is the block's last BN output and x its input. \
-         A green triangle marks blocks whose F(x) is shrinking toward zero; + marks inserted blocks. \
+         A green triangle marks blocks on their way to an identity: r below 0.05, or halved since the net started. \
+         + marks inserted blocks. \
          Click a block to lesion it.",
     );
     let top = v
@@ -611,6 +615,13 @@ pub fn activations(ui: &mut Ui, v: &mut View) -> Vec<Action> {
                 if truth { "  (true class)" } else { "" }
             ));
         });
+    }
+    if let Some(k) = a.label
+        && !order.iter().take(5).any(|&o| o == k)
+    {
+        let name = names.get(k).cloned().unwrap_or(format!("class {k}"));
+        let p = a.probs.get(k).copied().unwrap_or(0.0);
+        ui.label(format!("true class: {name} {:.1}%", 100.0 * p));
     }
     out
 }

@@ -480,7 +480,7 @@ impl State {
             self.nets.iter().map(|n| n.info.clone()).collect(),
         ));
         self.send(Event::Message(format!(
-            "grew the nets to depth {depth} ({init:?} inserted blocks)"
+            "grew the nets to depth {depth} ({init} inserted blocks)"
         )));
         Ok(())
     }
@@ -764,7 +764,12 @@ impl State {
     }
 }
 
-fn net_of(t: Trainer, inserted: Option<Vec<bool>>, step_offset: usize) -> Net {
+/// Dispatches per submission of a training step: the window's frames share
+/// the queue, and wait for one part of a step instead of whole steps.
+const STEP_PART: usize = 48;
+
+fn net_of(mut t: Trainer, inserted: Option<Vec<bool>>, step_offset: usize) -> Net {
+    t.submit_parts_of = Some(STEP_PART);
     let blocks = t.graph.blocks.len();
     let evaluator = Evaluator::new(&t.gpu, &t.graph, 500);
     Net {
