@@ -22,7 +22,7 @@ pub struct ModelArgs {
     /// Full pre-activation blocks (BN-ReLU-conv).
     #[arg(long)]
     pub preact: bool,
-    /// Channels of the first stage (CIFAR default 16, ImageNet 64).
+    /// Channels of the first stage (CIFAR default 16, ImageNet 64; degradation: CIFAR 8).
     #[arg(long)]
     pub width: Option<usize>,
     /// Start every residual branch's last BN at gamma = 0.
@@ -110,16 +110,19 @@ pub fn gpu() -> Result<reslab::Gpu> {
 /// The training recipe, shared by `train` and the analysis commands.
 #[derive(clap::Args, Clone, Debug)]
 pub struct RecipeArgs {
-    /// Passes over the training set (ignored when --steps is given) [default: 1].
+    /// Passes over the training set (ignored when --steps is given)
+    /// [default: 1; degradation: --steps 180].
     #[arg(long)]
     pub epochs: Option<usize>,
     /// Length of a run in SGD steps.
     #[arg(long)]
     pub steps: Option<usize>,
-    #[arg(long, default_value_t = 128)]
-    pub batch: usize,
-    #[arg(long, default_value_t = 0.1)]
-    pub lr: f32,
+    /// Images per step [default: 128; degradation: 64].
+    #[arg(long)]
+    pub batch: Option<usize>,
+    /// Learning rate [default: 0.1; degradation: 0.05].
+    #[arg(long)]
+    pub lr: Option<f32>,
     #[arg(long, default_value_t = 0.9)]
     pub momentum: f32,
     /// Weight decay.
@@ -130,9 +133,9 @@ pub struct RecipeArgs {
     /// step (÷10 at 50% and 75%, as in the paper), cosine or constant.
     #[arg(long, default_value = "step")]
     pub schedule: reslab::train::Schedule,
-    /// Steps of linear learning-rate warm-up.
-    #[arg(long, default_value_t = 0)]
-    pub warmup: usize,
+    /// Steps of linear learning-rate warm-up [default: 0; degradation: 20].
+    #[arg(long)]
+    pub warmup: Option<usize>,
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
     /// Turn off cropping and flipping.
@@ -143,26 +146,64 @@ pub struct RecipeArgs {
     pub log_every: usize,
 }
 
+/// A command's defaults for the recipe flags left out.
+pub struct RecipeDefaults {
+    pub epochs: usize,
+    /// Used when neither --steps nor --epochs is given.
+    pub steps: Option<usize>,
+    pub batch: usize,
+    pub lr: f32,
+    pub warmup: usize,
+}
+
+impl RecipeDefaults {
+    /// Those of `reslab train`.
+    pub const TRAIN: RecipeDefaults = RecipeDefaults {
+        epochs: 1,
+        steps: None,
+        batch: 128,
+        lr: 0.1,
+        warmup: 0,
+    };
+}
+
 impl RecipeArgs {
-    /// The run configuration for `model` on the data set `data`.
+    /// The run configuration for `model` on the data set `data`, with the
+    /// defaults of `reslab train`.
     pub fn config(
         &self,
         model: ModelSpec,
         data: &DataArgs,
         probe_every: usize,
     ) -> reslab::train::TrainConfig {
+        self.config_or(model, data, probe_every, &RecipeDefaults::TRAIN)
+    }
+
+    /// The run configuration, with `d` for the flags left out.
+    pub fn config_or(
+        &self,
+        model: ModelSpec,
+        data: &DataArgs,
+        probe_every: usize,
+        d: &RecipeDefaults,
+    ) -> reslab::train::TrainConfig {
+        let steps = match (self.steps, self.epochs) {
+            (Some(s), _) => Some(s),
+            (None, Some(_)) => None,
+            (None, None) => d.steps,
+        };
         reslab::train::TrainConfig {
             model,
             data: data.spec(),
-            epochs: self.epochs.unwrap_or(1),
-            steps: self.steps,
-            batch: self.batch,
-            lr: self.lr,
+            epochs: self.epochs.unwrap_or(d.epochs),
+            steps,
+            batch: self.batch.unwrap_or(d.batch),
+            lr: self.lr.unwrap_or(d.lr),
             momentum: self.momentum,
             weight_decay: self.wd,
             nesterov: self.nesterov,
             schedule: self.schedule,
-            warmup: self.warmup,
+            warmup: self.warmup.unwrap_or(d.warmup),
             seed: self.seed,
             log_every: self.log_every,
             augment: self.no_augment.then_some(reslab::data::Augment::NONE),
