@@ -158,7 +158,7 @@ pub struct RecipeDefaults {
 
 impl RecipeDefaults {
     /// Those of `reslab train`.
-    pub const TRAIN: RecipeDefaults = RecipeDefaults {
+    pub const TRAIN: Self = RecipeDefaults {
         epochs: 1,
         steps: None,
         batch: 128,

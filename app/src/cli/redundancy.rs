@@ -4,7 +4,7 @@ use std::sync::Arc;
 use anyhow::Result;
 use reslab::analysis::redundancy::{self, Insert, Progress};
 
-use super::common::{DataArgs, ModelArgs, RecipeArgs, bar, gpu};
+use super::common::{DataArgs, ModelArgs, RecipeArgs, RecipeDefaults, bar, gpu};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -41,10 +41,12 @@ pub fn run(a: Args) -> Result<()> {
     let gpu = gpu()?;
     let data = a.data.load()?;
     let model = a.model.spec(data.train.c, data.class_names.len())?;
-    let mut recipe = a.recipe.config(model, &a.data, a.probe_every);
-    if recipe.steps.is_none() {
-        recipe.steps = Some(300);
-    }
+    // The shallow nets train 300 steps unless --steps or --epochs says otherwise.
+    let defaults = RecipeDefaults {
+        steps: Some(300),
+        ..RecipeDefaults::TRAIN
+    };
+    let recipe = a.recipe.config_or(model, &a.data, a.probe_every, &defaults);
     recipe.validate()?;
     let mut b = bar(0, "");
     let s = redundancy::run(
