@@ -176,7 +176,17 @@ pub fn run(
     let dirs = match &output {
         Some(o) => cfgs
             .iter()
-            .map(|c| RunDir::create(&net_dir(o.out, &c.model.name(), c.seed), o.force).map(Some))
+            .map(|c| {
+                let path = net_dir(o.out, &c.model.name(), c.seed);
+                let used = std::fs::read_dir(&path).is_ok_and(|mut d| d.next().is_some());
+                if used && !o.force {
+                    return Err(Error::file(
+                        &path,
+                        "holds a run of an earlier experiment; use --force to replace it, or another --out",
+                    ));
+                }
+                RunDir::create(&path, o.force).map(Some)
+            })
             .collect::<Result<Vec<_>>>()?,
         None => cfgs.iter().map(|_| None).collect(),
     };
