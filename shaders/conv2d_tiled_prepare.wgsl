@@ -59,22 +59,36 @@ fn value(row: u32, xx: u32) -> f32 {
     return x[row + u32(ix)];
 }
 
+// The padded row of this invocation: its row yy within plane `plane`, and
+// the vec4 index where it starts in xp.
+struct PadRow {
+    ok: bool, yy: u32, plane: u32, out: u32,
+}
+
+fn pad_row(gid: vec3<u32>, nwg: vec3<u32>) -> PadRow {
+    let r = gid.x + gid.y * nwg.x * 64u;
+    var row: PadRow;
+    row.ok = r < pp.n * pp.c * pp.hp;
+    row.yy = r % pp.hp;
+    row.plane = r / pp.hp;
+    row.out = r * (pp.pitch / 4u);
+    return row;
+}
+
 @compute @workgroup_size(64)
 fn conv2d_pad(@builtin(global_invocation_id) gid: vec3<u32>,
               @builtin(num_workgroups) nwg: vec3<u32>) {
-    let r = gid.x + gid.y * nwg.x * 64u;
-    if r >= pp.n * pp.c * pp.hp {
+    let pr = pad_row(gid, nwg);
+    if !pr.ok {
         return;
     }
-    let yy = r % pp.hp;
-    let plane = r / pp.hp;
-    let out = r * (pp.pitch / 4u);
+    let out = pr.out;
     // The source row, if this padded row holds one.
     var src = -1;
-    if yy >= pp.oy {
-        let d = yy - pp.oy;
+    if pr.yy >= pp.oy {
+        let d = pr.yy - pp.oy;
         if d % pp.dil == 0u && d / pp.dil < pp.h {
-            src = i32((plane * pp.h + d / pp.dil) * pp.w);
+            src = i32((pr.plane * pp.h + d / pp.dil) * pp.w);
         }
     }
     for (var q = 0u; q < pp.pitch / 4u; q++) {
@@ -95,21 +109,19 @@ fn conv2d_pad(@builtin(global_invocation_id) gid: vec3<u32>,
 @compute @workgroup_size(64)
 fn conv2d_pad_shift1(@builtin(global_invocation_id) gid: vec3<u32>,
                      @builtin(num_workgroups) nwg: vec3<u32>) {
-    let r = gid.x + gid.y * nwg.x * 64u;
-    if r >= pp.n * pp.c * pp.hp {
+    let pr = pad_row(gid, nwg);
+    if !pr.ok {
         return;
     }
-    let yy = r % pp.hp;
-    let plane = r / pp.hp;
-    let out = r * (pp.pitch / 4u);
+    let out = pr.out;
     let wq = pp.w / 4u;
-    if yy < pp.oy || yy - pp.oy >= pp.h {
+    if pr.yy < pp.oy || pr.yy - pp.oy >= pp.h {
         for (var q = 0u; q < pp.pitch / 4u; q++) {
             xp[out + q] = vec4<f32>(0.0);
         }
         return;
     }
-    let src = (plane * pp.h + yy - pp.oy) * wq;
+    let src = (pr.plane * pp.h + pr.yy - pp.oy) * wq;
     var prev = vec4<f32>(0.0);
     for (var q = 0u; q < pp.pitch / 4u; q++) {
         var cur = vec4<f32>(0.0);
