@@ -301,9 +301,19 @@ impl Readback {
         gpu.device()
             .poll(poll)
             .map_err(|e| Error::Wgpu(format!("poll: {e}")))?;
+        // A map callback can fire for a later step before an earlier one's;
+        // release results only up to the oldest step still on its way, so
+        // they always leave in step order.
+        let oldest_waiting = self
+            .slots
+            .iter()
+            .filter(|s| !s.2.load(Ordering::SeqCst))
+            .filter_map(|s| s.1)
+            .min()
+            .unwrap_or(usize::MAX);
         let mut out = Vec::new();
         for slot in &mut self.slots {
-            if slot.1.is_some() && slot.2.load(Ordering::SeqCst) {
+            if slot.1.is_some_and(|s| s < oldest_waiting) && slot.2.load(Ordering::SeqCst) {
                 out.extend(Self::read_slot(slot)?);
             }
         }
@@ -482,6 +492,10 @@ pub struct Trainer {
     /// one part, not for whole steps. `None`: one submission per step, up to
     /// three steps in flight.
     pub submit_parts_of: Option<usize>,
+    /// At each epoch end: evaluate on the test set, log it and (with a run
+    /// folder) save a checkpoint. A caller that evaluates on its own schedule
+    /// and saves on request (the desktop app) turns this off.
+    pub evaluate_epochs: bool,
 }
 
 impl Trainer {
@@ -557,6 +571,7 @@ impl Trainer {
             readback: None,
             interval: (0.0, 0.0, 0, None),
             submit_parts_of: None,
+            evaluate_epochs: true,
         })
     }
 
@@ -787,7 +802,7 @@ impl Trainer {
                     t_log = Instant::now();
                 }
             }
-            if epoch_done {
+            if epoch_done && self.evaluate_epochs {
                 let (test_loss, test_accuracy) = self.evaluate()?;
                 let log = EpochLog {
                     epoch: (self.step - 1) / per_epoch,

@@ -12,6 +12,11 @@ use super::worker::{Command, Image, Layer, Worker};
 
 const SETTINGS_KEY: &str = "reslab run settings";
 
+/// The shortest interval between frames drawn for training progress alone,
+/// on a GPU and on a CPU adapter.
+const PROGRESS_FRAME: std::time::Duration = std::time::Duration::from_millis(100);
+const PROGRESS_FRAME_CPU: std::time::Duration = std::time::Duration::from_millis(1000);
+
 pub struct ReslabApp {
     pub view: View,
     worker: Option<Worker>,
@@ -41,7 +46,21 @@ impl ReslabApp {
             render.adapter.get_info(),
         );
         let ctx = cc.egui_ctx.clone();
-        let worker = Worker::spawn(gpu, settings.clone(), move || ctx.request_repaint());
+        // Training progress alone repaints at most every `progress` (input
+        // and finished commands repaint at once): on a GPU that is the CPU
+        // (lavapipe, llvmpipe) every frame drawn is time taken from training.
+        let progress = if render.adapter.get_info().device_type == wgpu::DeviceType::Cpu {
+            PROGRESS_FRAME_CPU
+        } else {
+            PROGRESS_FRAME
+        };
+        let worker = Worker::spawn(gpu, settings.clone(), move |urgent| {
+            if urgent {
+                ctx.request_repaint();
+            } else {
+                ctx.request_repaint_after(progress);
+            }
+        });
         Ok(ReslabApp {
             view: View::new(settings),
             worker: Some(worker),
@@ -278,11 +297,8 @@ impl eframe::App for ReslabApp {
         self.drain();
         let actions = self.draw(ui);
         self.act(actions);
-        let title = format!(
-            "reslab — {} — step {}",
-            self.view.settings.title(),
-            self.view.step()
-        );
+        // No step count in the title: a new title is a repaint of its own.
+        let title = format!("reslab — {}", self.view.settings.title());
         if title != self.title {
             ui.ctx()
                 .send_viewport_cmd(egui::ViewportCommand::Title(title.clone()));

@@ -147,8 +147,11 @@ pub struct Worker {
 }
 
 impl Worker {
-    /// Starts the thread; `wake` is called after events are sent (a repaint request).
-    pub fn spawn(gpu: Gpu, settings: RunSettings, wake: impl Fn() + Send + 'static) -> Worker {
+    /// Starts the thread; `wake` is called after events are sent (a repaint
+    /// request), with `true` for events a person waits for (a finished
+    /// command, an error) and `false` for the stream of training progress,
+    /// which the window may gather into fewer frames.
+    pub fn spawn(gpu: Gpu, settings: RunSettings, wake: impl Fn(bool) + Send + 'static) -> Worker {
         let (tx, crx) = channel();
         let (etx, rx) = channel();
         let handle = std::thread::Builder::new()
@@ -209,7 +212,7 @@ struct State {
     nets: Vec<Net>,
     running: bool,
     tx: Sender<Event>,
-    wake: Box<dyn Fn() + Send>,
+    wake: Box<dyn Fn(bool) + Send>,
     views: HashMap<(usize, BTreeSet<usize>), ViewPlan>,
     last_image: Option<(usize, Image, Layer)>,
 }
@@ -219,8 +222,16 @@ const EVAL_IMAGES: usize = 1000;
 
 impl State {
     fn send(&self, e: Event) {
+        let progress = matches!(
+            e,
+            Event::Step { .. }
+                | Event::Probe { .. }
+                | Event::Test { .. }
+                | Event::Throughput(_)
+                | Event::LandscapeProgress(..)
+        );
         let _ = self.tx.send(e);
-        (self.wake)();
+        (self.wake)(!progress);
     }
 
     fn error(&self, e: impl std::fmt::Display) {
@@ -696,7 +707,7 @@ impl State {
             },
             &mut |done, total| {
                 let _ = tx.send(Event::LandscapeProgress(done, total));
-                (self.wake)();
+                (self.wake)(false);
             },
         )?;
         self.send(Event::Landscape { net, summary });
@@ -770,6 +781,8 @@ const STEP_PART: usize = 48;
 
 fn net_of(mut t: Trainer, inserted: Option<Vec<bool>>, step_offset: usize) -> Net {
     t.submit_parts_of = Some(STEP_PART);
+    // The app evaluates every `eval_every` steps itself.
+    t.evaluate_epochs = false;
     let blocks = t.graph.blocks.len();
     let evaluator = Evaluator::new(&t.gpu, &t.graph, 500);
     Net {
