@@ -2,7 +2,7 @@
 //! for as [`Action`]s; the app turns those into worker commands.
 
 use egui::{Align2, Color32, FontId, Rect, RichText, Sense, Stroke, Ui, Vec2, pos2, vec2};
-use egui_plot::{Legend, Line, LineStyle, Plot, PlotPoints};
+use egui_plot::{Legend, Line, LineStyle, Plot, PlotPoints, PlotUi, VLine};
 
 use super::view::{NetView, Tab, View};
 use super::worker::Layer;
@@ -258,6 +258,7 @@ pub fn curves(ui: &mut Ui, v: &View) {
                 let pts: PlotPoints = n.steps.iter().map(|s| [s[0], s[1]]).collect();
                 p.line(Line::new(n.info.name.clone(), pts).color(net_color(n)));
             }
+            grow_marker(p, v);
         });
     ui.label(RichText::new("Training error (dashed) and test accuracy (solid)").strong());
     Plot::new("accuracy")
@@ -295,7 +296,24 @@ pub fn curves(ui: &mut Ui, v: &View) {
                         .width(2.0),
                 );
             }
+            grow_marker(p, v);
         });
+}
+
+/// A vertical line at the step where the nets were grown, if they were.
+fn grow_marker(p: &mut PlotUi, v: &View) {
+    if let Some(n) = v
+        .nets
+        .iter()
+        .find(|n| n.info.step_offset > 0 && n.info.inserted.iter().any(|&i| i))
+    {
+        let depth = n.info.name.trim_start_matches(char::is_alphabetic);
+        p.vline(
+            VLine::new(format!("grown to depth {depth}"), n.info.step_offset as f64)
+                .color(Color32::GRAY)
+                .style(LineStyle::dotted_loose()),
+        );
+    }
 }
 
 /// r mapped to [0, 1] on a log scale from 0.001 to `top`.
