@@ -196,12 +196,14 @@ pub fn write(dir: &Path, s: &Summary) -> Result<()> {
         plot::heatmap(
             &dir.join("landscape_loss.png"),
             &format!("{}: test loss around the trained weights", s.model),
-            "direction 1 (filter-normalised)",
-            "direction 2 (filter-normalised)",
+            [
+                "direction 1 (filter-normalised)",
+                "direction 2 (filter-normalised)",
+                "log10 loss",
+            ],
             &s.xs,
             &s.xs,
             &log,
-            "log10 loss",
             &levels,
         )?;
         let acc: Vec<Vec<f64>> = s
@@ -212,12 +214,14 @@ pub fn write(dir: &Path, s: &Summary) -> Result<()> {
         plot::heatmap(
             &dir.join("landscape_accuracy.png"),
             &format!("{}: test accuracy around the trained weights", s.model),
-            "direction 1 (filter-normalised)",
-            "direction 2 (filter-normalised)",
+            [
+                "direction 1 (filter-normalised)",
+                "direction 2 (filter-normalised)",
+                "accuracy (%)",
+            ],
             &s.xs,
             &s.xs,
             &acc,
-            "accuracy (%)",
             &[],
         )
     } else {

@@ -298,16 +298,15 @@ pub fn viridis(t: f64) -> RGBColor {
 }
 
 /// A heat map of `z[row][col]` over `xs` (columns) and `ys` (rows) with a
-/// colour bar, and contour lines at `levels` values when given.
+/// colour bar, and contour lines at `levels` values when given. `labels`
+/// names the x axis, the y axis and the values.
 pub fn heatmap(
     path: &Path,
     title: &str,
-    x_label: &str,
-    y_label: &str,
+    [x_label, y_label, value_label]: [&str; 3],
     xs: &[f64],
     ys: &[f64],
     z: &[Vec<f64>],
-    value_label: &str,
     levels: &[f64],
 ) -> Result<()> {
     font();
