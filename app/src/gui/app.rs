@@ -47,8 +47,8 @@ impl ReslabApp {
         );
         let ctx = cc.egui_ctx.clone();
         // Training progress alone repaints at most every `progress` (input
-        // and finished commands repaint at once): on a GPU that is the CPU
-        // (lavapipe, llvmpipe) every frame drawn is time taken from training.
+        // and finished commands repaint at once): on a CPU adapter (lavapipe,
+        // llvmpipe) every frame drawn is time taken from training.
         let progress = if render.adapter.get_info().device_type == wgpu::DeviceType::Cpu {
             PROGRESS_FRAME_CPU
         } else {

@@ -781,7 +781,7 @@ const STEP_PART: usize = 48;
 
 fn net_of(mut t: Trainer, inserted: Option<Vec<bool>>, step_offset: usize) -> Net {
     t.submit_parts_of = Some(STEP_PART);
-    // The app evaluates every `eval_every` steps itself.
+    // The app evaluates every `RunSettings::eval_every` steps itself.
     t.evaluate_epochs = false;
     let blocks = t.graph.blocks.len();
     let evaluator = Evaluator::new(&t.gpu, &t.graph, 500);
