@@ -284,23 +284,36 @@ impl Readback {
         let slot = &mut self.slots[step % n];
         slot.1 = Some(step);
         let ready = slot.2.clone();
-        slot.0.map_async(wgpu::MapMode::Read, .., move |r| {
-            if r.is_ok() {
-                ready.store(true, Ordering::SeqCst);
-            }
+        // Set on failure too: reading the slot then reports the error
+        // instead of waiting for it forever.
+        slot.0.map_async(wgpu::MapMode::Read, .., move |_| {
+            ready.store(true, Ordering::SeqCst);
         });
     }
 
     /// Results that have arrived, in step order; with `wait`, all of them.
     fn collect(&mut self, gpu: &Gpu, wait: bool) -> Result<Vec<(usize, f32, f32)>> {
-        let poll = if wait {
-            wgpu::PollType::wait_indefinitely()
-        } else {
-            wgpu::PollType::Poll
+        let waiting = |slots: &[(wgpu::Buffer, Option<usize>, Arc<AtomicBool>)]| {
+            slots
+                .iter()
+                .any(|s| s.1.is_some() && !s.2.load(Ordering::SeqCst))
         };
-        gpu.device()
-            .poll(poll)
-            .map_err(|e| Error::Wgpu(format!("poll: {e}")))?;
+        // A map callback may fire on a later poll than the one that saw its
+        // submission complete, so waiting means polling until every slot in
+        // flight has been mapped.
+        loop {
+            let poll = if wait {
+                wgpu::PollType::wait_indefinitely()
+            } else {
+                wgpu::PollType::Poll
+            };
+            gpu.device()
+                .poll(poll)
+                .map_err(|e| Error::Wgpu(format!("poll: {e}")))?;
+            if !wait || !waiting(&self.slots) {
+                break;
+            }
+        }
         // A map callback can fire for a later step before an earlier one's;
         // release results only up to the oldest step still on its way, so
         // they always leave in step order.
