@@ -33,14 +33,14 @@ pub struct Args {
     force: bool,
 }
 
-/// The recipe when its flags are left out: long enough for the plain nets
-/// to part on the embedded synthetic set, short enough for the whole default
-/// experiment (3 seeds × 4 nets) to take minutes on a CPU; a short warm-up
-/// keeps the 56-layer nets from blowing up in their first steps.
 /// Width of the CIFAR nets when --width is left out: half the paper's 16,
 /// for a quarter of the work per step.
 const DEFAULT_CIFAR_WIDTH: usize = 8;
 
+/// The recipe when its flags are left out: long enough for the plain nets
+/// to part on the embedded synthetic set, short enough for the whole default
+/// experiment (3 seeds × 4 nets) to take minutes on a CPU; a short warm-up
+/// keeps the 56-layer nets from blowing up in their first steps.
 const DEFAULTS: RecipeDefaults = RecipeDefaults {
     epochs: 1,
     steps: Some(180),
