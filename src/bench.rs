@@ -1,6 +1,7 @@
 //! `reslab bench`: the adapter's multiply-add ceiling, the convolution passes at
 //! the ResNet-20/56 stage shapes, the memory-bound passes, and whole models
-//! (inference and training steps), with medians over repeated runs.
+//! (inference and training steps), the cost of the analysis probes during
+//! training, with medians over repeated runs.
 //!
 //! Kernel times come from GPU timestamps written between dispatches where the
 //! adapter has them (wall clock around a completed submission otherwise); model
@@ -10,6 +11,7 @@ use std::time::Instant;
 
 use serde::Serialize;
 
+use crate::analysis::probe::Probes;
 use crate::error::{Error, Result};
 use crate::geom::Conv2dGeom;
 use crate::gpu::Gpu;
@@ -68,6 +70,24 @@ pub struct ModelResult {
     pub memory_bytes: u64,
 }
 
+/// Training steps with the analysis probes (r_b and response std) recorded
+/// every `every` steps, against the same steps without them.
+#[derive(Debug, Clone, Serialize)]
+pub struct ProbeResult {
+    pub model: String,
+    pub width: usize,
+    pub batch: usize,
+    /// Image side (square, 3 channels).
+    pub side: usize,
+    /// Steps between probes (0: none, the baseline).
+    pub every: usize,
+    /// Dispatches one probe adds.
+    pub dispatches: usize,
+    pub ms_per_step: f64,
+    /// ms_per_step over the baseline's, minus one.
+    pub overhead: f64,
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
     pub device: Device,
@@ -80,6 +100,7 @@ pub struct Report {
     pub conv: Vec<ConvResult>,
     pub bandwidth: Vec<BandwidthResult>,
     pub models: Vec<ModelResult>,
+    pub probes: Vec<ProbeResult>,
     /// Seconds from a fresh device to the end of the first resnet20 training
     /// step at batch 128 (pipeline creation and any tuning included).
     pub first_train_step_s: f64,
@@ -90,6 +111,8 @@ pub struct Report {
 pub struct Options {
     pub repeats: usize,
     pub quick: bool,
+    /// Measure only the probes' cost (the report's other sections stay empty).
+    pub probes_only: bool,
     pub commit: String,
 }
 
@@ -390,6 +413,82 @@ pub fn model(gpu: &Gpu, name: &str, batch: usize, train: bool, reps: usize) -> R
     })
 }
 
+/// The probes' share of a training step: `model` at `width`, batch `batch`,
+/// `side`-pixel images (the degradation experiment's setting), trained with
+/// probes every 0 (baseline), 25 and 5 steps. The three variants alternate
+/// in each of `reps` rounds of 25 steps so that drift in the machine's speed
+/// falls on all of them alike; per-step times are medians over the rounds.
+pub fn probe_overhead(
+    gpu: &Gpu,
+    name: &str,
+    width: usize,
+    batch: usize,
+    side: usize,
+    reps: usize,
+) -> Result<Vec<ProbeResult>> {
+    const EVERY: [usize; 3] = [0, 25, 5];
+    const STEPS: usize = 25;
+    let mut spec = ModelSpec::parse(name, None)?;
+    spec.width = width;
+    let graph = Graph::build(&spec, side, side)?;
+    let params = Params::upload(gpu, &graph, &HostParams::init(&graph, 0))?;
+    let opts = PlanOptions {
+        backward: true,
+        sgd: Some(SgdConfig::default()),
+        ..Default::default()
+    };
+    let plan = Plan::new(gpu, &graph, &params, batch, Mode::Train, opts)?;
+    let mut probes = Probes::new(gpu, &plan)?;
+    let mut rng = Rng::new(5);
+    let x = rng.vec_normal(batch * spec.in_channels * side * side, 1.0);
+    let y: Vec<u32> = (0..batch).map(|_| rng.below(spec.classes) as u32).collect();
+    plan.run(&x, &y, Some(0.01), true)?;
+    probes.read_now()?;
+    let mut times: Vec<Vec<f64>> = vec![Vec::new(); EVERY.len()];
+    for _ in 0..reps.max(2) {
+        for (i, &every) in EVERY.iter().enumerate() {
+            let t = Instant::now();
+            for step in 0..STEPS {
+                let mut enc =
+                    gpu.device()
+                        .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                            label: Some("bench step"),
+                        });
+                plan.record(&mut enc, Some(0.01), false)?;
+                let probe = every > 0 && step % every == 0;
+                if probe {
+                    // As in training: a probe still being read is waited for.
+                    probes.collect(true)?;
+                    probes.record(&mut enc)?;
+                }
+                gpu.submit([enc.finish()]);
+                if probe {
+                    probes.submitted();
+                }
+                probes.collect(false)?;
+            }
+            gpu.wait()?;
+            probes.collect(true)?;
+            times[i].push(t.elapsed().as_secs_f64() * 1e3 / STEPS as f64);
+        }
+    }
+    let ms: Vec<f64> = times.into_iter().map(median).collect();
+    Ok(EVERY
+        .iter()
+        .zip(&ms)
+        .map(|(&every, &m)| ProbeResult {
+            model: name.into(),
+            width,
+            batch,
+            side,
+            every,
+            dispatches: if every > 0 { probes.dispatches() } else { 0 },
+            ms_per_step: m,
+            overhead: m / ms[0] - 1.0,
+        })
+        .collect())
+}
+
 /// Seconds from opening a fresh device (empty pipeline cache) to the end of
 /// the first resnet20 training step at batch 128.
 pub fn first_step_seconds() -> Result<f64> {
@@ -425,46 +524,56 @@ pub fn run(gpu: &Gpu, opts: &Options, progress: &mut dyn FnMut(&str)) -> Result<
     let timed = gpu
         .features()
         .contains(wgpu::Features::TIMESTAMP_QUERY | wgpu::Features::TIMESTAMP_QUERY_INSIDE_PASSES);
-    progress("multiply-add ceiling");
-    let fma = fma_peak(gpu, reps)?;
-    let batch = if opts.quick { 32 } else { 128 };
-    let mut conv = Vec::new();
-    for (shape, g) in conv_shapes(batch) {
-        for pass in ["forward", "backward-data", "backward-weight"] {
-            progress(&format!("conv {shape} {pass}"));
-            let mut r = conv_pass(gpu, &g, pass, reps, fma)?;
-            r.shape = shape.clone();
-            conv.push(r);
+    let (mut fma, mut conv, mut bw, mut models, mut first) =
+        (0.0, Vec::new(), Vec::new(), Vec::new(), 0.0);
+    if !opts.probes_only {
+        progress("multiply-add ceiling");
+        fma = fma_peak(gpu, reps)?;
+        let batch = if opts.quick { 32 } else { 128 };
+        for (shape, g) in conv_shapes(batch) {
+            for pass in ["forward", "backward-data", "backward-weight"] {
+                progress(&format!("conv {shape} {pass}"));
+                let mut r = conv_pass(gpu, &g, pass, reps, fma)?;
+                r.shape = shape.clone();
+                conv.push(r);
+            }
+        }
+        progress("memory-bound passes");
+        bw = bandwidth(gpu, reps)?;
+        let cases: &[(&str, usize, bool)] = if opts.quick {
+            &[("resnet20", 32, false), ("resnet20", 32, true)]
+        } else {
+            &[
+                ("resnet20", 128, false),
+                ("resnet56", 128, false),
+                ("resnet20", 32, true),
+                ("resnet20", 128, true),
+                ("resnet56", 32, true),
+                ("resnet56", 128, true),
+            ]
+        };
+        for &(name, b, train) in cases {
+            progress(&format!(
+                "{name} batch {b} {}",
+                if train { "training" } else { "inference" }
+            ));
+            models.push(model(gpu, name, b, train, reps)?);
         }
     }
-    progress("memory-bound passes");
-    let bw = bandwidth(gpu, reps)?;
-    let mut models = Vec::new();
-    let cases: &[(&str, usize, bool)] = if opts.quick {
-        &[("resnet20", 32, false), ("resnet20", 32, true)]
+    let mut probes = Vec::new();
+    let probe_cases: &[&str] = if opts.quick {
+        &["resnet20"]
     } else {
-        &[
-            ("resnet20", 128, false),
-            ("resnet56", 128, false),
-            ("resnet20", 32, true),
-            ("resnet20", 128, true),
-            ("resnet56", 32, true),
-            ("resnet56", 128, true),
-        ]
+        &["resnet20", "resnet56"]
     };
-    for &(name, b, train) in cases {
-        progress(&format!(
-            "{name} batch {b} {}",
-            if train { "training" } else { "inference" }
-        ));
-        models.push(model(gpu, name, b, train, reps)?);
+    for &name in probe_cases {
+        progress(&format!("{name} training with probes"));
+        probes.extend(probe_overhead(gpu, name, 8, 64, 16, reps)?);
     }
-    progress("first training step on a fresh device");
-    let first = if opts.quick {
-        0.0
-    } else {
-        first_step_seconds()?
-    };
+    if !opts.probes_only && !opts.quick {
+        progress("first training step on a fresh device");
+        first = first_step_seconds()?;
+    }
     Ok(Report {
         device: Device {
             adapter: i.name.clone(),
@@ -486,6 +595,7 @@ pub fn run(gpu: &Gpu, opts: &Options, progress: &mut dyn FnMut(&str)) -> Result<
         conv,
         bandwidth: bw,
         models,
+        probes,
         first_train_step_s: first,
     })
 }

@@ -149,6 +149,21 @@ fn a_zero_gamma_block_has_r_exactly_zero_at_init() {
     no_errors();
 }
 
+#[test]
+fn the_probe_benchmark_compares_probed_and_plain_steps() {
+    let r = reslab::bench::probe_overhead(gpu(), "resnet8", 4, 4, 8, 2).unwrap();
+    let every: Vec<usize> = r.iter().map(|p| p.every).collect();
+    assert_eq!(every, [0, 25, 5]);
+    assert_eq!(r[0].overhead, 0.0);
+    assert_eq!(r[0].dispatches, 0);
+    // resnet8: 3 blocks (two reductions each) and 7 3x3 layers (one each).
+    assert_eq!(r[1].dispatches, 3 * 2 + 7);
+    for p in &r {
+        assert!(p.ms_per_step.is_finite() && p.ms_per_step > 0.0, "{p:?}");
+    }
+    no_errors();
+}
+
 /// Synthetic images with labels folded into the 5 classes of these nets.
 fn tiny_split(n: usize, side: usize) -> (reslab::data::Split, reslab::data::Normalize) {
     let (train, _) = reslab::data::synthetic::generate(&reslab::data::synthetic::SyntheticSpec {

@@ -13,6 +13,9 @@ pub struct Args {
     /// Fewer repeats, batch 32, resnet20 only: a minute instead of many.
     #[arg(long)]
     quick: bool,
+    /// Measure only what the analysis probes cost a training step.
+    #[arg(long)]
+    probes: bool,
     /// Runs per measurement (the median is reported).
     #[arg(long)]
     repeats: Option<usize>,
@@ -26,6 +29,7 @@ pub fn run(a: Args) -> Result<()> {
     let opts = bench::Options {
         repeats: a.repeats.unwrap_or(if a.quick { 2 } else { 7 }),
         quick: a.quick,
+        probes_only: a.probes,
         commit: env!("RESLAB_COMMIT").to_string(),
     };
     let r = bench::run(&gpu, &opts, &mut |what| eprintln!("measuring {what} …"))?;
@@ -48,6 +52,44 @@ pub fn run(a: Args) -> Result<()> {
         r.timing,
         r.repeats
     );
+    if !a.probes {
+        print_kernels_and_models(&r);
+    }
+    if let Some(p) = r.probes.first() {
+        println!(
+            "\nanalysis probes during training (width {}, batch {}, {}x{} images; {} rounds of 25 steps, alternating)",
+            p.width, p.batch, p.side, p.side, r.repeats
+        );
+        println!(
+            "{:<10} {:>12} {:>11} {:>12} {:>9}",
+            "model", "probe every", "dispatches", "ms/step", "overhead"
+        );
+        for p in &r.probes {
+            let every = if p.every == 0 {
+                "never".to_string()
+            } else {
+                format!("{} steps", p.every)
+            };
+            println!(
+                "{:<10} {:>12} {:>11} {:>12.1} {:>8.1}%",
+                p.model,
+                every,
+                p.dispatches,
+                p.ms_per_step,
+                100.0 * p.overhead
+            );
+        }
+    }
+    if r.first_train_step_s > 0.0 {
+        println!(
+            "\nfirst resnet20 training step (batch 128) on a fresh device: {:.1} s",
+            r.first_train_step_s
+        );
+    }
+    Ok(())
+}
+
+fn print_kernels_and_models(r: &bench::Report) {
     println!("multiply-add ceiling: {:.1} GFLOP/s", r.fma_gflops);
     println!(
         "\n{:<24} {:<16} {:>9} {:>9} {:>10} {:>10} {:>8}",
@@ -87,11 +129,4 @@ pub fn run(a: Args) -> Result<()> {
             m.memory_bytes as f64 / 1e6
         );
     }
-    if r.first_train_step_s > 0.0 {
-        println!(
-            "\nfirst resnet20 training step (batch 128) on a fresh device: {:.1} s",
-            r.first_train_step_s
-        );
-    }
-    Ok(())
 }

@@ -19,7 +19,7 @@ pub struct ModelArgs {
     /// Shortcut option: A (zero-pad), B (projection where the shape changes), C (projection everywhere).
     #[arg(long)]
     pub shortcut: Option<Shortcut>,
-    /// Full pre-activation blocks (BN-ReLU-conv).
+    /// Full pre-activation blocks (BN-ReLU-conv; degradation: the default).
     #[arg(long)]
     pub preact: bool,
     /// Channels of the first stage (CIFAR default 16, ImageNet 64; degradation: CIFAR 8).
@@ -120,7 +120,7 @@ pub struct RecipeArgs {
     /// Images per step [default: 128; degradation: 64].
     #[arg(long)]
     pub batch: Option<usize>,
-    /// Learning rate [default: 0.1; degradation: 0.05].
+    /// Learning rate [default: 0.1].
     #[arg(long)]
     pub lr: Option<f32>,
     #[arg(long, default_value_t = 0.9)]
