@@ -127,6 +127,47 @@ fn cifar_family_layout() {
     );
 }
 
+/// Fig. 7 responses: the BN that reads each 3x3 conv; in pre-activation
+/// residual blocks the second conv itself (it goes into the addition).
+#[test]
+fn responses_are_the_bn_after_each_3x3_conv_or_the_conv_before_an_addition() {
+    use reslab::model::Op;
+    let kinds = |name: &str, preact: bool| -> Vec<&'static str> {
+        let mut spec = ModelSpec::parse(name, None).unwrap();
+        spec.preact = preact;
+        let g = Graph::build(&spec, 32, 32).unwrap();
+        g.responses
+            .iter()
+            .map(|&op| match &g.ops[op] {
+                Op::BatchNorm { x, .. } => {
+                    // It reads a 3x3 conv's output.
+                    assert!(
+                        g.ops
+                            .iter()
+                            .any(|o| matches!(o, Op::Conv { y, k: 3, .. } if y == x))
+                    );
+                    "bn"
+                }
+                Op::Conv { k: 3, .. } => "conv",
+                o => panic!("{o:?} is not a response"),
+            })
+            .collect()
+    };
+    for (name, preact) in [("resnet20", false), ("plain20", false), ("plain20", true)] {
+        assert_eq!(
+            kinds(name, preact),
+            vec!["bn"; 19],
+            "{name} preact={preact}"
+        );
+    }
+    // Stem (read by layer1.0.bn1), then per block: conv1 -> bn2, conv2 -> addition.
+    let mut want = vec!["bn"];
+    for _ in 0..9 {
+        want.extend(["bn", "conv"]);
+    }
+    assert_eq!(kinds("resnet20", true), want);
+}
+
 #[test]
 fn names_parse_and_bad_ones_are_refused() {
     assert!(!ModelSpec::parse("plain56", None).unwrap().residual);

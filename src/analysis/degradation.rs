@@ -411,7 +411,7 @@ pub fn write(dir: &Path, s: &Summary) -> Result<()> {
     };
     plot::lines(
         &dir.join("responses.png"),
-        "Std of 3x3 layer responses (after BN, before ReLU/addition), layer order",
+        "Std of 3x3 layer responses (before ReLU/addition), layer order",
         "layer index",
         "std",
         &resp(false),

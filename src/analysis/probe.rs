@@ -2,8 +2,9 @@
 //! every block r_b = ‖F(x)‖₂ / ‖x‖₂ (per sample, then the mean over samples),
 //! where F(x) is the residual branch before the addition and x the shortcut's
 //! output (for a plain block, its last BN output and its input); and for every
-//! 3x3 layer the standard deviation of its response (the BN output before
-//! ReLU/addition, He et al. 2016 Fig. 7; the conv output in pre-activation nets).
+//! 3x3 layer the standard deviation of its response (the output of the BN that
+//! reads it, before ReLU/addition, He et al. 2016 Fig. 7; the conv output where
+//! it goes straight into an addition, in pre-activation residual blocks).
 //!
 //! The reductions read the activations a step has just made, so they are
 //! recorded after that step in the same encoder, and their results come back

@@ -173,8 +173,12 @@ pub struct Graph {
     pub params: Vec<ParamSpec>,
     /// BN running statistics (`running_mean`, `running_var`), in state_dict order.
     pub buffers: Vec<ParamSpec>,
-    /// Ops that are the BN after a 3x3 conv (the paper's Fig. 7 responses); for
-    /// pre-activation nets, the 3x3 convs themselves.
+    /// One op per 3x3 conv, in layer order, whose output is that conv's
+    /// response (the paper's Fig. 7 quantity): the BN that reads the conv's
+    /// output (its output before ReLU and addition), or the conv itself where
+    /// no BN reads it (the second conv of a pre-activation residual block,
+    /// added to the shortcut as it is). A plain net gets the same responses in
+    /// both forms: it is the same sequence of layers.
     pub responses: Vec<usize>,
 }
 
@@ -262,9 +266,10 @@ impl Builder {
                 init: Init::Const(v),
             });
         }
-        // A BN right after a 3x3 conv is that conv's response (post-activation).
-        if !self.spec.preact
-            && let Some(last) = self.responses.last_mut()
+        // A BN that reads a 3x3 conv's output is that conv's response. In
+        // pre-activation residual blocks the second conv's output goes into the
+        // addition instead, and stays its own response.
+        if let Some(last) = self.responses.last_mut()
             && matches!(&self.ops[*last], Op::Conv { y, .. } if *y == x)
         {
             *last = self.ops.len();
