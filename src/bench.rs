@@ -83,8 +83,15 @@ pub struct ProbeResult {
     pub every: usize,
     /// Dispatches one probe adds.
     pub dispatches: usize,
+    /// Milliseconds one probe's reductions take, timed alone.
+    pub probe_ms: f64,
+    /// What the probes add to a step on average: probe_ms / every over the
+    /// baseline's ms_per_step (0 for the baseline).
+    pub cost: f64,
+    /// Wall clock per step, probes included, over the alternating rounds.
     pub ms_per_step: f64,
-    /// ms_per_step over the baseline's, minus one.
+    /// ms_per_step over the baseline's, minus one: the cost as the rounds saw
+    /// it, with the machine's noise in it.
     pub overhead: f64,
 }
 
@@ -415,9 +422,12 @@ pub fn model(gpu: &Gpu, name: &str, batch: usize, train: bool, reps: usize) -> R
 
 /// The probes' share of a training step: `model` at `width`, batch `batch`,
 /// `side`-pixel images (the degradation experiment's setting), trained with
-/// probes every 0 (baseline), 25 and 5 steps. The three variants alternate
-/// in each of `reps` rounds of 25 steps so that drift in the machine's speed
-/// falls on all of them alike; per-step times are medians over the rounds.
+/// probes every 0 (baseline), 25 and 5 steps. Two measures: the probe's
+/// reductions timed alone against the baseline step (precise), and the steps
+/// timed with probes in them, the three variants alternating in each of
+/// `reps` rounds of 25 steps so that drift in the machine's speed falls on
+/// all of them alike (per-step medians over the rounds; noisy where the
+/// machine is).
 pub fn probe_overhead(
     gpu: &Gpu,
     name: &str,
@@ -473,6 +483,7 @@ pub fn probe_overhead(
         }
     }
     let ms: Vec<f64> = times.into_iter().map(median).collect();
+    let (probe_ms, _) = time_program(gpu, probes.program(), 0, reps.max(3))?;
     Ok(EVERY
         .iter()
         .zip(&ms)
@@ -483,6 +494,12 @@ pub fn probe_overhead(
             side,
             every,
             dispatches: if every > 0 { probes.dispatches() } else { 0 },
+            probe_ms: if every > 0 { probe_ms } else { 0.0 },
+            cost: if every > 0 {
+                probe_ms / every as f64 / ms[0]
+            } else {
+                0.0
+            },
             ms_per_step: m,
             overhead: m / ms[0] - 1.0,
         })

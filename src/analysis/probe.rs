@@ -142,6 +142,11 @@ impl Probes {
         self.program.len()
     }
 
+    /// The reductions a probe records (for timing them alone).
+    pub fn program(&self) -> &Program {
+        &self.program
+    }
+
     /// Records the reductions and the copies to the staging buffer, after the
     /// step whose activations they read. Waits for an earlier probe still
     /// being read.

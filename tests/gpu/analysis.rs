@@ -158,9 +158,15 @@ fn the_probe_benchmark_compares_probed_and_plain_steps() {
     assert_eq!(r[0].dispatches, 0);
     // resnet8: 3 blocks (two reductions each) and 7 3x3 layers (one each).
     assert_eq!(r[1].dispatches, 3 * 2 + 7);
+    assert_eq!((r[0].probe_ms, r[0].cost), (0.0, 0.0));
     for p in &r {
         assert!(p.ms_per_step.is_finite() && p.ms_per_step > 0.0, "{p:?}");
     }
+    for p in &r[1..] {
+        assert!(p.probe_ms.is_finite() && p.probe_ms > 0.0, "{p:?}");
+    }
+    // The same probe spread over 25 steps costs a fifth of one every 5.
+    assert!((r[1].cost * 5.0 - r[2].cost).abs() <= 1e-9 * r[2].cost.max(1.0));
     no_errors();
 }
 

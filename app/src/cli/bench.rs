@@ -57,12 +57,19 @@ pub fn run(a: Args) -> Result<()> {
     }
     if let Some(p) = r.probes.first() {
         println!(
-            "\nanalysis probes during training (width {}, batch {}, {}x{} images; {} rounds of 25 steps, alternating)",
-            p.width, p.batch, p.side, p.side, r.repeats
+            "\nanalysis probes during training (width {}, batch {}, {}x{} images)",
+            p.width, p.batch, p.side, p.side
         );
         println!(
-            "{:<10} {:>12} {:>11} {:>12} {:>9}",
-            "model", "probe every", "dispatches", "ms/step", "overhead"
+            "cost: one probe's reductions timed alone, spread over the steps between probes, against a step without;"
+        );
+        println!(
+            "measured: steps with probes against steps without, {} alternating rounds of 25 steps (noisy)",
+            r.repeats
+        );
+        println!(
+            "{:<10} {:>12} {:>11} {:>9} {:>7} {:>12} {:>9}",
+            "model", "probe every", "dispatches", "probe ms", "cost", "ms/step", "measured"
         );
         for p in &r.probes {
             let every = if p.every == 0 {
@@ -71,10 +78,12 @@ pub fn run(a: Args) -> Result<()> {
                 format!("{} steps", p.every)
             };
             println!(
-                "{:<10} {:>12} {:>11} {:>12.1} {:>8.1}%",
+                "{:<10} {:>12} {:>11} {:>9.1} {:>6.1}% {:>12.1} {:>8.1}%",
                 p.model,
                 every,
                 p.dispatches,
+                p.probe_ms,
+                100.0 * p.cost,
                 p.ms_per_step,
                 100.0 * p.overhead
             );
