@@ -361,7 +361,18 @@ fn setup(gpu: &Gpu, name: &str, batch: usize, train: bool) -> Result<Setup> {
     } else {
         32
     };
-    let graph = Graph::build(&spec, side, side)?;
+    setup_spec(gpu, &spec, side, batch, train)
+}
+
+/// [`setup`] for any spec and `side`-pixel square inputs.
+fn setup_spec(
+    gpu: &Gpu,
+    spec: &ModelSpec,
+    side: usize,
+    batch: usize,
+    train: bool,
+) -> Result<Setup> {
+    let graph = Graph::build(spec, side, side)?;
     let before = gpu.pool_stats().bytes_live;
     let params = Params::upload(gpu, &graph, &HostParams::init(&graph, 0))?;
     let opts = if train {
@@ -440,19 +451,9 @@ pub fn probe_overhead(
     const STEPS: usize = 25;
     let mut spec = ModelSpec::parse(name, None)?;
     spec.width = width;
-    let graph = Graph::build(&spec, side, side)?;
-    let params = Params::upload(gpu, &graph, &HostParams::init(&graph, 0))?;
-    let opts = PlanOptions {
-        backward: true,
-        sgd: Some(SgdConfig::default()),
-        ..Default::default()
-    };
-    let plan = Plan::new(gpu, &graph, &params, batch, Mode::Train, opts)?;
-    let mut probes = Probes::new(gpu, &plan)?;
-    let mut rng = Rng::new(5);
-    let x = rng.vec_normal(batch * spec.in_channels * side * side, 1.0);
-    let y: Vec<u32> = (0..batch).map(|_| rng.below(spec.classes) as u32).collect();
-    plan.run(&x, &y, Some(0.01), true)?;
+    let s = setup_spec(gpu, &spec, side, batch, true)?;
+    let plan = &s.plan;
+    let mut probes = Probes::new(gpu, plan)?;
     probes.read_now()?;
     let mut times: Vec<Vec<f64>> = vec![Vec::new(); EVERY.len()];
     for _ in 0..reps.max(2) {
