@@ -165,8 +165,6 @@ fn the_probe_benchmark_compares_probed_and_plain_steps() {
     for p in &r[1..] {
         assert!(p.probe_ms.is_finite() && p.probe_ms > 0.0, "{p:?}");
     }
-    // The same probe spread over 25 steps costs a fifth of one every 5.
-    assert!((r[1].cost * 5.0 - r[2].cost).abs() <= 1e-9 * r[2].cost.max(1.0));
     no_errors();
 }
 
