@@ -39,14 +39,35 @@ fn bad(path: &Path, msg: impl Into<String>) -> Error {
 
 /// Reads a safetensors file, converting f16/bf16/f64 tensors to f32.
 pub fn read(path: &Path) -> Result<Tensors> {
+    let len = std::fs::metadata(path)
+        .map_err(|e| Error::io(path, e))?
+        .len();
+    // f16 and bf16 tensors double in size as f32.
+    if let Some(budget) = crate::files::memory_budget()
+        && len.saturating_mul(3) > budget
+    {
+        return Err(bad(
+            path,
+            format!(
+                "{} is more than this machine can read with {} of memory available",
+                crate::files::human_bytes(len),
+                crate::files::human_bytes(budget)
+            ),
+        ));
+    }
     let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-    let st = SafeTensors::deserialize(&bytes).map_err(|e| {
+    parse(path, &bytes)
+}
+
+/// [`read`] of a file's bytes; `path` names it in errors.
+pub fn parse(path: &Path, bytes: &[u8]) -> Result<Tensors> {
+    let st = SafeTensors::deserialize(bytes).map_err(|e| {
         bad(
             path,
             format!("not a valid safetensors file ({e}); truncated, or another format"),
         )
     })?;
-    let (_, meta) = SafeTensors::read_metadata(&bytes)
+    let (_, meta) = SafeTensors::read_metadata(bytes)
         .map_err(|e| bad(path, format!("bad safetensors header: {e}")))?;
     let metadata = meta.metadata().clone().unwrap_or_default();
     let mut f32s = BTreeMap::new();
@@ -145,6 +166,16 @@ pub fn params_from(graph: &Graph, t: &Tensors) -> Result<HostParams> {
                 ),
             ));
         }
+        let bad_values = v.iter().filter(|x| !x.is_finite()).count();
+        if bad_values > 0 {
+            return Err(bad(
+                &t.path,
+                format!(
+                    "{} holds {bad_values} NaN or infinite value(s): the weights are unusable (saved from a diverged run?)",
+                    spec.name
+                ),
+            ));
+        }
         Ok(v.clone())
     };
     let params = graph
@@ -215,25 +246,7 @@ pub fn write(
     }
     let data = safetensors::serialize(views, Some(metadata))
         .map_err(|e| bad(path, format!("cannot serialise: {e}")))?;
-    write_atomic(path, &data)
-}
-
-/// Writes `data` to `path` through a temporary file and a rename.
-pub fn write_atomic(path: &Path, data: &[u8]) -> Result<()> {
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().to_string())
-        .unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
-    std::fs::write(&tmp, data).map_err(|e| Error::io(&tmp, e))?;
-    std::fs::rename(&tmp, path).map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        Error::io(path, e)
-    })
+    crate::files::write_atomic(path, &data)
 }
 
 /// Saves a model's parameters and running statistics under its state_dict keys,
@@ -262,6 +275,36 @@ pub fn save(
     meta.insert("format".to_string(), "pt".to_string());
     meta.insert(CONFIG_KEY.to_string(), config.to_string());
     write(path, &values, &counters, meta)
+}
+
+/// The metadata of a safetensors file, read from its header alone.
+pub fn read_metadata(path: &Path) -> Result<HashMap<String, String>> {
+    use std::io::Read;
+    let mut f = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let mut n = [0u8; 8];
+    f.read_exact(&mut n)
+        .map_err(|_| bad(path, "not a safetensors file (shorter than its header)"))?;
+    let n = u64::from_le_bytes(n);
+    // safetensors' own bound on a header's size.
+    if n > 100_000_000 {
+        return Err(bad(
+            path,
+            format!("header of {n} bytes: not a safetensors file"),
+        ));
+    }
+    let mut header = vec![0u8; n as usize];
+    f.read_exact(&mut header)
+        .map_err(|_| bad(path, "truncated safetensors header"))?;
+    let v: serde_json::Value = serde_json::from_slice(&header)
+        .map_err(|e| bad(path, format!("bad safetensors header: {e}")))?;
+    Ok(v.get("__metadata__")
+        .and_then(|m| m.as_object())
+        .map(|m| {
+            m.iter()
+                .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
+                .collect()
+        })
+        .unwrap_or_default())
 }
 
 /// The reslab configuration stored in a checkpoint's metadata, if any.

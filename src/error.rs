@@ -52,6 +52,11 @@ pub enum Error {
     #[error("{0}")]
     Invalid(String),
 
+    /// A plan, batch or input that the device or the machine cannot hold;
+    /// the message says what would fit.
+    #[error("{0}")]
+    DoesNotFit(String),
+
     #[error("{}: {message}", path.display())]
     File { path: PathBuf, message: String },
 

@@ -72,12 +72,14 @@ pub fn parse(path: &Path, bytes: &[u8]) -> Result<Array> {
                 .map_err(|_| bad(format!("unreadable dimension {s:?}")))
         })
         .collect::<Result<Vec<_>>>()?;
-    let n: usize = shape.iter().product();
+    let need = shape
+        .iter()
+        .try_fold(width, |a: usize, &d| a.checked_mul(d))
+        .ok_or_else(|| bad(format!("shape {shape:?} is too large: its size overflows")))?;
     let body = &bytes[start + hlen..];
-    if body.len() != n * width {
+    if body.len() != need {
         return Err(bad(format!(
-            "shape {shape:?} needs {} data bytes, the file has {} (truncated?)",
-            n * width,
+            "shape {shape:?} needs {need} data bytes, the file has {} (truncated?)",
             body.len()
         )));
     }
@@ -94,8 +96,7 @@ pub fn parse(path: &Path, bytes: &[u8]) -> Result<Array> {
 }
 
 pub fn read(path: &Path) -> Result<Array> {
-    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-    parse(path, &bytes)
+    parse(path, &crate::files::read_whole(path)?)
 }
 
 /// The bytes of a version-1.0 float32 `.npy` file.
@@ -121,5 +122,5 @@ pub fn encode(a: &Array) -> Vec<u8> {
 
 /// Writes `a` to `path` (through a temporary file and a rename).
 pub fn write(path: &Path, a: &Array) -> Result<()> {
-    crate::checkpoint::write_atomic(path, &encode(a))
+    crate::files::write_atomic(path, &encode(a))
 }

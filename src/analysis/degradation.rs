@@ -172,7 +172,13 @@ pub fn run(
             }
         }
     }
-    // Every run folder first, so a refusal comes before hours of training.
+    // Every net checked and every run folder made first, so a refusal comes
+    // before hours of training.
+    for c in &cfgs {
+        c.validate()?;
+        let g = crate::model::Graph::build(&c.model, data.train.h, data.train.w)?;
+        crate::model::memory::check_fits_gpu(gpu, &g, c.batch, crate::model::Mode::Train, true)?;
+    }
     let dirs = match &output {
         Some(o) => cfgs
             .iter()

@@ -75,6 +75,38 @@ pub enum Directions {
     Toward(HostParams),
 }
 
+/// Most grid points of one landscape (a 2-D grid of 316 x 316).
+pub const MAX_POINTS: usize = 100_000;
+/// Largest distance along a direction: a filter-normalised direction is as
+/// long as the weights it is drawn for (Li et al. plot [-1, 1]).
+pub const MAX_RANGE: f64 = 1000.0;
+
+/// Checks a grid of `grid` points per axis over `range` (`two_d`: a plane).
+pub fn check(grid: usize, range: (f64, f64), two_d: bool) -> Result<()> {
+    let points = if two_d {
+        grid.checked_mul(grid)
+    } else {
+        Some(grid)
+    };
+    if grid < 2 || points.is_none_or(|p| p > MAX_POINTS) {
+        return Err(Error::invalid(format!(
+            "--grid {grid}: give 2 to {} points per axis",
+            if two_d {
+                (MAX_POINTS as f64).sqrt() as usize
+            } else {
+                MAX_POINTS
+            }
+        )));
+    }
+    let (lo, hi) = range;
+    if !(lo.is_finite() && hi.is_finite() && lo < hi && lo.abs().max(hi.abs()) <= MAX_RANGE) {
+        return Err(Error::invalid(format!(
+            "the grid's range [{lo}, {hi}] must be finite, non-empty and within ±{MAX_RANGE}"
+        )));
+    }
+    Ok(())
+}
+
 #[allow(clippy::too_many_arguments)]
 pub fn run(
     gpu: &Gpu,
@@ -88,9 +120,11 @@ pub fn run(
     dirs: &Directions,
     progress: &mut dyn FnMut(usize, usize),
 ) -> Result<Summary> {
-    if grid < 2 {
-        return Err(Error::invalid("--grid needs at least 2 points"));
-    }
+    check(
+        grid,
+        range,
+        !matches!(dirs, Directions::Line { .. } | Directions::Toward(_)),
+    )?;
     let n = samples.min(split.len());
     if n == 0 {
         return Err(Error::invalid("no images to evaluate the landscape on"));
@@ -188,7 +222,18 @@ pub fn write(dir: &Path, s: &Summary) -> Result<()> {
         let log: Vec<Vec<f64>> = s
             .loss
             .iter()
-            .map(|r| r.iter().map(|v| v.max(1e-12).log10()).collect())
+            .map(|r| {
+                r.iter()
+                    .map(|v| {
+                        // A loss that is not finite stays so (drawn as a hole).
+                        if v.is_finite() {
+                            v.max(1e-12).log10()
+                        } else {
+                            f64::NAN
+                        }
+                    })
+                    .collect()
+            })
             .collect();
         let finite = log.iter().flatten().copied().filter(|v| v.is_finite());
         let (lo, hi) = finite.fold((f64::MAX, f64::MIN), |(a, b), v| (a.min(v), b.max(v)));

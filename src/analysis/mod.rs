@@ -27,17 +27,12 @@ pub struct Trained {
 /// model is and how its inputs were normalised).
 pub fn load_trained(path: &Path) -> Result<Trained> {
     let t = checkpoint::read(path)?;
-    let meta: CheckpointMeta = checkpoint::config_of(&t)?
-        .ok_or_else(|| {
-            Error::file(
-                path,
-                "no reslab metadata: the analyses take checkpoints written by reslab train",
-            )
-        })
-        .and_then(|v| {
-            serde_json::from_value(v)
-                .map_err(|e| Error::file(path, format!("unreadable reslab metadata: {e}")))
-        })?;
+    let meta = CheckpointMeta::of(&t)?.ok_or_else(|| {
+        Error::file(
+            path,
+            "no reslab metadata: the analyses take checkpoints written by reslab train",
+        )
+    })?;
     let card = meta.card;
     let graph = Graph::build(&card.model, card.input[1], card.input[2])?;
     let params = checkpoint::params_from(&graph, &t)?;
@@ -52,5 +47,5 @@ pub fn load_trained(path: &Path) -> Result<Trained> {
 pub fn write_summary(dir: &Path, value: &impl serde::Serialize) -> Result<()> {
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     let json = serde_json::to_string_pretty(value).map_err(|e| Error::invalid(e.to_string()))?;
-    checkpoint::write_atomic(&dir.join("summary.json"), json.as_bytes())
+    crate::files::write_atomic(&dir.join("summary.json"), json.as_bytes())
 }

@@ -35,7 +35,7 @@ fn save(path: &Path, buf: Vec<u8>, w: u32, h: u32) -> Result<()> {
         image::ImageFormat::Png,
     )
     .map_err(|e| err(path, e))?;
-    crate::checkpoint::write_atomic(path, &bytes)
+    crate::files::write_atomic(path, &bytes)
 }
 
 /// A colour per series index, distinct and readable on white.

@@ -254,6 +254,42 @@ pub fn run(
         Error::invalid("the redundancy experiment needs --steps for the shallow net")
     })?;
     let (h, w) = (data.train.h, data.train.w);
+    // Every argument is checked before the first net trains.
+    recipe.validate()?;
+    if grow_steps == 0 {
+        return Err(Error::invalid("--grow-steps must be at least 1"));
+    }
+    if inserts.is_empty() {
+        return Err(Error::invalid("no kind of inserted block to try"));
+    }
+    for residual in [true, false] {
+        let at = |depth| ModelSpec {
+            depth,
+            residual,
+            ..recipe.model.clone()
+        };
+        let (sg, dg) = (
+            Graph::build(&at(shallow_depth), h, w)?,
+            Graph::build(&at(deep_depth), h, w)?,
+        );
+        let (sc, _) = sg.spec.stages();
+        let (dc, _) = dg.spec.stages();
+        if deep_depth <= shallow_depth
+            || sc.len() != dc.len()
+            || sc.iter().zip(&dc).any(|(s, d)| s > d)
+        {
+            return Err(Error::invalid(format!(
+                "--deep {deep_depth} cannot grow from --shallow {shallow_depth}: the deep net needs more blocks in every stage ({sc:?} -> {dc:?})"
+            )));
+        }
+        crate::model::memory::check_fits_gpu(
+            gpu,
+            &dg,
+            recipe.batch,
+            crate::model::Mode::Train,
+            true,
+        )?;
+    }
     let on_cfg = |model: ModelSpec, steps: usize| TrainConfig {
         model,
         steps: Some(steps),

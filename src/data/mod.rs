@@ -74,6 +74,10 @@ pub struct DataSpec {
     pub dir: Option<PathBuf>,
     /// Synthetic set only: side, channels, sizes of the splits, seed.
     pub synthetic: synthetic::SyntheticSpec,
+    /// Only the first N training images (the statistics for normalisation
+    /// are those of the whole training split).
+    #[serde(default)]
+    pub train_limit: Option<usize>,
 }
 
 impl Default for DataSpec {
@@ -82,6 +86,7 @@ impl Default for DataSpec {
             name: "synthetic".into(),
             dir: None,
             synthetic: synthetic::SyntheticSpec::default(),
+            train_limit: None,
         }
     }
 }
@@ -167,6 +172,13 @@ pub fn load(spec: &DataSpec) -> Result<Dataset> {
     check_labels(&train, classes.len(), "training")?;
     check_labels(&test, classes.len(), "test")?;
     let (mean, std) = channel_stats(&train);
+    let mut train = train;
+    if let Some(n) = spec.train_limit {
+        if n == 0 {
+            return Err(Error::invalid("--train-limit must be at least 1"));
+        }
+        train.truncate(n);
+    }
     Ok(Dataset {
         name,
         train,
@@ -215,7 +227,8 @@ pub fn channel_stats(s: &Split) -> (Vec<f32>, Vec<f32>) {
     (mean, std)
 }
 
-/// Reads a whole file, naming it in the error.
+/// Reads a whole file, naming it in the error; one larger than the memory
+/// this machine has available is refused before reading.
 pub(crate) fn read_file(path: &Path) -> Result<Vec<u8>> {
-    std::fs::read(path).map_err(|e| Error::io(path, e))
+    crate::files::read_whole(path)
 }

@@ -63,6 +63,27 @@ pub fn generate(spec: &SyntheticSpec) -> Result<(Split, Split)> {
             "synthetic splits need at least one image each",
         ));
     }
+    let bytes = spec
+        .train
+        .checked_add(spec.test)
+        .and_then(|n| n.checked_mul(spec.channels * spec.side * spec.side))
+        .map(|b| b as u64);
+    let budget = crate::files::memory_budget().unwrap_or(u64::MAX);
+    match bytes {
+        Some(b) if b <= budget => {}
+        _ => {
+            return Err(Error::invalid(format!(
+                "{} + {} synthetic images of {}x{}x{} need {}, more than the {} of memory available: use fewer --train-images/--test-images",
+                spec.train,
+                spec.test,
+                spec.channels,
+                spec.side,
+                spec.side,
+                bytes.map_or("more than 16 EiB".into(), crate::files::human_bytes),
+                crate::files::human_bytes(budget)
+            )));
+        }
+    }
     let root = Rng::new(spec.seed ^ 0x5EED_DA7A);
     Ok((
         split(spec, spec.train, &root.fork(1)),

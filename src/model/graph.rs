@@ -426,8 +426,15 @@ impl Graph {
         spec.validate()?;
         if in_h < spec.min_input() || in_w < spec.min_input() {
             return Err(Error::invalid(format!(
-                "{} needs inputs of at least {0}x{0} pixels, got {in_h}x{in_w}",
+                "{} needs inputs of at least {1}x{1} pixels, got {in_h}x{in_w}",
+                spec.name(),
                 spec.min_input()
+            )));
+        }
+        let max = crate::model::spec::limits::MAX_INPUT_SIDE;
+        if in_h > max || in_w > max {
+            return Err(Error::invalid(format!(
+                "inputs of {in_h}x{in_w} pixels: reslab's limit is {max} on a side"
             )));
         }
         let mut b = Builder {

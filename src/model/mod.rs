@@ -3,6 +3,7 @@
 
 pub mod cpu;
 pub mod graph;
+pub mod memory;
 pub mod params;
 pub mod plan;
 pub mod spec;

@@ -136,6 +136,7 @@ impl Plan {
                 "lesions are for evaluation; train the whole net",
             ));
         }
+        crate::model::memory::check_fits_gpu(gpu, graph, batch, mode, opts.backward)?;
         let acts = graph
             .tensors
             .iter()

@@ -74,6 +74,21 @@ pub struct ModelSpec {
 /// Depths that name torchvision's ImageNet models.
 pub const IMAGENET_DEPTHS: [usize; 5] = [18, 34, 50, 101, 152];
 
+/// The largest nets reslab builds. Far beyond the papers (ResNet-1202, width
+/// 16 or 64, 1000 classes), small enough that no size derived from a spec can
+/// overflow; whether a net fits the device is checked separately (see
+/// [`crate::model::memory`]).
+pub mod limits {
+    /// CIFAR-family depth 6n+2 with n up to 1000 blocks per stage.
+    pub const MAX_CIFAR_DEPTH: usize = 6002;
+    /// Channels of the first stage.
+    pub const MAX_WIDTH: usize = 4096;
+    pub const MAX_IN_CHANNELS: usize = 1024;
+    pub const MAX_CLASSES: usize = 1_000_000;
+    /// Input images up to this many pixels on a side.
+    pub const MAX_INPUT_SIDE: usize = 16_384;
+}
+
 impl ModelSpec {
     /// Parses `resnet20`, `plain56`, `resnet18`, … Depths 18, 34, 50, 101 and 152
     /// name the torchvision models unless `family` says otherwise; other depths
@@ -92,7 +107,14 @@ impl ModelSpec {
         };
         let depth: usize = digits
             .parse()
-            .map_err(|_| Error::invalid(format!("model {name:?}: {digits:?} is not a depth")))?;
+            .ok()
+            .filter(|&d| d <= limits::MAX_CIFAR_DEPTH)
+            .ok_or_else(|| {
+                Error::invalid(format!(
+                    "model {name:?}: {digits:?} is not a depth (6n+2 up to {}, or one of {IMAGENET_DEPTHS:?})",
+                    limits::MAX_CIFAR_DEPTH
+                ))
+            })?;
         let family = family.unwrap_or(if IMAGENET_DEPTHS.contains(&depth) {
             Family::Imagenet
         } else {
@@ -129,9 +151,13 @@ impl ModelSpec {
     pub fn validate(&self) -> Result<()> {
         match self.family {
             Family::Cifar => {
-                if self.depth < 8 || !(self.depth - 2).is_multiple_of(6) {
+                if self.depth < 8
+                    || !(self.depth - 2).is_multiple_of(6)
+                    || self.depth > limits::MAX_CIFAR_DEPTH
+                {
                     return Err(Error::invalid(format!(
-                        "CIFAR-family depth must be 6n+2 with n >= 1 (8, 14, 20, 32, 44, 56, 110, …), got {}",
+                        "CIFAR-family depth must be 6n+2 with n >= 1 (8, 14, 20, 32, 44, 56, 110, …, {}), got {}",
+                        limits::MAX_CIFAR_DEPTH,
                         self.depth
                     )));
                 }
@@ -150,6 +176,17 @@ impl ModelSpec {
                 "width ({}), input channels ({}) and classes ({}) must be positive",
                 self.width, self.in_channels, self.classes
             )));
+        }
+        for (what, v, max) in [
+            ("width", self.width, limits::MAX_WIDTH),
+            ("input channels", self.in_channels, limits::MAX_IN_CHANNELS),
+            ("classes", self.classes, limits::MAX_CLASSES),
+        ] {
+            if v > max {
+                return Err(Error::invalid(format!(
+                    "{what} {v} is above reslab's limit of {max}"
+                )));
+            }
         }
         Ok(())
     }

@@ -119,7 +119,9 @@ fn a_resumed_run_continues_exactly() {
         assert!(dir.file(f).exists(), "{f} missing");
     }
     let (cfg, start) = train::resume(&dir).unwrap();
+    let start = start.expect("a checkpoint to resume from");
     assert_eq!(start.step, 10);
+    dir.settle(start.step).unwrap();
     let mut second = Trainer::new(gpu, cfg, data, Some(start)).unwrap();
     got.extend(losses(&mut second, Some(&dir)));
     assert_eq!(
@@ -164,7 +166,8 @@ fn a_diverging_run_stops_and_keeps_its_checkpoint() {
 #[test]
 fn a_batch_too_large_for_the_device_is_a_clear_error() {
     let small = reslab::Gpu::with_options(reslab::GpuOptions {
-        adjust_limits: Some(|l| l.max_storage_buffer_binding_size = 1 << 16),
+        // The parameters (75 KiB) fit; a batch of 32 activations does not.
+        adjust_limits: Some(|l| l.max_storage_buffer_binding_size = 1 << 17),
         ..Default::default()
     })
     .unwrap();
@@ -173,7 +176,9 @@ fn a_batch_too_large_for_the_device_is_a_clear_error() {
         .expect("must fail")
         .to_string();
     assert!(
-        e.contains("batch 32 is too large for this device") && e.contains("--batch"),
+        e.contains("at batch 32")
+            && e.contains("per buffer (128 KiB)")
+            && e.contains("try --batch"),
         "{e}"
     );
 }

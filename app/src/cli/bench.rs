@@ -35,7 +35,7 @@ pub fn run(a: Args) -> Result<()> {
     let r = bench::run(&gpu, &opts, &mut |what| eprintln!("measuring {what} …"))?;
     let json = serde_json::to_string_pretty(&r)?;
     if let Some(p) = &a.out {
-        reslab::checkpoint::write_atomic(p, json.as_bytes())?;
+        reslab::files::write_atomic(p, json.as_bytes())?;
     }
     if a.json {
         println!("{json}");

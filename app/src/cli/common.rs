@@ -85,16 +85,13 @@ impl DataArgs {
                 test: self.test_images,
                 seed: 0,
             },
+            train_limit: self.train_limit,
         }
     }
 
     pub fn load(&self) -> Result<Dataset> {
-        let mut d = reslab::data::load(&self.spec())
-            .with_context(|| format!("loading data set {:?}", self.data))?;
-        if let Some(n) = self.train_limit {
-            d.train.truncate(n);
-        }
-        Ok(d)
+        reslab::data::load(&self.spec())
+            .with_context(|| format!("loading data set {:?}", self.data))
     }
 }
 

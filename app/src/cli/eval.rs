@@ -21,16 +21,12 @@ pub struct Args {
 
 pub fn run(a: Args) -> Result<()> {
     let t = checkpoint::read(&a.checkpoint)?;
-    let meta: CheckpointMeta = checkpoint::config_of(&t)?
-        .map(serde_json::from_value)
-        .transpose()
-        .with_context(|| format!("{}: unreadable reslab metadata", a.checkpoint.display()))?
-        .with_context(|| {
-            format!(
-                "{}: no reslab metadata (not written by reslab train)",
-                a.checkpoint.display()
-            )
-        })?;
+    let meta: CheckpointMeta = CheckpointMeta::of(&t)?.with_context(|| {
+        format!(
+            "{}: no reslab metadata (not written by reslab train)",
+            a.checkpoint.display()
+        )
+    })?;
     let card = meta.card;
     let data = a.data.load()?;
     let [c, h, w] = card.input;
@@ -52,7 +48,17 @@ pub fn run(a: Args) -> Result<()> {
         mean: card.mean.clone(),
         std: card.std.clone(),
     };
+    if a.batch == 0 {
+        anyhow::bail!("--batch must be at least 1");
+    }
     let (loss, acc) = Evaluator::new(&gpu, &graph, a.batch).evaluate(&params, &data.test, &norm)?;
+    if !loss.is_finite() {
+        anyhow::bail!(
+            "the test loss of {} is {loss}: its weights or statistics are unusable on {}",
+            a.checkpoint.display(),
+            data.name
+        );
+    }
     println!(
         "{}",
         serde_json::to_string_pretty(&serde_json::json!({

@@ -68,12 +68,7 @@ pub fn run(a: Args) -> Result<()> {
     for n in &t.notes {
         eprintln!("note: {}: {n}", a.checkpoint.display());
     }
-    let card: Option<ModelCard> = checkpoint::config_of(&t)?
-        .map(serde_json::from_value::<CheckpointMeta>)
-        .transpose()
-        .ok()
-        .flatten()
-        .map(|m| m.card);
+    let card: Option<ModelCard> = CheckpointMeta::of(&t)?.map(|m| m.card);
     let base = ModelSpec::parse(&a.model, a.family)?;
     let spec = checkpoint::infer_spec(&base, &t)
         .with_context(|| format!("{} does not hold a {}", a.checkpoint.display(), a.model))?;
@@ -89,7 +84,15 @@ pub fn run(a: Args) -> Result<()> {
             a.model
         );
     }
-    let (x, n, h, w) = if is_npy(&a.input) {
+    let gpu = gpu()?;
+    // The plan's size is checked before an image is decoded and resized.
+    let fits = |n: usize, h: usize, w: usize| -> Result<Graph> {
+        let graph = Graph::build(&spec, h, w)?;
+        reslab::model::memory::check_fits_gpu(&gpu, &graph, n, Mode::Eval, false)
+            .with_context(|| format!("{}: {n} input(s) of {h}x{w}", a.input.display()))?;
+        Ok(graph)
+    };
+    let (x, n, graph) = if is_npy(&a.input) {
         let arr = npy::read(&a.input)?;
         let (n, c, h, w) = match arr.shape[..] {
             [n, c, h, w] => (n, c, h, w),
@@ -108,7 +111,11 @@ pub fn run(a: Args) -> Result<()> {
                 spec.in_channels
             );
         }
-        (arr.data, n, h, w)
+        if n == 0 {
+            bail!("{}: no inputs in the array", a.input.display());
+        }
+        let graph = fits(n, h, w)?;
+        (arr.data, n, graph)
     } else {
         let side = a.size.or(card.as_ref().map(|c| c.input[1])).unwrap_or(
             if spec.family == Family::Imagenet {
@@ -140,31 +147,36 @@ pub fn run(a: Args) -> Result<()> {
         if mean.len() != c || std.len() != c {
             bail!("--mean and --std need {c} values each");
         }
+        if mean.iter().chain(&std).any(|v| !v.is_finite()) || std.iter().any(|&s| s <= 0.0) {
+            bail!("--mean and --std must be finite, and every std positive");
+        }
+        let graph = fits(1, side, side)?;
         let x = reslab::data::image::load(&a.input, c, side, side, &Normalize { mean, std })?;
-        (x, 1, side, side)
+        (x, 1, graph)
     };
-    if n == 0 {
-        bail!("{}: no inputs in the array", a.input.display());
-    }
     if x.iter().any(|v| !v.is_finite()) {
         bail!(
             "{}: the input holds NaN or infinite values",
             a.input.display()
         );
     }
-    let graph = Graph::build(&spec, h, w)?;
     let host = checkpoint::params_from(&graph, &t)?;
-    let gpu = gpu()?;
     let params = Params::upload(&gpu, &graph, &host)?;
     let mode = if a.bn == Bn::Train {
         Mode::Train
     } else {
         Mode::Eval
     };
-    let plan = Plan::new(&gpu, &graph, &params, n, mode, PlanOptions::default())
-        .with_context(|| format!("a batch of {n} inputs of {h}x{w} on this device"))?;
+    let plan = Plan::new(&gpu, &graph, &params, n, mode, PlanOptions::default())?;
     plan.run(&x, &vec![0; n], None, false)?;
     let logits = gpu.read(&plan.acts[graph.logits])?;
+    if let Some(i) = logits.iter().position(|v| !v.is_finite()) {
+        bail!(
+            "the logits are not finite ({} for input {}): the checkpoint's weights or statistics are unusable for these inputs",
+            logits[i],
+            i / spec.classes
+        );
+    }
     let k = spec.classes;
     if let Some(out) = &a.output {
         npy::write(

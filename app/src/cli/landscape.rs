@@ -37,6 +37,18 @@ pub struct Args {
 }
 
 pub fn run(a: Args) -> Result<()> {
+    if !(a.range.is_finite() && a.range > 0.0) {
+        bail!("--range must be a positive number, not {}", a.range);
+    }
+    if a.samples == 0 {
+        bail!("--samples must be at least 1");
+    }
+    let range = match (&a.to, a.dims) {
+        (Some(_), _) if a.range == 1.0 => (-0.5, 1.5),
+        (_, 1 | 2) => (-a.range, a.range),
+        _ => bail!("--dims must be 1 or 2"),
+    };
+    landscape::check(a.grid, range, a.to.is_none() && a.dims == 2)?;
     let t = load_trained(&a.checkpoint)?;
     let mut data = a.data.clone();
     if data.data == "synthetic" && t.card.data != "synthetic" {
@@ -62,16 +74,10 @@ pub fn run(a: Args) -> Result<()> {
                     t.card.model.name()
                 );
             }
-            let range = if a.range == 1.0 {
-                (-0.5, 1.5)
-            } else {
-                (-a.range, a.range)
-            };
             (Directions::Toward(other.params), range)
         }
-        None if a.dims == 1 => (Directions::Line { seed: a.seed }, (-a.range, a.range)),
-        None if a.dims == 2 => (Directions::Plane { seed: a.seed }, (-a.range, a.range)),
-        None => bail!("--dims must be 1 or 2"),
+        None if a.dims == 1 => (Directions::Line { seed: a.seed }, range),
+        None => (Directions::Plane { seed: a.seed }, range),
     };
     let gpu = gpu()?;
     let norm = Normalize {

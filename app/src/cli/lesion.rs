@@ -26,6 +26,9 @@ pub struct Args {
 }
 
 pub fn run(a: Args) -> Result<()> {
+    if a.batch == 0 || a.samples == Some(0) {
+        anyhow::bail!("--batch and --samples must be at least 1");
+    }
     let t = load_trained(&a.checkpoint)?;
     let mut data = a.data.clone();
     if data.data == "synthetic" && t.card.data != "synthetic" {

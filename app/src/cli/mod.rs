@@ -13,7 +13,7 @@ mod redundancy;
 mod train;
 
 use anyhow::Result;
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 #[derive(Parser)]
 #[command(
@@ -53,11 +53,20 @@ enum Command {
 }
 
 pub fn main() -> Result<()> {
-    let cli = Cli::parse();
+    let matches = Cli::command().get_matches();
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    // Which flags a user gave (not their defaults): --resume compares them
+    // with the run's own settings.
+    let given = |name: &str| {
+        matches
+            .subcommand_matches(name)
+            .map(train::Given::from)
+            .unwrap_or_default()
+    };
     match cli.command {
         Some(Command::Info(a)) => info::run(a),
         Some(Command::Bench(a)) => bench::run(a),
-        Some(Command::Train(a)) => train::run(a),
+        Some(Command::Train(a)) => train::run(a, &given("train")),
         Some(Command::Eval(a)) => eval::run(a),
         Some(Command::Infer(a)) => infer::run(a),
         Some(Command::Degradation(a)) => degradation::run(a),

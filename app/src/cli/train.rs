@@ -3,7 +3,7 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
 use indicatif::{ProgressBar, ProgressStyle};
-use reslab::train::{self, Event, RunDir, Trainer};
+use reslab::train::{self, Event, RunDir, TrainConfig, Trainer};
 
 use super::common::{DataArgs, ModelArgs, RecipeArgs, gpu};
 
@@ -22,7 +22,8 @@ pub struct Args {
     /// Run folder (default runs/<model>-<data>-s<seed>).
     #[arg(long)]
     out: Option<PathBuf>,
-    /// Continue the run in --out from its last checkpoint.
+    /// Continue the run in --out from its last checkpoint. --steps or
+    /// --epochs make it longer; any other flag must agree with its config.json.
     #[arg(long)]
     resume: bool,
     /// Replace the run in --out.
@@ -30,7 +31,128 @@ pub struct Args {
     force: bool,
 }
 
-pub fn run(a: Args) -> Result<()> {
+/// The ids of the flags given on the command line.
+#[derive(Default)]
+pub struct Given(Vec<String>);
+
+impl From<&clap::ArgMatches> for Given {
+    fn from(m: &clap::ArgMatches) -> Given {
+        Given(
+            m.ids()
+                .filter(|id| {
+                    m.value_source(id.as_str()) == Some(clap::parser::ValueSource::CommandLine)
+                })
+                .map(|id| id.to_string())
+                .collect(),
+        )
+    }
+}
+
+impl Given {
+    fn has(&self, id: &str) -> bool {
+        self.0.iter().any(|g| g == id)
+    }
+}
+
+/// The flags that shape a run, by clap id, each with the part of the
+/// configuration it sets.
+const SHAPING: &[(&str, &str, fn(&TrainConfig) -> String)] = &[
+    ("model", "--model", |c| {
+        format!(
+            "{:?} {}",
+            c.model.family,
+            c.model
+                .twin(c.model.residual)
+                .name()
+                .trim_end_matches("-preact")
+        )
+    }),
+    ("family", "--family", |c| format!("{:?}", c.model.family)),
+    ("shortcut", "--shortcut", |c| {
+        format!("{:?}", c.model.shortcut)
+    }),
+    ("preact", "--preact", |c| c.model.preact.to_string()),
+    ("width", "--width", |c| c.model.width.to_string()),
+    ("zero_gamma", "--zero-gamma", |c| {
+        c.model.zero_gamma.to_string()
+    }),
+    ("data", "--data", |c| c.data.name.to_ascii_lowercase()),
+    ("data_dir", "--data-dir", |c| format!("{:?}", c.data.dir)),
+    ("image_size", "--image-size", |c| {
+        c.data.synthetic.side.to_string()
+    }),
+    ("channels", "--channels", |c| {
+        c.data.synthetic.channels.to_string()
+    }),
+    ("train_images", "--train-images", |c| {
+        c.data.synthetic.train.to_string()
+    }),
+    ("test_images", "--test-images", |c| {
+        c.data.synthetic.test.to_string()
+    }),
+    ("train_limit", "--train-limit", |c| {
+        format!("{:?}", c.data.train_limit)
+    }),
+    ("batch", "--batch", |c| c.batch.to_string()),
+    ("lr", "--lr", |c| c.lr.to_string()),
+    ("momentum", "--momentum", |c| c.momentum.to_string()),
+    ("wd", "--wd", |c| c.weight_decay.to_string()),
+    ("nesterov", "--nesterov", |c| c.nesterov.to_string()),
+    ("schedule", "--schedule", |c| format!("{:?}", c.schedule)),
+    ("warmup", "--warmup", |c| c.warmup.to_string()),
+    ("seed", "--seed", |c| c.seed.to_string()),
+    ("no_augment", "--no-augment", |c| format!("{:?}", c.augment)),
+    ("log_every", "--log-every", |c| c.log_every.to_string()),
+    ("probe_every", "--probe-every", |c| {
+        c.probe_every.to_string()
+    }),
+];
+
+/// The run's configuration with the flags given beside --resume: --steps and
+/// --epochs make it longer; any other flag must say what config.json says.
+fn resumed_config(
+    a: &Args,
+    given: &Given,
+    saved: TrainConfig,
+    at: usize,
+    dir: &RunDir,
+) -> Result<TrainConfig> {
+    let flags = {
+        let mut model = a.model.spec(saved.model.in_channels, saved.model.classes)?;
+        if !given.has("preact") {
+            model.preact = saved.model.preact;
+        }
+        a.recipe.config(model, &a.data, a.probe_every)
+    };
+    for (id, flag, part) in SHAPING {
+        if given.has(id) && part(&flags) != part(&saved) {
+            bail!(
+                "{flag} ({}) disagrees with {} ({}): a resumed run keeps its settings; start a new run with another --out, or replace this one with --force",
+                part(&flags),
+                dir.file(train::CONFIG_FILE).display(),
+                part(&saved)
+            );
+        }
+    }
+    let mut cfg = saved;
+    match (a.recipe.steps, a.recipe.epochs) {
+        (Some(s), _) => cfg.steps = Some(s),
+        (None, Some(e)) if cfg.steps.is_some() => bail!(
+            "--epochs {e}: this run's length is {} steps (--steps); make it longer with --steps",
+            cfg.steps.unwrap_or_default()
+        ),
+        (None, Some(e)) => cfg.epochs = e,
+        (None, None) => {}
+    }
+    cfg.validate()?;
+    if (a.recipe.steps.is_some() || a.recipe.epochs.is_some()) && cfg.steps.is_some_and(|s| s <= at)
+    {
+        bail!("the run has already taken {at} steps; give more than that to make it longer");
+    }
+    Ok(cfg)
+}
+
+pub fn run(a: Args, given: &Given) -> Result<()> {
     if a.resume && a.force {
         bail!("--resume continues a run and --force replaces it; give one of them");
     }
@@ -40,35 +162,55 @@ pub fn run(a: Args) -> Result<()> {
             a.model.model, a.data.data, a.recipe.seed
         ))
     });
-    let gpu = gpu()?;
-    let (cfg, dir, start) = if a.resume {
+    // Everything is checked and the trainer made (data loaded, plans fitted
+    // to the device) before the run folder is created or changed.
+    let (mut t, dir, start_step, changed) = if a.resume {
         let dir = RunDir { path: out.clone() };
-        let (mut cfg, start) =
-            train::resume(&dir).with_context(|| format!("resuming {}", out.display()))?;
-        // A resumed run may be made longer.
-        if a.recipe.steps.is_some() {
-            cfg.steps = a.recipe.steps;
-        } else if let Some(e) = a.recipe.epochs
-            && e > cfg.epochs
-        {
-            cfg.epochs = e;
+        if !dir.file(train::CONFIG_FILE).exists() {
+            bail!(
+                "{}: no run to resume here (no {})",
+                out.display(),
+                train::CONFIG_FILE
+            );
         }
-        (cfg, dir, Some(start))
+        let (saved, start) =
+            train::resume(&dir).with_context(|| format!("resuming {}", out.display()))?;
+        let at = start.as_ref().map_or(0, |s| s.step);
+        let cfg = resumed_config(&a, given, saved.clone(), at, &dir)?;
+        let data = reslab::data::load(&cfg.data)?;
+        let gpu = gpu()?;
+        let changed = cfg != saved;
+        if start.is_none() {
+            eprintln!(
+                "{}: no checkpoint yet; the run starts again from step 0",
+                out.display()
+            );
+        }
+        let t = Trainer::new(&gpu, cfg, Arc::new(data), start)?;
+        (t, dir, at, changed)
     } else {
+        RunDir::check_new(&out, a.force)?;
         let data = a.data.load()?;
         let model = a.model.spec(data.train.c, data.class_names.len())?;
         let cfg = a.recipe.config(model, &a.data, a.probe_every);
         cfg.validate()?;
+        let gpu = gpu()?;
+        let t = Trainer::new(&gpu, cfg, Arc::new(data), None)?;
         let dir = RunDir::create(&out, a.force)?;
-        train::write_config(&dir, &cfg)?;
-        (cfg, dir, None)
+        (t, dir, 0, true)
     };
-    let mut data = reslab::data::load(&cfg.data)?;
-    if let Some(n) = a.data.train_limit {
-        data.train.truncate(n);
-    }
-    let mut t = Trainer::new(&gpu, cfg, Arc::new(data), start)?;
     let total = t.total_steps();
+    if t.step >= total {
+        eprintln!(
+            "{}: the run has all its {total} steps; give --steps or --epochs to make it longer",
+            out.display()
+        );
+        return Ok(());
+    }
+    dir.settle(start_step)?;
+    if changed {
+        train::write_config(&dir, &t.cfg)?;
+    }
     eprintln!(
         "training {} ({} parameters) on {} ({} images {}x{}x{}), batch {}, {} steps, into {}",
         t.cfg.model.name(),

@@ -336,6 +336,7 @@ impl State {
                 side: s.image_size,
                 ..Default::default()
             },
+            train_limit: None,
         };
         if let Some(d) = &self.data
             && d.name == spec.name
