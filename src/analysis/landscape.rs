@@ -101,7 +101,7 @@ pub fn check(grid: usize, range: (f64, f64), two_d: bool) -> Result<()> {
     let (lo, hi) = range;
     if !(lo.is_finite() && hi.is_finite() && lo < hi && lo.abs().max(hi.abs()) <= MAX_RANGE) {
         return Err(Error::invalid(format!(
-            "the grid's range [{lo}, {hi}] must be finite, non-empty and within ±{MAX_RANGE}"
+            "the grid's range [{lo:?}, {hi:?}] must be finite, non-empty and within ±{MAX_RANGE}"
         )));
     }
     Ok(())

@@ -275,7 +275,7 @@ impl Trainer {
                 d.file(CHECKPOINT_FILE).display()
             ),
             Some((d, None)) => format!(
-                "no checkpoint was written to {} (the run had not finished an epoch)",
+                "{} holds no checkpoint (none had been written)",
                 d.path.display()
             ),
         };

@@ -164,6 +164,48 @@ fn a_diverging_run_stops_and_keeps_its_checkpoint() {
 }
 
 #[test]
+fn weights_that_blow_up_at_an_epoch_end_leave_the_previous_checkpoint() {
+    let gpu = gpu();
+    let data = tiny_data();
+    let path = tmp_dir("blowup");
+    let dir = RunDir::create(&path, false).unwrap();
+    train::write_config(&dir, &tiny_config()).unwrap();
+    let mut t = Trainer::new(gpu, tiny_config(), data.clone(), None).unwrap();
+    t.run(Some(&dir), &mut |e| !matches!(e, Event::Epoch(_)))
+        .unwrap();
+    let ck = dir.file(train::CHECKPOINT_FILE);
+    let first = std::fs::read(&ck).unwrap();
+    assert_eq!(dir.checkpoint_step(), Some(10));
+    // Nine ordinary steps, then the epoch's last step at an absurd rate: its
+    // own loss is finite (taken before the update), the weights after it are not.
+    t.run_steps(9, Some(&dir), &mut |_| true).unwrap();
+    t.cfg.lr = 1e30;
+    let e = t
+        .run_steps(1, Some(&dir), &mut |_| true)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("the test loss became NaN at the end of epoch 1 (step 20)")
+            && e.contains(&format!("{} (step 10), is kept", ck.display())),
+        "{e}"
+    );
+    assert_eq!(std::fs::read(&ck).unwrap(), first, "the checkpoint changed");
+    // Saving weights that are not finite is refused the same way.
+    let mut host = t.params.download(gpu).unwrap();
+    host.params[0].fill(0.0);
+    host.params[1][0] = f32::INFINITY;
+    t.params.load(gpu, &host).unwrap();
+    let e = t.save(&dir).unwrap_err().to_string();
+    let name = &t.graph.params[1].name;
+    assert!(
+        e.contains(&format!("{name} holds inf")) && e.contains("is kept"),
+        "{e}"
+    );
+    assert_eq!(std::fs::read(&ck).unwrap(), first, "the checkpoint changed");
+    let _ = std::fs::remove_dir_all(&path);
+}
+
+#[test]
 fn a_batch_too_large_for_the_device_is_a_clear_error() {
     let small = reslab::Gpu::with_options(reslab::GpuOptions {
         // The parameters (75 KiB) fit; a batch of 32 activations does not.

@@ -1,10 +1,10 @@
 use std::path::PathBuf;
 
-use anyhow::{Context, Result};
-use reslab::checkpoint;
+use anyhow::Result;
+use reslab::analysis::{Trained, load_trained};
 use reslab::data::Normalize;
-use reslab::model::{Graph, Params};
-use reslab::train::{CheckpointMeta, Evaluator};
+use reslab::model::Params;
+use reslab::train::Evaluator;
 
 use super::common::{DataArgs, gpu};
 
@@ -20,14 +20,15 @@ pub struct Args {
 }
 
 pub fn run(a: Args) -> Result<()> {
-    let t = checkpoint::read(&a.checkpoint)?;
-    let meta: CheckpointMeta = CheckpointMeta::of(&t)?.with_context(|| {
-        format!(
-            "{}: no reslab metadata (not written by reslab train)",
-            a.checkpoint.display()
-        )
-    })?;
-    let card = meta.card;
+    if a.batch == 0 {
+        anyhow::bail!("--batch must be at least 1");
+    }
+    // The checkpoint is read and checked whole before the data is loaded.
+    let Trained {
+        card,
+        graph,
+        params: host,
+    } = load_trained(&a.checkpoint)?;
     let data = a.data.load()?;
     let [c, h, w] = card.input;
     if (data.test.c, data.test.h, data.test.w) != (c, h, w) {
@@ -40,17 +41,12 @@ pub fn run(a: Args) -> Result<()> {
             data.test.w
         );
     }
-    let graph = Graph::build(&card.model, h, w)?;
-    let host = checkpoint::params_from(&graph, &t)?;
     let gpu = gpu()?;
     let params = Params::upload(&gpu, &graph, &host)?;
     let norm = Normalize {
         mean: card.mean.clone(),
         std: card.std.clone(),
     };
-    if a.batch == 0 {
-        anyhow::bail!("--batch must be at least 1");
-    }
     let (loss, acc) = Evaluator::new(&gpu, &graph, a.batch).evaluate(&params, &data.test, &norm)?;
     if !loss.is_finite() {
         anyhow::bail!(
