@@ -84,13 +84,9 @@ pub fn decode(path: &Path, r: &mut dyn Read, gzip: bool, limit: u64) -> Result<I
             ),
         ));
     }
-    let mut data = Vec::new();
-    data.try_reserve_exact(expected).map_err(|_| {
-        Error::file(
-            path,
-            format!("cannot allocate the {expected} bytes its header {dims:?} announces"),
-        )
-    })?;
+    // Grown as the data arrives, so a header that promises more than the
+    // stream holds costs no more memory than the stream.
+    let mut data = Vec::with_capacity(expected.min(1 << 24));
     r.take(expected as u64 + 1)
         .read_to_end(&mut data)
         .map_err(fail)?;

@@ -9,7 +9,7 @@ use crate::error::{Error, Result};
 /// The largest image decoded: a side in pixels, and the bytes a decoder may
 /// allocate. Checked from the file's header, before decoding.
 pub const MAX_IMAGE_SIDE: u32 = 16_384;
-pub const MAX_DECODE_BYTES: u64 = 512 << 20;
+pub const MAX_DECODE_BYTES: u64 = 256 << 20;
 
 /// Decodes an image whose header promises at most [`MAX_IMAGE_SIDE`]
 /// pixels a side and [`MAX_DECODE_BYTES`] of memory.
