@@ -733,14 +733,15 @@ fn fuzz_image_decoding() {
 
 #[test]
 fn fuzz_run_configs() {
-    let mut cfgs = vec![TrainConfig::default()];
-    let mut c = TrainConfig::default();
-    c.model = ModelSpec::parse("resnet50", None).unwrap();
-    c.data.name = "cifar10".into();
-    c.data.dir = Some("/data/cifar".into());
-    c.steps = Some(100);
-    c.data.train_limit = Some(5);
-    cfgs.push(c);
+    let mut cifar = TrainConfig {
+        model: ModelSpec::parse("resnet50", None).unwrap(),
+        steps: Some(100),
+        ..TrainConfig::default()
+    };
+    cifar.data.name = "cifar10".into();
+    cifar.data.dir = Some("/data/cifar".into());
+    cifar.data.train_limit = Some(5);
+    let cfgs = [TrainConfig::default(), cifar];
     let seeds: Vec<serde_json::Value> = cfgs
         .iter()
         .map(|c| serde_json::to_value(c).unwrap())

@@ -24,6 +24,7 @@ struct Ran {
 /// Runs `reslab args` with `env`, measuring its time and peak memory.
 fn run_env(args: &[&str], env: &[(&str, &str)]) -> Ran {
     let start = Instant::now();
+    #[allow(clippy::zombie_processes)]
     let mut child = Command::new(BIN)
         .args(args)
         .envs(env.iter().copied())
@@ -38,6 +39,8 @@ fn run_env(args: &[&str], env: &[(&str, &str)]) -> Ran {
         s
     });
     let mut status = 0;
+    // The child is reaped here by wait4 (for its peak memory), not by
+    // `Child::wait`.
     // SAFETY: an all-zero rusage is a valid value, and wait4 writes into
     // locals that outlive the call.
     let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
@@ -283,7 +286,7 @@ fn every_bad_checkpoint_card_and_flag_is_refused_quickly() {
     let mut header =
         "{'descr': '<f4', 'fortran_order': False, 'shape': (1099511627776, 1099511627776, 16, 3), }"
             .to_string();
-    while (10 + header.len() + 1) % 64 != 0 {
+    while !(10 + header.len() + 1).is_multiple_of(64) {
         header.push(' ');
     }
     header.push('\n');
@@ -420,7 +423,9 @@ fn lines(dir: &Path) -> Vec<serde_json::Value> {
 
 /// (step, loss, accuracy) of every step line, and (step, test loss) of every
 /// epoch line, as the run logged them.
-fn logged(dir: &Path) -> (Vec<(u64, f64, f64)>, Vec<(u64, f64)>) {
+type Logged = (Vec<(u64, f64, f64)>, Vec<(u64, f64)>);
+
+fn logged(dir: &Path) -> Logged {
     let ls = lines(dir);
     let steps = ls
         .iter()

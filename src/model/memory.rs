@@ -44,7 +44,7 @@ impl Allowance {
         let l = gpu.limits();
         Allowance {
             max_buffer: l.max_buffer_size,
-            max_binding: l.max_storage_buffer_binding_size as u64,
+            max_binding: l.max_storage_buffer_binding_size,
             budget: crate::files::memory_budget(),
             device_is_host: gpu.adapter_info().device_type == wgpu::DeviceType::Cpu,
         }

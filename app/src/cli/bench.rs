@@ -25,6 +25,9 @@ pub struct Args {
 }
 
 pub fn run(a: Args) -> Result<()> {
+    if a.repeats.is_some_and(|r| !(1..=1000).contains(&r)) {
+        anyhow::bail!("--repeats must be 1 to 1000");
+    }
     let gpu = gpu()?;
     let opts = bench::Options {
         repeats: a.repeats.unwrap_or(if a.quick { 2 } else { 7 }),

@@ -62,7 +62,16 @@ const DEFAULTS: RecipeDefaults = RecipeDefaults {
     warmup: 20,
 };
 
+/// Most seeds per net.
+const MAX_SEEDS: usize = 1000;
+
 pub fn run(a: Args) -> Result<()> {
+    if a.seeds == 0 || a.seeds > MAX_SEEDS {
+        anyhow::bail!("--seeds must be 1 to {MAX_SEEDS}");
+    }
+    if a.depths.is_empty() || a.depths.len() > 64 {
+        anyhow::bail!("--depths takes 1 to 64 depths");
+    }
     let gpu = gpu()?;
     let data = a.data.load()?;
     let mut model = a.model.spec(data.train.c, data.class_names.len())?;
@@ -72,10 +81,9 @@ pub fn run(a: Args) -> Result<()> {
     model.preact = !a.original;
     let recipe = a.recipe.config_or(model, &a.data, a.probe_every, &DEFAULTS);
     recipe.validate()?;
-    if a.seeds == 0 {
-        anyhow::bail!("--seeds must be at least 1");
-    }
-    let seeds: Vec<u64> = (0..a.seeds as u64).map(|i| recipe.seed + i).collect();
+    let seeds: Vec<u64> = (0..a.seeds as u64)
+        .map(|i| recipe.seed.wrapping_add(i))
+        .collect();
     let data = Arc::new(data);
     let mut b = bar(
         0,

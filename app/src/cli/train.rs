@@ -54,9 +54,11 @@ impl Given {
     }
 }
 
-/// The flags that shape a run, by clap id, each with the part of the
+/// A flag that shapes a run: its clap id, its name, and the part of the
 /// configuration it sets.
-const SHAPING: &[(&str, &str, fn(&TrainConfig) -> String)] = &[
+type Shaping = (&'static str, &'static str, fn(&TrainConfig) -> String);
+
+const SHAPING: &[Shaping] = &[
     ("model", "--model", |c| {
         format!(
             "{:?} {}",
