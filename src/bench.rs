@@ -11,15 +11,16 @@ use std::time::Instant;
 
 use serde::Serialize;
 
-use crate::analysis::probe::Probes;
+use crate::device::Gpu;
 use crate::error::{Error, Result};
-use crate::geom::Conv2dGeom;
-use crate::gpu::Gpu;
-use crate::kernels::batchnorm::{self, BnGeom, BnOptions};
-use crate::kernels::sgd::SgdConfig;
+use crate::kernels::batchnorm;
 use crate::kernels::{Launch, Program, conv2d, elementwise, grid_1d, prepare};
 use crate::model::plan::PlanOptions;
+use crate::model::probe::Probes;
 use crate::model::{Graph, HostParams, Mode, ModelSpec, Params, Plan};
+use crate::ops::Conv2dGeom;
+use crate::ops::SgdConfig;
+use crate::ops::{BnGeom, BnOptions};
 use crate::rng::Rng;
 
 #[derive(Debug, Clone, Serialize)]
@@ -181,7 +182,6 @@ pub fn fma_peak(gpu: &Gpu, reps: usize) -> Result<f64> {
         Launch {
             file: "bench_fma.wgsl",
             entry: "bench_fma",
-            constants: &[],
             params: &[iters, 0u32, 0, 0],
             image: None,
             tensors: &[Some(&out)],
@@ -469,12 +469,11 @@ pub fn probe_overhead(
                 let probe = every > 0 && step % every == 0;
                 if probe {
                     // As in training: a probe still being read is waited for.
-                    probes.collect(true)?;
-                    probes.record(&mut enc)?;
+                    probes.record(&mut enc, step)?;
                 }
                 gpu.submit([enc.finish()]);
                 if probe {
-                    probes.submitted();
+                    probes.submitted(step);
                 }
                 probes.collect(false)?;
             }

@@ -3,8 +3,8 @@
 
 use std::collections::BTreeMap;
 
+use crate::device::Gpu;
 use crate::error::{Error, Result};
-use crate::gpu::Gpu;
 use crate::kernels::Program;
 
 /// Nanoseconds each dispatch of `prog` took in one run, in program order,

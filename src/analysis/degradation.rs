@@ -9,12 +9,12 @@ use std::time::Instant;
 use serde::{Deserialize, Serialize};
 
 use crate::analysis::plot::{self, Series};
-use crate::analysis::probe::{ProbeValues, Probes};
 use crate::data::Dataset;
 use crate::data::loader::eval_batches;
+use crate::device::Gpu;
 use crate::error::{Error, Result};
-use crate::gpu::Gpu;
 use crate::model::plan::PlanOptions;
+use crate::model::probe::{ProbeValues, Probes};
 use crate::model::{Mode, ModelSpec, Plan};
 use crate::train::{Event, RunDir, TrainConfig, Trainer, write_config};
 

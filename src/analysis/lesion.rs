@@ -9,12 +9,12 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use crate::analysis::plot::{self, Series};
-use crate::analysis::probe::Probes;
 use crate::data::loader::eval_batches;
 use crate::data::{Normalize, Split};
+use crate::device::Gpu;
 use crate::error::{Error, Result};
-use crate::gpu::Gpu;
 use crate::model::plan::PlanOptions;
+use crate::model::probe::Probes;
 use crate::model::{Graph, HostParams, Mode, Params, Plan};
 use crate::train::Evaluator;
 

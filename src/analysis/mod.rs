@@ -5,7 +5,6 @@ pub mod degradation;
 pub mod landscape;
 pub mod lesion;
 pub mod plot;
-pub mod probe;
 pub mod redundancy;
 
 use std::path::Path;

@@ -11,8 +11,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::analysis::plot::{self, Series};
 use crate::data::Dataset;
+use crate::device::Gpu;
 use crate::error::{Error, Result};
-use crate::gpu::Gpu;
 use crate::model::{Graph, HostParams, ModelSpec};
 use crate::train::{Event, Start, TrainConfig, Trainer};
 

@@ -1,7 +1,7 @@
 //! CPU twins of `shaders/batchnorm_*.wgsl`.
 
 use super::Real;
-use crate::kernels::batchnorm::{BnGeom, BnOptions};
+use crate::ops::{BnGeom, BnOptions};
 
 fn at(g: &BnGeom, n: usize, c: usize, j: usize) -> usize {
     (n * g.c + c) * g.hw + j

@@ -79,7 +79,7 @@ pub fn colormap<T: Real>(
     w: usize,
     joint: bool,
 ) {
-    let (cols, tw, th) = crate::kernels::colormap::grid(c, h, w);
+    let (cols, tw, th) = crate::ops::colormap::grid(c, h, w);
     for y in 0..th {
         for x in 0..tw {
             let (col, row, cx, cy) = (x / (w + 1), y / (h + 1), x % (w + 1), y % (h + 1));

@@ -1,7 +1,7 @@
 //! CPU twins of `shaders/conv2d_*.wgsl`: plain loops, f64 accumulation.
 
 use super::Real;
-use crate::geom::Conv2dGeom;
+use crate::ops::Conv2dGeom;
 
 /// y[n, co, oy, ox] = bias[co] + sum over ci, ky, kx of x[n, ci, iy, ix] * w[co, ci, ky, kx]
 /// with iy = oy*sh + ky - ph, ix = ox*sw + kx - pw (zero outside the input).
@@ -131,8 +131,8 @@ pub fn conv2d_backward_bias<T: Real>(db: &mut [T], dy: &[T], g: &Conv2dGeom) {
 }
 
 /// xp[n, c, oy + d·iy, ox + d·ix] = x[n, c, iy, ix], zero elsewhere (the
-/// layout pass of the tiled kernels; see [`crate::kernels::conv2d::PadGeom`]).
-pub fn conv2d_pad<T: Real>(xp: &mut [T], x: &[T], pg: &crate::kernels::conv2d::PadGeom) {
+/// layout pass of the tiled kernels; see [`crate::ops::PadGeom`]).
+pub fn conv2d_pad<T: Real>(xp: &mut [T], x: &[T], pg: &crate::ops::PadGeom) {
     xp.iter_mut().for_each(|v| *v = T::of(0.0));
     for plane in 0..pg.n * pg.c {
         for iy in 0..pg.h {

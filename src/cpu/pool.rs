@@ -1,7 +1,7 @@
 //! CPU twins of `shaders/pool.wgsl`.
 
 use super::Real;
-use crate::geom::Pool2dGeom;
+use crate::ops::Pool2dGeom;
 
 /// Max pool; `argmax` gets the index iy·W + ix of each window's first maximum.
 pub fn maxpool_forward<T: Real>(y: &mut [T], argmax: &mut [u32], x: &[T], g: &Pool2dGeom) {

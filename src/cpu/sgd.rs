@@ -1,7 +1,7 @@
 //! CPU twin of `shaders/sgd.wgsl` (torch.optim.SGD).
 
 use super::Real;
-use crate::kernels::sgd::SgdConfig;
+use crate::ops::SgdConfig;
 
 pub fn sgd_step<T: Real>(
     param: &mut [T],

@@ -1,7 +1,7 @@
 //! CPU twin of `shaders/shortcut.wgsl` (option A).
 
 use super::Real;
-use crate::geom::ShortcutGeom;
+use crate::ops::ShortcutGeom;
 
 pub fn shortcut_a_forward<T: Real>(y: &mut [T], x: &[T], g: &ShortcutGeom) {
     let (ho, wo, p0) = (g.ho(), g.wo(), g.pad_before());

@@ -1,10 +1,10 @@
 //! Launchers that draw a sample's channel maps into a texture (viridis), for
 //! the desktop app's activation view: no activation leaves the GPU.
 
+use crate::device::Gpu;
+use crate::device::Tensor;
 use crate::error::{Error, Result};
-use crate::gpu::Gpu;
 use crate::kernels::{Launch, Program, expect_shape, nchw, prepare};
-use crate::tensor::Tensor;
 
 /// Mirrors `ColormapParams` of colormap.wgsl.
 #[repr(C)]
@@ -35,13 +35,6 @@ pub struct Source<'a> {
     pub add: Option<&'a Tensor>,
 }
 
-/// Grid of a C-channel tensor of H×W maps: (columns, texture width, height).
-pub fn grid(c: usize, h: usize, w: usize) -> (usize, usize, usize) {
-    let cols = (c as f64).sqrt().ceil().max(1.0) as usize;
-    let rows = c.div_ceil(cols);
-    (cols, cols * (w + 1) - 1, rows * (h + 1) - 1)
-}
-
 fn params(s: &Source<'_>, flags: u32) -> Result<(ColormapParams, [usize; 4])> {
     let [n, c, h, w] = nchw("colormap source", s.src)?;
     if s.sample >= n {
@@ -56,7 +49,7 @@ fn params(s: &Source<'_>, flags: u32) -> Result<(ColormapParams, [usize; 4])> {
     if let Some(a) = s.add {
         expect_shape("colormap addend", a, s.src.shape())?;
     }
-    let (cols, tw, th) = grid(c, h, w);
+    let (cols, tw, th) = crate::ops::colormap::grid(c, h, w);
     let mut flags = flags;
     if s.coef.is_some() {
         flags |= 1;
@@ -95,7 +88,6 @@ pub fn channel_range(gpu: &Gpu, prog: &mut Program, range: &Tensor, s: &Source<'
             Launch {
                 file: "colormap.wgsl",
                 entry: "channel_range",
-                constants: &[],
                 params: &ColormapParams { first, ..p },
                 image: None,
                 tensors: &[Some(range), Some(s.src), s.coef, s.add],
@@ -125,7 +117,6 @@ pub fn colormap(
         Launch {
             file: "colormap.wgsl",
             entry: "colormap",
-            constants: &[],
             params: &p,
             image: Some(image),
             tensors: &[Some(s.src), s.coef, s.add, Some(range)],

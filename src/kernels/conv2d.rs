@@ -1,10 +1,11 @@
 //! Launchers for 2-D convolution: forward, backward-data, backward-weight, backward-bias.
 
+use crate::device::Gpu;
+use crate::device::Tensor;
 use crate::error::{Error, Result};
-use crate::geom::Conv2dGeom;
-use crate::gpu::Gpu;
 use crate::kernels::{Program, expect_shape, grid_1d, push, u32_of};
-use crate::tensor::Tensor;
+use crate::ops::Conv2dGeom;
+use crate::ops::PadGeom;
 
 /// Mirrors `ConvParams` of the conv shaders.
 #[repr(C)]
@@ -162,28 +163,6 @@ pub fn conv2d_backward_bias(
         grid_1d(gpu, "conv2d_backward_bias", g.cout, 64)?,
     )?;
     Ok(())
-}
-
-/// Where a tiled pass reads its input: the zero-padded (and, for the
-/// backward-data pass of a strided convolution, dilated) copy made by
-/// [`conv2d_pad`]. Rows are `pitch` floats, a multiple of 4.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct PadGeom {
-    pub n: usize,
-    pub c: usize,
-    pub h: usize,
-    pub w: usize,
-    pub hp: usize,
-    pub pitch: usize,
-    pub oy: usize,
-    pub ox: usize,
-    pub dil: usize,
-}
-
-impl PadGeom {
-    pub fn shape(&self) -> [usize; 4] {
-        [self.n, self.c, self.hp, self.pitch]
-    }
 }
 
 /// Output pixels per invocation of the tiled 3x3 kernels, along a row.

@@ -1,9 +1,9 @@
 //! Launchers for the elementwise passes: ReLU, add (+ReLU), axpby.
 
+use crate::device::Gpu;
+use crate::device::Tensor;
 use crate::error::{Error, Result};
-use crate::gpu::Gpu;
 use crate::kernels::{Program, grid_1d, push, u32_of};
-use crate::tensor::Tensor;
 
 /// Mirrors `EwParams` of elementwise.wgsl.
 #[repr(C)]

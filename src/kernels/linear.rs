@@ -1,9 +1,9 @@
 //! Launchers for the fully connected layer y = x·Wᵀ + b.
 
+use crate::device::Gpu;
+use crate::device::Tensor;
 use crate::error::{Error, Result};
-use crate::gpu::Gpu;
 use crate::kernels::{Program, expect_shape, grid_1d, push, u32_of};
-use crate::tensor::Tensor;
 
 /// Mirrors `LinearParams` of linear.wgsl.
 #[repr(C)]

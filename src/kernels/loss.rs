@@ -1,9 +1,9 @@
 //! Launcher for softmax cross-entropy (mean over the batch), its gradient and accuracy.
 
+use crate::device::Gpu;
+use crate::device::Tensor;
 use crate::error::{Error, Result};
-use crate::gpu::Gpu;
 use crate::kernels::{Program, expect_shape, push, u32_of};
-use crate::tensor::Tensor;
 
 /// Mirrors `XentParams` of softmax_xent.wgsl.
 #[repr(C)]

@@ -22,9 +22,9 @@ use std::sync::Arc;
 
 use wgpu::util::DeviceExt;
 
+use crate::device::Tensor;
+use crate::device::{Gpu, PipelineKey};
 use crate::error::{Error, Result};
-use crate::gpu::Gpu;
-use crate::tensor::Tensor;
 
 /// Every WGSL file of the engine, by file name. Tests run each through naga.
 pub const SHADERS: &[(&str, &str)] = &[
@@ -86,30 +86,6 @@ pub const SHADERS: &[(&str, &str)] = &[
 
 pub(crate) fn shader_source(file: &str) -> Option<&'static str> {
     SHADERS.iter().find(|(f, _)| *f == file).map(|(_, s)| *s)
-}
-
-/// Cache key: file, entry point and the specialisation constants (as bits).
-#[derive(Clone, PartialEq, Eq, Hash, Debug)]
-pub struct PipelineKey {
-    file: &'static str,
-    entry: &'static str,
-    constants: Vec<(&'static str, u64)>,
-}
-
-impl PipelineKey {
-    pub(crate) fn new(
-        file: &'static str,
-        entry: &'static str,
-        constants: &[(&'static str, f64)],
-    ) -> Self {
-        let mut constants: Vec<_> = constants.iter().map(|(k, v)| (*k, v.to_bits())).collect();
-        constants.sort();
-        PipelineKey {
-            file,
-            entry,
-            constants,
-        }
-    }
 }
 
 /// A prepared launch of one compute pass.
@@ -252,7 +228,6 @@ pub(crate) fn check_grid(gpu: &Gpu, what: &str, grid: [u64; 3]) -> Result<[u32; 
 pub(crate) struct Launch<'a, P: bytemuck::Pod> {
     pub file: &'static str,
     pub entry: &'static str,
-    pub constants: &'a [(&'static str, f64)],
     pub params: &'a P,
     /// A storage texture at binding 1 (the tensors then start at binding 2).
     pub image: Option<&'a wgpu::TextureView>,
@@ -290,7 +265,15 @@ pub(crate) fn prepare<P: bytemuck::Pod>(gpu: &Gpu, l: Launch<'_, P>) -> Result<D
             )));
         }
     }
-    let pipeline = gpu.pipeline(l.file, l.entry, l.constants)?;
+    let key = PipelineKey {
+        module: l.file,
+        entry: l.entry,
+    };
+    let pipeline = gpu.pipeline(key, || {
+        shader_source(l.file)
+            .map(str::to_string)
+            .ok_or_else(|| Error::invalid(format!("no shader named {}", l.file)))
+    })?;
     let params = gpu
         .device()
         .create_buffer_init(&wgpu::util::BufferInitDescriptor {
@@ -383,7 +366,6 @@ pub(crate) fn push<P: bytemuck::Pod>(
         Launch {
             file,
             entry,
-            constants: &[],
             params,
             image: None,
             tensors,

@@ -1,10 +1,10 @@
 //! Launchers for max pooling and global average pooling.
 
+use crate::device::Gpu;
+use crate::device::Tensor;
 use crate::error::Result;
-use crate::geom::Pool2dGeom;
-use crate::gpu::Gpu;
 use crate::kernels::{Program, expect_shape, grid_1d, nchw, push, u32_of};
-use crate::tensor::Tensor;
+use crate::ops::Pool2dGeom;
 
 /// Mirrors `PoolParams` of pool.wgsl.
 #[repr(C)]

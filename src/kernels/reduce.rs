@@ -1,10 +1,10 @@
 //! Launchers for the analysis reductions: per-row (per-sample) and per-channel
 //! sums and sums of squares.
 
+use crate::device::Gpu;
+use crate::device::Tensor;
 use crate::error::{Error, Result};
-use crate::gpu::Gpu;
 use crate::kernels::{Program, check_grid, expect_shape, nchw, push, u32_of};
-use crate::tensor::Tensor;
 
 /// Mirrors `ReduceParams` of reduce.wgsl.
 #[repr(C)]

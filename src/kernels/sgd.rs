@@ -1,32 +1,10 @@
 //! Launcher for SGD with momentum, weight decay and Nesterov (torch.optim.SGD).
 
+use crate::device::Gpu;
+use crate::device::Tensor;
 use crate::error::{Error, Result};
-use crate::gpu::Gpu;
 use crate::kernels::{Program, grid_1d, push, u32_of};
-use crate::tensor::Tensor;
-
-/// Hyper-parameters of one SGD step, with PyTorch's meaning.
-#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct SgdConfig {
-    pub lr: f32,
-    pub momentum: f32,
-    pub dampening: f32,
-    pub weight_decay: f32,
-    pub nesterov: bool,
-}
-
-impl Default for SgdConfig {
-    /// The paper's CIFAR recipe: lr 0.1, momentum 0.9, weight decay 1e-4.
-    fn default() -> Self {
-        SgdConfig {
-            lr: 0.1,
-            momentum: 0.9,
-            dampening: 0.0,
-            weight_decay: 1e-4,
-            nesterov: false,
-        }
-    }
-}
+use crate::ops::SgdConfig;
 
 /// Mirrors `SgdParams` of sgd.wgsl.
 #[repr(C)]

@@ -1,10 +1,10 @@
 //! Launchers for the option-A shortcut (subsample + zero-pad channels).
 
+use crate::device::Gpu;
+use crate::device::Tensor;
 use crate::error::Result;
-use crate::geom::ShortcutGeom;
-use crate::gpu::Gpu;
 use crate::kernels::{Program, expect_shape, grid_1d, push, u32_of};
-use crate::tensor::Tensor;
+use crate::ops::ShortcutGeom;
 
 /// Mirrors `ShortcutParams` of shortcut.wgsl.
 #[repr(C)]

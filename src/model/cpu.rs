@@ -5,11 +5,11 @@ use std::collections::HashMap;
 
 use crate::cpu::{self, Real};
 use crate::error::{Error, Result};
-use crate::geom::{Conv2dGeom, Pool2dGeom, ShortcutGeom};
-use crate::kernels::batchnorm::{BnGeom, BnOptions};
-use crate::kernels::sgd::SgdConfig;
 use crate::model::graph::{Graph, Op, Tid};
 use crate::model::plan::Mode;
+use crate::ops::SgdConfig;
+use crate::ops::{BnGeom, BnOptions};
+use crate::ops::{Conv2dGeom, Pool2dGeom, ShortcutGeom};
 
 /// Parameters and running statistics as `T`, in graph order.
 #[derive(Debug, Clone)]

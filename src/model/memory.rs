@@ -4,12 +4,12 @@
 //! with a message that says what would fit, instead of failing deep inside
 //! plan creation (or taking the machine's memory first).
 
+use crate::device::Gpu;
+use crate::device::buffer::BufferPool;
 use crate::error::{Error, Result};
 use crate::files::human_bytes;
-use crate::gpu::Gpu;
 use crate::model::graph::{Graph, Op};
 use crate::model::plan::Mode;
-use crate::tensor::BufferPool;
 
 /// Bytes a plan of `graph` for one batch size needs.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -121,7 +121,7 @@ impl MemoryNeed {
                     // (kept for the weight gradient).
                     let (dx, dy) = (graph.tensors[*x], graph.tensors[*y]);
                     let g =
-                        crate::geom::Conv2dGeom::square(1, dx.c, dx.h, dx.w, dy.c, 3, *stride, 1);
+                        crate::ops::Conv2dGeom::square(1, dx.c, dx.h, dx.w, dy.c, 3, *stride, 1);
                     if crate::kernels::conv2d::has_tiled_forward(&g) {
                         let s = g.forward_pad().shape();
                         let elems = (s[1] as u64)

@@ -6,6 +6,7 @@ pub mod graph;
 pub mod memory;
 pub mod params;
 pub mod plan;
+pub mod probe;
 pub mod spec;
 
 pub use graph::{Block, Branch, Dims, Graph, Op, Tid};

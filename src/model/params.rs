@@ -4,11 +4,11 @@
 
 use std::collections::HashMap;
 
+use crate::device::Gpu;
+use crate::device::Tensor;
 use crate::error::{Error, Result};
-use crate::gpu::Gpu;
 use crate::model::graph::{Graph, Init, ParamSpec};
 use crate::rng::Rng;
-use crate::tensor::Tensor;
 
 /// Parameters and running statistics on the host, in the graph's order.
 #[derive(Debug, Clone, PartialEq)]

@@ -6,15 +6,17 @@
 
 use std::collections::{BTreeSet, HashMap};
 
+use crate::device::Gpu;
+use crate::device::Tensor;
 use crate::error::{Error, Result};
-use crate::geom::{Conv2dGeom, Pool2dGeom, ShortcutGeom};
-use crate::gpu::Gpu;
-use crate::kernels::batchnorm::{self, BnGeom, BnOptions, ResidualGrad};
-use crate::kernels::sgd::{SgdConfig, SgdParams};
+use crate::kernels::batchnorm::{self, ResidualGrad};
+use crate::kernels::sgd::SgdParams;
 use crate::kernels::{Program, conv2d, elementwise, linear, loss, pool, shortcut};
 use crate::model::graph::{Block, Graph, Op, Tid};
 use crate::model::params::Params;
-use crate::tensor::Tensor;
+use crate::ops::SgdConfig;
+use crate::ops::{BnGeom, BnOptions};
+use crate::ops::{Conv2dGeom, Pool2dGeom, ShortcutGeom};
 
 /// Batch norm with batch statistics (training) or running statistics (eval).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

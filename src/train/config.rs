@@ -6,8 +6,8 @@ use serde::{Deserialize, Serialize};
 use crate::checkpoint;
 use crate::data::{Augment, DataSpec};
 use crate::error::{Error, Result};
-use crate::kernels::sgd::SgdConfig;
 use crate::model::ModelSpec;
+use crate::ops::SgdConfig;
 
 /// Learning-rate schedule over the run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

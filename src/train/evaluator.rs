@@ -4,8 +4,8 @@ use std::collections::HashMap;
 
 use crate::data::loader::eval_batches;
 use crate::data::{Normalize, Split};
+use crate::device::Gpu;
 use crate::error::{Error, Result};
-use crate::gpu::Gpu;
 use crate::model::plan::PlanOptions;
 use crate::model::{Graph, Mode, Params, Plan};
 

@@ -4,10 +4,9 @@
 
 mod config;
 mod evaluator;
-mod readback;
 mod run_dir;
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -18,15 +17,15 @@ pub use run_dir::{
     ProbeLog, RunDir, STEP_KEY, StepLog, resume, write_config,
 };
 
-use crate::analysis::probe::{ProbeValues, Probes};
 use crate::checkpoint;
 use crate::data::{Dataset, Loader, Normalize};
+use crate::device::Gpu;
+use crate::device::readback::Readback;
 use crate::error::{Error, Result};
-use crate::gpu::Gpu;
 use crate::model::plan::PlanOptions;
+use crate::model::probe::{ProbeValues, Probes};
 use crate::model::{Graph, HostParams, Mode, Params, Plan};
 use evaluator::too_large;
-use readback::Readback;
 
 /// What the loop reports to its caller (progress bars, the desktop app).
 #[derive(Debug, Clone)]
@@ -66,7 +65,8 @@ pub struct Trainer {
     probes: Option<Probes>,
     /// The batch loader and the step its next batch is for.
     loader: Option<(Loader, usize)>,
-    readback: Option<Readback>,
+    /// The (loss, correct) of recent steps on their way back.
+    readback: Readback,
     /// Steps of the current logging interval carried between `run_steps` calls.
     interval: (f64, f64, usize, Option<Instant>),
     /// Submit a step in parts of this many dispatches, each waited for before
@@ -158,7 +158,7 @@ impl Trainer {
             momentum_started,
             probes,
             loader: None,
-            readback: None,
+            readback: Readback::new(gpu, "metrics readback", 3, 8),
             interval: (0.0, 0.0, 0, None),
             submit_parts_of: None,
             evaluate_epochs: true,
@@ -308,36 +308,25 @@ impl Trainer {
             return Ok(None);
         }
         let end = total.min(self.step.saturating_add(n));
-        let mut readback = self
-            .readback
-            .take()
-            .unwrap_or_else(|| Readback::new(&self.gpu, 3));
-        let mut probe_steps = VecDeque::new();
         let mut t_epoch = Instant::now();
         let mut last_epoch = None;
         let mut stop = false;
         while self.step < end && !stop {
             let mut results = Vec::new();
             let mut probed = Vec::new();
-            self.submit_step(
-                &mut readback,
-                total,
-                &mut probe_steps,
-                &mut results,
-                &mut probed,
-            )?;
+            self.submit_step(total, &mut results, &mut probed)?;
             let epoch_done = self.step.is_multiple_of(per_epoch) || self.step == total;
             let last = epoch_done || self.step == end;
-            results.extend(readback.collect(&self.gpu, last)?);
-            if let Some(p) = &mut self.probes
-                && let Some(v) = p.collect(last)?
-            {
-                probed.push(v);
+            results.extend(
+                self.readback
+                    .collect(&self.gpu, last)?
+                    .into_iter()
+                    .map(metrics_of),
+            );
+            if let Some(p) = &mut self.probes {
+                probed.extend(p.collect(last)?);
             }
-            for probe in probed {
-                let step = probe_steps
-                    .pop_front()
-                    .ok_or_else(|| Error::invalid("a probe result without its step"))?;
+            for (step, probe) in probed {
                 let log = ProbeLog { step, probe };
                 if let Some(d) = dir {
                     d.append_metrics(&log)?;
@@ -354,7 +343,6 @@ impl Trainer {
                 self.interval.3 = Some(Instant::now());
             }
         }
-        self.readback = Some(readback);
         Ok(last_epoch)
     }
 
@@ -386,11 +374,9 @@ impl Trainer {
     /// be taken out of the ring to make room go to `results` and `probed`.
     fn submit_step(
         &mut self,
-        readback: &mut Readback,
         total: usize,
-        probe_steps: &mut VecDeque<usize>,
         results: &mut Vec<(usize, f32, f32)>,
-        probed: &mut Vec<ProbeValues>,
+        probed: &mut Vec<(usize, ProbeValues)>,
     ) -> Result<()> {
         let (loader, next) = self.loader(total);
         let b = loader
@@ -426,19 +412,19 @@ impl Trainer {
         }
         self.plan
             .record_range(&mut enc, start..n, Some(lr), first)?;
-        readback.record(&self.gpu, &mut enc, &self.plan.metrics, self.step, results)?;
+        let earlier =
+            self.readback
+                .record(&self.gpu, &mut enc, &[&self.plan.metrics], self.step)?;
+        results.extend(earlier.map(metrics_of));
+        // Probes are tagged with the step as metrics.jsonl counts it (1-based).
         let probe_now = self.cfg.probe_every > 0 && self.step.is_multiple_of(self.cfg.probe_every);
         if probe_now && let Some(p) = &mut self.probes {
-            if let Some(v) = p.collect(true)? {
-                probed.push(v);
-            }
-            p.record(&mut enc)?;
-            probe_steps.push_back(self.step + 1);
+            probed.extend(p.record(&mut enc, self.step + 1)?);
         }
         self.gpu.submit([enc.finish()]);
-        readback.submitted(self.step);
+        self.readback.submitted(self.step);
         if probe_now && let Some(p) = &mut self.probes {
-            p.submitted();
+            p.submitted(self.step + 1);
         }
         self.momentum_started = true;
         self.params.steps += 1;
@@ -531,6 +517,12 @@ impl Trainer {
         }
         Ok(log)
     }
+}
+
+/// A step's (step, mean loss, number correct) from its read-back bytes.
+fn metrics_of((step, bytes): (usize, Vec<u8>)) -> (usize, f32, f32) {
+    let v: Vec<f32> = bytemuck::pod_collect_to_vec(&bytes);
+    (step, v[0], v[1])
 }
 
 fn set_momentum(gpu: &Gpu, graph: &Graph, params: &mut Params, m: &[Vec<f32>]) -> Result<()> {

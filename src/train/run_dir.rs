@@ -6,10 +6,10 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::analysis::probe::ProbeValues;
 use crate::checkpoint;
 use crate::error::{Error, Result};
 use crate::model::Graph;
+use crate::model::probe::ProbeValues;
 use crate::train::Start;
 use crate::train::config::{CheckpointMeta, TrainConfig};
 

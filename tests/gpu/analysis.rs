@@ -1,12 +1,12 @@
 //! The analyses on tiny models: probes against the CPU twin, r_b of identity
 //! blocks, lesions of zero branches, the landscape at its origin.
 
-use reslab::analysis::probe::Probes;
 use reslab::cpu;
-use reslab::kernels::batchnorm::{BnGeom, BnOptions};
 use reslab::model::cpu::{self as twin, CpuParams};
 use reslab::model::plan::PlanOptions;
+use reslab::model::probe::Probes;
 use reslab::model::{Branch, Graph, HostParams, Mode, ModelSpec, Op, Params, Plan};
+use reslab::ops::{BnGeom, BnOptions};
 
 use crate::common::*;
 
@@ -368,7 +368,7 @@ fn colormap_matches_cpu() {
             up(&[n, c, h, w], &add),
         );
         let range = empty(&[c + 1, 2]);
-        let (_, tw, th) = colormap::grid(c, h, w);
+        let (_, tw, th) = reslab::ops::colormap::grid(c, h, w);
         let tex = gpu.device().create_texture(&wgpu::TextureDescriptor {
             label: None,
             size: wgpu::Extent3d {

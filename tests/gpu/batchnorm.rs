@@ -1,5 +1,6 @@
 use reslab::cpu;
 use reslab::kernels::batchnorm::*;
+use reslab::ops::{BnGeom, BnOptions};
 
 use crate::common::*;
 

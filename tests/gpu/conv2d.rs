@@ -1,6 +1,7 @@
 use reslab::cpu;
-use reslab::geom::Conv2dGeom;
 use reslab::kernels::conv2d::*;
+use reslab::ops::Conv2dGeom;
+use reslab::ops::PadGeom;
 
 use crate::common::*;
 

@@ -1,6 +1,6 @@
 use reslab::cpu;
-use reslab::geom::ShortcutGeom;
 use reslab::kernels::{elementwise::*, shortcut::*};
+use reslab::ops::ShortcutGeom;
 
 use crate::common::*;
 

@@ -1,7 +1,7 @@
 //! Tensors beyond the device's limits get a clear error, not a panic or a wrong result.
 
-use reslab::geom::Conv2dGeom;
 use reslab::kernels::{Program, conv2d, elementwise};
+use reslab::ops::Conv2dGeom;
 use reslab::{Error, Gpu, GpuOptions};
 
 /// A device whose storage bindings are limited to 1 MiB.

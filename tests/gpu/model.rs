@@ -1,9 +1,9 @@
 //! Whole graphs on the GPU against the CPU twin of the executor.
 
-use reslab::kernels::sgd::SgdConfig;
 use reslab::model::cpu::{self as twin, CpuParams};
 use reslab::model::plan::PlanOptions;
 use reslab::model::{Graph, HostParams, Mode, ModelSpec, Params, Plan, Shortcut};
+use reslab::ops::SgdConfig;
 
 use crate::common::*;
 

@@ -1,6 +1,6 @@
 use reslab::cpu;
-use reslab::geom::Pool2dGeom;
 use reslab::kernels::pool::*;
+use reslab::ops::Pool2dGeom;
 
 use crate::common::*;
 

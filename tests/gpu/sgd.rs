@@ -1,6 +1,7 @@
 use reslab::cpu;
 use reslab::kernels::Program;
 use reslab::kernels::sgd::*;
+use reslab::ops::SgdConfig;
 
 use crate::common::*;
 

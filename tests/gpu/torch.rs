@@ -5,9 +5,9 @@
 use std::path::{Path, PathBuf};
 
 use reslab::checkpoint::{self, Tensors};
-use reslab::kernels::sgd::SgdConfig;
 use reslab::model::plan::PlanOptions;
 use reslab::model::{Family, Graph, Mode, ModelSpec, Params, Plan};
+use reslab::ops::SgdConfig;
 
 use crate::common::*;
 

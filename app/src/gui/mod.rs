@@ -17,7 +17,7 @@ pub fn run() -> anyhow::Result<()> {
     // features it has, not the renderer's conservative defaults.
     setup.device_descriptor = Arc::new(|adapter: &wgpu::Adapter| wgpu::DeviceDescriptor {
         label: Some("reslab"),
-        required_features: adapter.features() & reslab::gpu::wanted_features(),
+        required_features: adapter.features() & reslab::device::wanted_features(),
         required_limits: adapter.limits(),
         ..Default::default()
     });

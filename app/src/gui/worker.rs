@@ -630,7 +630,7 @@ impl State {
         for (k, (label, src, coef, add)) in sources.iter().enumerate() {
             let [_, c, h, w] = <[usize; 4]>::try_from(src.shape())
                 .map_err(|_| reslab::Error::invalid("not NCHW"))?;
-            let (_, tw, th) = colormap::grid(c, h, w);
+            let (_, tw, th) = reslab::ops::colormap::grid(c, h, w);
             let tex = self.gpu.device().create_texture(&wgpu::TextureDescriptor {
                 label: Some("activation"),
                 size: wgpu::Extent3d {

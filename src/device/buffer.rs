@@ -8,7 +8,6 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, Weak};
 
 use crate::error::{Error, Result};
-use crate::gpu::Gpu;
 
 /// Usage of every pooled buffer: bindable as storage, copyable both ways.
 const POOL_USAGE: wgpu::BufferUsages = wgpu::BufferUsages::STORAGE
@@ -61,7 +60,7 @@ impl BufferPool {
         b.div_ceil(step) * step
     }
 
-    fn take(&self, bytes: u64, limit: u64) -> Result<PoolBuffer> {
+    pub(crate) fn take(&self, bytes: u64, limit: u64) -> Result<PoolBuffer> {
         let size = Self::size_class(bytes);
         if size > limit {
             return Err(Error::BufferTooLarge {
@@ -131,14 +130,13 @@ impl std::fmt::Debug for Tensor {
 }
 
 impl Tensor {
-    pub(crate) fn alloc(gpu: &Gpu, shape: &[usize]) -> Result<Tensor> {
-        let bytes = 4 * numel(shape) as u64;
-        let buf = gpu.pool().take(bytes, gpu.limits().max_buffer_size)?;
-        Ok(Tensor {
+    /// A tensor over a whole buffer taken from the pool.
+    pub(crate) fn pooled(buf: PoolBuffer, shape: &[usize]) -> Tensor {
+        Tensor {
             buf: Arc::new(buf),
             offset: 0,
             shape: shape.to_vec(),
-        })
+        }
     }
 
     /// Wraps a buffer made elsewhere (not pooled). It needs `STORAGE` usage to be bound.
@@ -241,6 +239,8 @@ impl Tensor {
     }
 }
 
+/// Elements of a tensor of `shape` (saturating: an absurd shape cannot be
+/// allocated, and must not wrap into a small one).
 pub fn numel(shape: &[usize]) -> usize {
-    shape.iter().product()
+    shape.iter().fold(1usize, |a, &d| a.saturating_mul(d))
 }

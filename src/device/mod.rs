@@ -1,25 +1,36 @@
-//! The GPU context: adapter choice, device with the adapter's real limits,
-//! validation errors turned into `Error`s, the pipeline cache and the buffer pool.
+//! The device layer, the bottom of the engine: adapter choice, a device with
+//! the adapter's real limits, validation errors turned into `Error`s, buffers
+//! and their pool ([`buffer`]), the pipeline cache, and reading results back
+//! ([`readback`]). It knows nothing of kernels or models.
+
+pub mod buffer;
+pub mod readback;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use serde::Serialize;
 
+pub use buffer::{BufferPool, PoolStats, Tensor, numel};
+
 use crate::error::{Error, Result};
-use crate::kernels::{PipelineKey, shader_source};
-use crate::tensor::{BufferPool, PoolStats, Tensor};
 
 /// Most storage bindings any reslab shader declares.
 pub const MAX_BINDINGS: usize = 12;
 
-/// Features reslab uses where the adapter has them; none is required.
+/// Features reslab uses where the adapter has them (timestamps, for
+/// `reslab bench`); none is required.
 pub fn wanted_features() -> wgpu::Features {
     wgpu::Features::TIMESTAMP_QUERY
         | wgpu::Features::TIMESTAMP_QUERY_INSIDE_ENCODERS
         | wgpu::Features::TIMESTAMP_QUERY_INSIDE_PASSES
-        | wgpu::Features::SUBGROUP
-        | wgpu::Features::SHADER_F16
+}
+
+/// A compute pipeline's identity: its shader module and entry point.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub struct PipelineKey {
+    pub module: &'static str,
+    pub entry: &'static str,
 }
 
 /// How to open a device. The defaults honour `WGPU_BACKEND`, `WGPU_ADAPTER_NAME`
@@ -276,24 +287,22 @@ impl Gpu {
         Err(Error::Wgpu(msg))
     }
 
-    /// A compute pipeline for `entry` of a shader file, specialised by `constants`;
-    /// created once and cached.
-    pub(crate) fn pipeline(
+    /// The compute pipeline of `key`, created once and cached; `source` gives
+    /// the module's WGSL the first time the module is needed.
+    pub fn pipeline(
         &self,
-        file: &'static str,
-        entry: &'static str,
-        constants: &[(&'static str, f64)],
+        key: PipelineKey,
+        source: impl FnOnce() -> Result<String>,
     ) -> Result<Arc<wgpu::ComputePipeline>> {
-        let key = PipelineKey::new(file, entry, constants);
         if let Some(p) = self.lock_pipelines()?.get(&key) {
             return Ok(p.clone());
         }
-        let module = self.module(file)?;
+        let module = self.module(key.module, source)?;
         let scope = self
             .shared
             .device
             .push_error_scope(wgpu::ErrorFilter::Validation);
-        let label = format!("{file}:{entry}");
+        let label = format!("{}:{}", key.module, key.entry);
         let pipeline =
             self.shared
                 .device
@@ -301,15 +310,15 @@ impl Gpu {
                     label: Some(&label),
                     layout: None,
                     module: &module,
-                    entry_point: Some(entry),
+                    entry_point: Some(key.entry),
                     compilation_options: wgpu::PipelineCompilationOptions {
-                        constants,
+                        constants: &[],
                         zero_initialize_workgroup_memory: false,
                     },
                     cache: None,
                 });
         if let Some(e) = pollster::block_on(scope.pop()) {
-            return Err(Error::Wgpu(format!("pipeline {label} {constants:?}: {e}")));
+            return Err(Error::Wgpu(format!("pipeline {label}: {e}")));
         }
         let pipeline = Arc::new(pipeline);
         self.lock_pipelines()?.insert(key, pipeline.clone());
@@ -325,17 +334,20 @@ impl Gpu {
             .map_err(|_| Error::Wgpu("pipeline cache poisoned".into()))
     }
 
-    fn module(&self, file: &'static str) -> Result<wgpu::ShaderModule> {
+    fn module(
+        &self,
+        name: &'static str,
+        source: impl FnOnce() -> Result<String>,
+    ) -> Result<wgpu::ShaderModule> {
         let mut modules = self
             .shared
             .modules
             .lock()
             .map_err(|_| Error::Wgpu("shader cache poisoned".into()))?;
-        if let Some(m) = modules.get(file) {
+        if let Some(m) = modules.get(name) {
             return Ok(m.clone());
         }
-        let source =
-            shader_source(file).ok_or_else(|| Error::invalid(format!("no shader named {file}")))?;
+        let source = source()?;
         let scope = self
             .shared
             .device
@@ -344,13 +356,13 @@ impl Gpu {
             .shared
             .device
             .create_shader_module(wgpu::ShaderModuleDescriptor {
-                label: Some(file),
+                label: Some(name),
                 source: wgpu::ShaderSource::Wgsl(source.into()),
             });
         if let Some(e) = pollster::block_on(scope.pop()) {
-            return Err(Error::Wgpu(format!("shader {file}: {e}")));
+            return Err(Error::Wgpu(format!("shader {name}: {e}")));
         }
-        modules.insert(file, module.clone());
+        modules.insert(name, module.clone());
         Ok(module)
     }
 
@@ -445,7 +457,15 @@ impl Gpu {
 
     /// A tensor from the pool, contents unspecified.
     pub fn tensor(&self, shape: &[usize]) -> Result<Tensor> {
-        Tensor::alloc(self, shape)
+        let bytes = (numel(shape) as u64)
+            .checked_mul(4)
+            .ok_or_else(|| Error::BufferTooLarge {
+                what: format!("tensor {shape:?}"),
+                bytes: u64::MAX,
+                limit: self.limits().max_buffer_size,
+            })?;
+        let buf = self.pool().take(bytes, self.limits().max_buffer_size)?;
+        Ok(Tensor::pooled(buf, shape))
     }
 
     /// A tensor holding `data`.

@@ -8,20 +8,17 @@
 //!
 //! The reductions read the activations a step has just made, so they are
 //! recorded after that step in the same encoder, and their results come back
-//! through a staging buffer mapped later: probing never stalls the GPU.
-
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+//! through the device's [`Readback`], mapped later: probing never stalls the GPU.
 
 use serde::{Deserialize, Serialize};
 
+use crate::device::readback::Readback;
+use crate::device::{Gpu, Tensor};
 use crate::error::{Error, Result};
-use crate::gpu::Gpu;
 use crate::kernels::Program;
 use crate::kernels::reduce::{ChannelAffine, sum_sumsq_channels, sum_sumsq_rows};
 use crate::model::Plan;
 use crate::model::graph::{Branch, Op};
-use crate::tensor::Tensor;
 
 /// Probe values of one step.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -44,11 +41,9 @@ pub struct Probes {
     gpu: Gpu,
     program: Program,
     slots: Vec<Slot>,
-    staging: wgpu::Buffer,
-    /// (tensor, byte offset in staging)
-    copies: Vec<(Tensor, u64)>,
-    ready: Arc<AtomicBool>,
-    pending: bool,
+    /// The sums, in the order they are copied back.
+    sums: Vec<Tensor>,
+    readback: Readback,
     batch: usize,
 }
 
@@ -59,12 +54,7 @@ impl Probes {
         let n = plan.batch;
         let mut program = Program::new();
         let mut slots = Vec::new();
-        let mut copies = Vec::new();
-        let mut at = 0u64;
-        let keep = |t: &Tensor, at: &mut u64, copies: &mut Vec<(Tensor, u64)>| {
-            copies.push((t.clone(), *at));
-            *at += t.bytes();
-        };
+        let mut sums = Vec::new();
         let affine_of = |op: usize| -> Result<(Tensor, Option<Tensor>)> {
             let Op::BatchNorm { x, .. } = &g.ops[op] else {
                 return Err(Error::invalid("probe of a branch that is not a batch norm"));
@@ -95,8 +85,8 @@ impl Probes {
                 coef.as_ref().map(|c| ChannelAffine { coef: c }),
             )?;
             sum_sumsq_rows(gpu, &mut program, &x, &plan.acts[b.shortcut], None)?;
-            keep(&f, &mut at, &mut copies);
-            keep(&x, &mut at, &mut copies);
+            sums.push(f.clone());
+            sums.push(x.clone());
             slots.push(Slot::Block { f, x });
         }
         for &op in &g.responses {
@@ -105,34 +95,27 @@ impl Probes {
                 o => (plan.acts[o.output()].clone(), None),
             };
             let c = src.shape()[1];
-            let sums = gpu.tensor(&[c, 2])?;
+            let s = gpu.tensor(&[c, 2])?;
             sum_sumsq_channels(
                 gpu,
                 &mut program,
-                &sums,
+                &s,
                 &src,
                 coef.as_ref().map(|c| ChannelAffine { coef: c }),
             )?;
-            keep(&sums, &mut at, &mut copies);
+            sums.push(s.clone());
             slots.push(Slot::Response {
-                sums,
+                sums: s,
                 count: src.len(),
             });
         }
-        let staging = gpu.device().create_buffer(&wgpu::BufferDescriptor {
-            label: Some("probe readback"),
-            size: at.max(4),
-            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
-            mapped_at_creation: false,
-        });
+        let bytes = sums.iter().map(|t| t.bytes()).sum();
         Ok(Probes {
             gpu: gpu.clone(),
             program,
             slots,
-            staging,
-            copies,
-            ready: Arc::new(AtomicBool::new(false)),
-            pending: false,
+            sums,
+            readback: Readback::new(gpu, "probe readback", 1, bytes),
             batch: n,
         })
     }
@@ -147,67 +130,33 @@ impl Probes {
         &self.program
     }
 
-    /// Records the reductions and the copies to the staging buffer, after the
-    /// step whose activations they read. Waits for an earlier probe still
-    /// being read.
-    pub fn record(&mut self, enc: &mut wgpu::CommandEncoder) -> Result<()> {
-        if self.pending {
-            return Err(Error::invalid("the previous probe has not been collected"));
-        }
+    /// Records the reductions and the copy of their sums, after the step
+    /// `step` whose activations they read. An earlier probe not yet collected
+    /// is waited for and returned.
+    pub fn record(
+        &mut self,
+        enc: &mut wgpu::CommandEncoder,
+        step: usize,
+    ) -> Result<Option<(usize, ProbeValues)>> {
         self.program.record(enc, "probes");
-        for (t, at) in &self.copies {
-            enc.copy_buffer_to_buffer(t.buffer(), t.offset(), &self.staging, *at, t.bytes());
-        }
-        Ok(())
+        let sources: Vec<&Tensor> = self.sums.iter().collect();
+        let earlier = self.readback.record(&self.gpu, enc, &sources, step)?;
+        Ok(earlier.map(|(s, b)| (s, self.decode(&b))))
     }
 
-    /// Starts mapping the results (call after the submission).
-    pub fn submitted(&mut self) {
-        self.pending = true;
-        self.ready.store(false, Ordering::SeqCst);
-        let ready = self.ready.clone();
-        self.staging.map_async(wgpu::MapMode::Read, .., move |r| {
-            if r.is_ok() {
-                ready.store(true, Ordering::SeqCst);
-            }
-        });
+    /// Starts mapping the results of `step` (call after the submission).
+    pub fn submitted(&mut self, step: usize) {
+        self.readback.submitted(step);
     }
 
-    pub fn is_pending(&self) -> bool {
-        self.pending
-    }
-
-    /// The values, if they have arrived (with `wait`, once they have).
-    pub fn collect(&mut self, wait: bool) -> Result<Option<ProbeValues>> {
-        if !self.pending {
-            return Ok(None);
-        }
-        loop {
-            self.gpu
-                .device()
-                .poll(if wait {
-                    wgpu::PollType::wait_indefinitely()
-                } else {
-                    wgpu::PollType::Poll
-                })
-                .map_err(|e| Error::Wgpu(format!("poll: {e}")))?;
-            if self.ready.load(Ordering::SeqCst) {
-                break;
-            }
-            if !wait {
-                return Ok(None);
-            }
-        }
-        let raw: Vec<f32> = {
-            let view = self
-                .staging
-                .get_mapped_range(..)
-                .map_err(|e| Error::Wgpu(format!("probe readback: {e}")))?;
-            bytemuck::pod_collect_to_vec(&view)
-        };
-        self.staging.unmap();
-        self.pending = false;
-        Ok(Some(self.decode(&raw)))
+    /// The values that have arrived, with their steps (with `wait`, all).
+    pub fn collect(&mut self, wait: bool) -> Result<Vec<(usize, ProbeValues)>> {
+        Ok(self
+            .readback
+            .collect(&self.gpu, wait)?
+            .into_iter()
+            .map(|(s, b)| (s, self.decode(&b)))
+            .collect())
     }
 
     /// Records, submits and waits: the probes of the plan's last run.
@@ -218,14 +167,17 @@ impl Probes {
             .create_command_encoder(&wgpu::CommandEncoderDescriptor {
                 label: Some("probes"),
             });
-        self.record(&mut enc)?;
+        // A probe of this plan's last run has no step of its own.
+        const NOW: usize = usize::MAX;
+        self.record(&mut enc, NOW)?;
         self.gpu.submit([enc.finish()]);
-        self.submitted();
-        self.collect(true)?
-            .ok_or_else(|| Error::Wgpu("probe results lost".into()))
+        self.submitted(NOW);
+        let bytes = self.readback.wait_for(&self.gpu, NOW)?;
+        Ok(self.decode(&bytes))
     }
 
-    fn decode(&self, raw: &[f32]) -> ProbeValues {
+    fn decode(&self, bytes: &[u8]) -> ProbeValues {
+        let raw: Vec<f32> = bytemuck::pod_collect_to_vec(bytes);
         let mut at = 0usize;
         let mut take = |len: usize| {
             let s = &raw[at..at + len];
