@@ -18,65 +18,14 @@
 //       One invocation per 4 values of a plane, 64 per workgroup; grid x over a
 //       plane's values, y (and z) over the N·C planes.
 
-struct BnParams {
-    n: u32, c: u32, hw: u32, chunks: u32,
-    chunk_len: u32, flags: u32, momentum: f32, eps: f32,
-}
+#import bn
+#import sum2
 
 const RELU: u32 = 1u;
 const RESIDUAL: u32 = 2u;
 const UPDATE_RUNNING: u32 = 4u;
 
-@group(0) @binding(0) var<uniform> p: BnParams;
-
 const WG: u32 = 256u;
-var<workgroup> s1: array<f32, WG>;
-var<workgroup> s2: array<f32, WG>;
-
-// Walks the values of channel c in chunk s (samples s·chunk_len onwards) in
-// steps of WG without a division per value: (n, k) is the sample and pixel.
-struct ChunkIter {
-    n: u32, k: u32, m: u32, dn: u32, dk: u32,
-}
-
-fn chunk_start(s: u32, t: u32) -> ChunkIter {
-    let n0 = s * p.chunk_len;
-    let n1 = min(n0 + p.chunk_len, p.n);
-    var it: ChunkIter;
-    it.m = (n1 - n0) * p.hw;
-    it.n = n0 + t / p.hw;
-    it.k = t % p.hw;
-    it.dn = WG / p.hw;
-    it.dk = WG % p.hw;
-    return it;
-}
-
-fn advance(it0: ChunkIter) -> ChunkIter {
-    var it = it0;
-    it.k += it.dk;
-    it.n += it.dn;
-    if it.k >= p.hw {
-        it.k -= p.hw;
-        it.n += 1u;
-    }
-    return it;
-}
-
-// Apply passes: one invocation takes 4 consecutive values of one plane
-// (sample n, channel c); planes are numbered over the grid's y and z.
-struct Quad {
-    base: u32, c: u32, count: u32,
-}
-
-fn quad(gid: vec3<u32>, wid: vec3<u32>, nwg: vec3<u32>) -> Quad {
-    let plane = wid.y + wid.z * nwg.y;
-    let k = gid.x * 4u;
-    var q: Quad;
-    q.c = plane % p.c;
-    q.base = plane * p.hw + k;
-    q.count = select(0u, min(4u, p.hw - min(k, p.hw)), plane < p.n * p.c);
-    return q;
-}
 
 @group(0) @binding(1) var<storage, read_write> partials: array<f32>;
 @group(0) @binding(2) var<storage, read> px: array<f32>;
@@ -89,26 +38,17 @@ fn bn_stats_partial(@builtin(workgroup_id) wid: vec3<u32>,
     let shift = px[c * p.hw];
     var a = 0.0;
     var b = 0.0;
-    var it = chunk_start(s, t);
+    var it = chunk_start(s, t, p.hw);
     for (var j = t; j < it.m; j += WG) {
         let v = px[(it.n * p.c + c) * p.hw + it.k] - shift;
         a += v;
         b += v * v;
         it = advance(it);
     }
-    s1[t] = a;
-    s2[t] = b;
-    workgroupBarrier();
-    for (var k = WG / 2u; k > 0u; k >>= 1u) {
-        if t < k {
-            s1[t] += s1[t + k];
-            s2[t] += s2[t + k];
-        }
-        workgroupBarrier();
-    }
+    let total = workgroup_sum2(t, a, b);
     if t == 0u {
-        partials[(c * p.chunks + s) * 2u] = s1[0];
-        partials[(c * p.chunks + s) * 2u + 1u] = s2[0];
+        partials[(c * p.chunks + s) * 2u] = total.x;
+        partials[(c * p.chunks + s) * 2u + 1u] = total.y;
     }
 }
 
@@ -212,40 +152,19 @@ fn bn_stats_partial4(@builtin(workgroup_id) wid: vec3<u32>,
     let s = wid.y;
     let q = p.hw / 4u;
     let shift = px4[c * q].x;
-    let n0 = s * p.chunk_len;
-    let n1 = min(n0 + p.chunk_len, p.n);
     var a = 0.0;
     var b = 0.0;
-    // Walk (n, k) over the chunk's quads without a division per quad.
-    let m = (n1 - n0) * q;
-    var n = n0 + t / q;
-    var k = t % q;
-    let dn = WG / q;
-    let dk = WG % q;
-    for (var j = t; j < m; j += WG) {
-        let v = px4[(n * p.c + c) * q + k] - vec4<f32>(shift);
+    var it = chunk_start(s, t, q);
+    for (var j = t; j < it.m; j += WG) {
+        let v = px4[(it.n * p.c + c) * q + it.k] - vec4<f32>(shift);
         a += v.x + v.y + v.z + v.w;
         b += dot(v, v);
-        k += dk;
-        n += dn;
-        if k >= q {
-            k -= q;
-            n += 1u;
-        }
+        it = advance(it);
     }
-    s1[t] = a;
-    s2[t] = b;
-    workgroupBarrier();
-    for (var r = WG / 2u; r > 0u; r >>= 1u) {
-        if t < r {
-            s1[t] += s1[t + r];
-            s2[t] += s2[t + r];
-        }
-        workgroupBarrier();
-    }
+    let total = workgroup_sum2(t, a, b);
     if t == 0u {
-        partials4[(c * p.chunks + s) * 2u] = s1[0];
-        partials4[(c * p.chunks + s) * 2u + 1u] = s2[0];
+        partials4[(c * p.chunks + s) * 2u] = total.x;
+        partials4[(c * p.chunks + s) * 2u + 1u] = total.y;
     }
 }
 

@@ -1,4 +1,4 @@
-// conv2d_backward_data: dx = d(loss)/dx of y = conv2d(x, weight), i.e. the
+// conv2d_backward_data_reference: dx = d(loss)/dx of y = conv2d(x, weight), i.e. the
 // transposed convolution of dy with the weights. With flags & 2 the result is
 // added to what dx holds (a tensor that feeds two layers sums both gradients).
 //
@@ -8,14 +8,9 @@
 //   3 weight [Co, Ci, Kh, Kw]
 // Dispatch: one invocation per element of dx, 64 per workgroup, folded over (x, y).
 
-struct ConvParams {
-    n: u32, ci: u32, h: u32, w: u32,
-    co: u32, ho: u32, wo: u32, kh: u32,
-    kw: u32, sh: u32, sw: u32, ph: u32,
-    pw: u32, flags: u32, _pad0: u32, _pad1: u32,
-}
+#import conv_params
+#import grid
 
-@group(0) @binding(0) var<uniform> p: ConvParams;
 @group(0) @binding(1) var<storage, read_write> dx: array<f32>;
 @group(0) @binding(2) var<storage, read> dy: array<f32>;
 @group(0) @binding(3) var<storage, read> weight: array<f32>;
@@ -23,9 +18,9 @@ struct ConvParams {
 const WG: u32 = 64u;
 
 @compute @workgroup_size(WG)
-fn conv2d_backward_data(@builtin(global_invocation_id) gid: vec3<u32>,
+fn conv2d_backward_data_reference(@builtin(global_invocation_id) gid: vec3<u32>,
                         @builtin(num_workgroups) nwg: vec3<u32>) {
-    let i = gid.x + gid.y * nwg.x * WG;
+    let i = folded_index(gid, nwg);
     if i >= p.n * p.ci * p.h * p.w {
         return;
     }

@@ -1,7 +1,7 @@
-// conv2d_backward_weight: dweight = d(loss)/d(weight) of y = conv2d(x, weight),
+// conv2d_backward_weight_reference: dweight = d(loss)/d(weight) of y = conv2d(x, weight),
 // and conv2d_backward_bias: dbias[co] = sum of dy over n, oy, ox.
 //
-// Bindings of conv2d_backward_weight:
+// Bindings of conv2d_backward_weight_reference:
 //   1 dweight [Co, Ci, Kh, Kw]  written
 //   2 dy      [N, Co, Ho, Wo]
 //   3 x       [N, Ci, H, W]
@@ -12,14 +12,9 @@
 // folded over (x, y). Each invocation sums over N·Ho·Wo terms: the reference, not
 // the fast path.
 
-struct ConvParams {
-    n: u32, ci: u32, h: u32, w: u32,
-    co: u32, ho: u32, wo: u32, kh: u32,
-    kw: u32, sh: u32, sw: u32, ph: u32,
-    pw: u32, flags: u32, _pad0: u32, _pad1: u32,
-}
+#import conv_params
+#import grid
 
-@group(0) @binding(0) var<uniform> p: ConvParams;
 @group(0) @binding(1) var<storage, read_write> dout: array<f32>;
 @group(0) @binding(2) var<storage, read> dy: array<f32>;
 @group(0) @binding(3) var<storage, read> x: array<f32>;
@@ -27,9 +22,9 @@ struct ConvParams {
 const WG: u32 = 64u;
 
 @compute @workgroup_size(WG)
-fn conv2d_backward_weight(@builtin(global_invocation_id) gid: vec3<u32>,
+fn conv2d_backward_weight_reference(@builtin(global_invocation_id) gid: vec3<u32>,
                           @builtin(num_workgroups) nwg: vec3<u32>) {
-    let i = gid.x + gid.y * nwg.x * WG;
+    let i = folded_index(gid, nwg);
     if i >= p.co * p.ci * p.kh * p.kw {
         return;
     }
@@ -61,7 +56,7 @@ fn conv2d_backward_weight(@builtin(global_invocation_id) gid: vec3<u32>,
 @compute @workgroup_size(WG)
 fn conv2d_backward_bias(@builtin(global_invocation_id) gid: vec3<u32>,
                         @builtin(num_workgroups) nwg: vec3<u32>) {
-    let co = gid.x + gid.y * nwg.x * WG;
+    let co = folded_index(gid, nwg);
     if co >= p.co {
         return;
     }

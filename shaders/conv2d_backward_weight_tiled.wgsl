@@ -9,7 +9,7 @@
 // partial sums, and conv2d_backward_weight_reduce adds the chunks in a fixed order
 // (deterministic, no atomics).
 //
-//   conv2d_backward_weight_3x3s1 / _3x3s2
+//   conv2d_backward_weight_tiled_s1 / _s2
 //       1 partials [S, Co, Ci, 9]  2 dy [N, Co, Ho, dy_pitch] as vec4  3 xp [N, Ci, Hp, pitch] as vec4
 //       grid (ceil(Ci / 16), Co / 4 rounded up, S); invocation: input channel ci =
 //       16·wid.x + local index, 4 output channels, all 9 taps (36 sums), over 4
@@ -88,7 +88,7 @@ fn write(j: Job, acc: array<vec4<f32>, 9>) {
 }
 
 @compute @workgroup_size(WG)
-fn conv2d_backward_weight_3x3s1(@builtin(workgroup_id) wid: vec3<u32>,
+fn conv2d_backward_weight_tiled_s1(@builtin(workgroup_id) wid: vec3<u32>,
                                 @builtin(local_invocation_index) lid: u32) {
     let j = job(wid, lid);
     if !j.ok {
@@ -146,7 +146,7 @@ fn conv2d_backward_weight_3x3s1(@builtin(workgroup_id) wid: vec3<u32>,
 }
 
 @compute @workgroup_size(WG)
-fn conv2d_backward_weight_3x3s2(@builtin(workgroup_id) wid: vec3<u32>,
+fn conv2d_backward_weight_tiled_s2(@builtin(workgroup_id) wid: vec3<u32>,
                                 @builtin(local_invocation_index) lid: u32) {
     let j = job(wid, lid);
     if !j.ok {

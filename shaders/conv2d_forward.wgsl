@@ -1,4 +1,4 @@
-// conv2d_forward: y = conv2d(x, weight) + bias, groups = 1. The readable
+// conv2d_forward_reference: y = conv2d(x, weight) + bias, groups = 1. The readable
 // reference; conv2d_forward_tiled.wgsl is the fast path and is tested against it.
 //
 // Bindings (NCHW activations, OIHW weights, row-major f32):
@@ -9,14 +9,9 @@
 // Dispatch: one invocation per element of y, 64 per workgroup, the linear index
 // folded over (x, y) workgroups when it exceeds the per-dimension limit.
 
-struct ConvParams {
-    n: u32, ci: u32, h: u32, w: u32,
-    co: u32, ho: u32, wo: u32, kh: u32,
-    kw: u32, sh: u32, sw: u32, ph: u32,
-    pw: u32, flags: u32, _pad0: u32, _pad1: u32,
-}
+#import conv_params
+#import grid
 
-@group(0) @binding(0) var<uniform> p: ConvParams;
 @group(0) @binding(1) var<storage, read_write> y: array<f32>;
 @group(0) @binding(2) var<storage, read> x: array<f32>;
 @group(0) @binding(3) var<storage, read> weight: array<f32>;
@@ -25,9 +20,9 @@ struct ConvParams {
 const WG: u32 = 64u;
 
 @compute @workgroup_size(WG)
-fn conv2d_forward(@builtin(global_invocation_id) gid: vec3<u32>,
+fn conv2d_forward_reference(@builtin(global_invocation_id) gid: vec3<u32>,
                   @builtin(num_workgroups) nwg: vec3<u32>) {
-    let i = gid.x + gid.y * nwg.x * WG;
+    let i = folded_index(gid, nwg);
     if i >= p.n * p.co * p.ho * p.wo {
         return;
     }

@@ -1,4 +1,4 @@
-// conv2d_forward_tiled: fast 3x3 convolutions, stride 1 and 2, as an implicit
+// conv2d_forward_tiled_s1 / _s2: fast 3x3 convolutions, stride 1 and 2, as an implicit
 // GEMM with an 8x8 register tile. conv2d_forward.wgsl is the reference they are
 // tested against.
 //
@@ -142,7 +142,7 @@ fn store(a: Acc, t: Tile) {
 }
 
 @compute @workgroup_size(WG)
-fn conv2d_forward_3x3s1(@builtin(global_invocation_id) gid: vec3<u32>,
+fn conv2d_forward_tiled_s1(@builtin(global_invocation_id) gid: vec3<u32>,
                         @builtin(workgroup_id) wid: vec3<u32>,
                         @builtin(num_workgroups) nwg: vec3<u32>) {
     let t = tile(gid, wid, nwg);
@@ -171,7 +171,7 @@ fn conv2d_forward_3x3s1(@builtin(global_invocation_id) gid: vec3<u32>,
 }
 
 @compute @workgroup_size(WG)
-fn conv2d_forward_3x3s2(@builtin(global_invocation_id) gid: vec3<u32>,
+fn conv2d_forward_tiled_s2(@builtin(global_invocation_id) gid: vec3<u32>,
                         @builtin(workgroup_id) wid: vec3<u32>,
                         @builtin(num_workgroups) nwg: vec3<u32>) {
     let t = tile(gid, wid, nwg);

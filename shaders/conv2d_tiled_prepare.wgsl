@@ -31,6 +31,8 @@ struct WeightParams {
 
 const WG: u32 = 256u;
 
+#import grid
+
 @group(0) @binding(0) var<uniform> pp: PadParams;
 @group(0) @binding(1) var<storage, read_write> xp: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read> x: array<f32>;
@@ -143,7 +145,7 @@ fn conv2d_weight_tiles(@builtin(global_invocation_id) gid: vec3<u32>,
     let backward = (wp.flags & 1u) != 0u;
     let ins = select(wp.ci, wp.co, backward);
     let outs = select(wp.co, wp.ci, backward);
-    let i = gid.x + gid.y * nwg.x * WG;
+    let i = folded_index(gid, nwg);
     if i >= ins * wp.kh * wp.kw * wp.opad {
         return;
     }

@@ -19,14 +19,12 @@ struct EwParams {
 
 const WG: u32 = 256u;
 
-fn index(gid: vec3<u32>, nwg: vec3<u32>) -> u32 {
-    return gid.x + gid.y * nwg.x * WG;
-}
+#import grid
 
 @compute @workgroup_size(WG)
 fn relu_forward(@builtin(global_invocation_id) gid: vec3<u32>,
                 @builtin(num_workgroups) nwg: vec3<u32>) {
-    let i = index(gid, nwg);
+    let i = folded_index(gid, nwg);
     if i < p.len {
         out[i] = max(in0[i], 0.0);
     }
@@ -35,7 +33,7 @@ fn relu_forward(@builtin(global_invocation_id) gid: vec3<u32>,
 @compute @workgroup_size(WG)
 fn relu_backward(@builtin(global_invocation_id) gid: vec3<u32>,
                  @builtin(num_workgroups) nwg: vec3<u32>) {
-    let i = index(gid, nwg);
+    let i = folded_index(gid, nwg);
     if i < p.len {
         out[i] = select(0.0, in0[i], in1[i] > 0.0);
     }
@@ -44,7 +42,7 @@ fn relu_backward(@builtin(global_invocation_id) gid: vec3<u32>,
 @compute @workgroup_size(WG)
 fn add_forward(@builtin(global_invocation_id) gid: vec3<u32>,
                @builtin(num_workgroups) nwg: vec3<u32>) {
-    let i = index(gid, nwg);
+    let i = folded_index(gid, nwg);
     if i < p.len {
         var v = in0[i] + in1[i];
         if (p.flags & 1u) != 0u {
@@ -57,7 +55,7 @@ fn add_forward(@builtin(global_invocation_id) gid: vec3<u32>,
 @compute @workgroup_size(WG)
 fn axpby(@builtin(global_invocation_id) gid: vec3<u32>,
          @builtin(num_workgroups) nwg: vec3<u32>) {
-    let i = index(gid, nwg);
+    let i = folded_index(gid, nwg);
     if i < p.len {
         out[i] = p.alpha * in0[i] + p.beta * in1[i];
     }
@@ -66,7 +64,7 @@ fn axpby(@builtin(global_invocation_id) gid: vec3<u32>,
 @compute @workgroup_size(WG)
 fn copy(@builtin(global_invocation_id) gid: vec3<u32>,
         @builtin(num_workgroups) nwg: vec3<u32>) {
-    let i = index(gid, nwg);
+    let i = folded_index(gid, nwg);
     if i < p.len {
         var v = in0[i];
         if (p.flags & 1u) != 0u {

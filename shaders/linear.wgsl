@@ -17,14 +17,12 @@ struct LinearParams {
 
 const WG: u32 = 64u;
 
-fn index(gid: vec3<u32>, nwg: vec3<u32>) -> u32 {
-    return gid.x + gid.y * nwg.x * WG;
-}
+#import grid
 
 @compute @workgroup_size(WG)
 fn linear_forward(@builtin(global_invocation_id) gid: vec3<u32>,
                   @builtin(num_workgroups) nwg: vec3<u32>) {
-    let e = index(gid, nwg);
+    let e = folded_index(gid, nwg);
     if e >= p.n * p.o {
         return;
     }
@@ -43,7 +41,7 @@ fn linear_forward(@builtin(global_invocation_id) gid: vec3<u32>,
 @compute @workgroup_size(WG)
 fn linear_backward_data(@builtin(global_invocation_id) gid: vec3<u32>,
                         @builtin(num_workgroups) nwg: vec3<u32>) {
-    let e = index(gid, nwg);
+    let e = folded_index(gid, nwg);
     if e >= p.n * p.i {
         return;
     }
@@ -59,7 +57,7 @@ fn linear_backward_data(@builtin(global_invocation_id) gid: vec3<u32>,
 @compute @workgroup_size(WG)
 fn linear_backward_weight(@builtin(global_invocation_id) gid: vec3<u32>,
                           @builtin(num_workgroups) nwg: vec3<u32>) {
-    let e = index(gid, nwg);
+    let e = folded_index(gid, nwg);
     if e >= p.o * p.i {
         return;
     }
@@ -75,7 +73,7 @@ fn linear_backward_weight(@builtin(global_invocation_id) gid: vec3<u32>,
 @compute @workgroup_size(WG)
 fn linear_backward_bias(@builtin(global_invocation_id) gid: vec3<u32>,
                         @builtin(num_workgroups) nwg: vec3<u32>) {
-    let o = index(gid, nwg);
+    let o = folded_index(gid, nwg);
     if o >= p.o {
         return;
     }

@@ -19,9 +19,7 @@ struct PoolParams {
 
 const WG: u32 = 256u;
 
-fn index(gid: vec3<u32>, nwg: vec3<u32>) -> u32 {
-    return gid.x + gid.y * nwg.x * WG;
-}
+#import grid
 
 // ---- maxpool_forward ----
 @group(0) @binding(1) var<storage, read_write> mf_y: array<f32>;
@@ -31,7 +29,7 @@ fn index(gid: vec3<u32>, nwg: vec3<u32>) -> u32 {
 @compute @workgroup_size(WG)
 fn maxpool_forward(@builtin(global_invocation_id) gid: vec3<u32>,
                    @builtin(num_workgroups) nwg: vec3<u32>) {
-    let i = index(gid, nwg);
+    let i = folded_index(gid, nwg);
     if i >= p.n * p.c * p.ho * p.wo {
         return;
     }
@@ -77,7 +75,7 @@ fn maxpool_forward(@builtin(global_invocation_id) gid: vec3<u32>,
 @compute @workgroup_size(WG)
 fn maxpool_backward(@builtin(global_invocation_id) gid: vec3<u32>,
                     @builtin(num_workgroups) nwg: vec3<u32>) {
-    let i = index(gid, nwg);
+    let i = folded_index(gid, nwg);
     if i >= p.n * p.c * p.h * p.w {
         return;
     }
@@ -126,7 +124,7 @@ fn avgpool_forward(@builtin(global_invocation_id) gid: vec3<u32>,
 @compute @workgroup_size(WG)
 fn avgpool_backward(@builtin(global_invocation_id) gid: vec3<u32>,
                     @builtin(num_workgroups) nwg: vec3<u32>) {
-    let i = index(gid, nwg);
+    let i = folded_index(gid, nwg);
     let hw = p.h * p.w;
     if i >= p.n * p.c * hw {
         return;

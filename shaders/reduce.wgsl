@@ -18,8 +18,8 @@ struct ReduceParams {
 @group(0) @binding(3) var<storage, read> coef: array<f32>;
 
 const WG: u32 = 64u;
-var<workgroup> s1: array<f32, WG>;
-var<workgroup> s2: array<f32, WG>;
+
+#import sum2
 
 // Element `i` of x, in channel `c`, through the affine map when flags & 1.
 fn value(i: u32, c: u32) -> f32 {
@@ -31,19 +31,10 @@ fn value(i: u32, c: u32) -> f32 {
 }
 
 fn finish(t: u32, slot: u32, write: bool, a: f32, b: f32) {
-    s1[t] = a;
-    s2[t] = b;
-    workgroupBarrier();
-    for (var k = WG / 2u; k > 0u; k >>= 1u) {
-        if t < k {
-            s1[t] += s1[t + k];
-            s2[t] += s2[t + k];
-        }
-        workgroupBarrier();
-    }
+    let total = workgroup_sum2(t, a, b);
     if t == 0u && write {
-        out[2u * slot] = s1[0];
-        out[2u * slot + 1u] = s2[0];
+        out[2u * slot] = total.x;
+        out[2u * slot + 1u] = total.y;
     }
 }
 

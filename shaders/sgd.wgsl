@@ -21,10 +21,12 @@ struct SgdParams {
 
 const WG: u32 = 256u;
 
+#import grid
+
 @compute @workgroup_size(WG)
 fn sgd_step(@builtin(global_invocation_id) gid: vec3<u32>,
             @builtin(num_workgroups) nwg: vec3<u32>) {
-    let i = gid.x + gid.y * nwg.x * WG;
+    let i = folded_index(gid, nwg);
     if i >= p.len {
         return;
     }

@@ -21,10 +21,12 @@ struct ShortcutParams {
 
 const WG: u32 = 256u;
 
+#import grid
+
 @compute @workgroup_size(WG)
 fn shortcut_a_forward(@builtin(global_invocation_id) gid: vec3<u32>,
                       @builtin(num_workgroups) nwg: vec3<u32>) {
-    let i = gid.x + gid.y * nwg.x * WG;
+    let i = folded_index(gid, nwg);
     if i >= p.n * p.co * p.ho * p.wo {
         return;
     }
@@ -43,7 +45,7 @@ fn shortcut_a_forward(@builtin(global_invocation_id) gid: vec3<u32>,
 @compute @workgroup_size(WG)
 fn shortcut_a_backward(@builtin(global_invocation_id) gid: vec3<u32>,
                        @builtin(num_workgroups) nwg: vec3<u32>) {
-    let i = gid.x + gid.y * nwg.x * WG;
+    let i = folded_index(gid, nwg);
     if i >= p.n * p.ci * p.h * p.w {
         return;
     }

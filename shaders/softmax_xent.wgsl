@@ -20,8 +20,8 @@ struct XentParams {
 @group(0) @binding(5) var<storage, read> labels: array<u32>;
 
 const WG: u32 = 256u;
-var<workgroup> loss_sum: array<f32, WG>;
-var<workgroup> correct_sum: array<f32, WG>;
+
+#import sum2
 
 @compute @workgroup_size(WG)
 fn softmax_xent(@builtin(local_invocation_index) t: u32) {
@@ -56,18 +56,9 @@ fn softmax_xent(@builtin(local_invocation_index) t: u32) {
             }
         }
     }
-    loss_sum[t] = my_loss;
-    correct_sum[t] = my_correct;
-    workgroupBarrier();
-    for (var s = WG / 2u; s > 0u; s >>= 1u) {
-        if t < s {
-            loss_sum[t] += loss_sum[t + s];
-            correct_sum[t] += correct_sum[t + s];
-        }
-        workgroupBarrier();
-    }
+    let total = workgroup_sum2(t, my_loss, my_correct);
     if t == 0u {
-        metrics[0] = loss_sum[0] / f32(p.n);
-        metrics[1] = correct_sum[0];
+        metrics[0] = total.x / f32(p.n);
+        metrics[1] = total.y;
     }
 }

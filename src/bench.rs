@@ -14,7 +14,7 @@ use serde::Serialize;
 use crate::device::Gpu;
 use crate::error::{Error, Result};
 use crate::kernels::batchnorm;
-use crate::kernels::{Launch, Program, conv2d, elementwise, grid_1d, prepare};
+use crate::kernels::{Program, conv2d, elementwise};
 use crate::model::plan::PlanOptions;
 use crate::model::probe::Probes;
 use crate::model::{Graph, HostParams, Mode, ModelSpec, Params, Plan};
@@ -177,23 +177,13 @@ pub fn fma_peak(gpu: &Gpu, reps: usize) -> Result<f64> {
     let iters = 2048u32;
     let out = gpu.tensor(&[invocations])?;
     let mut prog = Program::new();
-    let d = prepare(
-        gpu,
-        Launch {
-            file: "bench_fma.wgsl",
-            entry: "bench_fma",
-            params: &[iters, 0u32, 0, 0],
-            image: None,
-            tensors: &[Some(&out)],
-            workgroups: grid_1d(gpu, "bench_fma", invocations, 64)?,
-        },
-    )?;
-    prog.push(d);
+    crate::kernels::ceiling::bench_fma(gpu, &mut prog, &out, iters)?;
     let ms = match dispatch_ms(gpu, &prog, reps)? {
         Some(t) => t[0],
         None => wall_ms(gpu, &prog, reps)?,
     };
-    Ok(invocations as f64 * iters as f64 * 16.0 / (ms * 1e-3) / 1e9)
+    let flops = invocations as f64 * iters as f64 * crate::kernels::ceiling::FLOPS_PER_ITER as f64;
+    Ok(flops / (ms * 1e-3) / 1e9)
 }
 
 /// The convolution workloads: ResNet-20/56 stage shapes at batch `n`.
@@ -237,10 +227,15 @@ fn conv_pass(gpu: &Gpu, g: &Conv2dGeom, pass: &str, reps: usize, peak: f64) -> R
         &rng.vec_uniform(g.n * g.cout * g.ho() * g.wo(), -1.0, 1.0),
     )?;
     let mut prog = Program::new();
+    let fresh = &mut conv2d::Fresh;
     match pass {
-        "forward" => conv2d::conv2d_forward(gpu, &mut prog, &y, &x, &w, None, g)?,
-        "backward-data" => conv2d::conv2d_backward_data(gpu, &mut prog, &x, &y, &w, g, false)?,
-        _ => conv2d::conv2d_backward_weight(gpu, &mut prog, &w, &y, &x, g)?,
+        "forward" => {
+            conv2d::conv2d_forward(gpu, &mut prog, &y, &x, &w, None, g, fresh)?;
+        }
+        "backward-data" => {
+            conv2d::conv2d_backward_data(gpu, &mut prog, &x, &y, &w, g, false, fresh)?
+        }
+        _ => conv2d::conv2d_backward_weight(gpu, &mut prog, &w, &y, &x, None, g, fresh)?,
     }
     // The convolution kernel is the last dispatch of forward and backward-data,
     // the one before the reduction for backward-weight.

@@ -7,6 +7,7 @@ use std::path::Path;
 
 use naga::back::{glsl, hlsl, msl, spv};
 use naga::valid::{Capabilities, ValidationFlags, Validator};
+use reslab::kernels::shaders::{MODULES, SHARED};
 
 fn shader_dir() -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("shaders")
@@ -14,22 +15,41 @@ fn shader_dir() -> std::path::PathBuf {
 
 #[test]
 fn every_shader_file_is_registered() {
-    let on_disk: BTreeSet<String> = std::fs::read_dir(shader_dir())
-        .unwrap()
-        .map(|e| e.unwrap().file_name().into_string().unwrap())
-        .filter(|n| n.ends_with(".wgsl"))
-        .collect();
-    let registered: BTreeSet<String> = reslab::kernels::SHADERS
-        .iter()
-        .map(|(f, _)| f.to_string())
-        .collect();
+    let names = |dir: std::path::PathBuf| -> BTreeSet<String> {
+        std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .filter(|n| n.ends_with(".wgsl"))
+            .collect()
+    };
+    let registered: BTreeSet<String> = MODULES.iter().map(|m| m.name.to_string()).collect();
     assert_eq!(
-        on_disk, registered,
-        "shaders/ and kernels::SHADERS disagree"
+        names(shader_dir()),
+        registered,
+        "shaders/ and kernels::shaders::MODULES disagree"
     );
-    for (file, src) in reslab::kernels::SHADERS {
-        let disk = std::fs::read_to_string(shader_dir().join(file)).unwrap();
-        assert_eq!(&disk, src, "{file}: embedded source differs from the file");
+    for m in MODULES {
+        let disk = std::fs::read_to_string(shader_dir().join(m.name)).unwrap();
+        assert_eq!(
+            disk, m.source,
+            "{}: embedded source differs from the file",
+            m.name
+        );
+    }
+    let shared: BTreeSet<String> = SHARED.iter().map(|(k, _)| format!("{k}.wgsl")).collect();
+    assert_eq!(
+        names(shader_dir().join("shared")),
+        shared,
+        "shaders/shared/ and SHARED disagree"
+    );
+    // Every shared file is imported somewhere.
+    for (k, _) in SHARED {
+        assert!(
+            MODULES
+                .iter()
+                .any(|m| m.source.contains(&format!("#import {k}\n"))),
+            "shared/{k}.wgsl is imported by no module"
+        );
     }
 }
 
@@ -37,9 +57,10 @@ fn every_shader_file_is_registered() {
 fn every_shader_validates_and_translates_to_all_backends() {
     let mut failures = Vec::new();
     let mut entry_points = 0;
-    for (file, src) in reslab::kernels::SHADERS {
-        if let Err(e) = check(file, src, &mut entry_points) {
-            failures.push(format!("{file}: {e}"));
+    for m in MODULES {
+        let src = m.wgsl().unwrap();
+        if let Err(e) = check(m.name, &src, &mut entry_points) {
+            failures.push(format!("{}: {e}", m.name));
         }
     }
     assert!(
@@ -52,10 +73,8 @@ fn every_shader_validates_and_translates_to_all_backends() {
 
 fn check(_file: &str, src: &str, entry_points: &mut usize) -> Result<(), String> {
     let module = naga::front::wgsl::parse_str(src).map_err(|e| e.emit_to_string(src))?;
-    // Subgroup and f16 variants exist only where the adapter has them; the
-    // validator allows the capabilities, each back end decides for itself.
-    let caps = Capabilities::SUBGROUP | Capabilities::SHADER_FLOAT16;
-    let info = Validator::new(ValidationFlags::all(), caps)
+    // No shader asks for an optional capability (subgroups, f16).
+    let info = Validator::new(ValidationFlags::all(), Capabilities::empty())
         .validate(&module)
         .map_err(|e| e.emit_to_string(src))?;
     for ep in &module.entry_points {

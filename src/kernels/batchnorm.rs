@@ -5,21 +5,22 @@
 use crate::device::Gpu;
 use crate::device::Tensor;
 use crate::error::{Error, Result};
-use crate::kernels::{Program, expect_shape, grid_1d, push, u32_of};
+use crate::kernels::table::{self, Kernel, params};
+use crate::kernels::{Program, expect_shape, launch, u32_of};
 use crate::ops::{BnGeom, BnOptions};
 
-/// Mirrors `BnParams` of the batch-norm shaders.
-#[repr(C)]
-#[derive(Clone, Copy, Debug, bytemuck::Pod, bytemuck::Zeroable)]
-struct BnParams {
-    n: u32,
-    c: u32,
-    hw: u32,
-    chunks: u32,
-    chunk_len: u32,
-    flags: u32,
-    momentum: f32,
-    eps: f32,
+params! {
+    /// Mirrors `BnParams` of the batch-norm shaders.
+    pub struct BnParams {
+        n: u32,
+        c: u32,
+        hw: u32,
+        chunks: u32,
+        chunk_len: u32,
+        flags: u32,
+        momentum: f32,
+        eps: f32,
+    }
 }
 
 const RELU: u32 = 1;
@@ -38,23 +39,29 @@ fn chunks(g: &BnGeom) -> (usize, usize) {
     (g.n.div_ceil(per), per)
 }
 
-/// Grid of the apply passes: x over a plane's values in fours, 64 per group;
-/// y (and z beyond the per-dimension limit) over the N·C planes.
-fn apply_grid(gpu: &Gpu, g: &BnGeom) -> Result<[u32; 3]> {
+/// Grid of the apply pass `k`: x over a plane's values in fours, a workgroup
+/// of them per group; y (and z beyond the per-dimension limit) over the N·C
+/// planes.
+fn apply_grid(gpu: &Gpu, g: &BnGeom, k: &Kernel<BnParams>) -> Result<[u32; 3]> {
     let max = gpu.limits().max_compute_workgroups_per_dimension as usize;
     let planes = g.n * g.c;
     let gy = planes.min(max);
     let gz = planes.div_ceil(gy);
+    let per_group = 4 * k.width() as usize;
     crate::kernels::check_grid(
         gpu,
         "batch norm apply",
-        [g.hw.div_ceil(256) as u64, gy as u64, gz as u64],
+        [g.hw.div_ceil(per_group) as u64, gy as u64, gz as u64],
     )
 }
 
-/// The entry point of a pass: its vec4 variant when planes are a multiple of
-/// 4 values (every tensor binding then holds whole vec4s).
-fn entry(g: &BnGeom, scalar: &'static str, vec4: &'static str) -> &'static str {
+/// A pass's kernel: its vec4 variant when planes are a multiple of 4 values
+/// (every tensor binding then holds whole vec4s).
+fn pick(
+    g: &BnGeom,
+    scalar: &'static Kernel<BnParams>,
+    vec4: &'static Kernel<BnParams>,
+) -> &'static Kernel<BnParams> {
     if g.hw.is_multiple_of(4) { vec4 } else { scalar }
 }
 
@@ -148,20 +155,18 @@ pub fn batchnorm_forward_train(
     }
     let p = params(g, o, flags)?;
     let partials = gpu.tensor(&[g.c, p.chunks as usize, 2])?;
-    push(
+    launch(
         gpu,
         prog,
-        "batchnorm_forward.wgsl",
-        entry(g, "bn_stats_partial", "bn_stats_partial4"),
+        pick(g, &table::BN_STATS_PARTIAL, &table::BN_STATS_PARTIAL4),
         &p,
         &[Some(&partials), Some(x)],
         [g.c as u32, p.chunks, 1],
     )?;
-    push(
+    launch(
         gpu,
         prog,
-        "batchnorm_forward.wgsl",
-        "bn_stats_finalize",
+        &table::BN_STATS_FINALIZE,
         &p,
         &[
             Some(saved),
@@ -173,7 +178,7 @@ pub fn batchnorm_forward_train(
             Some(beta),
             Some(x),
         ],
-        grid_1d(gpu, "bn_stats_finalize", g.c, 64)?,
+        table::BN_STATS_FINALIZE.grid_1d(gpu, g.c)?,
     )?;
     apply(gpu, prog, y, x, coef, residual, g, &p)
 }
@@ -218,11 +223,10 @@ pub fn batchnorm_forward_eval(
     }
     expect_shape("batch norm coefficients", coef, &[2, g.c])?;
     let p = params(g, o, flags)?;
-    push(
+    launch(
         gpu,
         prog,
-        "batchnorm_forward.wgsl",
-        "bn_eval_coef",
+        &table::BN_EVAL_COEF,
         &p,
         &[
             Some(coef),
@@ -231,7 +235,7 @@ pub fn batchnorm_forward_eval(
             Some(gamma),
             Some(beta),
         ],
-        grid_1d(gpu, "bn_eval_coef", g.c, 64)?,
+        table::BN_EVAL_COEF.grid_1d(gpu, g.c)?,
     )?;
     apply(gpu, prog, y, x, coef, residual, g, &p)
 }
@@ -247,14 +251,14 @@ fn apply(
     g: &BnGeom,
     p: &BnParams,
 ) -> Result<()> {
-    push(
+    let k = pick(g, &table::BN_APPLY, &table::BN_APPLY4);
+    launch(
         gpu,
         prog,
-        "batchnorm_forward.wgsl",
-        entry(g, "bn_apply", "bn_apply4"),
+        k,
         p,
         &[Some(y), Some(x), Some(coef), residual],
-        apply_grid(gpu, g)?,
+        apply_grid(gpu, g, k)?,
     )?;
     Ok(())
 }
@@ -310,20 +314,18 @@ pub fn batchnorm_backward(
     let p = params(g, &BnOptions::default(), flags)?;
     let partials = gpu.tensor(&[g.c, p.chunks as usize, 2])?;
     let bcoef = gpu.tensor(&[4, g.c])?;
-    push(
+    launch(
         gpu,
         prog,
-        "batchnorm_backward.wgsl",
-        entry(g, "bn_backward_partial", "bn_backward_partial4"),
+        pick(g, &table::BN_BACKWARD_PARTIAL, &table::BN_BACKWARD_PARTIAL4),
         &p,
         &[Some(&partials), Some(dout), out, Some(x), Some(saved)],
         [g.c as u32, p.chunks, 1],
     )?;
-    push(
+    launch(
         gpu,
         prog,
-        "batchnorm_backward.wgsl",
-        "bn_backward_finalize",
+        &table::BN_BACKWARD_FINALIZE,
         &p,
         &[
             Some(dgamma),
@@ -333,13 +335,13 @@ pub fn batchnorm_backward(
             Some(saved),
             Some(gamma),
         ],
-        grid_1d(gpu, "bn_backward_finalize", g.c, 64)?,
+        table::BN_BACKWARD_FINALIZE.grid_1d(gpu, g.c)?,
     )?;
-    push(
+    let k = pick(g, &table::BN_BACKWARD_APPLY, &table::BN_BACKWARD_APPLY4);
+    launch(
         gpu,
         prog,
-        "batchnorm_backward.wgsl",
-        entry(g, "bn_backward_apply", "bn_backward_apply4"),
+        k,
         &p,
         &[
             Some(dx),
@@ -349,7 +351,7 @@ pub fn batchnorm_backward(
             Some(x),
             Some(&bcoef),
         ],
-        apply_grid(gpu, g)?,
+        apply_grid(gpu, g, k)?,
     )?;
     Ok(())
 }

@@ -4,24 +4,25 @@
 use crate::device::Gpu;
 use crate::device::Tensor;
 use crate::error::{Error, Result};
-use crate::kernels::{Launch, Program, expect_shape, nchw, prepare};
+use crate::kernels::table::{self, params};
+use crate::kernels::{Program, expect_shape, launch, nchw, prepare};
 
-/// Mirrors `ColormapParams` of colormap.wgsl.
-#[repr(C)]
-#[derive(Clone, Copy, Debug, bytemuck::Pod, bytemuck::Zeroable)]
-struct ColormapParams {
-    n: u32,
-    c: u32,
-    h: u32,
-    w: u32,
-    cols: u32,
-    tex_w: u32,
-    tex_h: u32,
-    flags: u32,
-    first: u32,
-    _pad0: u32,
-    _pad1: u32,
-    _pad2: u32,
+params! {
+    /// Mirrors `ColormapParams` of colormap.wgsl.
+    pub struct ColormapParams {
+        n: u32,
+        c: u32,
+        h: u32,
+        w: u32,
+        cols: u32,
+        tex_w: u32,
+        tex_h: u32,
+        flags: u32,
+        first: u32,
+        _pad0: u32,
+        _pad1: u32,
+        _pad2: u32,
+    }
 }
 
 /// What to draw: channel maps of sample `sample` of `src` [N, C, H, W], each
@@ -68,9 +69,7 @@ fn params(s: &Source<'_>, flags: u32) -> Result<(ColormapParams, [usize; 4])> {
             tex_h: th as u32,
             flags,
             first: 0,
-            _pad0: 0,
-            _pad1: 0,
-            _pad2: 0,
+            ..Default::default()
         },
         [n, c, h, w],
     ))
@@ -83,18 +82,14 @@ pub fn channel_range(gpu: &Gpu, prog: &mut Program, range: &Tensor, s: &Source<'
     expect_shape("colormap range", range, &[c + 1, 2])?;
     // Every channel, then (reading what the first dispatch wrote) the joint range.
     for (first, count) in [(0, c as u32), (c as u32, 1)] {
-        let d = prepare(
+        launch(
             gpu,
-            Launch {
-                file: "colormap.wgsl",
-                entry: "channel_range",
-                params: &ColormapParams { first, ..p },
-                image: None,
-                tensors: &[Some(range), Some(s.src), s.coef, s.add],
-                workgroups: [count, 1, 1],
-            },
+            prog,
+            &table::CHANNEL_RANGE,
+            &ColormapParams { first, ..p },
+            &[Some(range), Some(s.src), s.coef, s.add],
+            [count, 1, 1],
         )?;
-        prog.push(d);
     }
     Ok(())
 }
@@ -112,16 +107,15 @@ pub fn colormap(
 ) -> Result<()> {
     let (p, [_, c, _, _]) = params(s, if joint { 4 } else { 0 })?;
     expect_shape("colormap range", range, &[c + 1, 2])?;
+    let k = &table::COLORMAP;
+    let [wx, wy, _] = k.workgroup;
     let d = prepare(
         gpu,
-        Launch {
-            file: "colormap.wgsl",
-            entry: "colormap",
-            params: &p,
-            image: Some(image),
-            tensors: &[Some(s.src), s.coef, s.add, Some(range)],
-            workgroups: [p.tex_w.div_ceil(8), p.tex_h.div_ceil(8), 1],
-        },
+        k,
+        &p,
+        Some(image),
+        &[Some(s.src), s.coef, s.add, Some(range)],
+        [p.tex_w.div_ceil(wx), p.tex_h.div_ceil(wy), 1],
     )?;
     prog.push(d);
     Ok(())

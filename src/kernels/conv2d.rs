@@ -3,30 +3,31 @@
 use crate::device::Gpu;
 use crate::device::Tensor;
 use crate::error::{Error, Result};
-use crate::kernels::{Program, expect_shape, grid_1d, push, u32_of};
+use crate::kernels::table::{self, params};
+use crate::kernels::{Program, expect_shape, launch, u32_of};
 use crate::ops::Conv2dGeom;
 use crate::ops::PadGeom;
 
-/// Mirrors `ConvParams` of the conv shaders.
-#[repr(C)]
-#[derive(Clone, Copy, Debug, bytemuck::Pod, bytemuck::Zeroable)]
-pub struct ConvParams {
-    pub n: u32,
-    pub ci: u32,
-    pub h: u32,
-    pub w: u32,
-    pub co: u32,
-    pub ho: u32,
-    pub wo: u32,
-    pub kh: u32,
-    pub kw: u32,
-    pub sh: u32,
-    pub sw: u32,
-    pub ph: u32,
-    pub pw: u32,
-    pub flags: u32,
-    pub _pad0: u32,
-    pub _pad1: u32,
+params! {
+    /// Mirrors `ConvParams` of the conv shaders.
+    pub struct ConvParams {
+        n: u32,
+        ci: u32,
+        h: u32,
+        w: u32,
+        co: u32,
+        ho: u32,
+        wo: u32,
+        kh: u32,
+        kw: u32,
+        sh: u32,
+        sw: u32,
+        ph: u32,
+        pw: u32,
+        flags: u32,
+        _pad0: u32,
+        _pad1: u32,
+    }
 }
 
 pub const FLAG_BIAS: u32 = 1;
@@ -82,14 +83,13 @@ pub fn conv2d_forward_reference(
 ) -> Result<()> {
     check(g, y, x, w, b)?;
     let params = ConvParams::new(g, if b.is_some() { FLAG_BIAS } else { 0 })?;
-    push(
+    launch(
         gpu,
         prog,
-        "conv2d_forward.wgsl",
-        "conv2d_forward",
+        &table::CONV2D_FORWARD_REFERENCE,
         &params,
         &[Some(y), Some(x), Some(w), b],
-        grid_1d(gpu, "conv2d_forward", y.len(), 64)?,
+        table::CONV2D_FORWARD_REFERENCE.grid_1d(gpu, y.len())?,
     )?;
     Ok(())
 }
@@ -107,14 +107,13 @@ pub fn conv2d_backward_data_reference(
 ) -> Result<()> {
     check(g, dy, dx, w, None)?;
     let params = ConvParams::new(g, if accumulate { FLAG_ACCUMULATE } else { 0 })?;
-    push(
+    launch(
         gpu,
         prog,
-        "conv2d_backward_data.wgsl",
-        "conv2d_backward_data",
+        &table::CONV2D_BACKWARD_DATA_REFERENCE,
         &params,
         &[Some(dx), Some(dy), Some(w)],
-        grid_1d(gpu, "conv2d_backward_data", dx.len(), 64)?,
+        table::CONV2D_BACKWARD_DATA_REFERENCE.grid_1d(gpu, dx.len())?,
     )?;
     Ok(())
 }
@@ -130,14 +129,13 @@ pub fn conv2d_backward_weight_reference(
 ) -> Result<()> {
     check(g, dy, x, dw, None)?;
     let params = ConvParams::new(g, 0)?;
-    push(
+    launch(
         gpu,
         prog,
-        "conv2d_backward_weight.wgsl",
-        "conv2d_backward_weight",
+        &table::CONV2D_BACKWARD_WEIGHT_REFERENCE,
         &params,
         &[Some(dw), Some(dy), Some(x)],
-        grid_1d(gpu, "conv2d_backward_weight", dw.len(), 64)?,
+        table::CONV2D_BACKWARD_WEIGHT_REFERENCE.grid_1d(gpu, dw.len())?,
     )?;
     Ok(())
 }
@@ -153,14 +151,13 @@ pub fn conv2d_backward_bias(
     expect_shape("conv2d dy", dy, &g.y_shape())?;
     expect_shape("conv2d dbias", db, &[g.cout])?;
     let params = ConvParams::new(g, 0)?;
-    push(
+    launch(
         gpu,
         prog,
-        "conv2d_backward_weight.wgsl",
-        "conv2d_backward_bias",
+        &table::CONV2D_BACKWARD_BIAS,
         &params,
         &[Some(db), Some(dy)],
-        grid_1d(gpu, "conv2d_backward_bias", g.cout, 64)?,
+        table::CONV2D_BACKWARD_BIAS.grid_1d(gpu, g.cout)?,
     )?;
     Ok(())
 }
@@ -195,22 +192,22 @@ impl Conv2dGeom {
     }
 }
 
-/// Mirrors `PadParams` of conv2d_tiled_prepare.wgsl.
-#[repr(C)]
-#[derive(Clone, Copy, Debug, bytemuck::Pod, bytemuck::Zeroable)]
-struct PadParams {
-    n: u32,
-    c: u32,
-    h: u32,
-    w: u32,
-    hp: u32,
-    pitch: u32,
-    oy: u32,
-    ox: u32,
-    dil: u32,
-    _pad0: u32,
-    _pad1: u32,
-    _pad2: u32,
+params! {
+    /// Mirrors `PadParams` of conv2d_tiled_prepare.wgsl.
+    pub struct PadParams {
+        n: u32,
+        c: u32,
+        h: u32,
+        w: u32,
+        hp: u32,
+        pitch: u32,
+        oy: u32,
+        ox: u32,
+        dil: u32,
+        _pad0: u32,
+        _pad1: u32,
+        _pad2: u32,
+    }
 }
 
 /// Writes the zero-padded (and dilated) copy of `x` that the tiled kernels read.
@@ -244,34 +241,34 @@ pub fn conv2d_pad(
         _pad1: 0,
         _pad2: 0,
     };
-    push(
+    let k = if pg.ox == 1 && pg.dil == 1 && pg.w.is_multiple_of(4) {
+        &table::CONV2D_PAD_SHIFT1
+    } else {
+        &table::CONV2D_PAD
+    };
+    launch(
         gpu,
         prog,
-        "conv2d_tiled_prepare.wgsl",
-        if pg.ox == 1 && pg.dil == 1 && pg.w.is_multiple_of(4) {
-            "conv2d_pad_shift1"
-        } else {
-            "conv2d_pad"
-        },
+        k,
         &p,
         &[Some(xp), Some(x)],
-        grid_1d(gpu, "conv2d_pad", pg.n * pg.c * pg.hp, 64)?,
+        k.grid_1d(gpu, pg.n * pg.c * pg.hp)?,
     )?;
     Ok(())
 }
 
-/// Mirrors `WeightParams` of conv2d_tiled_prepare.wgsl.
-#[repr(C)]
-#[derive(Clone, Copy, Debug, bytemuck::Pod, bytemuck::Zeroable)]
-struct WeightParams {
-    co: u32,
-    ci: u32,
-    kh: u32,
-    kw: u32,
-    opad: u32,
-    flags: u32,
-    _pad0: u32,
-    _pad1: u32,
+params! {
+    /// Mirrors `WeightParams` of conv2d_tiled_prepare.wgsl.
+    pub struct WeightParams {
+        co: u32,
+        ci: u32,
+        kh: u32,
+        kw: u32,
+        opad: u32,
+        flags: u32,
+        _pad0: u32,
+        _pad1: u32,
+    }
 }
 
 /// Shape of the weight tiles: [Ci, Kh, Kw, Co8] forward, [Co, Kh, Kw, Ci8] for
@@ -321,41 +318,40 @@ pub fn conv2d_weight_tiles_with(
         _pad0: 0,
         _pad1: 0,
     };
-    push(
+    launch(
         gpu,
         prog,
-        "conv2d_tiled_prepare.wgsl",
-        "conv2d_weight_tiles",
+        &table::CONV2D_WEIGHT_TILES,
         &p,
         &[Some(wt), Some(w)],
-        grid_1d(gpu, "conv2d_weight_tiles", wt.len(), 256)?,
+        table::CONV2D_WEIGHT_TILES.grid_1d(gpu, wt.len())?,
     )?;
     Ok(())
 }
 
-/// Mirrors `TiledParams` of conv2d_forward_tiled.wgsl.
-#[repr(C)]
-#[derive(Clone, Copy, Debug, bytemuck::Pod, bytemuck::Zeroable)]
-struct TiledParams {
-    n: u32,
-    ci: u32,
-    hp: u32,
-    pitch: u32,
-    co: u32,
-    co8: u32,
-    ho: u32,
-    wo: u32,
-    tiles_x: u32,
-    flags: u32,
-    _pad0: u32,
-    _pad1: u32,
+params! {
+    /// Mirrors `TiledParams` of conv2d_forward_tiled.wgsl.
+    pub struct TiledParams {
+        n: u32,
+        ci: u32,
+        hp: u32,
+        pitch: u32,
+        co: u32,
+        co8: u32,
+        ho: u32,
+        wo: u32,
+        tiles_x: u32,
+        flags: u32,
+        _pad0: u32,
+        _pad1: u32,
+    }
 }
 
 /// The tiled 3x3 pass over prepared inputs: `xp` from [`conv2d_pad`] with
 /// `g.forward_pad()`, `wt` from [`conv2d_weight_tiles`]. With `accumulate`, adds
 /// to `y`.
 #[allow(clippy::too_many_arguments)]
-pub fn conv2d_forward_3x3(
+pub fn conv2d_forward_tiled(
     gpu: &Gpu,
     prog: &mut Program,
     y: &Tensor,
@@ -367,7 +363,7 @@ pub fn conv2d_forward_3x3(
 ) -> Result<()> {
     if !has_tiled_forward(g) {
         return Err(Error::invalid(format!(
-            "conv2d_forward_3x3: no tiled kernel for {g:?}"
+            "conv2d_forward_tiled: no tiled kernel for {g:?}"
         )));
     }
     g.validate()?;
@@ -403,18 +399,17 @@ pub fn conv2d_forward_3x3(
         _pad0: 0,
         _pad1: 0,
     };
-    let [gx, gz, _] = grid_1d(gpu, "conv2d_forward_3x3", g.n * g.ho() * tiles_x, 64)?;
-    let gy = u32_of("conv2d channel tiles", co8 / 8)?;
-    let entry = if g.sh == 1 {
-        "conv2d_forward_3x3s1"
+    let k = if g.sh == 1 {
+        &table::CONV2D_FORWARD_TILED_S1
     } else {
-        "conv2d_forward_3x3s2"
+        &table::CONV2D_FORWARD_TILED_S2
     };
-    push(
+    let [gx, gz, _] = k.grid_1d(gpu, g.n * g.ho() * tiles_x)?;
+    let gy = u32_of("conv2d channel tiles", co8 / 8)?;
+    launch(
         gpu,
         prog,
-        "conv2d_forward_tiled.wgsl",
-        entry,
+        k,
         &p,
         &[Some(y), Some(xp), Some(wt), b],
         [gx, gy, gz],
@@ -422,9 +417,30 @@ pub fn conv2d_forward_3x3(
     Ok(())
 }
 
-/// Forward convolution on the fastest path for its shape: the tiled kernels for
-/// 3x3 windows of stride 1 or 2 (with their layout passes and scratch tensors),
-/// the reference kernel otherwise.
+/// Where a convolution pass gets the scratch tensors of its layout copies
+/// (padded inputs, weight tiles) and returns them once recorded: a plan
+/// reuses them across layers, [`Fresh`] allocates new ones.
+pub trait Scratch {
+    fn take(&mut self, gpu: &Gpu, shape: &[usize]) -> Result<Tensor>;
+    fn give(&mut self, t: Tensor);
+}
+
+/// Scratch tensors allocated for each pass and dropped after it.
+pub struct Fresh;
+
+impl Scratch for Fresh {
+    fn take(&mut self, gpu: &Gpu, shape: &[usize]) -> Result<Tensor> {
+        gpu.tensor(shape)
+    }
+
+    fn give(&mut self, _: Tensor) {}
+}
+
+/// The forward convolution, on the fastest path for its shape: the tiled
+/// kernels for 3x3 windows of stride 1 or 2 (a padded copy of x and the
+/// weight tiles first), the reference kernel otherwise. Returns the padded
+/// copy of x on the tiled path, which [`conv2d_backward_weight`] reads again.
+#[allow(clippy::too_many_arguments)]
 pub fn conv2d_forward(
     gpu: &Gpu,
     prog: &mut Program,
@@ -433,17 +449,21 @@ pub fn conv2d_forward(
     w: &Tensor,
     b: Option<&Tensor>,
     g: &Conv2dGeom,
-) -> Result<()> {
+    scratch: &mut dyn Scratch,
+) -> Result<Option<Tensor>> {
     if !has_tiled_forward(g) {
-        return conv2d_forward_reference(gpu, prog, y, x, w, b, g);
+        conv2d_forward_reference(gpu, prog, y, x, w, b, g)?;
+        return Ok(None);
     }
     check(g, y, x, w, b)?;
     let pg = g.forward_pad();
     let xp = gpu.tensor(&pg.shape())?;
-    let wt = gpu.tensor(&weight_tiles_shape(g, false))?;
+    let wt = scratch.take(gpu, &weight_tiles_shape(g, false))?;
     conv2d_pad(gpu, prog, &xp, x, &pg)?;
     conv2d_weight_tiles(gpu, prog, &wt, w, g, false)?;
-    conv2d_forward_3x3(gpu, prog, y, &xp, &wt, b, g, false)
+    conv2d_forward_tiled(gpu, prog, y, &xp, &wt, b, g, false)?;
+    scratch.give(wt);
+    Ok(Some(xp))
 }
 
 /// How the backward-data pass runs as a stride-1 tiled convolution: the
@@ -502,29 +522,29 @@ pub fn backward_data_s2_pad(g: &Conv2dGeom) -> Option<PadGeom> {
     })
 }
 
-/// Mirrors `S2Params` of conv2d_backward_data_tiled.wgsl.
-#[repr(C)]
-#[derive(Clone, Copy, Debug, bytemuck::Pod, bytemuck::Zeroable)]
-struct S2Params {
-    n: u32,
-    co: u32,
-    ho: u32,
-    wo: u32,
-    ci: u32,
-    ci8: u32,
-    h: u32,
-    w: u32,
-    pitch: u32,
-    rows: u32,
-    tiles_x: u32,
-    flags: u32,
+params! {
+    /// Mirrors `S2Params` of conv2d_backward_data_tiled.wgsl.
+    pub struct S2Params {
+        n: u32,
+        co: u32,
+        ho: u32,
+        wo: u32,
+        ci: u32,
+        ci8: u32,
+        h: u32,
+        w: u32,
+        pitch: u32,
+        rows: u32,
+        tiles_x: u32,
+        flags: u32,
+    }
 }
 
 /// Direct backward-data of a 3x3 stride-2 pad-1 convolution: the four output
 /// parities each take only their own taps. `dyp` from [`conv2d_pad`] with
 /// [`backward_data_s2_pad`], `wt` from [`conv2d_weight_tiles`] with `unflipped`.
 #[allow(clippy::too_many_arguments)]
-pub fn conv2d_backward_data_3x3s2(
+pub fn conv2d_backward_data_tiled_s2(
     gpu: &Gpu,
     prog: &mut Program,
     dx: &Tensor,
@@ -535,7 +555,7 @@ pub fn conv2d_backward_data_3x3s2(
 ) -> Result<()> {
     let pg = backward_data_s2_pad(g).ok_or_else(|| {
         Error::invalid(format!(
-            "conv2d_backward_data_3x3s2: not a 3x3/2 convolution: {g:?}"
+            "conv2d_backward_data_tiled_s2: not a 3x3/2 convolution: {g:?}"
         ))
     })?;
     expect_shape("conv2d dx", dx, &g.x_shape())?;
@@ -562,18 +582,17 @@ pub fn conv2d_backward_data_3x3s2(
     };
     let grid = crate::kernels::check_grid(
         gpu,
-        "conv2d_backward_data_3x3s2",
+        "conv2d_backward_data_tiled_s2",
         [
             (g.n * rows * tiles_x).div_ceil(64) as u64,
             (ci8 / 8) as u64,
             4,
         ],
     )?;
-    push(
+    launch(
         gpu,
         prog,
-        "conv2d_backward_data_tiled.wgsl",
-        "conv2d_backward_data_3x3s2",
+        &table::CONV2D_BACKWARD_DATA_TILED_S2,
         &p,
         &[Some(dx), Some(dyp), Some(wt)],
         grid,
@@ -581,44 +600,11 @@ pub fn conv2d_backward_data_3x3s2(
     Ok(())
 }
 
-/// Records backward-data on the fastest path for its shape: the direct
-/// stride-2 kernel, the stride-1 tiled kernel over dy padded (and, for other
-/// strides, dilated) with flipped weights, or the reference kernel. `scratch`
-/// provides the padded dy and the weight tiles (a plan reuses them across layers).
+/// The backward-data pass (dx, or dx += with `accumulate`), on the fastest
+/// path for its shape: the direct stride-2 kernel, the stride-1 tiled kernel
+/// over dy padded (and, for other strides, dilated) with flipped weights, or
+/// the reference kernel.
 #[allow(clippy::too_many_arguments)]
-pub fn conv2d_backward_data_with(
-    gpu: &Gpu,
-    prog: &mut Program,
-    dx: &Tensor,
-    dy: &Tensor,
-    w: &Tensor,
-    g: &Conv2dGeom,
-    accumulate: bool,
-    scratch: &mut dyn FnMut(&[usize]) -> Result<Tensor>,
-) -> Result<Vec<Tensor>> {
-    check(g, dy, dx, w, None)?;
-    if let Some(pg) = backward_data_s2_pad(g) {
-        let dyp = scratch(&pg.shape())?;
-        let wt = scratch(&weight_tiles_shape(g, true))?;
-        conv2d_pad(gpu, prog, &dyp, dy, &pg)?;
-        conv2d_weight_tiles_with(gpu, prog, &wt, w, g, true, false)?;
-        conv2d_backward_data_3x3s2(gpu, prog, dx, &dyp, &wt, g, accumulate)?;
-        return Ok(vec![dyp, wt]);
-    }
-    let Some((t, pg)) = backward_data_plan(g) else {
-        conv2d_backward_data_reference(gpu, prog, dx, dy, w, g, accumulate)?;
-        return Ok(Vec::new());
-    };
-    let dyp = scratch(&pg.shape())?;
-    let wt = scratch(&weight_tiles_shape(g, true))?;
-    conv2d_pad(gpu, prog, &dyp, dy, &pg)?;
-    conv2d_weight_tiles(gpu, prog, &wt, w, g, true)?;
-    conv2d_forward_3x3(gpu, prog, dx, &dyp, &wt, None, &t, accumulate)?;
-    Ok(vec![dyp, wt])
-}
-
-/// Backward-data on the fastest path (see [`conv2d_backward_data_with`]),
-/// with scratch tensors of its own.
 pub fn conv2d_backward_data(
     gpu: &Gpu,
     prog: &mut Program,
@@ -627,27 +613,48 @@ pub fn conv2d_backward_data(
     w: &Tensor,
     g: &Conv2dGeom,
     accumulate: bool,
+    scratch: &mut dyn Scratch,
 ) -> Result<()> {
-    conv2d_backward_data_with(gpu, prog, dx, dy, w, g, accumulate, &mut |s| gpu.tensor(s))
-        .map(|_| ())
+    check(g, dy, dx, w, None)?;
+    if let Some(pg) = backward_data_s2_pad(g) {
+        let dyp = scratch.take(gpu, &pg.shape())?;
+        let wt = scratch.take(gpu, &weight_tiles_shape(g, true))?;
+        conv2d_pad(gpu, prog, &dyp, dy, &pg)?;
+        conv2d_weight_tiles_with(gpu, prog, &wt, w, g, true, false)?;
+        conv2d_backward_data_tiled_s2(gpu, prog, dx, &dyp, &wt, g, accumulate)?;
+        scratch.give(dyp);
+        scratch.give(wt);
+        return Ok(());
+    }
+    let Some((t, pg)) = backward_data_plan(g) else {
+        return conv2d_backward_data_reference(gpu, prog, dx, dy, w, g, accumulate);
+    };
+    let dyp = scratch.take(gpu, &pg.shape())?;
+    let wt = scratch.take(gpu, &weight_tiles_shape(g, true))?;
+    conv2d_pad(gpu, prog, &dyp, dy, &pg)?;
+    conv2d_weight_tiles(gpu, prog, &wt, w, g, true)?;
+    conv2d_forward_tiled(gpu, prog, dx, &dyp, &wt, None, &t, accumulate)?;
+    scratch.give(dyp);
+    scratch.give(wt);
+    Ok(())
 }
 
-/// Mirrors `WgradParams` of conv2d_backward_weight_tiled.wgsl.
-#[repr(C)]
-#[derive(Clone, Copy, Debug, Default, bytemuck::Pod, bytemuck::Zeroable)]
-struct WgradParams {
-    n: u32,
-    ci: u32,
-    co: u32,
-    ho: u32,
-    wo: u32,
-    dy_pitch: u32,
-    hp: u32,
-    pitch: u32,
-    imgs: u32,
-    chunks: u32,
-    len: u32,
-    _pad0: u32,
+params! {
+    /// Mirrors `WgradParams` of conv2d_backward_weight_tiled.wgsl.
+    pub struct WgradParams {
+        n: u32,
+        ci: u32,
+        co: u32,
+        ho: u32,
+        wo: u32,
+        dy_pitch: u32,
+        hp: u32,
+        pitch: u32,
+        imgs: u32,
+        chunks: u32,
+        len: u32,
+        _pad0: u32,
+    }
 }
 
 /// The padded copy of dy the tiled weight gradient reads when Wo is not a
@@ -669,7 +676,7 @@ pub fn backward_weight_dy_pad(g: &Conv2dGeom) -> Option<PadGeom> {
 /// Tiled weight gradient of a 3x3 convolution of stride 1 or 2 from the forward
 /// pass's padded input `xp` and `dyv`: dy itself, or its padded copy when
 /// [`backward_weight_dy_pad`] asks for one.
-pub fn conv2d_backward_weight_3x3(
+pub fn conv2d_backward_weight_tiled(
     gpu: &Gpu,
     prog: &mut Program,
     dw: &Tensor,
@@ -679,7 +686,7 @@ pub fn conv2d_backward_weight_3x3(
 ) -> Result<()> {
     if !has_tiled_forward(g) {
         return Err(Error::invalid(format!(
-            "conv2d_backward_weight_3x3: no tiled kernel for {g:?}"
+            "conv2d_backward_weight_tiled: no tiled kernel for {g:?}"
         )));
     }
     let pg = g.forward_pad();
@@ -720,64 +727,82 @@ pub fn conv2d_backward_weight_3x3(
         len: len as u32,
         _pad0: 0,
     };
-    let entry = if g.sh == 1 {
-        "conv2d_backward_weight_3x3s1"
+    let k = if g.sh == 1 {
+        &table::CONV2D_BACKWARD_WEIGHT_TILED_S1
     } else {
-        "conv2d_backward_weight_3x3s2"
+        &table::CONV2D_BACKWARD_WEIGHT_TILED_S2
     };
+    // An invocation per input channel, 4 output channels per workgroup row.
     let grid = crate::kernels::check_grid(
         gpu,
-        entry,
+        k.entry,
         [
-            g.cin.div_ceil(16) as u64,
+            g.cin.div_ceil(k.width() as usize) as u64,
             g.cout.div_ceil(4) as u64,
             chunks as u64,
         ],
     )?;
-    push(
+    launch(
         gpu,
         prog,
-        "conv2d_backward_weight_tiled.wgsl",
-        entry,
+        k,
         &p,
         &[Some(&partials), Some(dyv), Some(xp)],
         grid,
     )?;
-    push(
+    launch(
         gpu,
         prog,
-        "conv2d_backward_weight_tiled.wgsl",
-        "conv2d_backward_weight_reduce",
+        &table::CONV2D_BACKWARD_WEIGHT_REDUCE,
         &p,
         &[Some(dw), Some(&partials)],
-        grid_1d(gpu, "conv2d_backward_weight_reduce", len, 256)?,
+        table::CONV2D_BACKWARD_WEIGHT_REDUCE.grid_1d(gpu, len)?,
     )?;
     Ok(())
 }
 
-/// Weight gradient on the fastest path: the tiled kernel (padding x, and dy
-/// when its rows need it) or the reference kernel.
+/// The weight gradient, on the fastest path for its shape: the tiled kernel
+/// (reading `xp`, the padded input [`conv2d_forward`] returned, or padding x
+/// itself when there is none; and dy padded when its rows need it), or the
+/// reference kernel.
+#[allow(clippy::too_many_arguments)]
 pub fn conv2d_backward_weight(
     gpu: &Gpu,
     prog: &mut Program,
     dw: &Tensor,
     dy: &Tensor,
     x: &Tensor,
+    xp: Option<&Tensor>,
     g: &Conv2dGeom,
+    scratch: &mut dyn Scratch,
 ) -> Result<()> {
     if !has_tiled_forward(g) {
         return conv2d_backward_weight_reference(gpu, prog, dw, dy, x, g);
     }
     check(g, dy, x, dw, None)?;
-    let pg = g.forward_pad();
-    let xp = gpu.tensor(&pg.shape())?;
-    conv2d_pad(gpu, prog, &xp, x, &pg)?;
+    let own = match xp {
+        Some(_) => None,
+        None => {
+            let pg = g.forward_pad();
+            let t = scratch.take(gpu, &pg.shape())?;
+            conv2d_pad(gpu, prog, &t, x, &pg)?;
+            Some(t)
+        }
+    };
+    let xp = xp
+        .or(own.as_ref())
+        .ok_or_else(|| Error::invalid("no padded input"))?;
     match backward_weight_dy_pad(g) {
         Some(dpg) => {
-            let dyp = gpu.tensor(&dpg.shape())?;
+            let dyp = scratch.take(gpu, &dpg.shape())?;
             conv2d_pad(gpu, prog, &dyp, dy, &dpg)?;
-            conv2d_backward_weight_3x3(gpu, prog, dw, &dyp, &xp, g)
+            conv2d_backward_weight_tiled(gpu, prog, dw, &dyp, xp, g)?;
+            scratch.give(dyp);
         }
-        None => conv2d_backward_weight_3x3(gpu, prog, dw, dy, &xp, g),
+        None => conv2d_backward_weight_tiled(gpu, prog, dw, dy, xp, g)?,
     }
+    if let Some(t) = own {
+        scratch.give(t);
+    }
+    Ok(())
 }

@@ -3,16 +3,17 @@
 use crate::device::Gpu;
 use crate::device::Tensor;
 use crate::error::{Error, Result};
-use crate::kernels::{Program, grid_1d, push, u32_of};
+use crate::kernels::table::{self, Kernel, params};
+use crate::kernels::{Program, launch, u32_of};
 
-/// Mirrors `EwParams` of elementwise.wgsl.
-#[repr(C)]
-#[derive(Clone, Copy, Debug, bytemuck::Pod, bytemuck::Zeroable)]
-pub struct EwParams {
-    pub len: u32,
-    pub flags: u32,
-    pub alpha: f32,
-    pub beta: f32,
+params! {
+    /// Mirrors `EwParams` of elementwise.wgsl.
+    pub struct EwParams {
+        len: u32,
+        flags: u32,
+        alpha: f32,
+        beta: f32,
+    }
 }
 
 fn same_len(what: &str, ts: &[&Tensor]) -> Result<u32> {
@@ -32,19 +33,11 @@ fn same_len(what: &str, ts: &[&Tensor]) -> Result<u32> {
 fn ew(
     gpu: &Gpu,
     prog: &mut Program,
-    entry: &'static str,
+    k: &Kernel<EwParams>,
     p: EwParams,
     tensors: &[Option<&Tensor>],
 ) -> Result<usize> {
-    push(
-        gpu,
-        prog,
-        "elementwise.wgsl",
-        entry,
-        &p,
-        tensors,
-        grid_1d(gpu, entry, p.len as usize, 256)?,
-    )
+    launch(gpu, prog, k, &p, tensors, k.grid_1d(gpu, p.len as usize)?)
 }
 
 /// y = max(x, 0)
@@ -53,7 +46,7 @@ pub fn relu_forward(gpu: &Gpu, prog: &mut Program, y: &Tensor, x: &Tensor) -> Re
     ew(
         gpu,
         prog,
-        "relu_forward",
+        &table::RELU_FORWARD,
         EwParams {
             len,
             flags: 0,
@@ -77,7 +70,7 @@ pub fn relu_backward(
     ew(
         gpu,
         prog,
-        "relu_backward",
+        &table::RELU_BACKWARD,
         EwParams {
             len,
             flags: 0,
@@ -102,7 +95,7 @@ pub fn add_forward(
     ew(
         gpu,
         prog,
-        "add_forward",
+        &table::ADD_FORWARD,
         EwParams {
             len,
             flags: relu as u32,
@@ -130,7 +123,7 @@ pub fn axpby(
     ew(
         gpu,
         prog,
-        "axpby",
+        &table::AXPBY,
         EwParams {
             len,
             flags: 0,
@@ -160,7 +153,7 @@ pub fn copy(gpu: &Gpu, prog: &mut Program, y: &Tensor, a: &Tensor, accumulate: b
     ew(
         gpu,
         prog,
-        "copy",
+        &table::COPY,
         EwParams {
             len,
             flags: accumulate as u32,

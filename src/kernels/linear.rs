@@ -3,16 +3,17 @@
 use crate::device::Gpu;
 use crate::device::Tensor;
 use crate::error::{Error, Result};
-use crate::kernels::{Program, expect_shape, grid_1d, push, u32_of};
+use crate::kernels::table::{self, params};
+use crate::kernels::{Program, expect_shape, launch, u32_of};
 
-/// Mirrors `LinearParams` of linear.wgsl.
-#[repr(C)]
-#[derive(Clone, Copy, Debug, bytemuck::Pod, bytemuck::Zeroable)]
-struct LinearParams {
-    n: u32,
-    i: u32,
-    o: u32,
-    flags: u32,
+params! {
+    /// Mirrors `LinearParams` of linear.wgsl.
+    pub struct LinearParams {
+        n: u32,
+        i: u32,
+        o: u32,
+        flags: u32,
+    }
 }
 
 /// (n, in, out) from x [N, I] and W [O, I].
@@ -53,14 +54,13 @@ pub fn linear_forward(
     if let Some(b) = b {
         expect_shape("linear bias", b, &[o])?;
     }
-    push(
+    launch(
         gpu,
         prog,
-        "linear.wgsl",
-        "linear_forward",
+        &table::LINEAR_FORWARD,
         &p(n, i, o, b.is_some() as u32),
         &[Some(y), Some(x), Some(w), b],
-        grid_1d(gpu, "linear_forward", n * o, 64)?,
+        table::LINEAR_FORWARD.grid_1d(gpu, n * o)?,
     )?;
     Ok(())
 }
@@ -75,14 +75,13 @@ pub fn linear_backward_data(
 ) -> Result<()> {
     let (n, i, o) = sizes(dx, w)?;
     expect_shape("linear dy", dy, &[n, o])?;
-    push(
+    launch(
         gpu,
         prog,
-        "linear.wgsl",
-        "linear_backward_data",
+        &table::LINEAR_BACKWARD_DATA,
         &p(n, i, o, 0),
         &[Some(dx), Some(dy), Some(w)],
-        grid_1d(gpu, "linear_backward_data", n * i, 64)?,
+        table::LINEAR_BACKWARD_DATA.grid_1d(gpu, n * i)?,
     )?;
     Ok(())
 }
@@ -97,14 +96,13 @@ pub fn linear_backward_weight(
 ) -> Result<()> {
     let (n, i, o) = sizes(x, dw)?;
     expect_shape("linear dy", dy, &[n, o])?;
-    push(
+    launch(
         gpu,
         prog,
-        "linear.wgsl",
-        "linear_backward_weight",
+        &table::LINEAR_BACKWARD_WEIGHT,
         &p(n, i, o, 0),
         &[Some(dw), Some(dy), Some(x)],
-        grid_1d(gpu, "linear_backward_weight", o * i, 64)?,
+        table::LINEAR_BACKWARD_WEIGHT.grid_1d(gpu, o * i)?,
     )?;
     Ok(())
 }
@@ -118,14 +116,13 @@ pub fn linear_backward_bias(gpu: &Gpu, prog: &mut Program, db: &Tensor, dy: &Ten
         )));
     };
     expect_shape("linear dbias", db, &[o])?;
-    push(
+    launch(
         gpu,
         prog,
-        "linear.wgsl",
-        "linear_backward_bias",
+        &table::LINEAR_BACKWARD_BIAS,
         &p(n, 0, o, 0),
         &[Some(db), Some(dy)],
-        grid_1d(gpu, "linear_backward_bias", o, 64)?,
+        table::LINEAR_BACKWARD_BIAS.grid_1d(gpu, o)?,
     )?;
     Ok(())
 }

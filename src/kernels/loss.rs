@@ -3,16 +3,17 @@
 use crate::device::Gpu;
 use crate::device::Tensor;
 use crate::error::{Error, Result};
-use crate::kernels::{Program, expect_shape, push, u32_of};
+use crate::kernels::table::{self, params};
+use crate::kernels::{Program, expect_shape, launch, u32_of};
 
-/// Mirrors `XentParams` of softmax_xent.wgsl.
-#[repr(C)]
-#[derive(Clone, Copy, Debug, bytemuck::Pod, bytemuck::Zeroable)]
-struct XentParams {
-    n: u32,
-    k: u32,
-    flags: u32,
-    grad_scale: f32,
+params! {
+    /// Mirrors `XentParams` of softmax_xent.wgsl.
+    pub struct XentParams {
+        n: u32,
+        k: u32,
+        flags: u32,
+        grad_scale: f32,
+    }
 }
 
 /// Writes `per_sample` [N, 2] (loss, 1 if correct), `metrics` [2] (mean loss,
@@ -46,11 +47,10 @@ pub fn softmax_xent(
         flags: dlogits.is_some() as u32,
         grad_scale: 1.0 / n as f32,
     };
-    push(
+    launch(
         gpu,
         prog,
-        "softmax_xent.wgsl",
-        "softmax_xent",
+        &table::SOFTMAX_XENT,
         &p,
         &[
             dlogits,

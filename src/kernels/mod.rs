@@ -1,13 +1,15 @@
 //! Launchers: one per shader pass. A launcher checks shapes and device limits,
 //! then returns a prepared [`Dispatch`] (pipeline, bind group, grid) that a
-//! [`Program`] records into an encoder as often as needed. Pipelines come from a
-//! cache keyed by shader file, entry point and specialisation constants; bind
-//! groups are built once per set of tensors.
+//! [`Program`] records into an encoder as often as needed. Every kernel is an
+//! entry of the [`table`], which names its module, entry point, workgroup
+//! size, bindings and parameter type; pipelines come from the device's cache,
+//! bind groups are built once per set of tensors.
 //!
 //! Binding convention of every shader: binding 0 is the uniform parameter block,
 //! bindings 1.. are storage tensors, outputs first, then inputs.
 
 pub mod batchnorm;
+pub mod ceiling;
 pub mod colormap;
 pub mod conv2d;
 pub mod elementwise;
@@ -16,7 +18,9 @@ pub mod loss;
 pub mod pool;
 pub mod reduce;
 pub mod sgd;
+pub mod shaders;
 pub mod shortcut;
+pub mod table;
 
 use std::sync::Arc;
 
@@ -25,68 +29,7 @@ use wgpu::util::DeviceExt;
 use crate::device::Tensor;
 use crate::device::{Gpu, PipelineKey};
 use crate::error::{Error, Result};
-
-/// Every WGSL file of the engine, by file name. Tests run each through naga.
-pub const SHADERS: &[(&str, &str)] = &[
-    (
-        "bench_fma.wgsl",
-        include_str!("../../shaders/bench_fma.wgsl"),
-    ),
-    ("colormap.wgsl", include_str!("../../shaders/colormap.wgsl")),
-    (
-        "batchnorm_backward.wgsl",
-        include_str!("../../shaders/batchnorm_backward.wgsl"),
-    ),
-    (
-        "batchnorm_forward.wgsl",
-        include_str!("../../shaders/batchnorm_forward.wgsl"),
-    ),
-    (
-        "conv2d_backward_data.wgsl",
-        include_str!("../../shaders/conv2d_backward_data.wgsl"),
-    ),
-    (
-        "conv2d_backward_data_tiled.wgsl",
-        include_str!("../../shaders/conv2d_backward_data_tiled.wgsl"),
-    ),
-    (
-        "conv2d_backward_weight.wgsl",
-        include_str!("../../shaders/conv2d_backward_weight.wgsl"),
-    ),
-    (
-        "conv2d_backward_weight_tiled.wgsl",
-        include_str!("../../shaders/conv2d_backward_weight_tiled.wgsl"),
-    ),
-    (
-        "conv2d_forward.wgsl",
-        include_str!("../../shaders/conv2d_forward.wgsl"),
-    ),
-    (
-        "conv2d_forward_tiled.wgsl",
-        include_str!("../../shaders/conv2d_forward_tiled.wgsl"),
-    ),
-    (
-        "conv2d_tiled_prepare.wgsl",
-        include_str!("../../shaders/conv2d_tiled_prepare.wgsl"),
-    ),
-    (
-        "elementwise.wgsl",
-        include_str!("../../shaders/elementwise.wgsl"),
-    ),
-    ("linear.wgsl", include_str!("../../shaders/linear.wgsl")),
-    ("pool.wgsl", include_str!("../../shaders/pool.wgsl")),
-    ("reduce.wgsl", include_str!("../../shaders/reduce.wgsl")),
-    ("sgd.wgsl", include_str!("../../shaders/sgd.wgsl")),
-    ("shortcut.wgsl", include_str!("../../shaders/shortcut.wgsl")),
-    (
-        "softmax_xent.wgsl",
-        include_str!("../../shaders/softmax_xent.wgsl"),
-    ),
-];
-
-pub(crate) fn shader_source(file: &str) -> Option<&'static str> {
-    SHADERS.iter().find(|(f, _)| *f == file).map(|(_, s)| *s)
-}
+use table::{Binding, Kernel, Params};
 
 /// A prepared launch of one compute pass.
 pub struct Dispatch {
@@ -224,23 +167,30 @@ pub(crate) fn check_grid(gpu: &Gpu, what: &str, grid: [u64; 3]) -> Result<[u32; 
     Ok([grid[0] as u32, grid[1] as u32, grid[2] as u32])
 }
 
-/// What a launcher hands to [`prepare`].
-pub(crate) struct Launch<'a, P: bytemuck::Pod> {
-    pub file: &'static str,
-    pub entry: &'static str,
-    pub params: &'a P,
-    /// A storage texture at binding 1 (the tensors then start at binding 2).
-    pub image: Option<&'a wgpu::TextureView>,
-    /// Storage bindings 1.., in shader order; `None` binds a small dummy buffer.
-    pub tensors: &'a [Option<&'a Tensor>],
-    pub workgroups: [u32; 3],
-}
-
-/// Validates the tensors against the device limits and builds the dispatch.
-pub(crate) fn prepare<P: bytemuck::Pod>(gpu: &Gpu, l: Launch<'_, P>) -> Result<Dispatch> {
-    let label = format!("{}:{}", l.file, l.entry);
+/// Validates the tensors against the kernel's bindings and the device limits
+/// and builds the dispatch. `image` is the storage texture of a kernel that
+/// draws one; `tensors` are its storage bindings in order, `None` binding a
+/// small placeholder where an optional input is absent.
+pub(crate) fn prepare<P: Params>(
+    gpu: &Gpu,
+    k: &Kernel<P>,
+    params: &P,
+    image: Option<&wgpu::TextureView>,
+    tensors: &[Option<&Tensor>],
+    workgroups: [u32; 3],
+) -> Result<Dispatch> {
+    let label = format!("{}:{}", k.module.name, k.entry);
+    let images = k.bindings.iter().filter(|b| **b == Binding::Image).count();
+    if tensors.len() + images != k.bindings.len() || image.is_some() != (images == 1) {
+        return Err(Error::invalid(format!(
+            "{label}: {} tensor(s) and {} image(s) for {} bindings",
+            tensors.len(),
+            image.is_some() as usize,
+            k.bindings.len()
+        )));
+    }
     let limits = gpu.limits();
-    for (i, t) in l.tensors.iter().enumerate() {
+    for (i, t) in tensors.iter().enumerate() {
         let Some(t) = t else { continue };
         if t.is_empty() {
             return Err(Error::invalid(format!(
@@ -266,26 +216,22 @@ pub(crate) fn prepare<P: bytemuck::Pod>(gpu: &Gpu, l: Launch<'_, P>) -> Result<D
         }
     }
     let key = PipelineKey {
-        module: l.file,
-        entry: l.entry,
+        module: k.module.name,
+        entry: k.entry,
     };
-    let pipeline = gpu.pipeline(key, || {
-        shader_source(l.file)
-            .map(str::to_string)
-            .ok_or_else(|| Error::invalid(format!("no shader named {}", l.file)))
-    })?;
+    let pipeline = gpu.pipeline(key, || k.module.wgsl())?;
     let params = gpu
         .device()
         .create_buffer_init(&wgpu::util::BufferInitDescriptor {
             label: Some(&label),
-            contents: bytemuck::bytes_of(l.params),
+            contents: bytemuck::bytes_of(params),
             usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
         });
     let mut entries = vec![wgpu::BindGroupEntry {
         binding: 0,
         resource: params.as_entire_binding(),
     }];
-    let first = if let Some(view) = l.image {
+    let first = if let Some(view) = image {
         entries.push(wgpu::BindGroupEntry {
             binding: 1,
             resource: wgpu::BindingResource::TextureView(view),
@@ -294,7 +240,7 @@ pub(crate) fn prepare<P: bytemuck::Pod>(gpu: &Gpu, l: Launch<'_, P>) -> Result<D
     } else {
         1
     };
-    for (i, t) in l.tensors.iter().enumerate() {
+    for (i, t) in tensors.iter().enumerate() {
         let resource = match t {
             Some(t) => t.binding(),
             None => gpu
@@ -317,8 +263,8 @@ pub(crate) fn prepare<P: bytemuck::Pod>(gpu: &Gpu, l: Launch<'_, P>) -> Result<D
         pipeline,
         bind_group,
         params,
-        workgroups: l.workgroups,
-        _bound: l.tensors.iter().flatten().map(|t| (*t).clone()).collect(),
+        workgroups,
+        _bound: tensors.iter().flatten().map(|t| (*t).clone()).collect(),
     })
 }
 
@@ -350,27 +296,16 @@ pub(crate) fn u32_of(what: &str, v: usize) -> Result<u32> {
     u32::try_from(v).map_err(|_| Error::invalid(format!("{what} = {v} does not fit in 32 bits")))
 }
 
-/// Prepares a dispatch without specialisation constants and appends it to `prog`;
+/// Prepares a dispatch of `k` (see [`prepare`]) and appends it to `prog`;
 /// returns its index there.
-pub(crate) fn push<P: bytemuck::Pod>(
+pub(crate) fn launch<P: Params>(
     gpu: &Gpu,
     prog: &mut Program,
-    file: &'static str,
-    entry: &'static str,
+    k: &Kernel<P>,
     params: &P,
     tensors: &[Option<&Tensor>],
     workgroups: [u32; 3],
 ) -> Result<usize> {
-    let d = prepare(
-        gpu,
-        Launch {
-            file,
-            entry,
-            params,
-            image: None,
-            tensors,
-            workgroups,
-        },
-    )?;
+    let d = prepare(gpu, k, params, None, tensors, workgroups)?;
     Ok(prog.push(d))
 }

@@ -3,25 +3,26 @@
 use crate::device::Gpu;
 use crate::device::Tensor;
 use crate::error::Result;
-use crate::kernels::{Program, expect_shape, grid_1d, nchw, push, u32_of};
+use crate::kernels::table::{self, params};
+use crate::kernels::{Program, expect_shape, launch, nchw, u32_of};
 use crate::ops::Pool2dGeom;
 
-/// Mirrors `PoolParams` of pool.wgsl.
-#[repr(C)]
-#[derive(Clone, Copy, Debug, Default, bytemuck::Pod, bytemuck::Zeroable)]
-struct PoolParams {
-    n: u32,
-    c: u32,
-    h: u32,
-    w: u32,
-    ho: u32,
-    wo: u32,
-    k: u32,
-    stride: u32,
-    pad: u32,
-    _pad0: u32,
-    _pad1: u32,
-    _pad2: u32,
+params! {
+    /// Mirrors `PoolParams` of pool.wgsl.
+    pub struct PoolParams {
+        n: u32,
+        c: u32,
+        h: u32,
+        w: u32,
+        ho: u32,
+        wo: u32,
+        k: u32,
+        stride: u32,
+        pad: u32,
+        _pad0: u32,
+        _pad1: u32,
+        _pad2: u32,
+    }
 }
 
 fn max_params(g: &Pool2dGeom) -> Result<PoolParams> {
@@ -54,14 +55,13 @@ pub fn maxpool_forward(
     expect_shape("max pool argmax", argmax, &g.y_shape())?;
     expect_shape("max pool input", x, &g.x_shape())?;
     let p = max_params(g)?;
-    push(
+    launch(
         gpu,
         prog,
-        "pool.wgsl",
-        "maxpool_forward",
+        &table::MAXPOOL_FORWARD,
         &p,
         &[Some(y), Some(argmax), Some(x)],
-        grid_1d(gpu, "maxpool_forward", y.len(), 256)?,
+        table::MAXPOOL_FORWARD.grid_1d(gpu, y.len())?,
     )?;
     Ok(())
 }
@@ -79,14 +79,13 @@ pub fn maxpool_backward(
     expect_shape("max pool dy", dy, &g.y_shape())?;
     expect_shape("max pool argmax", argmax, &g.y_shape())?;
     let p = max_params(g)?;
-    push(
+    launch(
         gpu,
         prog,
-        "pool.wgsl",
-        "maxpool_backward",
+        &table::MAXPOOL_BACKWARD,
         &p,
         &[Some(dx), Some(dy), Some(argmax)],
-        grid_1d(gpu, "maxpool_backward", dx.len(), 256)?,
+        table::MAXPOOL_BACKWARD.grid_1d(gpu, dx.len())?,
     )?;
     Ok(())
 }
@@ -107,14 +106,13 @@ fn avg_params(x: &Tensor) -> Result<PoolParams> {
 pub fn avgpool_forward(gpu: &Gpu, prog: &mut Program, y: &Tensor, x: &Tensor) -> Result<()> {
     let p = avg_params(x)?;
     expect_shape("average pool output", y, &[p.n as usize, p.c as usize])?;
-    push(
+    launch(
         gpu,
         prog,
-        "pool.wgsl",
-        "avgpool_forward",
+        &table::AVGPOOL_FORWARD,
         &p,
         &[Some(y), Some(x)],
-        grid_1d(gpu, "avgpool_forward", y.len(), 64)?,
+        table::AVGPOOL_FORWARD.grid_1d(gpu, y.len())?,
     )?;
     Ok(())
 }
@@ -123,14 +121,13 @@ pub fn avgpool_forward(gpu: &Gpu, prog: &mut Program, y: &Tensor, x: &Tensor) ->
 pub fn avgpool_backward(gpu: &Gpu, prog: &mut Program, dx: &Tensor, dy: &Tensor) -> Result<()> {
     let p = avg_params(dx)?;
     expect_shape("average pool dy", dy, &[p.n as usize, p.c as usize])?;
-    push(
+    launch(
         gpu,
         prog,
-        "pool.wgsl",
-        "avgpool_backward",
+        &table::AVGPOOL_BACKWARD,
         &p,
         &[Some(dx), Some(dy)],
-        grid_1d(gpu, "avgpool_backward", dx.len(), 256)?,
+        table::AVGPOOL_BACKWARD.grid_1d(gpu, dx.len())?,
     )?;
     Ok(())
 }

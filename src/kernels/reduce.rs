@@ -4,20 +4,21 @@
 use crate::device::Gpu;
 use crate::device::Tensor;
 use crate::error::{Error, Result};
-use crate::kernels::{Program, check_grid, expect_shape, nchw, push, u32_of};
+use crate::kernels::table::{self, params};
+use crate::kernels::{Program, check_grid, expect_shape, launch, nchw, u32_of};
 
-/// Mirrors `ReduceParams` of reduce.wgsl.
-#[repr(C)]
-#[derive(Clone, Copy, Debug, Default, bytemuck::Pod, bytemuck::Zeroable)]
-struct ReduceParams {
-    rows: u32,
-    d: u32,
-    c: u32,
-    hw: u32,
-    n: u32,
-    flags: u32,
-    _pad0: u32,
-    _pad1: u32,
+params! {
+    /// Mirrors `ReduceParams` of reduce.wgsl.
+    pub struct ReduceParams {
+        rows: u32,
+        d: u32,
+        c: u32,
+        hw: u32,
+        n: u32,
+        flags: u32,
+        _pad0: u32,
+        _pad1: u32,
+    }
 }
 
 /// An affine map per channel applied before summing: v·coef[c] + coef[C + c],
@@ -59,11 +60,10 @@ pub fn sum_sumsq_rows(
     let gx = rows.min(max);
     let gy = rows.div_ceil(gx);
     let grid = check_grid(gpu, "sum_sumsq_rows", [gx as u64, gy as u64, 1])?;
-    push(
+    launch(
         gpu,
         prog,
-        "reduce.wgsl",
-        "sum_sumsq_rows",
+        &table::SUM_SUMSQ_ROWS,
         &p,
         &[Some(out), Some(x), affine.map(|a| a.coef)],
         grid,
@@ -87,11 +87,10 @@ pub fn sum_sumsq_channels(
         ));
     }
     let grid = check_grid(gpu, "sum_sumsq_channels", [p.c as u64, 1, 1])?;
-    push(
+    launch(
         gpu,
         prog,
-        "reduce.wgsl",
-        "sum_sumsq_channels",
+        &table::SUM_SUMSQ_CHANNELS,
         &p,
         &[Some(out), Some(x), affine.map(|a| a.coef)],
         grid,

@@ -3,21 +3,22 @@
 use crate::device::Gpu;
 use crate::device::Tensor;
 use crate::error::{Error, Result};
-use crate::kernels::{Program, grid_1d, push, u32_of};
+use crate::kernels::table::{self, params};
+use crate::kernels::{Program, launch, u32_of};
 use crate::ops::SgdConfig;
 
-/// Mirrors `SgdParams` of sgd.wgsl.
-#[repr(C)]
-#[derive(Clone, Copy, Debug, bytemuck::Pod, bytemuck::Zeroable)]
-pub struct SgdParams {
-    len: u32,
-    flags: u32,
-    lr: f32,
-    momentum: f32,
-    dampening: f32,
-    weight_decay: f32,
-    _pad0: u32,
-    _pad1: u32,
+params! {
+    /// Mirrors `SgdParams` of sgd.wgsl.
+    pub struct SgdParams {
+        len: u32,
+        flags: u32,
+        lr: f32,
+        momentum: f32,
+        dampening: f32,
+        weight_decay: f32,
+        _pad0: u32,
+        _pad1: u32,
+    }
 }
 
 impl SgdParams {
@@ -74,13 +75,12 @@ pub fn sgd_step(
     }
     let len = param.len();
     u32_of("sgd elements", len)?;
-    push(
+    launch(
         gpu,
         prog,
-        "sgd.wgsl",
-        "sgd_step",
+        &table::SGD_STEP,
         &SgdParams::new(len, c, first),
         &[Some(param), Some(momentum_buf), Some(grad)],
-        grid_1d(gpu, "sgd_step", len, 256)?,
+        table::SGD_STEP.grid_1d(gpu, len)?,
     )
 }

@@ -3,25 +3,26 @@
 use crate::device::Gpu;
 use crate::device::Tensor;
 use crate::error::Result;
-use crate::kernels::{Program, expect_shape, grid_1d, push, u32_of};
+use crate::kernels::table::{self, params};
+use crate::kernels::{Program, expect_shape, launch, u32_of};
 use crate::ops::ShortcutGeom;
 
-/// Mirrors `ShortcutParams` of shortcut.wgsl.
-#[repr(C)]
-#[derive(Clone, Copy, Debug, bytemuck::Pod, bytemuck::Zeroable)]
-struct ShortcutParams {
-    n: u32,
-    ci: u32,
-    h: u32,
-    w: u32,
-    co: u32,
-    ho: u32,
-    wo: u32,
-    stride: u32,
-    pad_before: u32,
-    flags: u32,
-    _pad0: u32,
-    _pad1: u32,
+params! {
+    /// Mirrors `ShortcutParams` of shortcut.wgsl.
+    pub struct ShortcutParams {
+        n: u32,
+        ci: u32,
+        h: u32,
+        w: u32,
+        co: u32,
+        ho: u32,
+        wo: u32,
+        stride: u32,
+        pad_before: u32,
+        flags: u32,
+        _pad0: u32,
+        _pad1: u32,
+    }
 }
 
 fn params(g: &ShortcutGeom, flags: u32) -> Result<ShortcutParams> {
@@ -55,14 +56,13 @@ pub fn shortcut_a_forward(
     expect_shape("shortcut output", y, &g.y_shape())?;
     expect_shape("shortcut input", x, &g.x_shape())?;
     let p = params(g, 0)?;
-    push(
+    launch(
         gpu,
         prog,
-        "shortcut.wgsl",
-        "shortcut_a_forward",
+        &table::SHORTCUT_A_FORWARD,
         &p,
         &[Some(y), Some(x)],
-        grid_1d(gpu, "shortcut_a_forward", y.len(), 256)?,
+        table::SHORTCUT_A_FORWARD.grid_1d(gpu, y.len())?,
     )?;
     Ok(())
 }
@@ -80,14 +80,13 @@ pub fn shortcut_a_backward(
     expect_shape("shortcut dy", dy, &g.y_shape())?;
     expect_shape("shortcut dx", dx, &g.x_shape())?;
     let p = params(g, accumulate as u32)?;
-    push(
+    launch(
         gpu,
         prog,
-        "shortcut.wgsl",
-        "shortcut_a_backward",
+        &table::SHORTCUT_A_BACKWARD,
         &p,
         &[Some(dx), Some(dy)],
-        grid_1d(gpu, "shortcut_a_backward", dx.len(), 256)?,
+        table::SHORTCUT_A_BACKWARD.grid_1d(gpu, dx.len())?,
     )?;
     Ok(())
 }

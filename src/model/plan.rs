@@ -10,6 +10,7 @@ use crate::device::Gpu;
 use crate::device::Tensor;
 use crate::error::{Error, Result};
 use crate::kernels::batchnorm::{self, ResidualGrad};
+use crate::kernels::conv2d::Scratch as _;
 use crate::kernels::sgd::SgdParams;
 use crate::kernels::{Program, conv2d, elementwise, linear, loss, pool, shortcut};
 use crate::model::graph::{Block, Graph, Op, Tid};
@@ -42,7 +43,7 @@ struct Scratch {
     free: HashMap<Vec<usize>, Vec<Tensor>>,
 }
 
-impl Scratch {
+impl conv2d::Scratch for Scratch {
     fn take(&mut self, gpu: &Gpu, shape: &[usize]) -> Result<Tensor> {
         match self.free.get_mut(shape).and_then(|v| v.pop()) {
             Some(t) => Ok(t),
@@ -264,35 +265,16 @@ impl Plan {
             } => {
                 let g = self.conv_geom(*x, *y, *k, *stride, *pad);
                 let w = params.param(&format!("{name}.weight"))?;
-                if conv2d::has_tiled_forward(&g) {
-                    let pg = g.forward_pad();
-                    let xp = gpu.tensor(&pg.shape())?;
-                    let wt = scratch.take(&gpu, &conv2d::weight_tiles_shape(&g, false))?;
-                    conv2d::conv2d_pad(&gpu, prog, &xp, &self.acts[*x], &pg)?;
-                    conv2d::conv2d_weight_tiles(&gpu, prog, &wt, &w, &g, false)?;
-                    conv2d::conv2d_forward_3x3(
-                        &gpu,
-                        prog,
-                        &self.acts[*y],
-                        &xp,
-                        &wt,
-                        None,
-                        &g,
-                        false,
-                    )?;
-                    scratch.give(wt);
-                    self.state[i].xp = Some(xp);
-                } else {
-                    conv2d::conv2d_forward_reference(
-                        &gpu,
-                        prog,
-                        &self.acts[*y],
-                        &self.acts[*x],
-                        &w,
-                        None,
-                        &g,
-                    )?;
-                }
+                self.state[i].xp = conv2d::conv2d_forward(
+                    &gpu,
+                    prog,
+                    &self.acts[*y],
+                    &self.acts[*x],
+                    &w,
+                    None,
+                    &g,
+                    scratch,
+                )?;
             }
             Op::BatchNorm {
                 name,
@@ -463,42 +445,19 @@ impl Plan {
                     let g = self.conv_geom(*x, y, *k, *stride, *pad);
                     let w = params.param(&format!("{name}.weight"))?;
                     let dw = params.grad(&format!("{name}.weight"))?;
-                    match &self.state[i].xp {
-                        Some(xp) => match conv2d::backward_weight_dy_pad(&g) {
-                            Some(dpg) => {
-                                let dyp = scratch.take(&gpu, &dpg.shape())?;
-                                conv2d::conv2d_pad(&gpu, prog, &dyp, &gy, &dpg)?;
-                                conv2d::conv2d_backward_weight_3x3(&gpu, prog, &dw, &dyp, xp, &g)?;
-                                scratch.give(dyp);
-                            }
-                            None => {
-                                conv2d::conv2d_backward_weight_3x3(&gpu, prog, &dw, &gy, xp, &g)?
-                            }
-                        },
-                        None => conv2d::conv2d_backward_weight_reference(
-                            &gpu,
-                            prog,
-                            &dw,
-                            &gy,
-                            &self.acts[*x],
-                            &g,
-                        )?,
-                    }
+                    conv2d::conv2d_backward_weight(
+                        &gpu,
+                        prog,
+                        &dw,
+                        &gy,
+                        &self.acts[*x],
+                        self.state[i].xp.as_ref(),
+                        &g,
+                        scratch,
+                    )?;
                     if needs_grad(*x) {
                         let (gx, acc) = grad_target(&gpu, scratch, &mut grads, *x, &self.acts[*x])?;
-                        let used = conv2d::conv2d_backward_data_with(
-                            &gpu,
-                            prog,
-                            &gx,
-                            &gy,
-                            &w,
-                            &g,
-                            acc,
-                            &mut |shape| scratch.take(&gpu, shape),
-                        )?;
-                        for t in used {
-                            scratch.give(t);
-                        }
+                        conv2d::conv2d_backward_data(&gpu, prog, &gx, &gy, &w, &g, acc, scratch)?;
                         grads[*x] = Some(gx);
                     }
                 }

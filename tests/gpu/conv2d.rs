@@ -140,6 +140,19 @@ pub fn check_backward_weight(name: &str, f: BackwardWeightFn, cases: &[(Conv2dGe
     no_errors();
 }
 
+/// The backward-data policy with fresh scratch tensors.
+fn backward_data(
+    gpu: &reslab::Gpu,
+    p: &mut reslab::kernels::Program,
+    dx: &reslab::Tensor,
+    dy: &reslab::Tensor,
+    w: &reslab::Tensor,
+    g: &Conv2dGeom,
+    accumulate: bool,
+) -> reslab::Result<()> {
+    conv2d_backward_data(gpu, p, dx, dy, w, g, accumulate, &mut Fresh)
+}
+
 #[test]
 fn conv2d_forward_reference_matches_cpu() {
     check_forward("reference", conv2d_forward_reference, &geoms(1, 24));
@@ -307,7 +320,11 @@ fn tiled_geoms(seed: u64, count: usize) -> Vec<(Conv2dGeom, bool)> {
 fn conv2d_forward_tiled_matches_cpu() {
     let cases = tiled_geoms(7, 30);
     assert!(cases.iter().all(|(g, _)| has_tiled_forward(g)));
-    check_forward("tiled", conv2d_forward, &cases);
+    check_forward(
+        "tiled",
+        |gpu, p, y, x, w, b, g| conv2d_forward(gpu, p, y, x, w, b, g, &mut Fresh).map(|_| ()),
+        &cases,
+    );
 }
 
 #[test]
@@ -317,12 +334,16 @@ fn conv2d_backward_data_tiled_matches_cpu() {
         .filter(|(g, _)| backward_data_plan(g).is_some())
         .collect();
     assert!(cases.len() >= 20, "only {} cases", cases.len());
-    check_backward_data("tiled", conv2d_backward_data, &cases);
+    check_backward_data("tiled", backward_data, &cases);
 }
 
 #[test]
 fn conv2d_backward_weight_tiled_matches_cpu() {
-    check_backward_weight("tiled", conv2d_backward_weight, &tiled_geoms(9, 30));
+    check_backward_weight(
+        "tiled",
+        |gpu, p, dw, dy, x, g| conv2d_backward_weight(gpu, p, dw, dy, x, None, g, &mut Fresh),
+        &tiled_geoms(9, 30),
+    );
 }
 
 /// The direct stride-2 kernel: every parity, odd and even sizes, accumulation.
@@ -356,5 +377,5 @@ fn conv2d_backward_data_stride2_matches_cpu() {
         cases.push((g, rng.below(2) == 0));
     }
     assert!(cases.iter().all(|(g, _)| backward_data_s2_pad(g).is_some()));
-    check_backward_data("stride 2", conv2d_backward_data, &cases);
+    check_backward_data("stride 2", backward_data, &cases);
 }

@@ -1,4 +1,4 @@
-// conv2d_backward_data_tiled: the input gradient of a 3x3 convolution of
+// conv2d_backward_data_s2: the input gradient of a 3x3 convolution of
 // stride 2 and padding 1, without the zeros a dilated stride-1 pass multiplies.
 // conv2d_backward_data.wgsl is the reference.
 //
@@ -87,7 +87,7 @@ fn put_channel(n: u32, ci: u32, iy: u32, l0: u32, px: u32, lo: vec4<f32>, hi: ve
 }
 
 @compute @workgroup_size(WG)
-fn conv2d_backward_data_3x3s2(@builtin(global_invocation_id) gid: vec3<u32>,
+fn conv2d_backward_data_tiled_s2(@builtin(global_invocation_id) gid: vec3<u32>,
                               @builtin(workgroup_id) wid: vec3<u32>) {
     let t = gid.x;
     let py = wid.z / 2u;

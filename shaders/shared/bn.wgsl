@@ -1,0 +1,57 @@
+// What the batch-norm passes share: their parameters, the walk over one
+// channel's values in a chunk of samples, and the four values an apply
+// invocation takes. Needs `const WG: u32`, the reduction workgroup's size.
+
+struct BnParams {
+    n: u32, c: u32, hw: u32, chunks: u32,
+    chunk_len: u32, flags: u32, momentum: f32, eps: f32,
+}
+
+@group(0) @binding(0) var<uniform> p: BnParams;
+
+// Walks the elements of channel c in chunk s (samples s·chunk_len onwards),
+// planes of `len` elements (values, or vec4s), in steps of WG without a
+// division per element: (n, k) is the sample and the element of its plane.
+struct ChunkIter {
+    n: u32, k: u32, m: u32, dn: u32, dk: u32, len: u32,
+}
+
+fn chunk_start(s: u32, t: u32, len: u32) -> ChunkIter {
+    let n0 = s * p.chunk_len;
+    let n1 = min(n0 + p.chunk_len, p.n);
+    var it: ChunkIter;
+    it.m = (n1 - n0) * len;
+    it.n = n0 + t / len;
+    it.k = t % len;
+    it.dn = WG / len;
+    it.dk = WG % len;
+    it.len = len;
+    return it;
+}
+
+fn advance(it0: ChunkIter) -> ChunkIter {
+    var it = it0;
+    it.k += it.dk;
+    it.n += it.dn;
+    if it.k >= it.len {
+        it.k -= it.len;
+        it.n += 1u;
+    }
+    return it;
+}
+
+// Apply passes: one invocation takes 4 consecutive values of one plane
+// (sample n, channel c); planes are numbered over the grid's y and z.
+struct Quad {
+    base: u32, c: u32, count: u32,
+}
+
+fn quad(gid: vec3<u32>, wid: vec3<u32>, nwg: vec3<u32>) -> Quad {
+    let plane = wid.y + wid.z * nwg.y;
+    let k = gid.x * 4u;
+    var q: Quad;
+    q.c = plane % p.c;
+    q.base = plane * p.hw + k;
+    q.count = select(0u, min(4u, p.hw - min(k, p.hw)), plane < p.n * p.c);
+    return q;
+}

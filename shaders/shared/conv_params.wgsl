@@ -1,0 +1,9 @@
+// The sizes of a convolution, as the reference convolution kernels take them.
+struct ConvParams {
+    n: u32, ci: u32, h: u32, w: u32,
+    co: u32, ho: u32, wo: u32, kh: u32,
+    kw: u32, sh: u32, sw: u32, ph: u32,
+    pw: u32, flags: u32, _pad0: u32, _pad1: u32,
+}
+
+@group(0) @binding(0) var<uniform> p: ConvParams;

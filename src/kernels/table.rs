@@ -1,0 +1,207 @@
+//! The kernel table: every compute entry point of the engine, declared once —
+//! its shader module, entry point, workgroup size, bindings and the Rust type
+//! of its parameter block. Launchers name kernels by these constants, never
+//! by strings, and the type of a kernel's parameters is checked by the
+//! compiler at every launch. `tests/kernels.rs` reflects every module with
+//! naga and checks the table, and each parameter struct's size and field
+//! offsets, against the WGSL.
+
+use std::marker::PhantomData;
+
+use crate::device::Gpu;
+use crate::error::Result;
+use crate::kernels::grid_1d;
+use crate::kernels::shaders::{self, Module};
+use crate::kernels::{
+    batchnorm, ceiling, colormap, conv2d, elementwise, linear, loss, pool, reduce, sgd, shortcut,
+};
+
+/// What a binding after the parameter block (binding 0, a uniform) holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Binding {
+    /// A storage buffer the kernel only reads.
+    Read,
+    /// A storage buffer the kernel writes (and may read).
+    Write,
+    /// A write-only storage texture (the colormap's picture).
+    Image,
+}
+
+/// One field of a parameter block: name, byte offset, byte size.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Field {
+    pub name: &'static str,
+    pub offset: usize,
+    pub size: usize,
+}
+
+/// A parameter block's layout as Rust lays it out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParamsLayout {
+    /// The WGSL struct it mirrors.
+    pub name: &'static str,
+    pub size: usize,
+    pub fields: Vec<Field>,
+}
+
+/// A `#[repr(C)]` mirror of a WGSL parameter struct.
+pub trait Params: bytemuck::Pod {
+    fn layout() -> ParamsLayout;
+}
+
+/// Declares a parameter block: the struct (`#[repr(C)]`, `Pod`, fields public
+/// to the kernels) and its [`Params`] layout. Field names are the WGSL's,
+/// padding written out.
+macro_rules! params {
+    ($(#[$m:meta])* pub struct $name:ident { $($field:ident: $ty:ty),* $(,)? }) => {
+        $(#[$m])*
+        #[repr(C)]
+        #[derive(Clone, Copy, Debug, Default, bytemuck::Pod, bytemuck::Zeroable)]
+        pub struct $name {
+            $(pub $field: $ty),*
+        }
+
+        impl $crate::kernels::table::Params for $name {
+            fn layout() -> $crate::kernels::table::ParamsLayout {
+                $crate::kernels::table::ParamsLayout {
+                    name: stringify!($name),
+                    size: std::mem::size_of::<$name>(),
+                    fields: vec![$($crate::kernels::table::Field {
+                        name: stringify!($field),
+                        offset: std::mem::offset_of!($name, $field),
+                        size: std::mem::size_of::<$ty>(),
+                    }),*],
+                }
+            }
+        }
+    };
+}
+pub(crate) use params;
+
+/// A compute entry point whose parameter block is a `P`.
+pub struct Kernel<P> {
+    pub module: &'static Module,
+    pub entry: &'static str,
+    pub workgroup: [u32; 3],
+    /// Bindings 1.., in order.
+    pub bindings: &'static [Binding],
+    params: PhantomData<fn() -> P>,
+}
+
+impl<P: Params> Kernel<P> {
+    /// Invocations per workgroup along x.
+    pub fn width(&self) -> u32 {
+        self.workgroup[0]
+    }
+
+    /// The grid for one invocation per item of `threads` (see [`grid_1d`]).
+    pub fn grid_1d(&self, gpu: &Gpu, threads: usize) -> Result<[u32; 3]> {
+        grid_1d(gpu, self.entry, threads, self.width())
+    }
+
+    /// The kernel as data, for the reflection tests.
+    pub fn info(&self, name: &'static str) -> KernelInfo {
+        KernelInfo {
+            name,
+            module: self.module,
+            entry: self.entry,
+            workgroup: self.workgroup,
+            bindings: self.bindings,
+            params: P::layout(),
+        }
+    }
+}
+
+/// A kernel of the table with its parameter layout spelled out.
+#[derive(Debug)]
+pub struct KernelInfo {
+    /// Its name in the table.
+    pub name: &'static str,
+    pub module: &'static Module,
+    pub entry: &'static str,
+    pub workgroup: [u32; 3],
+    pub bindings: &'static [Binding],
+    pub params: ParamsLayout,
+}
+
+macro_rules! table {
+    ($($(#[$doc:meta])* $name:ident: $params:ty = $module:ident::$entry:literal,
+        [$x:literal, $y:literal, $z:literal], [$($b:ident),*];)*) => {
+        $(
+            $(#[$doc])*
+            pub const $name: Kernel<$params> = Kernel {
+                module: &shaders::$module,
+                entry: $entry,
+                workgroup: [$x, $y, $z],
+                bindings: &[$(Binding::$b),*],
+                params: PhantomData,
+            };
+        )*
+
+        /// Every kernel of the table.
+        pub fn all() -> Vec<KernelInfo> {
+            vec![$($name.info(stringify!($name))),*]
+        }
+    };
+}
+
+table! {
+    // Batch norm forward: statistics per chunk of samples, then per channel;
+    // the eval-mode coefficients; the apply pass (+ residual, ReLU).
+    BN_STATS_PARTIAL: batchnorm::BnParams = BATCHNORM_FORWARD::"bn_stats_partial", [256, 1, 1], [Write, Read];
+    BN_STATS_PARTIAL4: batchnorm::BnParams = BATCHNORM_FORWARD::"bn_stats_partial4", [256, 1, 1], [Write, Read];
+    BN_STATS_FINALIZE: batchnorm::BnParams = BATCHNORM_FORWARD::"bn_stats_finalize", [64, 1, 1], [Write, Write, Write, Write, Read, Read, Read, Read];
+    BN_EVAL_COEF: batchnorm::BnParams = BATCHNORM_FORWARD::"bn_eval_coef", [64, 1, 1], [Write, Read, Read, Read, Read];
+    BN_APPLY: batchnorm::BnParams = BATCHNORM_FORWARD::"bn_apply", [64, 1, 1], [Write, Read, Read, Read];
+    BN_APPLY4: batchnorm::BnParams = BATCHNORM_FORWARD::"bn_apply4", [64, 1, 1], [Write, Read, Read, Read];
+    // Batch norm backward.
+    BN_BACKWARD_PARTIAL: batchnorm::BnParams = BATCHNORM_BACKWARD::"bn_backward_partial", [256, 1, 1], [Write, Read, Read, Read, Read];
+    BN_BACKWARD_PARTIAL4: batchnorm::BnParams = BATCHNORM_BACKWARD::"bn_backward_partial4", [256, 1, 1], [Write, Read, Read, Read, Read];
+    BN_BACKWARD_FINALIZE: batchnorm::BnParams = BATCHNORM_BACKWARD::"bn_backward_finalize", [64, 1, 1], [Write, Write, Write, Read, Read, Read];
+    BN_BACKWARD_APPLY: batchnorm::BnParams = BATCHNORM_BACKWARD::"bn_backward_apply", [64, 1, 1], [Write, Write, Read, Read, Read, Read];
+    BN_BACKWARD_APPLY4: batchnorm::BnParams = BATCHNORM_BACKWARD::"bn_backward_apply4", [64, 1, 1], [Write, Write, Read, Read, Read, Read];
+    // The multiply-add ceiling of `reslab bench`.
+    BENCH_FMA: ceiling::FmaParams = BENCH_FMA::"bench_fma", [64, 1, 1], [Write];
+    // Activation pictures.
+    CHANNEL_RANGE: colormap::ColormapParams = COLORMAP::"channel_range", [64, 1, 1], [Write, Read, Read, Read];
+    COLORMAP: colormap::ColormapParams = COLORMAP::"colormap", [8, 8, 1], [Image, Read, Read, Read, Read];
+    // Convolution: the readable references.
+    CONV2D_FORWARD_REFERENCE: conv2d::ConvParams = CONV2D_FORWARD::"conv2d_forward_reference", [64, 1, 1], [Write, Read, Read, Read];
+    CONV2D_BACKWARD_DATA_REFERENCE: conv2d::ConvParams = CONV2D_BACKWARD_DATA::"conv2d_backward_data_reference", [64, 1, 1], [Write, Read, Read];
+    CONV2D_BACKWARD_WEIGHT_REFERENCE: conv2d::ConvParams = CONV2D_BACKWARD_WEIGHT::"conv2d_backward_weight_reference", [64, 1, 1], [Write, Read, Read];
+    CONV2D_BACKWARD_BIAS: conv2d::ConvParams = CONV2D_BACKWARD_WEIGHT::"conv2d_backward_bias", [64, 1, 1], [Write, Read];
+    // Convolution: the tiled 3x3 passes and their layout passes.
+    CONV2D_PAD: conv2d::PadParams = CONV2D_TILED_PREPARE::"conv2d_pad", [64, 1, 1], [Write, Read];
+    CONV2D_PAD_SHIFT1: conv2d::PadParams = CONV2D_TILED_PREPARE::"conv2d_pad_shift1", [64, 1, 1], [Write, Read];
+    CONV2D_WEIGHT_TILES: conv2d::WeightParams = CONV2D_TILED_PREPARE::"conv2d_weight_tiles", [256, 1, 1], [Write, Read];
+    CONV2D_FORWARD_TILED_S1: conv2d::TiledParams = CONV2D_FORWARD_TILED::"conv2d_forward_tiled_s1", [64, 1, 1], [Write, Read, Read, Read];
+    CONV2D_FORWARD_TILED_S2: conv2d::TiledParams = CONV2D_FORWARD_TILED::"conv2d_forward_tiled_s2", [64, 1, 1], [Write, Read, Read, Read];
+    CONV2D_BACKWARD_DATA_TILED_S2: conv2d::S2Params = CONV2D_BACKWARD_DATA_S2::"conv2d_backward_data_tiled_s2", [64, 1, 1], [Write, Read, Read];
+    CONV2D_BACKWARD_WEIGHT_TILED_S1: conv2d::WgradParams = CONV2D_BACKWARD_WEIGHT_TILED::"conv2d_backward_weight_tiled_s1", [16, 1, 1], [Write, Read, Read];
+    CONV2D_BACKWARD_WEIGHT_TILED_S2: conv2d::WgradParams = CONV2D_BACKWARD_WEIGHT_TILED::"conv2d_backward_weight_tiled_s2", [16, 1, 1], [Write, Read, Read];
+    CONV2D_BACKWARD_WEIGHT_REDUCE: conv2d::WgradParams = CONV2D_BACKWARD_WEIGHT_TILED::"conv2d_backward_weight_reduce", [256, 1, 1], [Write, Read];
+    // Elementwise passes.
+    RELU_FORWARD: elementwise::EwParams = ELEMENTWISE::"relu_forward", [256, 1, 1], [Write, Read];
+    RELU_BACKWARD: elementwise::EwParams = ELEMENTWISE::"relu_backward", [256, 1, 1], [Write, Read, Read];
+    ADD_FORWARD: elementwise::EwParams = ELEMENTWISE::"add_forward", [256, 1, 1], [Write, Read, Read];
+    AXPBY: elementwise::EwParams = ELEMENTWISE::"axpby", [256, 1, 1], [Write, Read, Read];
+    COPY: elementwise::EwParams = ELEMENTWISE::"copy", [256, 1, 1], [Write, Read];
+    // The classifier.
+    LINEAR_FORWARD: linear::LinearParams = LINEAR::"linear_forward", [64, 1, 1], [Write, Read, Read, Read];
+    LINEAR_BACKWARD_DATA: linear::LinearParams = LINEAR::"linear_backward_data", [64, 1, 1], [Write, Read, Read];
+    LINEAR_BACKWARD_WEIGHT: linear::LinearParams = LINEAR::"linear_backward_weight", [64, 1, 1], [Write, Read, Read];
+    LINEAR_BACKWARD_BIAS: linear::LinearParams = LINEAR::"linear_backward_bias", [64, 1, 1], [Write, Read];
+    // Pooling.
+    MAXPOOL_FORWARD: pool::PoolParams = POOL::"maxpool_forward", [256, 1, 1], [Write, Write, Read];
+    MAXPOOL_BACKWARD: pool::PoolParams = POOL::"maxpool_backward", [256, 1, 1], [Write, Read, Read];
+    AVGPOOL_FORWARD: pool::PoolParams = POOL::"avgpool_forward", [64, 1, 1], [Write, Read];
+    AVGPOOL_BACKWARD: pool::PoolParams = POOL::"avgpool_backward", [256, 1, 1], [Write, Read];
+    // Sums for the analysis probes.
+    SUM_SUMSQ_ROWS: reduce::ReduceParams = REDUCE::"sum_sumsq_rows", [64, 1, 1], [Write, Read, Read];
+    SUM_SUMSQ_CHANNELS: reduce::ReduceParams = REDUCE::"sum_sumsq_channels", [64, 1, 1], [Write, Read, Read];
+    // The optimiser, the shortcut and the loss.
+    SGD_STEP: sgd::SgdParams = SGD::"sgd_step", [256, 1, 1], [Write, Write, Read];
+    SHORTCUT_A_FORWARD: shortcut::ShortcutParams = SHORTCUT::"shortcut_a_forward", [256, 1, 1], [Write, Read];
+    SHORTCUT_A_BACKWARD: shortcut::ShortcutParams = SHORTCUT::"shortcut_a_backward", [256, 1, 1], [Write, Read];
+    SOFTMAX_XENT: loss::XentParams = SOFTMAX_XENT::"softmax_xent", [256, 1, 1], [Write, Write, Write, Read, Read];
+}

@@ -1,0 +1,243 @@
+//! The kernel table against the WGSL it names, with no device: naga reflects
+//! every module, and each kernel's entry point must exist with the table's
+//! workgroup size and bindings (binding 0 a uniform of the Rust parameter
+//! type's WGSL struct, with the same size and the same fields at the same
+//! offsets; bindings 1.. storage buffers read or written as the table says,
+//! or the storage texture), and every entry point must be in the table.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use naga::valid::{Capabilities, ModuleInfo, ValidationFlags, Validator};
+use reslab::kernels::shaders::MODULES;
+use reslab::kernels::table::{self, Binding, Field, KernelInfo, ParamsLayout};
+
+/// A parsed and validated module.
+struct Parsed {
+    module: naga::Module,
+    info: ModuleInfo,
+}
+
+fn parse(name: &str) -> Parsed {
+    let m = MODULES.iter().find(|m| m.name == name).expect("a module");
+    let src = m.wgsl().unwrap();
+    let module = naga::front::wgsl::parse_str(&src).unwrap_or_else(|e| panic!("{name}: {e}"));
+    let info = Validator::new(ValidationFlags::all(), Capabilities::empty())
+        .validate(&module)
+        .unwrap_or_else(|e| panic!("{name}: {e:?}"));
+    Parsed { module, info }
+}
+
+/// What one binding of an entry point is, as naga sees it.
+#[derive(Debug, PartialEq)]
+enum Kind {
+    Uniform(ParamsLayout),
+    Storage(Binding),
+    Image,
+    Other(String),
+}
+
+/// The layout of a WGSL struct, in the terms of the Rust side.
+fn wgsl_layout(module: &naga::Module, ty: naga::Handle<naga::Type>) -> Kind {
+    let t = &module.types[ty];
+    let naga::TypeInner::Struct { members, span } = &t.inner else {
+        return Kind::Other(format!("a uniform that is not a struct: {:?}", t.inner));
+    };
+    let fields = members
+        .iter()
+        .map(|m| Field {
+            name: leak(m.name.clone().unwrap_or_default()),
+            offset: m.offset as usize,
+            size: module.types[m.ty].inner.size(module.to_ctx()) as usize,
+        })
+        .collect();
+    Kind::Uniform(ParamsLayout {
+        name: leak(t.name.clone().unwrap_or_default()),
+        size: *span as usize,
+        fields,
+    })
+}
+
+fn leak(s: String) -> &'static str {
+    Box::leak(s.into_boxed_str())
+}
+
+/// Workgroup size and the bindings an entry point uses, by number.
+fn reflect(p: &Parsed, entry: &str) -> Result<([u32; 3], BTreeMap<u32, Kind>), String> {
+    let (index, ep) = p
+        .module
+        .entry_points
+        .iter()
+        .enumerate()
+        .find(|(_, e)| e.name == entry)
+        .ok_or_else(|| format!("no entry point {entry}"))?;
+    let uses = p.info.get_entry_point(index);
+    let mut bindings = BTreeMap::new();
+    for (h, g) in p.module.global_variables.iter() {
+        let Some(rb) = &g.binding else { continue };
+        if uses[h].is_empty() {
+            continue;
+        }
+        if rb.group != 0 {
+            return Err(format!("binding in group {}", rb.group));
+        }
+        let kind = match g.space {
+            naga::AddressSpace::Uniform => wgsl_layout(&p.module, g.ty),
+            naga::AddressSpace::Storage { access } => {
+                Kind::Storage(if access.contains(naga::StorageAccess::STORE) {
+                    Binding::Write
+                } else {
+                    Binding::Read
+                })
+            }
+            naga::AddressSpace::Handle => Kind::Image,
+            other => Kind::Other(format!("{other:?}")),
+        };
+        bindings.insert(rb.binding, kind);
+    }
+    Ok((ep.workgroup_size, bindings))
+}
+
+/// Every way `k` disagrees with its WGSL.
+fn check(k: &KernelInfo, p: &Parsed) -> Vec<String> {
+    let mut errors = Vec::new();
+    let (workgroup, mut bindings) = match reflect(p, k.entry) {
+        Ok(r) => r,
+        Err(e) => return vec![e],
+    };
+    if workgroup != k.workgroup {
+        errors.push(format!(
+            "workgroup size {:?} in the table, {workgroup:?} in the WGSL",
+            k.workgroup
+        ));
+    }
+    match bindings.remove(&0) {
+        Some(Kind::Uniform(wgsl)) => {
+            let rust = &k.params;
+            if wgsl.name != rust.name {
+                errors.push(format!(
+                    "parameters are the Rust {} but the WGSL struct {}",
+                    rust.name, wgsl.name
+                ));
+            }
+            if wgsl.size != rust.size {
+                errors.push(format!(
+                    "{} is {} bytes in Rust, {} in the WGSL",
+                    rust.name, rust.size, wgsl.size
+                ));
+            }
+            if wgsl.fields != rust.fields {
+                errors.push(format!(
+                    "{} fields (name, offset, size) differ: Rust {:?}, WGSL {:?}",
+                    rust.name,
+                    rust.fields
+                        .iter()
+                        .map(|f| (f.name, f.offset, f.size))
+                        .collect::<Vec<_>>(),
+                    wgsl.fields
+                        .iter()
+                        .map(|f| (f.name, f.offset, f.size))
+                        .collect::<Vec<_>>()
+                ));
+            }
+        }
+        other => errors.push(format!("binding 0 is {other:?}, not the parameter uniform")),
+    }
+    let want: BTreeMap<u32, Kind> = k
+        .bindings
+        .iter()
+        .enumerate()
+        .map(|(i, b)| {
+            let kind = match b {
+                Binding::Image => Kind::Image,
+                b => Kind::Storage(*b),
+            };
+            (i as u32 + 1, kind)
+        })
+        .collect();
+    if bindings != want {
+        errors.push(format!(
+            "bindings 1.. are {want:?} in the table, {bindings:?} in the WGSL"
+        ));
+    }
+    errors
+}
+
+fn parsed_modules() -> BTreeMap<&'static str, Parsed> {
+    MODULES.iter().map(|m| (m.name, parse(m.name))).collect()
+}
+
+#[test]
+fn the_kernel_table_matches_the_wgsl() {
+    let parsed = parsed_modules();
+    let mut failures = Vec::new();
+    let kernels = table::all();
+    for k in &kernels {
+        for e in check(k, &parsed[k.module.name]) {
+            failures.push(format!("{} ({}:{}): {e}", k.name, k.module.name, k.entry));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    assert!(kernels.len() >= 45, "{} kernels", kernels.len());
+}
+
+#[test]
+fn every_entry_point_is_in_the_table_once() {
+    let parsed = parsed_modules();
+    let listed: Vec<(&str, &str)> = table::all()
+        .iter()
+        .map(|k| (k.module.name, k.entry))
+        .collect();
+    let unique: BTreeSet<_> = listed.iter().collect();
+    assert_eq!(unique.len(), listed.len(), "an entry point is listed twice");
+    for (name, p) in &parsed {
+        for ep in &p.module.entry_points {
+            assert!(
+                unique.contains(&(*name, ep.name.as_str())),
+                "{name}:{} is not in the kernel table",
+                ep.name
+            );
+        }
+    }
+}
+
+#[test]
+fn a_wrong_parameter_struct_or_binding_is_caught() {
+    let parsed = parsed_modules();
+    let k = table::all()
+        .into_iter()
+        .find(|k| k.name == "BN_APPLY")
+        .unwrap();
+    let p = &parsed[k.module.name];
+    assert!(check(&k, p).is_empty(), "{:?}", check(&k, p));
+    // Two fields swapped (the struct a hand-written mirror gets wrong).
+    let mut swapped = KernelInfo {
+        params: k.params.clone(),
+        ..k
+    };
+    let f = &mut swapped.params.fields;
+    (f[0].name, f[1].name) = (f[1].name, f[0].name);
+    let e = check(&swapped, p).join("\n");
+    assert!(e.contains("fields (name, offset, size) differ"), "{e}");
+    // A field missing: the Rust struct is shorter.
+    let mut short = KernelInfo {
+        params: k.params.clone(),
+        ..swapped
+    };
+    let last = short.params.fields.pop().unwrap();
+    short.params.size -= last.size;
+    let e = check(&short, p).join("\n");
+    assert!(e.contains("is 28 bytes in Rust, 32 in the WGSL"), "{e}");
+    // Another workgroup size, a binding read where the WGSL writes.
+    let wrong = KernelInfo {
+        workgroup: [256, 1, 1],
+        bindings: &[Binding::Read, Binding::Read, Binding::Read, Binding::Read],
+        params: k.params.clone(),
+        ..short
+    };
+    let e = check(&wrong, p).join("\n");
+    assert!(
+        e.contains("workgroup size [256, 1, 1] in the table, [64, 1, 1]"),
+        "{e}"
+    );
+    assert!(e.contains("bindings 1.."), "{e}");
+}
