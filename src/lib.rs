@@ -1,7 +1,6 @@
 //! reslab: a wgpu compute engine whose WGSL shaders train and run ResNets.
 
 pub mod analysis;
-pub mod bench;
 pub mod checkpoint;
 pub mod cpu;
 pub mod data;
@@ -12,7 +11,6 @@ pub mod kernels;
 pub mod model;
 pub mod npy;
 pub mod ops;
-pub mod profile;
 pub mod rng;
 pub mod train;
 

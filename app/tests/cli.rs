@@ -293,3 +293,103 @@ fn infer_writes_logits_and_refuses_bad_inputs() {
     assert!(e.contains("wrong.npy") && e.contains("truncated"), "{e}");
     let _ = std::fs::remove_dir_all(d);
 }
+
+/// A PNG that decodes, with its size.
+fn png_size(p: &Path) -> (u32, u32) {
+    let img = image::open(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+    (img.width(), img.height())
+}
+
+#[test]
+fn every_analysis_writes_its_summary_and_plots() {
+    let root = tmp("analyses");
+    let run = root.join("run");
+    let mut train = vec!["train", "--out", run.to_str().unwrap()];
+    train.extend_from_slice(TINY);
+    ok(&train);
+    let ck = run.join("checkpoint.safetensors");
+    let data = [
+        "--image-size",
+        "8",
+        "--train-images",
+        "256",
+        "--test-images",
+        "64",
+    ];
+    let cases: [(&str, Vec<&str>, &[&str]); 4] = [
+        (
+            "lesion",
+            vec!["--checkpoint", ck.to_str().unwrap(), "--max-k", "2"],
+            &["lesion.png", "lesion_cumulative.png"],
+        ),
+        (
+            "landscape",
+            vec![
+                "--checkpoint",
+                ck.to_str().unwrap(),
+                "--grid",
+                "3",
+                "--samples",
+                "16",
+            ],
+            &["landscape_loss.png", "landscape_accuracy.png"],
+        ),
+        (
+            "degradation",
+            vec![
+                "--depths",
+                "8",
+                "--seeds",
+                "1",
+                "--steps",
+                "4",
+                "--batch",
+                "16",
+                "--width",
+                "4",
+                "--probe-every",
+                "2",
+            ],
+            &[
+                "training_loss.png",
+                "training_error.png",
+                "responses.png",
+                "responses_sorted.png",
+            ],
+        ),
+        (
+            "redundancy",
+            vec![
+                "--shallow",
+                "8",
+                "--deep",
+                "14",
+                "--steps",
+                "4",
+                "--grow-steps",
+                "4",
+                "--batch",
+                "16",
+                "--width",
+                "4",
+                "--init",
+                "zero-gamma",
+            ],
+            &["redundancy_loss.png", "redundancy_r_zero_gamma.png"],
+        ),
+    ];
+    for (cmd, args, pngs) in cases {
+        let out = root.join(cmd);
+        let mut a = vec![cmd, "--out", out.to_str().unwrap()];
+        a.extend(args);
+        a.extend_from_slice(&data);
+        ok(&a);
+        let summary = std::fs::read_to_string(out.join("summary.json")).unwrap();
+        serde_json::from_str::<serde_json::Value>(&summary).expect("summary.json is JSON");
+        for png in pngs {
+            let (w, h) = png_size(&out.join(png));
+            assert!(w >= 600 && h >= 400, "{cmd}: {png} is {w}x{h}");
+        }
+    }
+    let _ = std::fs::remove_dir_all(&root);
+}

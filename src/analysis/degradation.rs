@@ -8,7 +8,6 @@ use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
-use crate::analysis::plot::{self, Series};
 use crate::data::Dataset;
 use crate::data::loader::eval_batches;
 use crate::device::Gpu;
@@ -310,7 +309,7 @@ pub fn eval_probe(gpu: &Gpu, t: &Trainer) -> Result<ProbeValues> {
 }
 
 /// The nets of one model (all its seeds), in the order of the spreads.
-fn by_model(s: &Summary) -> Vec<Vec<&NetResult>> {
+pub fn by_model(s: &Summary) -> Vec<Vec<&NetResult>> {
     s.spreads()
         .iter()
         .map(|m| s.nets.iter().filter(|n| n.model == m.model).collect())
@@ -318,117 +317,14 @@ fn by_model(s: &Summary) -> Vec<Vec<&NetResult>> {
 }
 
 /// Pointwise mean of equally long series (cut to the shortest).
-fn mean_of(v: &[Vec<f64>]) -> Vec<f64> {
+pub fn mean_of(v: &[Vec<f64>]) -> Vec<f64> {
     let len = v.iter().map(Vec::len).min().unwrap_or(0);
     (0..len)
         .map(|i| v.iter().map(|x| x[i]).sum::<f64>() / v.len() as f64)
         .collect()
 }
 
-/// summary.json, training_loss.png, training_error.png, responses.png and
-/// responses_sorted.png in `dir`. With several seeds the curves are the mean
-/// over the seeds.
+/// summary.json in `dir` (the plots are `reslab_plot::degradation`).
 pub fn write(dir: &Path, s: &Summary) -> Result<()> {
-    crate::analysis::write_summary(dir, s)?;
-    let groups = by_model(s);
-    let style = |i: usize, n: &NetResult| {
-        (
-            plot::palette(s.depths.iter().position(|&d| d == n.depth).unwrap_or(i)),
-            !n.residual,
-        )
-    };
-    let label = |n: &NetResult| {
-        if s.seeds.len() > 1 {
-            format!("{} (mean of {} seeds)", n.model, s.seeds.len())
-        } else {
-            n.model.clone()
-        }
-    };
-    let series = |f: &dyn Fn(&(usize, f32, f32)) -> f32| -> Vec<Series> {
-        groups
-            .iter()
-            .enumerate()
-            .map(|(i, g)| {
-                let (color, dashed) = style(i, g[0]);
-                let steps: Vec<f64> = g[0].curve.iter().map(|p| p.0 as f64).collect();
-                let ys: Vec<Vec<f64>> = g
-                    .iter()
-                    .map(|n| n.curve.iter().map(|p| f(p) as f64).collect())
-                    .collect();
-                Series {
-                    name: label(g[0]),
-                    points: steps.into_iter().zip(mean_of(&ys)).collect(),
-                    color,
-                    dashed,
-                }
-            })
-            .collect()
-    };
-    let data = &s.recipe.data.name;
-    plot::lines(
-        &dir.join("training_loss.png"),
-        &format!("Training loss on {data} (dashed: plain, solid: residual)"),
-        "step",
-        "training loss",
-        &series(&|p| p.1),
-        false,
-    )?;
-    plot::lines(
-        &dir.join("training_error.png"),
-        &format!("Training error on {data} (dashed: plain, solid: residual)"),
-        "step",
-        "training error",
-        &series(&|p| p.2),
-        false,
-    )?;
-    let resp = |sorted: bool| -> Vec<Series> {
-        groups
-            .iter()
-            .enumerate()
-            .map(|(i, g)| {
-                let (color, dashed) = style(i, g[0]);
-                let ys: Vec<Vec<f64>> = g
-                    .iter()
-                    .map(|n| {
-                        let mut v: Vec<f64> = n
-                            .final_probe
-                            .response_std
-                            .iter()
-                            .map(|&x| x as f64)
-                            .collect();
-                        if sorted {
-                            v.sort_by(|a, b| b.total_cmp(a));
-                        }
-                        v
-                    })
-                    .collect();
-                Series {
-                    name: label(g[0]),
-                    points: mean_of(&ys)
-                        .into_iter()
-                        .enumerate()
-                        .map(|(k, y)| ((k + 1) as f64, y))
-                        .collect(),
-                    color,
-                    dashed,
-                }
-            })
-            .collect()
-    };
-    plot::lines(
-        &dir.join("responses.png"),
-        "Std of 3x3 layer responses (before ReLU/addition), layer order",
-        "layer index",
-        "std",
-        &resp(false),
-        false,
-    )?;
-    plot::lines(
-        &dir.join("responses_sorted.png"),
-        "Std of 3x3 layer responses, sorted by magnitude",
-        "rank",
-        "std",
-        &resp(true),
-        false,
-    )
+    crate::analysis::write_summary(dir, s)
 }

@@ -11,7 +11,6 @@ use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
-use crate::analysis::plot::{self, Series};
 use crate::data::loader::eval_batches;
 use crate::data::{Normalize, Split};
 use crate::device::Gpu;
@@ -214,79 +213,7 @@ pub fn run(
     })
 }
 
-/// summary.json and the plots: heat maps with contours of loss (log scale)
-/// and accuracy for the plane, line plots for the 1-D modes.
+/// summary.json in `dir` (the plots are `reslab_plot::landscape`).
 pub fn write(dir: &Path, s: &Summary) -> Result<()> {
-    crate::analysis::write_summary(dir, s)?;
-    if s.mode == "2d" {
-        let log: Vec<Vec<f64>> = s
-            .loss
-            .iter()
-            .map(|r| {
-                r.iter()
-                    .map(|v| {
-                        // A loss that is not finite stays so (drawn as a hole).
-                        if v.is_finite() {
-                            v.max(1e-12).log10()
-                        } else {
-                            f64::NAN
-                        }
-                    })
-                    .collect()
-            })
-            .collect();
-        let finite = log.iter().flatten().copied().filter(|v| v.is_finite());
-        let (lo, hi) = finite.fold((f64::MAX, f64::MIN), |(a, b), v| (a.min(v), b.max(v)));
-        let levels: Vec<f64> = (1..10).map(|k| lo + (hi - lo) * k as f64 / 10.0).collect();
-        plot::heatmap(
-            &dir.join("landscape_loss.png"),
-            &format!("{}: test loss around the trained weights", s.model),
-            [
-                "direction 1 (filter-normalised)",
-                "direction 2 (filter-normalised)",
-                "log10 loss",
-            ],
-            &s.xs,
-            &s.xs,
-            &log,
-            &levels,
-        )?;
-        let acc: Vec<Vec<f64>> = s
-            .accuracy
-            .iter()
-            .map(|r| r.iter().map(|v| 100.0 * v).collect())
-            .collect();
-        plot::heatmap(
-            &dir.join("landscape_accuracy.png"),
-            &format!("{}: test accuracy around the trained weights", s.model),
-            [
-                "direction 1 (filter-normalised)",
-                "direction 2 (filter-normalised)",
-                "accuracy (%)",
-            ],
-            &s.xs,
-            &s.xs,
-            &acc,
-            &[],
-        )
-    } else {
-        let x_label = if s.mode == "interpolation" {
-            "α (0: this checkpoint, 1: the other)"
-        } else {
-            "distance along a filter-normalised direction"
-        };
-        plot::lines(
-            &dir.join("landscape_1d.png"),
-            &format!("{}: test loss along one line", s.model),
-            x_label,
-            "test loss",
-            &[Series {
-                name: s.model.clone(),
-                points: s.xs.iter().zip(&s.loss[0]).map(|(&x, &y)| (x, y)).collect(),
-                color: plot::palette(0),
-                dashed: false,
-            }],
-            false,
-        )
-    }
+    crate::analysis::write_summary(dir, s)
 }

@@ -8,7 +8,6 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use crate::analysis::plot::{self, Series};
 use crate::data::loader::eval_batches;
 use crate::data::{Normalize, Split};
 use crate::device::Gpu;
@@ -142,47 +141,7 @@ pub fn run(
     })
 }
 
-/// summary.json, lesion.png (accuracy drop per block) and
-/// lesion_cumulative.png (accuracy against blocks removed) in `dir`.
+/// summary.json in `dir` (the plots are `reslab_plot::lesion`).
 pub fn write(dir: &Path, s: &Summary) -> Result<()> {
-    crate::analysis::write_summary(dir, s)?;
-    let labels: Vec<String> = s
-        .single
-        .iter()
-        .map(|b| b.block.replace("layer", ""))
-        .collect();
-    plot::bars(
-        &dir.join("lesion.png"),
-        &format!(
-            "{}: test accuracy lost when one block is removed (base {:.1}%)",
-            s.model,
-            100.0 * s.base_accuracy
-        ),
-        "block (stage.index)",
-        "accuracy drop (points)",
-        &labels,
-        &[(
-            "drop".to_string(),
-            s.single.iter().map(|b| 100.0 * b.drop as f64).collect(),
-        )],
-    )?;
-    let mut pts = vec![(0.0, 100.0 * s.base_accuracy as f64)];
-    pts.extend(
-        s.cumulative
-            .iter()
-            .map(|c| (c.k as f64, 100.0 * c.accuracy as f64)),
-    );
-    plot::lines(
-        &dir.join("lesion_cumulative.png"),
-        &format!("{}: blocks of smallest r_b removed together", s.model),
-        "blocks removed",
-        "test accuracy (%)",
-        &[Series {
-            name: s.model.clone(),
-            points: pts,
-            color: plot::palette(if s.model.starts_with("plain") { 1 } else { 0 }),
-            dashed: false,
-        }],
-        false,
-    )
+    crate::analysis::write_summary(dir, s)
 }

@@ -1,10 +1,11 @@
 //! The analyses reslab exists for: probes of F(x) during training, the
 //! degradation experiment, redundant blocks, lesions and loss landscapes.
 
+pub mod activations;
 pub mod degradation;
 pub mod landscape;
 pub mod lesion;
-pub mod plot;
+
 pub mod redundancy;
 
 use std::path::Path;

@@ -9,7 +9,6 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use crate::analysis::plot::{self, Series};
 use crate::data::Dataset;
 use crate::device::Gpu;
 use crate::error::{Error, Result};
@@ -380,67 +379,7 @@ pub fn run(
     })
 }
 
-/// summary.json, redundancy_loss.png and one redundancy_r_*.png per grown
-/// residual run in `dir`.
+/// summary.json in `dir` (the plots are `reslab_plot::redundancy`).
 pub fn write(dir: &Path, s: &Summary) -> Result<()> {
-    crate::analysis::write_summary(dir, s)?;
-    let curves: Vec<Series> = s
-        .residual
-        .iter()
-        .chain(&s.plain)
-        .enumerate()
-        .map(|(i, r)| Series {
-            name: r.name.clone(),
-            points: r.curve.iter().map(|c| (c.0 as f64, c.1 as f64)).collect(),
-            color: plot::palette(i),
-            dashed: r.model.starts_with("plain"),
-        })
-        .collect();
-    plot::lines(
-        &dir.join("redundancy_loss.png"),
-        "Training on after growing: loss (dashed: plain)",
-        "step after growing",
-        "training loss",
-        &curves,
-        false,
-    )?;
-    for r in s.residual.iter().filter(|r| r.inserted.iter().any(|&i| i)) {
-        let series: Vec<Series> = (0..r.blocks.len())
-            .map(|b| Series {
-                name: format!(
-                    "{}{}",
-                    r.blocks[b],
-                    if r.inserted[b] { " (inserted)" } else { "" }
-                ),
-                points: r
-                    .r
-                    .iter()
-                    .map(|(step, v)| (*step as f64, v[b] as f64))
-                    .collect(),
-                color: if r.inserted[b] {
-                    plot::palette(1)
-                } else {
-                    plot::palette(0)
-                },
-                dashed: !r.inserted[b],
-            })
-            .collect();
-        let tag = if r.name.contains("zero-gamma") {
-            "zero_gamma"
-        } else {
-            "random"
-        };
-        plot::lines(
-            &dir.join(format!("redundancy_r_{tag}.png")),
-            &format!(
-                "r = |F(x)|/|x| per block, {} (red: inserted, blue dashed: copied)",
-                r.model
-            ),
-            "step after growing",
-            "r",
-            &series,
-            false,
-        )?;
-    }
-    Ok(())
+    crate::analysis::write_summary(dir, s)
 }

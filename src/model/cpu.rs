@@ -1,15 +1,14 @@
 //! The CPU twin of [`crate::model::Plan`]: the same graph run with the CPU
 //! twins of the kernels (f64 accumulation), for tests of whole training steps.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 
 use crate::cpu::{self, Real};
 use crate::error::{Error, Result};
 use crate::model::graph::{Graph, Op, Tid};
 use crate::model::plan::Mode;
+use crate::ops::BnOptions;
 use crate::ops::SgdConfig;
-use crate::ops::{BnGeom, BnOptions};
-use crate::ops::{Conv2dGeom, Pool2dGeom, ShortcutGeom};
 
 /// Parameters and running statistics as `T`, in graph order.
 #[derive(Debug, Clone)]
@@ -59,19 +58,6 @@ fn buffer_index(graph: &Graph, name: &str) -> Result<usize> {
         .ok_or_else(|| Error::invalid(format!("no buffer {name}")))
 }
 
-fn conv_geom(
-    graph: &Graph,
-    batch: usize,
-    x: Tid,
-    y: Tid,
-    k: usize,
-    stride: usize,
-    pad: usize,
-) -> Conv2dGeom {
-    let (dx, dy) = (graph.tensors[x], graph.tensors[y]);
-    Conv2dGeom::square(batch, dx.c, dx.h, dx.w, dy.c, k, stride, pad)
-}
-
 /// Runs the graph forward and the loss; in training mode updates the running
 /// statistics in `p.buffers`, as the GPU does.
 pub fn forward<T: Real>(
@@ -81,6 +67,21 @@ pub fn forward<T: Real>(
     labels: &[u32],
     mode: Mode,
 ) -> Result<CpuRun<T>> {
+    forward_lesioned(graph, p, images, labels, mode, &BTreeSet::new())
+}
+
+/// [`forward`] with the blocks `lesions` removed: each one's output is its
+/// shortcut alone (through its ReLU when it has one), as a lesioned plan does.
+pub fn forward_lesioned<T: Real>(
+    graph: &Graph,
+    p: &mut CpuParams<T>,
+    images: &[T],
+    labels: &[u32],
+    mode: Mode,
+    lesions: &BTreeSet<usize>,
+) -> Result<CpuRun<T>> {
+    graph.check_lesions(lesions)?;
+    let skipped = graph.lesioned_ops(lesions);
     let batch = labels.len();
     let mut acts: Vec<Vec<T>> = graph
         .tensors
@@ -91,6 +92,10 @@ pub fn forward<T: Real>(
     let mut saved = HashMap::new();
     let mut argmax = HashMap::new();
     for (i, op) in graph.ops.iter().enumerate() {
+        if skipped.contains(&i) {
+            lesion_outputs(graph, lesions, i, &mut acts);
+            continue;
+        }
         let y = op.output();
         let mut out = std::mem::take(&mut acts[y]);
         match op {
@@ -102,7 +107,7 @@ pub fn forward<T: Real>(
                 pad,
                 ..
             } => {
-                let g = conv_geom(graph, batch, *x, y, *k, *stride, *pad);
+                let g = graph.conv_geom(batch, *x, y, *k, *stride, *pad);
                 let w = &p.params[index(graph, &format!("{name}.weight"))?];
                 cpu::conv2d_forward(&mut out, &acts[*x], w, None, &g);
             }
@@ -113,12 +118,7 @@ pub fn forward<T: Real>(
                 residual,
                 ..
             } => {
-                let d = graph.tensors[*x];
-                let g = BnGeom {
-                    n: batch,
-                    c: d.c,
-                    hw: d.h * d.w,
-                };
+                let g = graph.bn_geom(batch, *x);
                 let o = BnOptions {
                     relu: *relu,
                     ..Default::default()
@@ -132,7 +132,7 @@ pub fn forward<T: Real>(
                 let res = residual.map(|r| acts[r].clone());
                 match mode {
                     Mode::Train => {
-                        let mut s = vec![T::default(); 2 * d.c];
+                        let mut s = vec![T::default(); 2 * g.c];
                         let mut rm = std::mem::take(&mut p.buffers[im]);
                         let mut rv = std::mem::take(&mut p.buffers[iv]);
                         cpu::batchnorm_forward_train(
@@ -166,13 +166,13 @@ pub fn forward<T: Real>(
             }
             Op::Add { a, b, relu, .. } => cpu::add_forward(&mut out, &acts[*a], &acts[*b], *relu),
             Op::ShortcutA { x, stride, .. } => {
-                let g = shortcut_geom(graph, batch, *x, y, *stride);
+                let g = graph.shortcut_geom(batch, *x, y, *stride);
                 cpu::shortcut_a_forward(&mut out, &acts[*x], &g);
             }
             Op::MaxPool {
                 x, k, stride, pad, ..
             } => {
-                let g = pool_geom(graph, batch, *x, *k, *stride, *pad);
+                let g = graph.pool_geom(batch, *x, *k, *stride, *pad);
                 let mut am = vec![0u32; out.len()];
                 cpu::maxpool_forward(&mut out, &mut am, &acts[*x], &g);
                 argmax.insert(i, am);
@@ -189,6 +189,7 @@ pub fn forward<T: Real>(
             }
         }
         acts[y] = out;
+        lesion_outputs(graph, lesions, i, &mut acts);
     }
     let k = graph.tensors[graph.logits].c;
     let mut per_sample = vec![T::default(); 2 * batch];
@@ -212,35 +213,21 @@ pub fn forward<T: Real>(
     })
 }
 
-fn shortcut_geom(graph: &Graph, batch: usize, x: Tid, y: Tid, stride: usize) -> ShortcutGeom {
-    let (dx, dy) = (graph.tensors[x], graph.tensors[y]);
-    ShortcutGeom {
-        n: batch,
-        cin: dx.c,
-        h: dx.h,
-        w: dx.w,
-        cout: dy.c,
-        stride,
-    }
-}
-
-fn pool_geom(
+/// The outputs of the lesioned blocks whose last branch op is `i`.
+fn lesion_outputs<T: Real>(
     graph: &Graph,
-    batch: usize,
-    x: Tid,
-    k: usize,
-    stride: usize,
-    pad: usize,
-) -> Pool2dGeom {
-    let d = graph.tensors[x];
-    Pool2dGeom {
-        n: batch,
-        c: d.c,
-        h: d.h,
-        w: d.w,
-        k,
-        stride,
-        pad,
+    lesions: &BTreeSet<usize>,
+    i: usize,
+    acts: &mut [Vec<T>],
+) {
+    for b in graph.lesions_ending_at(lesions, i) {
+        let mut y = std::mem::take(&mut acts[b.output]);
+        if b.relu_out {
+            cpu::relu_forward(&mut y, &acts[b.shortcut]);
+        } else {
+            cpu::copy(&mut y, &acts[b.shortcut], false);
+        }
+        acts[b.output] = y;
     }
 }
 
@@ -278,7 +265,7 @@ pub fn backward<T: Real>(graph: &Graph, p: &CpuParams<T>, run: &CpuRun<T>) -> Re
                 pad,
                 ..
             } => {
-                let g = conv_geom(graph, batch, *x, y, *k, *stride, *pad);
+                let g = graph.conv_geom(batch, *x, y, *k, *stride, *pad);
                 let wi = index(graph, &format!("{name}.weight"))?;
                 cpu::conv2d_backward_weight(&mut pgrads[wi], &gy, &run.acts[*x], &g);
                 let mut gx = zeros(*x);
@@ -292,18 +279,13 @@ pub fn backward<T: Real>(graph: &Graph, p: &CpuParams<T>, run: &CpuRun<T>) -> Re
                 residual,
                 ..
             } => {
-                let d = graph.tensors[*x];
-                let g = BnGeom {
-                    n: batch,
-                    c: d.c,
-                    hw: d.h * d.w,
-                };
+                let g = graph.bn_geom(batch, *x);
                 let (gi, bi) = (
                     index(graph, &format!("{name}.weight"))?,
                     index(graph, &format!("{name}.bias"))?,
                 );
                 let mut gx = zeros(*x);
-                let (mut dg, mut db) = (vec![T::default(); d.c], vec![T::default(); d.c]);
+                let (mut dg, mut db) = (vec![T::default(); g.c], vec![T::default(); g.c]);
                 let mut dres = residual.map(&zeros);
                 let saved = run
                     .saved
@@ -340,7 +322,7 @@ pub fn backward<T: Real>(graph: &Graph, p: &CpuParams<T>, run: &CpuRun<T>) -> Re
                 add_into(&mut grads, *b, g_in);
             }
             Op::ShortcutA { x, stride, .. } => {
-                let g = shortcut_geom(graph, batch, *x, y, *stride);
+                let g = graph.shortcut_geom(batch, *x, y, *stride);
                 let mut gx = zeros(*x);
                 cpu::shortcut_a_backward(&mut gx, &gy, &g, false);
                 add_into(&mut grads, *x, gx);
@@ -348,7 +330,7 @@ pub fn backward<T: Real>(graph: &Graph, p: &CpuParams<T>, run: &CpuRun<T>) -> Re
             Op::MaxPool {
                 x, k, stride, pad, ..
             } => {
-                let g = pool_geom(graph, batch, *x, *k, *stride, *pad);
+                let g = graph.pool_geom(batch, *x, *k, *stride, *pad);
                 let mut gx = zeros(*x);
                 cpu::maxpool_backward(&mut gx, &gy, &run.argmax[&i], &g);
                 add_into(&mut grads, *x, gx);

@@ -2,10 +2,13 @@
 //! [`ModelSpec`]. The GPU plan, the CPU twin, the parameter list and the
 //! checkpoint keys all read this one description.
 
+use std::collections::BTreeSet;
+
 use serde::Serialize;
 
 use crate::error::{Error, Result};
 use crate::model::spec::{Family, ModelSpec, Shortcut};
+use crate::ops::{BnGeom, Conv2dGeom, Pool2dGeom, ShortcutGeom};
 
 /// A tensor of the graph, by index.
 pub type Tid = usize;
@@ -541,6 +544,107 @@ impl Graph {
             .iter()
             .map(|p| p.shape.iter().product::<usize>())
             .sum()
+    }
+
+    /// The convolution reading `x` into `y`, for `batch` samples.
+    pub fn conv_geom(
+        &self,
+        batch: usize,
+        x: Tid,
+        y: Tid,
+        k: usize,
+        stride: usize,
+        pad: usize,
+    ) -> Conv2dGeom {
+        let (dx, dy) = (self.tensors[x], self.tensors[y]);
+        Conv2dGeom::square(batch, dx.c, dx.h, dx.w, dy.c, k, stride, pad)
+    }
+
+    /// The batch norm over tensor `x`, for `batch` samples.
+    pub fn bn_geom(&self, batch: usize, x: Tid) -> BnGeom {
+        let d = self.tensors[x];
+        BnGeom {
+            n: batch,
+            c: d.c,
+            hw: d.h * d.w,
+        }
+    }
+
+    /// The option-A shortcut from `x` to `y`, for `batch` samples.
+    pub fn shortcut_geom(&self, batch: usize, x: Tid, y: Tid, stride: usize) -> ShortcutGeom {
+        let (dx, dy) = (self.tensors[x], self.tensors[y]);
+        ShortcutGeom {
+            n: batch,
+            cin: dx.c,
+            h: dx.h,
+            w: dx.w,
+            cout: dy.c,
+            stride,
+        }
+    }
+
+    /// The max pool over `x`, for `batch` samples.
+    pub fn pool_geom(
+        &self,
+        batch: usize,
+        x: Tid,
+        k: usize,
+        stride: usize,
+        pad: usize,
+    ) -> Pool2dGeom {
+        let d = self.tensors[x];
+        Pool2dGeom {
+            n: batch,
+            c: d.c,
+            h: d.h,
+            w: d.w,
+            k,
+            stride,
+            pad,
+        }
+    }
+
+    /// Checks that every block of `lesions` exists and can be removed (every
+    /// residual block; a plain block only where it keeps the shape).
+    pub fn check_lesions(&self, lesions: &BTreeSet<usize>) -> Result<()> {
+        for &l in lesions {
+            let b = self.blocks.get(l).ok_or_else(|| {
+                Error::invalid(format!(
+                    "lesion of block {l}: {} has {} blocks",
+                    self.spec.name(),
+                    self.blocks.len()
+                ))
+            })?;
+            if !self.spec.residual && b.downsample {
+                return Err(Error::invalid(format!(
+                    "{} of a plain net changes shape; only same-shape plain blocks can be removed",
+                    b.name
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// The ops a net with `lesions` does not run: the branches of those blocks.
+    pub fn lesioned_ops(&self, lesions: &BTreeSet<usize>) -> BTreeSet<usize> {
+        lesions
+            .iter()
+            .flat_map(|&b| self.blocks[b].branch_ops.iter().copied())
+            .collect()
+    }
+
+    /// The lesioned blocks whose output is due after op `i` (their last branch
+    /// op): the output is then the shortcut alone, through the block's ReLU
+    /// when it has one.
+    pub fn lesions_ending_at<'a>(
+        &'a self,
+        lesions: &'a BTreeSet<usize>,
+        i: usize,
+    ) -> impl Iterator<Item = &'a Block> + 'a {
+        lesions
+            .iter()
+            .map(|&b| &self.blocks[b])
+            .filter(move |b| b.branch_ops.last() == Some(&i))
     }
 
     /// Which ops read each tensor.

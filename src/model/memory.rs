@@ -115,13 +115,16 @@ impl MemoryNeed {
         for op in &graph.ops {
             match op {
                 Op::Conv {
-                    x, y, k, stride, ..
-                } if *k == 3 => {
+                    x,
+                    y,
+                    k,
+                    stride,
+                    pad,
+                    ..
+                } => {
                     // The padded copy of the input that the tiled kernels read
                     // (kept for the weight gradient).
-                    let (dx, dy) = (graph.tensors[*x], graph.tensors[*y]);
-                    let g =
-                        crate::ops::Conv2dGeom::square(1, dx.c, dx.h, dx.w, dy.c, 3, *stride, 1);
+                    let g = graph.conv_geom(1, *x, *y, *k, *stride, *pad);
                     if crate::kernels::conv2d::has_tiled_forward(&g) {
                         let s = g.forward_pad().shape();
                         let elems = (s[1] as u64)

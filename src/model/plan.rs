@@ -15,9 +15,8 @@ use crate::kernels::sgd::SgdParams;
 use crate::kernels::{Program, conv2d, elementwise, linear, loss, pool, shortcut};
 use crate::model::graph::{Block, Graph, Op, Tid};
 use crate::model::params::Params;
+use crate::ops::BnOptions;
 use crate::ops::SgdConfig;
-use crate::ops::{BnGeom, BnOptions};
-use crate::ops::{Conv2dGeom, Pool2dGeom, ShortcutGeom};
 
 /// Batch norm with batch statistics (training) or running statistics (eval).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -92,14 +91,6 @@ pub struct Plan {
     lesions: BTreeSet<usize>,
 }
 
-fn bn_geom(batch: usize, d: crate::model::Dims) -> BnGeom {
-    BnGeom {
-        n: batch,
-        c: d.c,
-        hw: d.h * d.w,
-    }
-}
-
 impl Plan {
     /// Prepares `graph` with `params` for batches of `batch`.
     pub fn new(
@@ -119,21 +110,7 @@ impl Plan {
         if opts.sgd.is_some() && !opts.backward {
             return Err(Error::invalid("an SGD update needs the backward pass"));
         }
-        for &l in &opts.lesions {
-            let b = graph.blocks.get(l).ok_or_else(|| {
-                Error::invalid(format!(
-                    "lesion of block {l}: {} has {} blocks",
-                    graph.spec.name(),
-                    graph.blocks.len()
-                ))
-            })?;
-            if !graph.spec.residual && b.downsample {
-                return Err(Error::invalid(format!(
-                    "{} of a plain net changes shape; only same-shape plain blocks can be removed",
-                    b.name
-                )));
-            }
-        }
+        graph.check_lesions(&opts.lesions)?;
         if opts.backward && !opts.lesions.is_empty() {
             return Err(Error::invalid(
                 "lesions are for evaluation; train the whole net",
@@ -167,16 +144,13 @@ impl Plan {
         };
         let mut prog = Program::new();
         let mut scratch = Scratch::default();
-        let skipped = plan.skipped_ops();
+        let skipped = graph.lesioned_ops(&opts.lesions);
         for i in 0..graph.ops.len() {
             if !skipped.contains(&i) {
                 plan.forward_op(&mut prog, &mut scratch, params, i)?;
             }
-            // A lesioned block's output, where its last op would have run.
-            for &b in &plan.lesions.clone() {
-                if graph.blocks[b].branch_ops.last() == Some(&i) {
-                    plan.lesion_output(&mut prog, b)?;
-                }
+            for b in graph.lesions_ending_at(&opts.lesions, i) {
+                plan.lesion_output(&mut prog, b)?;
             }
         }
         let logits = plan.acts[graph.logits].reshape(&[batch, classes])?;
@@ -214,34 +188,15 @@ impl Plan {
         Ok(plan)
     }
 
-    /// Ops not run because their block is lesioned.
-    fn skipped_ops(&self) -> BTreeSet<usize> {
-        self.lesions
-            .iter()
-            .flat_map(|&b| self.graph.blocks[b].branch_ops.iter().copied())
-            .collect()
-    }
-
     /// A lesioned block's output: the shortcut alone (through the block's ReLU
     /// for post-activation blocks).
-    fn lesion_output(&mut self, prog: &mut Program, b: usize) -> Result<()> {
-        let Block {
-            output,
-            shortcut,
-            relu_out,
-            ..
-        } = self.graph.blocks[b].clone();
-        let (y, x) = (&self.acts[output], &self.acts[shortcut]);
-        if relu_out {
+    fn lesion_output(&self, prog: &mut Program, b: &Block) -> Result<()> {
+        let (y, x) = (&self.acts[b.output], &self.acts[b.shortcut]);
+        if b.relu_out {
             elementwise::relu_forward(&self.gpu, prog, y, x)
         } else {
             elementwise::copy(&self.gpu, prog, y, x, false)
         }
-    }
-
-    fn conv_geom(&self, x: Tid, y: Tid, k: usize, stride: usize, pad: usize) -> Conv2dGeom {
-        let (dx, dy) = (self.graph.tensors[x], self.graph.tensors[y]);
-        Conv2dGeom::square(self.batch, dx.c, dx.h, dx.w, dy.c, k, stride, pad)
     }
 
     fn forward_op(
@@ -263,7 +218,7 @@ impl Plan {
                 stride,
                 pad,
             } => {
-                let g = self.conv_geom(*x, *y, *k, *stride, *pad);
+                let g = self.graph.conv_geom(self.batch, *x, *y, *k, *stride, *pad);
                 let w = params.param(&format!("{name}.weight"))?;
                 self.state[i].xp = conv2d::conv2d_forward(
                     &gpu,
@@ -283,7 +238,7 @@ impl Plan {
                 relu,
                 residual,
             } => {
-                let g = bn_geom(batch, self.graph.tensors[*x]);
+                let g = self.graph.bn_geom(batch, *x);
                 let o = BnOptions {
                     relu: *relu,
                     ..Default::default()
@@ -343,7 +298,7 @@ impl Plan {
                 *relu,
             )?,
             Op::ShortcutA { x, y, stride } => {
-                let g = self.shortcut_geom(*x, *y, *stride);
+                let g = self.graph.shortcut_geom(self.batch, *x, *y, *stride);
                 shortcut::shortcut_a_forward(&gpu, prog, &self.acts[*y], &self.acts[*x], &g)?;
             }
             Op::MaxPool {
@@ -353,7 +308,7 @@ impl Plan {
                 stride,
                 pad,
             } => {
-                let g = self.pool_geom(*x, *k, *stride, *pad);
+                let g = self.graph.pool_geom(self.batch, *x, *k, *stride, *pad);
                 let argmax = gpu.tensor(&g.y_shape())?;
                 pool::maxpool_forward(&gpu, prog, &self.acts[*y], &argmax, &self.acts[*x], &g)?;
                 self.state[i].argmax = Some(argmax);
@@ -382,31 +337,6 @@ impl Plan {
             }
         }
         Ok(())
-    }
-
-    fn shortcut_geom(&self, x: Tid, y: Tid, stride: usize) -> ShortcutGeom {
-        let (dx, dy) = (self.graph.tensors[x], self.graph.tensors[y]);
-        ShortcutGeom {
-            n: self.batch,
-            cin: dx.c,
-            h: dx.h,
-            w: dx.w,
-            cout: dy.c,
-            stride,
-        }
-    }
-
-    fn pool_geom(&self, x: Tid, k: usize, stride: usize, pad: usize) -> Pool2dGeom {
-        let d = self.graph.tensors[x];
-        Pool2dGeom {
-            n: self.batch,
-            c: d.c,
-            h: d.h,
-            w: d.w,
-            k,
-            stride,
-            pad,
-        }
     }
 
     /// Records the backward pass. Gradients of activations live in scratch
@@ -442,7 +372,7 @@ impl Plan {
                     pad,
                     ..
                 } => {
-                    let g = self.conv_geom(*x, y, *k, *stride, *pad);
+                    let g = self.graph.conv_geom(self.batch, *x, y, *k, *stride, *pad);
                     let w = params.param(&format!("{name}.weight"))?;
                     let dw = params.grad(&format!("{name}.weight"))?;
                     conv2d::conv2d_backward_weight(
@@ -468,7 +398,7 @@ impl Plan {
                     residual,
                     ..
                 } => {
-                    let g = bn_geom(batch, self.graph.tensors[*x]);
+                    let g = self.graph.bn_geom(batch, *x);
                     let gamma = params.param(&format!("{name}.weight"))?;
                     let dgamma = params.grad(&format!("{name}.weight"))?;
                     let dbeta = params.grad(&format!("{name}.bias"))?;
@@ -533,7 +463,7 @@ impl Plan {
                 }
                 Op::ShortcutA { x, stride, .. } => {
                     if needs_grad(*x) {
-                        let g = self.shortcut_geom(*x, y, *stride);
+                        let g = self.graph.shortcut_geom(self.batch, *x, y, *stride);
                         let (gx, acc) = grad_target(&gpu, scratch, &mut grads, *x, &self.acts[*x])?;
                         shortcut::shortcut_a_backward(&gpu, prog, &gx, &gy, &g, acc)?;
                         grads[*x] = Some(gx);
@@ -543,7 +473,7 @@ impl Plan {
                     x, k, stride, pad, ..
                 } => {
                     if needs_grad(*x) {
-                        let g = self.pool_geom(*x, *k, *stride, *pad);
+                        let g = self.graph.pool_geom(self.batch, *x, *k, *stride, *pad);
                         let argmax = self.state[i]
                             .argmax
                             .clone()

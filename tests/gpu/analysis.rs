@@ -149,25 +149,6 @@ fn a_zero_gamma_block_has_r_exactly_zero_at_init() {
     no_errors();
 }
 
-#[test]
-fn the_probe_benchmark_compares_probed_and_plain_steps() {
-    let r = reslab::bench::probe_overhead(gpu(), "resnet8", 4, 4, 8, 2).unwrap();
-    let every: Vec<usize> = r.iter().map(|p| p.every).collect();
-    assert_eq!(every, [0, 25, 5]);
-    assert_eq!(r[0].overhead, 0.0);
-    assert_eq!(r[0].dispatches, 0);
-    // resnet8: 3 blocks (two reductions each) and 7 3x3 layers (one each).
-    assert_eq!(r[1].dispatches, 3 * 2 + 7);
-    assert_eq!((r[0].probe_ms, r[0].cost), (0.0, 0.0));
-    for p in &r {
-        assert!(p.ms_per_step.is_finite() && p.ms_per_step > 0.0, "{p:?}");
-    }
-    for p in &r[1..] {
-        assert!(p.probe_ms.is_finite() && p.probe_ms > 0.0, "{p:?}");
-    }
-    no_errors();
-}
-
 /// Synthetic images with labels folded into the 5 classes of these nets.
 fn tiny_split(n: usize, side: usize) -> (reslab::data::Split, reslab::data::Normalize) {
     let (train, _) = reslab::data::synthetic::generate(&reslab::data::synthetic::SyntheticSpec {
@@ -429,6 +410,101 @@ fn colormap_matches_cpu() {
             .map(|(&g, &v)| (g as f64 - v * 255.0).abs())
             .fold(0f64, f64::max);
         assert!(worst <= 1.0, "texel off by {worst} of 255 in case {i}");
+    }
+    no_errors();
+}
+
+/// The activation view's panes are the net's own tensors: x is the block's
+/// input to its addition, and F(x) + x, through the block's ReLU when it has
+/// one, is the block's output; a bypassed block shows its output = x.
+#[test]
+fn activation_panes_are_x_fx_and_the_block_output() {
+    use reslab::analysis::activations::{self, Layer};
+    let gpu = gpu();
+    for s in [
+        spec("resnet14", |_| {}),
+        spec("resnet8", |s| s.preact = true),
+        spec("plain8", |_| {}),
+    ] {
+        let graph = Graph::build(&s, 8, 8).unwrap();
+        let mut host = HostParams::init(&graph, 31);
+        let mut rng = Rng::new(32);
+        for b in host.buffers.iter_mut() {
+            for v in b.iter_mut() {
+                *v = if *v == 0.0 {
+                    rng.range(-0.3, 0.3) as f32
+                } else {
+                    rng.range(0.5, 1.5) as f32
+                };
+            }
+        }
+        let params = Params::upload(gpu, &graph, &host).unwrap();
+        let x = rng.vec_uniform(3 * 64, -1.0, 1.0);
+        for lesion in [None, Some(0usize)] {
+            let opts = PlanOptions {
+                lesions: lesion.into_iter().collect(),
+                ..Default::default()
+            };
+            let plan = Plan::new(gpu, &graph, &params, 1, Mode::Eval, opts).unwrap();
+            plan.run(&x, &[0], None, false).unwrap();
+            let stem = activations::panes(&plan, Layer::Stem).unwrap();
+            assert_eq!(
+                stem[0].values(gpu, 0).unwrap(),
+                read(&plan.acts[graph.blocks[0].input])
+            );
+            for (b, blk) in graph.blocks.iter().enumerate() {
+                let what = format!("{} {} lesion {lesion:?}", s.name(), blk.name);
+                let panes = activations::panes(&plan, Layer::Block(b)).unwrap();
+                assert_eq!(
+                    panes[0].values(gpu, 0).unwrap(),
+                    read(&plan.acts[blk.shortcut]),
+                    "{what}"
+                );
+                let out = read(&plan.acts[blk.output]);
+                let last = panes.last().unwrap().values(gpu, 0).unwrap();
+                if lesion == Some(b) {
+                    assert_eq!(panes.len(), 2, "{what}");
+                    assert_eq!(last, out, "{what}");
+                    continue;
+                }
+                assert_eq!(panes.len(), if s.residual { 3 } else { 2 }, "{what}");
+                let shown: Vec<f32> = if blk.relu_out {
+                    last.iter().map(|v| v.max(0.0)).collect()
+                } else {
+                    last
+                };
+                assert_close(&what, &shown, &out, 1e-6);
+            }
+            // Every pane draws (a block's panes on x's joint range).
+            let panes = activations::panes(&plan, Layer::Block(0)).unwrap();
+            let views: Vec<wgpu::TextureView> = panes
+                .iter()
+                .map(|p| {
+                    let [c, h, w] = p.dims().unwrap();
+                    let (_, tw, th) = reslab::ops::colormap::grid(c, h, w);
+                    gpu.device()
+                        .create_texture(&wgpu::TextureDescriptor {
+                            label: None,
+                            size: wgpu::Extent3d {
+                                width: tw as u32,
+                                height: th as u32,
+                                depth_or_array_layers: 1,
+                            },
+                            mip_level_count: 1,
+                            sample_count: 1,
+                            dimension: wgpu::TextureDimension::D2,
+                            format: wgpu::TextureFormat::Rgba8Unorm,
+                            usage: wgpu::TextureUsages::STORAGE_BINDING,
+                            view_formats: &[],
+                        })
+                        .create_view(&Default::default())
+                })
+                .collect();
+            let mut prog = reslab::kernels::Program::new();
+            let ranges = activations::draw(gpu, &mut prog, &panes, &views, 0, true).unwrap();
+            prog.run(gpu).unwrap();
+            assert_eq!(ranges.len(), panes.len());
+        }
     }
     no_errors();
 }

@@ -202,6 +202,34 @@ fn eval_mode_and_lesions_match_cpu() {
         &to_f32(&run.acts[graph.logits]),
         1e-4,
     );
+    // Lesions of blocks whose branches are far from zero (one that changes
+    // the shape, one that does not): the GPU's output changes exactly as the
+    // CPU twin's does.
+    for lesions in [[1usize].into(), [2usize, 3].into()] {
+        let lesions: std::collections::BTreeSet<usize> = lesions;
+        let opts = PlanOptions {
+            lesions: lesions.clone(),
+            ..Default::default()
+        };
+        let lesioned = Plan::new(gpu, &graph, &params, 3, Mode::Eval, opts).unwrap();
+        lesioned.run(&x, &y, None, false).unwrap();
+        let mut cp = CpuParams::<f64>::from_host(&host);
+        let want =
+            twin::forward_lesioned(&graph, &mut cp, &to_f64(&x), &y, Mode::Eval, &lesions).unwrap();
+        let got = read(&lesioned.acts[graph.logits]);
+        let whole = to_f32(&run.acts[graph.logits]);
+        assert!(
+            rel_err(&got, &whole) > 1e-2,
+            "lesions {lesions:?} barely change the logits ({:.2e}): the test would not see them ignored",
+            rel_err(&got, &whole)
+        );
+        assert_close(
+            &format!("logits with blocks {lesions:?} removed"),
+            &got,
+            &to_f32(&want.acts[graph.logits]),
+            1e-4,
+        );
+    }
     // A lesioned block whose branch is zero (gamma = 0) changes nothing.
     let last = graph.blocks.len() - 1;
     let bn = match graph.blocks[last].branch {

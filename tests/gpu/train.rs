@@ -340,7 +340,9 @@ fn degradation_trains_every_net_and_seed_into_run_folders() {
         s.nets[3].final_train_loss - s.nets[1].final_train_loss
     );
     degradation::write(&out, &s).unwrap();
-    assert!(out.join("training_loss.png").exists());
+    let back: degradation::Summary =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(back.nets.len(), s.nets.len());
     let e = run(false).unwrap_err().to_string();
     assert!(e.contains("plain8-seed3") && e.contains("--force"), "{e}");
     assert_eq!(run(true).unwrap().nets.len(), 8);

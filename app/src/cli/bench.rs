@@ -1,7 +1,7 @@
 use std::path::PathBuf;
 
 use anyhow::Result;
-use reslab::bench;
+use reslab_bench as bench;
 
 use super::common::gpu;
 

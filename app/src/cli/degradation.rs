@@ -125,6 +125,7 @@ pub fn run(a: Args) -> Result<()> {
     )?;
     b.finish_and_clear();
     degradation::write(&a.out, &s)?;
+    reslab_plot::degradation(&a.out, &s)?;
     println!(
         "{:<16} {:>5} {:>12} {:>12} {:>10} {:>8} {:>8}",
         "net", "seed", "train loss", "train error", "test acc", "seconds", "img/s"

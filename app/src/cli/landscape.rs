@@ -105,6 +105,7 @@ pub fn run(a: Args) -> Result<()> {
     )?;
     b.finish_and_clear();
     landscape::write(&a.out, &s)?;
+    reslab_plot::landscape(&a.out, &s)?;
     let centre = s.loss[s.loss.len() / 2][s.xs.len() / 2];
     let (lo, hi) = s
         .loss

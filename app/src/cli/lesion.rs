@@ -74,6 +74,7 @@ pub fn run(a: Args) -> Result<()> {
     )?;
     b.finish_and_clear();
     lesion::write(&a.out, &s)?;
+    reslab_plot::lesion(&a.out, &s)?;
     println!(
         "{}: base test accuracy {:.2}% on {} images",
         s.model,

@@ -79,6 +79,7 @@ pub fn run(a: Args) -> Result<()> {
     )?;
     b.finish_and_clear();
     redundancy::write(&a.out, &s)?;
+    reslab_plot::redundancy(&a.out, &s)?;
     println!("{:<60} {:>12} {:>10}", "run", "train loss", "test acc");
     for r in s.residual.iter().chain(&s.plain) {
         println!(

@@ -7,6 +7,7 @@ use egui::{Key, Ui};
 
 use super::panels::{self, Action};
 use super::settings::RunSettings;
+use super::tabs;
 use super::view::{Tab, View};
 use super::worker::{Command, Image, Layer, Worker};
 
@@ -263,16 +264,16 @@ impl ReslabApp {
             panels::tabs(ui, &mut self.view);
             ui.separator();
             match self.view.tab {
-                Tab::Curves => panels::curves(ui, &self.view),
-                Tab::Residuals => actions.extend(panels::residuals(ui, &self.view)),
-                Tab::Activations => actions.extend(panels::activations(ui, &mut self.view)),
-                Tab::Lesions => actions.extend(panels::lesions(ui, &self.view)),
+                Tab::Curves => tabs::curves::show(ui, &self.view),
+                Tab::Residuals => actions.extend(tabs::residuals::show(ui, &self.view)),
+                Tab::Activations => actions.extend(tabs::activations::show(ui, &mut self.view)),
+                Tab::Lesions => actions.extend(tabs::lesions::show(ui, &self.view)),
                 Tab::Landscape => {
                     let mut path = std::mem::take(&mut self.landscape_path);
-                    actions.extend(panels::landscape(ui, &mut self.view, &mut path));
+                    actions.extend(tabs::landscape::show(ui, &mut self.view, &mut path));
                     self.landscape_path = path;
                 }
-                Tab::Model => panels::model(ui, &self.view),
+                Tab::Model => tabs::model::show(ui, &self.view),
             }
         });
         actions

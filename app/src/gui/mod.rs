@@ -5,6 +5,7 @@
 pub mod app;
 pub mod panels;
 pub mod settings;
+pub mod tabs;
 pub mod view;
 pub mod worker;
 

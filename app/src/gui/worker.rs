@@ -9,26 +9,20 @@ use std::sync::mpsc::{Receiver, Sender, TryRecvError, channel};
 use std::thread::JoinHandle;
 use std::time::Instant;
 
+use reslab::analysis::activations;
 use reslab::analysis::landscape::{self, Directions};
 use reslab::analysis::redundancy::{self, Insert};
 use reslab::data::loader::eval_batches;
 use reslab::data::{DataSpec, Dataset, Split};
-use reslab::kernels::{Program, colormap};
+use reslab::kernels::Program;
 use reslab::model::plan::PlanOptions;
-use reslab::model::{Branch, Graph, Mode, Op, Plan};
+use reslab::model::{Graph, Mode, Plan};
 use reslab::train::{Evaluator, Event as TrainEvent, Start, TrainConfig, Trainer};
 use reslab::{Gpu, Tensor};
 
 use super::settings::RunSettings;
 
-/// What to draw of a block (or of the stem's output).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Layer {
-    /// The stem's output (the first block's input).
-    Stem,
-    /// Block b: x (its shortcut), F(x) (its branch) and F(x) + x.
-    Block(usize),
-}
+pub use reslab::analysis::activations::Layer;
 
 /// Which image the activation view shows.
 #[derive(Debug, Clone, PartialEq)]
@@ -571,65 +565,11 @@ impl State {
         let vp = self.views.get_mut(&key).expect("inserted above");
         vp.plan.run(&pixels, &[0], None, false)?;
         let g = &n.trainer.graph;
-        // (label, source, coef, addend) of each pane.
-        let mut sources: Vec<(String, Tensor, Option<Tensor>, Option<Tensor>)> = Vec::new();
-        match layer {
-            Layer::Stem => {
-                let t = g.blocks.first().map(|b| b.input).unwrap_or(g.input);
-                sources.push(("stem output".into(), vp.plan.acts[t].clone(), None, None));
-            }
-            Layer::Block(b) => {
-                let blk = g
-                    .blocks
-                    .get(b)
-                    .ok_or_else(|| reslab::Error::invalid("no such block"))?;
-                let x = vp.plan.acts[blk.shortcut].clone();
-                let lesioned = n.lesions.contains(&b);
-                let (f, coef) = match blk.branch {
-                    Branch::Bn { op } => {
-                        let Op::BatchNorm { x: z, .. } = &g.ops[op] else {
-                            return Err(reslab::Error::invalid("branch is not a batch norm"));
-                        };
-                        (vp.plan.acts[*z].clone(), vp.plan.bn_coef(op).cloned())
-                    }
-                    Branch::Tensor(t) => (vp.plan.acts[t].clone(), None),
-                };
-                sources.push((format!("{} x (shortcut)", blk.name), x.clone(), None, None));
-                if !lesioned {
-                    sources.push(("F(x)".into(), f.clone(), coef.clone(), None));
-                    if g.spec.residual {
-                        sources.push(("F(x) + x".into(), f, coef, Some(x)));
-                    }
-                } else {
-                    sources.push((
-                        "bypassed: output = shortcut".into(),
-                        vp.plan.acts[blk.output].clone(),
-                        None,
-                        None,
-                    ));
-                }
-            }
-        }
-        // Ranges per pane; the block's panes share x's joint range, so F(x)
-        // next to x shows how much the branch changes.
-        vp.range.clear();
-        let mut prog = Program::new();
-        for (_, src, coef, add) in &sources {
-            let c = src.shape()[1];
-            let r = self.gpu.tensor(&[c + 1, 2])?;
-            let s = colormap::Source {
-                src,
-                sample: 0,
-                coef: coef.as_ref(),
-                add: add.as_ref(),
-            };
-            colormap::channel_range(&self.gpu, &mut prog, &r, &s)?;
-            vp.range.push(r);
-        }
+        let sources = activations::panes(&vp.plan, layer)?;
         let mut panes = Vec::new();
-        for (k, (label, src, coef, add)) in sources.iter().enumerate() {
-            let [_, c, h, w] = <[usize; 4]>::try_from(src.shape())
-                .map_err(|_| reslab::Error::invalid("not NCHW"))?;
+        let mut views = Vec::new();
+        for p in &sources {
+            let [c, h, w] = p.dims()?;
             let (_, tw, th) = reslab::ops::colormap::grid(c, h, w);
             let tex = self.gpu.device().create_texture(&wgpu::TextureDescriptor {
                 label: Some("activation"),
@@ -646,24 +586,18 @@ impl State {
                 view_formats: &[],
             });
             let view = tex.create_view(&wgpu::TextureViewDescriptor::default());
-            let s = colormap::Source {
-                src,
-                sample: 0,
-                coef: coef.as_ref(),
-                add: add.as_ref(),
-            };
-            let joint = matches!(layer, Layer::Block(_));
-            let range = if joint { &vp.range[0] } else { &vp.range[k] };
-            if joint && src.shape()[1] != sources[0].1.shape()[1] {
-                return Err(reslab::Error::invalid("panes of different channel counts"));
-            }
-            colormap::colormap(&self.gpu, &mut prog, &view, range, &s, joint)?;
+            views.push(view.clone());
             panes.push(Pane {
-                label: label.clone(),
+                label: p.label.clone(),
                 view,
                 size: [tw as u32, th as u32],
             });
         }
+        let mut prog = Program::new();
+        // A block's panes share x's range: F(x) beside x shows how much the
+        // branch changes.
+        let joint = matches!(layer, Layer::Block(_));
+        vp.range = activations::draw(&self.gpu, &mut prog, &sources, &views, 0, joint)?;
         prog.run(&self.gpu)?;
         let logits = self.gpu.read(&vp.plan.acts[g.logits])?;
         let m = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);

@@ -1,4 +1,4 @@
-//! `reslab bench`: the adapter's multiply-add ceiling, the convolution passes at
+//! `reslab bench` (its own crate: the engine builds without it): the adapter's multiply-add ceiling, the convolution passes at
 //! the ResNet-20/56 stage shapes, the memory-bound passes, and whole models
 //! (inference and training steps), the cost of the analysis probes during
 //! training, with medians over repeated runs.
@@ -11,17 +11,19 @@ use std::time::Instant;
 
 use serde::Serialize;
 
-use crate::device::Gpu;
-use crate::error::{Error, Result};
-use crate::kernels::batchnorm;
-use crate::kernels::{Program, conv2d, elementwise};
-use crate::model::plan::PlanOptions;
-use crate::model::probe::Probes;
-use crate::model::{Graph, HostParams, Mode, ModelSpec, Params, Plan};
-use crate::ops::Conv2dGeom;
-use crate::ops::SgdConfig;
-use crate::ops::{BnGeom, BnOptions};
-use crate::rng::Rng;
+pub mod profile;
+
+use reslab::device::Gpu;
+use reslab::error::{Error, Result};
+use reslab::kernels::batchnorm;
+use reslab::kernels::{Program, conv2d, elementwise};
+use reslab::model::plan::PlanOptions;
+use reslab::model::probe::Probes;
+use reslab::model::{Graph, HostParams, Mode, ModelSpec, Params, Plan};
+use reslab::ops::Conv2dGeom;
+use reslab::ops::SgdConfig;
+use reslab::ops::{BnGeom, BnOptions};
+use reslab::rng::Rng;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Device {
@@ -177,12 +179,12 @@ pub fn fma_peak(gpu: &Gpu, reps: usize) -> Result<f64> {
     let iters = 2048u32;
     let out = gpu.tensor(&[invocations])?;
     let mut prog = Program::new();
-    crate::kernels::ceiling::bench_fma(gpu, &mut prog, &out, iters)?;
+    reslab::kernels::ceiling::bench_fma(gpu, &mut prog, &out, iters)?;
     let ms = match dispatch_ms(gpu, &prog, reps)? {
         Some(t) => t[0],
         None => wall_ms(gpu, &prog, reps)?,
     };
-    let flops = invocations as f64 * iters as f64 * crate::kernels::ceiling::FLOPS_PER_ITER as f64;
+    let flops = invocations as f64 * iters as f64 * reslab::kernels::ceiling::FLOPS_PER_ITER as f64;
     Ok(flops / (ms * 1e-3) / 1e9)
 }
 
@@ -351,7 +353,7 @@ struct Setup {
 
 fn setup(gpu: &Gpu, name: &str, batch: usize, train: bool) -> Result<Setup> {
     let spec = ModelSpec::parse(name, None)?;
-    let side = if spec.family == crate::model::Family::Imagenet {
+    let side = if spec.family == reslab::model::Family::Imagenet {
         224
     } else {
         32

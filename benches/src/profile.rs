@@ -3,9 +3,9 @@
 
 use std::collections::BTreeMap;
 
-use crate::device::Gpu;
-use crate::error::{Error, Result};
-use crate::kernels::Program;
+use reslab::device::Gpu;
+use reslab::error::{Error, Result};
+use reslab::kernels::Program;
 
 /// Nanoseconds each dispatch of `prog` took in one run, in program order,
 /// with the dispatch labels. `None` when the adapter cannot time inside passes.

@@ -1,13 +1,19 @@
-//! PNG plots for the analyses (plotters, drawing into a buffer that the image
-//! crate encodes). The font is egui's embedded Ubuntu Light, so plots need no
-//! system fonts.
+//! PNG plots of reslab's analyses (plotters, drawing into a buffer that the
+//! image crate encodes), in a crate of their own so that the engine builds
+//! without a plotting library. The font is egui's embedded Ubuntu Light, so
+//! plots need no system fonts. [`figures`] draws each analysis's plots from
+//! its summary.
+
+pub mod figures;
+
+pub use figures::{degradation, landscape, lesion, redundancy};
 
 use std::path::Path;
 use std::sync::Once;
 
 use plotters::prelude::*;
 
-use crate::error::{Error, Result};
+use reslab::{Error, Result};
 
 const W: u32 = 1000;
 const H: u32 = 640;
@@ -35,7 +41,7 @@ fn save(path: &Path, buf: Vec<u8>, w: u32, h: u32) -> Result<()> {
         image::ImageFormat::Png,
     )
     .map_err(|e| err(path, e))?;
-    crate::files::write_atomic(path, &bytes)
+    reslab::files::write_atomic(path, &bytes)
 }
 
 /// A colour per series index, distinct and readable on white.
