@@ -224,3 +224,35 @@ fn preact_and_zero_gamma() {
             .all(|&v| v == 1.0)
     );
 }
+
+#[test]
+fn multiply_adds_match_the_paper() {
+    // Multiply-adds at 224x224 as torchvision's model documentation gives
+    // them ("GFLOPS"; the paper's Table 1 has 1.8, 3.6, 3.8, 7.6, 11.3: its
+    // bottlenecks stride the 1x1 conv, torchvision's the 3x3).
+    for (name, billions) in [
+        ("resnet18", 1.81),
+        ("resnet34", 3.66),
+        ("resnet50", 4.09),
+        ("resnet101", 7.8),
+        ("resnet152", 11.51),
+    ] {
+        let g = Graph::build(&ModelSpec::parse(name, None).unwrap(), 224, 224).unwrap();
+        let macs = g.flops_per_image(false) as f64 / 2.0 / 1e9;
+        assert!(
+            (macs - billions).abs() / billions < 0.01,
+            "{name}: {macs:.3}e9 multiply-adds, torchvision says {billions}e9"
+        );
+        // Training adds the weight gradient of every layer and the input
+        // gradient of every layer but the stem: just under three forwards.
+        let train = g.flops_per_image(true) as f64 / g.flops_per_image(false) as f64;
+        assert!(
+            train > 2.9 && train < 3.0,
+            "{name}: training / forward = {train}"
+        );
+    }
+    // ResNet-20 on CIFAR: about 41 million.
+    let g = Graph::build(&ModelSpec::parse("resnet20", None).unwrap(), 32, 32).unwrap();
+    let m = g.flops_per_image(false) as f64 / 2.0 / 1e6;
+    assert!((40.0..42.0).contains(&m), "resnet20: {m:.2}M multiply-adds");
+}

@@ -14,7 +14,7 @@ use serde::Serialize;
 pub mod profile;
 
 use reslab::device::Gpu;
-use reslab::error::{Error, Result};
+use reslab::error::Result;
 use reslab::kernels::batchnorm;
 use reslab::kernels::{Program, conv2d, elementwise};
 use reslab::model::plan::PlanOptions;
@@ -69,6 +69,15 @@ pub struct ModelResult {
     pub input: [usize; 3],
     pub ms_per_batch: f64,
     pub images_per_s: f64,
+    /// Dispatches one batch records (forward, loss and, in training,
+    /// backward and the SGD update).
+    pub dispatches: usize,
+    /// Useful work per second: the model's FLOPs per image (2 per
+    /// multiply-add of its convolutions and classifier, ×3 for training but
+    /// the stem's input gradient) times images per second.
+    pub gflops: f64,
+    /// gflops as a fraction of the multiply-add ceiling.
+    pub of_peak: f64,
     /// GPU memory the plan holds (activations, gradients, scratch, parameters).
     pub memory_bytes: u64,
 }
@@ -96,6 +105,9 @@ pub struct ProbeResult {
     /// ms_per_step over the baseline's, minus one: the cost as the rounds saw
     /// it, with the machine's noise in it.
     pub overhead: f64,
+    /// Alternating rounds, and steps per round, behind ms_per_step.
+    pub rounds: usize,
+    pub steps_per_round: usize,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -114,11 +126,14 @@ pub struct Report {
     /// Seconds from a fresh device to the end of the first resnet20 training
     /// step at batch 128 (pipeline creation and any tuning included).
     pub first_train_step_s: f64,
+    /// How long the benchmark took.
+    pub seconds: f64,
 }
 
 /// What to measure.
 #[derive(Debug, Clone)]
 pub struct Options {
+    /// Most samples of one measurement (fewer when its median settles).
     pub repeats: usize,
     pub quick: bool,
     /// Measure only the probes' cost (the report's other sections stay empty).
@@ -131,17 +146,56 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
-/// Per-dispatch milliseconds of `prog` (median over `reps` runs after a
-/// warm-up), from timestamps; `None` without timestamp support.
-fn dispatch_ms(gpu: &Gpu, prog: &Program, reps: usize) -> Result<Option<Vec<f64>>> {
+/// How long one measurement may take, and how many samples at most.
+#[derive(Debug, Clone, Copy)]
+pub struct Budget {
+    pub max_samples: usize,
+    pub seconds: f64,
+}
+
+/// Samples a measurement until its median settles: at least three samples
+/// (two when one takes over a quarter of the budget), then until a new sample
+/// moves the median by under 2%, the samples run out or the time does.
+/// Returns the samples.
+fn settle(b: Budget, mut sample: impl FnMut() -> Result<f64>) -> Result<Vec<f64>> {
+    let start = Instant::now();
+    let mut v = vec![sample()?];
+    let min = if start.elapsed().as_secs_f64() > b.seconds / 4.0 {
+        2
+    } else {
+        3
+    };
+    let mut last = v[0];
+    while v.len() < b.max_samples.max(min) {
+        v.push(sample()?);
+        let m = median(v.clone());
+        let settled = v.len() >= min && (m - last).abs() <= 0.02 * m;
+        let out_of_time = start.elapsed().as_secs_f64() > b.seconds && v.len() >= min;
+        if settled || out_of_time {
+            break;
+        }
+        last = m;
+    }
+    Ok(v)
+}
+
+/// Per-dispatch milliseconds of `prog` (medians over settled runs after a
+/// warm-up), from timestamps; `None` without (sensible) timestamps.
+fn dispatch_ms(gpu: &Gpu, prog: &Program, b: Budget) -> Result<Option<Vec<f64>>> {
     if crate::profile::profile(gpu, prog)?.is_none() {
         return Ok(None);
     }
     let mut runs: Vec<Vec<f64>> = Vec::new();
-    for _ in 0..reps {
-        let t = crate::profile::profile(gpu, prog)?
-            .ok_or_else(|| Error::Wgpu("timestamps vanished".into()))?;
-        runs.push(t.into_iter().map(|(_, ns)| ns / 1e6).collect());
+    let mut lost = false;
+    settle(b, || {
+        match crate::profile::profile(gpu, prog)? {
+            Some(t) => runs.push(t.into_iter().map(|(_, ns)| ns / 1e6).collect()),
+            None => lost = true,
+        }
+        Ok(runs.last().map_or(0.0, |r| r.iter().sum()))
+    })?;
+    if lost || runs.is_empty() {
+        return Ok(None);
     }
     Ok(Some(
         (0..prog.len())
@@ -151,38 +205,38 @@ fn dispatch_ms(gpu: &Gpu, prog: &Program, reps: usize) -> Result<Option<Vec<f64>
 }
 
 /// Median wall-clock milliseconds of one run of `prog` (submitted and waited for).
-fn wall_ms(gpu: &Gpu, prog: &Program, reps: usize) -> Result<f64> {
+fn wall_ms(gpu: &Gpu, prog: &Program, b: Budget) -> Result<f64> {
     prog.run(gpu)?;
-    let mut v = Vec::new();
-    for _ in 0..reps {
+    let v = settle(b, || {
         let t = Instant::now();
         prog.run(gpu)?;
-        v.push(t.elapsed().as_secs_f64() * 1e3);
-    }
+        Ok(t.elapsed().as_secs_f64() * 1e3)
+    })?;
     Ok(median(v))
 }
 
-/// (whole program ms, ms of dispatch `main`, method).
-fn time_program(gpu: &Gpu, prog: &Program, main: usize, reps: usize) -> Result<(f64, f64)> {
-    match dispatch_ms(gpu, prog, reps)? {
+/// (whole program ms, ms of dispatch `main`): from timestamps, else both the
+/// wall clock of the whole program.
+fn time_program(gpu: &Gpu, prog: &Program, main: usize, b: Budget) -> Result<(f64, f64)> {
+    match dispatch_ms(gpu, prog, b)? {
         Some(t) => Ok((t.iter().sum(), t[main])),
         None => {
-            let all = wall_ms(gpu, prog, reps)?;
+            let all = wall_ms(gpu, prog, b)?;
             Ok((all, all))
         }
     }
 }
 
 /// The adapter's multiply-add ceiling in GFLOP/s.
-pub fn fma_peak(gpu: &Gpu, reps: usize) -> Result<f64> {
+pub fn fma_peak(gpu: &Gpu, b: Budget) -> Result<f64> {
     let invocations = 64 * 2048;
     let iters = 2048u32;
     let out = gpu.tensor(&[invocations])?;
     let mut prog = Program::new();
     reslab::kernels::ceiling::bench_fma(gpu, &mut prog, &out, iters)?;
-    let ms = match dispatch_ms(gpu, &prog, reps)? {
+    let ms = match dispatch_ms(gpu, &prog, b)? {
         Some(t) => t[0],
-        None => wall_ms(gpu, &prog, reps)?,
+        None => wall_ms(gpu, &prog, b)?,
     };
     let flops = invocations as f64 * iters as f64 * reslab::kernels::ceiling::FLOPS_PER_ITER as f64;
     Ok(flops / (ms * 1e-3) / 1e9)
@@ -214,7 +268,7 @@ pub fn conv_shapes(n: usize) -> Vec<(String, Conv2dGeom)> {
     ]
 }
 
-fn conv_pass(gpu: &Gpu, g: &Conv2dGeom, pass: &str, reps: usize, peak: f64) -> Result<ConvResult> {
+fn conv_pass(gpu: &Gpu, g: &Conv2dGeom, pass: &str, b: Budget, peak: f64) -> Result<ConvResult> {
     let mut rng = Rng::new(1);
     let x = gpu.upload(
         &g.x_shape(),
@@ -246,7 +300,7 @@ fn conv_pass(gpu: &Gpu, g: &Conv2dGeom, pass: &str, reps: usize, peak: f64) -> R
     } else {
         prog.len() - 1
     };
-    let (ms, kernel_ms) = time_program(gpu, &prog, main, reps)?;
+    let (ms, kernel_ms) = time_program(gpu, &prog, main, b)?;
     let flops = 2.0 * g.macs() as f64;
     let kernel_gflops = flops / (kernel_ms * 1e-3) / 1e9;
     Ok(ConvResult {
@@ -261,7 +315,7 @@ fn conv_pass(gpu: &Gpu, g: &Conv2dGeom, pass: &str, reps: usize, peak: f64) -> R
     })
 }
 
-fn bandwidth(gpu: &Gpu, reps: usize) -> Result<Vec<BandwidthResult>> {
+fn bandwidth(gpu: &Gpu, b: Budget) -> Result<Vec<BandwidthResult>> {
     let g = BnGeom {
         n: 128,
         c: 16,
@@ -332,7 +386,7 @@ fn bandwidth(gpu: &Gpu, reps: usize) -> Result<Vec<BandwidthResult>> {
     // The reduction reads dout, out, x; the apply reads them again and writes dx.
     cases.push(("batch norm backward (+ relu mask)", 28.0, p));
     for (name, bytes, prog) in cases {
-        let (ms, _) = time_program(gpu, &prog, 0, reps)?;
+        let (ms, _) = time_program(gpu, &prog, 0, b)?;
         out.push(BandwidthResult {
             name: name.into(),
             elements: len,
@@ -395,13 +449,22 @@ fn setup_spec(
     })
 }
 
-/// Throughput of a model: inference (BN eval) or full training steps.
-pub fn model(gpu: &Gpu, name: &str, batch: usize, train: bool, reps: usize) -> Result<ModelResult> {
+/// Throughput of a model: inference (BN eval) or full training steps, with
+/// the useful work it does (convolutions and classifier, forward and, in
+/// training, both backward passes) as a fraction of the adapter's `peak`.
+pub fn model(
+    gpu: &Gpu,
+    name: &str,
+    batch: usize,
+    train: bool,
+    b: Budget,
+    peak: f64,
+) -> Result<ModelResult> {
     let s = setup(gpu, name, batch, train)?;
     let lr = train.then_some(0.01);
-    // Back-to-back steps, one wait at the end: the throughput a training loop sees.
-    let mut per = Vec::new();
-    for _ in 0..reps.max(2) {
+    // Back-to-back steps, one wait at the end: the throughput a training
+    // loop sees (fewer steps per sample where a step is long).
+    let per = settle(b, || {
         let steps = 3;
         let t = Instant::now();
         for _ in 0..steps {
@@ -414,16 +477,21 @@ pub fn model(gpu: &Gpu, name: &str, batch: usize, train: bool, reps: usize) -> R
             gpu.submit([enc.finish()]);
         }
         gpu.wait()?;
-        per.push(t.elapsed().as_secs_f64() * 1e3 / steps as f64);
-    }
+        Ok(t.elapsed().as_secs_f64() * 1e3 / steps as f64)
+    })?;
     let ms = median(per);
+    let images_per_s = batch as f64 / (ms * 1e-3);
+    let gflops = s.plan.graph.flops_per_image(train) as f64 * images_per_s / 1e9;
     Ok(ModelResult {
         model: name.into(),
         batch,
         mode: if train { "training" } else { "inference" }.into(),
         input: s.input,
         ms_per_batch: ms,
-        images_per_s: batch as f64 / (ms * 1e-3),
+        images_per_s,
+        dispatches: s.plan.program.len(),
+        gflops,
+        of_peak: if peak > 0.0 { gflops / peak } else { 0.0 },
         memory_bytes: s.memory_bytes,
     })
 }
@@ -433,7 +501,7 @@ pub fn model(gpu: &Gpu, name: &str, batch: usize, train: bool, reps: usize) -> R
 /// probes every 0 (baseline), 25 and 5 steps. Two measures: the probe's
 /// reductions timed alone against the baseline step (precise), and the steps
 /// timed with probes in them, the three variants alternating in each of
-/// `reps` rounds of 25 steps so that drift in the machine's speed falls on
+/// `rounds` rounds of 10 steps so that drift in the machine's speed falls on
 /// all of them alike (per-step medians over the rounds; noisy where the
 /// machine is).
 pub fn probe_overhead(
@@ -442,10 +510,10 @@ pub fn probe_overhead(
     width: usize,
     batch: usize,
     side: usize,
-    reps: usize,
+    rounds: usize,
 ) -> Result<Vec<ProbeResult>> {
     const EVERY: [usize; 3] = [0, 25, 5];
-    const STEPS: usize = 25;
+    const STEPS: usize = 10;
     let mut spec = ModelSpec::parse(name, None)?;
     spec.width = width;
     let s = setup_spec(gpu, &spec, side, batch, true)?;
@@ -453,7 +521,7 @@ pub fn probe_overhead(
     let mut probes = Probes::new(gpu, plan)?;
     probes.read_now()?;
     let mut times: Vec<Vec<f64>> = vec![Vec::new(); EVERY.len()];
-    for _ in 0..reps.max(2) {
+    for round in 0..rounds.max(2) {
         for (i, &every) in EVERY.iter().enumerate() {
             let t = Instant::now();
             for step in 0..STEPS {
@@ -463,14 +531,16 @@ pub fn probe_overhead(
                             label: Some("bench step"),
                         });
                 plan.record(&mut enc, Some(0.01), false)?;
-                let probe = every > 0 && step % every == 0;
+                // Probing steps spread over the rounds as over a run.
+                let global = round * STEPS + step;
+                let probe = every > 0 && global.is_multiple_of(every);
                 if probe {
                     // As in training: a probe still being read is waited for.
-                    probes.record(&mut enc, step)?;
+                    probes.record(&mut enc, global)?;
                 }
                 gpu.submit([enc.finish()]);
                 if probe {
-                    probes.submitted(step);
+                    probes.submitted(global);
                 }
                 probes.collect(false)?;
             }
@@ -480,7 +550,11 @@ pub fn probe_overhead(
         }
     }
     let ms: Vec<f64> = times.into_iter().map(median).collect();
-    let (probe_ms, _) = time_program(gpu, probes.program(), 0, reps.max(3))?;
+    let budget = Budget {
+        max_samples: 7,
+        seconds: 5.0,
+    };
+    let (probe_ms, _) = time_program(gpu, probes.program(), 0, budget)?;
     Ok(EVERY
         .iter()
         .zip(&ms)
@@ -499,6 +573,8 @@ pub fn probe_overhead(
             },
             ms_per_step: m,
             overhead: m / ms[0] - 1.0,
+            rounds: rounds.max(2),
+            steps_per_round: STEPS,
         })
         .collect())
 }
@@ -533,7 +609,18 @@ pub fn today() -> String {
 
 /// Runs everything; `progress` hears what is being measured.
 pub fn run(gpu: &Gpu, opts: &Options, progress: &mut dyn FnMut(&str)) -> Result<Report> {
+    let start = Instant::now();
     let reps = opts.repeats.max(1);
+    // Kernels are short: many samples fit in a second. Whole models and the
+    // probe rounds are long: a few samples, a longer budget.
+    let kernels = Budget {
+        max_samples: reps,
+        seconds: if opts.quick { 1.0 } else { 3.0 },
+    };
+    let models_budget = Budget {
+        max_samples: reps,
+        seconds: if opts.quick { 4.0 } else { 20.0 },
+    };
     let i = gpu.adapter_info();
     let timed = gpu
         .features()
@@ -542,18 +629,18 @@ pub fn run(gpu: &Gpu, opts: &Options, progress: &mut dyn FnMut(&str)) -> Result<
         (0.0, Vec::new(), Vec::new(), Vec::new(), 0.0);
     if !opts.probes_only {
         progress("multiply-add ceiling");
-        fma = fma_peak(gpu, reps)?;
+        fma = fma_peak(gpu, kernels)?;
         let batch = if opts.quick { 32 } else { 128 };
         for (shape, g) in conv_shapes(batch) {
             for pass in ["forward", "backward-data", "backward-weight"] {
                 progress(&format!("conv {shape} {pass}"));
-                let mut r = conv_pass(gpu, &g, pass, reps, fma)?;
+                let mut r = conv_pass(gpu, &g, pass, kernels, fma)?;
                 r.shape = shape.clone();
                 conv.push(r);
             }
         }
         progress("memory-bound passes");
-        bw = bandwidth(gpu, reps)?;
+        bw = bandwidth(gpu, kernels)?;
         let cases: &[(&str, usize, bool)] = if opts.quick {
             &[("resnet20", 32, false), ("resnet20", 32, true)]
         } else {
@@ -571,7 +658,7 @@ pub fn run(gpu: &Gpu, opts: &Options, progress: &mut dyn FnMut(&str)) -> Result<
                 "{name} batch {b} {}",
                 if train { "training" } else { "inference" }
             ));
-            models.push(model(gpu, name, b, train, reps)?);
+            models.push(model(gpu, name, b, train, models_budget, fma)?);
         }
     }
     let mut probes = Vec::new();
@@ -582,7 +669,7 @@ pub fn run(gpu: &Gpu, opts: &Options, progress: &mut dyn FnMut(&str)) -> Result<
     };
     for &name in probe_cases {
         progress(&format!("{name} training with probes"));
-        probes.extend(probe_overhead(gpu, name, 8, 64, 16, reps)?);
+        probes.extend(probe_overhead(gpu, name, 8, 64, 16, reps.clamp(2, 3))?);
     }
     if !opts.probes_only && !opts.quick {
         progress("first training step on a fresh device");
@@ -611,5 +698,6 @@ pub fn run(gpu: &Gpu, opts: &Options, progress: &mut dyn FnMut(&str)) -> Result<
         models,
         probes,
         first_train_step_s: first,
+        seconds: start.elapsed().as_secs_f64(),
     })
 }

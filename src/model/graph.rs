@@ -647,6 +647,38 @@ impl Graph {
             .filter(move |b| b.branch_ops.last() == Some(&i))
     }
 
+    /// Floating-point operations of the convolutions and the classifier for
+    /// one image — the useful work, counted as 2 per multiply-add: forward
+    /// alone, or (`train`) forward and both backward passes (no gradient of
+    /// the input image).
+    pub fn flops_per_image(&self, train: bool) -> u64 {
+        let mut total = 0u64;
+        for op in &self.ops {
+            let (macs, feeds_input) = match op {
+                Op::Conv { x, y, k, .. } => {
+                    let (dx, dy) = (self.tensors[*x], self.tensors[*y]);
+                    ((dy.len() * dx.c * k * k) as u64, *x == self.input)
+                }
+                Op::Linear { x, y, .. } => (
+                    (self.tensors[*x].len() * self.tensors[*y].c) as u64,
+                    *x == self.input,
+                ),
+                _ => continue,
+            };
+            // Forward; in training also the weight gradient, and the input
+            // gradient unless the op reads the image.
+            let passes = if !train {
+                1
+            } else if feeds_input {
+                2
+            } else {
+                3
+            };
+            total += 2 * macs * passes;
+        }
+        total
+    }
+
     /// Which ops read each tensor.
     pub fn consumers(&self) -> Vec<Vec<usize>> {
         let mut c = vec![Vec::new(); self.tensors.len()];

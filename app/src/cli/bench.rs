@@ -22,15 +22,26 @@ pub struct Args {
     /// Also write the JSON report to this file.
     #[arg(long)]
     out: Option<PathBuf>,
+    /// A/B: run this other reslab binary's benchmark and this one's
+    /// alternately (`--rounds` each, with --quick when given) and print the
+    /// median of each measure for both and their ratio.
+    #[arg(long)]
+    against: Option<PathBuf>,
+    /// Rounds of the A/B comparison.
+    #[arg(long, default_value_t = 3)]
+    rounds: usize,
 }
 
 pub fn run(a: Args) -> Result<()> {
     if a.repeats.is_some_and(|r| !(1..=1000).contains(&r)) {
         anyhow::bail!("--repeats must be 1 to 1000");
     }
+    if let Some(other) = &a.against {
+        return super::ab::run(other, a.quick, a.rounds, a.out.as_deref());
+    }
     let gpu = gpu()?;
     let opts = bench::Options {
-        repeats: a.repeats.unwrap_or(if a.quick { 2 } else { 7 }),
+        repeats: a.repeats.unwrap_or(if a.quick { 5 } else { 9 }),
         quick: a.quick,
         probes_only: a.probes,
         commit: env!("RESLAB_COMMIT").to_string(),
@@ -45,7 +56,7 @@ pub fn run(a: Args) -> Result<()> {
         return Ok(());
     }
     println!(
-        "{} ({}, {} {}), {}, commit {}; kernel times by {}, median of {}",
+        "{} ({}, {} {}), {}, commit {}; kernel times by {}, medians of up to {} samples (until they settle)",
         r.device.adapter,
         r.device.backend,
         r.device.driver,
@@ -67,8 +78,8 @@ pub fn run(a: Args) -> Result<()> {
             "cost: one probe's reductions timed alone, spread over the steps between probes, against a step without;"
         );
         println!(
-            "measured: steps with probes against steps without, {} alternating rounds of 25 steps (noisy)",
-            r.repeats
+            "measured: steps with probes against steps without, {} alternating rounds of {} steps (noisy)",
+            p.rounds, p.steps_per_round
         );
         println!(
             "{:<10} {:>12} {:>11} {:>9} {:>7} {:>12} {:>9}",
@@ -127,18 +138,30 @@ fn print_kernels_and_models(r: &bench::Report) {
         println!("{:<42} {:>9.2} {:>8.2}", b.name, b.ms, b.gb_per_s);
     }
     println!(
-        "\n{:<10} {:>6} {:<10} {:>12} {:>10} {:>10}",
-        "model", "batch", "mode", "ms/batch", "images/s", "memory MB"
+        "\n{:<10} {:>6} {:<10} {:>12} {:>10} {:>11} {:>9} {:>8} {:>10}",
+        "model",
+        "batch",
+        "mode",
+        "ms/batch",
+        "images/s",
+        "dispatches",
+        "GFLOP/s",
+        "of peak",
+        "memory MB"
     );
     for m in &r.models {
         println!(
-            "{:<10} {:>6} {:<10} {:>12.1} {:>10.1} {:>10.1}",
+            "{:<10} {:>6} {:<10} {:>12.1} {:>10.1} {:>11} {:>9.2} {:>7.1}% {:>10.1}",
             m.model,
             m.batch,
             m.mode,
             m.ms_per_batch,
             m.images_per_s,
+            m.dispatches,
+            m.gflops,
+            100.0 * m.of_peak,
             m.memory_bytes as f64 / 1e6
         );
     }
+    println!("\nbenchmark: {:.0} s", r.seconds);
 }

@@ -1,6 +1,7 @@
 //! Subcommands. Each parses its flags, calls the engine, prints or writes the
 //! result; errors reach `main` once, with their context.
 
+mod ab;
 pub mod bench;
 pub mod common;
 mod degradation;
