@@ -40,14 +40,14 @@ struct Acc {
 
 // acc += w (channels 0–3 in wl, 4–7 in wh) ⊗ (sl, sh): one tap.
 fn tap(a: ptr<function, Acc>, wl: vec4<f32>, wh: vec4<f32>, sl: vec4<f32>, sh: vec4<f32>) {
-    (*a).c0l += wl.x * sl; (*a).c0h += wl.x * sh;
-    (*a).c1l += wl.y * sl; (*a).c1h += wl.y * sh;
-    (*a).c2l += wl.z * sl; (*a).c2h += wl.z * sh;
-    (*a).c3l += wl.w * sl; (*a).c3h += wl.w * sh;
-    (*a).c4l += wh.x * sl; (*a).c4h += wh.x * sh;
-    (*a).c5l += wh.y * sl; (*a).c5h += wh.y * sh;
-    (*a).c6l += wh.z * sl; (*a).c6h += wh.z * sh;
-    (*a).c7l += wh.w * sl; (*a).c7h += wh.w * sh;
+    (*a).c0l = fma(vec4<f32>(wl.x), sl, (*a).c0l); (*a).c0h = fma(vec4<f32>(wl.x), sh, (*a).c0h);
+    (*a).c1l = fma(vec4<f32>(wl.y), sl, (*a).c1l); (*a).c1h = fma(vec4<f32>(wl.y), sh, (*a).c1h);
+    (*a).c2l = fma(vec4<f32>(wl.z), sl, (*a).c2l); (*a).c2h = fma(vec4<f32>(wl.z), sh, (*a).c2h);
+    (*a).c3l = fma(vec4<f32>(wl.w), sl, (*a).c3l); (*a).c3h = fma(vec4<f32>(wl.w), sh, (*a).c3h);
+    (*a).c4l = fma(vec4<f32>(wh.x), sl, (*a).c4l); (*a).c4h = fma(vec4<f32>(wh.x), sh, (*a).c4h);
+    (*a).c5l = fma(vec4<f32>(wh.y), sl, (*a).c5l); (*a).c5h = fma(vec4<f32>(wh.y), sh, (*a).c5h);
+    (*a).c6l = fma(vec4<f32>(wh.z), sl, (*a).c6l); (*a).c6h = fma(vec4<f32>(wh.z), sh, (*a).c6h);
+    (*a).c7l = fma(vec4<f32>(wh.w), sl, (*a).c7l); (*a).c7h = fma(vec4<f32>(wh.w), sh, (*a).c7h);
 }
 
 fn put1(o: u32, v: f32) {

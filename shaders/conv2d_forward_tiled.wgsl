@@ -45,27 +45,34 @@ struct Acc {
     c7l: vec4<f32>, c7h: vec4<f32>,
 }
 
+// acc + (w0·s0 + w1·s1 + w2·s2): the row's three taps with fused
+// multiply-adds (which CPU drivers do not contract a*b + c into by
+// themselves), then one addition to the accumulator, as before fusing.
+fn fma3(acc: vec4<f32>, w0: f32, s0: vec4<f32>, w1: f32, s1: vec4<f32>, w2: f32, s2: vec4<f32>) -> vec4<f32> {
+    return acc + fma(vec4<f32>(w2), s2, fma(vec4<f32>(w1), s1, vec4<f32>(w0) * s0));
+}
+
 // acc += Σ_kx w[kx] ⊗ window[kx] for one kernel row: w*l/w*h hold channels
 // 0–3 / 4–7 of tap kx, s*l/s*h the input under pixels 0–3 / 4–7 of tap kx.
 fn row(a: ptr<function, Acc>,
        w0l: vec4<f32>, w0h: vec4<f32>, w1l: vec4<f32>, w1h: vec4<f32>, w2l: vec4<f32>, w2h: vec4<f32>,
        s0l: vec4<f32>, s0h: vec4<f32>, s1l: vec4<f32>, s1h: vec4<f32>, s2l: vec4<f32>, s2h: vec4<f32>) {
-    (*a).c0l += w0l.x * s0l + w1l.x * s1l + w2l.x * s2l;
-    (*a).c0h += w0l.x * s0h + w1l.x * s1h + w2l.x * s2h;
-    (*a).c1l += w0l.y * s0l + w1l.y * s1l + w2l.y * s2l;
-    (*a).c1h += w0l.y * s0h + w1l.y * s1h + w2l.y * s2h;
-    (*a).c2l += w0l.z * s0l + w1l.z * s1l + w2l.z * s2l;
-    (*a).c2h += w0l.z * s0h + w1l.z * s1h + w2l.z * s2h;
-    (*a).c3l += w0l.w * s0l + w1l.w * s1l + w2l.w * s2l;
-    (*a).c3h += w0l.w * s0h + w1l.w * s1h + w2l.w * s2h;
-    (*a).c4l += w0h.x * s0l + w1h.x * s1l + w2h.x * s2l;
-    (*a).c4h += w0h.x * s0h + w1h.x * s1h + w2h.x * s2h;
-    (*a).c5l += w0h.y * s0l + w1h.y * s1l + w2h.y * s2l;
-    (*a).c5h += w0h.y * s0h + w1h.y * s1h + w2h.y * s2h;
-    (*a).c6l += w0h.z * s0l + w1h.z * s1l + w2h.z * s2l;
-    (*a).c6h += w0h.z * s0h + w1h.z * s1h + w2h.z * s2h;
-    (*a).c7l += w0h.w * s0l + w1h.w * s1l + w2h.w * s2l;
-    (*a).c7h += w0h.w * s0h + w1h.w * s1h + w2h.w * s2h;
+    (*a).c0l = fma3((*a).c0l, w0l.x, s0l, w1l.x, s1l, w2l.x, s2l);
+    (*a).c0h = fma3((*a).c0h, w0l.x, s0h, w1l.x, s1h, w2l.x, s2h);
+    (*a).c1l = fma3((*a).c1l, w0l.y, s0l, w1l.y, s1l, w2l.y, s2l);
+    (*a).c1h = fma3((*a).c1h, w0l.y, s0h, w1l.y, s1h, w2l.y, s2h);
+    (*a).c2l = fma3((*a).c2l, w0l.z, s0l, w1l.z, s1l, w2l.z, s2l);
+    (*a).c2h = fma3((*a).c2h, w0l.z, s0h, w1l.z, s1h, w2l.z, s2h);
+    (*a).c3l = fma3((*a).c3l, w0l.w, s0l, w1l.w, s1l, w2l.w, s2l);
+    (*a).c3h = fma3((*a).c3h, w0l.w, s0h, w1l.w, s1h, w2l.w, s2h);
+    (*a).c4l = fma3((*a).c4l, w0h.x, s0l, w1h.x, s1l, w2h.x, s2l);
+    (*a).c4h = fma3((*a).c4h, w0h.x, s0h, w1h.x, s1h, w2h.x, s2h);
+    (*a).c5l = fma3((*a).c5l, w0h.y, s0l, w1h.y, s1l, w2h.y, s2l);
+    (*a).c5h = fma3((*a).c5h, w0h.y, s0h, w1h.y, s1h, w2h.y, s2h);
+    (*a).c6l = fma3((*a).c6l, w0h.z, s0l, w1h.z, s1l, w2h.z, s2l);
+    (*a).c6h = fma3((*a).c6h, w0h.z, s0h, w1h.z, s1h, w2h.z, s2h);
+    (*a).c7l = fma3((*a).c7l, w0h.w, s0l, w1h.w, s1l, w2h.w, s2l);
+    (*a).c7h = fma3((*a).c7h, w0h.w, s0h, w1h.w, s1h, w2h.w, s2h);
 }
 
 struct Tile {
