@@ -37,7 +37,8 @@ fn bad(path: &Path, msg: impl Into<String>) -> Error {
     Error::file(path, msg.into())
 }
 
-/// Reads a safetensors file, converting f16/bf16/f64 tensors to f32.
+/// Reads a checkpoint — safetensors, or PyTorch's own `.pt`/`.pth` — converting
+/// f16/bf16/f64 tensors to f32.
 pub fn read(path: &Path) -> Result<Tensors> {
     let len = std::fs::metadata(path)
         .map_err(|e| Error::io(path, e))?
@@ -59,8 +60,19 @@ pub fn read(path: &Path) -> Result<Tensors> {
     parse(path, &bytes)
 }
 
-/// [`read`] of a file's bytes; `path` names it in errors.
+/// [`read`] of a file's bytes; `path` names it in errors. A PyTorch
+/// checkpoint (`torch.save`'s zip archive) is read as its state_dict.
 pub fn parse(path: &Path, bytes: &[u8]) -> Result<Tensors> {
+    if crate::pth::is_zip(bytes) || crate::pth::is_legacy(bytes) {
+        let sd = crate::pth::parse(path, bytes)?;
+        return Ok(Tensors {
+            path: path.to_path_buf(),
+            f32s: sd.f32s,
+            i64s: sd.i64s,
+            metadata: HashMap::new(),
+            notes: sd.notes,
+        });
+    }
     let st = SafeTensors::deserialize(bytes).map_err(|e| {
         bad(
             path,

@@ -11,6 +11,7 @@ pub mod kernels;
 pub mod model;
 pub mod npy;
 pub mod ops;
+pub mod pth;
 pub mod rng;
 pub mod train;
 

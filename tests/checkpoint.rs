@@ -95,3 +95,53 @@ fn npy_round_trips_and_refuses_what_it_cannot_read() {
         .to_string();
     assert!(e.contains("not a .npy file"), "{e}");
 }
+
+fn foreign(name: &str) -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/foreign")
+        .join(name)
+}
+
+#[test]
+fn pytorch_checkpoints_read_as_their_safetensors_twins() {
+    use reslab::checkpoint::read;
+    for name in ["resnet20", "resnet18"] {
+        let pth = read(&foreign(&format!("{name}.pth"))).unwrap();
+        let st = read(&foreign(&format!("{name}.safetensors"))).unwrap();
+        // resnet18.pth is wrapped as DistributedDataParallel saves it:
+        // {"state_dict": {"module.<key>": ...}}; the keys come out plain.
+        assert_eq!(pth.f32s, st.f32s, "{name}: the float tensors differ");
+        assert_eq!(pth.i64s, st.i64s, "{name}: the counters differ");
+        assert!(pth.f32s.contains_key("conv1.weight"), "{name}");
+        assert!(
+            pth.i64s.keys().any(|k| k.ends_with("num_batches_tracked")),
+            "{name}"
+        );
+    }
+}
+
+#[test]
+fn a_pickle_that_would_run_code_is_refused_and_broken_archives_are_errors() {
+    use reslab::checkpoint::{parse, read};
+    let e = read(&foreign("hostile.pth")).unwrap_err().to_string();
+    assert!(
+        e.contains("hostile.pth") && e.contains("posix.system") && e.contains("runs nothing"),
+        "{e}"
+    );
+    // Every truncation of a real checkpoint, and a byte changed anywhere in
+    // its pickle: an error (or the same tensors), never a panic.
+    let bytes = std::fs::read(foreign("resnet20.pth")).unwrap();
+    let p = std::path::Path::new("cut.pth");
+    for n in (0..bytes.len()).step_by(997) {
+        assert!(parse(p, &bytes[..n]).is_err(), "cut at {n} read");
+    }
+    let d = tmp("foreign");
+    let not_torch = d.join("x.pth");
+    std::fs::write(&not_torch, b"PK\x03\x04 this is no zip archive at all").unwrap();
+    let e = read(&not_torch).unwrap_err().to_string();
+    assert!(e.contains("x.pth") && e.contains("zip"), "{e}");
+    let legacy = d.join("old.pt");
+    std::fs::write(&legacy, [0x80, 0x02, 0x8a, 0x0a, 0x6c, 0xfc]).unwrap();
+    let e = read(&legacy).unwrap_err().to_string();
+    assert!(e.contains("before 1.6"), "{e}");
+}

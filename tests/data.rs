@@ -4,6 +4,7 @@
 use std::io::Write;
 use std::path::PathBuf;
 
+use reslab::data::folder::{FolderSpec, transform};
 use reslab::data::loader::{Normalize, epoch_order, eval_batches, train_batch};
 use reslab::data::synthetic::{self, SyntheticSpec};
 use reslab::data::{Augment, DataSpec, cifar, idx};
@@ -214,7 +215,8 @@ fn synthetic_is_seeded_balanced_and_sized() {
     };
     let (a, t) = synthetic::generate(&spec).unwrap();
     let (b, _) = synthetic::generate(&spec).unwrap();
-    assert_eq!(a.images, b.images, "same seed, same images");
+    let bytes = |s: &reslab::data::Split| s.images.in_memory().unwrap().to_vec();
+    assert_eq!(bytes(&a), bytes(&b), "same seed, same images");
     assert_eq!((a.c, a.h, a.w, a.len(), t.len()), (1, 12, 12, 50, 20));
     for k in 0..10 {
         assert_eq!(a.labels.iter().filter(|&&l| l == k).count(), 5);
@@ -224,11 +226,9 @@ fn synthetic_is_seeded_balanced_and_sized() {
         ..spec.clone()
     })
     .unwrap();
-    assert_ne!(a.images, c.images, "another seed, other images");
-    assert_ne!(
-        a.images,
-        t.images[..a.images.len().min(t.images.len())].to_vec()
-    );
+    assert_ne!(bytes(&a), bytes(&c), "another seed, other images");
+    let n = bytes(&a).len().min(bytes(&t).len());
+    assert_ne!(bytes(&a)[..n], bytes(&t)[..n]);
     assert!(synthetic::generate(&SyntheticSpec { side: 4, ..spec }).is_err());
 }
 
@@ -280,4 +280,215 @@ fn batches_are_deterministic_normalised_and_augmented() {
         .map(|b| b.labels.len())
         .collect();
     assert_eq!(sizes, vec![16, 16, 8]);
+}
+
+/// A PNG of `w`×`h` RGB pixels from `f(x, y)`.
+fn png(path: &std::path::Path, w: u32, h: u32, f: impl Fn(u32, u32) -> [u8; 3]) {
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    image::RgbImage::from_fn(w, h, |x, y| image::Rgb(f(x, y)))
+        .save(path)
+        .unwrap();
+}
+
+/// `DIR/<sub>/<class>/NN.png`, `n` per class, each image a flat grey of its
+/// class index × 40 + its number.
+fn image_tree(dir: &std::path::Path, sub: &str, classes: &[&str], n: u32) {
+    for (k, c) in classes.iter().enumerate() {
+        for i in 0..n {
+            let v = (k as u32 * 40 + i) as u8;
+            png(
+                &dir.join(sub).join(c).join(format!("{i:02}.png")),
+                10,
+                12,
+                |_, _| [v, v, v],
+            );
+        }
+    }
+}
+
+fn folder_spec(dir: &std::path::Path, side: usize) -> DataSpec {
+    DataSpec {
+        name: "folder".into(),
+        dir: Some(dir.to_path_buf()),
+        folder: FolderSpec {
+            side,
+            ..FolderSpec::default()
+        },
+        ..DataSpec::default()
+    }
+}
+
+#[test]
+fn image_folders_in_torchvision_layouts() {
+    let classes = ["dog", "ant", "cat"];
+    // train/ and val/: classes numbered by sorted name, files in sorted order.
+    let d = tmp("folder-split");
+    image_tree(&d, "train", &classes, 5);
+    image_tree(&d, "val", &classes, 2);
+    let ds = reslab::data::load(&folder_spec(&d, 8)).unwrap();
+    assert_eq!(ds.class_names, ["ant", "cat", "dog"]);
+    assert_eq!((ds.train.len(), ds.test.len()), (15, 6));
+    assert_eq!((ds.train.c, ds.train.h, ds.train.w), (3, 8, 8));
+    assert_eq!(ds.test.labels, [0, 0, 1, 1, 2, 2]);
+    // "ant" was written as class 1 (grey 40 + i), "dog" as class 0.
+    assert_eq!(ds.test.image(1)[0], 41);
+    assert_eq!(ds.test.image(4)[0], 0);
+    assert!(ds.train.images.in_memory().is_some());
+    // test/ in place of val/.
+    std::fs::rename(d.join("val"), d.join("test")).unwrap();
+    assert_eq!(
+        reslab::data::load(&folder_spec(&d, 8)).unwrap().test.len(),
+        6
+    );
+
+    // One level of class folders, split by a fraction: the last files of
+    // each class, in sorted order, are the test images.
+    let flat = tmp("folder-flat");
+    image_tree(&flat, "", &classes, 8);
+    let mut spec = folder_spec(&flat, 8);
+    spec.folder.val_fraction = 0.25;
+    let ds = reslab::data::load(&spec).unwrap();
+    assert_eq!((ds.train.len(), ds.test.len()), (18, 6));
+    assert_eq!(
+        ds.test.image(0)[0],
+        40 + 6,
+        "ant's 06.png and 07.png are its test images"
+    );
+    for bad in [0.0, 1.0, -0.5, f64::NAN] {
+        spec.folder.val_fraction = bad;
+        let e = err_of(reslab::data::load(&spec));
+        assert!(e.contains("--val-fraction"), "{e}");
+    }
+
+    // Streaming gives the same pixels as decoding on loading.
+    let mut spec = folder_spec(&d, 8);
+    let memory = reslab::data::load(&spec).unwrap();
+    spec.folder.stream = true;
+    let streamed = reslab::data::load(&spec).unwrap();
+    assert!(streamed.train.images.in_memory().is_none());
+    for i in 0..memory.train.len() {
+        assert_eq!(memory.train.image(i), streamed.train.image(i));
+    }
+    assert_eq!(
+        (memory.mean.clone(), memory.std.clone()),
+        (streamed.mean, streamed.std)
+    );
+    assert!(streamed.train.decoded().is_ok());
+    let _ = std::fs::remove_dir_all(&d);
+    let _ = std::fs::remove_dir_all(&flat);
+}
+
+#[test]
+fn image_folder_mistakes_are_named() {
+    let classes = ["a", "b"];
+    let case = |name: &str, make: &dyn Fn(&std::path::Path)| {
+        let d = tmp(&format!("folder-bad-{name}"));
+        std::fs::create_dir_all(&d).unwrap();
+        make(&d);
+        let e = err_of(reslab::data::load(&folder_spec(&d, 8)));
+        let _ = std::fs::remove_dir_all(&d);
+        e
+    };
+    let e = case("empty", &|_| {});
+    assert!(e.contains("no class folders"), "{e}");
+    let e = case("no-val", &|d| image_tree(d, "train", &classes, 2));
+    assert!(e.contains("no val/"), "{e}");
+    let e = case("other-classes", &|d| {
+        image_tree(d, "train", &classes, 2);
+        image_tree(d, "val", &["a", "c"], 2);
+    });
+    assert!(e.contains("\"b\"") && e.contains("\"c\""), "{e}");
+    let e = case("empty-class", &|d| {
+        image_tree(d, "", &classes, 2);
+        std::fs::create_dir_all(d.join("z")).unwrap();
+    });
+    assert!(e.contains("without PNG or JPEG") && e.contains("z"), "{e}");
+    let e = case("single", &|d| image_tree(d, "", &classes, 1));
+    assert!(e.contains("cannot be split"), "{e}");
+    // A file that is not an image under an image's name: named, whether
+    // decoded on loading or (headers only) when streaming.
+    let e = case("foreign", &|d| {
+        image_tree(d, "", &classes, 3);
+        std::fs::write(d.join("b/01.png"), "plain text").unwrap();
+    });
+    assert!(e.contains("01.png"), "{e}");
+    let d = tmp("folder-bad-stream");
+    image_tree(&d, "", &classes, 3);
+    std::fs::write(d.join("a/02.png"), "plain text").unwrap();
+    let mut spec = folder_spec(&d, 8);
+    spec.folder.stream = true;
+    let e = err_of(reslab::data::load(&spec));
+    assert!(e.contains("02.png"), "{e}");
+    // Sizes and channels out of range.
+    for (side, channels) in [(2, 3), (8, 2), (100_000, 3)] {
+        spec.folder.side = side;
+        spec.folder.channels = channels;
+        spec.folder.stream = false;
+        let e = err_of(reslab::data::load(&spec));
+        assert!(e.contains("side") || e.contains("channels"), "{e}");
+    }
+    let _ = std::fs::remove_dir_all(&d);
+}
+
+#[test]
+fn images_are_resized_on_the_shorter_side_and_centre_cropped() {
+    let d = tmp("folder-geometry");
+    // 40×20: black left of x = 20, white from it. The shorter side to 10
+    // makes it 20×10; the centre 10×10 crop is columns 5..15: black then white.
+    let wide = d.join("wide.png");
+    png(&wide, 40, 20, |x, _| if x < 20 { [0; 3] } else { [255; 3] });
+    let spec = FolderSpec {
+        side: 10,
+        resize: Some(10),
+        channels: 1,
+        ..FolderSpec::default()
+    };
+    let v = transform(&wide, &spec).unwrap();
+    assert_eq!(v.len(), 100);
+    for y in 0..10 {
+        assert!(
+            v[y * 10] < 10 && v[y * 10 + 3] < 10,
+            "left of the crop is black"
+        );
+        assert!(v[y * 10 + 6] > 245 && v[y * 10 + 9] > 245, "right is white");
+    }
+    // 20×40, tall: bands of 10 rows, grey 0, 80, 160, 240. Resized to 10×20,
+    // the centre crop keeps rows 5..15 of 20: the middle two bands (their
+    // middles at crop rows 2 and 7; the filter blends rows near the edges).
+    let tall = d.join("tall.png");
+    png(&tall, 20, 40, |_, y| [(y / 10 * 80) as u8; 3]);
+    let v = transform(&tall, &spec).unwrap();
+    assert!(
+        v[20].abs_diff(80) <= 2 && v[70].abs_diff(160) <= 2,
+        "{} {}",
+        v[20],
+        v[70]
+    );
+    // Resize larger than the crop (ImageNet's 256 → 224): a border is cut.
+    let spec = FolderSpec {
+        side: 20,
+        resize: Some(40),
+        channels: 3,
+        ..FolderSpec::default()
+    };
+    let v = transform(&wide, &spec).unwrap();
+    assert_eq!(v.len(), 3 * 400);
+    // The 80×40 image's middle 20×20, columns 30..50: the edge at 40 in its middle.
+    for y in 0..20 {
+        let row = &v[y * 20..(y + 1) * 20];
+        assert!(
+            row[0] < 10 && row[7] < 10 && row[12] > 245 && row[19] > 245,
+            "{row:?}"
+        );
+    }
+    // RGB planes in order.
+    let rgb = d.join("rgb.png");
+    png(&rgb, 4, 4, |_, _| [10, 20, 30]);
+    let spec = FolderSpec {
+        side: 4,
+        ..FolderSpec::default()
+    };
+    let v = transform(&rgb, &spec).unwrap();
+    assert_eq!((v[0], v[16], v[32]), (10, 20, 30));
+    let _ = std::fs::remove_dir_all(&d);
 }

@@ -851,3 +851,56 @@ fn models_of_random_sizes_build_or_are_refused() {
         },
     );
 }
+
+// ------------------------------------------------------------- PyTorch files
+
+/// The pickle inside a `torch.save` archive (stored, so its bytes are there).
+fn pickle_of(archive: &[u8]) -> Vec<u8> {
+    let mut z = zip::ZipArchive::new(std::io::Cursor::new(archive)).unwrap();
+    let name = (0..z.len())
+        .filter_map(|i| {
+            z.name_for_index(i)
+                .and_then(|r| r.ok())
+                .map(|n| n.to_string())
+        })
+        .find(|n| n.ends_with("data.pkl"))
+        .unwrap();
+    let mut f = z.by_name(&name).unwrap();
+    let mut v = Vec::new();
+    std::io::Read::read_to_end(&mut f, &mut v).unwrap();
+    v
+}
+
+#[test]
+fn fuzz_pytorch_checkpoints() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/foreign");
+    let archives: Vec<Vec<u8>> = ["resnet20.pth", "resnet18.pth", "hostile.pth"]
+        .iter()
+        .map(|f| std::fs::read(dir.join(f)).unwrap())
+        .collect();
+    let pickles: Vec<Vec<u8>> = archives.iter().map(|a| pickle_of(a)).collect();
+    // The pickles themselves, mutated (the archive's checksum would stop a
+    // mutated pickle before the reader saw it) ...
+    fuzz(
+        "pickle",
+        |rng, _| {
+            let mut b = pickles[rng.below(pickles.len())].clone();
+            bytes_mutate(rng, &mut b);
+            b
+        },
+        |b| {
+            reslab::pth::pickle::load(b).map_err(reslab::Error::invalid)?;
+            Ok(())
+        },
+    );
+    // ... and whole archives, mutated and cut.
+    fuzz(
+        "pth",
+        |rng, _| {
+            let mut b = archives[rng.below(archives.len())].clone();
+            bytes_mutate(rng, &mut b);
+            b
+        },
+        |b| checkpoint::parse(Path::new("fuzz.pth"), b).map(|_| ()),
+    );
+}

@@ -3,7 +3,7 @@
 use std::path::Path;
 
 use reslab::Result;
-use reslab::analysis::{degradation, landscape, lesion, redundancy};
+use reslab::analysis::{degradation, landscape, lesion, probe, redundancy};
 
 use crate::{Series, palette};
 
@@ -300,4 +300,56 @@ pub fn landscape(dir: &Path, s: &landscape::Summary) -> Result<()> {
             false,
         )
     }
+}
+
+/// probe_r.png (r_b per block) and probe_responses.png (response std per 3x3
+/// layer): the mean over the images, and the mean ± one standard deviation.
+pub fn probe(dir: &Path, s: &probe::Summary) -> Result<()> {
+    std::fs::create_dir_all(dir).map_err(|e| reslab::Error::io(dir, e))?;
+    let band = |name: &str, v: &[probe::Spread], color: usize| -> Vec<Series> {
+        let at = |f: &dyn Fn(&probe::Spread) -> f64| -> Vec<(f64, f64)> {
+            v.iter()
+                .enumerate()
+                .map(|(i, p)| ((i + 1) as f64, f(p)))
+                .collect()
+        };
+        vec![
+            Series {
+                name: format!("{name}, mean over {} images", s.images),
+                points: at(&|p| p.mean),
+                color: palette(color),
+                dashed: false,
+            },
+            Series {
+                name: "mean ± std".into(),
+                points: at(&|p| p.mean + p.std),
+                color: palette(color),
+                dashed: true,
+            },
+            Series {
+                name: String::new(),
+                points: at(&|p| p.mean - p.std),
+                color: palette(color),
+                dashed: true,
+            },
+        ]
+    };
+    let r: Vec<probe::Spread> = s.blocks.iter().map(|b| b.r).collect();
+    crate::lines(
+        &dir.join("probe_r.png"),
+        &format!("{}: r = |F(x)|/|x| per block (BN in eval mode)", s.model),
+        "block (in order)",
+        "r",
+        &band("r", &r, 0),
+        false,
+    )?;
+    let resp: Vec<probe::Spread> = s.layers.iter().map(|l| l.response_std).collect();
+    crate::lines(
+        &dir.join("probe_responses.png"),
+        &format!("{}: std of each 3x3 layer's response, layer order", s.model),
+        "layer index",
+        "std",
+        &band("response std", &resp, 1),
+        false,
+    )
 }

@@ -6,7 +6,7 @@
 
 pub mod figures;
 
-pub use figures::{degradation, landscape, lesion, redundancy};
+pub use figures::{degradation, landscape, lesion, probe, redundancy};
 
 use std::path::Path;
 use std::sync::Once;
@@ -155,11 +155,20 @@ pub fn lines(
                 for s in &cleaned {
                     let style = ShapeStyle::from(&s.color).stroke_width(2);
                     let legend_color = s.color;
+                    // A series without a name (the second edge of a band,
+                    // say) stays out of the legend.
+                    let named = !s.name.is_empty();
                     if s.dashed {
-                        c.draw_series(DashedLineSeries::new(s.points.iter().copied(), 8, 5, style))
-                            .map_err(|e| err(path, e))?
-                            .label(s.name.clone())
-                            .legend(move |(x, y)| {
+                        let a = c
+                            .draw_series(DashedLineSeries::new(
+                                s.points.iter().copied(),
+                                8,
+                                5,
+                                style,
+                            ))
+                            .map_err(|e| err(path, e))?;
+                        if named {
+                            a.label(s.name.clone()).legend(move |(x, y)| {
                                 EmptyElement::at((x, y))
                                     + PathElement::new(
                                         vec![(0, 0), (9, 0)],
@@ -170,16 +179,19 @@ pub fn lines(
                                         legend_color.stroke_width(2),
                                     )
                             });
+                        }
                     } else {
-                        c.draw_series(LineSeries::new(s.points.iter().copied(), style))
-                            .map_err(|e| err(path, e))?
-                            .label(s.name.clone())
-                            .legend(move |(x, y)| {
+                        let a = c
+                            .draw_series(LineSeries::new(s.points.iter().copied(), style))
+                            .map_err(|e| err(path, e))?;
+                        if named {
+                            a.label(s.name.clone()).legend(move |(x, y)| {
                                 PathElement::new(
                                     vec![(x, y), (x + 24, y)],
                                     legend_color.stroke_width(2),
                                 )
                             });
+                        }
                     }
                 }
                 c.configure_series_labels()

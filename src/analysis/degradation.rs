@@ -9,7 +9,7 @@ use std::time::Instant;
 use serde::{Deserialize, Serialize};
 
 use crate::data::Dataset;
-use crate::data::loader::eval_batches;
+use crate::data::loader::first_batch;
 use crate::device::Gpu;
 use crate::error::{Error, Result};
 use crate::model::plan::PlanOptions;
@@ -293,9 +293,7 @@ pub fn train_one(
 /// Probes of a trained net on up to 500 test images, BN in eval mode.
 pub fn eval_probe(gpu: &Gpu, t: &Trainer) -> Result<ProbeValues> {
     let n = t.data.test.len().min(500);
-    let b = eval_batches(&t.data.test, &t.norm, n)
-        .next()
-        .ok_or_else(|| Error::invalid("no test images"))?;
+    let b = first_batch(&t.data.test, &t.norm, n)?;
     let plan = Plan::new(
         gpu,
         &t.graph,

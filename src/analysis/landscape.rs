@@ -11,7 +11,7 @@ use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
-use crate::data::loader::eval_batches;
+use crate::data::loader::first_batch;
 use crate::data::{Normalize, Split};
 use crate::device::Gpu;
 use crate::error::{Error, Result};
@@ -128,9 +128,7 @@ pub fn run(
     if n == 0 {
         return Err(Error::invalid("no images to evaluate the landscape on"));
     }
-    let batch = eval_batches(split, norm, n)
-        .next()
-        .ok_or_else(|| Error::invalid("no images"))?;
+    let batch = first_batch(split, norm, n)?;
     let params = Params::upload(gpu, graph, host)?;
     let base = params.flat_like(gpu, &host.params)?;
     let base_state = params.flat_state_like(gpu, &host.buffers)?;

@@ -8,10 +8,10 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use crate::data::loader::eval_batches;
+use crate::data::loader::first_batch;
 use crate::data::{Normalize, Split};
 use crate::device::Gpu;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::model::plan::PlanOptions;
 use crate::model::probe::Probes;
 use crate::model::{Graph, HostParams, Mode, Params, Plan};
@@ -69,9 +69,7 @@ pub fn block_r(
     norm: &Normalize,
 ) -> Result<Vec<f32>> {
     let n = split.len().min(500);
-    let b = eval_batches(split, norm, n)
-        .next()
-        .ok_or_else(|| Error::invalid("no images"))?;
+    let b = first_batch(split, norm, n)?;
     let plan = Plan::new(gpu, graph, params, n, Mode::Eval, PlanOptions::default())?;
     plan.run(&b.images, &b.labels, None, false)?;
     Ok(Probes::new(gpu, &plan)?.read_now()?.r)

@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use crate::data::{Split, read_file};
+use crate::data::{Pixels, Split, read_file};
 use crate::error::{Error, Result};
 
 const SIDE: usize = 32;
@@ -36,20 +36,16 @@ pub fn parse(path: &Path, bytes: &[u8]) -> Result<Split> {
                 ),
             ));
         }
-        labels.push(rec[0]);
+        labels.push(rec[0] as u32);
         images.extend_from_slice(&rec[1..]);
     }
-    Ok(Split {
-        images,
-        labels,
-        c: 3,
-        h: SIDE,
-        w: SIDE,
-    })
+    Ok(Split::in_memory(images, labels, 3, SIDE, SIDE))
 }
 
 fn append(a: &mut Split, b: Split) {
-    a.images.extend(b.images);
+    if let (Pixels::Memory(x), Pixels::Memory(y)) = (&mut a.images, b.images) {
+        x.extend(y);
+    }
     a.labels.extend(b.labels);
 }
 

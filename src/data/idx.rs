@@ -168,13 +168,13 @@ pub fn load_split(images: &Path, labels: &Path) -> Result<Split> {
             format!("{nl} labels for {n} images in {}", images.display()),
         ));
     }
-    Ok(Split {
-        images: im.data,
-        labels: lb.data,
-        c: 1,
+    Ok(Split::in_memory(
+        im.data,
+        lb.data.into_iter().map(u32::from).collect(),
+        1,
         h,
         w,
-    })
+    ))
 }
 
 /// Finds `stem` or `stem.gz` in `dir`.

@@ -9,6 +9,7 @@ use std::thread::JoinHandle;
 use serde::{Deserialize, Serialize};
 
 use crate::data::Split;
+use crate::error::{Error, Result};
 use crate::rng::Rng;
 
 /// Random crop after zero padding by `pad` pixels, and random horizontal flips.
@@ -122,7 +123,7 @@ pub fn train_batch(
             dx,
             flip,
         );
-        labels.push(split.labels[i] as u32);
+        labels.push(split.labels[i]);
     }
     Batch {
         images,
@@ -198,6 +199,33 @@ impl Drop for Loader {
     }
 }
 
+/// The first `n` images of a split as one evaluation batch; an error when
+/// the split is empty or one of them could not be decoded.
+pub fn first_batch(split: &Split, norm: &Normalize, n: usize) -> Result<Batch> {
+    checked_batch(split, norm, 0, n.min(split.len()))
+}
+
+/// Image `i` of a split as a batch of one; an error when there is no such
+/// image or it could not be decoded.
+pub fn image_batch(split: &Split, norm: &Normalize, i: usize) -> Result<Batch> {
+    if i >= split.len() {
+        return Err(Error::invalid(format!(
+            "image {i} of a split of {}",
+            split.len()
+        )));
+    }
+    checked_batch(split, norm, i, 1)
+}
+
+fn checked_batch(split: &Split, norm: &Normalize, lo: usize, n: usize) -> Result<Batch> {
+    if n == 0 {
+        return Err(Error::invalid("no images"));
+    }
+    let b = eval_batch(split, norm, lo, lo + n, 0);
+    split.decoded()?;
+    Ok(b)
+}
+
 /// Evaluation batches of a split in order, unaugmented; the last one may be short.
 pub fn eval_batches<'a>(
     split: &'a Split,
@@ -205,28 +233,33 @@ pub fn eval_batches<'a>(
     batch: usize,
 ) -> impl Iterator<Item = Batch> + 'a {
     let norm = norm.clone();
-    let len = split.image_len();
-    (0..split.len().div_ceil(batch.max(1))).map(move |b| {
+    let batch = batch.max(1);
+    (0..split.len().div_ceil(batch)).map(move |b| {
         let lo = b * batch;
-        let hi = (lo + batch).min(split.len());
-        let mut images = vec![0f32; (hi - lo) * len];
-        for (k, i) in (lo..hi).enumerate() {
-            fill(
-                &mut images[k * len..(k + 1) * len],
-                split,
-                i,
-                &norm,
-                0,
-                0,
-                0,
-                false,
-            );
-        }
-        Batch {
-            images,
-            labels: split.labels[lo..hi].iter().map(|&l| l as u32).collect(),
-            epoch: 0,
-            index: b,
-        }
+        eval_batch(split, &norm, lo, (lo + batch).min(split.len()), b)
     })
+}
+
+/// Images `lo..hi`, normalised and unaugmented, as batch number `index`.
+fn eval_batch(split: &Split, norm: &Normalize, lo: usize, hi: usize, index: usize) -> Batch {
+    let len = split.image_len();
+    let mut images = vec![0f32; (hi - lo) * len];
+    for (k, i) in (lo..hi).enumerate() {
+        fill(
+            &mut images[k * len..(k + 1) * len],
+            split,
+            i,
+            norm,
+            0,
+            0,
+            0,
+            false,
+        );
+    }
+    Batch {
+        images,
+        labels: split.labels[lo..hi].to_vec(),
+        epoch: 0,
+        index,
+    }
 }

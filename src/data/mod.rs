@@ -3,12 +3,15 @@
 //! and normalises batches on a thread of its own.
 
 pub mod cifar;
+pub mod folder;
 pub mod idx;
 pub mod image;
 pub mod loader;
 pub mod synthetic;
 
+use std::borrow::Cow;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -16,17 +19,47 @@ use crate::error::{Error, Result};
 
 pub use loader::{Augment, Batch, Loader, Normalize};
 
+/// Where a split's pixels are: decoded in memory, or in image files decoded
+/// when a batch needs them (a large folder of images).
+#[derive(Debug, Clone)]
+pub enum Pixels {
+    /// NCHW bytes (0–255), image after image.
+    Memory(Vec<u8>),
+    Files(Arc<folder::Files>),
+}
+
+impl Pixels {
+    /// The bytes, when they are in memory.
+    pub fn in_memory(&self) -> Option<&[u8]> {
+        match self {
+            Pixels::Memory(v) => Some(v),
+            Pixels::Files(_) => None,
+        }
+    }
+}
+
 /// Images as bytes (0–255), NCHW, with their labels.
 #[derive(Debug, Clone)]
 pub struct Split {
-    pub images: Vec<u8>,
-    pub labels: Vec<u8>,
+    pub images: Pixels,
+    pub labels: Vec<u32>,
     pub c: usize,
     pub h: usize,
     pub w: usize,
 }
 
 impl Split {
+    /// A split held in memory.
+    pub fn in_memory(images: Vec<u8>, labels: Vec<u32>, c: usize, h: usize, w: usize) -> Split {
+        Split {
+            images: Pixels::Memory(images),
+            labels,
+            c,
+            h,
+            w,
+        }
+    }
+
     pub fn len(&self) -> usize {
         self.labels.len()
     }
@@ -39,15 +72,42 @@ impl Split {
         self.c * self.h * self.w
     }
 
-    pub fn image(&self, i: usize) -> &[u8] {
+    /// Image `i`, [C, H, W] bytes (decoded now when the split is on disk).
+    pub fn image(&self, i: usize) -> Cow<'_, [u8]> {
         let n = self.image_len();
-        &self.images[i * n..(i + 1) * n]
+        match &self.images {
+            Pixels::Memory(v) => Cow::Borrowed(&v[i * n..(i + 1) * n]),
+            Pixels::Files(f) => Cow::Owned(f.decode(i)),
+        }
+    }
+
+    /// Why an image of the split could not be decoded, if one could not.
+    pub fn failure(&self) -> Option<String> {
+        match &self.images {
+            Pixels::Memory(_) => None,
+            Pixels::Files(f) => f.failure(),
+        }
+    }
+
+    /// An error naming the first image that could not be decoded when a
+    /// batch needed it (its pixels were zeros in that batch).
+    pub fn decoded(&self) -> Result<()> {
+        match self.failure() {
+            None => Ok(()),
+            Some(f) => Err(Error::invalid(format!(
+                "an image could not be decoded when a batch needed it: {f}"
+            ))),
+        }
     }
 
     /// The first `n` samples (all when n ≥ len).
     pub fn truncate(&mut self, n: usize) {
         let n = n.min(self.len());
-        self.images.truncate(n * self.image_len());
+        let len = self.image_len();
+        match &mut self.images {
+            Pixels::Memory(v) => v.truncate(n * len),
+            Pixels::Files(f) => *f = Arc::new(f.first(n)),
+        }
         self.labels.truncate(n);
     }
 }
@@ -78,6 +138,9 @@ pub struct DataSpec {
     /// are those of the whole training split).
     #[serde(default)]
     pub train_limit: Option<usize>,
+    /// A folder of images only: sizes, channels, split.
+    #[serde(default)]
+    pub folder: folder::FolderSpec,
 }
 
 impl Default for DataSpec {
@@ -87,6 +150,7 @@ impl Default for DataSpec {
             dir: None,
             synthetic: synthetic::SyntheticSpec::default(),
             train_limit: None,
+            folder: folder::FolderSpec::default(),
         }
     }
 }
@@ -121,7 +185,7 @@ pub const CIFAR10_CLASSES: [&str; 10] = [
 ];
 
 /// Names accepted by [`load`].
-pub const DATASETS: [&str; 4] = ["synthetic", "fashion-mnist", "mnist", "cifar10"];
+pub const DATASETS: [&str; 5] = ["synthetic", "fashion-mnist", "mnist", "cifar10", "folder"];
 
 /// Loads a data set, validating every file it reads.
 pub fn load(spec: &DataSpec) -> Result<Dataset> {
@@ -161,6 +225,15 @@ pub fn load(spec: &DataSpec) -> Result<Dataset> {
             let (train, test) = cifar::load_dir(dir)?;
             let names = CIFAR10_CLASSES.iter().map(|s| s.to_string()).collect();
             (train, test, names, Augment { pad: 4, flip: true })
+        }
+        "folder" => {
+            let dir = spec.dir.as_deref().ok_or_else(|| {
+                Error::invalid("folder: give the folder of class subfolders with --data-dir")
+            })?;
+            let (train, test, names) = folder::load_dir(dir, &spec.folder)?;
+            // Photographs are not all mirror-symmetric, but flips are what
+            // ImageFolder training usually does.
+            (train, test, names, Augment { pad: 0, flip: true })
         }
         other => {
             return Err(Error::invalid(format!(
@@ -202,12 +275,18 @@ fn check_labels(s: &Split, classes: usize, what: &str) -> Result<()> {
     Ok(())
 }
 
-/// Per-channel mean and standard deviation of a split, pixel values in [0, 1].
+/// Per-channel mean and standard deviation of a split, pixel values in [0, 1]
+/// (of at most 2000 images spread over a split on disk).
 pub fn channel_stats(s: &Split) -> (Vec<f32>, Vec<f32>) {
     let hw = s.h * s.w;
     let mut sum = vec![0f64; s.c];
     let mut sq = vec![0f64; s.c];
-    for i in 0..s.len() {
+    let step = match s.images {
+        Pixels::Memory(_) => 1,
+        Pixels::Files(_) => s.len().div_ceil(2000).max(1),
+    };
+    let picked: Vec<usize> = (0..s.len()).step_by(step).collect();
+    for &i in &picked {
         let img = s.image(i);
         for c in 0..s.c {
             for &v in &img[c * hw..(c + 1) * hw] {
@@ -217,7 +296,7 @@ pub fn channel_stats(s: &Split) -> (Vec<f32>, Vec<f32>) {
             }
         }
     }
-    let n = (s.len() * hw).max(1) as f64;
+    let n = (picked.len() * hw).max(1) as f64;
     let mean: Vec<f32> = sum.iter().map(|v| (v / n) as f32).collect();
     let std = sq
         .iter()

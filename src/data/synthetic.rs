@@ -94,7 +94,7 @@ pub fn generate(spec: &SyntheticSpec) -> Result<(Split, Split)> {
 fn split(spec: &SyntheticSpec, n: usize, rng: &Rng) -> Split {
     let len = spec.channels * spec.side * spec.side;
     let mut images = vec![0u8; n * len];
-    let mut labels = vec![0u8; n];
+    let mut labels = vec![0u32; n];
     for i in 0..n {
         let label = i % CLASSES.len();
         let mut r = rng.fork(i as u64);
@@ -105,15 +105,9 @@ fn split(spec: &SyntheticSpec, n: usize, rng: &Rng) -> Split {
             spec.channels,
             &mut r,
         );
-        labels[i] = label as u8;
+        labels[i] = label as u32;
     }
-    Split {
-        images,
-        labels,
-        c: spec.channels,
-        h: spec.side,
-        w: spec.side,
-    }
+    Split::in_memory(images, labels, spec.channels, spec.side, spec.side)
 }
 
 /// Coverage of the class's shape at (u, v), in the shape's own frame where the

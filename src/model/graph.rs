@@ -679,6 +679,18 @@ impl Graph {
         total
     }
 
+    /// The name of each 3x3 layer's response (`self.responses`), as its
+    /// state_dict prefix: the BN that reads the conv, or the conv itself.
+    pub fn response_names(&self) -> Vec<String> {
+        self.responses
+            .iter()
+            .map(|&op| match &self.ops[op] {
+                Op::BatchNorm { name, .. } | Op::Conv { name, .. } => name.clone(),
+                _ => format!("op {op}"),
+            })
+            .collect()
+    }
+
     /// Which ops read each tensor.
     pub fn consumers(&self) -> Vec<Vec<usize>> {
         let mut c = vec![Vec::new(); self.tensors.len()];

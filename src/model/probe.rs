@@ -29,11 +29,26 @@ pub struct ProbeValues {
     pub response_std: Vec<f32>,
 }
 
+/// The values of every sample of one probed batch: r_b per block and the
+/// response std per 3x3 layer, each image on its own.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SampleValues {
+    /// r[block][sample].
+    pub r: Vec<Vec<f32>>,
+    /// response_std[layer][sample].
+    pub response_std: Vec<Vec<f32>>,
+}
+
 enum Slot {
     /// Per-sample (Σ, Σ²) of F(x) and of x.
     Block { f: Tensor, x: Tensor },
-    /// Per-channel (Σ, Σ²) of a response.
-    Response { sums: Tensor, count: usize },
+    /// (Σ, Σ²) of a response per channel, or per sample (`per_sample`), over
+    /// `count` values in all.
+    Response {
+        sums: Tensor,
+        count: usize,
+        per_sample: bool,
+    },
 }
 
 /// The probe dispatches of a plan and where their sums land.
@@ -50,6 +65,16 @@ pub struct Probes {
 impl Probes {
     /// Prepares the probes of `plan` (which must not skip blocks).
     pub fn new(gpu: &Gpu, plan: &Plan) -> Result<Probes> {
+        Self::build(gpu, plan, false)
+    }
+
+    /// Probes whose responses are summed per sample, so that
+    /// [`Probes::read_samples`] gives every image's values.
+    pub fn per_sample(gpu: &Gpu, plan: &Plan) -> Result<Probes> {
+        Self::build(gpu, plan, true)
+    }
+
+    fn build(gpu: &Gpu, plan: &Plan, per_sample: bool) -> Result<Probes> {
         let g = &plan.graph;
         let n = plan.batch;
         let mut program = Program::new();
@@ -94,19 +119,21 @@ impl Probes {
                 Op::BatchNorm { .. } => affine_of(op)?,
                 o => (plan.acts[o.output()].clone(), None),
             };
-            let c = src.shape()[1];
-            let s = gpu.tensor(&[c, 2])?;
-            sum_sumsq_channels(
-                gpu,
-                &mut program,
-                &s,
-                &src,
-                coef.as_ref().map(|c| ChannelAffine { coef: c }),
-            )?;
+            let affine = coef.as_ref().map(|c| ChannelAffine { coef: c });
+            let s = if per_sample {
+                let s = gpu.tensor(&[n, 2])?;
+                sum_sumsq_rows(gpu, &mut program, &s, &src, affine)?;
+                s
+            } else {
+                let s = gpu.tensor(&[src.shape()[1], 2])?;
+                sum_sumsq_channels(gpu, &mut program, &s, &src, affine)?;
+                s
+            };
             sums.push(s.clone());
             slots.push(Slot::Response {
                 sums: s,
                 count: src.len(),
+                per_sample,
             });
         }
         let bytes = sums.iter().map(|t| t.bytes()).sum();
@@ -176,6 +203,68 @@ impl Probes {
         Ok(self.decode(&bytes))
     }
 
+    /// Records, submits and waits: every sample's values of the plan's last
+    /// run (probes made with [`Probes::per_sample`]).
+    pub fn read_samples(&mut self) -> Result<SampleValues> {
+        if self.slots.iter().any(|s| {
+            matches!(
+                s,
+                Slot::Response {
+                    per_sample: false,
+                    ..
+                }
+            )
+        }) {
+            return Err(Error::invalid(
+                "these probes sum responses per channel; make them with Probes::per_sample",
+            ));
+        }
+        let mut enc = self
+            .gpu
+            .device()
+            .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                label: Some("probes"),
+            });
+        const NOW: usize = usize::MAX;
+        self.record(&mut enc, NOW)?;
+        self.gpu.submit([enc.finish()]);
+        self.submitted(NOW);
+        let raw: Vec<f32> = bytemuck::pod_collect_to_vec(&self.readback.wait_for(&self.gpu, NOW)?);
+        let n = self.batch;
+        let mut at = 0usize;
+        let mut out = SampleValues {
+            r: Vec::new(),
+            response_std: Vec::new(),
+        };
+        for slot in &self.slots {
+            match slot {
+                Slot::Block { f, x } => {
+                    let (fs, xs) = (
+                        &raw[at..at + f.len()],
+                        &raw[at + f.len()..at + f.len() + x.len()],
+                    );
+                    at += f.len() + x.len();
+                    out.r.push(
+                        (0..n)
+                            .map(|i| ratio(fs[2 * i + 1], xs[2 * i + 1]))
+                            .collect(),
+                    );
+                }
+                Slot::Response { sums, count, .. } => {
+                    let s = &raw[at..at + sums.len()];
+                    at += sums.len();
+                    let m = (*count / n) as f64;
+                    out.response_std.push(
+                        (0..n)
+                            .map(|i| std_of(s[2 * i] as f64, s[2 * i + 1] as f64, m))
+                            .collect(),
+                    );
+                }
+            }
+        }
+        Ok(out)
+    }
+
     fn decode(&self, bytes: &[u8]) -> ProbeValues {
         let raw: Vec<f32> = bytemuck::pod_collect_to_vec(bytes);
         let mut at = 0usize;
@@ -190,25 +279,32 @@ impl Probes {
             match slot {
                 Slot::Block { f, x } => {
                     let (fs, xs) = (take(f.len()), take(x.len()));
-                    let mut acc = 0f64;
-                    for i in 0..self.batch {
-                        let (nf, nx) =
-                            ((fs[2 * i + 1] as f64).sqrt(), (xs[2 * i + 1] as f64).sqrt());
-                        acc += if nx > 0.0 { nf / nx } else { 0.0 };
-                    }
+                    let acc: f64 = (0..self.batch)
+                        .map(|i| ratio(fs[2 * i + 1], xs[2 * i + 1]) as f64)
+                        .sum();
                     r.push((acc / self.batch as f64) as f32);
                 }
-                Slot::Response { sums, count } => {
+                Slot::Response { sums, count, .. } => {
                     let s = take(sums.len());
                     let (s1, s2) = s
                         .chunks(2)
                         .fold((0f64, 0f64), |(a, b), c| (a + c[0] as f64, b + c[1] as f64));
-                    let m = *count as f64;
-                    let var = (s2 / m - (s1 / m) * (s1 / m)).max(0.0);
-                    response_std.push(var.sqrt() as f32);
+                    response_std.push(std_of(s1, s2, *count as f64));
                 }
             }
         }
         ProbeValues { r, response_std }
     }
+}
+
+/// ‖F(x)‖ / ‖x‖ from the two sums of squares (0 where x is 0).
+fn ratio(f_sq: f32, x_sq: f32) -> f32 {
+    let (nf, nx) = ((f_sq as f64).sqrt(), (x_sq as f64).sqrt());
+    (if nx > 0.0 { nf / nx } else { 0.0 }) as f32
+}
+
+/// The standard deviation of `m` values from their sum and sum of squares.
+fn std_of(s1: f64, s2: f64, m: f64) -> f32 {
+    let var = (s2 / m - (s1 / m) * (s1 / m)).max(0.0);
+    var.sqrt() as f32
 }

@@ -49,6 +49,29 @@ impl Evaluator {
         split: &Split,
         norm: &Normalize,
     ) -> Result<(f32, f32)> {
+        self.pass(params, split, norm, None)
+    }
+
+    /// As [`Evaluator::evaluate`], with each image's predicted class (the
+    /// first of equal largest logits, as `argmax` in PyTorch).
+    pub fn evaluate_each(
+        &mut self,
+        params: &Params,
+        split: &Split,
+        norm: &Normalize,
+    ) -> Result<(f32, f32, Vec<u32>)> {
+        let mut predicted = Vec::with_capacity(split.len());
+        let (loss, acc) = self.pass(params, split, norm, Some(&mut predicted))?;
+        Ok((loss, acc, predicted))
+    }
+
+    fn pass(
+        &mut self,
+        params: &Params,
+        split: &Split,
+        norm: &Normalize,
+        mut predicted: Option<&mut Vec<u32>>,
+    ) -> Result<(f32, f32)> {
         if self.bound.as_ref() != Some(params.params.buffer()) {
             self.plans.clear();
             self.bound = Some(params.params.buffer().clone());
@@ -65,13 +88,30 @@ impl Evaluator {
                     .map_err(|e| too_large(e, n))?;
                 self.plans.insert(n, p);
             }
-            let (l, c) = self.plans[&n].run(&b.images, &b.labels, None, false)?;
+            let plan = &self.plans[&n];
+            let (l, c) = plan.run(&b.images, &b.labels, None, false)?;
             loss += l as f64 * n as f64;
             correct += c as f64;
+            if let Some(out) = predicted.as_deref_mut() {
+                let logits = self.gpu.read(&plan.acts[self.graph.logits])?;
+                out.extend(logits.chunks(logits.len() / n).map(argmax));
+            }
         }
+        split.decoded()?;
         let n = split.len().max(1) as f64;
         Ok(((loss / n) as f32, (correct / n) as f32))
     }
+}
+
+/// The index of the first largest value.
+fn argmax(v: &[f32]) -> u32 {
+    let mut best = 0;
+    for (i, &x) in v.iter().enumerate() {
+        if x > v[best] {
+            best = i;
+        }
+    }
+    best as u32
 }
 
 /// Says which batch failed when a plan does not fit the device.

@@ -491,7 +491,11 @@ impl Trainer {
     /// loss or a weight is not finite, which ends the run with the previous
     /// checkpoint kept.
     fn end_epoch(&mut self, dir: Option<&RunDir>, seconds: f32) -> Result<EpochLog> {
-        let (test_loss, test_accuracy) = self.evaluate()?;
+        let (test_loss, test_accuracy) = match self.evaluate() {
+            Ok(v) => v,
+            Err(e @ Error::Invalid(_)) => return Err(self.stopped(dir, e.to_string())),
+            Err(e) => return Err(e),
+        };
         let log = EpochLog {
             epoch: (self.step - 1) / self.steps_per_epoch(),
             step: self.step,
@@ -499,6 +503,9 @@ impl Trainer {
             test_accuracy,
             seconds,
         };
+        if let Err(e) = self.data.train.decoded() {
+            return Err(self.stopped(dir, format!("in epoch {}, {e}", log.epoch)));
+        }
         if !test_loss.is_finite() {
             return Err(self.stopped(
                 dir,

@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
+use reslab::data::folder::FolderSpec;
 use reslab::data::synthetic::SyntheticSpec;
 use reslab::data::{DataSpec, Dataset};
 use reslab::model::{Family, ModelSpec, Shortcut};
@@ -31,6 +32,11 @@ pub struct ModelArgs {
 }
 
 impl ModelArgs {
+    /// The family `--model` (and `--family`) name.
+    pub fn family_of(&self) -> Result<Family> {
+        Ok(ModelSpec::parse(&self.model, self.family)?.family)
+    }
+
     /// The spec for a data set with `channels` and `classes`.
     pub fn spec(&self, channels: usize, classes: usize) -> Result<ModelSpec> {
         let mut s = ModelSpec::parse(&self.model, self.family)?;
@@ -51,18 +57,22 @@ impl ModelArgs {
 
 #[derive(clap::Args, Clone, Debug)]
 pub struct DataArgs {
-    /// synthetic (embedded, generated), fashion-mnist, mnist or cifar10.
+    /// synthetic (embedded, generated), fashion-mnist, mnist, cifar10, or
+    /// folder (your own images: --data-dir DIR holding train/<class>/ and
+    /// val/<class>/, or <class>/ folders split by --val-fraction).
     #[arg(long, default_value = "synthetic")]
     pub data: String,
     /// Folder of the data files (Fashion-MNIST is found in /usr/share/datasets/fashion-mnist).
     #[arg(long)]
     pub data_dir: Option<PathBuf>,
-    /// Synthetic set: image side in pixels.
-    #[arg(long, default_value_t = 16)]
-    pub image_size: usize,
-    /// Synthetic set: channels (1 to 4).
-    #[arg(long, default_value_t = 3)]
-    pub channels: usize,
+    /// Image side in pixels: of the synthetic set [default: 16], or the size
+    /// images of a folder are cropped to [default: 32; ImageNet family: 224].
+    #[arg(long)]
+    pub image_size: Option<usize>,
+    /// Synthetic set or folder: channels (synthetic 1 to 4; images 1 or 3)
+    /// [default: 3].
+    #[arg(long)]
+    pub channels: Option<usize>,
     /// Synthetic set: training and test images.
     #[arg(long, default_value_t = 10_000)]
     pub train_images: usize,
@@ -71,27 +81,143 @@ pub struct DataArgs {
     /// Use only the first N training images (any data set).
     #[arg(long)]
     pub train_limit: Option<usize>,
+    /// Folder: the shorter side images are resized to before the centre crop
+    /// [default: the image size; ImageNet family: image size × 256/224, as
+    /// torchvision].
+    #[arg(long)]
+    pub resize: Option<usize>,
+    /// Folder with one level of class folders: the share of each class that
+    /// makes the test split.
+    #[arg(long, default_value_t = 0.2)]
+    pub val_fraction: f64,
+    /// Folder: decode images as batches need them even when the set would
+    /// fit in memory.
+    #[arg(long)]
+    pub stream: bool,
+    /// The family of the net the data feeds (sets the folder defaults).
+    #[arg(skip)]
+    pub family: Option<Family>,
 }
 
 impl DataArgs {
     pub fn spec(&self) -> DataSpec {
+        let imagenet = self.family == Some(Family::Imagenet);
+        let folder_side = self.image_size.unwrap_or(if imagenet { 224 } else { 32 });
         DataSpec {
             name: self.data.clone(),
             dir: self.data_dir.clone(),
             synthetic: SyntheticSpec {
-                side: self.image_size,
-                channels: self.channels,
+                side: self.image_size.unwrap_or(16),
+                channels: self.channels.unwrap_or(3),
                 train: self.train_images,
                 test: self.test_images,
                 seed: 0,
             },
             train_limit: self.train_limit,
+            folder: FolderSpec {
+                side: folder_side,
+                resize: self
+                    .resize
+                    .or(imagenet.then(|| (folder_side as f64 * 256.0 / 224.0).round() as usize)),
+                channels: self.channels.unwrap_or(3),
+                val_fraction: self.val_fraction,
+                stream: self.stream,
+            },
+        }
+    }
+
+    /// These flags for a net of `family`.
+    pub fn for_family(&self, family: Family) -> DataArgs {
+        DataArgs {
+            family: Some(family),
+            ..self.clone()
         }
     }
 
     pub fn load(&self) -> Result<Dataset> {
         reslab::data::load(&self.spec())
             .with_context(|| format!("loading data set {:?}", self.data))
+    }
+
+    /// The data set to analyse a checkpoint on: the one asked for, or, when
+    /// none was (the default synthetic set), the one its card names; image
+    /// size and channels not given are those the card's net takes; the
+    /// folder defaults follow the family of the net (`describe`'s `--model`
+    /// for a foreign checkpoint).
+    pub fn load_for(
+        &self,
+        card: Option<&reslab::train::ModelCard>,
+        describe: &reslab::analysis::Describe,
+    ) -> Result<Dataset> {
+        let mut d = self.clone();
+        if let Some(c) = card
+            && d.data == "synthetic"
+            && c.data != "synthetic"
+        {
+            d.data = c.data.clone();
+        }
+        if let Some(c) = card {
+            d.image_size = d.image_size.or(Some(c.input[1]));
+            d.channels = d.channels.or(Some(c.input[0]));
+        }
+        d.family = match (card, &describe.model) {
+            (Some(c), _) => Some(c.model.family),
+            (None, Some(m)) => ModelSpec::parse(m, describe.family).ok().map(|s| s.family),
+            (None, None) => None,
+        };
+        d.load()
+    }
+}
+
+/// What a checkpoint without reslab's metadata holds (a state_dict saved by
+/// PyTorch); for one with metadata, each flag given must agree with it.
+#[derive(clap::Args, Clone, Debug, Default)]
+pub struct DescribeArgs {
+    /// The model a PyTorch checkpoint holds: family, depth and kind
+    /// (resnet20, plain56, resnet18, …); width, channels, classes,
+    /// pre-activation and shortcut option are read from its tensors.
+    #[arg(long)]
+    pub model: Option<String>,
+    /// Override the family the depth implies.
+    #[arg(long)]
+    pub family: Option<Family>,
+    /// Per-channel normalisation its inputs were trained with (default: the
+    /// data set's own statistics).
+    #[arg(long, value_delimiter = ',')]
+    pub mean: Option<Vec<f32>>,
+    #[arg(long, value_delimiter = ',')]
+    pub std: Option<Vec<f32>>,
+    /// A file of its class names, one per line (default: the data set's).
+    #[arg(long)]
+    pub class_names: Option<PathBuf>,
+}
+
+impl DescribeArgs {
+    pub fn get(&self) -> Result<reslab::analysis::Describe> {
+        let classes = match &self.class_names {
+            None => None,
+            Some(p) => {
+                let text = std::fs::read_to_string(p)
+                    .with_context(|| format!("reading class names from {}", p.display()))?;
+                let names: Vec<String> = text
+                    .lines()
+                    .map(str::trim)
+                    .filter(|l| !l.is_empty())
+                    .map(String::from)
+                    .collect();
+                if names.is_empty() {
+                    anyhow::bail!("{}: no class names in it", p.display());
+                }
+                Some(names)
+            }
+        };
+        Ok(reslab::analysis::Describe {
+            model: self.model.clone(),
+            family: self.family,
+            mean: self.mean.clone(),
+            std: self.std.clone(),
+            classes,
+        })
     }
 }
 

@@ -73,13 +73,16 @@ pub fn run(a: Args) -> Result<()> {
         anyhow::bail!("--depths takes 1 to 64 depths");
     }
     let gpu = gpu()?;
-    let data = a.data.load()?;
+    let data_args = a.data.for_family(a.model.family_of()?);
+    let data = data_args.load()?;
     let mut model = a.model.spec(data.train.c, data.class_names.len())?;
     if a.model.width.is_none() && model.family == reslab::model::Family::Cifar {
         model.width = DEFAULT_CIFAR_WIDTH;
     }
     model.preact = !a.original;
-    let recipe = a.recipe.config_or(model, &a.data, a.probe_every, &DEFAULTS);
+    let recipe = a
+        .recipe
+        .config_or(model, &data_args, a.probe_every, &DEFAULTS);
     recipe.validate()?;
     let seeds: Vec<u64> = (0..a.seeds as u64)
         .map(|i| recipe.seed.wrapping_add(i))

@@ -2,16 +2,18 @@ use std::path::PathBuf;
 
 use anyhow::{Result, bail};
 use reslab::analysis::landscape::{self, Directions};
-use reslab::analysis::load_trained;
 use reslab::data::Normalize;
 
-use super::common::{DataArgs, bar, gpu};
+use super::common::{DataArgs, DescribeArgs, bar, gpu};
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// A checkpoint written by `reslab train`.
+    /// A checkpoint: written by `reslab train`, or a state_dict saved by
+    /// PyTorch (.safetensors, .pt, .pth; say what it holds with --model).
     #[arg(long)]
     checkpoint: PathBuf,
+    #[command(flatten)]
+    describe: DescribeArgs,
     #[command(flatten)]
     data: DataArgs,
     /// Points per axis.
@@ -49,23 +51,15 @@ pub fn run(a: Args) -> Result<()> {
         _ => bail!("--dims must be 1 or 2"),
     };
     landscape::check(a.grid, range, a.to.is_none() && a.dims == 2)?;
-    let t = load_trained(&a.checkpoint)?;
-    let mut data = a.data.clone();
-    if data.data == "synthetic" && t.card.data != "synthetic" {
-        data.data = t.card.data.clone();
-    }
-    let d = data.load()?;
-    if [d.test.c, d.test.h, d.test.w] != t.card.input {
-        bail!(
-            "{} takes {:?} images; {} test images differ",
-            a.checkpoint.display(),
-            t.card.input,
-            d.name
-        );
-    }
+    let opened = reslab::analysis::open(&a.checkpoint)?;
+    let describe = a.describe.get()?;
+    let d = a.data.load_for(opened.card(), &describe)?;
+    let t = opened.trained(&describe, &d)?;
     let (dirs, range) = match &a.to {
         Some(p) => {
-            let other = load_trained(p)?;
+            // The other end is the same model; a foreign one is described
+            // by the same flags.
+            let other = reslab::analysis::open(p)?.trained(&describe, &d)?;
             if other.card.model != t.card.model {
                 bail!(
                     "{} holds a {}, not a {}",

@@ -1,16 +1,19 @@
 use std::path::PathBuf;
 
 use anyhow::Result;
-use reslab::analysis::{lesion, load_trained};
+use reslab::analysis::lesion;
 use reslab::data::Normalize;
 
-use super::common::{DataArgs, bar, gpu};
+use super::common::{DataArgs, DescribeArgs, bar, gpu};
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// A checkpoint written by `reslab train`.
+    /// A checkpoint: written by `reslab train`, or a state_dict saved by
+    /// PyTorch (.safetensors, .pt, .pth; say what it holds with --model).
     #[arg(long)]
     checkpoint: PathBuf,
+    #[command(flatten)]
+    describe: DescribeArgs,
     #[command(flatten)]
     data: DataArgs,
     /// Test images to evaluate on (default: all).
@@ -29,24 +32,11 @@ pub fn run(a: Args) -> Result<()> {
     if a.batch == 0 || a.samples == Some(0) {
         anyhow::bail!("--batch and --samples must be at least 1");
     }
-    let t = load_trained(&a.checkpoint)?;
-    let mut data = a.data.clone();
-    if data.data == "synthetic" && t.card.data != "synthetic" {
-        data.data = t.card.data.clone();
-    }
-    let d = data.load()?;
+    let opened = reslab::analysis::open(&a.checkpoint)?;
+    let describe = a.describe.get()?;
+    let d = a.data.load_for(opened.card(), &describe)?;
+    let t = opened.trained(&describe, &d)?;
     let mut test = d.test;
-    if [test.c, test.h, test.w] != t.card.input {
-        anyhow::bail!(
-            "{} takes {:?} images; the {} test images are {}x{}x{}",
-            a.checkpoint.display(),
-            t.card.input,
-            d.name,
-            test.c,
-            test.h,
-            test.w
-        );
-    }
     if let Some(n) = a.samples {
         test.truncate(n);
     }

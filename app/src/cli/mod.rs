@@ -4,12 +4,14 @@
 mod ab;
 pub mod bench;
 pub mod common;
+mod convert;
 mod degradation;
 mod eval;
 mod infer;
 mod info;
 mod landscape;
 mod lesion;
+mod probe;
 mod redundancy;
 mod train;
 
@@ -47,6 +49,11 @@ enum Command {
     Lesion(lesion::Args),
     /// Loss and accuracy around a checkpoint along filter-normalised directions.
     Landscape(landscape::Args),
+    /// r_b per block and the response std per 3x3 layer of a finished net,
+    /// over test images (mean and spread), as JSON and PNG plots.
+    Probe(probe::Args),
+    /// A checkpoint (PyTorch's .pt/.pth, or safetensors) as safetensors.
+    Convert(convert::Args),
     /// Open the desktop app (also what `reslab` with no subcommand does).
     Gui,
     /// Logits of a checkpoint for a .npy array or an image; --top K prints classes.
@@ -74,6 +81,8 @@ pub fn main() -> Result<()> {
         Some(Command::Redundancy(a)) => redundancy::run(a),
         Some(Command::Lesion(a)) => lesion::run(a),
         Some(Command::Landscape(a)) => landscape::run(a),
+        Some(Command::Probe(a)) => probe::run(a),
+        Some(Command::Convert(a)) => convert::run(a),
         Some(Command::Gui) | None => crate::gui::run(),
     }
 }

@@ -41,14 +41,17 @@ pub fn run(a: Args) -> Result<()> {
         s => vec![s.parse::<Insert>()?],
     };
     let gpu = gpu()?;
-    let data = a.data.load()?;
+    let data_args = a.data.for_family(a.model.family_of()?);
+    let data = data_args.load()?;
     let model = a.model.spec(data.train.c, data.class_names.len())?;
     // The shallow nets train 300 steps unless --steps or --epochs says otherwise.
     let defaults = RecipeDefaults {
         steps: Some(300),
         ..RecipeDefaults::TRAIN
     };
-    let recipe = a.recipe.config_or(model, &a.data, a.probe_every, &defaults);
+    let recipe = a
+        .recipe
+        .config_or(model, &data_args, a.probe_every, &defaults);
     recipe.validate()?;
     let mut b = bar(0, "");
     let s = redundancy::run(

@@ -124,7 +124,11 @@ fn resumed_config(
         if !given.has("preact") {
             model.preact = saved.model.preact;
         }
-        a.recipe.config(model, &a.data, a.probe_every)
+        a.recipe.config(
+            model.clone(),
+            &a.data.for_family(model.family),
+            a.probe_every,
+        )
     };
     for (id, flag, part) in SHAPING {
         if given.has(id) && part(&flags) != part(&saved) {
@@ -192,9 +196,10 @@ pub fn run(a: Args, given: &Given) -> Result<()> {
         (t, dir, at, changed)
     } else {
         RunDir::check_new(&out, a.force)?;
-        let data = a.data.load()?;
+        let data_args = a.data.for_family(a.model.family_of()?);
+        let data = data_args.load()?;
         let model = a.model.spec(data.train.c, data.class_names.len())?;
-        let cfg = a.recipe.config(model, &a.data, a.probe_every);
+        let cfg = a.recipe.config(model, &data_args, a.probe_every);
         cfg.validate()?;
         let gpu = gpu()?;
         let t = Trainer::new(&gpu, cfg, Arc::new(data), None)?;

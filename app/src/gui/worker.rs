@@ -12,7 +12,7 @@ use std::time::Instant;
 use reslab::analysis::activations;
 use reslab::analysis::landscape::{self, Directions};
 use reslab::analysis::redundancy::{self, Insert};
-use reslab::data::loader::eval_batches;
+use reslab::data::loader::image_batch;
 use reslab::data::{DataSpec, Dataset, Split};
 use reslab::kernels::Program;
 use reslab::model::plan::PlanOptions;
@@ -155,6 +155,7 @@ impl Worker {
                     gpu,
                     settings,
                     data: None,
+                    data_dir_loaded: None,
                     nets: Vec::new(),
                     running: false,
                     tx: etx,
@@ -203,6 +204,8 @@ struct State {
     gpu: Gpu,
     settings: RunSettings,
     data: Option<Arc<Dataset>>,
+    /// The folder `data` was read from (a folder of images).
+    data_dir_loaded: Option<PathBuf>,
     nets: Vec<Net>,
     running: bool,
     tx: Sender<Event>,
@@ -331,15 +334,22 @@ impl State {
                 ..Default::default()
             },
             train_limit: None,
+            // A folder of images, cropped to the image size (CIFAR-family nets).
+            folder: reslab::data::folder::FolderSpec {
+                side: s.image_size,
+                ..Default::default()
+            },
         };
         if let Some(d) = &self.data
             && d.name == spec.name
-            && (spec.name != "synthetic" || d.train.h == s.image_size)
+            && (!matches!(spec.name.as_str(), "synthetic" | "folder") || d.train.h == s.image_size)
+            && (spec.name != "folder" || self.data_dir_loaded == spec.dir)
         {
             return Ok(d.clone());
         }
         let d = Arc::new(reslab::data::load(&spec)?);
         self.data = Some(d.clone());
+        self.data_dir_loaded = spec.dir.clone();
         Ok(d)
     }
 
@@ -526,10 +536,8 @@ impl State {
             .ok_or_else(|| reslab::Error::invalid("no such net"))?;
         let (pixels, label) = match image {
             Image::Test(i) => {
-                let i = (*i).min(data.test.len() - 1);
-                let b = eval_batches(&data.test, &n.trainer.norm, 1)
-                    .nth(i)
-                    .expect("index in range");
+                let i = (*i).min(data.test.len().saturating_sub(1));
+                let b = image_batch(&data.test, &n.trainer.norm, i)?;
                 (b.images, Some(b.labels[0] as usize))
             }
             Image::File(p) => {
