@@ -558,3 +558,118 @@ fn an_image_that_breaks_during_a_run_stops_it_with_its_name() {
     assert!(e.contains("13.png"), "{e}");
     let _ = std::fs::remove_dir_all(&root);
 }
+
+/// The app's worker opens a PyTorch checkpoint in place of its nets, on the
+/// data of its run settings, and evaluates, lesions and draws it as PyTorch
+/// computes it.
+#[test]
+fn the_app_opens_a_pytorch_checkpoint() {
+    use reslab_app::gui::settings::RunSettings;
+    use reslab_app::gui::worker::{Command, Event, Image, Layer, Worker};
+    use std::time::{Duration, Instant};
+
+    let gpu = reslab::Gpu::new().expect("a wgpu adapter");
+    let settings = RunSettings {
+        data: "folder".into(),
+        data_dir: fixture("images"),
+        image_size: 32,
+        depth: 8,
+        width: 4,
+        ..RunSettings::default()
+    };
+    let w = Worker::spawn(gpu, settings, |_| {});
+    let wait = |what: &str, found: &mut dyn FnMut(&Event) -> bool| {
+        let end = Instant::now() + Duration::from_secs(120);
+        while Instant::now() < end {
+            match w.rx.recv_timeout(Duration::from_millis(200)) {
+                Ok(Event::Error(e)) => panic!("the worker failed: {e}"),
+                Ok(e) if found(&e) => return,
+                _ => {}
+            }
+        }
+        panic!("no {what} from the worker");
+    };
+    // The fresh nets of the settings first.
+    wait("nets", &mut |e| matches!(e, Event::Nets(_)));
+
+    let exp = expected();
+    let want = &exp["models"]["resnet20"];
+    w.send(Command::Open {
+        path: fixtures().join("resnet20.pth"),
+        describe: reslab::analysis::Describe {
+            model: Some("resnet20".into()),
+            mean: Some(vec![0.5; 3]),
+            std: Some(vec![0.25; 3]),
+            ..Default::default()
+        },
+    });
+    wait("opened net", &mut |e| match e {
+        Event::Nets(nets) => {
+            assert_eq!(nets.len(), 1);
+            assert_eq!(nets[0].name, "resnet20");
+            assert_eq!(nets[0].classes, ["bars", "checker", "disk", "stripes"]);
+            true
+        }
+        _ => false,
+    });
+    w.send(Command::SetLesions {
+        net: 0,
+        blocks: Default::default(),
+    });
+    let pt_acc = want["accuracy"].as_f64().unwrap() as f32;
+    wait("evaluation", &mut |e| match e {
+        Event::Lesion { accuracy, .. } => {
+            assert_eq!(*accuracy, pt_acc, "the app's accuracy vs PyTorch's");
+            true
+        }
+        _ => false,
+    });
+    for i in [0usize, 13, 39] {
+        w.send(Command::ShowActivation {
+            net: 0,
+            image: Image::Test(i),
+            layer: Layer::Block(0),
+        });
+        // PyTorch's class probabilities of image i.
+        let logits: Vec<f64> = want["logits"][i]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_f64().unwrap())
+            .collect();
+        let top = logits.iter().cloned().fold(f64::MIN, f64::max);
+        let z: f64 = logits.iter().map(|l| (l - top).exp()).sum();
+        let pt: Vec<f64> = logits.iter().map(|l| (l - top).exp() / z).collect();
+        wait("activation", &mut |e| match e {
+            Event::Activation { probs, .. } => {
+                // Compared as log-probabilities: most are saturated.
+                let worst = probs
+                    .iter()
+                    .zip(&pt)
+                    .filter(|(_, b)| **b > 1e-30)
+                    .map(|(&a, b)| (f64::from(a).ln() - b.ln()).abs())
+                    .fold(0.0, f64::max);
+                eprintln!("image {i}: largest log-probability difference {worst:e}");
+                assert!(worst < 1e-4, "image {i}: {probs:?} vs PyTorch's {pt:?}");
+                true
+            }
+            _ => false,
+        });
+    }
+    // A hostile file is refused with its reason; the net stays.
+    w.send(Command::Open {
+        path: fixtures().join("hostile.pth"),
+        describe: reslab::analysis::Describe {
+            model: Some("resnet20".into()),
+            ..Default::default()
+        },
+    });
+    let end = Instant::now() + Duration::from_secs(60);
+    loop {
+        assert!(Instant::now() < end, "no answer to the hostile file");
+        if let Ok(Event::Error(e)) = w.rx.recv_timeout(Duration::from_millis(200)) {
+            assert!(e.contains("system"), "{e}");
+            break;
+        }
+    }
+}

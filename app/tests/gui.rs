@@ -28,6 +28,10 @@ fn net(name: &str, inserted_from: Option<usize>) -> NetView {
         graph,
         inserted,
         step_offset: if inserted_from.is_some() { 100 } else { 0 },
+        classes: reslab::data::synthetic::CLASSES
+            .iter()
+            .map(|s| s.to_string())
+            .collect(),
     };
     NetView::new(info)
 }
@@ -215,4 +219,29 @@ fn shrinking_blocks_are_flagged() {
         !v.nets[0].shrinking("layer1.3"),
         "the plain net's inserted block is not near zero"
     );
+}
+
+#[test]
+fn the_open_form_says_what_is_wrong() {
+    let mut h = harness(Tab::Curves);
+    h.run();
+    h.get_by_label("Open (replaces the nets)").click();
+    h.run();
+    let e = h.state().view.error.clone().unwrap_or_default();
+    assert!(e.contains("checkpoint's file"), "{e}");
+    let o = &mut h.state_mut().view.open;
+    o.path = "net.pth".into();
+    o.model = " resnet18 ".into();
+    o.mean = "0.485, 0.456,x".into();
+    h.run();
+    h.get_by_label("Open (replaces the nets)").click();
+    h.run();
+    let e = h.state().view.error.clone().unwrap_or_default();
+    assert!(e.contains("mean") && e.contains("0.456,x"), "{e}");
+    let o = &mut h.state_mut().view.open;
+    o.mean = "0.485, 0.456,0.406".into();
+    let d = o.describe().unwrap();
+    assert_eq!(d.model.as_deref(), Some("resnet18"));
+    assert_eq!(d.mean, Some(vec![0.485, 0.456, 0.406]));
+    assert_eq!(d.std, None);
 }

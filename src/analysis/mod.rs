@@ -12,7 +12,7 @@ pub mod redundancy;
 use std::path::Path;
 
 use crate::checkpoint::{self, Tensors};
-use crate::data::Dataset;
+use crate::data::{Dataset, IMAGENET_MEAN, IMAGENET_STD};
 use crate::error::{Error, Result};
 use crate::model::{Family, Graph, HostParams, ModelSpec};
 use crate::train::{CheckpointMeta, ModelCard};
@@ -35,8 +35,11 @@ pub struct Describe {
     /// `resnet20`, `resnet18`, `plain56`, …
     pub model: Option<String>,
     pub family: Option<Family>,
+    /// Per-channel normalisation; by default ImageNet's for a 3-channel net
+    /// of the ImageNet family (torchvision's), else the data set's own.
     pub mean: Option<Vec<f32>>,
     pub std: Option<Vec<f32>>,
+    /// Default: the data set's, when it has as many classes as the net.
     pub classes: Option<Vec<String>>,
 }
 
@@ -113,10 +116,18 @@ impl Opened {
                 let base = ModelSpec::parse(name, d.family)?;
                 let spec = checkpoint::infer_spec(&base, &self.tensors)?;
                 let c = data.test.c;
+                // torchvision's ImageNet nets expect ImageNet's normalisation;
+                // other nets, that of the data they are shown.
+                let imagenet = spec.family == Family::Imagenet && c == 3;
+                let (mean, std) = if imagenet {
+                    (IMAGENET_MEAN.to_vec(), IMAGENET_STD.to_vec())
+                } else {
+                    (data.mean.clone(), data.std.clone())
+                };
                 let card = ModelCard {
                     input: [c, data.test.h, data.test.w],
-                    mean: d.mean.clone().unwrap_or_else(|| data.mean.clone()),
-                    std: d.std.clone().unwrap_or_else(|| data.std.clone()),
+                    mean: d.mean.clone().unwrap_or(mean),
+                    std: d.std.clone().unwrap_or(std),
                     classes: d.classes.clone().unwrap_or_else(|| {
                         if data.class_names.len() == spec.classes {
                             data.class_names.clone()

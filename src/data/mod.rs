@@ -155,6 +155,11 @@ impl Default for DataSpec {
     }
 }
 
+/// The per-channel mean and std of ImageNet's training images (RGB, [0, 1]
+/// units), with which torchvision's ResNets are trained.
+pub const IMAGENET_MEAN: [f32; 3] = [0.485, 0.456, 0.406];
+pub const IMAGENET_STD: [f32; 3] = [0.229, 0.224, 0.225];
+
 /// Where Debian's `dataset-fashion-mnist` package puts the files.
 pub const FASHION_MNIST_DIR: &str = "/usr/share/datasets/fashion-mnist";
 

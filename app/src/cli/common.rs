@@ -181,8 +181,9 @@ pub struct DescribeArgs {
     /// Override the family the depth implies.
     #[arg(long)]
     pub family: Option<Family>,
-    /// Per-channel normalisation its inputs were trained with (default: the
-    /// data set's own statistics).
+    /// Per-channel normalisation its inputs were trained with (default:
+    /// ImageNet's for a 3-channel net of the ImageNet family, as
+    /// torchvision's; else the data set's own statistics).
     #[arg(long, value_delimiter = ',')]
     pub mean: Option<Vec<f32>>,
     #[arg(long, value_delimiter = ',')]

@@ -131,7 +131,7 @@ pub fn run(a: Args) -> Result<()> {
             .clone()
             .or(card.as_ref().map(|c| c.mean.clone()))
             .unwrap_or(if imagenet {
-                vec![0.485, 0.456, 0.406]
+                reslab::data::IMAGENET_MEAN.to_vec()
             } else {
                 vec![0.5; c]
             });
@@ -140,7 +140,7 @@ pub fn run(a: Args) -> Result<()> {
             .clone()
             .or(card.as_ref().map(|c| c.std.clone()))
             .unwrap_or(if imagenet {
-                vec![0.229, 0.224, 0.225]
+                reslab::data::IMAGENET_STD.to_vec()
             } else {
                 vec![0.5; c]
             });

@@ -7,6 +7,7 @@ pub mod common;
 mod convert;
 mod degradation;
 mod eval;
+mod gui;
 mod infer;
 mod info;
 mod landscape;
@@ -54,8 +55,9 @@ enum Command {
     Probe(probe::Args),
     /// A checkpoint (PyTorch's .pt/.pth, or safetensors) as safetensors.
     Convert(convert::Args),
-    /// Open the desktop app (also what `reslab` with no subcommand does).
-    Gui,
+    /// Open the desktop app (also what `reslab` with no subcommand does),
+    /// optionally with a checkpoint and its data.
+    Gui(gui::Args),
     /// Logits of a checkpoint for a .npy array or an image; --top K prints classes.
     Infer(infer::Args),
 }
@@ -83,6 +85,7 @@ pub fn main() -> Result<()> {
         Some(Command::Landscape(a)) => landscape::run(a),
         Some(Command::Probe(a)) => probe::run(a),
         Some(Command::Convert(a)) => convert::run(a),
-        Some(Command::Gui) | None => crate::gui::run(),
+        Some(Command::Gui(a)) => gui::run(a),
+        None => gui::run(gui::Args::default()),
     }
 }

@@ -5,6 +5,7 @@ use std::collections::BTreeSet;
 
 use egui::{Key, Ui};
 
+use super::Launch;
 use super::panels::{self, Action};
 use super::settings::RunSettings;
 use super::tabs;
@@ -32,11 +33,20 @@ pub struct ReslabApp {
 
 impl ReslabApp {
     /// The app on the device of eframe's wgpu renderer.
-    pub fn new(cc: &eframe::CreationContext<'_>) -> anyhow::Result<ReslabApp> {
-        let settings: RunSettings = cc
+    pub fn new(cc: &eframe::CreationContext<'_>, launch: Launch) -> anyhow::Result<ReslabApp> {
+        let mut settings: RunSettings = cc
             .storage
             .and_then(|s| eframe::get_value(s, SETTINGS_KEY))
             .unwrap_or_default();
+        if let Some(d) = launch.data {
+            settings.data = d;
+        }
+        if let Some(d) = launch.data_dir {
+            settings.data_dir = d;
+        }
+        if let Some(n) = launch.image_size {
+            settings.image_size = n;
+        }
         let render = cc
             .wgpu_render_state
             .clone()
@@ -62,15 +72,24 @@ impl ReslabApp {
                 ctx.request_repaint_after(progress);
             }
         });
-        Ok(ReslabApp {
-            view: View::new(settings),
+        let mut view = View::new(settings);
+        if let Some(o) = launch.open {
+            view.open = o;
+        }
+        let open = !view.open.path.is_empty();
+        let mut app = ReslabApp {
+            view,
             worker: Some(worker),
             render: Some(render),
             textures: Vec::new(),
             landscape_path: "runs/landscape/summary.json".into(),
             title: String::new(),
             last_frame: None,
-        })
+        };
+        if open {
+            app.act(vec![Action::Open]);
+        }
+        Ok(app)
     }
 
     /// An app with no worker: the panels on a fixed view (tests).
@@ -96,10 +115,10 @@ impl ReslabApp {
         let Some(w) = &self.worker else { return };
         let events: Vec<_> = w.rx.try_iter().take(500).collect();
         for e in events {
-            if let super::worker::Event::Nets(_) = &e
-                && let Some(d) = self.class_names()
+            if let super::worker::Event::Nets(nets) = &e
+                && let Some(n) = nets.first()
             {
-                self.view.class_names = d;
+                self.view.class_names = n.classes.clone();
             }
             let render = self.render.clone();
             let device = render.as_ref().map(|r| r.device.clone());
@@ -125,25 +144,6 @@ impl ReslabApp {
                 self.textures = fresh;
             }
         }
-    }
-
-    fn class_names(&self) -> Option<Vec<String>> {
-        let s = &self.view.settings;
-        Some(match s.data.as_str() {
-            "synthetic" => reslab::data::synthetic::CLASSES
-                .iter()
-                .map(|c| c.to_string())
-                .collect(),
-            "fashion-mnist" => reslab::data::FASHION_CLASSES
-                .iter()
-                .map(|c| c.to_string())
-                .collect(),
-            "cifar10" => reslab::data::CIFAR10_CLASSES
-                .iter()
-                .map(|c| c.to_string())
-                .collect(),
-            _ => (0..10).map(|d| d.to_string()).collect(),
-        })
     }
 
     /// Carries out the user's actions.
@@ -219,6 +219,16 @@ impl ReslabApp {
                 },
                 Action::Save => self.send(Command::Save(self.view.save_dir.clone().into())),
                 Action::Load => self.send(Command::Load(self.view.save_dir.clone().into())),
+                Action::Open => match self.view.open.describe() {
+                    Ok(describe) => {
+                        self.view.running = false;
+                        self.send(Command::Open {
+                            path: self.view.open.path.clone().into(),
+                            describe,
+                        });
+                    }
+                    Err(e) => self.view.error = Some(e),
+                },
             }
         }
     }

@@ -11,8 +11,18 @@ pub mod worker;
 
 use std::sync::Arc;
 
+/// What the window starts with besides its remembered settings: another
+/// data set, and a checkpoint to open.
+#[derive(Debug, Clone, Default)]
+pub struct Launch {
+    pub data: Option<String>,
+    pub data_dir: Option<String>,
+    pub image_size: Option<usize>,
+    pub open: Option<view::OpenForm>,
+}
+
 /// Opens the window.
-pub fn run() -> anyhow::Result<()> {
+pub fn run(launch: Launch) -> anyhow::Result<()> {
     let mut setup = egui_wgpu::WgpuSetupCreateNew::without_display_handle();
     // The engine's kernels want the adapter's real limits and the optional
     // features it has, not the renderer's conservative defaults.
@@ -37,7 +47,7 @@ pub fn run() -> anyhow::Result<()> {
         "reslab",
         options,
         Box::new(|cc| {
-            app::ReslabApp::new(cc)
+            app::ReslabApp::new(cc, launch)
                 .map(|a| Box::new(a) as Box<dyn eframe::App>)
                 .map_err(|e| e.to_string().into())
         }),

@@ -30,6 +30,8 @@ pub enum Action {
     LoadLandscape(String),
     Save,
     Load,
+    /// One net from the checkpoint the open fields name.
+    Open,
 }
 
 /// Net colours: the plain twin in orange, residual nets in blue.
@@ -177,13 +179,14 @@ pub fn run_panel(ui: &mut Ui, v: &mut View) -> Vec<Action> {
                 .unwrap_or(0);
             row(ui, "data", |ui| combo(ui, "data", &mut d, &datasets));
             s.data = reslab::data::DATASETS[d].to_string();
-            if s.data == "synthetic" {
-                row(ui, "image size", |ui| {
-                    ui.add(egui::DragValue::new(&mut s.image_size).range(8..=64))
-                });
-            } else {
+            if s.data != "synthetic" {
                 row(ui, "data folder", |ui| {
                     ui.text_edit_singleline(&mut s.data_dir)
+                });
+            }
+            if matches!(s.data.as_str(), "synthetic" | "folder") {
+                row(ui, "image size", |ui| {
+                    ui.add(egui::DragValue::new(&mut s.image_size).range(8..=256))
                 });
             }
             row(ui, "batch", |ui| {
@@ -228,6 +231,31 @@ pub fn run_panel(ui: &mut Ui, v: &mut View) -> Vec<Action> {
         });
     if ui.button("Apply (resets the nets)").clicked() {
         out.push(Action::Reset);
+    }
+    ui.separator();
+    ui.heading("Open a checkpoint");
+    egui::Grid::new("open checkpoint")
+        .num_columns(2)
+        .spacing([8.0, 6.0])
+        .show(ui, |ui| {
+            let o = &mut v.open;
+            row(ui, "file", |ui| ui.text_edit_singleline(&mut o.path));
+            row(ui, "model", |ui| {
+                ui.text_edit_singleline(&mut o.model)
+                    .on_hover_text("for a PyTorch state_dict: resnet20, resnet18, …")
+            });
+            row(ui, "mean", |ui| {
+                ui.text_edit_singleline(&mut o.mean)
+                    .on_hover_text("per channel, e.g. 0.485,0.456,0.406 (empty: the default)")
+            });
+            row(ui, "std", |ui| ui.text_edit_singleline(&mut o.std));
+        });
+    if ui
+        .button("Open (replaces the nets)")
+        .on_hover_text("the net it holds, on the data set above")
+        .clicked()
+    {
+        out.push(Action::Open);
     }
     out
 }

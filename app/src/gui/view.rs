@@ -155,6 +155,44 @@ pub struct View {
     /// Milliseconds between the starts of the last frames while training.
     pub frame_gap_ms: VecDeque<f32>,
     pub save_dir: String,
+    pub open: OpenForm,
+}
+
+/// The run panel's "open a checkpoint" fields.
+#[derive(Debug, Clone, Default)]
+pub struct OpenForm {
+    pub path: String,
+    /// For a PyTorch state_dict: resnet20, resnet18, … (empty for reslab's).
+    pub model: String,
+    /// Comma-separated per-channel values; empty for the default.
+    pub mean: String,
+    pub std: String,
+}
+
+impl OpenForm {
+    /// What the fields say of the checkpoint, or what is wrong with them.
+    pub fn describe(&self) -> Result<reslab::analysis::Describe, String> {
+        if self.path.trim().is_empty() {
+            return Err("give the checkpoint's file".into());
+        }
+        let list = |name: &str, text: &str| -> Result<Option<Vec<f32>>, String> {
+            if text.trim().is_empty() {
+                return Ok(None);
+            }
+            text.split(',')
+                .map(|v| v.trim().parse::<f32>())
+                .collect::<Result<Vec<_>, _>>()
+                .map(Some)
+                .map_err(|_| format!("{name}: give numbers separated by commas, not {text:?}"))
+        };
+        let model = self.model.trim();
+        Ok(reslab::analysis::Describe {
+            model: (!model.is_empty()).then(|| model.to_string()),
+            mean: list("mean", &self.mean)?,
+            std: list("std", &self.std)?,
+            ..Default::default()
+        })
+    }
 }
 
 impl View {

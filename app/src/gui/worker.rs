@@ -9,9 +9,9 @@ use std::sync::mpsc::{Receiver, Sender, TryRecvError, channel};
 use std::thread::JoinHandle;
 use std::time::Instant;
 
-use reslab::analysis::activations;
 use reslab::analysis::landscape::{self, Directions};
 use reslab::analysis::redundancy::{self, Insert};
+use reslab::analysis::{Describe, Trained, activations};
 use reslab::data::loader::image_batch;
 use reslab::data::{DataSpec, Dataset, Split};
 use reslab::kernels::Program;
@@ -66,6 +66,13 @@ pub enum Command {
     Save(PathBuf),
     /// Weights of every net from this folder (as Save writes it).
     Load(PathBuf),
+    /// One net from a checkpoint (reslab's, or a PyTorch state_dict that
+    /// `describe` says what it is), in place of the nets, on the data of
+    /// the run settings.
+    Open {
+        path: PathBuf,
+        describe: Describe,
+    },
 }
 
 /// A net as the UI lists it.
@@ -79,6 +86,8 @@ pub struct NetInfo {
     pub params: usize,
     /// The step this net (re)started at in the shared step count.
     pub step_offset: usize,
+    /// The names of the classes it predicts.
+    pub classes: Vec<String>,
 }
 
 /// A drawn activation: a texture and what it shows.
@@ -320,6 +329,10 @@ impl State {
                     dir.display()
                 ))),
                 Err(e) => self.error(format!("loading failed: {e}")),
+            },
+            Command::Open { path, describe } => match self.open(&path, &describe) {
+                Ok(name) => self.send(Event::Message(format!("opened {}: {name}", path.display()))),
+                Err(e) => self.error(format!("opening failed: {e}")),
             },
         }
     }
@@ -708,6 +721,65 @@ impl State {
         Ok(loaded)
     }
 
+    /// Replaces the nets by the one `path` holds; returns its name.
+    fn open(&mut self, path: &std::path::Path, describe: &Describe) -> reslab::Result<String> {
+        let opened = reslab::analysis::open(path)?;
+        let data = self.load_data()?;
+        let Trained { card, params, .. } = opened.trained(describe, &data)?;
+        let start = Start {
+            params,
+            momentum: None,
+            step: 0,
+        };
+        let mut trainer = Trainer::new(
+            &self.gpu,
+            self.config(card.model.clone()),
+            data.clone(),
+            Some(start),
+        )?;
+        // Its inputs normalised as it was trained, whatever the data's statistics.
+        trainer.norm = reslab::data::Normalize {
+            mean: card.mean.clone(),
+            std: card.std.clone(),
+        };
+        let mut net = net_of(trainer, None, 0);
+        net.info.classes = card.classes.clone();
+        // What the net is as opened: its test accuracy and its probes (BN in
+        // eval mode), the first points of the curves and the F(x) view.
+        let test = subset(&data.test, EVAL_IMAGES);
+        let (loss, accuracy) =
+            net.evaluator
+                .evaluate(&net.trainer.params, &test, &net.trainer.norm)?;
+        let probe = reslab::analysis::degradation::eval_probe(&self.gpu, &net.trainer)?;
+        let name = format!(
+            "{}, test accuracy {:.1}% on {} images",
+            net.info.name,
+            100.0 * accuracy,
+            test.len()
+        );
+        self.running = false;
+        self.send(Event::Running(false));
+        self.nets = vec![net];
+        self.views.clear();
+        self.last_image = None;
+        self.send(Event::Nets(
+            self.nets.iter().map(|n| n.info.clone()).collect(),
+        ));
+        self.send(Event::Test {
+            net: 0,
+            step: 0,
+            accuracy,
+            loss,
+        });
+        self.send(Event::Probe {
+            net: 0,
+            step: 0,
+            r: probe.r,
+            response_std: probe.response_std,
+        });
+        Ok(name)
+    }
+
     fn save(&self, dir: &std::path::Path) -> reslab::Result<()> {
         for n in &self.nets {
             let d = reslab::train::RunDir::create(&dir.join(&n.info.name), true)?;
@@ -737,6 +809,7 @@ fn net_of(mut t: Trainer, inserted: Option<Vec<bool>>, step_offset: usize) -> Ne
             inserted: inserted.unwrap_or(vec![false; blocks]),
             params: t.params.count(),
             step_offset,
+            classes: t.data.class_names.clone(),
         },
         trainer: t,
         lesions: BTreeSet::new(),
