@@ -20,6 +20,7 @@
 
 #import bn
 #import sum2
+#import nan
 
 const RELU: u32 = 1u;
 const RESIDUAL: u32 = 2u;
@@ -123,15 +124,15 @@ fn bn_apply(@builtin(global_invocation_id) gid: vec3<u32>,
     let scale = a_coef[q.c];
     let shift = a_coef[p.c + q.c];
     let residual = (p.flags & RESIDUAL) != 0u;
-    let relu = (p.flags & RELU) != 0u;
+    let apply_relu = (p.flags & RELU) != 0u;
     for (var e = 0u; e < q.count; e++) {
         let i = q.base + e;
         var v = a_x[i] * scale + shift;
         if residual {
             v += a_residual[i];
         }
-        if relu {
-            v = max(v, 0.0);
+        if apply_relu {
+            v = relu(v);
         }
         a_y[i] = v;
     }
@@ -189,7 +190,7 @@ fn bn_apply4(@builtin(global_invocation_id) gid: vec3<u32>,
         v += a_residual4[i];
     }
     if (p.flags & RELU) != 0u {
-        v = max(v, vec4<f32>(0.0));
+        v = relu4(v);
     }
     a_y4[i] = v;
 }

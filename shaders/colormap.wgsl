@@ -27,17 +27,6 @@ const JOINT: u32 = 4u;
 
 @group(0) @binding(0) var<uniform> p: ColormapParams;
 
-fn value_of(src: f32, coef_a: f32, coef_b: f32, added: f32) -> f32 {
-    var v = src;
-    if (p.flags & AFFINE) != 0u {
-        v = v * coef_a + coef_b;
-    }
-    if (p.flags & ADD) != 0u {
-        v += added;
-    }
-    return v;
-}
-
 // ---- channel_range ----
 @group(0) @binding(1) var<storage, read_write> r_range: array<f32>;
 @group(0) @binding(2) var<storage, read> r_src: array<f32>;
@@ -58,7 +47,15 @@ fn channel_range(@builtin(workgroup_id) wid: vec3<u32>,
         let base = (p.n * p.c + c) * hw;
         for (var k = t; k < hw; k += 64u) {
             let i = base + k;
-            let v = value_of(r_src[i], r_coef[c], r_coef[p.c + c], r_add[i]);
+            // The optional inputs are read only when given: an absent one is
+            // a small dummy buffer, and GL adds no bounds checks.
+            var v = r_src[i];
+            if (p.flags & AFFINE) != 0u {
+                v = v * r_coef[c] + r_coef[p.c + c];
+            }
+            if (p.flags & ADD) != 0u {
+                v += r_add[i];
+            }
             lo = min(lo, v);
             hi = max(hi, v);
         }
@@ -126,7 +123,13 @@ fn colormap(@builtin(global_invocation_id) gid: vec3<u32>) {
     var rgb = vec3<f32>(0.16, 0.16, 0.16);
     if x < p.w && y < p.h && col < p.cols && c < p.c {
         let i = ((p.n * p.c + c) * p.h + y) * p.w + x;
-        let v = value_of(m_src[i], m_coef[c], m_coef[p.c + c], m_add[i]);
+        var v = m_src[i];
+        if (p.flags & AFFINE) != 0u {
+            v = v * m_coef[c] + m_coef[p.c + c];
+        }
+        if (p.flags & ADD) != 0u {
+            v += m_add[i];
+        }
         var r = c;
         if (p.flags & JOINT) != 0u {
             r = p.c;

@@ -1,5 +1,5 @@
 // Elementwise passes over flat f32 tensors of `len` elements.
-//   relu_forward   1 y  2 x          y = max(x, 0)
+//   relu_forward   1 y  2 x          y = max(x, 0), NaN kept
 //   relu_backward  1 dx 2 dy 3 y     dx = dy·[y > 0]  (y is the forward output)
 //   add_forward    1 y  2 a  3 b     y = a + b, then ReLU when flags & 1
 //   axpby          1 y  2 a  3 b     y = alpha·a + beta·b  (moves along directions in
@@ -20,13 +20,14 @@ struct EwParams {
 const WG: u32 = 256u;
 
 #import grid
+#import nan
 
 @compute @workgroup_size(WG)
 fn relu_forward(@builtin(global_invocation_id) gid: vec3<u32>,
                 @builtin(num_workgroups) nwg: vec3<u32>) {
     let i = folded_index(gid, nwg);
     if i < p.len {
-        out[i] = max(in0[i], 0.0);
+        out[i] = relu(in0[i]);
     }
 }
 
@@ -46,7 +47,7 @@ fn add_forward(@builtin(global_invocation_id) gid: vec3<u32>,
     if i < p.len {
         var v = in0[i] + in1[i];
         if (p.flags & 1u) != 0u {
-            v = max(v, 0.0);
+            v = relu(v);
         }
         out[i] = v;
     }

@@ -20,6 +20,7 @@ struct PoolParams {
 const WG: u32 = 256u;
 
 #import grid
+#import nan
 
 // ---- maxpool_forward ----
 @group(0) @binding(1) var<storage, read_write> mf_y: array<f32>;
@@ -51,15 +52,15 @@ fn maxpool_forward(@builtin(global_invocation_id) gid: vec3<u32>,
             }
             let at = u32(iy) * p.w + u32(ix);
             let v = mf_x[base + at];
-            if arg == 0xffffffffu || v > best || v != v {
+            if arg == 0xffffffffu || v > best || is_nan(v) {
                 best = v;
                 arg = at;
-                if v != v {
+                if is_nan(v) {
                     break;
                 }
             }
         }
-        if best != best {
+        if is_nan(best) {
             break;
         }
     }

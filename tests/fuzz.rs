@@ -874,10 +874,15 @@ fn pickle_of(archive: &[u8]) -> Vec<u8> {
 #[test]
 fn fuzz_pytorch_checkpoints() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/foreign");
-    let archives: Vec<Vec<u8>> = ["resnet20.pth", "resnet18.pth", "hostile.pth"]
-        .iter()
-        .map(|f| std::fs::read(dir.join(f)).unwrap())
-        .collect();
+    let archives: Vec<Vec<u8>> = [
+        "resnet20.pth",
+        "resnet18.pth",
+        "resnet50.pth",
+        "hostile.pth",
+    ]
+    .iter()
+    .map(|f| std::fs::read(dir.join(f)).unwrap())
+    .collect();
     let pickles: Vec<Vec<u8>> = archives.iter().map(|a| pickle_of(a)).collect();
     // The pickles themselves, mutated (the archive's checksum would stop a
     // mutated pickle before the reader saw it) ...

@@ -49,7 +49,7 @@ fn apply<T: Real>(
                     v += r[i].f64();
                 }
                 if relu {
-                    v = v.max(0.0);
+                    v = super::relu(v);
                 }
                 y[i] = T::of(v);
             }

@@ -1,10 +1,10 @@
 //! CPU twins of `shaders/elementwise.wgsl`.
 
-use super::Real;
+use super::{Real, relu as keep_nan_relu};
 
 pub fn relu_forward<T: Real>(y: &mut [T], x: &[T]) {
     for (o, v) in y.iter_mut().zip(x) {
-        *o = T::of(v.f64().max(0.0));
+        *o = T::of(keep_nan_relu(v.f64()));
     }
 }
 
@@ -17,7 +17,7 @@ pub fn relu_backward<T: Real>(dx: &mut [T], dy: &[T], y: &[T]) {
 pub fn add_forward<T: Real>(y: &mut [T], a: &[T], b: &[T], relu: bool) {
     for ((o, u), v) in y.iter_mut().zip(a).zip(b) {
         let s = u.f64() + v.f64();
-        *o = T::of(if relu { s.max(0.0) } else { s });
+        *o = T::of(if relu { keep_nan_relu(s) } else { s });
     }
 }
 

@@ -23,6 +23,11 @@ pub use reduce::*;
 pub use sgd::*;
 pub use shortcut::*;
 
+/// max(v, 0) that keeps a NaN, as PyTorch's ReLU (`f64::max` drops it).
+pub fn relu(v: f64) -> f64 {
+    if v.is_nan() { v } else { v.max(0.0) }
+}
+
 /// The element types the twins run on: f32 to mirror the GPU, f64 for
 /// finite-difference checks. Accumulation is always in f64.
 pub trait Real: Copy + Default + PartialOrd + std::fmt::Debug + Send + Sync + 'static {

@@ -22,7 +22,10 @@ pub fn maxpool_forward<T: Real>(y: &mut [T], argmax: &mut [u32], x: &[T], g: &Po
                         }
                         let at = iy as usize * g.w + ix as usize;
                         let v = x[plane * g.h * g.w + at].f64();
-                        if best.is_none_or(|(b, _)| v > b) {
+                        // The first maximum wins; a NaN wins over any
+                        // number, and the first NaN over later ones.
+                        let nan_held = best.is_some_and(|(b, _)| b.is_nan());
+                        if !nan_held && best.is_none_or(|(b, _)| v > b || v.is_nan()) {
                             best = Some((v, at));
                         }
                     }

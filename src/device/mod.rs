@@ -43,6 +43,13 @@ pub struct GpuOptions {
     pub adapter_name: Option<String>,
     /// Lets a caller lower limits below the adapter's (tests of limit handling do this).
     pub adjust_limits: Option<fn(&mut wgpu::Limits)>,
+    /// Poison mode (see [`Gpu::poisoned`]); also on when `RESLAB_POISON=1`.
+    pub poison: bool,
+}
+
+/// Whether `RESLAB_POISON=1` asks for poison mode.
+fn poison_from_env() -> bool {
+    std::env::var("RESLAB_POISON").is_ok_and(|v| v == "1")
 }
 
 /// What `reslab info` prints.
@@ -73,7 +80,12 @@ struct Shared {
     /// per binding slot so that one dispatch never binds the same buffer both
     /// read-only and read-write.
     dummies: Vec<wgpu::Buffer>,
+    /// See [`Gpu::poisoned`].
+    poison: bool,
 }
+
+/// What poison mode fills buffers with: a quiet NaN in every f32.
+const POISON: [u8; 4] = 0x7fc0_0000u32.to_le_bytes();
 
 /// A device and queue with everything the kernels need. Cheap to clone.
 #[derive(Clone)]
@@ -160,13 +172,23 @@ impl Gpu {
             })
             .await
             .map_err(|e| Error::Device(e.to_string()))?;
-        Ok(Self::from_device(device, queue, adapter.get_info()))
+        let poison = opts.poison || poison_from_env();
+        Ok(Self::build(device, queue, adapter.get_info(), poison))
     }
 
     /// Wraps a device and queue made elsewhere (the desktop app shares its renderer's).
     /// Installs an uncaptured-error handler that turns validation errors into `Error`s
     /// returned by [`Gpu::check`].
     pub fn from_device(device: wgpu::Device, queue: wgpu::Queue, info: wgpu::AdapterInfo) -> Gpu {
+        Self::build(device, queue, info, poison_from_env())
+    }
+
+    fn build(
+        device: wgpu::Device,
+        queue: wgpu::Queue,
+        info: wgpu::AdapterInfo,
+        poison: bool,
+    ) -> Gpu {
         let errors = Arc::new(Mutex::new(Vec::new()));
         let sink = errors.clone();
         device.on_uncaptured_error(Arc::new(move |e: wgpu::Error| {
@@ -184,12 +206,16 @@ impl Gpu {
         let features = device.features();
         let dummies = (0..MAX_BINDINGS)
             .map(|_| {
-                device.create_buffer(&wgpu::BufferDescriptor {
+                let b = device.create_buffer(&wgpu::BufferDescriptor {
                     label: Some("dummy"),
                     size: 16,
-                    usage: wgpu::BufferUsages::STORAGE,
+                    usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_DST,
                     mapped_at_creation: false,
-                })
+                });
+                if poison {
+                    queue.write_buffer(&b, 0, &POISON.repeat(4));
+                }
+                b
             })
             .collect();
         let pool = BufferPool::new(device.clone());
@@ -205,6 +231,7 @@ impl Gpu {
                 pipelines: Mutex::new(HashMap::new()),
                 pool,
                 dummies,
+                poison,
             }),
         }
     }
@@ -237,6 +264,14 @@ impl Gpu {
         self.shared.features.contains(
             wgpu::Features::TIMESTAMP_QUERY | wgpu::Features::TIMESTAMP_QUERY_INSIDE_ENCODERS,
         )
+    }
+
+    /// Poison mode: every tensor taken from the pool and every placeholder
+    /// for an absent input is filled with NaN, so a kernel that reads a value
+    /// nothing wrote, or an input that is not there, shows in the
+    /// GPU-vs-CPU tests.
+    pub fn poisoned(&self) -> bool {
+        self.shared.poison
     }
 
     /// The placeholder buffer for binding `slot` (see [`MAX_BINDINGS`]).
@@ -455,7 +490,7 @@ impl Gpu {
         Ok(())
     }
 
-    /// A tensor from the pool, contents unspecified.
+    /// A tensor from the pool, contents unspecified (NaN in poison mode).
     pub fn tensor(&self, shape: &[usize]) -> Result<Tensor> {
         let bytes = (numel(shape) as u64)
             .checked_mul(4)
@@ -465,7 +500,14 @@ impl Gpu {
                 limit: self.limits().max_buffer_size,
             })?;
         let buf = self.pool().take(bytes, self.limits().max_buffer_size)?;
-        Ok(Tensor::pooled(buf, shape))
+        let t = Tensor::pooled(buf, shape);
+        if self.shared.poison {
+            let size = t.buffer().size() as usize;
+            self.shared
+                .queue
+                .write_buffer(t.buffer(), 0, &POISON.repeat(size / 4));
+        }
+        Ok(t)
     }
 
     /// A tensor holding `data`.

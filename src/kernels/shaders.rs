@@ -65,6 +65,7 @@ pub static SHARED: &[(&str, &str)] = &[
         include_str!("../../shaders/shared/conv_params.wgsl"),
     ),
     ("grid", include_str!("../../shaders/shared/grid.wgsl")),
+    ("nan", include_str!("../../shaders/shared/nan.wgsl")),
     ("sum2", include_str!("../../shaders/shared/sum2.wgsl")),
 ];
 

@@ -1,15 +1,46 @@
 //! Shared test helpers: one device per test binary, seeded data, and the
 //! closeness measure every GPU-vs-CPU check uses.
 
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock};
 
 use reslab::Gpu;
 pub use reslab::rng::Rng;
+
+/// Messages of the driver's validation layers (`WGPU_VALIDATION=1` with
+/// Vulkan's `vulkan-validationlayers` installed), which wgpu passes to `log`
+/// rather than to the device's error handler.
+static LAYER_MESSAGES: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+struct LayerLog;
+
+impl log::Log for LayerLog {
+    fn enabled(&self, m: &log::Metadata) -> bool {
+        m.level() <= log::Level::Warn && m.target().starts_with("wgpu_hal")
+    }
+
+    fn log(&self, r: &log::Record) {
+        // The Vulkan layers' messages, and GL's debug output; not, say, EGL
+        // failing to start while wgpu looks at every backend.
+        let msg = format!("{}: {}", r.target(), r.args());
+        let layer = r.target().starts_with("wgpu_hal::vulkan") || msg.contains("GLES: [");
+        if self.enabled(r.metadata()) && layer {
+            eprintln!("{msg}");
+            if let Ok(mut v) = LAYER_MESSAGES.lock() {
+                v.push(msg);
+            }
+        }
+    }
+
+    fn flush(&self) {}
+}
 
 /// The device of this test binary (the adapter the environment picks).
 pub fn gpu() -> &'static Gpu {
     static GPU: OnceLock<Gpu> = OnceLock::new();
     GPU.get_or_init(|| {
+        if log::set_logger(&LayerLog).is_ok() {
+            log::set_max_level(log::LevelFilter::Warn);
+        }
         let g = Gpu::new().expect("a wgpu adapter (install mesa-vulkan-drivers for lavapipe)");
         eprintln!("adapter: {:?}", g.adapter_info().name);
         g
@@ -59,10 +90,13 @@ pub fn assert_close(what: &str, got: &[f32], want: &[f32], tol: f64) {
     }
 }
 
-/// Asserts the device reported no validation error.
+/// Asserts the device reported no validation error, and the driver's
+/// validation layers (when on) no message.
 #[track_caller]
 pub fn no_errors() {
     gpu().check().expect("wgpu validation error");
+    let layers = LAYER_MESSAGES.lock().map(|v| v.clone()).unwrap_or_default();
+    assert!(layers.is_empty(), "validation layer messages: {layers:#?}");
 }
 
 /// Central finite differences of `f` at `x` for the coordinates `idx`, in f64.

@@ -218,3 +218,98 @@ fn shortcut_a_backward_matches_finite_differences() {
     }
     no_errors();
 }
+
+/// NaN exactly where `want` has NaN; elsewhere equal, or within `tol`
+/// relative to the largest finite value.
+#[track_caller]
+fn assert_same_with_nan(what: &str, got: &[f32], want: &[f32], tol: f32) {
+    assert_eq!(got.len(), want.len());
+    let scale = want
+        .iter()
+        .filter(|v| v.is_finite())
+        .fold(0f32, |m, v| m.max(v.abs()));
+    for (i, (g, w)) in got.iter().zip(want).enumerate() {
+        let close = g == w || (g - w).abs() <= tol * scale;
+        assert!(
+            g.is_nan() == w.is_nan() && (w.is_nan() || close),
+            "{what}: at {i} got {g}, want {w}"
+        );
+    }
+}
+
+#[test]
+fn nan_propagates_through_relu_add_and_batch_norm() {
+    let gpu = gpu();
+    let mut rng = Rng::new(77);
+    // Plenty of NaN (quiet and signalling patterns, either sign) among
+    // numbers of both signs and infinities.
+    let specials = [
+        f32::NAN,
+        -f32::NAN,
+        f32::from_bits(0x7f80_0001),
+        f32::INFINITY,
+        f32::NEG_INFINITY,
+        -0.0,
+    ];
+    let n = 4 * 3 * 8; // 4 samples, 3 channels, 8 pixels (a multiple of 4: the vec4 BN path)
+    let mut x = rng.vec_uniform(n, -1.0, 1.0);
+    for (k, i) in (0..n).step_by(5).enumerate() {
+        x[i] = specials[k % specials.len()];
+    }
+    let b = rng.vec_uniform(n, -1.0, 1.0);
+    let (tx, tb, ty) = (up(&[n], &x), up(&[n], &b), empty(&[n]));
+    run(|p| relu_forward(gpu, p, &ty, &tx));
+    let mut want = vec![0f32; n];
+    cpu::relu_forward(&mut want, &x);
+    assert!(want.iter().filter(|v| v.is_nan()).count() >= 10);
+    assert_same_with_nan("relu", &read(&ty), &want, 0.0);
+    run(|p| add_forward(gpu, p, &ty, &tx, &tb, true));
+    cpu::add_forward(&mut want, &x, &b, true);
+    assert_same_with_nan("add + relu", &read(&ty), &want, 0.0);
+
+    use reslab::kernels::batchnorm::batchnorm_forward_eval;
+    use reslab::ops::{BnGeom, BnOptions};
+    for hw in [8, 7] {
+        let g = BnGeom {
+            n: n / (3 * hw).max(1),
+            c: 3,
+            hw,
+        };
+        let len = g.n * g.c * g.hw;
+        let o = BnOptions {
+            relu: true,
+            ..Default::default()
+        };
+        let (mean, var, gamma, beta) = (
+            [0.1f32, -0.2, 0.3],
+            [1.0f32, 2.0, 0.5],
+            [1.5f32, -1.0, 0.7],
+            [0.0f32, 0.1, -0.1],
+        );
+        let (tx, ty, coef) = (up(&g.shape(), &x[..len]), empty(&g.shape()), empty(&[2, 3]));
+        let t = |v: &[f32]| up(&[3], v);
+        let (tm, tv, tg, tbeta) = (t(&mean), t(&var), t(&gamma), t(&beta));
+        run(|p| {
+            batchnorm_forward_eval(gpu, p, &ty, &coef, &tx, &tm, &tv, &tg, &tbeta, None, &g, &o)
+        });
+        let mut want = vec![0f32; len];
+        cpu::batchnorm_forward_eval(
+            &mut want,
+            &x[..len],
+            &mean,
+            &var,
+            &gamma,
+            &beta,
+            None,
+            &g,
+            &o,
+        );
+        assert_same_with_nan(
+            &format!("batch norm + relu, hw {hw}"),
+            &read(&ty),
+            &want,
+            1e-6,
+        );
+    }
+    no_errors();
+}

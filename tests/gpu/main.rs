@@ -11,6 +11,7 @@ mod limits;
 mod linear;
 mod loss;
 mod model;
+mod poison;
 mod pool;
 mod reduce;
 mod sgd;

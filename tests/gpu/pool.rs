@@ -190,3 +190,48 @@ fn avgpool_matches_cpu() {
     }
     no_errors();
 }
+
+#[test]
+fn a_nan_wins_its_max_pool_window_as_in_pytorch() {
+    let gpu = gpu();
+    let g = Pool2dGeom {
+        n: 1,
+        c: 2,
+        h: 4,
+        w: 4,
+        k: 2,
+        stride: 2,
+        pad: 0,
+    };
+    // Channel 0: a NaN after the maximum in each window's order, and one
+    // window with two NaNs (the first wins). Channel 1: no NaN.
+    let nan = f32::NAN;
+    #[rustfmt::skip]
+    let x = [
+        5.0, nan, 1.0, 2.0,
+        0.0, 1.0, 3.0, nan,
+        9.0, 1.0, nan, 0.0,
+        2.0, nan, nan, 1.0,
+        //
+        1.0, 2.0, 3.0, 4.0,
+        5.0, 6.0, 7.0, 8.0,
+        8.0, 7.0, 6.0, 5.0,
+        4.0, 3.0, 2.0, 1.0,
+    ];
+    let tx = up(&g.x_shape(), &x);
+    let (ty, targ) = (empty(&g.y_shape()), empty(&g.y_shape()));
+    run(|p| maxpool_forward(gpu, p, &ty, &targ, &tx, &g));
+    let (mut y, mut arg) = (vec![0f32; 8], vec![0u32; 8]);
+    cpu::maxpool_forward(&mut y, &mut arg, &x, &g);
+    assert_eq!(arg, [1, 7, 13, 10, 5, 7, 8, 10], "the CPU twin");
+    assert_eq!(gpu.read_u32(&targ).unwrap(), arg);
+    let got = read(&ty);
+    for (i, (g, w)) in got.iter().zip(&y).enumerate() {
+        assert!(
+            g.is_nan() == w.is_nan() && (w.is_nan() || g == w),
+            "{i}: {g} vs {w}"
+        );
+    }
+    assert_eq!(got.iter().filter(|v| v.is_nan()).count(), 4);
+    no_errors();
+}
