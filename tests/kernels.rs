@@ -241,3 +241,113 @@ fn a_wrong_parameter_struct_or_binding_is_caught() {
     );
     assert!(e.contains("bindings 1.."), "{e}");
 }
+
+/// Bytes of workgroup memory the entry point `entry` uses.
+fn workgroup_bytes(p: &Parsed, entry: &str) -> u32 {
+    let index = p
+        .module
+        .entry_points
+        .iter()
+        .position(|e| e.name == entry)
+        .expect("entry point");
+    let uses = p.info.get_entry_point(index);
+    p.module
+        .global_variables
+        .iter()
+        .filter(|(h, g)| g.space == naga::AddressSpace::WorkGroup && !uses[*h].is_empty())
+        .map(|(_, g)| p.module.types[g.ty].inner.size(p.module.to_ctx()))
+        .sum()
+}
+
+/// Each kernel's needs, from naga's reflection rather than the table,
+/// against WebGPU's default limits, wgpu's downlevel ones and a small
+/// "compat" profile: every kernel fits WebGPU's; where one does not fit a
+/// profile, the engine's start-up check (which reads the table) refuses it,
+/// naming the limit, and accepts every profile all kernels fit.
+#[test]
+fn kernel_budgets_against_the_limit_profiles() {
+    use reslab::device::LimitProfile;
+    let parsed = parsed_modules();
+    for profile in [
+        LimitProfile::WebGpu,
+        LimitProfile::Downlevel,
+        LimitProfile::Compat,
+    ] {
+        let l = profile.limits().unwrap();
+        let mut over: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+        let (mut most_storage, mut most_inv, mut most_bytes) = (0, 0, 0);
+        for k in table::all() {
+            let p = &parsed[k.module.name];
+            let (wg, bindings) = reflect(p, k.entry).unwrap();
+            let storage = bindings
+                .values()
+                .filter(|b| matches!(b, Kind::Storage(_)))
+                .count() as u32;
+            let inv: u32 = wg.iter().product();
+            let bytes = workgroup_bytes(p, k.entry);
+            (most_storage, most_inv, most_bytes) = (
+                most_storage.max(storage),
+                most_inv.max(inv),
+                most_bytes.max(bytes),
+            );
+            assert!(
+                bytes <= l.max_compute_workgroup_storage_size,
+                "{profile:?}: {} uses {bytes} bytes of workgroup memory",
+                k.entry
+            );
+            let mut reflected = Vec::new();
+            if storage > l.max_storage_buffers_per_shader_stage {
+                reflected.push("max_storage_buffers_per_shader_stage");
+            }
+            if inv > l.max_compute_invocations_per_workgroup {
+                reflected.push("max_compute_invocations_per_workgroup");
+            }
+            for (size, limit, name) in [
+                (
+                    wg[0],
+                    l.max_compute_workgroup_size_x,
+                    "max_compute_workgroup_size_x",
+                ),
+                (
+                    wg[1],
+                    l.max_compute_workgroup_size_y,
+                    "max_compute_workgroup_size_y",
+                ),
+                (
+                    wg[2],
+                    l.max_compute_workgroup_size_z,
+                    "max_compute_workgroup_size_z",
+                ),
+            ] {
+                if size > limit {
+                    reflected.push(name);
+                }
+            }
+            let by_table: Vec<&str> = k.exceeds(&l).iter().map(|e| e.0).collect();
+            assert_eq!(by_table, reflected, "{profile:?}: {}", k.entry);
+            for limit in reflected {
+                over.entry(limit).or_default().push(k.entry);
+            }
+        }
+        eprintln!(
+            "{profile:?}: most storage buffers {most_storage}, invocations {most_inv}, \
+             workgroup memory {most_bytes} bytes; over the profile: {over:?}"
+        );
+        let check = table::check_limits(&l);
+        if profile == LimitProfile::WebGpu {
+            assert!(
+                over.is_empty(),
+                "kernels beyond WebGPU's defaults: {over:?}"
+            );
+            assert!(check.is_ok());
+        } else {
+            let e = check
+                .expect_err("the start-up check must refuse")
+                .to_string();
+            for (limit, entries) in &over {
+                assert!(e.contains(limit), "{e}");
+                assert!(entries.iter().all(|x| e.contains(x)), "{e}");
+            }
+        }
+    }
+}

@@ -4,6 +4,7 @@
 //! ([`readback`]). It knows nothing of kernels or models.
 
 pub mod buffer;
+pub mod profile;
 pub mod readback;
 
 use std::collections::HashMap;
@@ -12,6 +13,7 @@ use std::sync::{Arc, Mutex};
 use serde::Serialize;
 
 pub use buffer::{BufferPool, PoolStats, Tensor, numel};
+pub use profile::LimitProfile;
 
 use crate::error::{Error, Result};
 
@@ -45,6 +47,9 @@ pub struct GpuOptions {
     pub adjust_limits: Option<fn(&mut wgpu::Limits)>,
     /// Poison mode (see [`Gpu::poisoned`]); also on when `RESLAB_POISON=1`.
     pub poison: bool,
+    /// Limits at most a profile's; `None` reads `RESLAB_LIMITS` (the
+    /// adapter's own limits if unset).
+    pub profile: Option<LimitProfile>,
 }
 
 /// Whether `RESLAB_POISON=1` asks for poison mode.
@@ -156,7 +161,11 @@ impl Gpu {
                 .await
                 .map_err(|e| Error::NoAdapter(format!(" for backends {backends:?}: {e}")))?
         };
-        let mut limits = adapter.limits();
+        let profile = match opts.profile {
+            Some(p) => p,
+            None => LimitProfile::from_env()?,
+        };
+        let mut limits = profile.apply(&adapter.limits());
         if let Some(adjust) = opts.adjust_limits {
             adjust(&mut limits);
         }

@@ -84,3 +84,45 @@ pub fn sgd_step(
         table::SGD_STEP.grid_1d(gpu, len)?,
     )
 }
+
+/// [`sgd_step`] over parameter buffers of any length: one dispatch per chunk
+/// that fits the device's storage-binding limit (chunks start at multiples of
+/// the binding offset alignment), so a net whose parameters exceed one
+/// binding (ResNet-152's 241 MB against WebGPU's 128 MiB) still trains.
+/// Returns each dispatch's index in `prog` and the elements it covers.
+pub fn sgd_steps(
+    gpu: &Gpu,
+    prog: &mut Program,
+    param: &Tensor,
+    momentum_buf: &Tensor,
+    grad: &Tensor,
+    c: &SgdConfig,
+    first: bool,
+) -> Result<Vec<(usize, usize)>> {
+    let l = gpu.limits();
+    let align = (l.min_storage_buffer_offset_alignment as usize / 4).max(1);
+    let most = (l.max_storage_buffer_binding_size as usize / 4) / align * align;
+    let len = param.len();
+    if most == 0 || len <= most {
+        return Ok(vec![(
+            sgd_step(gpu, prog, param, momentum_buf, grad, c, first)?,
+            len,
+        )]);
+    }
+    let mut out = Vec::new();
+    for start in (0..len).step_by(most) {
+        let n = most.min(len - start);
+        let part = |t: &Tensor| t.view(start, &[n]);
+        let at = sgd_step(
+            gpu,
+            prog,
+            &part(param)?,
+            &part(momentum_buf)?,
+            &part(grad)?,
+            c,
+            first,
+        )?;
+        out.push((at, n));
+    }
+    Ok(out)
+}

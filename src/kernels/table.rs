@@ -124,6 +124,91 @@ pub struct KernelInfo {
     pub params: ParamsLayout,
 }
 
+impl KernelInfo {
+    /// Storage buffers it binds (a storage texture is not one).
+    pub fn storage_buffers(&self) -> u32 {
+        self.bindings
+            .iter()
+            .filter(|b| **b != Binding::Image)
+            .count() as u32
+    }
+
+    pub fn invocations(&self) -> u32 {
+        self.workgroup.iter().product()
+    }
+
+    /// Each limit of `l` it exceeds: (the limit's name, what `l` allows, what
+    /// the kernel needs).
+    pub fn exceeds(&self, l: &wgpu::Limits) -> Vec<(&'static str, u32, u32)> {
+        let [x, y, z] = self.workgroup;
+        [
+            (
+                "max_storage_buffers_per_shader_stage",
+                l.max_storage_buffers_per_shader_stage,
+                self.storage_buffers(),
+            ),
+            (
+                "max_compute_invocations_per_workgroup",
+                l.max_compute_invocations_per_workgroup,
+                self.invocations(),
+            ),
+            (
+                "max_compute_workgroup_size_x",
+                l.max_compute_workgroup_size_x,
+                x,
+            ),
+            (
+                "max_compute_workgroup_size_y",
+                l.max_compute_workgroup_size_y,
+                y,
+            ),
+            (
+                "max_compute_workgroup_size_z",
+                l.max_compute_workgroup_size_z,
+                z,
+            ),
+        ]
+        .into_iter()
+        .filter(|(_, allowed, needed)| needed > allowed)
+        .collect()
+    }
+}
+
+/// Refuses, naming each limit and the kernels over it, a device whose limits
+/// some kernel of the table exceeds — before any pipeline is built, rather
+/// than as a pipeline error in the middle of planning.
+pub fn check_limits(l: &wgpu::Limits) -> Result<()> {
+    let mut over: Vec<(&'static str, u32, u32, Vec<&'static str>)> = Vec::new();
+    for k in all() {
+        for (limit, allowed, needed) in k.exceeds(l) {
+            match over.iter_mut().find(|o| o.0 == limit) {
+                Some(o) => {
+                    o.2 = o.2.max(needed);
+                    o.3.push(k.entry);
+                }
+                None => over.push((limit, allowed, needed, vec![k.entry])),
+            }
+        }
+    }
+    if over.is_empty() {
+        return Ok(());
+    }
+    let what: Vec<String> = over
+        .iter()
+        .map(|(limit, allowed, needed, entries)| {
+            format!(
+                "{limit} is {allowed}, and {} kernel(s) need up to {needed} ({})",
+                entries.len(),
+                entries.join(", ")
+            )
+        })
+        .collect();
+    Err(crate::error::Error::Device(format!(
+        "this device's limits are below what reslab's kernels need: {}",
+        what.join("; ")
+    )))
+}
+
 macro_rules! table {
     ($($(#[$doc:meta])* $name:ident: $params:ty = $module:ident::$entry:literal,
         [$x:literal, $y:literal, $z:literal], [$($b:ident),*];)*) => {

@@ -23,7 +23,8 @@ pub struct MemoryNeed {
     /// The largest single tensor that depends on the batch, and what it is.
     pub largest: u64,
     pub largest_what: String,
-    /// The flat parameter buffer (one binding, whatever the batch).
+    /// The flat parameter buffer (one buffer, whatever the batch; bound in
+    /// chunks).
     pub params: u64,
 }
 
@@ -240,12 +241,14 @@ pub fn check_fits(
         input.h,
         input.w
     );
+    // The flat parameter buffers are updated in chunks of one binding each;
+    // the buffer itself must fit.
     let params = (graph.param_count() as u64).saturating_mul(4);
-    if params > a.max_binding || params > a.max_buffer {
+    if params > a.max_buffer {
         return Err(Error::DoesNotFit(format!(
             "{what}: its parameters need {} in one buffer; this adapter allows {} per buffer (a smaller batch cannot help)",
             human_bytes(params),
-            human_bytes(a.max_binding.min(a.max_buffer))
+            human_bytes(a.max_buffer)
         )));
     }
     let need = MemoryNeed::of(graph, batch, mode, backward);

@@ -87,7 +87,8 @@ pub struct Plan {
     state: Vec<OpState>,
     /// Forward, loss, backward and update, in recording order.
     pub program: Program,
-    sgd: Option<(usize, SgdConfig, usize)>,
+    /// The SGD dispatches (index in the program, elements) and their settings.
+    sgd: Option<(Vec<(usize, usize)>, SgdConfig)>,
     lesions: BTreeSet<usize>,
 }
 
@@ -104,6 +105,7 @@ impl Plan {
         if batch == 0 {
             return Err(Error::invalid("batch size must be at least 1"));
         }
+        crate::kernels::table::check_limits(gpu.limits())?;
         if opts.backward && mode != Mode::Train {
             return Err(Error::invalid("gradients need batch norm in training mode"));
         }
@@ -172,7 +174,7 @@ impl Plan {
             plan.backward(&mut prog, &mut scratch, params, dl)?;
         }
         if let Some(cfg) = opts.sgd {
-            let at = crate::kernels::sgd::sgd_step(
+            let parts = crate::kernels::sgd::sgd_steps(
                 gpu,
                 &mut prog,
                 &params.params,
@@ -181,7 +183,7 @@ impl Plan {
                 &cfg,
                 true,
             )?;
-            plan.sgd = Some((at, cfg, params.params.len()));
+            plan.sgd = Some((parts, cfg));
         }
         plan.program = prog;
         gpu.check()?;
@@ -529,11 +531,14 @@ impl Plan {
 
     /// Prepares the SGD dispatch for the next step (`first` initialises momentum).
     fn set_sgd(&self, lr: f32, first: bool) -> Result<()> {
-        let (at, cfg, len) = self
+        let (parts, cfg) = self
             .sgd
+            .as_ref()
             .ok_or_else(|| Error::invalid("this plan has no SGD update"))?;
-        let cfg = SgdConfig { lr, ..cfg };
-        self.program.dispatches[at].set_params(&self.gpu, &SgdParams::new(len, &cfg, first));
+        let cfg = SgdConfig { lr, ..*cfg };
+        for &(at, len) in parts {
+            self.program.dispatches[at].set_params(&self.gpu, &SgdParams::new(len, &cfg, first));
+        }
         Ok(())
     }
 

@@ -71,3 +71,48 @@ fn elementwise_pass_beyond_one_grid_dimension_is_split() {
         "some elements were not written"
     );
 }
+
+/// A device of wgpu's downlevel limits (4 storage buffers per stage) is
+/// refused when a plan is made, with the limit and the kernels over it named;
+/// one of WebGPU's default limits plans and trains.
+#[test]
+fn limit_profiles_are_applied_and_a_device_below_them_is_refused() {
+    use reslab::device::LimitProfile;
+    use reslab::model::plan::PlanOptions;
+    use reslab::model::{Graph, HostParams, Mode, ModelSpec, Params, Plan};
+
+    let spec = ModelSpec::parse("resnet8", None).unwrap();
+    let graph = Graph::build(&spec, 8, 8).unwrap();
+    let host = HostParams::init(&graph, 1);
+    let open = |profile| {
+        Gpu::with_options(GpuOptions {
+            profile: Some(profile),
+            ..Default::default()
+        })
+        .expect("device")
+    };
+    let low = open(LimitProfile::Downlevel);
+    assert_eq!(low.limits().max_storage_buffers_per_shader_stage, 4);
+    let params = Params::upload(&low, &graph, &host).unwrap();
+    let e = Plan::new(&low, &graph, &params, 2, Mode::Eval, PlanOptions::default())
+        .err()
+        .expect("a downlevel device must be refused")
+        .to_string();
+    assert!(
+        e.contains("max_storage_buffers_per_shader_stage is 4") && e.contains("bn_stats_finalize"),
+        "{e}"
+    );
+
+    let web = open(LimitProfile::WebGpu);
+    assert_eq!(web.limits().max_storage_buffer_binding_size, 128 << 20);
+    let params = Params::upload(&web, &graph, &host).unwrap();
+    let opts = PlanOptions {
+        backward: true,
+        ..Default::default()
+    };
+    let plan = Plan::new(&web, &graph, &params, 2, Mode::Train, opts).unwrap();
+    let x = vec![0.5f32; 2 * 3 * 8 * 8];
+    let (loss, _) = plan.run(&x, &[1, 2], None, false).unwrap();
+    assert!(loss.is_finite());
+    web.check().unwrap();
+}

@@ -65,3 +65,45 @@ fn sgd_rejects_nesterov_without_momentum() {
     };
     assert!(sgd_step(gpu, &mut Program::new(), &t, &t, &t, &cfg, true).is_err());
 }
+
+/// On a device whose bindings hold 1024 floats, a step over 5000 parameters
+/// is split into chunks and gives exactly what one dispatch gives.
+#[test]
+fn sgd_over_more_than_one_binding_is_chunked_and_exact() {
+    let small = reslab::Gpu::with_options(reslab::GpuOptions {
+        adjust_limits: Some(|l| l.max_storage_buffer_binding_size = 4096),
+        ..Default::default()
+    })
+    .unwrap();
+    let mut rng = Rng::new(9);
+    let n = 5000;
+    let (p, m, g) = (
+        rng.vec_uniform(n, -1.0, 1.0),
+        rng.vec_uniform(n, -1.0, 1.0),
+        rng.vec_uniform(n, -1.0, 1.0),
+    );
+    let c = SgdConfig {
+        lr: 0.1,
+        momentum: 0.9,
+        weight_decay: 1e-3,
+        ..Default::default()
+    };
+    let step = |gpu: &reslab::Gpu| {
+        let t = |v: &[f32]| gpu.upload(&[n], v).unwrap();
+        let (tp, tm, tg) = (t(&p), t(&m), t(&g));
+        let mut prog = Program::new();
+        let parts = sgd_steps(gpu, &mut prog, &tp, &tm, &tg, &c, false).unwrap();
+        prog.run(gpu).unwrap();
+        gpu.check().unwrap();
+        (parts.len(), gpu.read(&tp).unwrap(), gpu.read(&tm).unwrap())
+    };
+    let (one, p1, m1) = step(gpu());
+    let (many, p2, m2) = step(&small);
+    assert_eq!((one, many), (1, 5));
+    assert_eq!(p1, p2);
+    assert_eq!(m1, m2);
+    // And as the CPU twin computes it.
+    let (mut pc, mut mc) = (p.clone(), m.clone());
+    cpu::sgd_step(&mut pc, &mut mc, &g, &c, false);
+    assert_close("params", &p2, &pc, 1e-6);
+}
