@@ -4,17 +4,27 @@
 // first: g = dout·[out > 0]. Then
 //   dbeta = Σ g,  dgamma = Σ g·xhat,
 //   dx = gamma·invstd·(g − dbeta/M − xhat·dgamma/M) = a·g + k·(x − mean) + b
-//        with per-channel a, k, b (bcoef holds a, k, b, mean),
+//        with per-channel a, k, b (bcoef holds a, k, b, mean, dgamma, dbeta),
 //   dres = g (the residual branch's gradient; added to dres when flags & 4).
 //
 // Passes and bindings:
-//   bn_backward_partial  1 partials [C, S, 2]  2 dout  3 out  4 x  5 saved [2, C]
-//       grid (C, S): Σ g and Σ g·(x − mean) over the samples of chunk s in channel c.
-//   bn_backward_finalize 1 dgamma [C]  2 dbeta [C]  3 bcoef [4, C]  4 partials  5 saved  6 gamma
+//   bn_backward_mean     1 partials [C·S·2 + C]  2 saved [2, C]
+//       copies each channel's mean to partials[C·S·2 + c], where the next pass
+//       reads it (saved itself would be its fifth storage buffer).
+//   bn_backward_partial  1 partials  2 dout  3 out  4 x
+//       grid (C, S): Σ g and Σ g·(x − mean) over the samples of chunk s in
+//       channel c, in LANES lanes.
+//   bn_backward_finalize 1 bcoef [6, C]  2 partials  3 saved  4 gamma
 //       one invocation per channel.
+//   bn_backward_grads    1 dgamma [C]  2 dbeta [C]  3 bcoef
 //   bn_backward_apply    1 dx [N, C, H, W]  2 dres  3 dout  4 out  5 x  6 bcoef
 //       dres written when flags & 2. One invocation per 4 values of a plane, as
 //       bn_apply.
+// Where a stage allows fewer than 6 storage buffers, the apply is two passes:
+//   bn_backward_gate     1 g [N, C, H, W] (dx's buffer)  2 dres  3 dout  4 out
+//       g, and dres as bn_backward_apply writes it;
+//   bn_backward_apply_gated  1 dx (holding g)  2 x  3 bcoef
+//       dx = a·g + k·(x − mean) + b in place.
 
 #import bn
 #import sum2
@@ -23,34 +33,53 @@ const RELU: u32 = 1u;
 const WRITE_DRES: u32 = 2u;
 const ACCUMULATE_DRES: u32 = 4u;
 
-const WG: u32 = 256u;
+const WG: u32 = 128u;
+const LANES: u32 = 256u;
+
+// ---- bn_backward_mean ----
+@group(0) @binding(1) var<storage, read_write> c_partials: array<f32>;
+@group(0) @binding(2) var<storage, read> c_saved: array<f32>;
+
+@compute @workgroup_size(64)
+fn bn_backward_mean(@builtin(global_invocation_id) gid: vec3<u32>) {
+    let c = gid.x;
+    if c >= p.c {
+        return;
+    }
+    c_partials[p.c * p.chunks * 2u + c] = c_saved[c];
+}
 
 // ---- bn_backward_partial ----
 @group(0) @binding(1) var<storage, read_write> r_partials: array<f32>;
 @group(0) @binding(2) var<storage, read> r_dout: array<f32>;
 @group(0) @binding(3) var<storage, read> r_out: array<f32>;
 @group(0) @binding(4) var<storage, read> r_x: array<f32>;
-@group(0) @binding(5) var<storage, read> r_saved: array<f32>;
 
 @compute @workgroup_size(WG)
 fn bn_backward_partial(@builtin(workgroup_id) wid: vec3<u32>,
                        @builtin(local_invocation_index) t: u32) {
     let c = wid.x;
     let s = wid.y;
-    let mean = r_saved[c];
+    let mean = r_partials[p.c * p.chunks * 2u + c];
     let relu = (p.flags & RELU) != 0u;
     var a = 0.0;
     var b = 0.0;
-    var it = chunk_start(s, t, p.hw);
-    for (var j = t; j < it.m; j += WG) {
-        let i = (it.n * p.c + c) * p.hw + it.k;
-        it = advance(it);
-        var g = r_dout[i];
-        if relu && r_out[i] <= 0.0 {
-            g = 0.0;
+    for (var lane = t; lane < LANES; lane += WG) {
+        var la = 0.0;
+        var lb = 0.0;
+        var it = chunk_start(s, lane, p.hw);
+        for (var j = lane; j < it.m; j += LANES) {
+            let i = (it.n * p.c + c) * p.hw + it.k;
+            it = advance(it);
+            var g = r_dout[i];
+            if relu && r_out[i] <= 0.0 {
+                g = 0.0;
+            }
+            la += g;
+            lb += g * (r_x[i] - mean);
         }
-        a += g;
-        b += g * (r_x[i] - mean);
+        a += la;
+        b += lb;
     }
     let total = workgroup_sum2(t, a, b);
     if t == 0u {
@@ -60,12 +89,10 @@ fn bn_backward_partial(@builtin(workgroup_id) wid: vec3<u32>,
 }
 
 // ---- bn_backward_finalize ----
-@group(0) @binding(1) var<storage, read_write> f_dgamma: array<f32>;
-@group(0) @binding(2) var<storage, read_write> f_dbeta: array<f32>;
-@group(0) @binding(3) var<storage, read_write> f_bcoef: array<f32>;
-@group(0) @binding(4) var<storage, read> f_partials: array<f32>;
-@group(0) @binding(5) var<storage, read> f_saved: array<f32>;
-@group(0) @binding(6) var<storage, read> f_gamma: array<f32>;
+@group(0) @binding(1) var<storage, read_write> f_bcoef: array<f32>;
+@group(0) @binding(2) var<storage, read> f_partials: array<f32>;
+@group(0) @binding(3) var<storage, read> f_saved: array<f32>;
+@group(0) @binding(4) var<storage, read> f_gamma: array<f32>;
 
 @compute @workgroup_size(64)
 fn bn_backward_finalize(@builtin(global_invocation_id) gid: vec3<u32>) {
@@ -82,15 +109,29 @@ fn bn_backward_finalize(@builtin(global_invocation_id) gid: vec3<u32>) {
     let mean = f_saved[c];
     let invstd = f_saved[p.c + c];
     let dgamma = sgx * invstd;
-    f_dgamma[c] = dgamma;
-    f_dbeta[c] = sg;
     let m = f32(p.n * p.hw);
     let a = f_gamma[c] * invstd;
-    let k = -a * invstd * dgamma / m;
     f_bcoef[c] = a;
-    f_bcoef[p.c + c] = k;
+    f_bcoef[p.c + c] = -a * invstd * dgamma / m;
     f_bcoef[2u * p.c + c] = -a * sg / m;
     f_bcoef[3u * p.c + c] = mean;
+    f_bcoef[4u * p.c + c] = dgamma;
+    f_bcoef[5u * p.c + c] = sg;
+}
+
+// ---- bn_backward_grads ----
+@group(0) @binding(1) var<storage, read_write> w_dgamma: array<f32>;
+@group(0) @binding(2) var<storage, read_write> w_dbeta: array<f32>;
+@group(0) @binding(3) var<storage, read> w_bcoef: array<f32>;
+
+@compute @workgroup_size(64)
+fn bn_backward_grads(@builtin(global_invocation_id) gid: vec3<u32>) {
+    let c = gid.x;
+    if c >= p.c {
+        return;
+    }
+    w_dgamma[c] = w_bcoef[4u * p.c + c];
+    w_dbeta[c] = w_bcoef[5u * p.c + c];
 }
 
 // ---- bn_backward_apply ----
@@ -136,7 +177,6 @@ fn bn_backward_apply(@builtin(global_invocation_id) gid: vec3<u32>,
 @group(0) @binding(2) var<storage, read> r_dout4: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read> r_out4: array<vec4<f32>>;
 @group(0) @binding(4) var<storage, read> r_x4: array<vec4<f32>>;
-@group(0) @binding(5) var<storage, read> r_saved4: array<f32>;
 
 @compute @workgroup_size(WG)
 fn bn_backward_partial4(@builtin(workgroup_id) wid: vec3<u32>,
@@ -144,20 +184,26 @@ fn bn_backward_partial4(@builtin(workgroup_id) wid: vec3<u32>,
     let c = wid.x;
     let s = wid.y;
     let q = p.hw / 4u;
-    let mean = r_saved4[c];
+    let mean = r_partials4[p.c * p.chunks * 2u + c];
     let relu = (p.flags & RELU) != 0u;
     var a = 0.0;
     var b = 0.0;
-    var it = chunk_start(s, t, q);
-    for (var j = t; j < it.m; j += WG) {
-        let i = (it.n * p.c + c) * q + it.k;
-        it = advance(it);
-        var g = r_dout4[i];
-        if relu {
-            g = select(vec4<f32>(0.0), g, r_out4[i] > vec4<f32>(0.0));
+    for (var lane = t; lane < LANES; lane += WG) {
+        var la = 0.0;
+        var lb = 0.0;
+        var it = chunk_start(s, lane, q);
+        for (var j = lane; j < it.m; j += LANES) {
+            let i = (it.n * p.c + c) * q + it.k;
+            it = advance(it);
+            var g = r_dout4[i];
+            if relu {
+                g = select(vec4<f32>(0.0), g, r_out4[i] > vec4<f32>(0.0));
+            }
+            la += g.x + g.y + g.z + g.w;
+            lb += dot(g, r_x4[i] - vec4<f32>(mean));
         }
-        a += g.x + g.y + g.z + g.w;
-        b += dot(g, r_x4[i] - vec4<f32>(mean));
+        a += la;
+        b += lb;
     }
     let total = workgroup_sum2(t, a, b);
     if t == 0u {
@@ -200,4 +246,106 @@ fn bn_backward_apply4(@builtin(global_invocation_id) gid: vec3<u32>,
         }
         d_dres4[i] = r;
     }
+}
+
+// ---- the apply in two passes, for stages of fewer than 6 storage buffers ----
+
+@group(0) @binding(1) var<storage, read_write> q_g: array<f32>;
+@group(0) @binding(2) var<storage, read_write> q_dres: array<f32>;
+@group(0) @binding(3) var<storage, read> q_dout: array<f32>;
+@group(0) @binding(4) var<storage, read> q_out: array<f32>;
+
+@compute @workgroup_size(64)
+fn bn_backward_gate(@builtin(global_invocation_id) gid: vec3<u32>,
+                    @builtin(workgroup_id) wid: vec3<u32>,
+                    @builtin(num_workgroups) nwg: vec3<u32>) {
+    let q = quad(gid, wid, nwg);
+    let relu = (p.flags & RELU) != 0u;
+    let write_dres = (p.flags & WRITE_DRES) != 0u;
+    let accumulate = (p.flags & ACCUMULATE_DRES) != 0u;
+    for (var e = 0u; e < q.count; e++) {
+        let i = q.base + e;
+        var g = q_dout[i];
+        if relu && q_out[i] <= 0.0 {
+            g = 0.0;
+        }
+        q_g[i] = g;
+        if write_dres {
+            var r = g;
+            if accumulate {
+                r += q_dres[i];
+            }
+            q_dres[i] = r;
+        }
+    }
+}
+
+@group(0) @binding(1) var<storage, read_write> h_dx: array<f32>;
+@group(0) @binding(2) var<storage, read> h_x: array<f32>;
+@group(0) @binding(3) var<storage, read> h_bcoef: array<f32>;
+
+@compute @workgroup_size(64)
+fn bn_backward_apply_gated(@builtin(global_invocation_id) gid: vec3<u32>,
+                           @builtin(workgroup_id) wid: vec3<u32>,
+                           @builtin(num_workgroups) nwg: vec3<u32>) {
+    let q = quad(gid, wid, nwg);
+    let a = h_bcoef[q.c];
+    let k = h_bcoef[p.c + q.c];
+    let b = h_bcoef[2u * p.c + q.c];
+    let mean = h_bcoef[3u * p.c + q.c];
+    for (var e = 0u; e < q.count; e++) {
+        let i = q.base + e;
+        h_dx[i] = a * h_dx[i] + k * (h_x[i] - mean) + b;
+    }
+}
+
+@group(0) @binding(1) var<storage, read_write> q_g4: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read_write> q_dres4: array<vec4<f32>>;
+@group(0) @binding(3) var<storage, read> q_dout4: array<vec4<f32>>;
+@group(0) @binding(4) var<storage, read> q_out4: array<vec4<f32>>;
+
+@compute @workgroup_size(64)
+fn bn_backward_gate4(@builtin(global_invocation_id) gid: vec3<u32>,
+                     @builtin(workgroup_id) wid: vec3<u32>,
+                     @builtin(num_workgroups) nwg: vec3<u32>) {
+    let plane = wid.y + wid.z * nwg.y;
+    let q = p.hw / 4u;
+    if plane >= p.n * p.c || gid.x >= q {
+        return;
+    }
+    let i = plane * q + gid.x;
+    var g = q_dout4[i];
+    if (p.flags & RELU) != 0u {
+        g = select(vec4<f32>(0.0), g, q_out4[i] > vec4<f32>(0.0));
+    }
+    q_g4[i] = g;
+    if (p.flags & WRITE_DRES) != 0u {
+        var r = g;
+        if (p.flags & ACCUMULATE_DRES) != 0u {
+            r += q_dres4[i];
+        }
+        q_dres4[i] = r;
+    }
+}
+
+@group(0) @binding(1) var<storage, read_write> h_dx4: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read> h_x4: array<vec4<f32>>;
+@group(0) @binding(3) var<storage, read> h_bcoef4: array<f32>;
+
+@compute @workgroup_size(64)
+fn bn_backward_apply_gated4(@builtin(global_invocation_id) gid: vec3<u32>,
+                            @builtin(workgroup_id) wid: vec3<u32>,
+                            @builtin(num_workgroups) nwg: vec3<u32>) {
+    let plane = wid.y + wid.z * nwg.y;
+    let q = p.hw / 4u;
+    if plane >= p.n * p.c || gid.x >= q {
+        return;
+    }
+    let c = plane % p.c;
+    let i = plane * q + gid.x;
+    let a = h_bcoef4[c];
+    let k = h_bcoef4[p.c + c];
+    let b = h_bcoef4[2u * p.c + c];
+    let mean = h_bcoef4[3u * p.c + c];
+    h_dx4[i] = a * h_dx4[i] + k * (h_x4[i] - vec4<f32>(mean)) + vec4<f32>(b);
 }

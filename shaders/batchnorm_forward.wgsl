@@ -3,15 +3,19 @@
 //          unbiased var (PyTorch: momentum, eps); y = relu?(xhat·gamma + beta + res?)
 //   eval:  the same apply with running_mean / running_var.
 //
-// Passes (entry points) and their bindings:
-//   bn_stats_partial  1 partials [C, S, 2]  2 x [N, C, H, W]
+// Passes (entry points) and their bindings (at most 4 storage buffers each, the
+// downlevel guarantee):
+//   bn_stats_partial  1 partials [C·S·2 + C]  2 x [N, C, H, W]
 //       grid (C, S); workgroup (c, s) sums (v - K) and (v - K)² over the samples of
-//       chunk s (chunk_len samples each) in channel c, where the shift K = x[0, c, 0, 0] keeps the one-pass variance exact
-//       enough (no cancellation when the mean is far from zero).
-//   bn_stats_finalize 1 saved [2, C] (mean, invstd)  2 coef [2, C] (scale, shift)
-//                     3 running_mean [C]  4 running_var [C]  5 partials  6 gamma  7 beta  8 x
-//       one invocation per channel.
-//   bn_eval_coef      1 coef [2, C]  2 running_mean  3 running_var  4 gamma  5 beta
+//       chunk s (chunk_len samples each) in channel c, in LANES lanes, where the shift
+//       K = x[0, c, 0, 0] keeps the one-pass variance exact enough (no
+//       cancellation when the mean is far from zero); K goes to partials[C·S·2 + c].
+//   bn_stats_finalize 1 stats [2, C] (mean, invstd)  2 running_mean [C]
+//                     3 running_var [C]  4 partials
+//       one invocation per channel; running stats updated when flags & 4.
+//   bn_eval_stats     1 stats [2, C]  2 running_mean  3 running_var
+//       the same statistics from the running ones (eval mode).
+//   bn_coef           1 coef [2, C] (scale, shift)  2 stats  3 gamma  4 beta
 //       one invocation per channel.
 //   bn_apply          1 y [N, C, H, W]  2 x  3 coef [2, C]  4 residual [N, C, H, W]
 //       y = x·scale + shift (+ residual when flags & 2), then ReLU when flags & 1.
@@ -26,7 +30,8 @@ const RELU: u32 = 1u;
 const RESIDUAL: u32 = 2u;
 const UPDATE_RUNNING: u32 = 4u;
 
-const WG: u32 = 256u;
+const WG: u32 = 128u;
+const LANES: u32 = 256u;
 
 @group(0) @binding(1) var<storage, read_write> partials: array<f32>;
 @group(0) @binding(2) var<storage, read> px: array<f32>;
@@ -39,29 +44,34 @@ fn bn_stats_partial(@builtin(workgroup_id) wid: vec3<u32>,
     let shift = px[c * p.hw];
     var a = 0.0;
     var b = 0.0;
-    var it = chunk_start(s, t, p.hw);
-    for (var j = t; j < it.m; j += WG) {
-        let v = px[(it.n * p.c + c) * p.hw + it.k] - shift;
-        a += v;
-        b += v * v;
-        it = advance(it);
+    for (var lane = t; lane < LANES; lane += WG) {
+        var la = 0.0;
+        var lb = 0.0;
+        var it = chunk_start(s, lane, p.hw);
+        for (var j = lane; j < it.m; j += LANES) {
+            let v = px[(it.n * p.c + c) * p.hw + it.k] - shift;
+            la += v;
+            lb += v * v;
+            it = advance(it);
+        }
+        a += la;
+        b += lb;
     }
     let total = workgroup_sum2(t, a, b);
     if t == 0u {
         partials[(c * p.chunks + s) * 2u] = total.x;
         partials[(c * p.chunks + s) * 2u + 1u] = total.y;
+        if s == 0u {
+            partials[p.c * p.chunks * 2u + c] = shift;
+        }
     }
 }
 
 // ---- bn_stats_finalize ----
-@group(0) @binding(1) var<storage, read_write> f_saved: array<f32>;
-@group(0) @binding(2) var<storage, read_write> f_coef: array<f32>;
-@group(0) @binding(3) var<storage, read_write> f_running_mean: array<f32>;
-@group(0) @binding(4) var<storage, read_write> f_running_var: array<f32>;
-@group(0) @binding(5) var<storage, read> f_partials: array<f32>;
-@group(0) @binding(6) var<storage, read> f_gamma: array<f32>;
-@group(0) @binding(7) var<storage, read> f_beta: array<f32>;
-@group(0) @binding(8) var<storage, read> f_x: array<f32>;
+@group(0) @binding(1) var<storage, read_write> f_stats: array<f32>;
+@group(0) @binding(2) var<storage, read_write> f_running_mean: array<f32>;
+@group(0) @binding(3) var<storage, read_write> f_running_var: array<f32>;
+@group(0) @binding(4) var<storage, read> f_partials: array<f32>;
 
 @compute @workgroup_size(64)
 fn bn_stats_finalize(@builtin(global_invocation_id) gid: vec3<u32>) {
@@ -77,14 +87,10 @@ fn bn_stats_finalize(@builtin(global_invocation_id) gid: vec3<u32>) {
     }
     let m = f32(p.n * p.hw);
     let d = a / m;
-    let mean = f_x[c * p.hw] + d;
+    let mean = f_partials[p.c * p.chunks * 2u + c] + d;
     let var_b = max(b / m - d * d, 0.0);
-    let invstd = inverseSqrt(var_b + p.eps);
-    f_saved[c] = mean;
-    f_saved[p.c + c] = invstd;
-    let scale = f_gamma[c] * invstd;
-    f_coef[c] = scale;
-    f_coef[p.c + c] = f_beta[c] - mean * scale;
+    f_stats[c] = mean;
+    f_stats[p.c + c] = inverseSqrt(var_b + p.eps);
     if (p.flags & UPDATE_RUNNING) != 0u {
         let unbiased = var_b * m / max(m - 1.0, 1.0);
         f_running_mean[c] = (1.0 - p.momentum) * f_running_mean[c] + p.momentum * mean;
@@ -92,22 +98,36 @@ fn bn_stats_finalize(@builtin(global_invocation_id) gid: vec3<u32>) {
     }
 }
 
-// ---- bn_eval_coef ----
-@group(0) @binding(1) var<storage, read_write> e_coef: array<f32>;
+// ---- bn_eval_stats ----
+@group(0) @binding(1) var<storage, read_write> e_stats: array<f32>;
 @group(0) @binding(2) var<storage, read> e_running_mean: array<f32>;
 @group(0) @binding(3) var<storage, read> e_running_var: array<f32>;
-@group(0) @binding(4) var<storage, read> e_gamma: array<f32>;
-@group(0) @binding(5) var<storage, read> e_beta: array<f32>;
 
 @compute @workgroup_size(64)
-fn bn_eval_coef(@builtin(global_invocation_id) gid: vec3<u32>) {
+fn bn_eval_stats(@builtin(global_invocation_id) gid: vec3<u32>) {
     let c = gid.x;
     if c >= p.c {
         return;
     }
-    let scale = e_gamma[c] * inverseSqrt(e_running_var[c] + p.eps);
-    e_coef[c] = scale;
-    e_coef[p.c + c] = e_beta[c] - e_running_mean[c] * scale;
+    e_stats[c] = e_running_mean[c];
+    e_stats[p.c + c] = inverseSqrt(e_running_var[c] + p.eps);
+}
+
+// ---- bn_coef ----
+@group(0) @binding(1) var<storage, read_write> k_coef: array<f32>;
+@group(0) @binding(2) var<storage, read> k_stats: array<f32>;
+@group(0) @binding(3) var<storage, read> k_gamma: array<f32>;
+@group(0) @binding(4) var<storage, read> k_beta: array<f32>;
+
+@compute @workgroup_size(64)
+fn bn_coef(@builtin(global_invocation_id) gid: vec3<u32>) {
+    let c = gid.x;
+    if c >= p.c {
+        return;
+    }
+    let scale = k_gamma[c] * k_stats[p.c + c];
+    k_coef[c] = scale;
+    k_coef[p.c + c] = k_beta[c] - k_stats[c] * scale;
 }
 
 // ---- bn_apply ----
@@ -155,17 +175,26 @@ fn bn_stats_partial4(@builtin(workgroup_id) wid: vec3<u32>,
     let shift = px4[c * q].x;
     var a = 0.0;
     var b = 0.0;
-    var it = chunk_start(s, t, q);
-    for (var j = t; j < it.m; j += WG) {
-        let v = px4[(it.n * p.c + c) * q + it.k] - vec4<f32>(shift);
-        a += v.x + v.y + v.z + v.w;
-        b += dot(v, v);
-        it = advance(it);
+    for (var lane = t; lane < LANES; lane += WG) {
+        var la = 0.0;
+        var lb = 0.0;
+        var it = chunk_start(s, lane, q);
+        for (var j = lane; j < it.m; j += LANES) {
+            let v = px4[(it.n * p.c + c) * q + it.k] - vec4<f32>(shift);
+            la += v.x + v.y + v.z + v.w;
+            lb += dot(v, v);
+            it = advance(it);
+        }
+        a += la;
+        b += lb;
     }
     let total = workgroup_sum2(t, a, b);
     if t == 0u {
         partials4[(c * p.chunks + s) * 2u] = total.x;
         partials4[(c * p.chunks + s) * 2u + 1u] = total.y;
+        if s == 0u {
+            partials4[p.c * p.chunks * 2u + c] = shift;
+        }
     }
 }
 

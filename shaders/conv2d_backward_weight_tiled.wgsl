@@ -209,10 +209,12 @@ fn conv2d_backward_weight_tiled_s2(@builtin(workgroup_id) wid: vec3<u32>,
 @group(0) @binding(1) var<storage, read_write> r_dweight: array<f32>;
 @group(0) @binding(2) var<storage, read> r_partials: array<f32>;
 
-@compute @workgroup_size(256)
+const REDUCE_WG: u32 = 128u;
+
+@compute @workgroup_size(REDUCE_WG)
 fn conv2d_backward_weight_reduce(@builtin(global_invocation_id) gid: vec3<u32>,
                                  @builtin(num_workgroups) nwg: vec3<u32>) {
-    let i = gid.x + gid.y * nwg.x * 256u;
+    let i = gid.x + gid.y * nwg.x * REDUCE_WG;
     if i >= p.len {
         return;
     }

@@ -29,7 +29,7 @@ struct WeightParams {
     opad: u32, flags: u32, _pad0: u32, _pad1: u32,
 }
 
-const WG: u32 = 256u;
+const WG: u32 = 128u;
 
 #import grid
 

@@ -6,7 +6,7 @@
 //                                    weight space, e.g. the loss landscape)
 //   copy           1 y  2 a          y = a, or y += a when flags & 1 (sums the gradients
 //                                    of a tensor that feeds several layers)
-// Every pass: one invocation per element, 256 per workgroup, folded over (x, y).
+// Every pass: one invocation per element, 128 per workgroup, folded over (x, y).
 
 struct EwParams {
     len: u32, flags: u32, alpha: f32, beta: f32,
@@ -17,7 +17,7 @@ struct EwParams {
 @group(0) @binding(2) var<storage, read> in0: array<f32>;
 @group(0) @binding(3) var<storage, read> in1: array<f32>;
 
-const WG: u32 = 256u;
+const WG: u32 = 128u;
 
 #import grid
 #import nan

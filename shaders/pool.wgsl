@@ -17,7 +17,7 @@ struct PoolParams {
 
 @group(0) @binding(0) var<uniform> p: PoolParams;
 
-const WG: u32 = 256u;
+const WG: u32 = 128u;
 
 #import grid
 #import nan

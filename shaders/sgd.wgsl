@@ -6,7 +6,7 @@
 // in place over flat buffers of `len` elements (all parameters of a model at once).
 //
 //   sgd_step  1 param (read-write)  2 momentum_buf (read-write)  3 grad
-// One invocation per element, 256 per workgroup, folded over (x, y).
+// One invocation per element, 128 per workgroup, folded over (x, y).
 // flags: 1 Nesterov, 2 first step, 4 momentum on.
 
 struct SgdParams {
@@ -19,7 +19,7 @@ struct SgdParams {
 @group(0) @binding(2) var<storage, read_write> momentum_buf: array<f32>;
 @group(0) @binding(3) var<storage, read> grad: array<f32>;
 
-const WG: u32 = 256u;
+const WG: u32 = 128u;
 
 #import grid
 

@@ -19,7 +19,7 @@ struct ShortcutParams {
 @group(0) @binding(1) var<storage, read_write> out: array<f32>;
 @group(0) @binding(2) var<storage, read> src: array<f32>;
 
-const WG: u32 = 256u;
+const WG: u32 = 128u;
 
 #import grid
 

@@ -261,9 +261,10 @@ fn workgroup_bytes(p: &Parsed, entry: &str) -> u32 {
 
 /// Each kernel's needs, from naga's reflection rather than the table,
 /// against WebGPU's default limits, wgpu's downlevel ones and a small
-/// "compat" profile: every kernel fits WebGPU's; where one does not fit a
-/// profile, the engine's start-up check (which reads the table) refuses it,
-/// naming the limit, and accepts every profile all kernels fit.
+/// "compat" profile: every kernel fits each profile but those with a variant
+/// for smaller limits (which fit WebGPU's), and the engine's start-up check
+/// (which reads the table) accepts all three and refuses a device with one
+/// storage buffer fewer than they need, naming the limit and the kernels over it.
 #[test]
 fn kernel_budgets_against_the_limit_profiles() {
     use reslab::device::LimitProfile;
@@ -333,21 +334,49 @@ fn kernel_budgets_against_the_limit_profiles() {
             "{profile:?}: most storage buffers {most_storage}, invocations {most_inv}, \
              workgroup memory {most_bytes} bytes; over the profile: {over:?}"
         );
-        let check = table::check_limits(&l);
+        let without_variant: BTreeMap<&str, Vec<&str>> = over
+            .iter()
+            .map(|(limit, entries)| {
+                let e: Vec<&str> = entries
+                    .iter()
+                    .copied()
+                    .filter(|e| !table::WITH_VARIANT.contains(e))
+                    .collect();
+                (*limit, e)
+            })
+            .filter(|(_, e)| !e.is_empty())
+            .collect();
+        assert!(
+            without_variant.is_empty(),
+            "{profile:?}: kernels beyond the profile, with no variant: {without_variant:?}"
+        );
         if profile == LimitProfile::WebGpu {
             assert!(
                 over.is_empty(),
                 "kernels beyond WebGPU's defaults: {over:?}"
             );
-            assert!(check.is_ok());
-        } else {
-            let e = check
-                .expect_err("the start-up check must refuse")
-                .to_string();
-            for (limit, entries) in &over {
-                assert!(e.contains(limit), "{e}");
-                assert!(entries.iter().all(|x| e.contains(x)), "{e}");
-            }
         }
+        table::check_limits(&l).unwrap();
+
+        // One storage buffer fewer than the kernels without a variant need.
+        let mut fewer = l.clone();
+        fewer.max_storage_buffers_per_shader_stage = table::all()
+            .iter()
+            .filter(|k| !table::WITH_VARIANT.contains(&k.entry))
+            .map(|k| k.storage_buffers())
+            .max()
+            .unwrap()
+            - 1;
+        let refused: Vec<&str> = table::all()
+            .iter()
+            .filter(|k| !table::WITH_VARIANT.contains(&k.entry))
+            .filter(|k| k.storage_buffers() > fewer.max_storage_buffers_per_shader_stage)
+            .map(|k| k.entry)
+            .collect();
+        let e = table::check_limits(&fewer)
+            .expect_err("the start-up check must refuse")
+            .to_string();
+        assert!(e.contains("max_storage_buffers_per_shader_stage"), "{e}");
+        assert!(refused.iter().all(|x| e.contains(x)), "{e}");
     }
 }

@@ -1,6 +1,9 @@
 // What the batch-norm passes share: their parameters, the walk over one
 // channel's values in a chunk of samples, and the four values an apply
-// invocation takes. Needs `const WG: u32`, the reduction workgroup's size.
+// invocation takes. Needs `const WG: u32`, the reduction workgroup's size, and
+// `const LANES: u32`, a multiple of it: a reduction sums over LANES lanes, each
+// invocation running LANES / WG of them, so that the order of its sums (and
+// their bits) does not depend on the workgroup size.
 
 struct BnParams {
     n: u32, c: u32, hw: u32, chunks: u32,
@@ -10,8 +13,9 @@ struct BnParams {
 @group(0) @binding(0) var<uniform> p: BnParams;
 
 // Walks the elements of channel c in chunk s (samples s·chunk_len onwards),
-// planes of `len` elements (values, or vec4s), in steps of WG without a
-// division per element: (n, k) is the sample and the element of its plane.
+// planes of `len` elements (values, or vec4s), from lane t in steps of LANES
+// without a division per element: (n, k) is the sample and the element of its
+// plane.
 struct ChunkIter {
     n: u32, k: u32, m: u32, dn: u32, dk: u32, len: u32,
 }
@@ -23,8 +27,8 @@ fn chunk_start(s: u32, t: u32, len: u32) -> ChunkIter {
     it.m = (n1 - n0) * len;
     it.n = n0 + t / len;
     it.k = t % len;
-    it.dn = WG / len;
-    it.dk = WG % len;
+    it.dn = LANES / len;
+    it.dk = LANES % len;
     it.len = len;
     return it;
 }

@@ -154,7 +154,7 @@ pub fn batchnorm_forward_train(
         flags |= RESIDUAL;
     }
     let p = params(g, o, flags)?;
-    let partials = gpu.tensor(&[g.c, p.chunks as usize, 2])?;
+    let partials = partials(gpu, g, &p)?;
     launch(
         gpu,
         prog,
@@ -170,16 +170,13 @@ pub fn batchnorm_forward_train(
         &p,
         &[
             Some(saved),
-            Some(coef),
             Some(running_mean),
             Some(running_var),
             Some(&partials),
-            Some(gamma),
-            Some(beta),
-            Some(x),
         ],
         table::BN_STATS_FINALIZE.grid_1d(gpu, g.c)?,
     )?;
+    scale_shift(gpu, prog, coef, saved, gamma, beta, g, &p)?;
     apply(gpu, prog, y, x, coef, residual, g, &p)
 }
 
@@ -223,21 +220,47 @@ pub fn batchnorm_forward_eval(
     }
     expect_shape("batch norm coefficients", coef, &[2, g.c])?;
     let p = params(g, o, flags)?;
+    let stats = gpu.tensor(&[2, g.c])?;
     launch(
         gpu,
         prog,
-        &table::BN_EVAL_COEF,
+        &table::BN_EVAL_STATS,
         &p,
-        &[
-            Some(coef),
-            Some(running_mean),
-            Some(running_var),
-            Some(gamma),
-            Some(beta),
-        ],
-        table::BN_EVAL_COEF.grid_1d(gpu, g.c)?,
+        &[Some(&stats), Some(running_mean), Some(running_var)],
+        table::BN_EVAL_STATS.grid_1d(gpu, g.c)?,
     )?;
+    scale_shift(gpu, prog, coef, &stats, gamma, beta, g, &p)?;
     apply(gpu, prog, y, x, coef, residual, g, &p)
+}
+
+/// The reductions' per-chunk sums [C, S, 2] and a value per channel [C] (the
+/// forward's shift, the backward's mean).
+fn partials(gpu: &Gpu, g: &BnGeom, p: &BnParams) -> Result<Tensor> {
+    gpu.tensor(&[g.c * (2 * p.chunks as usize + 1)])
+}
+
+/// `coef` [2, C] = (gamma·invstd, beta − mean·gamma·invstd) from `stats`
+/// [2, C] = (mean, invstd).
+#[allow(clippy::too_many_arguments)]
+fn scale_shift(
+    gpu: &Gpu,
+    prog: &mut Program,
+    coef: &Tensor,
+    stats: &Tensor,
+    gamma: &Tensor,
+    beta: &Tensor,
+    g: &BnGeom,
+    p: &BnParams,
+) -> Result<()> {
+    launch(
+        gpu,
+        prog,
+        &table::BN_COEF,
+        p,
+        &[Some(coef), Some(stats), Some(gamma), Some(beta)],
+        table::BN_COEF.grid_1d(gpu, g.c)?,
+    )?;
+    Ok(())
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -312,14 +335,22 @@ pub fn batchnorm_backward(
         }
     }
     let p = params(g, &BnOptions::default(), flags)?;
-    let partials = gpu.tensor(&[g.c, p.chunks as usize, 2])?;
-    let bcoef = gpu.tensor(&[4, g.c])?;
+    let partials = partials(gpu, g, &p)?;
+    let bcoef = gpu.tensor(&[6, g.c])?;
+    launch(
+        gpu,
+        prog,
+        &table::BN_BACKWARD_MEAN,
+        &p,
+        &[Some(&partials), Some(saved)],
+        table::BN_BACKWARD_MEAN.grid_1d(gpu, g.c)?,
+    )?;
     launch(
         gpu,
         prog,
         pick(g, &table::BN_BACKWARD_PARTIAL, &table::BN_BACKWARD_PARTIAL4),
         &p,
-        &[Some(&partials), Some(dout), out, Some(x), Some(saved)],
+        &[Some(&partials), Some(dout), out, Some(x)],
         [g.c as u32, p.chunks, 1],
     )?;
     launch(
@@ -327,30 +358,51 @@ pub fn batchnorm_backward(
         prog,
         &table::BN_BACKWARD_FINALIZE,
         &p,
-        &[
-            Some(dgamma),
-            Some(dbeta),
-            Some(&bcoef),
-            Some(&partials),
-            Some(saved),
-            Some(gamma),
-        ],
+        &[Some(&bcoef), Some(&partials), Some(saved), Some(gamma)],
         table::BN_BACKWARD_FINALIZE.grid_1d(gpu, g.c)?,
     )?;
+    launch(
+        gpu,
+        prog,
+        &table::BN_BACKWARD_GRADS,
+        &p,
+        &[Some(dgamma), Some(dbeta), Some(&bcoef)],
+        table::BN_BACKWARD_GRADS.grid_1d(gpu, g.c)?,
+    )?;
     let k = pick(g, &table::BN_BACKWARD_APPLY, &table::BN_BACKWARD_APPLY4);
+    let dres = dres.map(|r| r.dres);
+    if k.fits(gpu) {
+        launch(
+            gpu,
+            prog,
+            k,
+            &p,
+            &[Some(dx), dres, Some(dout), out, Some(x), Some(&bcoef)],
+            apply_grid(gpu, g, k)?,
+        )?;
+        return Ok(());
+    }
+    // Fewer than 6 storage buffers: the masked gradient goes through dx.
+    let gate = pick(g, &table::BN_BACKWARD_GATE, &table::BN_BACKWARD_GATE4);
+    launch(
+        gpu,
+        prog,
+        gate,
+        &p,
+        &[Some(dx), dres, Some(dout), out],
+        apply_grid(gpu, g, gate)?,
+    )?;
+    let k = pick(
+        g,
+        &table::BN_BACKWARD_APPLY_GATED,
+        &table::BN_BACKWARD_APPLY_GATED4,
+    );
     launch(
         gpu,
         prog,
         k,
         &p,
-        &[
-            Some(dx),
-            dres.map(|r| r.dres),
-            Some(dout),
-            out,
-            Some(x),
-            Some(&bcoef),
-        ],
+        &[Some(dx), Some(x), Some(&bcoef)],
         apply_grid(gpu, g, k)?,
     )?;
     Ok(())

@@ -52,13 +52,15 @@ pub fn softmax_xent(
         prog,
         &table::SOFTMAX_XENT,
         &p,
-        &[
-            dlogits,
-            Some(per_sample),
-            Some(metrics),
-            Some(logits),
-            Some(labels),
-        ],
+        &[dlogits, Some(per_sample), Some(logits), Some(labels)],
+        [1, 1, 1],
+    )?;
+    launch(
+        gpu,
+        prog,
+        &table::XENT_MEAN,
+        &p,
+        &[Some(metrics), Some(per_sample)],
         [1, 1, 1],
     )?;
     Ok(())

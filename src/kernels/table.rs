@@ -94,6 +94,11 @@ impl<P: Params> Kernel<P> {
         self.workgroup[0]
     }
 
+    /// Whether `gpu`'s limits allow it.
+    pub fn fits(&self, gpu: &Gpu) -> bool {
+        self.info("").exceeds(gpu.limits()).is_empty()
+    }
+
     /// The grid for one invocation per item of `threads` (see [`grid_1d`]).
     pub fn grid_1d(&self, gpu: &Gpu, threads: usize) -> Result<[u32; 3]> {
         grid_1d(gpu, self.entry, threads, self.width())
@@ -174,12 +179,16 @@ impl KernelInfo {
     }
 }
 
+/// Entry points with a variant for smaller limits, which their launcher runs
+/// where they do not fit (see [`Kernel::fits`]).
+pub const WITH_VARIANT: &[&str] = &["bn_backward_apply", "bn_backward_apply4"];
+
 /// Refuses, naming each limit and the kernels over it, a device whose limits
-/// some kernel of the table exceeds — before any pipeline is built, rather
-/// than as a pipeline error in the middle of planning.
+/// some kernel of the table exceeds (but those [`WITH_VARIANT`]) — before any
+/// pipeline is built, rather than as a pipeline error in the middle of planning.
 pub fn check_limits(l: &wgpu::Limits) -> Result<()> {
     let mut over: Vec<(&'static str, u32, u32, Vec<&'static str>)> = Vec::new();
-    for k in all() {
+    for k in all().iter().filter(|k| !WITH_VARIANT.contains(&k.entry)) {
         for (limit, allowed, needed) in k.exceeds(l) {
             match over.iter_mut().find(|o| o.0 == limit) {
                 Some(o) => {
@@ -232,19 +241,29 @@ macro_rules! table {
 
 table! {
     // Batch norm forward: statistics per chunk of samples, then per channel;
-    // the eval-mode coefficients; the apply pass (+ residual, ReLU).
-    BN_STATS_PARTIAL: batchnorm::BnParams = BATCHNORM_FORWARD::"bn_stats_partial", [256, 1, 1], [Write, Read];
-    BN_STATS_PARTIAL4: batchnorm::BnParams = BATCHNORM_FORWARD::"bn_stats_partial4", [256, 1, 1], [Write, Read];
-    BN_STATS_FINALIZE: batchnorm::BnParams = BATCHNORM_FORWARD::"bn_stats_finalize", [64, 1, 1], [Write, Write, Write, Write, Read, Read, Read, Read];
-    BN_EVAL_COEF: batchnorm::BnParams = BATCHNORM_FORWARD::"bn_eval_coef", [64, 1, 1], [Write, Read, Read, Read, Read];
+    // (or the running ones, in eval mode); the per-channel scale and shift;
+    // the apply pass (+ residual, ReLU).
+    BN_STATS_PARTIAL: batchnorm::BnParams = BATCHNORM_FORWARD::"bn_stats_partial", [128, 1, 1], [Write, Read];
+    BN_STATS_PARTIAL4: batchnorm::BnParams = BATCHNORM_FORWARD::"bn_stats_partial4", [128, 1, 1], [Write, Read];
+    BN_STATS_FINALIZE: batchnorm::BnParams = BATCHNORM_FORWARD::"bn_stats_finalize", [64, 1, 1], [Write, Write, Write, Read];
+    BN_EVAL_STATS: batchnorm::BnParams = BATCHNORM_FORWARD::"bn_eval_stats", [64, 1, 1], [Write, Read, Read];
+    BN_COEF: batchnorm::BnParams = BATCHNORM_FORWARD::"bn_coef", [64, 1, 1], [Write, Read, Read, Read];
     BN_APPLY: batchnorm::BnParams = BATCHNORM_FORWARD::"bn_apply", [64, 1, 1], [Write, Read, Read, Read];
     BN_APPLY4: batchnorm::BnParams = BATCHNORM_FORWARD::"bn_apply4", [64, 1, 1], [Write, Read, Read, Read];
     // Batch norm backward.
-    BN_BACKWARD_PARTIAL: batchnorm::BnParams = BATCHNORM_BACKWARD::"bn_backward_partial", [256, 1, 1], [Write, Read, Read, Read, Read];
-    BN_BACKWARD_PARTIAL4: batchnorm::BnParams = BATCHNORM_BACKWARD::"bn_backward_partial4", [256, 1, 1], [Write, Read, Read, Read, Read];
-    BN_BACKWARD_FINALIZE: batchnorm::BnParams = BATCHNORM_BACKWARD::"bn_backward_finalize", [64, 1, 1], [Write, Write, Write, Read, Read, Read];
+    BN_BACKWARD_MEAN: batchnorm::BnParams = BATCHNORM_BACKWARD::"bn_backward_mean", [64, 1, 1], [Write, Read];
+    BN_BACKWARD_PARTIAL: batchnorm::BnParams = BATCHNORM_BACKWARD::"bn_backward_partial", [128, 1, 1], [Write, Read, Read, Read];
+    BN_BACKWARD_PARTIAL4: batchnorm::BnParams = BATCHNORM_BACKWARD::"bn_backward_partial4", [128, 1, 1], [Write, Read, Read, Read];
+    BN_BACKWARD_FINALIZE: batchnorm::BnParams = BATCHNORM_BACKWARD::"bn_backward_finalize", [64, 1, 1], [Write, Read, Read, Read];
+    BN_BACKWARD_GRADS: batchnorm::BnParams = BATCHNORM_BACKWARD::"bn_backward_grads", [64, 1, 1], [Write, Write, Read];
+    /// Needs 6 storage buffers; where a stage allows fewer, the launcher runs
+    /// BN_BACKWARD_GATE and BN_BACKWARD_APPLY_GATED in its place.
     BN_BACKWARD_APPLY: batchnorm::BnParams = BATCHNORM_BACKWARD::"bn_backward_apply", [64, 1, 1], [Write, Write, Read, Read, Read, Read];
     BN_BACKWARD_APPLY4: batchnorm::BnParams = BATCHNORM_BACKWARD::"bn_backward_apply4", [64, 1, 1], [Write, Write, Read, Read, Read, Read];
+    BN_BACKWARD_GATE: batchnorm::BnParams = BATCHNORM_BACKWARD::"bn_backward_gate", [64, 1, 1], [Write, Write, Read, Read];
+    BN_BACKWARD_GATE4: batchnorm::BnParams = BATCHNORM_BACKWARD::"bn_backward_gate4", [64, 1, 1], [Write, Write, Read, Read];
+    BN_BACKWARD_APPLY_GATED: batchnorm::BnParams = BATCHNORM_BACKWARD::"bn_backward_apply_gated", [64, 1, 1], [Write, Read, Read];
+    BN_BACKWARD_APPLY_GATED4: batchnorm::BnParams = BATCHNORM_BACKWARD::"bn_backward_apply_gated4", [64, 1, 1], [Write, Read, Read];
     // The multiply-add ceiling of `reslab bench`.
     BENCH_FMA: ceiling::FmaParams = BENCH_FMA::"bench_fma", [64, 1, 1], [Write];
     // Activation pictures.
@@ -258,35 +277,36 @@ table! {
     // Convolution: the tiled 3x3 passes and their layout passes.
     CONV2D_PAD: conv2d::PadParams = CONV2D_TILED_PREPARE::"conv2d_pad", [64, 1, 1], [Write, Read];
     CONV2D_PAD_SHIFT1: conv2d::PadParams = CONV2D_TILED_PREPARE::"conv2d_pad_shift1", [64, 1, 1], [Write, Read];
-    CONV2D_WEIGHT_TILES: conv2d::WeightParams = CONV2D_TILED_PREPARE::"conv2d_weight_tiles", [256, 1, 1], [Write, Read];
+    CONV2D_WEIGHT_TILES: conv2d::WeightParams = CONV2D_TILED_PREPARE::"conv2d_weight_tiles", [128, 1, 1], [Write, Read];
     CONV2D_FORWARD_TILED_S1: conv2d::TiledParams = CONV2D_FORWARD_TILED::"conv2d_forward_tiled_s1", [64, 1, 1], [Write, Read, Read, Read];
     CONV2D_FORWARD_TILED_S2: conv2d::TiledParams = CONV2D_FORWARD_TILED::"conv2d_forward_tiled_s2", [64, 1, 1], [Write, Read, Read, Read];
     CONV2D_BACKWARD_DATA_TILED_S2: conv2d::S2Params = CONV2D_BACKWARD_DATA_S2::"conv2d_backward_data_tiled_s2", [64, 1, 1], [Write, Read, Read];
     CONV2D_BACKWARD_WEIGHT_TILED_S1: conv2d::WgradParams = CONV2D_BACKWARD_WEIGHT_TILED::"conv2d_backward_weight_tiled_s1", [16, 1, 1], [Write, Read, Read];
     CONV2D_BACKWARD_WEIGHT_TILED_S2: conv2d::WgradParams = CONV2D_BACKWARD_WEIGHT_TILED::"conv2d_backward_weight_tiled_s2", [16, 1, 1], [Write, Read, Read];
-    CONV2D_BACKWARD_WEIGHT_REDUCE: conv2d::WgradParams = CONV2D_BACKWARD_WEIGHT_TILED::"conv2d_backward_weight_reduce", [256, 1, 1], [Write, Read];
+    CONV2D_BACKWARD_WEIGHT_REDUCE: conv2d::WgradParams = CONV2D_BACKWARD_WEIGHT_TILED::"conv2d_backward_weight_reduce", [128, 1, 1], [Write, Read];
     // Elementwise passes.
-    RELU_FORWARD: elementwise::EwParams = ELEMENTWISE::"relu_forward", [256, 1, 1], [Write, Read];
-    RELU_BACKWARD: elementwise::EwParams = ELEMENTWISE::"relu_backward", [256, 1, 1], [Write, Read, Read];
-    ADD_FORWARD: elementwise::EwParams = ELEMENTWISE::"add_forward", [256, 1, 1], [Write, Read, Read];
-    AXPBY: elementwise::EwParams = ELEMENTWISE::"axpby", [256, 1, 1], [Write, Read, Read];
-    COPY: elementwise::EwParams = ELEMENTWISE::"copy", [256, 1, 1], [Write, Read];
+    RELU_FORWARD: elementwise::EwParams = ELEMENTWISE::"relu_forward", [128, 1, 1], [Write, Read];
+    RELU_BACKWARD: elementwise::EwParams = ELEMENTWISE::"relu_backward", [128, 1, 1], [Write, Read, Read];
+    ADD_FORWARD: elementwise::EwParams = ELEMENTWISE::"add_forward", [128, 1, 1], [Write, Read, Read];
+    AXPBY: elementwise::EwParams = ELEMENTWISE::"axpby", [128, 1, 1], [Write, Read, Read];
+    COPY: elementwise::EwParams = ELEMENTWISE::"copy", [128, 1, 1], [Write, Read];
     // The classifier.
     LINEAR_FORWARD: linear::LinearParams = LINEAR::"linear_forward", [64, 1, 1], [Write, Read, Read, Read];
     LINEAR_BACKWARD_DATA: linear::LinearParams = LINEAR::"linear_backward_data", [64, 1, 1], [Write, Read, Read];
     LINEAR_BACKWARD_WEIGHT: linear::LinearParams = LINEAR::"linear_backward_weight", [64, 1, 1], [Write, Read, Read];
     LINEAR_BACKWARD_BIAS: linear::LinearParams = LINEAR::"linear_backward_bias", [64, 1, 1], [Write, Read];
     // Pooling.
-    MAXPOOL_FORWARD: pool::PoolParams = POOL::"maxpool_forward", [256, 1, 1], [Write, Write, Read];
-    MAXPOOL_BACKWARD: pool::PoolParams = POOL::"maxpool_backward", [256, 1, 1], [Write, Read, Read];
+    MAXPOOL_FORWARD: pool::PoolParams = POOL::"maxpool_forward", [128, 1, 1], [Write, Write, Read];
+    MAXPOOL_BACKWARD: pool::PoolParams = POOL::"maxpool_backward", [128, 1, 1], [Write, Read, Read];
     AVGPOOL_FORWARD: pool::PoolParams = POOL::"avgpool_forward", [64, 1, 1], [Write, Read];
-    AVGPOOL_BACKWARD: pool::PoolParams = POOL::"avgpool_backward", [256, 1, 1], [Write, Read];
+    AVGPOOL_BACKWARD: pool::PoolParams = POOL::"avgpool_backward", [128, 1, 1], [Write, Read];
     // Sums for the analysis probes.
     SUM_SUMSQ_ROWS: reduce::ReduceParams = REDUCE::"sum_sumsq_rows", [64, 1, 1], [Write, Read, Read];
     SUM_SUMSQ_CHANNELS: reduce::ReduceParams = REDUCE::"sum_sumsq_channels", [64, 1, 1], [Write, Read, Read];
     // The optimiser, the shortcut and the loss.
-    SGD_STEP: sgd::SgdParams = SGD::"sgd_step", [256, 1, 1], [Write, Write, Read];
-    SHORTCUT_A_FORWARD: shortcut::ShortcutParams = SHORTCUT::"shortcut_a_forward", [256, 1, 1], [Write, Read];
-    SHORTCUT_A_BACKWARD: shortcut::ShortcutParams = SHORTCUT::"shortcut_a_backward", [256, 1, 1], [Write, Read];
-    SOFTMAX_XENT: loss::XentParams = SOFTMAX_XENT::"softmax_xent", [256, 1, 1], [Write, Write, Write, Read, Read];
+    SGD_STEP: sgd::SgdParams = SGD::"sgd_step", [128, 1, 1], [Write, Write, Read];
+    SHORTCUT_A_FORWARD: shortcut::ShortcutParams = SHORTCUT::"shortcut_a_forward", [128, 1, 1], [Write, Read];
+    SHORTCUT_A_BACKWARD: shortcut::ShortcutParams = SHORTCUT::"shortcut_a_backward", [128, 1, 1], [Write, Read];
+    SOFTMAX_XENT: loss::XentParams = SOFTMAX_XENT::"softmax_xent", [128, 1, 1], [Write, Write, Read, Read];
+    XENT_MEAN: loss::XentParams = SOFTMAX_XENT::"xent_mean", [128, 1, 1], [Write, Read];
 }

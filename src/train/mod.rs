@@ -308,6 +308,9 @@ impl Trainer {
             return Ok(None);
         }
         let end = total.min(self.step.saturating_add(n));
+        // The first logging interval starts with the first step submitted,
+        // not when its result arrives.
+        self.interval.3.get_or_insert_with(Instant::now);
         let mut t_epoch = Instant::now();
         let mut last_epoch = None;
         let mut stop = false;

@@ -349,3 +349,33 @@ fn degradation_trains_every_net_and_seed_into_run_folders() {
     let _ = std::fs::remove_dir_all(&out);
     no_errors();
 }
+
+/// The logged throughput accounts for the whole run: the intervals it is
+/// measured over (images / images_per_s) add up to the time from the run's
+/// start to its last log line, the first step included.
+#[test]
+fn logged_throughput_covers_the_whole_run() {
+    let gpu = gpu();
+    let cfg = TrainConfig {
+        epochs: 1,
+        log_every: 1,
+        ..tiny_config()
+    };
+    let batch = cfg.batch as f64;
+    let mut t = Trainer::new(gpu, cfg, tiny_data(), None).unwrap();
+    let start = std::time::Instant::now();
+    let mut covered = 0.0;
+    let mut last = 0.0;
+    t.run(None, &mut |e| {
+        if let Event::Logged(l) = e {
+            covered += batch / l.images_per_s as f64;
+            last = start.elapsed().as_secs_f64();
+        }
+        true
+    })
+    .unwrap();
+    assert!(
+        covered >= 0.95 * last && covered <= last * 1.001 + 1e-3,
+        "the logged intervals cover {covered:.4} s of the {last:.4} s to the last log line"
+    );
+}
