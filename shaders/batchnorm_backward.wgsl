@@ -223,13 +223,12 @@ fn bn_backward_partial4(@builtin(workgroup_id) wid: vec3<u32>,
 fn bn_backward_apply4(@builtin(global_invocation_id) gid: vec3<u32>,
                       @builtin(workgroup_id) wid: vec3<u32>,
                       @builtin(num_workgroups) nwg: vec3<u32>) {
-    let plane = wid.y + wid.z * nwg.y;
-    let q = p.hw / 4u;
-    if plane >= p.n * p.c || gid.x >= q {
+    let q4 = quad4(gid, wid, nwg);
+    if !q4.valid {
         return;
     }
-    let c = plane % p.c;
-    let i = plane * q + gid.x;
+    let c = q4.c;
+    let i = q4.i;
     var g = d_dout4[i];
     if (p.flags & RELU) != 0u {
         g = select(vec4<f32>(0.0), g, d_out4[i] > vec4<f32>(0.0));
@@ -308,12 +307,11 @@ fn bn_backward_apply_gated(@builtin(global_invocation_id) gid: vec3<u32>,
 fn bn_backward_gate4(@builtin(global_invocation_id) gid: vec3<u32>,
                      @builtin(workgroup_id) wid: vec3<u32>,
                      @builtin(num_workgroups) nwg: vec3<u32>) {
-    let plane = wid.y + wid.z * nwg.y;
-    let q = p.hw / 4u;
-    if plane >= p.n * p.c || gid.x >= q {
+    let q4 = quad4(gid, wid, nwg);
+    if !q4.valid {
         return;
     }
-    let i = plane * q + gid.x;
+    let i = q4.i;
     var g = q_dout4[i];
     if (p.flags & RELU) != 0u {
         g = select(vec4<f32>(0.0), g, q_out4[i] > vec4<f32>(0.0));
@@ -336,13 +334,12 @@ fn bn_backward_gate4(@builtin(global_invocation_id) gid: vec3<u32>,
 fn bn_backward_apply_gated4(@builtin(global_invocation_id) gid: vec3<u32>,
                             @builtin(workgroup_id) wid: vec3<u32>,
                             @builtin(num_workgroups) nwg: vec3<u32>) {
-    let plane = wid.y + wid.z * nwg.y;
-    let q = p.hw / 4u;
-    if plane >= p.n * p.c || gid.x >= q {
+    let q4 = quad4(gid, wid, nwg);
+    if !q4.valid {
         return;
     }
-    let c = plane % p.c;
-    let i = plane * q + gid.x;
+    let c = q4.c;
+    let i = q4.i;
     let a = h_bcoef4[c];
     let k = h_bcoef4[p.c + c];
     let b = h_bcoef4[2u * p.c + c];

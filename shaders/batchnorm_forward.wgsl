@@ -207,13 +207,12 @@ fn bn_stats_partial4(@builtin(workgroup_id) wid: vec3<u32>,
 fn bn_apply4(@builtin(global_invocation_id) gid: vec3<u32>,
              @builtin(workgroup_id) wid: vec3<u32>,
              @builtin(num_workgroups) nwg: vec3<u32>) {
-    let plane = wid.y + wid.z * nwg.y;
-    let q = p.hw / 4u;
-    if plane >= p.n * p.c || gid.x >= q {
+    let q4 = quad4(gid, wid, nwg);
+    if !q4.valid {
         return;
     }
-    let c = plane % p.c;
-    let i = plane * q + gid.x;
+    let c = q4.c;
+    let i = q4.i;
     var v = a_x4[i] * a_coef4[c] + vec4<f32>(a_coef4[p.c + c]);
     if (p.flags & RESIDUAL) != 0u {
         v += a_residual4[i];

@@ -59,3 +59,19 @@ fn quad(gid: vec3<u32>, wid: vec3<u32>, nwg: vec3<u32>) -> Quad {
     q.count = select(0u, min(4u, p.hw - min(k, p.hw)), plane < p.n * p.c);
     return q;
 }
+
+// Vec4 apply passes: one invocation takes one vec4 (index i, channel c) of one
+// plane; `valid` is false past the last plane or the plane's end.
+struct Quad4 {
+    i: u32, c: u32, valid: bool,
+}
+
+fn quad4(gid: vec3<u32>, wid: vec3<u32>, nwg: vec3<u32>) -> Quad4 {
+    let plane = wid.y + wid.z * nwg.y;
+    let q = p.hw / 4u;
+    var r: Quad4;
+    r.valid = plane < p.n * p.c && gid.x < q;
+    r.c = plane % p.c;
+    r.i = plane * q + gid.x;
+    return r;
+}

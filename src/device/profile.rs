@@ -67,34 +67,21 @@ impl LimitProfile {
             return adapter.clone();
         };
         let mut l = adapter.clone();
-        l.max_storage_buffers_per_shader_stage = l
-            .max_storage_buffers_per_shader_stage
-            .min(p.max_storage_buffers_per_shader_stage);
-        l.max_storage_buffer_binding_size = l
-            .max_storage_buffer_binding_size
-            .min(p.max_storage_buffer_binding_size);
-        l.max_uniform_buffer_binding_size = l
-            .max_uniform_buffer_binding_size
-            .min(p.max_uniform_buffer_binding_size);
-        l.max_buffer_size = l.max_buffer_size.min(p.max_buffer_size);
-        l.max_compute_workgroup_storage_size = l
-            .max_compute_workgroup_storage_size
-            .min(p.max_compute_workgroup_storage_size);
-        l.max_compute_invocations_per_workgroup = l
-            .max_compute_invocations_per_workgroup
-            .min(p.max_compute_invocations_per_workgroup);
-        l.max_compute_workgroup_size_x = l
-            .max_compute_workgroup_size_x
-            .min(p.max_compute_workgroup_size_x);
-        l.max_compute_workgroup_size_y = l
-            .max_compute_workgroup_size_y
-            .min(p.max_compute_workgroup_size_y);
-        l.max_compute_workgroup_size_z = l
-            .max_compute_workgroup_size_z
-            .min(p.max_compute_workgroup_size_z);
-        l.max_compute_workgroups_per_dimension = l
-            .max_compute_workgroups_per_dimension
-            .min(p.max_compute_workgroups_per_dimension);
+        macro_rules! lower {
+            ($($field:ident),*) => { $(l.$field = l.$field.min(p.$field);)* };
+        }
+        lower!(
+            max_storage_buffers_per_shader_stage,
+            max_storage_buffer_binding_size,
+            max_uniform_buffer_binding_size,
+            max_buffer_size,
+            max_compute_workgroup_storage_size,
+            max_compute_invocations_per_workgroup,
+            max_compute_workgroup_size_x,
+            max_compute_workgroup_size_y,
+            max_compute_workgroup_size_z,
+            max_compute_workgroups_per_dimension
+        );
         l
     }
 }
