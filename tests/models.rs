@@ -256,3 +256,60 @@ fn multiply_adds_match_the_paper() {
     let m = g.flops_per_image(false) as f64 / 2.0 / 1e6;
     assert!((40.0..42.0).contains(&m), "resnet20: {m:.2}M multiply-adds");
 }
+
+/// Every convolution and batch norm of the zoo, at its default input size and
+/// the default batch (128), runs with serial loops of at most 8192 terms per
+/// invocation: none grows with the batch or the image but the number of
+/// chunks a reduction adds, which stays in the hundreds.
+#[test]
+fn serial_loops_of_the_zoo_are_bounded() {
+    use reslab::kernels::{batchnorm, conv2d};
+    use reslab::model::Op;
+    use std::collections::BTreeMap;
+    let batch = 128;
+    let mut longest: BTreeMap<&str, (usize, String)> = BTreeMap::new();
+    for (name, size) in [
+        ("resnet20", 32),
+        ("resnet110", 32),
+        ("resnet1202", 32),
+        ("resnet18", 224),
+        ("resnet34", 224),
+        ("resnet50", 224),
+        ("resnet101", 224),
+        ("resnet152", 224),
+    ] {
+        let spec = ModelSpec::parse(name, None).unwrap();
+        let graph = Graph::build(&spec, size, size).unwrap();
+        for op in &graph.ops {
+            let loops: Vec<(&str, usize)> = match op {
+                Op::Conv {
+                    x,
+                    y,
+                    k,
+                    stride,
+                    pad,
+                    ..
+                } => conv2d::serial_loops(&graph.conv_geom(batch, *x, *y, *k, *stride, *pad))
+                    .to_vec(),
+                Op::BatchNorm { x, .. } => {
+                    batchnorm::serial_loops(&graph.bn_geom(batch, *x)).to_vec()
+                }
+                _ => continue,
+            };
+            for (pass, len) in loops {
+                let e = longest.entry(pass).or_insert((0, String::new()));
+                if len > e.0 {
+                    *e = (len, format!("{name} at {size} px"));
+                }
+            }
+        }
+    }
+    for (pass, (len, at)) in &longest {
+        eprintln!("{pass}: longest serial loop {len} ({at})");
+    }
+    let bound = |pass: &str| if pass.ends_with("chunks") { 1024 } else { 8192 };
+    for (pass, (len, at)) in &longest {
+        assert!(*len <= bound(pass), "{pass}: a loop of {len} in {at}");
+    }
+    assert_eq!(longest.len(), 6, "every pass measured: {longest:?}");
+}

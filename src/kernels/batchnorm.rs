@@ -39,6 +39,20 @@ fn chunks(g: &BnGeom) -> (usize, usize) {
     (g.n.div_ceil(per), per)
 }
 
+/// Lanes a batch-norm reduction sums over (`LANES` of the batch-norm shaders).
+const LANES: usize = 256;
+
+/// The longest serial loops of batch norm: the values one lane of the
+/// statistics (and backward) reductions sums, and the chunks a channel's
+/// finalize pass adds.
+pub fn serial_loops(g: &BnGeom) -> [(&'static str, usize); 2] {
+    let (s, len) = chunks(g);
+    [
+        ("batch-norm reduction lane", (len * g.hw).div_ceil(LANES)),
+        ("batch-norm chunks", s),
+    ]
+}
+
 /// Grid of the apply pass `k`: x over a plane's values in fours, a workgroup
 /// of them per group; y (and z beyond the per-dimension limit) over the N·C
 /// planes.

@@ -25,8 +25,8 @@ params! {
         ph: u32,
         pw: u32,
         flags: u32,
-        _pad0: u32,
-        _pad1: u32,
+        rows: u32,
+        chunks: u32,
     }
 }
 
@@ -55,8 +55,8 @@ impl ConvParams {
             ph: g.ph as u32,
             pw: g.pw as u32,
             flags,
-            _pad0: 0,
-            _pad1: 0,
+            rows: (g.n * g.ho()) as u32,
+            chunks: 1,
         })
     }
 }
@@ -118,6 +118,18 @@ pub fn conv2d_backward_data_reference(
     Ok(())
 }
 
+/// Terms an invocation of the split weight gradient sums at most (one output
+/// row at least): its loop stays bounded for any batch and image size.
+pub const WGRAD_TERMS: usize = 4096;
+
+/// How [`conv2d_backward_weight`] splits the N·Ho output rows of a convolution
+/// the tiled kernels do not handle: (rows per chunk, chunks).
+pub fn weight_split(g: &Conv2dGeom) -> (usize, usize) {
+    let total = (g.n * g.ho()).max(1);
+    let rows = (WGRAD_TERMS / g.wo().max(1)).clamp(1, total);
+    (rows, total.div_ceil(rows))
+}
+
 /// Reference backward-weight: one invocation per element of dweight.
 pub fn conv2d_backward_weight_reference(
     gpu: &Gpu,
@@ -136,6 +148,68 @@ pub fn conv2d_backward_weight_reference(
         &params,
         &[Some(dw), Some(dy), Some(x)],
         table::CONV2D_BACKWARD_WEIGHT_REFERENCE.grid_1d(gpu, dw.len())?,
+    )?;
+    Ok(())
+}
+
+/// The weight gradient of any convolution with the output rows split into
+/// chunks of `rows` rows: one invocation per element of dweight and chunk, then
+/// the chunks summed. One chunk is [`conv2d_backward_weight_reference`].
+pub fn conv2d_backward_weight_split(
+    gpu: &Gpu,
+    prog: &mut Program,
+    dw: &Tensor,
+    dy: &Tensor,
+    x: &Tensor,
+    g: &Conv2dGeom,
+    rows: usize,
+) -> Result<()> {
+    check(g, dy, x, dw, None)?;
+    let total = (g.n * g.ho()).max(1);
+    let rows = rows.clamp(1, total);
+    let chunks = total.div_ceil(rows);
+    if chunks == 1 {
+        return conv2d_backward_weight_reference(gpu, prog, dw, dy, x, g);
+    }
+    let len = dw.len();
+    u32_of("weight-gradient partial sums", chunks * len)?;
+    let partials = gpu.tensor(&[chunks, len])?;
+    let params = ConvParams {
+        rows: rows as u32,
+        chunks: chunks as u32,
+        ..ConvParams::new(g, 0)?
+    };
+    launch(
+        gpu,
+        prog,
+        &table::CONV2D_BACKWARD_WEIGHT_REFERENCE,
+        &params,
+        &[Some(&partials), Some(dy), Some(x)],
+        table::CONV2D_BACKWARD_WEIGHT_REFERENCE.grid_1d(gpu, chunks * len)?,
+    )?;
+    reduce_chunks(gpu, prog, dw, &partials, chunks)
+}
+
+/// `dw` = the sum over the first axis of `partials` [chunks, len(dw)].
+fn reduce_chunks(
+    gpu: &Gpu,
+    prog: &mut Program,
+    dw: &Tensor,
+    partials: &Tensor,
+    chunks: usize,
+) -> Result<()> {
+    let p = WgradParams {
+        len: dw.len() as u32,
+        chunks: chunks as u32,
+        ..Default::default()
+    };
+    launch(
+        gpu,
+        prog,
+        &table::CONV2D_BACKWARD_WEIGHT_REDUCE,
+        &p,
+        &[Some(dw), Some(partials)],
+        table::CONV2D_BACKWARD_WEIGHT_REDUCE.grid_1d(gpu, dw.len())?,
     )?;
     Ok(())
 }
@@ -673,6 +747,35 @@ pub fn backward_weight_dy_pad(g: &Conv2dGeom) -> Option<PadGeom> {
     })
 }
 
+/// How the tiled weight gradient splits the batch: (images per chunk, chunks),
+/// about 1024 output pixels a chunk.
+fn tiled_weight_split(g: &Conv2dGeom) -> (usize, usize) {
+    let pixels = g.ho() * g.wo().next_multiple_of(4);
+    let imgs = (1024 / pixels).clamp(1, g.n.max(1));
+    (imgs, g.n.div_ceil(imgs))
+}
+
+/// The longest serial loop of each pass of a convolution as
+/// [`conv2d_forward`], [`conv2d_backward_data`] and [`conv2d_backward_weight`]
+/// run it: the products one invocation sums for one output value (forward,
+/// backward-data, weight gradient), and the chunks the weight gradient's
+/// reduction adds. What bounds an invocation's time (and a driver's watchdog).
+pub fn serial_loops(g: &Conv2dGeom) -> [(&'static str, usize); 4] {
+    let (terms, chunks) = if has_tiled_forward(g) {
+        let (imgs, chunks) = tiled_weight_split(g);
+        (imgs * g.ho() * g.wo(), chunks)
+    } else {
+        let (rows, chunks) = weight_split(g);
+        (rows * g.wo(), chunks)
+    };
+    [
+        ("conv forward", g.cin * g.kh * g.kw),
+        ("conv backward-data", g.cout * g.kh * g.kw),
+        ("conv weight gradient", terms),
+        ("conv weight-gradient chunks", chunks),
+    ]
+}
+
 /// Tiled weight gradient of a 3x3 convolution of stride 1 or 2 from the forward
 /// pass's padded input `xp` and `dyv`: dy itself, or its padded copy when
 /// [`backward_weight_dy_pad`] asks for one.
@@ -707,9 +810,7 @@ pub fn conv2d_backward_weight_tiled(
     })?;
     expect_shape("conv2d padded input", xp, &pg.shape())?;
     u32_of("padded input elements", xp.len())?;
-    let pixels = g.ho() * dy_pitch;
-    let imgs = (1024 / pixels).clamp(1, g.n);
-    let chunks = g.n.div_ceil(imgs);
+    let (imgs, chunks) = tiled_weight_split(g);
     let len = g.cout * g.cin * 9;
     u32_of("weight-gradient partial sums", chunks * len)?;
     let partials = gpu.tensor(&[chunks, g.cout, g.cin, 9])?;
@@ -750,21 +851,13 @@ pub fn conv2d_backward_weight_tiled(
         &[Some(&partials), Some(dyv), Some(xp)],
         grid,
     )?;
-    launch(
-        gpu,
-        prog,
-        &table::CONV2D_BACKWARD_WEIGHT_REDUCE,
-        &p,
-        &[Some(dw), Some(&partials)],
-        table::CONV2D_BACKWARD_WEIGHT_REDUCE.grid_1d(gpu, len)?,
-    )?;
-    Ok(())
+    reduce_chunks(gpu, prog, dw, &partials, chunks)
 }
 
 /// The weight gradient, on the fastest path for its shape: the tiled kernel
 /// (reading `xp`, the padded input [`conv2d_forward`] returned, or padding x
 /// itself when there is none; and dy padded when its rows need it), or the
-/// reference kernel.
+/// reference kernel split as [`weight_split`] says.
 #[allow(clippy::too_many_arguments)]
 pub fn conv2d_backward_weight(
     gpu: &Gpu,
@@ -777,7 +870,8 @@ pub fn conv2d_backward_weight(
     scratch: &mut dyn Scratch,
 ) -> Result<()> {
     if !has_tiled_forward(g) {
-        return conv2d_backward_weight_reference(gpu, prog, dw, dy, x, g);
+        let (rows, _) = weight_split(g);
+        return conv2d_backward_weight_split(gpu, prog, dw, dy, x, g, rows);
     }
     check(g, dy, x, dw, None)?;
     let own = match xp {

@@ -168,6 +168,23 @@ fn conv2d_backward_weight_reference_matches_cpu() {
     check_backward_weight("reference", conv2d_backward_weight_reference, &geoms(3, 24));
 }
 
+/// The weight gradient with its output rows split into chunks of 1, 2 and 5
+/// rows (one row to a whole image and across images), then summed.
+#[test]
+fn conv2d_backward_weight_split_matches_cpu() {
+    for rows in [1, 2, 5] {
+        check_backward_weight(
+            &format!("split into {rows}-row chunks"),
+            match rows {
+                1 => |gpu, p, dw, dy, x, g| conv2d_backward_weight_split(gpu, p, dw, dy, x, g, 1),
+                2 => |gpu, p, dw, dy, x, g| conv2d_backward_weight_split(gpu, p, dw, dy, x, g, 2),
+                _ => |gpu, p, dw, dy, x, g| conv2d_backward_weight_split(gpu, p, dw, dy, x, g, 5),
+            },
+            &geoms(30 + rows as u64, 16),
+        );
+    }
+}
+
 #[test]
 fn conv2d_backward_bias_matches_cpu() {
     let gpu = gpu();
