@@ -396,3 +396,52 @@ fn conv2d_backward_data_stride2_matches_cpu() {
     assert!(cases.iter().all(|(g, _)| backward_data_s2_pad(g).is_some()));
     check_backward_data("stride 2", backward_data, &cases);
 }
+
+/// 1x1 convolutions without padding, strides 1 to 3, position counts and
+/// channel counts that are and are not multiples of the 4x8 and 4x4 tiles,
+/// and one weight gradient over several chunks of positions.
+fn geoms_1x1(seed: u64, count: usize) -> Vec<(Conv2dGeom, bool)> {
+    let mut rng = Rng::new(seed);
+    let mut out = vec![
+        (Conv2dGeom::square(1, 1, 1, 1, 1, 1, 1, 0), false),
+        (Conv2dGeom::square(2, 16, 8, 8, 24, 1, 1, 0), true),
+        (Conv2dGeom::square(3, 9, 7, 7, 13, 1, 2, 0), false),
+        (Conv2dGeom::square(2, 64, 35, 33, 16, 1, 1, 0), true), // 2310 positions: 3 chunks
+    ];
+    while out.len() < count {
+        let s = 1 + rng.below(3);
+        let g = Conv2dGeom::square(
+            1 + rng.below(3),
+            1 + rng.below(40),
+            1 + rng.below(12),
+            1 + rng.below(12),
+            1 + rng.below(40),
+            1,
+            s,
+            0,
+        );
+        out.push((g, rng.below(2) == 0));
+    }
+    assert!(out.iter().all(|(g, _)| has_1x1(g)));
+    out
+}
+
+#[test]
+fn conv2d_1x1_matches_cpu() {
+    check_forward(
+        "1x1",
+        |gpu, p, y, x, w, b, g| conv2d_forward(gpu, p, y, x, w, b, g, &mut Fresh).map(|_| ()),
+        &geoms_1x1(40, 24),
+    );
+    let stride1: Vec<_> = geoms_1x1(41, 40)
+        .into_iter()
+        .filter(|(g, _)| g.sh == 1)
+        .collect();
+    assert!(stride1.len() >= 10, "only {} cases", stride1.len());
+    check_backward_data("1x1", backward_data, &stride1);
+    check_backward_weight(
+        "1x1",
+        |gpu, p, dw, dy, x, g| conv2d_backward_weight(gpu, p, dw, dy, x, None, g, &mut Fresh),
+        &geoms_1x1(42, 24),
+    );
+}
