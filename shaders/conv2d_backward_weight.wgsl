@@ -1,20 +1,16 @@
 // conv2d_backward_weight_reference: dweight = d(loss)/d(weight) of y = conv2d(x, weight),
-// for any kernel size and stride, and conv2d_backward_bias: dbias[co] = sum of dy
-// over n, oy, ox.
+// and conv2d_backward_bias: dbias[co] = sum of dy over n, oy, ox.
 //
 // Bindings of conv2d_backward_weight_reference:
-//   1 dweight [Co, Ci, Kh, Kw], or [S, Co, Ci, Kh, Kw] partial sums  written
+//   1 dweight [Co, Ci, Kh, Kw]  written
 //   2 dy      [N, Co, Ho, Wo]
 //   3 x       [N, Ci, H, W]
 // Bindings of conv2d_backward_bias:
 //   1 dbias   [Co]              written
 //   2 dy      [N, Co, Ho, Wo]
-// Dispatch: one invocation per element of dweight and chunk s of the N·Ho
-// output rows (p.rows rows each, p.chunks chunks), 64 per workgroup, folded over
-// (x, y); an invocation sums over at most p.rows·Wo terms, so its loop stays
-// bounded whatever the batch and image size. With one chunk it writes dweight
-// itself; with more, conv2d_backward_weight_reduce sums the chunks.
-// conv2d_backward_bias: one invocation per element of dbias.
+// Dispatch: one invocation per element of dweight (or dbias), 64 per workgroup,
+// folded over (x, y). Each invocation sums over N·Ho·Wo terms: the reference, not
+// the fast path.
 
 #import conv_params
 #import grid
@@ -28,35 +24,30 @@ const WG: u32 = 64u;
 @compute @workgroup_size(WG)
 fn conv2d_backward_weight_reference(@builtin(global_invocation_id) gid: vec3<u32>,
                           @builtin(num_workgroups) nwg: vec3<u32>) {
-    let len = p.co * p.ci * p.kh * p.kw;
     let i = folded_index(gid, nwg);
-    if i >= len * p.chunks {
+    if i >= p.co * p.ci * p.kh * p.kw {
         return;
     }
-    let wi = i % len;
-    let s = i / len;
-    let kx = wi % p.kw;
-    let ky = (wi / p.kw) % p.kh;
-    let ci = (wi / (p.kw * p.kh)) % p.ci;
-    let co = wi / (p.kw * p.kh * p.ci);
-    let r0 = s * p.rows;
-    let r1 = min(r0 + p.rows, p.n * p.ho);
+    let kx = i % p.kw;
+    let ky = (i / p.kw) % p.kh;
+    let ci = (i / (p.kw * p.kh)) % p.ci;
+    let co = i / (p.kw * p.kh * p.ci);
     var acc = 0.0;
-    for (var r = r0; r < r1; r++) {
-        let n = r / p.ho;
-        let oy = r % p.ho;
-        let iy = i32(oy * p.sh + ky) - i32(p.ph);
-        if iy < 0 || iy >= i32(p.h) {
-            continue;
-        }
-        let dyrow = ((n * p.co + co) * p.ho + oy) * p.wo;
-        let xrow = ((n * p.ci + ci) * p.h + u32(iy)) * p.w;
-        for (var ox = 0u; ox < p.wo; ox++) {
-            let ix = i32(ox * p.sw + kx) - i32(p.pw);
-            if ix < 0 || ix >= i32(p.w) {
+    for (var n = 0u; n < p.n; n++) {
+        let dybase = (n * p.co + co) * p.ho;
+        let xbase = (n * p.ci + ci) * p.h;
+        for (var oy = 0u; oy < p.ho; oy++) {
+            let iy = i32(oy * p.sh + ky) - i32(p.ph);
+            if iy < 0 || iy >= i32(p.h) {
                 continue;
             }
-            acc += dy[dyrow + ox] * x[xrow + u32(ix)];
+            for (var ox = 0u; ox < p.wo; ox++) {
+                let ix = i32(ox * p.sw + kx) - i32(p.pw);
+                if ix < 0 || ix >= i32(p.w) {
+                    continue;
+                }
+                acc += dy[(dybase + oy) * p.wo + ox] * x[(xbase + u32(iy)) * p.w + u32(ix)];
+            }
         }
     }
     dout[i] = acc;

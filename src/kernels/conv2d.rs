@@ -118,18 +118,6 @@ pub fn conv2d_backward_data_reference(
     Ok(())
 }
 
-/// Terms an invocation of the split weight gradient sums at most (one output
-/// row at least): its loop stays bounded for any batch and image size.
-pub const WGRAD_TERMS: usize = 4096;
-
-/// How [`conv2d_backward_weight`] splits the N·Ho output rows of a convolution
-/// the tiled kernels do not handle: (rows per chunk, chunks).
-pub fn weight_split(g: &Conv2dGeom) -> (usize, usize) {
-    let total = (g.n * g.ho()).max(1);
-    let rows = (WGRAD_TERMS / g.wo().max(1)).clamp(1, total);
-    (rows, total.div_ceil(rows))
-}
-
 /// Reference backward-weight: one invocation per element of dweight.
 pub fn conv2d_backward_weight_reference(
     gpu: &Gpu,
@@ -150,44 +138,6 @@ pub fn conv2d_backward_weight_reference(
         table::CONV2D_BACKWARD_WEIGHT_REFERENCE.grid_1d(gpu, dw.len())?,
     )?;
     Ok(())
-}
-
-/// The weight gradient of any convolution with the output rows split into
-/// chunks of `rows` rows: one invocation per element of dweight and chunk, then
-/// the chunks summed. One chunk is [`conv2d_backward_weight_reference`].
-pub fn conv2d_backward_weight_split(
-    gpu: &Gpu,
-    prog: &mut Program,
-    dw: &Tensor,
-    dy: &Tensor,
-    x: &Tensor,
-    g: &Conv2dGeom,
-    rows: usize,
-) -> Result<()> {
-    check(g, dy, x, dw, None)?;
-    let total = (g.n * g.ho()).max(1);
-    let rows = rows.clamp(1, total);
-    let chunks = total.div_ceil(rows);
-    if chunks == 1 {
-        return conv2d_backward_weight_reference(gpu, prog, dw, dy, x, g);
-    }
-    let len = dw.len();
-    u32_of("weight-gradient partial sums", chunks * len)?;
-    let partials = gpu.tensor(&[chunks, len])?;
-    let params = ConvParams {
-        rows: rows as u32,
-        chunks: chunks as u32,
-        ..ConvParams::new(g, 0)?
-    };
-    launch(
-        gpu,
-        prog,
-        &table::CONV2D_BACKWARD_WEIGHT_REFERENCE,
-        &params,
-        &[Some(&partials), Some(dy), Some(x)],
-        table::CONV2D_BACKWARD_WEIGHT_REFERENCE.grid_1d(gpu, chunks * len)?,
-    )?;
-    reduce_chunks(gpu, prog, dw, &partials, chunks)
 }
 
 /// `dw` = the sum over the first axis of `partials` [chunks, len(dw)].
@@ -236,20 +186,20 @@ pub fn conv2d_backward_bias(
     Ok(())
 }
 
-/// True when the register-tiled 1x1 kernels handle this convolution: a 1x1
-/// window without padding, any stride.
+/// A 1x1 window without padding: its stride-1 backward-data pass is the
+/// direct pass over dy with the weights transposed.
 pub fn has_1x1(g: &Conv2dGeom) -> bool {
     g.kh == 1 && g.kw == 1 && g.ph == 0 && g.pw == 0
 }
 
-/// Positions a chunk of the 1x1 weight gradient sums over.
-const WGRAD_1X1_POSITIONS: usize = 1024;
+/// Positions a chunk of the direct weight gradient sums over.
+const WGRAD_POSITIONS: usize = 4096;
 
-/// The 1x1 pass over `x` with weights `wt` in the layout of
-/// [`conv2d_weight_tiles`] (forward: [Ci, 1, 1, Co8]): `y` = conv(x) (+ bias),
-/// or added to `y` with `accumulate`.
+/// The direct pass (any window, stride and padding) over `x` with weights
+/// `wt` in the layout of [`conv2d_weight_tiles`] ([Ci, Kh, Kw, Co8]):
+/// `y` = conv(x) (+ bias), or added to `y` with `accumulate`.
 #[allow(clippy::too_many_arguments)]
-pub fn conv2d_1x1(
+pub fn conv2d_direct(
     gpu: &Gpu,
     prog: &mut Program,
     y: &Tensor,
@@ -259,11 +209,6 @@ pub fn conv2d_1x1(
     g: &Conv2dGeom,
     accumulate: bool,
 ) -> Result<()> {
-    if !has_1x1(g) {
-        return Err(Error::invalid(format!(
-            "conv2d_1x1: not a 1x1 convolution: {g:?}"
-        )));
-    }
     expect_shape("conv2d output", y, &g.y_shape())?;
     expect_shape("conv2d input", x, &g.x_shape())?;
     expect_shape("conv2d weight tiles", wt, &weight_tiles_shape(g, false))?;
@@ -278,7 +223,7 @@ pub fn conv2d_1x1(
         flags |= FLAG_ACCUMULATE;
     }
     let params = ConvParams::new(g, flags)?;
-    let k = &table::CONV2D_1X1;
+    let k = &table::CONV2D_DIRECT;
     let tiles = (g.n * g.ho() * g.wo()).div_ceil(4);
     let [gx, gz, _] = k.grid_1d(gpu, tiles)?;
     let gy = u32_of("conv2d channel tiles", g.cout.div_ceil(8))?;
@@ -293,9 +238,9 @@ pub fn conv2d_1x1(
     Ok(())
 }
 
-/// The 1x1 weight gradient: 4x4 channel tiles over chunks of positions,
-/// then the chunks summed.
-pub fn conv2d_1x1_weight(
+/// The direct weight gradient: 4x4 channel tiles of each tap over chunks of
+/// positions, then the chunks summed.
+pub fn conv2d_direct_weight(
     gpu: &Gpu,
     prog: &mut Program,
     dw: &Tensor,
@@ -303,13 +248,8 @@ pub fn conv2d_1x1_weight(
     x: &Tensor,
     g: &Conv2dGeom,
 ) -> Result<()> {
-    if !has_1x1(g) {
-        return Err(Error::invalid(format!(
-            "conv2d_1x1_weight: not a 1x1 convolution: {g:?}"
-        )));
-    }
     check(g, dy, x, dw, None)?;
-    let (rows, chunks) = split_1x1(g);
+    let (rows, chunks) = direct_weight_split(g);
     u32_of("weight-gradient partial sums", chunks * dw.len())?;
     let partials = gpu.tensor(&[chunks, dw.len()])?;
     let params = ConvParams {
@@ -317,13 +257,13 @@ pub fn conv2d_1x1_weight(
         chunks: chunks as u32,
         ..ConvParams::new(g, 0)?
     };
-    let k = &table::CONV2D_1X1_WEIGHT;
+    let k = &table::CONV2D_DIRECT_WEIGHT;
     let grid = crate::kernels::check_grid(
         gpu,
         k.entry,
         [
             g.cin.div_ceil(4 * k.width() as usize) as u64,
-            g.cout.div_ceil(4) as u64,
+            (g.cout.div_ceil(4) * g.kh * g.kw) as u64,
             chunks as u64,
         ],
     )?;
@@ -338,12 +278,12 @@ pub fn conv2d_1x1_weight(
     reduce_chunks(gpu, prog, dw, &partials, chunks)
 }
 
-/// The 1x1 weight gradient's split of the N·Ho·Wo positions: (positions per
-/// chunk, chunks).
-/// At most 4096 chunks (the compat profile's grid dimension).
-fn split_1x1(g: &Conv2dGeom) -> (usize, usize) {
+/// The direct weight gradient's split of the N·Ho·Wo positions: (positions
+/// per chunk, chunks), at most 4096 chunks (the compat profile's grid
+/// dimension).
+fn direct_weight_split(g: &Conv2dGeom) -> (usize, usize) {
     let total = (g.n * g.ho() * g.wo()).max(1);
-    let rows = WGRAD_1X1_POSITIONS.max(total.div_ceil(4096)).min(total);
+    let rows = WGRAD_POSITIONS.max(total.div_ceil(4096)).min(total);
     (rows, total.div_ceil(rows))
 }
 
@@ -621,10 +561,9 @@ impl Scratch for Fresh {
     fn give(&mut self, _: Tensor) {}
 }
 
-/// The forward convolution, on the fastest path for its shape: the 1x1
-/// kernel for 1x1 windows without padding, the tiled kernels for 3x3 windows
-/// of stride 1 or 2 (a padded copy of x and the weight tiles first), the
-/// reference kernel otherwise. Returns the padded
+/// The forward convolution, on the fastest path for its shape: the tiled
+/// kernels for 3x3 windows of stride 1 or 2 (a padded copy of x and the
+/// weight tiles first), the direct kernel (over the weight tiles) otherwise. Returns the padded
 /// copy of x on the tiled path, which [`conv2d_backward_weight`] reads again.
 #[allow(clippy::too_many_arguments)]
 pub fn conv2d_forward(
@@ -637,16 +576,12 @@ pub fn conv2d_forward(
     g: &Conv2dGeom,
     scratch: &mut dyn Scratch,
 ) -> Result<Option<Tensor>> {
-    if has_1x1(g) {
+    if !has_tiled_forward(g) {
         check(g, y, x, w, b)?;
         let wt = scratch.take(gpu, &weight_tiles_shape(g, false))?;
         conv2d_weight_tiles(gpu, prog, &wt, w, g, false)?;
-        conv2d_1x1(gpu, prog, y, x, &wt, b, g, false)?;
+        conv2d_direct(gpu, prog, y, x, &wt, b, g, false)?;
         scratch.give(wt);
-        return Ok(None);
-    }
-    if !has_tiled_forward(g) {
-        conv2d_forward_reference(gpu, prog, y, x, w, b, g)?;
         return Ok(None);
     }
     check(g, y, x, w, b)?;
@@ -795,7 +730,7 @@ pub fn conv2d_backward_data_tiled_s2(
 }
 
 /// The backward-data pass (dx, or dx += with `accumulate`), on the fastest
-/// path for its shape: the 1x1 kernel with the weights transposed (1x1,
+/// path for its shape: the direct kernel with the weights transposed (1x1,
 /// stride 1), the direct stride-2 kernel, the stride-1 tiled kernel
 /// over dy padded (and, for other strides, dilated) with flipped weights, or
 /// the reference kernel.
@@ -812,11 +747,11 @@ pub fn conv2d_backward_data(
 ) -> Result<()> {
     check(g, dy, dx, w, None)?;
     if has_1x1(g) && g.sh == 1 && g.sw == 1 {
-        // The 1x1 pass from dy to dx with the weights transposed.
+        // The direct pass from dy to dx with the weights transposed.
         let t = Conv2dGeom::square(g.n, g.cout, g.ho(), g.wo(), g.cin, 1, 1, 0);
         let wt = scratch.take(gpu, &weight_tiles_shape(g, true))?;
         conv2d_weight_tiles(gpu, prog, &wt, w, g, true)?;
-        conv2d_1x1(gpu, prog, dx, dy, &wt, None, &t, accumulate)?;
+        conv2d_direct(gpu, prog, dx, dy, &wt, None, &t, accumulate)?;
         scratch.give(wt);
         return Ok(());
     }
@@ -891,14 +826,11 @@ fn tiled_weight_split(g: &Conv2dGeom) -> (usize, usize) {
 /// backward-data, weight gradient), and the chunks the weight gradient's
 /// reduction adds. What bounds an invocation's time (and a driver's watchdog).
 pub fn serial_loops(g: &Conv2dGeom) -> [(&'static str, usize); 4] {
-    let (terms, chunks) = if has_1x1(g) {
-        split_1x1(g)
-    } else if has_tiled_forward(g) {
+    let (terms, chunks) = if has_tiled_forward(g) {
         let (imgs, chunks) = tiled_weight_split(g);
         (imgs * g.ho() * g.wo(), chunks)
     } else {
-        let (rows, chunks) = weight_split(g);
-        (rows * g.wo(), chunks)
+        direct_weight_split(g)
     };
     [
         ("conv forward", g.cin * g.kh * g.kw),
@@ -986,10 +918,10 @@ pub fn conv2d_backward_weight_tiled(
     reduce_chunks(gpu, prog, dw, &partials, chunks)
 }
 
-/// The weight gradient, on the fastest path for its shape: the 1x1 kernel, the
-/// tiled kernel (reading `xp`, the padded input [`conv2d_forward`] returned, or padding x
+/// The weight gradient, on the fastest path for its shape: the tiled 3x3
+/// kernel (reading `xp`, the padded input [`conv2d_forward`] returned, or padding x
 /// itself when there is none; and dy padded when its rows need it), or the
-/// reference kernel split as [`weight_split`] says.
+/// direct kernel over chunks of positions.
 #[allow(clippy::too_many_arguments)]
 pub fn conv2d_backward_weight(
     gpu: &Gpu,
@@ -1001,12 +933,8 @@ pub fn conv2d_backward_weight(
     g: &Conv2dGeom,
     scratch: &mut dyn Scratch,
 ) -> Result<()> {
-    if has_1x1(g) {
-        return conv2d_1x1_weight(gpu, prog, dw, dy, x, g);
-    }
     if !has_tiled_forward(g) {
-        let (rows, _) = weight_split(g);
-        return conv2d_backward_weight_split(gpu, prog, dw, dy, x, g, rows);
+        return conv2d_direct_weight(gpu, prog, dw, dy, x, g);
     }
     check(g, dy, x, dw, None)?;
     let own = match xp {

@@ -41,7 +41,7 @@ modules! {
     BATCHNORM_FORWARD = "batchnorm_forward.wgsl";
     BENCH_FMA = "bench_fma.wgsl";
     COLORMAP = "colormap.wgsl";
-    CONV2D_1X1 = "conv2d_1x1.wgsl";
+    CONV2D_DIRECT = "conv2d_direct.wgsl";
     CONV2D_BACKWARD_DATA = "conv2d_backward_data.wgsl";
     CONV2D_BACKWARD_DATA_S2 = "conv2d_backward_data_s2.wgsl";
     CONV2D_BACKWARD_WEIGHT = "conv2d_backward_weight.wgsl";

@@ -274,9 +274,9 @@ table! {
     CONV2D_BACKWARD_DATA_REFERENCE: conv2d::ConvParams = CONV2D_BACKWARD_DATA::"conv2d_backward_data_reference", [64, 1, 1], [Write, Read, Read];
     CONV2D_BACKWARD_WEIGHT_REFERENCE: conv2d::ConvParams = CONV2D_BACKWARD_WEIGHT::"conv2d_backward_weight_reference", [64, 1, 1], [Write, Read, Read];
     CONV2D_BACKWARD_BIAS: conv2d::ConvParams = CONV2D_BACKWARD_WEIGHT::"conv2d_backward_bias", [64, 1, 1], [Write, Read];
-    // Convolution: the register-tiled 1x1 passes (pad 0, any stride).
-    CONV2D_1X1: conv2d::ConvParams = CONV2D_1X1::"conv2d_1x1", [64, 1, 1], [Write, Read, Read, Read];
-    CONV2D_1X1_WEIGHT: conv2d::ConvParams = CONV2D_1X1::"conv2d_1x1_weight", [64, 1, 1], [Write, Read, Read];
+    // Convolution: the register-tiled direct passes (any window, stride, padding).
+    CONV2D_DIRECT: conv2d::ConvParams = CONV2D_DIRECT::"conv2d_direct", [64, 1, 1], [Write, Read, Read, Read];
+    CONV2D_DIRECT_WEIGHT: conv2d::ConvParams = CONV2D_DIRECT::"conv2d_direct_weight", [64, 1, 1], [Write, Read, Read];
     // Convolution: the tiled 3x3 passes and their layout passes.
     CONV2D_PAD: conv2d::PadParams = CONV2D_TILED_PREPARE::"conv2d_pad", [64, 1, 1], [Write, Read];
     CONV2D_PAD_SHIFT1: conv2d::PadParams = CONV2D_TILED_PREPARE::"conv2d_pad_shift1", [64, 1, 1], [Write, Read];

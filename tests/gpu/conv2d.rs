@@ -168,23 +168,6 @@ fn conv2d_backward_weight_reference_matches_cpu() {
     check_backward_weight("reference", conv2d_backward_weight_reference, &geoms(3, 24));
 }
 
-/// The weight gradient with its output rows split into chunks of 1, 2 and 5
-/// rows (one row to a whole image and across images), then summed.
-#[test]
-fn conv2d_backward_weight_split_matches_cpu() {
-    for rows in [1, 2, 5] {
-        check_backward_weight(
-            &format!("split into {rows}-row chunks"),
-            match rows {
-                1 => |gpu, p, dw, dy, x, g| conv2d_backward_weight_split(gpu, p, dw, dy, x, g, 1),
-                2 => |gpu, p, dw, dy, x, g| conv2d_backward_weight_split(gpu, p, dw, dy, x, g, 2),
-                _ => |gpu, p, dw, dy, x, g| conv2d_backward_weight_split(gpu, p, dw, dy, x, g, 5),
-            },
-            &geoms(30 + rows as u64, 16),
-        );
-    }
-}
-
 #[test]
 fn conv2d_backward_bias_matches_cpu() {
     let gpu = gpu();
@@ -398,15 +381,14 @@ fn conv2d_backward_data_stride2_matches_cpu() {
 }
 
 /// 1x1 convolutions without padding, strides 1 to 3, position counts and
-/// channel counts that are and are not multiples of the 4x8 and 4x4 tiles,
-/// and one weight gradient over several chunks of positions.
+/// channel counts that are and are not multiples of the 8x4 and 4x4 tiles.
 fn geoms_1x1(seed: u64, count: usize) -> Vec<(Conv2dGeom, bool)> {
     let mut rng = Rng::new(seed);
     let mut out = vec![
         (Conv2dGeom::square(1, 1, 1, 1, 1, 1, 1, 0), false),
         (Conv2dGeom::square(2, 16, 8, 8, 24, 1, 1, 0), true),
         (Conv2dGeom::square(3, 9, 7, 7, 13, 1, 2, 0), false),
-        (Conv2dGeom::square(2, 64, 35, 33, 16, 1, 1, 0), true), // 2310 positions: 3 chunks
+        (Conv2dGeom::square(2, 64, 35, 33, 16, 1, 1, 0), true),
     ];
     while out.len() < count {
         let s = 1 + rng.below(3);
@@ -426,22 +408,33 @@ fn geoms_1x1(seed: u64, count: usize) -> Vec<(Conv2dGeom, bool)> {
     out
 }
 
+/// The direct kernels (every convolution the tiled 3x3 kernels do not take):
+/// windows of 1 to 7, strides 1 to 3 and paddings of the random geometries,
+/// a 7x7/2 stem whose weight gradient sums three chunks of positions, and the
+/// 1x1 set, whose stride-1 backward-data pass runs the direct kernel too.
 #[test]
-fn conv2d_1x1_matches_cpu() {
+fn conv2d_direct_matches_cpu() {
+    let mut cases: Vec<_> = geoms(40, 40)
+        .into_iter()
+        .chain(geoms_1x1(41, 12))
+        .filter(|(g, _)| !has_tiled_forward(g))
+        .collect();
+    cases.push((Conv2dGeom::square(2, 3, 140, 140, 8, 7, 2, 3), false));
+    assert!(cases.len() >= 30, "only {} cases", cases.len());
     check_forward(
-        "1x1",
+        "direct",
         |gpu, p, y, x, w, b, g| conv2d_forward(gpu, p, y, x, w, b, g, &mut Fresh).map(|_| ()),
-        &geoms_1x1(40, 24),
+        &cases,
     );
-    let stride1: Vec<_> = geoms_1x1(41, 40)
+    check_backward_weight(
+        "direct",
+        |gpu, p, dw, dy, x, g| conv2d_backward_weight(gpu, p, dw, dy, x, None, g, &mut Fresh),
+        &cases,
+    );
+    let stride1: Vec<_> = geoms_1x1(42, 40)
         .into_iter()
         .filter(|(g, _)| g.sh == 1)
         .collect();
     assert!(stride1.len() >= 10, "only {} cases", stride1.len());
-    check_backward_data("1x1", backward_data, &stride1);
-    check_backward_weight(
-        "1x1",
-        |gpu, p, dw, dy, x, g| conv2d_backward_weight(gpu, p, dw, dy, x, None, g, &mut Fresh),
-        &geoms_1x1(42, 24),
-    );
+    check_backward_data("direct, 1x1", backward_data, &stride1);
 }
