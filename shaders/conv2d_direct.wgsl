@@ -18,8 +18,10 @@
 //   the bounds of a tap are worked out once for all input channels. Grid x (and
 //   z beyond the per-dimension limit) numbers groups of 64 position tiles, y the
 //   channel tiles, so a workgroup's weight loads are uniform. The backward-data
-//   pass of a stride-1 1x1 convolution is this pass over dy with the weights
-//   transposed (conv2d_weight_tiles' backward layout).
+//   pass of a convolution is this pass over dy, read with stride − 1 zeros
+//   between its rows and columns (p.dily, p.dilx) and padded by k − 1 − pad,
+//   with the weights transposed and flipped (conv2d_weight_tiles' backward
+//   layout).
 //
 // conv2d_direct_weight: partials[s, co, ci, ky, kx] = Σ_{q in chunk s} dy[n, co, q]·x[…]
 //   1 partials [S, Co, Ci, Kh, Kw]  written
@@ -58,12 +60,17 @@ fn pos(q: u32) -> Pos {
 }
 
 // The offset in x (channel 0) of tap (ky, kx) of position o, and whether it
-// lies inside the image (offset 0 when not: the load is then discarded).
+// lies inside the image (offset 0 when not: the load is then discarded). The
+// image is read as if dily − 1 zero rows and dilx − 1 zero columns stood
+// between its rows and columns (1 and 1 but for a backward-data pass).
 fn tap(o: Pos, ky: u32, kx: u32) -> vec2<u32> {
-    let iy = o.iy + i32(ky);
-    let ix = o.ix + i32(kx);
-    let inside = iy >= 0 && iy < i32(p.h) && ix >= 0 && ix < i32(p.w);
-    return select(vec2<u32>(0u, 0u), vec2<u32>(o.xb + u32(iy) * p.w + u32(ix), 1u), inside);
+    let vy = o.iy + i32(ky);
+    let vx = o.ix + i32(kx);
+    let iy = u32(max(vy, 0)) / p.dily;
+    let ix = u32(max(vx, 0)) / p.dilx;
+    let inside = vy >= 0 && vx >= 0 && u32(vy) % p.dily == 0u && u32(vx) % p.dilx == 0u
+        && iy < p.h && ix < p.w;
+    return select(vec2<u32>(0u, 0u), vec2<u32>(o.xb + iy * p.w + ix, 1u), inside);
 }
 
 @compute @workgroup_size(WG)

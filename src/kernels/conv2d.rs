@@ -27,6 +27,10 @@ params! {
         flags: u32,
         rows: u32,
         chunks: u32,
+        dily: u32,
+        dilx: u32,
+        _pad0: u32,
+        _pad1: u32,
     }
 }
 
@@ -57,6 +61,10 @@ impl ConvParams {
             flags,
             rows: (g.n * g.ho()) as u32,
             chunks: 1,
+            dily: 1,
+            dilx: 1,
+            _pad0: 0,
+            _pad1: 0,
         })
     }
 }
@@ -186,12 +194,6 @@ pub fn conv2d_backward_bias(
     Ok(())
 }
 
-/// A 1x1 window without padding: its stride-1 backward-data pass is the
-/// direct pass over dy with the weights transposed.
-pub fn has_1x1(g: &Conv2dGeom) -> bool {
-    g.kh == 1 && g.kw == 1 && g.ph == 0 && g.pw == 0
-}
-
 /// Positions a chunk of the direct weight gradient sums over.
 const WGRAD_POSITIONS: usize = 4096;
 
@@ -223,15 +225,72 @@ pub fn conv2d_direct(
         flags |= FLAG_ACCUMULATE;
     }
     let params = ConvParams::new(g, flags)?;
+    launch_direct(gpu, prog, &params, y, x, wt, b)
+}
+
+/// The backward-data pass of any convolution whose padding is less than its
+/// window (`dx`, or added to it with `accumulate`) as a direct pass over `dy`
+/// with zeros between its rows and columns (the stride), padded by
+/// k − 1 − pad, and `wt` the weights transposed and flipped
+/// ([`conv2d_weight_tiles`] with `backward_data`: [Co, Kh, Kw, Ci8]).
+pub fn conv2d_direct_backward_data(
+    gpu: &Gpu,
+    prog: &mut Program,
+    dx: &Tensor,
+    dy: &Tensor,
+    wt: &Tensor,
+    g: &Conv2dGeom,
+    accumulate: bool,
+) -> Result<()> {
+    if g.ph >= g.kh || g.pw >= g.kw {
+        return Err(Error::invalid(format!(
+            "conv2d_direct_backward_data: padding as large as the window: {g:?}"
+        )));
+    }
+    expect_shape("conv2d dx", dx, &g.x_shape())?;
+    expect_shape("conv2d dy", dy, &g.y_shape())?;
+    expect_shape("conv2d weight tiles", wt, &weight_tiles_shape(g, true))?;
+    // dx = a stride-1 convolution of dy dilated by the stride and padded by
+    // k − 1 − pad, from Co channels to Ci, with an output the size of x.
+    let p = ConvParams::new(g, if accumulate { FLAG_ACCUMULATE } else { 0 })?;
+    let params = ConvParams {
+        ci: p.co,
+        co: p.ci,
+        h: p.ho,
+        w: p.wo,
+        ho: p.h,
+        wo: p.w,
+        sh: 1,
+        sw: 1,
+        ph: p.kh - 1 - p.ph,
+        pw: p.kw - 1 - p.pw,
+        dily: p.sh,
+        dilx: p.sw,
+        ..p
+    };
+    launch_direct(gpu, prog, &params, dx, dy, wt, None)
+}
+
+/// Records [`table::CONV2D_DIRECT`] for `params`: a tile of 4 positions per
+/// invocation along x (folded into z), 8 output channels per workgroup row.
+fn launch_direct(
+    gpu: &Gpu,
+    prog: &mut Program,
+    params: &ConvParams,
+    y: &Tensor,
+    x: &Tensor,
+    wt: &Tensor,
+    b: Option<&Tensor>,
+) -> Result<()> {
     let k = &table::CONV2D_DIRECT;
-    let tiles = (g.n * g.ho() * g.wo()).div_ceil(4);
+    let tiles = (params.n as usize * params.ho as usize * params.wo as usize).div_ceil(4);
     let [gx, gz, _] = k.grid_1d(gpu, tiles)?;
-    let gy = u32_of("conv2d channel tiles", g.cout.div_ceil(8))?;
+    let gy = (params.co as usize).div_ceil(8) as u32;
     launch(
         gpu,
         prog,
         k,
-        &params,
+        params,
         &[Some(y), Some(x), Some(wt), b],
         [gx, gy, gz],
     )?;
@@ -730,10 +789,10 @@ pub fn conv2d_backward_data_tiled_s2(
 }
 
 /// The backward-data pass (dx, or dx += with `accumulate`), on the fastest
-/// path for its shape: the direct kernel with the weights transposed (1x1,
-/// stride 1), the direct stride-2 kernel, the stride-1 tiled kernel
-/// over dy padded (and, for other strides, dilated) with flipped weights, or
-/// the reference kernel.
+/// path for its shape: for 3x3 windows the direct stride-2 kernel or the
+/// stride-1 tiled kernel over dy padded (and, for other strides, dilated)
+/// with flipped weights; the direct kernel for other windows; the reference
+/// kernel where the padding is as large as the window.
 #[allow(clippy::too_many_arguments)]
 pub fn conv2d_backward_data(
     gpu: &Gpu,
@@ -746,15 +805,6 @@ pub fn conv2d_backward_data(
     scratch: &mut dyn Scratch,
 ) -> Result<()> {
     check(g, dy, dx, w, None)?;
-    if has_1x1(g) && g.sh == 1 && g.sw == 1 {
-        // The direct pass from dy to dx with the weights transposed.
-        let t = Conv2dGeom::square(g.n, g.cout, g.ho(), g.wo(), g.cin, 1, 1, 0);
-        let wt = scratch.take(gpu, &weight_tiles_shape(g, true))?;
-        conv2d_weight_tiles(gpu, prog, &wt, w, g, true)?;
-        conv2d_direct(gpu, prog, dx, dy, &wt, None, &t, accumulate)?;
-        scratch.give(wt);
-        return Ok(());
-    }
     if let Some(pg) = backward_data_s2_pad(g) {
         let dyp = scratch.take(gpu, &pg.shape())?;
         let wt = scratch.take(gpu, &weight_tiles_shape(g, true))?;
@@ -766,7 +816,14 @@ pub fn conv2d_backward_data(
         return Ok(());
     }
     let Some((t, pg)) = backward_data_plan(g) else {
-        return conv2d_backward_data_reference(gpu, prog, dx, dy, w, g, accumulate);
+        if g.ph >= g.kh || g.pw >= g.kw {
+            return conv2d_backward_data_reference(gpu, prog, dx, dy, w, g, accumulate);
+        }
+        let wt = scratch.take(gpu, &weight_tiles_shape(g, true))?;
+        conv2d_weight_tiles(gpu, prog, &wt, w, g, true)?;
+        conv2d_direct_backward_data(gpu, prog, dx, dy, &wt, g, accumulate)?;
+        scratch.give(wt);
+        return Ok(());
     };
     let dyp = scratch.take(gpu, &pg.shape())?;
     let wt = scratch.take(gpu, &weight_tiles_shape(g, true))?;
