@@ -622,8 +622,9 @@ impl Scratch for Fresh {
 
 /// The forward convolution, on the fastest path for its shape: the tiled
 /// kernels for 3x3 windows of stride 1 or 2 (a padded copy of x and the
-/// weight tiles first), the direct kernel (over the weight tiles) otherwise. Returns the padded
-/// copy of x on the tiled path, which [`conv2d_backward_weight`] reads again.
+/// weight tiles first), the direct kernel (over the weight tiles) otherwise.
+/// Returns the padded copy of x on the tiled path, which
+/// [`conv2d_backward_weight`] reads again.
 #[allow(clippy::too_many_arguments)]
 pub fn conv2d_forward(
     gpu: &Gpu,
@@ -976,9 +977,9 @@ pub fn conv2d_backward_weight_tiled(
 }
 
 /// The weight gradient, on the fastest path for its shape: the tiled 3x3
-/// kernel (reading `xp`, the padded input [`conv2d_forward`] returned, or padding x
-/// itself when there is none; and dy padded when its rows need it), or the
-/// direct kernel over chunks of positions.
+/// kernel (reading `xp`, the padded input [`conv2d_forward`] returned, or
+/// padding x itself when there is none; and dy padded when its rows need it),
+/// or the direct kernel over chunks of positions.
 #[allow(clippy::too_many_arguments)]
 pub fn conv2d_backward_weight(
     gpu: &Gpu,
