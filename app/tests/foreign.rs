@@ -564,7 +564,7 @@ fn an_image_that_breaks_during_a_run_stops_it_with_its_name() {
 /// computes it.
 #[test]
 fn the_app_opens_a_pytorch_checkpoint() {
-    use reslab_app::gui::settings::RunSettings;
+    use reslab_app::gui::settings::{NetChoice, RunSettings};
     use reslab_app::gui::worker::{Command, Event, Image, Layer, Worker};
     use std::time::{Duration, Instant};
 
@@ -573,7 +573,7 @@ fn the_app_opens_a_pytorch_checkpoint() {
         data: "folder".into(),
         data_dir: fixture("images"),
         image_size: 32,
-        depth: 8,
+        nets: vec![NetChoice::plain(8), NetChoice::resnet(8)],
         width: 4,
         ..RunSettings::default()
     };
@@ -590,7 +590,7 @@ fn the_app_opens_a_pytorch_checkpoint() {
         panic!("no {what} from the worker");
     };
     // The fresh nets of the settings first.
-    wait("nets", &mut |e| matches!(e, Event::Nets(_)));
+    wait("nets", &mut |e| matches!(e, Event::Nets { .. }));
 
     let exp = expected();
     let want = &exp["models"]["resnet20"];
@@ -604,7 +604,8 @@ fn the_app_opens_a_pytorch_checkpoint() {
         },
     });
     wait("opened net", &mut |e| match e {
-        Event::Nets(nets) => {
+        Event::Nets { nets, fresh } => {
+            assert!(fresh, "an opened net starts its history anew");
             assert_eq!(nets.len(), 1);
             assert_eq!(nets[0].name, "resnet20");
             assert_eq!(nets[0].classes, ["bars", "checker", "disk", "stripes"]);

@@ -14,7 +14,7 @@ use reslab_app::gui::settings::RunSettings;
 use reslab_app::gui::view::{NetView, Probe, Tab, View};
 use reslab_app::gui::worker::NetInfo;
 
-fn net(name: &str, inserted_from: Option<usize>) -> NetView {
+fn net(name: &str, inserted_from: Option<usize>, slot: usize) -> NetView {
     let spec = ModelSpec::parse(name, None).unwrap();
     let graph = Graph::build(&spec, 16, 16).unwrap();
     let blocks = graph.blocks.len();
@@ -33,14 +33,14 @@ fn net(name: &str, inserted_from: Option<usize>) -> NetView {
             .map(|s| s.to_string())
             .collect(),
     };
-    NetView::new(info)
+    NetView::new(info, slot)
 }
 
 /// Two nets after 200 steps, grown at step 100: the residual net's inserted
 /// blocks start at r = 0 and stay small; the plain net's do not.
 fn state() -> View {
     let mut v = View::new(RunSettings::default());
-    v.nets = vec![net("plain32", Some(3)), net("resnet32", Some(3))];
+    v.nets = vec![net("plain32", Some(3), 0), net("resnet32", Some(3), 1)];
     v.class_names = reslab::data::synthetic::CLASSES
         .iter()
         .map(|s| s.to_string())
@@ -85,7 +85,13 @@ fn state() -> View {
                     step: s,
                     blocks: Arc::new(keep.iter().map(|&b| names[b].clone()).collect()),
                     r: keep.iter().map(|&b| r[b]).collect(),
-                    response_std: vec![1.0; 31],
+                    // Residual responses smaller than plain ones, as in Fig. 7.
+                    response_std: (0..31)
+                        .map(|l| {
+                            let base = if n.info.residual { 0.4 } else { 0.9 };
+                            base + 0.3 * ((l * 5 % 7) as f32 / 7.0)
+                        })
+                        .collect(),
                 });
             }
         }
@@ -146,6 +152,7 @@ fn panels_match_their_snapshots() {
     for (tab, name) in [
         (Tab::Curves, "curves"),
         (Tab::Residuals, "residuals"),
+        (Tab::Responses, "responses"),
         (Tab::Activations, "activations"),
         (Tab::Lesions, "lesions"),
         (Tab::Landscape, "landscape"),
@@ -244,4 +251,459 @@ fn the_open_form_says_what_is_wrong() {
     assert_eq!(d.model.as_deref(), Some("resnet18"));
     assert_eq!(d.mean, Some(vec![0.485, 0.456, 0.406]));
     assert_eq!(d.std, None);
+}
+
+/// The repository's docs/ folder and the test fixtures.
+fn repo(path: &str) -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
+}
+
+fn temp_dir(name: &str) -> std::path::PathBuf {
+    let d = std::env::temp_dir().join(format!("reslab-gui-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// A harness on an empty window (no nets), `tab` shown.
+fn empty_harness(tab: Tab) -> Harness<'static, ReslabApp> {
+    let mut v = View::new(RunSettings::default());
+    v.tab = tab;
+    v.export_dir = temp_dir(&format!("exports-{tab:?}")).display().to_string();
+    Harness::builder()
+        .with_size(egui::vec2(1280.0, 800.0))
+        .wgpu()
+        .build_ui_state(
+            |ui, app: &mut ReslabApp| {
+                let actions = app.draw(ui);
+                app.act(actions);
+            },
+            ReslabApp::headless(v),
+        )
+}
+
+fn open_run(h: &mut Harness<'static, ReslabApp>, path: &std::path::Path) {
+    h.state_mut().view.run_path = path.display().to_string();
+    h.run();
+    h.get_by_label("Open run").click();
+    h.run();
+}
+
+#[test]
+fn adding_and_removing_nets_edits_the_list() {
+    let mut h = empty_harness(Tab::Curves);
+    h.run();
+    assert_eq!(h.state().view.settings.nets.len(), 2);
+    h.get_by_label("Add net").click();
+    h.run();
+    let nets = h.state().view.settings.nets.clone();
+    assert_eq!(nets.len(), 3);
+    assert_eq!(nets[2], nets[1], "a new net starts as the last one");
+    // Remove the first (plain20): the residual nets remain.
+    h.get_all_by_label("×").next().unwrap().click();
+    h.run();
+    let nets = &h.state().view.settings.nets;
+    assert_eq!(nets.len(), 2);
+    assert!(nets.iter().all(|n| n.residual), "{nets:?}");
+    // No more than MAX_NETS.
+    for _ in 0..20 {
+        h.get_by_label("Add net").click();
+        h.run();
+    }
+    assert_eq!(
+        h.state().view.settings.nets.len(),
+        reslab_app::gui::settings::MAX_NETS
+    );
+}
+
+#[test]
+fn an_opened_train_run_draws_its_curves_and_probes() {
+    let mut h = empty_harness(Tab::Curves);
+    h.run();
+    open_run(&mut h, &repo("tests/fixtures/train-resnet14"));
+    let v = &h.state().view;
+    assert!(v.error.is_none(), "{:?}", v.error);
+    assert_eq!(v.runs.len(), 1);
+    let n = &v.runs[0].nets[0];
+    assert_eq!(n.label, "train-resnet14: resnet14");
+    assert_eq!(n.steps.len(), 40, "one line every 2 of 80 steps");
+    assert_eq!(n.tests.len(), 4, "four epoch ends");
+    assert_eq!(n.probes.len(), 20, "a probe every 4 steps");
+    assert_eq!(n.probes[0].blocks.len(), 6);
+    let mut results = egui_kittest::SnapshotResults::new();
+    for (tab, name) in [
+        (Tab::Curves, "opened-train-curves"),
+        (Tab::Residuals, "opened-train-fx"),
+    ] {
+        h.state_mut().view.tab = tab;
+        h.run();
+        h.snapshot(name);
+        results.extend(h.take_snapshot_results());
+    }
+}
+
+#[test]
+fn an_opened_degradation_folder_draws_every_net() {
+    let mut h = empty_harness(Tab::Curves);
+    h.run();
+    open_run(&mut h, &repo("../docs/degradation-synthetic"));
+    let v = &h.state().view;
+    assert!(v.error.is_none(), "{:?}", v.error);
+    let r = &v.runs[0];
+    assert_eq!(r.nets.len(), 12, "plain and residual nets of six depths");
+    assert!(
+        r.nets
+            .iter()
+            .all(|n| !n.steps.is_empty() && n.responses().is_some())
+    );
+    let mut results = egui_kittest::SnapshotResults::new();
+    for (tab, name) in [
+        (Tab::Curves, "opened-degradation-curves"),
+        (Tab::Responses, "opened-degradation-responses"),
+    ] {
+        h.state_mut().view.tab = tab;
+        h.run();
+        h.snapshot(name);
+        results.extend(h.take_snapshot_results());
+    }
+}
+
+#[test]
+fn every_analysis_folder_in_docs_opens() {
+    use reslab_app::gui::runs::{OpenedRun, RunKind};
+    let expect = [
+        ("../docs/degradation-synthetic", RunKind::Degradation),
+        (
+            "../docs/degradation-synthetic-original",
+            RunKind::Degradation,
+        ),
+        ("../docs/degradation-fmnist", RunKind::Degradation),
+        ("../docs/redundancy", RunKind::Redundancy),
+        ("../docs/lesion", RunKind::Lesion),
+        ("../docs/landscape", RunKind::Landscape),
+        ("tests/fixtures/train-resnet14", RunKind::Train),
+    ];
+    for (dir, kind) in expect {
+        let runs = OpenedRun::open_all(&repo(dir), 8).unwrap_or_else(|e| panic!("{dir}: {e}"));
+        assert!(!runs.is_empty(), "{dir}");
+        for r in &runs {
+            assert_eq!(r.kind, kind, "{dir}");
+            let content =
+                r.nets.len() + usize::from(r.lesion.is_some()) + usize::from(r.landscape.is_some());
+            assert!(content > 0, "{dir}: nothing read");
+            assert!(r.problems.is_empty(), "{dir}: {:?}", r.problems);
+        }
+    }
+    // docs/lesion holds three studies, docs/landscape two landscapes.
+    assert_eq!(
+        OpenedRun::open_all(&repo("../docs/lesion"), 8)
+            .unwrap()
+            .len(),
+        3
+    );
+    assert_eq!(
+        OpenedRun::open_all(&repo("../docs/landscape"), 8)
+            .unwrap()
+            .len(),
+        2
+    );
+}
+
+#[test]
+fn opened_lesion_and_landscape_runs_are_drawn() {
+    let mut h = empty_harness(Tab::Lesions);
+    h.run();
+    open_run(&mut h, &repo("../docs/lesion"));
+    open_run(&mut h, &repo("../docs/landscape"));
+    assert!(h.state().view.error.is_none(), "{:?}", h.state().view.error);
+    assert_eq!(h.state().view.runs.len(), 5);
+    let mut results = egui_kittest::SnapshotResults::new();
+    for (tab, name) in [
+        (Tab::Lesions, "opened-lesions"),
+        (Tab::Landscape, "opened-landscapes"),
+    ] {
+        h.state_mut().view.tab = tab;
+        h.run();
+        h.snapshot(name);
+        results.extend(h.take_snapshot_results());
+    }
+    // Closing one removes it: the first run's button comes after the two
+    // nets' remove buttons.
+    let first = h.state().view.runs[0].name.clone();
+    h.get_all_by_label("×").nth(2).unwrap().click();
+    h.run();
+    let left: Vec<String> = h.state().view.runs.iter().map(|r| r.name.clone()).collect();
+    assert_eq!(left.len(), 4);
+    assert!(!left.contains(&first), "{first} still open: {left:?}");
+}
+
+#[test]
+fn a_run_being_written_is_followed() {
+    let dir = temp_dir("follow");
+    let src = repo("tests/fixtures/train-resnet14");
+    std::fs::copy(src.join("config.json"), dir.join("config.json")).unwrap();
+    let metrics = std::fs::read_to_string(src.join("metrics.jsonl")).unwrap();
+    let lines: Vec<&str> = metrics.lines().collect();
+    // The first ten lines and half of the eleventh, as a writer leaves them.
+    let mut first = lines[..10].join("\n") + "\n";
+    let cut = lines[10].len() / 2;
+    first.push_str(&lines[10][..cut]);
+    std::fs::write(dir.join("metrics.jsonl"), &first).unwrap();
+    let mut h = empty_harness(Tab::Curves);
+    h.run();
+    open_run(&mut h, &dir);
+    let count = |h: &Harness<'static, ReslabApp>| {
+        let n = &h.state().view.runs[0].nets[0];
+        n.steps.len() + n.tests.len() + n.probes.len()
+    };
+    assert_eq!(count(&h), 10, "the cut line waits for its end");
+    assert!(h.state().view.runs[0].problems.is_empty());
+    let rest = lines[10][cut..].to_string() + "\n" + &lines[11..].join("\n") + "\n";
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(dir.join("metrics.jsonl"))
+        .unwrap();
+    std::io::Write::write_all(&mut f, rest.as_bytes()).unwrap();
+    drop(f);
+    h.state_mut().follow_runs();
+    assert_eq!(count(&h), lines.len());
+    assert!(
+        h.state().view.runs[0].problems.is_empty(),
+        "{:?}",
+        h.state().view.runs[0].problems
+    );
+    // A resumed run cuts its file back: it is read again from the start.
+    std::fs::write(dir.join("metrics.jsonl"), lines[..5].join("\n") + "\n").unwrap();
+    h.state_mut().follow_runs();
+    assert_eq!(count(&h), 5);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn broken_or_foreign_folders_get_a_message() {
+    let dir = temp_dir("broken");
+    type Make = Box<dyn Fn(&std::path::Path)>;
+    let cases: Vec<(&str, Make, &str)> = vec![
+        ("missing", Box::new(|_| {}), "no such file or folder"),
+        (
+            "empty",
+            Box::new(|d| std::fs::create_dir_all(d).unwrap()),
+            "neither a train run",
+        ),
+        (
+            "foreign-summary",
+            Box::new(|d| {
+                std::fs::create_dir_all(d).unwrap();
+                std::fs::write(d.join("summary.json"), r#"{"accuracy": 0.9}"#).unwrap();
+            }),
+            "not a summary",
+        ),
+        (
+            "binary-summary",
+            Box::new(|d| {
+                std::fs::create_dir_all(d).unwrap();
+                std::fs::write(d.join("summary.json"), [0u8, 159, 146, 150, 7, 255]).unwrap();
+            }),
+            "summary.json",
+        ),
+        (
+            "truncated-degradation",
+            Box::new(|d| {
+                std::fs::create_dir_all(d).unwrap();
+                let s = std::fs::read(repo("../docs/degradation-synthetic/summary.json")).unwrap();
+                std::fs::write(d.join("summary.json"), &s[..s.len() / 2]).unwrap();
+            }),
+            "EOF",
+        ),
+        (
+            "bad-grid-landscape",
+            Box::new(|d| {
+                std::fs::create_dir_all(d).unwrap();
+                std::fs::write(
+                    d.join("summary.json"),
+                    r#"{"model":"resnet20","mode":"2d","images":1,"xs":[0,1,2],"ys":[0,1,2],"loss":[[1,2,3],[1,2]],"accuracy":[],"seconds":0,"seed":0}"#,
+                )
+                .unwrap();
+            }),
+            "loss grid",
+        ),
+        (
+            "foreign-config",
+            Box::new(|d| {
+                std::fs::create_dir_all(d).unwrap();
+                std::fs::write(d.join("config.json"), r#"{"lr": "fast"}"#).unwrap();
+            }),
+            "not a reslab run configuration",
+        ),
+    ];
+    for (name, make, says) in cases {
+        let d = dir.join(name);
+        make(&d);
+        let mut h = empty_harness(Tab::Curves);
+        h.run();
+        open_run(&mut h, &d);
+        let e = h.state().view.error.clone().unwrap_or_default();
+        assert!(
+            e.contains("cannot open the run") && e.contains(says),
+            "{name}: {e}"
+        );
+        assert!(h.state().view.runs.is_empty(), "{name}");
+    }
+    // Lines a run never writes are listed, the rest is read.
+    let d = dir.join("garbled-metrics");
+    std::fs::create_dir_all(&d).unwrap();
+    let src = repo("tests/fixtures/train-resnet14");
+    std::fs::copy(src.join("config.json"), d.join("config.json")).unwrap();
+    let metrics = std::fs::read_to_string(src.join("metrics.jsonl")).unwrap();
+    let garbled = format!(
+        "{{\"step\": \"x\"}}\nnot json\n{metrics}{{\"probe\":{{\"r\":[1],\"response_std\":[]}},\"step\":90}}\n"
+    );
+    std::fs::write(d.join("metrics.jsonl"), garbled).unwrap();
+    let mut h = empty_harness(Tab::Curves);
+    h.run();
+    open_run(&mut h, &d);
+    let r = &h.state().view.runs[0];
+    assert_eq!(r.problems.len(), 3, "{:?}", r.problems);
+    assert!(
+        r.problems[2].contains("a probe of 1 blocks; the net has 6"),
+        "{:?}",
+        r.problems
+    );
+    assert_eq!(r.nets[0].steps.len(), 40);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn plots_are_saved_as_png_and_csv() {
+    let mut h = harness(Tab::Curves);
+    let out = temp_dir("save");
+    h.state_mut().view.export_dir = out.display().to_string();
+    h.run();
+    h.get_all_by_label("CSV").next().unwrap().click();
+    h.run();
+    let csv = std::fs::read_to_string(out.join("training_loss.csv")).unwrap();
+    let mut lines = csv.lines();
+    assert_eq!(lines.next(), Some("net,step,loss,training_accuracy"));
+    assert_eq!(csv.lines().count(), 1 + 2 * 200);
+    assert!(csv.contains("\nresnet32,200,"), "{}", &csv[..200]);
+    // Saved again: a new file, the first kept.
+    h.get_all_by_label("CSV").next().unwrap().click();
+    h.run();
+    assert!(out.join("training_loss-2.csv").exists());
+    assert_eq!(
+        std::fs::read_to_string(out.join("training_loss.csv")).unwrap(),
+        csv
+    );
+    h.get_all_by_label("PNG").next().unwrap().click();
+    h.run();
+    h.run();
+    let png = out.join("training_loss.png");
+    let img = image::open(&png)
+        .unwrap_or_else(|e| {
+            panic!(
+                "{}: {e}; status {:?} {:?}",
+                png.display(),
+                h.state().view.status,
+                h.state().view.error
+            )
+        })
+        .to_rgba8();
+    // The loss plot's size (at 1 pixel per point), not the window's.
+    assert!(
+        img.width() > 400 && img.width() < 1280,
+        "{:?}",
+        img.dimensions()
+    );
+    assert!(
+        img.height() > 100 && img.height() < 800,
+        "{:?}",
+        img.dimensions()
+    );
+    std::fs::remove_dir_all(&out).unwrap();
+}
+
+/// The Degradation preset trained for real: four nets built by the worker,
+/// stepped together on one data stream, then drawn.
+#[test]
+fn the_degradation_preset_trains_four_nets_side_by_side() {
+    let gpu =
+        reslab::Gpu::new().expect("a wgpu adapter (install mesa-vulkan-drivers for lavapipe)");
+    let settings = RunSettings {
+        batch: 32,
+        probe_every: 2,
+        eval_every: 4,
+        ..RunSettings::default()
+    };
+    let mut v = View::new(settings);
+    v.tab = Tab::Curves;
+    let mut h = Harness::builder()
+        .with_size(egui::vec2(1280.0, 800.0))
+        .wgpu()
+        .build_ui_state(
+            |ui, app: &mut ReslabApp| {
+                let actions = app.draw(ui);
+                app.act(actions);
+            },
+            ReslabApp::with_worker(v, gpu),
+        );
+    let wait = |h: &mut Harness<'static, ReslabApp>, done: &dyn Fn(&View) -> bool, what: &str| {
+        let start = std::time::Instant::now();
+        loop {
+            h.state_mut().drain();
+            h.run();
+            if done(&h.state().view) {
+                return;
+            }
+            if let Some(e) = &h.state().view.error {
+                panic!("{what}: {e}");
+            }
+            assert!(start.elapsed().as_secs() < 600, "{what}: timed out");
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    };
+    wait(&mut h, &|v| v.nets.len() == 2, "the default nets");
+    h.get_by_label("Degradation preset").click();
+    h.run();
+    wait(&mut h, &|v| v.nets.len() == 4, "the preset's nets");
+    let names: Vec<String> = h
+        .state()
+        .view
+        .nets
+        .iter()
+        .map(|n| n.label.clone())
+        .collect();
+    assert_eq!(names, ["plain20", "plain56", "resnet20", "resnet56"]);
+    const STEPS: usize = 12;
+    for s in 1..=STEPS {
+        h.get_by_label("Step").click();
+        h.run();
+        wait(
+            &mut h,
+            &|v| v.nets.iter().all(|n| n.steps.len() == s),
+            "a step",
+        );
+    }
+    wait(
+        &mut h,
+        &|v| v.nets.iter().all(|n| n.tests.len() == 3),
+        "the evaluations",
+    );
+    let v = &h.state().view;
+    for n in &v.nets {
+        assert_eq!(n.probes.len(), STEPS / 2, "{}", n.label);
+        assert_eq!(n.probes[0].r.len(), n.info.graph.blocks.len());
+        assert!(n.steps.iter().all(|s| s[1].is_finite()), "{}", n.label);
+    }
+    h.state_mut().view.status = "ready: 4 nets".into();
+    let mut results = egui_kittest::SnapshotResults::new();
+    for (tab, name) in [
+        (Tab::Curves, "degradation-preset-curves"),
+        (Tab::Residuals, "degradation-preset-fx"),
+        (Tab::Lesions, "degradation-preset-lesions"),
+    ] {
+        h.state_mut().view.tab = tab;
+        h.run();
+        h.snapshot(name);
+        results.extend(h.take_snapshot_results());
+    }
 }

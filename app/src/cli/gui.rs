@@ -7,6 +7,10 @@ use crate::gui::view::OpenForm;
 
 #[derive(clap::Args, Default)]
 pub struct Args {
+    /// Run folders to open beside the nets: of `reslab train`, or the
+    /// output folder of degradation, redundancy, lesion or landscape.
+    #[arg(value_name = "RUN_DIR")]
+    runs: Vec<PathBuf>,
     /// Open this checkpoint in place of the fresh nets: reslab's, or a
     /// PyTorch state_dict (.pt, .pth, .safetensors) described by --model.
     #[arg(long)]
@@ -46,5 +50,6 @@ pub fn run(a: Args) -> Result<()> {
         data_dir: a.data_dir.map(|d| d.to_string_lossy().into_owned()),
         image_size: a.image_size,
         open,
+        runs: a.runs,
     })
 }

@@ -2,11 +2,15 @@
 //! user's actions into commands. It never waits for the worker or the GPU.
 
 use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::sync::mpsc::{Receiver, Sender, channel};
 
 use egui::{Key, Ui};
 
 use super::Launch;
+use super::export;
 use super::panels::{self, Action};
+use super::runs::OpenedRun;
 use super::settings::RunSettings;
 use super::tabs;
 use super::view::{Tab, View};
@@ -19,16 +23,25 @@ const SETTINGS_KEY: &str = "reslab run settings";
 const PROGRESS_FRAME: std::time::Duration = std::time::Duration::from_millis(100);
 const PROGRESS_FRAME_CPU: std::time::Duration = std::time::Duration::from_millis(1000);
 
+/// A picture saved by a screenshot callback, or why not.
+type Saved = Result<PathBuf, String>;
+
+/// How often opened runs are read again for what was added.
+const FOLLOW_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
+
 pub struct ReslabApp {
     pub view: View,
     worker: Option<Worker>,
     render: Option<egui_wgpu::RenderState>,
     /// Textures of the activation view, freed when replaced.
     textures: Vec<egui::TextureId>,
-    landscape_path: String,
     title: String,
     /// When the last frame began, while training.
     last_frame: Option<std::time::Instant>,
+    /// When the opened runs were last read.
+    followed: std::time::Instant,
+    /// Saved pictures (or why not), from the screenshot callbacks.
+    saved: (Sender<Saved>, Receiver<Saved>),
 }
 
 impl ReslabApp {
@@ -82,13 +95,20 @@ impl ReslabApp {
             worker: Some(worker),
             render: Some(render),
             textures: Vec::new(),
-            landscape_path: "runs/landscape/summary.json".into(),
             title: String::new(),
             last_frame: None,
+            followed: std::time::Instant::now(),
+            saved: channel(),
         };
         if open {
             app.act(vec![Action::Open]);
         }
+        let runs = launch
+            .runs
+            .iter()
+            .map(|p| Action::OpenRun(p.to_string_lossy().into_owned()))
+            .collect();
+        app.act(runs);
         Ok(app)
     }
 
@@ -99,9 +119,34 @@ impl ReslabApp {
             worker: None,
             render: None,
             textures: Vec::new(),
-            landscape_path: String::new(),
             title: String::new(),
             last_frame: None,
+            followed: std::time::Instant::now(),
+            saved: channel(),
+        }
+    }
+
+    /// An app whose worker trains on `gpu` (tests: the window's renderer is
+    /// the harness's, so activation textures are not drawn).
+    pub fn with_worker(view: View, gpu: reslab::Gpu) -> ReslabApp {
+        let worker = Worker::spawn(gpu, view.settings.clone(), |_| {});
+        ReslabApp {
+            worker: Some(worker),
+            ..ReslabApp::headless(view)
+        }
+    }
+
+    /// Reads what the opened runs' files gained since the last look.
+    pub fn follow_runs(&mut self) {
+        self.followed = std::time::Instant::now();
+        let mut problems = Vec::new();
+        for r in &mut self.view.runs {
+            if let Err(e) = r.refresh() {
+                problems.push(e);
+            }
+        }
+        if let Some(e) = problems.pop() {
+            self.view.error = Some(e);
         }
     }
 
@@ -111,11 +156,12 @@ impl ReslabApp {
         }
     }
 
-    fn drain(&mut self) {
+    /// Applies what the worker has sent since the last call.
+    pub fn drain(&mut self) {
         let Some(w) = &self.worker else { return };
         let events: Vec<_> = w.rx.try_iter().take(500).collect();
         for e in events {
-            if let super::worker::Event::Nets(nets) = &e
+            if let super::worker::Event::Nets { nets, .. } = &e
                 && let Some(n) = nets.first()
             {
                 self.view.class_names = n.classes.clone();
@@ -210,13 +256,46 @@ impl ReslabApp {
                         samples: 200,
                     });
                 }
-                Action::LoadLandscape(p) => match std::fs::read_to_string(&p)
-                    .map_err(|e| e.to_string())
-                    .and_then(|s| serde_json::from_str(&s).map_err(|e| e.to_string()))
-                {
-                    Ok(s) => self.view.landscape = Some((self.view.landscape_net, s)),
-                    Err(e) => self.view.error = Some(format!("{p}: {e}")),
-                },
+                Action::Preset => {
+                    self.view.settings.degradation_preset();
+                    self.view.running = false;
+                    self.send(Command::Reset(self.view.settings.clone()));
+                }
+                Action::OpenRun(p) => {
+                    let p = p.trim();
+                    if p.is_empty() {
+                        self.view.error = Some("give the folder of a run".into());
+                        continue;
+                    }
+                    let slot = self.view.next_run_slot();
+                    match OpenedRun::open_all(std::path::Path::new(p), slot) {
+                        Ok(runs) => {
+                            let what: Vec<String> = runs.iter().map(|r| r.summary_line()).collect();
+                            self.view.status = format!("opened {p}: {}", what.join("; "));
+                            self.view.error = None;
+                            self.view.runs.extend(runs);
+                        }
+                        Err(e) => self.view.error = Some(format!("cannot open the run: {e}")),
+                    }
+                }
+                Action::CloseRun(k) => {
+                    if k < self.view.runs.len() {
+                        self.view.runs.remove(k);
+                    }
+                }
+                Action::SaveText { name, ext, text } => {
+                    let dir = PathBuf::from(&self.view.export_dir);
+                    match export::write_text(&dir, &name, ext, &text) {
+                        Ok(p) => {
+                            self.view.status = format!("saved {}", p.display());
+                            self.view.error = None;
+                        }
+                        Err(e) => self.view.error = Some(format!("saving failed: {e}")),
+                    }
+                }
+                Action::SavePng { .. } => {
+                    // Needs the frame's pixels: see `draw`, which asks for them.
+                }
                 Action::Save => self.send(Command::Save(self.view.save_dir.clone().into())),
                 Action::Load => self.send(Command::Load(self.view.save_dir.clone().into())),
                 Action::Open => match self.view.open.describe() {
@@ -259,10 +338,33 @@ impl ReslabApp {
         out
     }
 
+    /// Asks for a screenshot of the next frame; its callback cuts `rect` out
+    /// and saves it.
+    fn save_png(&self, ctx: &egui::Context, name: String, rect: egui::Rect) {
+        let dir = PathBuf::from(&self.view.export_dir);
+        let ppp = ctx.pixels_per_point();
+        let tx = self.saved.0.clone();
+        let wake = ctx.clone();
+        ctx.request_screenshot(move |shot| {
+            let _ = tx.send(export::write_png(&dir, &name, &shot, rect, ppp));
+            wake.request_repaint();
+        });
+    }
+
     /// Draws everything and returns the actions (tests call this directly).
     pub fn draw(&mut self, ui: &mut Ui) -> Vec<Action> {
+        for r in self.saved.1.try_iter().collect::<Vec<_>>() {
+            match r {
+                Ok(p) => {
+                    self.view.status = format!("saved {}", p.display());
+                    self.view.error = None;
+                }
+                Err(e) => self.view.error = Some(format!("saving failed: {e}")),
+            }
+        }
         let mut actions = self.shortcuts(ui);
         egui::Panel::top("top").show(ui, |ui| {
+            actions.extend(panels::menu_bar(ui, &mut self.view));
             actions.extend(panels::top_bar(ui, &self.view));
         });
         egui::Panel::left("run").default_size(250.0).show(ui, |ui| {
@@ -274,18 +376,20 @@ impl ReslabApp {
             panels::tabs(ui, &mut self.view);
             ui.separator();
             match self.view.tab {
-                Tab::Curves => tabs::curves::show(ui, &self.view),
+                Tab::Curves => actions.extend(tabs::curves::show(ui, &self.view)),
+                Tab::Responses => actions.extend(tabs::responses::show(ui, &self.view)),
                 Tab::Residuals => actions.extend(tabs::residuals::show(ui, &self.view)),
                 Tab::Activations => actions.extend(tabs::activations::show(ui, &mut self.view)),
                 Tab::Lesions => actions.extend(tabs::lesions::show(ui, &self.view)),
-                Tab::Landscape => {
-                    let mut path = std::mem::take(&mut self.landscape_path);
-                    actions.extend(tabs::landscape::show(ui, &mut self.view, &mut path));
-                    self.landscape_path = path;
-                }
+                Tab::Landscape => actions.extend(tabs::landscape::show(ui, &mut self.view)),
                 Tab::Model => tabs::model::show(ui, &self.view),
             }
         });
+        for a in &actions {
+            if let Action::SavePng { name, rect } = a {
+                self.save_png(ui.ctx(), name.clone(), *rect);
+            }
+        }
         actions
     }
 }
@@ -306,6 +410,12 @@ impl eframe::App for ReslabApp {
             self.last_frame = None;
         }
         self.drain();
+        if !self.view.runs.is_empty() {
+            if self.followed.elapsed() >= FOLLOW_EVERY {
+                self.follow_runs();
+            }
+            ui.ctx().request_repaint_after(FOLLOW_EVERY);
+        }
         let actions = self.draw(ui);
         self.act(actions);
         // No step count in the title: a new title is a repaint of its own.

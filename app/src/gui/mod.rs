@@ -1,9 +1,12 @@
 //! The desktop app: plain and residual nets training side by side, r_b = |F(x)|/|x|
 //! per block as it happens, activations drawn from GPU buffers, growing,
-//! lesions and loss landscapes. One wgpu device serves the window and the engine.
+//! lesions and loss landscapes, and run folders of the command line opened
+//! beside them. One wgpu device serves the window and the engine.
 
 pub mod app;
+pub mod export;
 pub mod panels;
+pub mod runs;
 pub mod settings;
 pub mod tabs;
 pub mod view;
@@ -19,6 +22,8 @@ pub struct Launch {
     pub data_dir: Option<String>,
     pub image_size: Option<usize>,
     pub open: Option<view::OpenForm>,
+    /// Run folders to open beside the nets.
+    pub runs: Vec<std::path::PathBuf>,
 }
 
 /// Opens the window.

@@ -4,6 +4,7 @@
 
 use egui::{Color32, Ui};
 
+use super::settings::{MAX_NETS, NetChoice};
 use super::view::{NetView, Tab, View};
 use reslab::analysis::redundancy::Insert;
 use reslab::model::Shortcut;
@@ -27,26 +28,63 @@ pub enum Action {
     /// Draw the activation view's current choice.
     ShowActivation,
     ComputeLandscape,
-    LoadLandscape(String),
     Save,
     Load,
     /// One net from the checkpoint the open fields name.
     Open,
+    /// The Degradation preset, built at once.
+    Preset,
+    /// Read a run folder and draw it beside the nets.
+    OpenRun(String),
+    CloseRun(usize),
+    /// Save the part of the window at `rect` (points) as PNG.
+    SavePng {
+        name: String,
+        rect: egui::Rect,
+    },
+    /// Save numbers shown as `name`.
+    SaveText {
+        name: String,
+        ext: &'static str,
+        text: String,
+    },
 }
 
-/// Net colours: the plain twin in orange, residual nets in blue.
+/// A net's colour (see [`NetView::color`]).
 pub fn net_color(n: &NetView) -> Color32 {
-    if n.info.residual {
-        Color32::from_rgb(31, 119, 180)
-    } else {
-        Color32::from_rgb(230, 120, 20)
-    }
+    n.color()
 }
 
 /// Viridis, for heat maps (t in [0, 1]).
 pub fn viridis(t: f32) -> Color32 {
     let c = reslab_plot::viridis(t as f64);
     Color32::from_rgb(c.0, c.1, c.2)
+}
+
+/// The menu bar: File → Open run, Save checkpoints.
+pub fn menu_bar(ui: &mut Ui, v: &mut View) -> Vec<Action> {
+    let mut out = Vec::new();
+    egui::MenuBar::new().ui(ui, |ui| {
+        ui.menu_button("File", |ui| {
+            let l = ui.label("run folder (train, degradation, redundancy, lesion, landscape)");
+            let edit = ui.text_edit_singleline(&mut v.run_path).labelled_by(l.id);
+            let enter = edit.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
+            if ui.button("Open run").clicked() || enter {
+                out.push(Action::OpenRun(v.run_path.clone()));
+                ui.close();
+            }
+            ui.separator();
+            if ui.button("Save checkpoints").clicked() {
+                out.push(Action::Save);
+                ui.close();
+            }
+            if ui.button("Load checkpoints").clicked() {
+                out.push(Action::Load);
+                ui.close();
+            }
+        });
+    });
+    out
 }
 
 pub fn top_bar(ui: &mut Ui, v: &View) -> Vec<Action> {
@@ -149,28 +187,18 @@ fn combo<T: PartialEq + Copy>(
 pub fn run_panel(ui: &mut Ui, v: &mut View) -> Vec<Action> {
     let mut out = Vec::new();
     let s = &mut v.settings;
+    ui.heading("Nets");
+    out.extend(net_list(ui, &mut s.nets));
+    ui.separator();
     ui.heading("Run");
     egui::Grid::new("run settings")
         .num_columns(2)
         .spacing([8.0, 6.0])
         .show(ui, |ui| {
-            row(ui, "depth (6n+2)", |ui| {
-                ui.add(egui::DragValue::new(&mut s.depth).range(8..=110).speed(6))
-            });
             row(ui, "width", |ui| {
                 ui.add(egui::DragValue::new(&mut s.width).range(2..=64))
             });
-            row(ui, "shortcut", |ui| {
-                combo(
-                    ui,
-                    "shortcut",
-                    &mut s.shortcut,
-                    &[(Shortcut::A, "A"), (Shortcut::B, "B"), (Shortcut::C, "C")],
-                )
-            });
-            check_row(ui, "blocks", &mut s.preact, "pre-activation");
-            check_row(ui, "", &mut s.zero_gamma, "zero-gamma");
-            check_row(ui, "", &mut s.plain, "plain twin beside it");
+            check_row(ui, "blocks", &mut s.zero_gamma, "zero-gamma");
             let datasets: Vec<(usize, &str)> =
                 reslab::data::DATASETS.iter().copied().enumerate().collect();
             let mut d = reslab::data::DATASETS
@@ -197,6 +225,13 @@ pub fn run_panel(ui: &mut Ui, v: &mut View) -> Vec<Action> {
                     egui::DragValue::new(&mut s.lr)
                         .range(0.0001..=1.0)
                         .speed(0.005),
+                )
+            });
+            row(ui, "warm-up", |ui| {
+                ui.add(
+                    egui::DragValue::new(&mut s.warmup)
+                        .range(0..=10_000)
+                        .suffix(" steps"),
                 )
             });
             row(ui, "seed", |ui| ui.add(egui::DragValue::new(&mut s.seed)));
@@ -257,6 +292,123 @@ pub fn run_panel(ui: &mut Ui, v: &mut View) -> Vec<Action> {
     {
         out.push(Action::Open);
     }
+    ui.separator();
+    out.extend(runs_panel(ui, v));
+    out
+}
+
+/// The list of nets the next Reset builds: kind, depth, shortcut option,
+/// pre-activation; add, remove, and the Degradation preset.
+fn net_list(ui: &mut Ui, nets: &mut Vec<NetChoice>) -> Vec<Action> {
+    let mut out = Vec::new();
+    let mut remove = None;
+    egui::Grid::new("net list")
+        .num_columns(6)
+        .spacing([4.0, 4.0])
+        .show(ui, |ui| {
+            for (i, n) in nets.iter_mut().enumerate() {
+                let (swatch, _) =
+                    ui.allocate_exact_size(egui::vec2(10.0, 10.0), egui::Sense::hover());
+                ui.painter()
+                    .rect_filled(swatch, 2.0, super::view::slot_color(i));
+                // Combo boxes named for screen readers (and tests).
+                let named = |r: egui::Response, what: &str| {
+                    let name = format!("net {} {what}", i + 1);
+                    r.widget_info(|| egui::WidgetInfo::labeled(egui::Role::ComboBox, true, &name));
+                };
+                let r = combo(
+                    ui,
+                    &format!("kind {i}"),
+                    &mut n.residual,
+                    &[(false, "plain"), (true, "resnet")],
+                );
+                named(r, "kind");
+                ui.add(egui::DragValue::new(&mut n.depth).range(8..=110).speed(6))
+                    .on_hover_text("depth 6n+2: 20, 32, 44, 56, 110");
+                ui.add_enabled_ui(n.residual, |ui| {
+                    let r = combo(
+                        ui,
+                        &format!("shortcut {i}"),
+                        &mut n.shortcut,
+                        &[(Shortcut::A, "A"), (Shortcut::B, "B"), (Shortcut::C, "C")],
+                    )
+                    .on_hover_text("shortcut option (He et al. §3.3)");
+                    named(r, "shortcut");
+                });
+                ui.checkbox(&mut n.preact, "pre")
+                    .on_hover_text("pre-activation blocks (He et al. 2016b)");
+                if ui
+                    .small_button("×")
+                    .on_hover_text("remove this net")
+                    .clicked()
+                {
+                    remove = Some(i);
+                }
+                ui.end_row();
+            }
+        });
+    if let Some(i) = remove {
+        nets.remove(i);
+    }
+    ui.horizontal(|ui| {
+        let full = nets.len() >= MAX_NETS;
+        if ui
+            .add_enabled(!full, egui::Button::new("Add net"))
+            .on_hover_text(format!("at most {MAX_NETS} nets"))
+            .clicked()
+        {
+            nets.push(nets.last().copied().unwrap_or_default());
+        }
+        if ui
+            .button("Degradation preset")
+            .on_hover_text(
+                "plain-20, plain-56, resnet-20, resnet-56 (the paper's Fig. 6), built at once",
+            )
+            .clicked()
+        {
+            out.push(Action::Preset);
+        }
+    });
+    out
+}
+
+/// Runs opened from disk: their names, what they are, a close button each.
+fn runs_panel(ui: &mut Ui, v: &mut View) -> Vec<Action> {
+    let mut out = Vec::new();
+    ui.heading("Runs from disk");
+    let l = ui.label("run folder");
+    let edit = ui.text_edit_singleline(&mut v.run_path).labelled_by(l.id);
+    let enter = edit.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
+    if ui
+        .button("Open run")
+        .on_hover_text("a folder of reslab train, degradation, redundancy, lesion or landscape; followed while it grows")
+        .clicked()
+        || enter
+    {
+        out.push(Action::OpenRun(v.run_path.clone()));
+    }
+    for (k, r) in v.runs.iter().enumerate() {
+        ui.horizontal(|ui| {
+            if ui
+                .small_button("×")
+                .on_hover_text("close this run")
+                .clicked()
+            {
+                out.push(Action::CloseRun(k));
+            }
+            ui.label(egui::RichText::new(&r.name).strong())
+                .on_hover_text(r.path.display().to_string());
+        });
+        ui.label(egui::RichText::new(r.summary_line()).small());
+        for p in &r.problems {
+            ui.colored_label(
+                Color32::from_rgb(220, 50, 50),
+                egui::RichText::new(p).small(),
+            );
+        }
+    }
+    let l = ui.label("save plots into");
+    ui.text_edit_singleline(&mut v.export_dir).labelled_by(l.id);
     out
 }
 

@@ -22,6 +22,14 @@ pub struct Probe {
 #[derive(Debug, Clone)]
 pub struct NetView {
     pub info: NetInfo,
+    /// The name its legends give it (a net of an opened run: its folder too).
+    pub label: String,
+    /// Its colour and line style (see [`NetView::color`]).
+    pub slot: usize,
+    /// The layer responses (std per 3x3 layer) the Responses tab draws, when
+    /// they come from elsewhere than the last probe (a finished run's final
+    /// evaluation-mode probe).
+    pub final_responses: Option<Vec<f32>>,
     /// (step, loss, accuracy) per training step.
     pub steps: Vec<[f64; 3]>,
     /// (step, accuracy, loss) of the test evaluations.
@@ -33,8 +41,11 @@ pub struct NetView {
 }
 
 impl NetView {
-    pub fn new(info: NetInfo) -> Self {
+    pub fn new(info: NetInfo, slot: usize) -> Self {
         NetView {
+            label: info.name.clone(),
+            slot,
+            final_responses: None,
             info,
             steps: Vec::new(),
             tests: Vec::new(),
@@ -88,6 +99,50 @@ impl NetView {
     pub fn last_test(&self) -> Option<f64> {
         self.tests.last().map(|t| t[1])
     }
+
+    /// Its colour: one of twelve, by its place in the lists.
+    pub fn color(&self) -> egui::Color32 {
+        slot_color(self.slot)
+    }
+
+    /// Its line style: residual nets solid, plain nets dashed.
+    pub fn line_style(&self) -> egui_plot::LineStyle {
+        if self.info.residual {
+            egui_plot::LineStyle::Solid
+        } else {
+            egui_plot::LineStyle::dashed_dense()
+        }
+    }
+
+    /// The response std per 3x3 layer (Fig. 7): of its final probe, or of
+    /// its latest probe.
+    pub fn responses(&self) -> Option<&[f32]> {
+        self.final_responses
+            .as_deref()
+            .or_else(|| self.probes.last().map(|p| p.response_std.as_slice()))
+            .filter(|r| !r.is_empty())
+    }
+}
+
+/// The colour of list place `slot`: the live nets take slots 0–7, nets of
+/// opened runs the slots after them.
+pub fn slot_color(slot: usize) -> egui::Color32 {
+    const PALETTE: [(u8, u8, u8); 12] = [
+        (230, 120, 20),
+        (31, 119, 180),
+        (214, 39, 40),
+        (44, 160, 44),
+        (148, 103, 189),
+        (140, 86, 75),
+        (227, 119, 194),
+        (23, 190, 207),
+        (188, 189, 34),
+        (127, 127, 127),
+        (255, 187, 120),
+        (174, 199, 232),
+    ];
+    let (r, g, b) = PALETTE[slot % PALETTE.len()];
+    egui::Color32::from_rgb(r, g, b)
 }
 
 /// The central tabs.
@@ -96,6 +151,7 @@ pub enum Tab {
     #[default]
     Curves,
     Residuals,
+    Responses,
     Activations,
     Lesions,
     Landscape,
@@ -103,9 +159,10 @@ pub enum Tab {
 }
 
 impl Tab {
-    pub const ALL: [(Tab, &'static str); 6] = [
+    pub const ALL: [(Tab, &'static str); 7] = [
         (Tab::Curves, "Curves"),
         (Tab::Residuals, "F(x)"),
+        (Tab::Responses, "Responses"),
         (Tab::Activations, "Activations"),
         (Tab::Lesions, "Lesions"),
         (Tab::Landscape, "Landscape"),
@@ -121,13 +178,17 @@ pub struct PaneView {
     pub size: [u32; 2],
 }
 
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct ActivationView {
     pub net: usize,
     pub image: usize,
     pub file: String,
     pub use_file: bool,
     pub layer: Option<Layer>,
+    /// The image itself, as the data set holds it.
+    pub input: Option<super::worker::InputImage>,
+    /// Its texture, once uploaded (the app does that).
+    pub input_texture: Option<egui::TextureHandle>,
     pub panes: Vec<PaneView>,
     pub probs: Vec<f32>,
     pub label: Option<usize>,
@@ -156,6 +217,12 @@ pub struct View {
     pub frame_gap_ms: VecDeque<f32>,
     pub save_dir: String,
     pub open: OpenForm,
+    /// Run folders opened from disk, drawn beside the live nets.
+    pub runs: Vec<super::runs::OpenedRun>,
+    /// The "open a run" field.
+    pub run_path: String,
+    /// Where saved PNG and CSV files go.
+    pub export_dir: String,
 }
 
 /// The run panel's "open a checkpoint" fields.
@@ -201,8 +268,23 @@ impl View {
             settings,
             landscape_grid: 11,
             save_dir: "runs/gui".into(),
+            export_dir: "runs/gui/exports".into(),
             ..Default::default()
         }
+    }
+
+    /// Every net drawn in the Curves, F(x) and Responses tabs: the live
+    /// nets, then those of the opened runs.
+    pub fn all_nets(&self) -> impl Iterator<Item = &NetView> {
+        self.nets
+            .iter()
+            .chain(self.runs.iter().flat_map(|r| r.nets.iter()))
+    }
+
+    /// The colour slot of the next net read from a run folder (after the
+    /// live nets' eight).
+    pub fn next_run_slot(&self) -> usize {
+        super::settings::MAX_NETS + self.runs.iter().map(|r| r.nets.len()).sum::<usize>()
     }
 
     pub fn step(&self) -> usize {
@@ -222,17 +304,23 @@ impl View {
         register: &mut dyn FnMut(&wgpu::TextureView) -> Option<egui::TextureId>,
     ) {
         match e {
-            Event::Nets(infos) => {
-                let grown = !self.nets.is_empty() && infos.iter().all(|i| i.step_offset > 0);
-                if grown {
-                    for (v, info) in self.nets.iter_mut().zip(infos) {
+            Event::Nets { nets, fresh } => {
+                if !fresh && nets.len() == self.nets.len() {
+                    for (v, info) in self.nets.iter_mut().zip(nets) {
+                        v.label = info.name.clone();
                         v.info = info;
                         v.lesions.clear();
                         v.lesion_accuracy = None;
                     }
                 } else {
-                    self.nets = infos.into_iter().map(NetView::new).collect();
+                    self.nets = nets
+                        .into_iter()
+                        .enumerate()
+                        .map(|(i, info)| NetView::new(info, i))
+                        .collect();
                     self.activation.panes.clear();
+                    self.activation.input = None;
+                    self.activation.input_texture = None;
                     self.landscape = None;
                 }
             }
@@ -295,10 +383,13 @@ impl View {
             Event::Activation {
                 net,
                 layer,
+                input,
                 panes,
                 probs,
                 label,
             } => {
+                self.activation.input = Some(input);
+                self.activation.input_texture = None;
                 self.activation.net = net;
                 self.activation.layer = Some(layer);
                 self.activation.panes = panes

@@ -97,9 +97,22 @@ pub struct Pane {
     pub size: [u32; 2],
 }
 
+/// The image a net was shown, as a person sees it (RGBA, the
+/// normalisation undone).
+#[derive(Debug, Clone)]
+pub struct InputImage {
+    pub size: [usize; 2],
+    pub rgba: Vec<u8>,
+}
+
 pub enum Event {
-    /// The nets (after a reset or growing).
-    Nets(Vec<NetInfo>),
+    /// The nets: `fresh` after a reset or an opened checkpoint (their
+    /// histories start anew), not after growing or loading weights (the
+    /// curves go on).
+    Nets {
+        nets: Vec<NetInfo>,
+        fresh: bool,
+    },
     Running(bool),
     Step {
         net: usize,
@@ -129,6 +142,7 @@ pub enum Event {
     Activation {
         net: usize,
         layer: Layer,
+        input: InputImage,
         panes: Vec<Pane>,
         probs: Vec<f32>,
         label: Option<usize>,
@@ -376,6 +390,7 @@ impl State {
             steps: Some(10_000_000),
             batch: s.batch,
             lr: s.lr,
+            warmup: s.warmup,
             schedule: reslab::train::Schedule::Constant,
             seed: s.seed,
             log_every: 5,
@@ -384,29 +399,73 @@ impl State {
         }
     }
 
+    fn send_nets(&self, fresh: bool) {
+        self.send(Event::Nets {
+            nets: self.nets.iter().map(|n| n.info.clone()).collect(),
+            fresh,
+        });
+    }
+
+    /// Refuses a list of nets whose training plans (with their evaluators)
+    /// would not fit in the memory this machine has; says how much they take.
+    fn memory_check(
+        &self,
+        specs: &[(String, reslab::model::ModelSpec)],
+        data: &Dataset,
+    ) -> reslab::Result<String> {
+        use reslab::model::memory::{Allowance, MemoryNeed};
+        let mut total = 0u64;
+        for (_, spec) in specs {
+            let g = Graph::build(spec, data.train.h, data.train.w)?;
+            let train = MemoryNeed::of(&g, self.settings.batch, Mode::Train, true)?;
+            let eval = MemoryNeed::of(&g, EVAL_BATCH, Mode::Eval, false)?;
+            total = total
+                .saturating_add(train.device + train.host)
+                .saturating_add(eval.device + eval.host);
+        }
+        let human = reslab::files::human_bytes;
+        match Allowance::of(&self.gpu).budget {
+            Some(b) if total > b => Err(reslab::Error::DoesNotFit(format!(
+                "the {} nets need about {} of memory and {} is available: remove a net, or lower the batch or width",
+                specs.len(),
+                human(total),
+                human(b)
+            ))),
+            Some(b) => Ok(format!(
+                "about {} of memory ({} available)",
+                human(total),
+                human(b)
+            )),
+            None => Ok(format!("about {} of memory", human(total))),
+        }
+    }
+
     fn reset(&mut self) {
         self.running = false;
         self.nets.clear();
         self.views.clear();
         self.send(Event::Running(false));
-        let built = (|| -> reslab::Result<Vec<Net>> {
+        let built = (|| -> reslab::Result<(Vec<Net>, String)> {
             let data = self.load_data()?;
             let specs = self.settings.specs(data.train.c, data.class_names.len())?;
-            specs
+            let need = self.memory_check(&specs, &data)?;
+            let nets = specs
                 .into_iter()
-                .map(|spec| {
+                .map(|(name, spec)| {
                     let t = Trainer::new(&self.gpu, self.config(spec), data.clone(), None)?;
-                    Ok(net_of(t, None, 0))
+                    Ok(net_of(t, name, None, 0))
                 })
-                .collect()
+                .collect::<reslab::Result<Vec<Net>>>()?;
+            Ok((nets, need))
         })();
         match built {
-            Ok(nets) => {
+            Ok((nets, need)) => {
                 self.nets = nets;
-                self.send(Event::Nets(
-                    self.nets.iter().map(|n| n.info.clone()).collect(),
-                ));
-                self.send(Event::Message(format!("ready: {}", self.settings.title())));
+                self.send_nets(true);
+                self.send(Event::Message(format!(
+                    "ready: {} nets, {need}",
+                    self.nets.len()
+                )));
             }
             Err(e) => self.error(format!("cannot build the nets: {e}")),
         }
@@ -476,11 +535,20 @@ impl State {
         Ok(())
     }
 
+    /// Grows every net shallower than `depth` to `depth` (each keeps its
+    /// blocks and gets new ones initialised by `init`); deeper nets train on
+    /// as they are.
     fn grow(&mut self, depth: usize, init: Insert) -> reslab::Result<()> {
         let data = self.load_data()?;
         let mut grown = Vec::new();
+        let mut kept = Vec::new();
         for n in &self.nets {
             let shallow = &n.trainer.graph;
+            if shallow.spec.depth >= depth {
+                kept.push(n.info.name.clone());
+                grown.push(None);
+                continue;
+            }
             let mut spec = shallow.spec.clone();
             spec.depth = depth;
             let deep = Graph::build(&spec, data.train.h, data.train.w)?;
@@ -497,20 +565,31 @@ impl State {
                     step: 0,
                 }),
             )?;
-            grown.push(net_of(
+            let name = grown_name(&n.info.name, shallow.spec.depth, depth);
+            grown.push(Some(net_of(
                 t,
+                name,
                 Some(inserted),
                 n.info.step_offset + n.trainer.step,
-            ));
+            )));
         }
-        self.nets = grown;
+        if grown.iter().all(Option::is_none) {
+            return Err(reslab::Error::invalid(format!(
+                "every net is already {depth} layers deep or deeper: raise the grow depth"
+            )));
+        }
+        for (n, g) in self.nets.iter_mut().zip(grown) {
+            if let Some(g) = g {
+                *n = g;
+            }
+        }
         self.views.clear();
-        self.send(Event::Nets(
-            self.nets.iter().map(|n| n.info.clone()).collect(),
-        ));
-        self.send(Event::Message(format!(
-            "grew the nets to depth {depth} ({init} inserted blocks)"
-        )));
+        self.send_nets(false);
+        let mut msg = format!("grew the nets to depth {depth} ({init} inserted blocks)");
+        if !kept.is_empty() {
+            msg.push_str(&format!("; {} already that deep", kept.join(", ")));
+        }
+        self.send(Event::Message(msg));
         Ok(())
     }
 
@@ -521,7 +600,8 @@ impl State {
             .get_mut(net)
             .ok_or_else(|| reslab::Error::invalid("no such net"))?;
         let test = subset(&data.test, EVAL_IMAGES);
-        n.evaluator = Evaluator::with_lesions(&self.gpu, &n.trainer.graph, 500, blocks.clone());
+        n.evaluator =
+            Evaluator::with_lesions(&self.gpu, &n.trainer.graph, EVAL_BATCH, blocks.clone());
         let (_, accuracy) = n
             .evaluator
             .evaluate(&n.trainer.params, &test, &n.trainer.norm)?;
@@ -561,6 +641,11 @@ impl State {
                 )
             }
         };
+        let input = input_image(
+            &pixels,
+            [data.train.c, data.train.h, data.train.w],
+            &n.trainer.norm,
+        );
         let key = (net, n.lesions.clone());
         if !self.views.contains_key(&key) {
             let opts = PlanOptions {
@@ -628,6 +713,7 @@ impl State {
         self.send(Event::Activation {
             net,
             layer,
+            input,
             panes,
             probs,
             label,
@@ -705,7 +791,8 @@ impl State {
             let trainer =
                 Trainer::new(&self.gpu, n.trainer.cfg.clone(), data.clone(), Some(start))?;
             let (inserted, offset) = (n.info.inserted.clone(), n.info.step_offset + n.trainer.step);
-            self.nets[i] = net_of(trainer, Some(inserted), offset.max(1));
+            let name = n.info.name.clone();
+            self.nets[i] = net_of(trainer, name, Some(inserted), offset.max(1));
             loaded += 1;
         }
         if loaded == 0 {
@@ -715,9 +802,7 @@ impl State {
             ));
         }
         self.views.clear();
-        self.send(Event::Nets(
-            self.nets.iter().map(|n| n.info.clone()).collect(),
-        ));
+        self.send_nets(false);
         Ok(loaded)
     }
 
@@ -742,7 +827,8 @@ impl State {
             mean: card.mean.clone(),
             std: card.std.clone(),
         };
-        let mut net = net_of(trainer, None, 0);
+        let name = card.model.name();
+        let mut net = net_of(trainer, name, None, 0);
         net.info.classes = card.classes.clone();
         // What the net is as opened: its test accuracy and its probes (BN in
         // eval mode), the first points of the curves and the F(x) view.
@@ -762,9 +848,7 @@ impl State {
         self.nets = vec![net];
         self.views.clear();
         self.last_image = None;
-        self.send(Event::Nets(
-            self.nets.iter().map(|n| n.info.clone()).collect(),
-        ));
+        self.send_nets(true);
         self.send(Event::Test {
             net: 0,
             step: 0,
@@ -794,16 +878,24 @@ impl State {
 /// the queue, and wait for one part of a step instead of whole steps.
 const STEP_PART: usize = 48;
 
-fn net_of(mut t: Trainer, inserted: Option<Vec<bool>>, step_offset: usize) -> Net {
+/// Batch of the live test evaluations.
+const EVAL_BATCH: usize = 500;
+
+/// A grown net's name: its depth replaced (resnet20#2 grown to 32: resnet32#2).
+fn grown_name(name: &str, from: usize, to: usize) -> String {
+    name.replacen(&from.to_string(), &to.to_string(), 1)
+}
+
+fn net_of(mut t: Trainer, name: String, inserted: Option<Vec<bool>>, step_offset: usize) -> Net {
     t.submit_parts_of = Some(STEP_PART);
     // The app evaluates every `RunSettings::eval_every` steps itself.
     t.evaluate_epochs = false;
     let blocks = t.graph.blocks.len();
-    let evaluator = Evaluator::new(&t.gpu, &t.graph, 500);
+    let evaluator = Evaluator::new(&t.gpu, &t.graph, EVAL_BATCH);
     Net {
         evaluator,
         info: NetInfo {
-            name: t.cfg.model.name(),
+            name,
             residual: t.cfg.model.residual,
             graph: t.graph.clone(),
             inserted: inserted.unwrap_or(vec![false; blocks]),
@@ -814,6 +906,39 @@ fn net_of(mut t: Trainer, inserted: Option<Vec<bool>>, step_offset: usize) -> Ne
         trainer: t,
         lesions: BTreeSet::new(),
     }
+}
+
+/// A normalised c×h×w image as a person sees it: the normalisation undone,
+/// clamped to [0, 1]; one channel as grey, three as RGB (others: the first).
+pub fn input_image(
+    pixels: &[f32],
+    [c, h, w]: [usize; 3],
+    norm: &reslab::data::Normalize,
+) -> InputImage {
+    let plane = h * w;
+    let value = |ch: usize, i: usize| -> u8 {
+        let ch = ch.min(c.saturating_sub(1));
+        let x = pixels.get(ch * plane + i).copied().unwrap_or(0.0);
+        let m = norm.mean.get(ch).copied().unwrap_or(0.0);
+        let s = norm.std.get(ch).copied().unwrap_or(1.0);
+        let v = x * s + m;
+        if v.is_finite() {
+            (v.clamp(0.0, 1.0) * 255.0).round() as u8
+        } else {
+            0
+        }
+    };
+    let mut rgba = Vec::with_capacity(plane * 4);
+    for i in 0..plane {
+        let (r, g, b) = if c >= 3 {
+            (value(0, i), value(1, i), value(2, i))
+        } else {
+            let v = value(0, i);
+            (v, v, v)
+        };
+        rgba.extend_from_slice(&[r, g, b, 255]);
+    }
+    InputImage { size: [w, h], rgba }
 }
 
 fn subset(s: &Split, n: usize) -> Split {

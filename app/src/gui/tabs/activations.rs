@@ -2,6 +2,7 @@
 
 use egui::{Color32, Rect, RichText, Sense, Ui, vec2};
 
+use crate::gui::export;
 use crate::gui::panels::Action;
 use crate::gui::view::View;
 use crate::gui::worker::Layer;
@@ -54,9 +55,34 @@ pub fn show(ui: &mut Ui, v: &mut View) -> Vec<Action> {
         ui.label("Pick a layer to draw its channel maps (each map scaled like x, the block's input, so F(x) shows how much the block changes it).");
         return out;
     }
+    if a.input_texture.is_none()
+        && let Some(img) = &a.input
+    {
+        let image = egui::ColorImage::from_rgba_unmultiplied(img.size, &img.rgba);
+        a.input_texture = Some(ui.ctx().load_texture(
+            "activation input",
+            image,
+            egui::TextureOptions::NEAREST,
+        ));
+    }
     let avail = ui.available_width();
-    let per = (avail / a.panes.len() as f32 - 12.0).max(80.0);
+    let count = a.panes.len() + usize::from(a.input_texture.is_some());
+    let per = (avail / count as f32 - 12.0).max(80.0);
+    let top_left = ui.cursor().min;
     ui.horizontal_top(|ui| {
+        if let Some(t) = &a.input_texture {
+            ui.vertical(|ui| {
+                ui.label(RichText::new("input image").strong());
+                // The image at most as large as a channel map grid, square pixels.
+                let side = (per * 0.5).max(64.0);
+                let [w, h] = t.size();
+                let size = vec2(side, side * h as f32 / w.max(1) as f32);
+                ui.add(egui::Image::new(egui::load::SizedTexture::new(
+                    t.id(),
+                    size,
+                )));
+            });
+        }
         for p in &a.panes {
             ui.vertical(|ui| {
                 ui.label(RichText::new(&p.label).strong());
@@ -68,6 +94,27 @@ pub fn show(ui: &mut Ui, v: &mut View) -> Vec<Action> {
             });
         }
     });
+    let shown =
+        egui::Rect::from_min_max(top_left, egui::pos2(top_left.x + avail, ui.cursor().min.y));
+    let probs = a.probs.clone();
+    let names = v.class_names.clone();
+    out.extend(export::buttons(
+        ui,
+        "activations",
+        shown,
+        "csv",
+        move || {
+            export::csv(
+                &["class", "probability"],
+                probs.iter().enumerate().map(|(k, p)| {
+                    vec![
+                        names.get(k).cloned().unwrap_or(format!("class {k}")),
+                        export::num(*p as f64),
+                    ]
+                }),
+            )
+        },
+    ));
     ui.separator();
     ui.label(RichText::new("Prediction").strong());
     let names = &v.class_names;

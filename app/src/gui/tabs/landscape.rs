@@ -2,11 +2,15 @@
 
 use egui::{Color32, Rect, Sense, Stroke, Ui, Vec2, pos2};
 
+use reslab::analysis::landscape::Summary;
+
+use crate::gui::export;
 use crate::gui::panels::{Action, viridis};
 use crate::gui::view::View;
 
-/// A loss landscape: computed here on request, or loaded from `reslab landscape`.
-pub fn show(ui: &mut Ui, v: &mut View, path: &mut String) -> Vec<Action> {
+/// Loss landscapes: the one computed here on request and those of opened
+/// `reslab landscape` folders, side by side.
+pub fn show(ui: &mut Ui, v: &mut View) -> Vec<Action> {
     let mut out = Vec::new();
     ui.horizontal(|ui| {
         ui.label("net");
@@ -20,11 +24,7 @@ pub fn show(ui: &mut Ui, v: &mut View, path: &mut String) -> Vec<Action> {
             out.push(Action::ComputeLandscape);
         }
         ui.separator();
-        let l = ui.label("or load summary.json of reslab landscape:");
-        ui.text_edit_singleline(path).labelled_by(l.id);
-        if ui.button("Load").clicked() {
-            out.push(Action::LoadLandscape(path.clone()));
-        }
+        ui.label("or File > Open run with the folder of reslab landscape");
     });
     if let Some((done, total)) = v.landscape_progress {
         ui.add(
@@ -32,24 +32,65 @@ pub fn show(ui: &mut Ui, v: &mut View, path: &mut String) -> Vec<Action> {
                 .text(format!("{done}/{total} points")),
         );
     }
-    let Some((_, s)) = &v.landscape else {
+    let mut shown: Vec<(String, &Summary)> = Vec::new();
+    if let Some((_, s)) = &v.landscape {
+        shown.push((format!("{} (computed here)", s.model), s));
+    }
+    for r in &v.runs {
+        if let Some(s) = &r.landscape {
+            shown.push((format!("{}: {}", r.name, s.model), s));
+        }
+    }
+    if shown.is_empty() {
         ui.label("No landscape yet.");
         return out;
-    };
+    }
+    ui.columns(shown.len(), |cols| {
+        for (col, (title, s)) in cols.iter_mut().zip(&shown) {
+            out.extend(one(col, title, s));
+        }
+    });
+    out
+}
+
+/// One landscape: a 2-D map with contours, or a 1-D line.
+fn one(ui: &mut Ui, title: &str, s: &Summary) -> Vec<Action> {
+    let json = || serde_json::to_string_pretty(s).unwrap_or_default();
     if s.mode != "2d" {
         ui.label(format!(
-            "{} landscape of {} (one line): see its plot file.",
-            s.mode, s.model
+            "{title}: test loss along the {} direction, {} images",
+            s.mode, s.images
         ));
-        return out;
+        let pts: Vec<[f64; 2]> =
+            s.xs.iter()
+                .zip(s.loss.first().into_iter().flatten())
+                .map(|(&x, &l)| [x, l])
+                .collect();
+        let plot = egui_plot::Plot::new(("landscape line", title))
+            .height((ui.available_height() - 40.0).max(120.0))
+            .x_axis_label(if s.mode == "interpolation" { "t" } else { "a" })
+            .y_axis_label("loss")
+            .show(ui, |p| {
+                p.line(egui_plot::Line::new(
+                    s.model.clone(),
+                    egui_plot::PlotPoints::from(pts),
+                ));
+            });
+        return export::buttons(
+            ui,
+            &format!("landscape {title}"),
+            plot.response.rect,
+            "json",
+            json,
+        );
     }
     ui.label(format!(
-        "{}: test loss over θ* + a·d₁ + b·d₂ (filter-normalised directions), {} images, log colour scale",
-        s.model, s.images
+        "{title}: test loss over θ* + a·d₁ + b·d₂ (filter-normalised directions), {} images, log colour scale",
+        s.images
     ));
     let side = ui
         .available_width()
-        .min(ui.available_height() - 20.0)
+        .min(ui.available_height() - 40.0)
         .max(100.0);
     let (rect, resp) = ui.allocate_exact_size(Vec2::splat(side), Sense::hover());
     let painter = ui.painter_at(rect);
@@ -109,8 +150,13 @@ pub fn show(ui: &mut Ui, v: &mut View, path: &mut String) -> Vec<Action> {
             s.xs[c],
             s.xs[r],
             s.loss[r][c],
-            100.0 * s.accuracy[r][c]
+            100.0
+                * s.accuracy
+                    .get(r)
+                    .and_then(|a| a.get(c))
+                    .copied()
+                    .unwrap_or(f64::NAN)
         ));
     }
-    out
+    export::buttons(ui, &format!("landscape {title}"), rect, "json", json)
 }

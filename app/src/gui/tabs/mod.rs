@@ -9,3 +9,4 @@ pub mod landscape;
 pub mod lesions;
 pub mod model;
 pub mod residuals;
+pub mod responses;

@@ -2,20 +2,33 @@
 
 use egui::{RichText, Ui};
 
-use crate::gui::view::View;
+use crate::gui::runs::RunKind;
+use crate::gui::view::{NetView, View};
 
-/// The stages and blocks of each net with output shapes and parameter counts.
+/// The stages and blocks of each net (live, and of opened train runs) with
+/// output shapes and parameter counts.
 pub fn show(ui: &mut Ui, v: &View) {
-    ui.columns(v.nets.len().max(1), |cols| {
-        for (col, n) in cols.iter_mut().zip(v.nets.iter().rev()) {
+    let nets: Vec<&NetView> = v
+        .nets
+        .iter()
+        .rev()
+        .chain(
+            v.runs
+                .iter()
+                .filter(|r| matches!(r.kind, RunKind::Train | RunKind::Runs))
+                .flat_map(|r| r.nets.iter()),
+        )
+        .collect();
+    ui.columns(nets.len().max(1), |cols| {
+        for (col, n) in cols.iter_mut().zip(nets) {
             let g = &n.info.graph;
             col.label(
-                RichText::new(format!("{} — {} parameters", n.info.name, n.info.params)).strong(),
+                RichText::new(format!("{} — {} parameters", n.label, n.info.params)).strong(),
             );
             egui::ScrollArea::vertical()
-                .id_salt(("model", &n.info.name))
+                .id_salt(("model", &n.label))
                 .show(col, |ui| {
-                    egui::Grid::new(("blocks", &n.info.name))
+                    egui::Grid::new(("blocks", &n.label))
                         .striped(true)
                         .num_columns(3)
                         .show(ui, |ui| {

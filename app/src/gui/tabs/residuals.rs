@@ -2,6 +2,7 @@
 
 use egui::{Align2, Color32, FontId, Rect, RichText, Sense, Stroke, Ui, pos2, vec2};
 
+use crate::gui::export::{self, num};
 use crate::gui::panels::{Action, net_color, viridis};
 use crate::gui::view::{NetView, View};
 
@@ -21,22 +22,54 @@ pub fn show(ui: &mut Ui, v: &View) -> Vec<Action> {
          For the plain net, F is the block's last BN output and x its input. \
          A green triangle marks blocks on their way to an identity: r below 0.05, or halved since the net started. \
          + marks inserted blocks. \
-         Click a block to lesion it.",
+         Click a block of a live net to lesion it.",
     );
-    let top = v
+    let nets: Vec<(Option<usize>, &NetView)> = v
         .nets
         .iter()
-        .flat_map(|n| n.probes.iter().flat_map(|p| p.r.iter().copied()))
+        .enumerate()
+        .rev() // residual nets (last in the default list) first
+        .map(|(i, n)| (Some(i), n))
+        .chain(v.runs.iter().flat_map(|r| r.nets.iter().map(|n| (None, n))))
+        .collect();
+    let top = nets
+        .iter()
+        .flat_map(|(_, n)| n.probes.iter().flat_map(|p| p.r.iter().copied()))
+        .filter(|r| r.is_finite())
         .fold(0.1f32, f32::max);
     colour_legend(ui, top);
-    let order: Vec<usize> = (0..v.nets.len()).rev().collect(); // residual first
-    ui.columns(v.nets.len().max(1), |cols| {
-        for (col, &i) in cols.iter_mut().zip(&order) {
-            let n = &v.nets[i];
-            col.label(RichText::new(&n.info.name).strong().color(net_color(n)));
-            out.extend(net_heatmap(col, n, i, top));
-        }
-    });
+    // Up to two side by side; more in rows of two.
+    let columns = nets.len().clamp(1, 2);
+    let rows = nets.len().div_ceil(columns).max(1);
+    let height = (ui.available_height() - 30.0) / rows as f32;
+    let top_left = ui.cursor().min;
+    let width = ui.available_width();
+    for chunk in nets.chunks(columns) {
+        ui.columns(columns, |cols| {
+            for (col, (live, n)) in cols.iter_mut().zip(chunk) {
+                col.label(RichText::new(&n.label).strong().color(net_color(n)));
+                out.extend(net_heatmap(col, n, *live, top, height - 20.0));
+            }
+        });
+    }
+    let maps = egui::Rect::from_min_size(top_left, vec2(width, ui.cursor().min.y - top_left.y));
+    out.extend(export::buttons(ui, "r per block", maps, "csv", || {
+        export::csv(
+            &["net", "step", "block", "r"],
+            nets.iter().flat_map(|(_, n)| {
+                n.probes.iter().flat_map(|p| {
+                    p.blocks.iter().zip(&p.r).map(|(b, r)| {
+                        vec![
+                            n.label.clone(),
+                            p.step.to_string(),
+                            b.clone(),
+                            num(*r as f64),
+                        ]
+                    })
+                })
+            }),
+        )
+    }));
     out
 }
 
@@ -76,7 +109,15 @@ fn colour_legend(ui: &mut Ui, top: f32) {
     }
 }
 
-fn net_heatmap(ui: &mut Ui, n: &NetView, net: usize, top: f32) -> Vec<Action> {
+/// One net's map in `height` points; `live`: its place among the live nets
+/// (a click lesions a block of those only).
+fn net_heatmap(
+    ui: &mut Ui,
+    n: &NetView,
+    live: Option<usize>,
+    top: f32,
+    height: f32,
+) -> Vec<Action> {
     let mut out = Vec::new();
     let names = n.block_names();
     let rows = names.len().max(1);
@@ -84,7 +125,7 @@ fn net_heatmap(ui: &mut Ui, n: &NetView, net: usize, top: f32) -> Vec<Action> {
     let bar_w = 110.0;
     let avail = ui.available_width();
     let map_w = (avail - label_w - bar_w - 16.0).max(60.0);
-    let row_h = ((ui.available_height() - 60.0) / rows as f32).clamp(6.0, 22.0);
+    let row_h = ((height - 24.0) / rows as f32).clamp(4.0, 22.0);
     let (rect, resp) =
         ui.allocate_exact_size(vec2(avail, row_h * rows as f32 + 18.0), Sense::click());
     let painter = ui.painter_at(rect);
@@ -224,6 +265,7 @@ fn net_heatmap(ui: &mut Ui, n: &NetView, net: usize, top: f32) -> Vec<Action> {
         }
     }
     if resp.clicked()
+        && let Some(net) = live
         && let Some(pos) = resp.interact_pointer_pos()
     {
         let r = ((pos.y - map.min.y) / row_h).floor();
