@@ -11,5 +11,5 @@ pub mod spec;
 
 pub use graph::{Block, Branch, Dims, Graph, Op, Tid};
 pub use params::{HostParams, Params};
-pub use plan::{Mode, Plan};
+pub use plan::{Mode, Parts, Plan};
 pub use spec::{Family, ModelSpec, Shortcut};

@@ -610,17 +610,67 @@ impl Plan {
         lr: Option<f32>,
         first: bool,
     ) -> Result<(f32, f32)> {
+        self.run_in_parts(images, labels, lr, first, None)
+    }
+
+    /// As [`Plan::run`], its dispatches submitted in `parts` (see [`Parts`]).
+    pub fn run_in_parts(
+        &self,
+        images: &[f32],
+        labels: &[u32],
+        lr: Option<f32>,
+        first: bool,
+        parts: Option<&Parts>,
+    ) -> Result<(f32, f32)> {
         self.set_batch(images, labels)?;
-        let mut enc = self
-            .gpu
-            .device()
-            .create_command_encoder(&wgpu::CommandEncoderDescriptor {
-                label: Some("step"),
-            });
-        self.record(&mut enc, lr, first)?;
+        let start = match parts {
+            Some(p) => self.submit_leading_parts(p, lr, first)?,
+            None => 0,
+        };
+        let mut enc = self.encoder();
+        self.record_range(&mut enc, start..self.program.len(), lr, first)?;
         self.gpu.submit([enc.finish()]);
         let m = self.gpu.read(&self.metrics)?;
         Ok((m[0], m[1]))
+    }
+
+    fn encoder(&self) -> wgpu::CommandEncoder {
+        self.gpu
+            .device()
+            .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                label: Some("step"),
+            })
+    }
+
+    /// Submits the program's dispatches in parts of `parts.dispatches`, each
+    /// waited for, up to the last part, which it leaves to the caller to
+    /// record (with what goes after it); returns where that part starts.
+    pub fn submit_leading_parts(
+        &self,
+        parts: &Parts,
+        lr: Option<f32>,
+        first: bool,
+    ) -> Result<usize> {
+        let n = self.program.len();
+        let part = parts.dispatches.max(1);
+        let mut start = 0;
+        while n - start > part {
+            let mut enc = self.encoder();
+            self.record_range(&mut enc, start..start + part, lr, first)?;
+            let done = self.gpu.submit([enc.finish()]);
+            self.gpu
+                .device()
+                .poll(wgpu::PollType::Wait {
+                    submission_index: Some(done),
+                    timeout: None,
+                })
+                .map_err(|e| Error::Wgpu(format!("poll: {e}")))?;
+            if let Some(between) = &parts.between {
+                between();
+            }
+            start += part;
+        }
+        Ok(start)
     }
 
     /// The (scale, shift) a batch norm applied in the last run, [2, C].
@@ -630,6 +680,26 @@ impl Plan {
 
     pub fn lesions(&self) -> &BTreeSet<usize> {
         &self.lesions
+    }
+}
+
+/// Long GPU work split into submissions of at most `dispatches` each, each
+/// waited for before the next: other work on the same queue (a window's
+/// frames) then waits for one part, not for the whole of it. `between` runs
+/// after each part; it may hold the next one back (while a window answers
+/// its user, say).
+#[derive(Clone)]
+pub struct Parts {
+    pub dispatches: usize,
+    pub between: Option<std::sync::Arc<dyn Fn() + Send + Sync>>,
+}
+
+impl Parts {
+    pub fn of(dispatches: usize) -> Parts {
+        Parts {
+            dispatches,
+            between: None,
+        }
     }
 }
 

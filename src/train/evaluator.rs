@@ -7,7 +7,7 @@ use crate::data::{Normalize, Split};
 use crate::device::Gpu;
 use crate::error::{Error, Result};
 use crate::model::plan::PlanOptions;
-use crate::model::{Graph, Mode, Params, Plan};
+use crate::model::{Graph, Mode, Params, Parts, Plan};
 
 /// Evaluation plans by batch size (the last batch of a split may be short).
 pub struct Evaluator {
@@ -18,6 +18,8 @@ pub struct Evaluator {
     plans: HashMap<usize, Plan>,
     /// The parameters the cached plans read; other ones rebuild the plans.
     bound: Option<wgpu::Buffer>,
+    /// Submit each batch in parts (see [`Parts`]); `None`: whole.
+    pub parts: Option<Parts>,
 }
 
 impl Evaluator {
@@ -39,6 +41,7 @@ impl Evaluator {
             lesions,
             plans: HashMap::new(),
             bound: None,
+            parts: None,
         }
     }
 
@@ -89,7 +92,8 @@ impl Evaluator {
                 self.plans.insert(n, p);
             }
             let plan = &self.plans[&n];
-            let (l, c) = plan.run(&b.images, &b.labels, None, false)?;
+            let (l, c) =
+                plan.run_in_parts(&b.images, &b.labels, None, false, self.parts.as_ref())?;
             loss += l as f64 * n as f64;
             correct += c as f64;
             if let Some(out) = predicted.as_deref_mut() {

@@ -24,7 +24,7 @@ use crate::device::readback::Readback;
 use crate::error::{Error, Result};
 use crate::model::plan::PlanOptions;
 use crate::model::probe::{ProbeValues, Probes};
-use crate::model::{Graph, HostParams, Mode, Params, Plan};
+use crate::model::{Graph, HostParams, Mode, Params, Parts, Plan};
 use evaluator::too_large;
 
 /// What the loop reports to its caller (progress bars, the desktop app).
@@ -69,11 +69,10 @@ pub struct Trainer {
     readback: Readback,
     /// Steps of the current logging interval carried between `run_steps` calls.
     interval: (f64, f64, usize, Option<Instant>),
-    /// Submit a step in parts of this many dispatches, each waited for before
-    /// the next: other work on the same queue (a UI's frames) then waits for
-    /// one part, not for whole steps. `None`: one submission per step, up to
-    /// three steps in flight.
-    pub submit_parts_of: Option<usize>,
+    /// Submit a step in parts (see [`Parts`]): other work on the same queue
+    /// (a UI's frames) then waits for one part, not for whole steps. `None`:
+    /// one submission per step, up to three steps in flight.
+    pub parts: Option<Parts>,
     /// At each epoch end: evaluate on the test set, log it and (with a run
     /// folder) save a checkpoint. A caller that evaluates on its own schedule
     /// and saves on request (the desktop app) turns this off.
@@ -160,7 +159,7 @@ impl Trainer {
             loader: None,
             readback: Readback::new(gpu, "metrics readback", 3, 8),
             interval: (0.0, 0.0, 0, None),
-            submit_parts_of: None,
+            parts: None,
             evaluate_epochs: true,
         })
     }
@@ -372,7 +371,7 @@ impl Trainer {
     }
 
     /// Records and submits one step: in one submission, or in parts (see
-    /// [`Trainer::submit_parts_of`]), with the copy of its metrics into the
+    /// [`Trainer::parts`]), with the copy of its metrics into the
     /// readback ring and, on a probing step, the probes. Results that had to
     /// be taken out of the ring to make room go to `results` and `probed`.
     fn submit_step(
@@ -388,31 +387,18 @@ impl Trainer {
         *next += 1;
         let lr = self.cfg.lr_at(self.step, total);
         self.plan.set_batch(&b.images, &b.labels)?;
-        let encoder = |gpu: &Gpu| {
-            gpu.device()
-                .create_command_encoder(&wgpu::CommandEncoderDescriptor {
-                    label: Some("train step"),
-                })
-        };
-        let mut enc = encoder(&self.gpu);
         let first = !self.momentum_started;
         let n = self.plan.program.len();
-        let part = self.submit_parts_of.unwrap_or(n).max(1);
-        let mut start = 0;
-        while n - start > part {
-            self.plan
-                .record_range(&mut enc, start..start + part, Some(lr), first)?;
-            let done = self.gpu.submit([enc.finish()]);
-            self.gpu
-                .device()
-                .poll(wgpu::PollType::Wait {
-                    submission_index: Some(done),
-                    timeout: None,
-                })
-                .map_err(|e| Error::Wgpu(format!("poll: {e}")))?;
-            start += part;
-            enc = encoder(&self.gpu);
-        }
+        let start = match &self.parts {
+            Some(p) => self.plan.submit_leading_parts(p, Some(lr), first)?,
+            None => 0,
+        };
+        let mut enc = self
+            .gpu
+            .device()
+            .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                label: Some("train step"),
+            });
         self.plan
             .record_range(&mut enc, start..n, Some(lr), first)?;
         let earlier =

@@ -81,7 +81,7 @@ fn same_seed_same_losses_and_the_loss_falls() {
     assert_ne!(losses(&mut c, None), la, "another seed, other losses");
     // A step submitted in parts (as the desktop app does) is the same step.
     let mut d = Trainer::new(gpu, tiny_config(), data.clone(), None).unwrap();
-    d.submit_parts_of = Some(7);
+    d.parts = Some(reslab::model::Parts::of(7));
     assert!(d.plan.program.len() > 7 * 3);
     assert_eq!(losses(&mut d, None), la, "a step submitted in parts");
     no_errors();

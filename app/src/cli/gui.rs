@@ -32,6 +32,10 @@ pub struct Args {
     /// Image side of the synthetic set or a folder of images.
     #[arg(long)]
     image_size: Option<usize>,
+    /// Start with a preset list of nets: `degradation` (plain-20, plain-56,
+    /// resnet-20, resnet-56 with the recipe of `reslab degradation`).
+    #[arg(long)]
+    preset: Option<String>,
 }
 
 pub fn run(a: Args) -> Result<()> {
@@ -45,7 +49,13 @@ pub fn run(a: Args) -> Result<()> {
         // Mistakes in the flags are reported here, not in the window.
         o.describe().map_err(anyhow::Error::msg)?;
     }
+    let degradation = match a.preset.as_deref() {
+        None => false,
+        Some("degradation") => true,
+        Some(p) => anyhow::bail!("--preset {p:?}: the one preset is \"degradation\""),
+    };
     crate::gui::run(Launch {
+        degradation,
         data: a.data,
         data_dir: a.data_dir.map(|d| d.to_string_lossy().into_owned()),
         image_size: a.image_size,

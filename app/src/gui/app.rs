@@ -42,6 +42,8 @@ pub struct ReslabApp {
     followed: std::time::Instant,
     /// Saved pictures (or why not), from the screenshot callbacks.
     saved: (Sender<Saved>, Receiver<Saved>),
+    /// The window renders on a CPU adapter (lavapipe, llvmpipe).
+    cpu_adapter: bool,
 }
 
 impl ReslabApp {
@@ -60,6 +62,9 @@ impl ReslabApp {
         if let Some(n) = launch.image_size {
             settings.image_size = n;
         }
+        if launch.degradation {
+            settings.degradation_preset();
+        }
         let render = cc
             .wgpu_render_state
             .clone()
@@ -73,7 +78,8 @@ impl ReslabApp {
         // Training progress alone repaints at most every `progress` (input
         // and finished commands repaint at once): on a CPU adapter (lavapipe,
         // llvmpipe) every frame drawn is time taken from training.
-        let progress = if render.adapter.get_info().device_type == wgpu::DeviceType::Cpu {
+        let cpu_adapter = render.adapter.get_info().device_type == wgpu::DeviceType::Cpu;
+        let progress = if cpu_adapter {
             PROGRESS_FRAME_CPU
         } else {
             PROGRESS_FRAME
@@ -99,6 +105,7 @@ impl ReslabApp {
             last_frame: None,
             followed: std::time::Instant::now(),
             saved: channel(),
+            cpu_adapter,
         };
         if open {
             app.act(vec![Action::Open]);
@@ -123,6 +130,7 @@ impl ReslabApp {
             last_frame: None,
             followed: std::time::Instant::now(),
             saved: channel(),
+            cpu_adapter: true,
         }
     }
 
@@ -148,6 +156,7 @@ impl ReslabApp {
         if let Some(e) = problems.pop() {
             self.view.error = Some(e);
         }
+        self.view.renumber_runs();
     }
 
     fn send(&self, c: Command) {
@@ -274,6 +283,7 @@ impl ReslabApp {
                             self.view.status = format!("opened {p}: {}", what.join("; "));
                             self.view.error = None;
                             self.view.runs.extend(runs);
+                            self.view.renumber_runs();
                         }
                         Err(e) => self.view.error = Some(format!("cannot open the run: {e}")),
                     }
@@ -281,6 +291,7 @@ impl ReslabApp {
                 Action::CloseRun(k) => {
                     if k < self.view.runs.len() {
                         self.view.runs.remove(k);
+                        self.view.renumber_runs();
                     }
                 }
                 Action::SaveText { name, ext, text } => {
@@ -409,7 +420,28 @@ impl eframe::App for ReslabApp {
         } else {
             self.last_frame = None;
         }
+        // Input from the user holds training back for a moment (UiGate).
+        let input = ui.input(|i| {
+            i.events.iter().any(|e| {
+                matches!(
+                    e,
+                    egui::Event::PointerButton { .. }
+                        | egui::Event::Key { .. }
+                        | egui::Event::MouseWheel { .. }
+                        | egui::Event::Text(_)
+                )
+            })
+        });
+        if input && let Some(w) = &self.worker {
+            w.gate.touch();
+        }
         self.drain();
+        // On a GPU the window repaints at the display rate while training;
+        // on a CPU adapter each frame is time taken from training, so the
+        // worker's progress asks for one a second at most.
+        if self.view.running && !self.cpu_adapter {
+            ui.ctx().request_repaint();
+        }
         if !self.view.runs.is_empty() {
             if self.followed.elapsed() >= FOLLOW_EVERY {
                 self.follow_runs();

@@ -22,6 +22,8 @@ pub struct Launch {
     pub data_dir: Option<String>,
     pub image_size: Option<usize>,
     pub open: Option<view::OpenForm>,
+    /// Start with the Degradation preset.
+    pub degradation: bool,
     /// Run folders to open beside the nets.
     pub runs: Vec<std::path::PathBuf>,
 }

@@ -239,6 +239,21 @@ impl OpenedRun {
         Ok(vec![run])
     }
 
+    /// A folder of train runs: the subfolders with a config.json not read
+    /// yet (a degradation run starts its nets one after another).
+    fn new_subfolders(&self) -> Vec<PathBuf> {
+        let Ok(entries) = std::fs::read_dir(&self.path) else {
+            return Vec::new();
+        };
+        let mut subs: Vec<PathBuf> = entries
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.join(CONFIG_FILE).is_file())
+            .filter(|p| !self.tails.iter().any(|t| t.path == p.join(METRICS_FILE)))
+            .collect();
+        subs.sort();
+        subs
+    }
+
     /// Adds the train run in `dir` as a net, its metrics to be read.
     fn add_train(&mut self, dir: &Path) -> Result<(), String> {
         let cfg = RunDir {
@@ -395,6 +410,12 @@ impl OpenedRun {
     /// changed.
     pub fn refresh(&mut self) -> Result<bool, String> {
         let mut changed = false;
+        if self.kind == RunKind::Runs {
+            for s in self.new_subfolders() {
+                self.add_train(&s)?;
+                changed = true;
+            }
+        }
         if let Some((p, when)) = &self.summary
             && modified(p) != *when
         {

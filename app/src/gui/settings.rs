@@ -112,14 +112,22 @@ impl Default for RunSettings {
 
 impl RunSettings {
     /// The paper's Fig. 6 at two depths: plain-20, plain-56, resnet-20 and
-    /// resnet-56 (option A shortcuts, as the paper's CIFAR nets).
+    /// resnet-56 (option A shortcuts, as the paper's CIFAR nets), with the
+    /// recipe of `reslab degradation`: residual nets in the full
+    /// pre-activation form, width 8, batch 64, learning rate 0.1 after 20
+    /// warm-up steps. The data set and seed stay as they are.
     pub fn degradation_preset(&mut self) {
+        let preact = |n: NetChoice| NetChoice { preact: true, ..n };
         self.nets = vec![
             NetChoice::plain(20),
             NetChoice::plain(56),
-            NetChoice::resnet(20),
-            NetChoice::resnet(56),
+            preact(NetChoice::resnet(20)),
+            preact(NetChoice::resnet(56)),
         ];
+        self.width = 8;
+        self.batch = 64;
+        self.lr = 0.1;
+        self.warmup = 20;
     }
 
     /// The list's nets for a data set of `channels` and `classes`, each with

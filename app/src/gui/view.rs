@@ -287,6 +287,16 @@ impl View {
         super::settings::MAX_NETS + self.runs.iter().map(|r| r.nets.len()).sum::<usize>()
     }
 
+    /// Gives the opened runs' nets consecutive colour slots after the live
+    /// nets' (runs are opened, closed, and gain nets as they are written).
+    pub fn renumber_runs(&mut self) {
+        let mut slot = super::settings::MAX_NETS;
+        for n in self.runs.iter_mut().flat_map(|r| r.nets.iter_mut()) {
+            n.slot = slot;
+            slot += 1;
+        }
+    }
+
     pub fn step(&self) -> usize {
         self.nets
             .iter()

@@ -4,10 +4,10 @@
 
 use std::collections::{BTreeSet, HashMap};
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::sync::mpsc::{Receiver, Sender, TryRecvError, channel};
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use reslab::analysis::landscape::{self, Directions};
 use reslab::analysis::redundancy::{self, Insert};
@@ -16,7 +16,7 @@ use reslab::data::loader::image_batch;
 use reslab::data::{DataSpec, Dataset, Split};
 use reslab::kernels::Program;
 use reslab::model::plan::PlanOptions;
-use reslab::model::{Graph, Mode, Plan};
+use reslab::model::{Graph, Mode, Parts, Plan};
 use reslab::train::{Evaluator, Event as TrainEvent, Start, TrainConfig, Trainer};
 use reslab::{Gpu, Tensor};
 
@@ -156,10 +156,45 @@ pub enum Event {
     Error(String),
 }
 
+/// How long GPU work stays held back after the user's last input.
+const HOLD_AFTER_INPUT: Duration = Duration::from_millis(250);
+
+/// When the window last had input from its user (a click, a key, a scroll).
+/// Training holds its next part of a step back until [`HOLD_AFTER_INPUT`]
+/// has passed since, so the frames that answer the input do not queue behind
+/// GPU work (on a CPU adapter they share the cores as well as the queue).
+#[derive(Debug, Default)]
+pub struct UiGate {
+    input_at: Mutex<Option<Instant>>,
+}
+
+impl UiGate {
+    /// The user did something.
+    pub fn touch(&self) {
+        *self.input_at.lock().unwrap_or_else(|e| e.into_inner()) = Some(Instant::now());
+    }
+
+    /// Returns once no input came for [`HOLD_AFTER_INPUT`].
+    pub fn hold(&self) {
+        loop {
+            let at = *self.input_at.lock().unwrap_or_else(|e| e.into_inner());
+            let left = at.map_or(Duration::ZERO, |t| {
+                HOLD_AFTER_INPUT.saturating_sub(t.elapsed())
+            });
+            if left.is_zero() {
+                return;
+            }
+            std::thread::sleep(left);
+        }
+    }
+}
+
 /// The UI's end of the worker.
 pub struct Worker {
     pub tx: Sender<Command>,
     pub rx: Receiver<Event>,
+    /// Touched by the window on input (see [`UiGate`]).
+    pub gate: Arc<UiGate>,
     handle: Option<JoinHandle<()>>,
 }
 
@@ -171,6 +206,13 @@ impl Worker {
     pub fn spawn(gpu: Gpu, settings: RunSettings, wake: impl Fn(bool) + Send + 'static) -> Worker {
         let (tx, crx) = channel();
         let (etx, rx) = channel();
+        let gate = Arc::new(UiGate::default());
+        let held = gate.clone();
+        let state_gate = gate.clone();
+        let parts = Parts {
+            dispatches: STEP_PART,
+            between: Some(Arc::new(move || held.hold())),
+        };
         let handle = std::thread::Builder::new()
             .name("reslab-trainer".into())
             .spawn(move || {
@@ -185,12 +227,19 @@ impl Worker {
                     wake: Box::new(wake),
                     views: HashMap::new(),
                     last_image: None,
+                    parts,
+                    gate: state_gate,
                 };
                 w.reset();
                 w.main(crx);
             })
             .ok();
-        Worker { tx, rx, handle }
+        Worker {
+            tx,
+            rx,
+            gate,
+            handle,
+        }
     }
 
     pub fn send(&self, c: Command) {
@@ -235,6 +284,9 @@ struct State {
     wake: Box<dyn Fn(bool) + Send>,
     views: HashMap<(usize, BTreeSet<usize>), ViewPlan>,
     last_image: Option<(usize, Image, Layer)>,
+    /// How training steps and evaluations are submitted.
+    parts: Parts,
+    gate: Arc<UiGate>,
 }
 
 /// Test images used for the live evaluations (all of them is too slow to repeat).
@@ -453,7 +505,7 @@ impl State {
                 .into_iter()
                 .map(|(name, spec)| {
                     let t = Trainer::new(&self.gpu, self.config(spec), data.clone(), None)?;
-                    Ok(net_of(t, name, None, 0))
+                    Ok(net_of(t, name, None, 0, &self.parts))
                 })
                 .collect::<reslab::Result<Vec<Net>>>()?;
             Ok((nets, need))
@@ -474,9 +526,12 @@ impl State {
     /// One step of every net, and the evaluations that fall due.
     fn round(&mut self) -> reslab::Result<()> {
         let start = Instant::now();
-        let mut events = Vec::new();
         let eval_every = self.settings.eval_every.max(1);
-        for (i, n) in self.nets.iter_mut().enumerate() {
+        for i in 0..self.nets.len() {
+            // Each net's results go out as soon as it has stepped.
+            self.gate.hold();
+            let mut events = Vec::new();
+            let n = &mut self.nets[i];
             let off = n.info.step_offset;
             n.trainer.run_steps(1, None, &mut |e| {
                 match e {
@@ -516,9 +571,9 @@ impl State {
                     loss,
                 });
             }
-        }
-        for e in events {
-            self.send(e);
+            for e in events {
+                self.send(e);
+            }
         }
         self.send(Event::Throughput(
             1.0 / start.elapsed().as_secs_f32().max(1e-6),
@@ -571,6 +626,7 @@ impl State {
                 name,
                 Some(inserted),
                 n.info.step_offset + n.trainer.step,
+                &self.parts,
             )));
         }
         if grown.iter().all(Option::is_none) {
@@ -602,6 +658,7 @@ impl State {
         let test = subset(&data.test, EVAL_IMAGES);
         n.evaluator =
             Evaluator::with_lesions(&self.gpu, &n.trainer.graph, EVAL_BATCH, blocks.clone());
+        n.evaluator.parts = Some(self.parts.clone());
         let (_, accuracy) = n
             .evaluator
             .evaluate(&n.trainer.params, &test, &n.trainer.norm)?;
@@ -792,7 +849,7 @@ impl State {
                 Trainer::new(&self.gpu, n.trainer.cfg.clone(), data.clone(), Some(start))?;
             let (inserted, offset) = (n.info.inserted.clone(), n.info.step_offset + n.trainer.step);
             let name = n.info.name.clone();
-            self.nets[i] = net_of(trainer, name, Some(inserted), offset.max(1));
+            self.nets[i] = net_of(trainer, name, Some(inserted), offset.max(1), &self.parts);
             loaded += 1;
         }
         if loaded == 0 {
@@ -828,7 +885,7 @@ impl State {
             std: card.std.clone(),
         };
         let name = card.model.name();
-        let mut net = net_of(trainer, name, None, 0);
+        let mut net = net_of(trainer, name, None, 0, &self.parts);
         net.info.classes = card.classes.clone();
         // What the net is as opened: its test accuracy and its probes (BN in
         // eval mode), the first points of the curves and the F(x) view.
@@ -876,22 +933,29 @@ impl State {
 
 /// Dispatches per submission of a training step: the window's frames share
 /// the queue, and wait for one part of a step instead of whole steps.
-const STEP_PART: usize = 48;
+const STEP_PART: usize = 32;
 
 /// Batch of the live test evaluations.
-const EVAL_BATCH: usize = 500;
+const EVAL_BATCH: usize = 100;
 
 /// A grown net's name: its depth replaced (resnet20#2 grown to 32: resnet32#2).
 fn grown_name(name: &str, from: usize, to: usize) -> String {
     name.replacen(&from.to_string(), &to.to_string(), 1)
 }
 
-fn net_of(mut t: Trainer, name: String, inserted: Option<Vec<bool>>, step_offset: usize) -> Net {
-    t.submit_parts_of = Some(STEP_PART);
+fn net_of(
+    mut t: Trainer,
+    name: String,
+    inserted: Option<Vec<bool>>,
+    step_offset: usize,
+    parts: &Parts,
+) -> Net {
+    t.parts = Some(parts.clone());
     // The app evaluates every `RunSettings::eval_every` steps itself.
     t.evaluate_epochs = false;
     let blocks = t.graph.blocks.len();
-    let evaluator = Evaluator::new(&t.gpu, &t.graph, EVAL_BATCH);
+    let mut evaluator = Evaluator::new(&t.gpu, &t.graph, EVAL_BATCH);
+    evaluator.parts = Some(parts.clone());
     Net {
         evaluator,
         info: NetInfo {
