@@ -714,7 +714,7 @@ fn the_degradation_preset_trains_four_nets_side_by_side() {
     ] {
         h.state_mut().view.tab = tab;
         h.run();
-        h.snapshot(&format!("{name}{suffix}"));
+        h.snapshot(format!("{name}{suffix}"));
         results.extend(h.take_snapshot_results());
     }
     // Grow to 32: the 20-layer nets grow, the 56-layer ones train on as they

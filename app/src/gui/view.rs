@@ -290,10 +290,9 @@ impl View {
     /// Gives the opened runs' nets consecutive colour slots after the live
     /// nets' (runs are opened, closed, and gain nets as they are written).
     pub fn renumber_runs(&mut self) {
-        let mut slot = super::settings::MAX_NETS;
-        for n in self.runs.iter_mut().flat_map(|r| r.nets.iter_mut()) {
+        let nets = self.runs.iter_mut().flat_map(|r| r.nets.iter_mut());
+        for (slot, n) in (super::settings::MAX_NETS..).zip(nets) {
             n.slot = slot;
-            slot += 1;
         }
     }
 
