@@ -49,6 +49,10 @@ pub fn run(a: Args) -> Result<()> {
         // Mistakes in the flags are reported here, not in the window.
         o.describe().map_err(anyhow::Error::msg)?;
     }
+    for r in &a.runs {
+        crate::gui::runs::OpenedRun::open_all(r, 0)
+            .map_err(|e| anyhow::anyhow!("cannot open the run: {e}"))?;
+    }
     let degradation = match a.preset.as_deref() {
         None => false,
         Some("degradation") => true,

@@ -933,7 +933,7 @@ impl State {
 
 /// Dispatches per submission of a training step: the window's frames share
 /// the queue, and wait for one part of a step instead of whole steps.
-const STEP_PART: usize = 32;
+const STEP_PART: usize = 12;
 
 /// Batch of the live test evaluations.
 const EVAL_BATCH: usize = 100;
