@@ -253,9 +253,15 @@ fn the_open_form_says_what_is_wrong() {
     assert_eq!(d.std, None);
 }
 
-/// The repository's docs/ folder and the test fixtures.
+/// A path from the app's folder (the docs/ folder, the test fixtures):
+/// relative, as cargo runs tests there, so that the snapshots that show it
+/// do not depend on where the repository is.
 fn repo(path: &str) -> std::path::PathBuf {
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
+    assert!(
+        std::path::Path::new("tests/gui.rs").exists(),
+        "tests run in the app's folder"
+    );
+    std::path::PathBuf::from(path)
 }
 
 fn temp_dir(name: &str) -> std::path::PathBuf {
@@ -269,7 +275,8 @@ fn temp_dir(name: &str) -> std::path::PathBuf {
 fn empty_harness(tab: Tab) -> Harness<'static, ReslabApp> {
     let mut v = View::new(RunSettings::default());
     v.tab = tab;
-    v.export_dir = temp_dir(&format!("exports-{tab:?}")).display().to_string();
+    // Nothing is saved from these; a fixed name keeps the panel the same.
+    v.export_dir = "exports".into();
     Harness::builder()
         .with_size(egui::vec2(1280.0, 800.0))
         .wgpu()

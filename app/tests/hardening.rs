@@ -638,11 +638,17 @@ fn a_run_that_diverges_exits_with_an_error_and_saves_nothing_unusable() {
 #[test]
 fn the_app_refuses_run_folders_it_cannot_read_before_opening() {
     let d = tmp("gui-runs");
-    refused(&["gui", s(&d.join("missing"))], &["cannot open the run", "no such file or folder"]);
+    refused(
+        &["gui", s(&d.join("missing"))],
+        &["cannot open the run", "no such file or folder"],
+    );
     let foreign = d.join("foreign");
     std::fs::create_dir_all(&foreign).unwrap();
     std::fs::write(foreign.join("summary.json"), b"{\"x\": [1, 2]}").unwrap();
-    refused(&["gui", s(&foreign)], &["cannot open the run", "not a summary"]);
+    refused(
+        &["gui", s(&foreign)],
+        &["cannot open the run", "not a summary"],
+    );
     refused(&["gui", "--preset", "plain"], &["--preset", "degradation"]);
     let _ = std::fs::remove_dir_all(&d);
 }

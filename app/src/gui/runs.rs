@@ -517,7 +517,9 @@ impl OpenedRun {
                     .filter_map(|n| n.steps.last().map(|s| s[0] as usize))
                     .max()
                     .unwrap_or(0);
-                format!("{what}: {} nets, {steps} steps", self.nets.len())
+                let n = self.nets.len();
+                let nets = if n == 1 { "net" } else { "nets" };
+                format!("{what}: {n} {nets}, {steps} steps")
             }
         }
     }
