@@ -391,7 +391,7 @@ fn every_analysis_folder_in_docs_opens() {
         ("tests/fixtures/train-resnet14", RunKind::Train),
     ];
     for (dir, kind) in expect {
-        let runs = OpenedRun::open_all(&repo(dir), 8).unwrap_or_else(|e| panic!("{dir}: {e}"));
+        let runs = OpenedRun::open_all(&repo(dir)).unwrap_or_else(|e| panic!("{dir}: {e}"));
         assert!(!runs.is_empty(), "{dir}");
         for r in &runs {
             assert_eq!(r.kind, kind, "{dir}");
@@ -403,13 +403,11 @@ fn every_analysis_folder_in_docs_opens() {
     }
     // docs/lesion holds three studies, docs/landscape two landscapes.
     assert_eq!(
-        OpenedRun::open_all(&repo("../docs/lesion"), 8)
-            .unwrap()
-            .len(),
+        OpenedRun::open_all(&repo("../docs/lesion")).unwrap().len(),
         3
     );
     assert_eq!(
-        OpenedRun::open_all(&repo("../docs/landscape"), 8)
+        OpenedRun::open_all(&repo("../docs/landscape"))
             .unwrap()
             .len(),
         2

@@ -50,7 +50,7 @@ pub fn run(a: Args) -> Result<()> {
         o.describe().map_err(anyhow::Error::msg)?;
     }
     for r in &a.runs {
-        crate::gui::runs::OpenedRun::open_all(r, 0)
+        crate::gui::runs::OpenedRun::open_all(r)
             .map_err(|e| anyhow::anyhow!("cannot open the run: {e}"))?;
     }
     let degradation = match a.preset.as_deref() {

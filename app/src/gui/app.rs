@@ -276,8 +276,7 @@ impl ReslabApp {
                         self.view.error = Some("give the folder of a run".into());
                         continue;
                     }
-                    let slot = self.view.next_run_slot();
-                    match OpenedRun::open_all(std::path::Path::new(p), slot) {
+                    match OpenedRun::open_all(std::path::Path::new(p)) {
                         Ok(runs) => {
                             let what: Vec<String> = runs.iter().map(|r| r.summary_line()).collect();
                             self.view.status = format!("opened {p}: {}", what.join("; "));
@@ -296,13 +295,7 @@ impl ReslabApp {
                 }
                 Action::SaveText { name, ext, text } => {
                     let dir = PathBuf::from(&self.view.export_dir);
-                    match export::write_text(&dir, &name, ext, &text) {
-                        Ok(p) => {
-                            self.view.status = format!("saved {}", p.display());
-                            self.view.error = None;
-                        }
-                        Err(e) => self.view.error = Some(format!("saving failed: {e}")),
-                    }
+                    self.report_saved(export::write_text(&dir, &name, ext, &text));
                 }
                 Action::SavePng { .. } => {
                     // Needs the frame's pixels: see `draw`, which asks for them.
@@ -349,6 +342,17 @@ impl ReslabApp {
         out
     }
 
+    /// Says where a picture or table went, or why it did not.
+    fn report_saved(&mut self, r: Saved) {
+        match r {
+            Ok(p) => {
+                self.view.status = format!("saved {}", p.display());
+                self.view.error = None;
+            }
+            Err(e) => self.view.error = Some(format!("saving failed: {e}")),
+        }
+    }
+
     /// Asks for a screenshot of the next frame; its callback cuts `rect` out
     /// and saves it.
     fn save_png(&self, ctx: &egui::Context, name: String, rect: egui::Rect) {
@@ -365,13 +369,7 @@ impl ReslabApp {
     /// Draws everything and returns the actions (tests call this directly).
     pub fn draw(&mut self, ui: &mut Ui) -> Vec<Action> {
         for r in self.saved.1.try_iter().collect::<Vec<_>>() {
-            match r {
-                Ok(p) => {
-                    self.view.status = format!("saved {}", p.display());
-                    self.view.error = None;
-                }
-                Err(e) => self.view.error = Some(format!("saving failed: {e}")),
-            }
+            self.report_saved(r);
         }
         let mut actions = self.shortcuts(ui);
         egui::Panel::top("top").show(ui, |ui| {

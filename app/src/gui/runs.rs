@@ -73,7 +73,6 @@ pub struct OpenedRun {
     tails: Vec<Tail>,
     /// summary.json and when it was last read.
     summary: Option<(PathBuf, Option<SystemTime>)>,
-    first_slot: usize,
 }
 
 fn modified(p: &Path) -> Option<SystemTime> {
@@ -131,7 +130,7 @@ fn info(name: String, spec: &ModelSpec, h: usize, w: usize) -> Result<NetInfo, S
 }
 
 impl OpenedRun {
-    fn empty(path: PathBuf, name: String, first_slot: usize) -> OpenedRun {
+    fn empty(path: PathBuf, name: String) -> OpenedRun {
         OpenedRun {
             path,
             name,
@@ -142,15 +141,15 @@ impl OpenedRun {
             problems: Vec::new(),
             tails: Vec::new(),
             summary: None,
-            first_slot,
         }
     }
 
     /// Reads what `path` holds: a run folder (train; the output folder of
     /// degradation, redundancy, lesion or landscape; a folder of train
     /// runs), a summary .json file itself, or a folder of such files (one
-    /// run each). Nets take colour slots from `first_slot` on.
-    pub fn open_all(path: &Path, first_slot: usize) -> Result<Vec<OpenedRun>, String> {
+    /// run each). Its nets' colour slots count from 0 within the run (see
+    /// `View::renumber_runs`).
+    pub fn open_all(path: &Path) -> Result<Vec<OpenedRun>, String> {
         let name_of = |p: &Path| {
             p.file_name()
                 .map(|n| n.to_string_lossy().into_owned())
@@ -160,7 +159,7 @@ impl OpenedRun {
             let file = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
             if matches!(file, METRICS_FILE | CONFIG_FILE) {
                 let dir = path.parent().unwrap_or(Path::new(".")).to_path_buf();
-                return Self::open_all(&dir, first_slot);
+                return Self::open_all(&dir);
             }
             if !file.ends_with(".json") {
                 return Err(format!(
@@ -176,7 +175,7 @@ impl OpenedRun {
             } else {
                 stem.to_string()
             };
-            let mut run = Self::empty(dir.to_path_buf(), name, first_slot);
+            let mut run = Self::empty(dir.to_path_buf(), name);
             run.summary = Some((path.to_path_buf(), None));
             run.read_summary()?;
             return Ok(vec![run]);
@@ -185,14 +184,14 @@ impl OpenedRun {
             return Err(format!("{}: no such file or folder", path.display()));
         }
         let dir = path.to_path_buf();
-        let mut run = Self::empty(dir.clone(), name_of(&dir), first_slot);
+        let mut run = Self::empty(dir.clone(), name_of(&dir));
         if dir.join(CONFIG_FILE).is_file() {
             run.add_train(&dir)?;
             run.refresh()?;
             return Ok(vec![run]);
         }
         if dir.join(SUMMARY_FILE).is_file() {
-            return Self::open_all(&dir.join(SUMMARY_FILE), first_slot).map(|mut v| {
+            return Self::open_all(&dir.join(SUMMARY_FILE)).map(|mut v| {
                 v[0].name = name_of(&dir);
                 v
             });
@@ -213,11 +212,8 @@ impl OpenedRun {
             .collect();
         if !summaries.is_empty() {
             let mut out = Vec::new();
-            let mut slot = first_slot;
             for s in summaries {
-                let mut v = Self::open_all(s, slot)?;
-                slot += v.iter().map(|r| r.nets.len()).sum::<usize>();
-                out.append(&mut v);
+                out.append(&mut Self::open_all(s)?);
             }
             return Ok(out);
         }
@@ -277,7 +273,7 @@ impl OpenedRun {
         let mut n = NetView::new(info(model, &cfg.model, h, w)?, 0);
         n.label = label;
         let net = self.nets.len();
-        n.slot = self.first_slot + net;
+        n.slot = net;
         self.nets.push(n);
         self.tails.push(Tail {
             path: dir.join(METRICS_FILE),
@@ -396,7 +392,7 @@ impl OpenedRun {
             ));
         }
         for (k, n) in nets.iter_mut().enumerate() {
-            n.slot = self.first_slot + k;
+            n.slot = k;
         }
         if !matches!(self.kind, RunKind::Lesion | RunKind::Landscape) {
             self.nets = nets;

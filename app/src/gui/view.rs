@@ -281,12 +281,6 @@ impl View {
             .chain(self.runs.iter().flat_map(|r| r.nets.iter()))
     }
 
-    /// The colour slot of the next net read from a run folder (after the
-    /// live nets' eight).
-    pub fn next_run_slot(&self) -> usize {
-        super::settings::MAX_NETS + self.runs.iter().map(|r| r.nets.len()).sum::<usize>()
-    }
-
     /// Gives the opened runs' nets consecutive colour slots after the live
     /// nets' (runs are opened, closed, and gain nets as they are written).
     pub fn renumber_runs(&mut self) {
