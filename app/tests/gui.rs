@@ -253,6 +253,18 @@ fn the_open_form_says_what_is_wrong() {
     assert_eq!(d.std, None);
 }
 
+/// Snapshots of `h` on each tab (names + `suffix`), all compared before a
+/// failure is reported.
+fn snapshot_tabs(h: &mut Harness<'static, ReslabApp>, shots: &[(Tab, &str)], suffix: &str) {
+    let mut results = egui_kittest::SnapshotResults::new();
+    for &(tab, name) in shots {
+        h.state_mut().view.tab = tab;
+        h.run();
+        h.snapshot(format!("{name}{suffix}"));
+        results.extend(h.take_snapshot_results());
+    }
+}
+
 /// A path from the app's folder (the docs/ folder, the test fixtures):
 /// relative, as cargo runs tests there, so that the snapshots that show it
 /// do not depend on where the repository is.
@@ -337,16 +349,14 @@ fn an_opened_train_run_draws_its_curves_and_probes() {
     assert_eq!(n.tests.len(), 4, "four epoch ends");
     assert_eq!(n.probes.len(), 20, "a probe every 4 steps");
     assert_eq!(n.probes[0].blocks.len(), 6);
-    let mut results = egui_kittest::SnapshotResults::new();
-    for (tab, name) in [
-        (Tab::Curves, "opened-train-curves"),
-        (Tab::Residuals, "opened-train-fx"),
-    ] {
-        h.state_mut().view.tab = tab;
-        h.run();
-        h.snapshot(name);
-        results.extend(h.take_snapshot_results());
-    }
+    snapshot_tabs(
+        &mut h,
+        &[
+            (Tab::Curves, "opened-train-curves"),
+            (Tab::Residuals, "opened-train-fx"),
+        ],
+        "",
+    );
 }
 
 #[test]
@@ -363,16 +373,14 @@ fn an_opened_degradation_folder_draws_every_net() {
             .iter()
             .all(|n| !n.steps.is_empty() && n.responses().is_some())
     );
-    let mut results = egui_kittest::SnapshotResults::new();
-    for (tab, name) in [
-        (Tab::Curves, "opened-degradation-curves"),
-        (Tab::Responses, "opened-degradation-responses"),
-    ] {
-        h.state_mut().view.tab = tab;
-        h.run();
-        h.snapshot(name);
-        results.extend(h.take_snapshot_results());
-    }
+    snapshot_tabs(
+        &mut h,
+        &[
+            (Tab::Curves, "opened-degradation-curves"),
+            (Tab::Responses, "opened-degradation-responses"),
+        ],
+        "",
+    );
 }
 
 #[test]
@@ -422,16 +430,14 @@ fn opened_lesion_and_landscape_runs_are_drawn() {
     open_run(&mut h, &repo("../docs/landscape"));
     assert!(h.state().view.error.is_none(), "{:?}", h.state().view.error);
     assert_eq!(h.state().view.runs.len(), 5);
-    let mut results = egui_kittest::SnapshotResults::new();
-    for (tab, name) in [
-        (Tab::Lesions, "opened-lesions"),
-        (Tab::Landscape, "opened-landscapes"),
-    ] {
-        h.state_mut().view.tab = tab;
-        h.run();
-        h.snapshot(name);
-        results.extend(h.take_snapshot_results());
-    }
+    snapshot_tabs(
+        &mut h,
+        &[
+            (Tab::Lesions, "opened-lesions"),
+            (Tab::Landscape, "opened-landscapes"),
+        ],
+        "",
+    );
     // Closing one removes it: the first run's button comes after the two
     // nets' remove buttons.
     let first = h.state().view.runs[0].name.clone();
@@ -711,17 +717,15 @@ fn the_degradation_preset_trains_four_nets_side_by_side() {
         wgpu::Backend::Vulkan => String::new(),
         b => format!("-{}", format!("{b:?}").to_lowercase()),
     };
-    let mut results = egui_kittest::SnapshotResults::new();
-    for (tab, name) in [
-        (Tab::Curves, "degradation-preset-curves"),
-        (Tab::Residuals, "degradation-preset-fx"),
-        (Tab::Lesions, "degradation-preset-lesions"),
-    ] {
-        h.state_mut().view.tab = tab;
-        h.run();
-        h.snapshot(format!("{name}{suffix}"));
-        results.extend(h.take_snapshot_results());
-    }
+    snapshot_tabs(
+        &mut h,
+        &[
+            (Tab::Curves, "degradation-preset-curves"),
+            (Tab::Residuals, "degradation-preset-fx"),
+            (Tab::Lesions, "degradation-preset-lesions"),
+        ],
+        &suffix,
+    );
     // Grow to 32: the 20-layer nets grow, the 56-layer ones train on as they
     // are; every net keeps its curves.
     h.get_by_label("Grow to depth 32").click();

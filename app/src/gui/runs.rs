@@ -314,25 +314,11 @@ impl OpenedRun {
                 let mut n = NetView::new(info(r.model.clone(), &spec, h, w)?, 0);
                 n.label = label;
                 let blocks = Arc::new(n.block_names());
-                n.steps = r
-                    .curve
-                    .iter()
-                    .map(|&(s, l, e)| [s as f64, l as f64, 1.0 - e as f64])
-                    .collect();
+                n.steps = steps_of(&r.curve);
                 if let Some(last) = r.curve.last() {
                     n.tests = vec![[last.0 as f64, r.test_accuracy as f64, r.test_loss as f64]];
                 }
-                n.probes = r
-                    .r_over_training
-                    .iter()
-                    .filter(|(_, rs)| rs.len() == blocks.len())
-                    .map(|(step, rs)| Probe {
-                        step: *step,
-                        blocks: blocks.clone(),
-                        r: rs.clone(),
-                        response_std: Vec::new(),
-                    })
-                    .collect();
+                n.probes = probes_of(&r.r_over_training, &blocks);
                 n.final_responses = Some(r.final_probe.response_std.clone());
                 nets.push(n);
             }
@@ -348,24 +334,11 @@ impl OpenedRun {
                 n.label = format!("{}: {}", self.name, r.name);
                 let blocks = Arc::new(r.blocks.clone());
                 n.info.inserted = r.inserted.clone();
-                n.steps = r
-                    .curve
-                    .iter()
-                    .map(|&(s, l, e)| [s as f64, l as f64, 1.0 - e as f64])
-                    .collect();
+                n.steps = steps_of(&r.curve);
                 if let Some(last) = r.curve.last() {
                     n.tests = vec![[last.0 as f64, r.test_accuracy as f64, f64::NAN]];
                 }
-                n.probes =
-                    r.r.iter()
-                        .filter(|(_, rs)| rs.len() == blocks.len())
-                        .map(|(step, rs)| Probe {
-                            step: *step,
-                            blocks: blocks.clone(),
-                            r: rs.clone(),
-                            response_std: Vec::new(),
-                        })
-                        .collect();
+                n.probes = probes_of(&r.r, &blocks);
                 nets.push(n);
             }
         } else if has("single") && has("cumulative") {
@@ -519,6 +492,29 @@ impl OpenedRun {
             }
         }
     }
+}
+
+/// A summary's (step, loss, error) per logged interval as a net's steps
+/// (step, loss, accuracy).
+fn steps_of(curve: &[(usize, f32, f32)]) -> Vec<[f64; 3]> {
+    curve
+        .iter()
+        .map(|&(s, l, e)| [s as f64, l as f64, 1.0 - e as f64])
+        .collect()
+}
+
+/// A summary's r per block over training as probes of `blocks` (entries of
+/// another length are left out).
+fn probes_of(r: &[(usize, Vec<f32>)], blocks: &Arc<Vec<String>>) -> Vec<Probe> {
+    r.iter()
+        .filter(|(_, rs)| rs.len() == blocks.len())
+        .map(|(step, rs)| Probe {
+            step: *step,
+            blocks: blocks.clone(),
+            r: rs.clone(),
+            response_std: Vec::new(),
+        })
+        .collect()
 }
 
 /// One line of metrics.jsonl into the net's history.
