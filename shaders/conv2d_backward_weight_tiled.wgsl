@@ -49,9 +49,14 @@ struct Job {
 }
 
 fn job(wid: vec3<u32>, lid: u32) -> Job {
+    return job_of(wid, lid, 4u);
+}
+
+// The job of workgroup wid when each covers `channels` output channels.
+fn job_of(wid: vec3<u32>, lid: u32, channels: u32) -> Job {
     var j: Job;
     j.ci = wid.x * WG + lid;
-    j.co0 = wid.y * 4u;
+    j.co0 = wid.y * channels;
     j.chunk = wid.z;
     j.ok = j.ci < p.ci;
     return j;
@@ -143,6 +148,63 @@ fn conv2d_backward_weight_tiled_s1(@builtin(workgroup_id) wid: vec3<u32>,
         }
     }
     write(j, array<vec4<f32>, 9>(a0, a1, a2, a3, a4, a5, a6, a7, a8));
+}
+
+// Σ over 4 pixels for channels co0..co0+3 (acc[0..2]) and co0+4..co0+7
+// (acc[3..5]) of one kernel row, over the input row starting at vec4 index r.
+fn row8(a: ptr<function, array<vec4<f32>, 6>>, d: array<vec4<f32>, 8>, r: u32) {
+    let v0 = xp[r];
+    let v1 = xp[r + 1u];
+    let s1 = vec4<f32>(v0.yzw, v1.x);
+    let s2 = vec4<f32>(v0.zw, v1.xy);
+    let t = taps(d[0], d[1], d[2], d[3], v0, s1, s2);
+    let u = taps(d[4], d[5], d[6], d[7], v0, s1, s2);
+    (*a)[0] += t.t0; (*a)[1] += t.t1; (*a)[2] += t.t2;
+    (*a)[3] += u.t0; (*a)[4] += u.t1; (*a)[5] += u.t2;
+}
+
+// The stride-1 pass with 8 output channels per invocation (twice the sums
+// per load; CPU adapters run it faster). The same sums in the same order as
+// conv2d_backward_weight_tiled_s1, so the same bits.
+@compute @workgroup_size(WG)
+fn conv2d_backward_weight_tiled_s1_c8(@builtin(workgroup_id) wid: vec3<u32>,
+                                      @builtin(local_invocation_index) lid: u32) {
+    let j = job_of(wid, lid, 8u);
+    if !j.ok {
+        return;
+    }
+    // Per kernel row ky: taps 0..2 of channels 0..3, then of channels 4..7.
+    var k0 = array<vec4<f32>, 6>();
+    var k1 = array<vec4<f32>, 6>();
+    var k2 = array<vec4<f32>, 6>();
+    let n0 = j.chunk * p.imgs;
+    let n1 = min(n0 + p.imgs, p.n);
+    let quads = p.dy_pitch / 4u;
+    for (var n = n0; n < n1; n++) {
+        let plane = (n * p.ci + j.ci) * p.hp;
+        for (var oy = 0u; oy < p.ho; oy++) {
+            let e0 = dy_row(n, j.co0, 0u, oy);
+            let e1 = dy_row(n, j.co0, 1u, oy);
+            let e2 = dy_row(n, j.co0, 2u, oy);
+            let e3 = dy_row(n, j.co0, 3u, oy);
+            let e4 = dy_row(n, j.co0, 4u, oy);
+            let e5 = dy_row(n, j.co0, 5u, oy);
+            let e6 = dy_row(n, j.co0, 6u, oy);
+            let e7 = dy_row(n, j.co0, 7u, oy);
+            for (var q = 0u; q < quads; q++) {
+                let d = array<vec4<f32>, 8>(dy[e0 + q], dy[e1 + q], dy[e2 + q], dy[e3 + q],
+                                            dy[e4 + q], dy[e5 + q], dy[e6 + q], dy[e7 + q]);
+                let r = ((plane + oy) * p.pitch) / 4u + q;
+                row8(&k0, d, r);
+                row8(&k1, d, r + p.pitch / 4u);
+                row8(&k2, d, r + p.pitch / 2u);
+            }
+        }
+    }
+    write(j, array<vec4<f32>, 9>(k0[0], k0[1], k0[2], k1[0], k1[1], k1[2], k2[0], k2[1], k2[2]));
+    var hi = j;
+    hi.co0 = j.co0 + 4u;
+    write(hi, array<vec4<f32>, 9>(k0[3], k0[4], k0[5], k1[3], k1[4], k1[5], k2[3], k2[4], k2[5]));
 }
 
 @compute @workgroup_size(WG)

@@ -1,23 +1,33 @@
 // conv2d_forward_tiled_s1 / _s2: fast 3x3 convolutions, stride 1 and 2, as an implicit
 // GEMM with an 8x8 register tile. conv2d_forward.wgsl is the reference they are
-// tested against.
+// tested against. conv2d_forward_tiled_s1_r4 is the stride-1 pass with 4 rows
+// of the 8x8 tile per invocation: a quarter of the invocations, each loading
+// its weights once for 4 rows, which is what CPU adapters run fastest; GPUs
+// keep the 8x8 tile (register pressure). (Larger tiles, 16 channels × 4 rows,
+// ran no faster on lavapipe and took the driver 2.7 times as long to compile.)
+// Every variant sums each output in the same order, so all give the same bits;
+// which one runs is chosen per adapter and shape (src/kernels/conv2d.rs, Tiling).
 //
 // Inputs come prepared by conv2d_tiled_prepare.wgsl: xp is the input zero-padded
 // (rows of `pitch` floats, a multiple of 4, so every load is an aligned vec4 and
 // no load needs a bounds test) and wt holds the weights as [Ci, 3, 3, Co8] with
 // the output channel innermost (Co8 = Co rounded up to 8).
 //
-// Bindings of both entry points:
-//   1 y    [N, Co, Ho, Wo]       written (added to when flags & 2)
-//   2 xp   [N, Ci, Hp, pitch]    as vec4
+// Bindings of every entry point:
+//   1 y    [N, Co, Ho, Wo]       written (added to by the _add entry points)
+//   2 xp   [N, Ci, Hp, pitch]    as vec4 (Hp covers whole bands of 4 rows for _r4)
 //   3 wt   [Ci, 3, 3, Co8]       as vec4
-//   4 bias [Co]                  read when flags & 1
+//   4 bias [Co]                  read when flags & 1 (the only flag)
 // Dispatch: one invocation computes 8 output channels × 8 consecutive pixels of
-// one output row. x of the grid (and z, when x would exceed the device limit)
-// numbers pixel tiles; y numbers channel tiles, so every invocation of a
-// workgroup loads the same weights, a uniform load the compiler can broadcast.
-// Per input channel and kernel row: 3 (stride 1) or 5 (stride 2) vec4 input
-// loads and 6 vec4 weight loads feed 192 multiply-adds. 64 invocations per group.
+// one output row (_r4: of 4 rows). x of the grid
+// (and z, when x would exceed the device limit) numbers pixel tiles; y numbers
+// channel tiles, so every invocation of a workgroup loads the same weights, a
+// uniform load the compiler can broadcast. Per input channel and kernel row: 3
+// (stride 1) or 5 (stride 2) vec4 input loads and 6 vec4 weight loads feed 192
+// multiply-adds. 64 invocations per group (32 for _r4). The 8x8 entry points
+// have an _add twin that adds its result to y (a gradient's second term); _r4
+// has none (its adding stores took the driver longer to compile than the rest
+// of it), so an adding pass runs the 8x8 tile.
 
 struct TiledParams {
     n: u32, ci: u32, hp: u32, pitch: u32,
@@ -75,18 +85,35 @@ fn row(a: ptr<function, Acc>,
     (*a).c7h = fma3((*a).c7h, w0h.w, s0h, w1h.w, s1h, w2h.w, s2h);
 }
 
+// `add`: the pass adds to y (the _add entry points) rather than writing it; a
+// constant in every entry point, so the compiler drops the other store.
 struct Tile {
-    n: u32, oy: u32, ox0: u32, co0: u32, ok: bool,
+    n: u32, oy: u32, ox0: u32, co0: u32, ok: bool, add: bool,
 }
 
-fn tile(gid: vec3<u32>, wid: vec3<u32>, nwg: vec3<u32>) -> Tile {
-    let t = gid.x + gid.z * nwg.x * WG;
+// The tile of invocation gid in workgroups of `wg`: `rows` output rows from oy,
+// 8 pixels from ox0, 8 output channels from co0.
+fn tile_of(gid: vec3<u32>, wid: vec3<u32>, nwg: vec3<u32>, wg: u32, rows: u32, add: bool) -> Tile {
+    let t = gid.x + gid.z * nwg.x * wg;
+    let bands = (p.ho + rows - 1u) / rows;
     var r: Tile;
-    r.ok = t < p.n * p.ho * p.tiles_x;
+    r.ok = t < p.n * bands * p.tiles_x;
     r.ox0 = (t % p.tiles_x) * 8u;
-    r.oy = (t / p.tiles_x) % p.ho;
-    r.n = t / (p.tiles_x * p.ho);
+    r.oy = ((t / p.tiles_x) % bands) * rows;
+    r.n = t / (p.tiles_x * bands);
     r.co0 = wid.y * 8u;
+    r.add = add;
+    return r;
+}
+
+fn tile(gid: vec3<u32>, wid: vec3<u32>, nwg: vec3<u32>, add: bool) -> Tile {
+    return tile_of(gid, wid, nwg, WG, 1u, add);
+}
+
+// The same tile `dy` rows down.
+fn down(t: Tile, dy: u32) -> Tile {
+    var r = t;
+    r.oy = t.oy + dy;
     return r;
 }
 
@@ -95,28 +122,48 @@ fn weights_base(ci: u32, ky: u32, co0: u32) -> u32 {
     return ((ci * 3u + ky) * 3u * p.co8 + co0) / 4u;
 }
 
-// Writes 4 consecutive pixels of one output row starting at element o (pixel
-// ox), dropping those past the row's end. Component access only: indexing a
-// vector or array with a computed index here costs more than the whole tile.
-fn put4(o: u32, ox: u32, v: vec4<f32>, b: f32) {
-    let r = v + b;
-    if ox + 3u < p.wo {
-        put1(o, r.x);
-        put1(o + 1u, r.y);
-        put1(o + 2u, r.z);
-        put1(o + 3u, r.w);
-    } else {
-        if ox < p.wo { put1(o, r.x); }
-        if ox + 1u < p.wo { put1(o + 1u, r.y); }
-        if ox + 2u < p.wo { put1(o + 2u, r.z); }
-    }
+// The weights of one kernel row for 8 output channels: tap kx, channels 0–3 (l)
+// and 4–7 (h).
+struct Taps {
+    w0l: vec4<f32>, w0h: vec4<f32>,
+    w1l: vec4<f32>, w1h: vec4<f32>,
+    w2l: vec4<f32>, w2h: vec4<f32>,
 }
 
-fn put1(o: u32, v: f32) {
-    if (p.flags & 2u) != 0u {
-        y[o] += v;
+fn taps(ci: u32, ky: u32, co0: u32) -> Taps {
+    let q = p.co8 / 4u;
+    let wb = weights_base(ci, ky, co0);
+    return Taps(wt[wb], wt[wb + 1u], wt[wb + q], wt[wb + q + 1u], wt[wb + 2u * q], wt[wb + 2u * q + 1u]);
+}
+
+// acc += one kernel row of weights w over the input row whose 8 pixels (and the
+// 2 after them) start at vec4 index r, stride 1.
+fn row_s1(a: ptr<function, Acc>, w: Taps, r: u32) {
+    let v0 = xp[r];
+    let v1 = xp[r + 1u];
+    let v2 = xp[r + 2u];
+    row(a, w.w0l, w.w0h, w.w1l, w.w1h, w.w2l, w.w2h,
+        v0, v1,
+        vec4<f32>(v0.yzw, v1.x), vec4<f32>(v1.yzw, v2.x),
+        vec4<f32>(v0.zw, v1.xy), vec4<f32>(v1.zw, v2.xy));
+}
+
+// Writes (add: adds) 4 consecutive pixels of one output row starting at
+// element o (pixel ox), dropping those past the row's end. One guarded store
+// per value: any more branching here multiplies the driver's compile time by
+// the tile's 64–512 values. Component access only: indexing a vector or
+// array with a computed index here costs more than the whole tile.
+fn put4(o: u32, ox: u32, v: vec4<f32>, add: bool) {
+    if add {
+        if ox < p.wo { y[o] += v.x; }
+        if ox + 1u < p.wo { y[o + 1u] += v.y; }
+        if ox + 2u < p.wo { y[o + 2u] += v.z; }
+        if ox + 3u < p.wo { y[o + 3u] += v.w; }
     } else {
-        y[o] = v;
+        if ox < p.wo { y[o] = v.x; }
+        if ox + 1u < p.wo { y[o + 1u] = v.y; }
+        if ox + 2u < p.wo { y[o + 2u] = v.z; }
+        if ox + 3u < p.wo { y[o + 3u] = v.w; }
     }
 }
 
@@ -131,13 +178,14 @@ fn put_channel(t: Tile, i: u32, lo: vec4<f32>, hi: vec4<f32>) {
         b = bias[co];
     }
     let o = ((t.n * p.co + co) * p.ho + t.oy) * p.wo + t.ox0;
-    put4(o, t.ox0, lo, b);
-    if t.ox0 + 4u < p.wo {
-        put4(o + 4u, t.ox0 + 4u, hi, b);
-    }
+    put4(o, t.ox0, lo + b, t.add);
+    put4(o + 4u, t.ox0 + 4u, hi + b, t.add);
 }
 
 fn store(a: Acc, t: Tile) {
+    if t.oy >= p.ho {
+        return; // a row of the last band of 4 below the output
+    }
     put_channel(t, 0u, a.c0l, a.c0h);
     put_channel(t, 1u, a.c1l, a.c1h);
     put_channel(t, 2u, a.c2l, a.c2h);
@@ -148,40 +196,53 @@ fn store(a: Acc, t: Tile) {
     put_channel(t, 7u, a.c7l, a.c7h);
 }
 
-@compute @workgroup_size(WG)
-fn conv2d_forward_tiled_s1(@builtin(global_invocation_id) gid: vec3<u32>,
-                        @builtin(workgroup_id) wid: vec3<u32>,
-                        @builtin(num_workgroups) nwg: vec3<u32>) {
-    let t = tile(gid, wid, nwg);
+fn forward_s1(gid: vec3<u32>, wid: vec3<u32>, nwg: vec3<u32>, add: bool) {
+    let t = tile(gid, wid, nwg, add);
     if !t.ok {
         return;
     }
     var a: Acc;
-    let q = p.co8 / 4u;
     for (var ci = 0u; ci < p.ci; ci++) {
         let plane = (t.n * p.ci + ci) * p.hp;
         for (var ky = 0u; ky < 3u; ky++) {
             // Input row oy + ky, pixels ox0 .. ox0 + 9 (padding included).
-            let r = ((plane + t.oy + ky) * p.pitch + t.ox0) / 4u;
-            let v0 = xp[r];
-            let v1 = xp[r + 1u];
-            let v2 = xp[r + 2u];
-            let wb = weights_base(ci, ky, t.co0);
-            row(&a,
-                wt[wb], wt[wb + 1u], wt[wb + q], wt[wb + q + 1u], wt[wb + 2u * q], wt[wb + 2u * q + 1u],
-                v0, v1,
-                vec4<f32>(v0.yzw, v1.x), vec4<f32>(v1.yzw, v2.x),
-                vec4<f32>(v0.zw, v1.xy), vec4<f32>(v1.zw, v2.xy));
+            row_s1(&a, taps(ci, ky, t.co0), ((plane + t.oy + ky) * p.pitch + t.ox0) / 4u);
         }
     }
     store(a, t);
 }
 
-@compute @workgroup_size(WG)
-fn conv2d_forward_tiled_s2(@builtin(global_invocation_id) gid: vec3<u32>,
-                        @builtin(workgroup_id) wid: vec3<u32>,
-                        @builtin(num_workgroups) nwg: vec3<u32>) {
-    let t = tile(gid, wid, nwg);
+const WG_R4: u32 = 32u;
+
+fn forward_s1_r4(gid: vec3<u32>, wid: vec3<u32>, nwg: vec3<u32>) {
+    let t = tile_of(gid, wid, nwg, WG_R4, 4u, false);
+    if !t.ok {
+        return;
+    }
+    var a0: Acc;
+    var a1: Acc;
+    var a2: Acc;
+    var a3: Acc;
+    let next = p.pitch / 4u; // one input row down, in vec4s
+    for (var ci = 0u; ci < p.ci; ci++) {
+        let plane = (t.n * p.ci + ci) * p.hp;
+        for (var ky = 0u; ky < 3u; ky++) {
+            let w = taps(ci, ky, t.co0);
+            let r = ((plane + t.oy + ky) * p.pitch + t.ox0) / 4u;
+            row_s1(&a0, w, r);
+            row_s1(&a1, w, r + next);
+            row_s1(&a2, w, r + 2u * next);
+            row_s1(&a3, w, r + 3u * next);
+        }
+    }
+    store(a0, t);
+    store(a1, down(t, 1u));
+    store(a2, down(t, 2u));
+    store(a3, down(t, 3u));
+}
+
+fn forward_s2(gid: vec3<u32>, wid: vec3<u32>, nwg: vec3<u32>, add: bool) {
+    let t = tile(gid, wid, nwg, add);
     if !t.ok {
         return;
     }
@@ -206,4 +267,41 @@ fn conv2d_forward_tiled_s2(@builtin(global_invocation_id) gid: vec3<u32>,
         }
     }
     store(a, t);
+}
+
+// The entry points: each pass writing y, and adding to it.
+
+@compute @workgroup_size(WG)
+fn conv2d_forward_tiled_s1(@builtin(global_invocation_id) gid: vec3<u32>,
+      @builtin(workgroup_id) wid: vec3<u32>,
+      @builtin(num_workgroups) nwg: vec3<u32>) {
+    forward_s1(gid, wid, nwg, false);
+}
+
+@compute @workgroup_size(WG)
+fn conv2d_forward_tiled_s1_add(@builtin(global_invocation_id) gid: vec3<u32>,
+          @builtin(workgroup_id) wid: vec3<u32>,
+          @builtin(num_workgroups) nwg: vec3<u32>) {
+    forward_s1(gid, wid, nwg, true);
+}
+
+@compute @workgroup_size(WG_R4)
+fn conv2d_forward_tiled_s1_r4(@builtin(global_invocation_id) gid: vec3<u32>,
+      @builtin(workgroup_id) wid: vec3<u32>,
+      @builtin(num_workgroups) nwg: vec3<u32>) {
+    forward_s1_r4(gid, wid, nwg);
+}
+
+@compute @workgroup_size(WG)
+fn conv2d_forward_tiled_s2(@builtin(global_invocation_id) gid: vec3<u32>,
+      @builtin(workgroup_id) wid: vec3<u32>,
+      @builtin(num_workgroups) nwg: vec3<u32>) {
+    forward_s2(gid, wid, nwg, false);
+}
+
+@compute @workgroup_size(WG)
+fn conv2d_forward_tiled_s2_add(@builtin(global_invocation_id) gid: vec3<u32>,
+          @builtin(workgroup_id) wid: vec3<u32>,
+          @builtin(num_workgroups) nwg: vec3<u32>) {
+    forward_s2(gid, wid, nwg, true);
 }

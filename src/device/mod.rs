@@ -6,6 +6,7 @@
 pub mod buffer;
 pub mod profile;
 pub mod readback;
+pub mod tuning;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -87,6 +88,8 @@ struct Shared {
     dummies: Vec<wgpu::Buffer>,
     /// See [`Gpu::poisoned`].
     poison: bool,
+    /// This adapter's table of the tuning file, read when first asked.
+    tuning: Mutex<Option<tuning::Table>>,
 }
 
 /// What poison mode fills buffers with: a quiet NaN in every f32.
@@ -241,6 +244,7 @@ impl Gpu {
                 pool,
                 dummies,
                 poison,
+                tuning: Mutex::new(None),
             }),
         }
     }
@@ -259,6 +263,43 @@ impl Gpu {
 
     pub fn features(&self) -> wgpu::Features {
         self.shared.features
+    }
+
+    /// The variant the tuning file chose for `key` on this adapter (see
+    /// [`tuning`]), `None` when it has none. The file is read on the first
+    /// call; one that cannot be read is an error naming it, at every call.
+    pub fn tuned(&self, key: &str) -> Result<Option<String>> {
+        let mut t = self.shared.tuning.lock().expect("tuning lock");
+        if t.is_none() {
+            *t = Some(self.read_tuning()?);
+        }
+        Ok(t.as_ref().and_then(|t| t.get(key).cloned()))
+    }
+
+    /// Sets (or, with `None`, removes) this process's choice for `key`, over
+    /// what the file says; `reslab bench --tune` measures with it.
+    pub fn set_tuned(&self, key: &str, variant: Option<&str>) -> Result<()> {
+        let mut t = self.shared.tuning.lock().expect("tuning lock");
+        if t.is_none() {
+            *t = Some(self.read_tuning()?);
+        }
+        let t = t.as_mut().expect("loaded above");
+        match variant {
+            Some(v) => t.insert(key.to_string(), v.to_string()),
+            None => t.remove(key),
+        };
+        Ok(())
+    }
+
+    fn read_tuning(&self) -> Result<tuning::Table> {
+        let Some(path) = tuning::default_path() else {
+            return Ok(tuning::Table::new());
+        };
+        let mut file = tuning::load(&path)?;
+        Ok(file
+            .adapters
+            .remove(&tuning::adapter_key(&self.shared.info))
+            .unwrap_or_default())
     }
 
     pub fn adapter_info(&self) -> &wgpu::AdapterInfo {

@@ -355,12 +355,15 @@ pub fn has_tiled_forward(g: &Conv2dGeom) -> bool {
 }
 
 impl Conv2dGeom {
-    /// The padded input the tiled forward pass reads.
+    /// The padded input the tiled forward pass reads (with rows for whole
+    /// bands of 4 output rows at stride 1, whichever [`Tiling`] runs).
     pub fn forward_pad(&self) -> PadGeom {
         let s = self.sh;
         let tiles_x = self.wo().div_ceil(TILE_X);
-        // Rows read: s·oy + ky for oy < Ho, ky < 3. Columns: s·ox0 + 0 .. s·ox0 + 4·(2s + 1).
-        let hp = (self.h + 2 * self.ph).max((self.ho() - 1) * s + 3);
+        let rows = if s == 1 { MAX_TILE_ROWS } else { 1 };
+        // Rows read: s·oy + ky for oy < Ho rounded up to a band, ky < 3.
+        // Columns: s·ox0 + 0 .. s·ox0 + 4·(2s + 1).
+        let hp = (self.h + 2 * self.ph).max((self.ho().next_multiple_of(rows) - 1) * s + 3);
         let need = s * TILE_X * (tiles_x - 1) + 4 * (2 * s + 1);
         PadGeom {
             n: self.n,
@@ -513,6 +516,146 @@ pub fn conv2d_weight_tiles_with(
     Ok(())
 }
 
+/// Most output rows one invocation of a tiled stride-1 pass covers.
+const MAX_TILE_ROWS: usize = 4;
+
+/// How the tiled stride-1 pass covers its output: one row of 8 pixels of 8
+/// channels per invocation, or 4 such rows. Both sum every output in the same
+/// order, so both give the same bits; which is faster depends on the adapter
+/// (CPU adapters: 4 rows, a quarter of the invocations and of the weight
+/// loads; GPUs: one row, for register pressure), so it is chosen per adapter
+/// and shape: the tuning table of `reslab bench --tune` (see [`tiling`]), else
+/// [`default_tiling`]. A pass that adds to its output always runs one row
+/// (`Rows4` has no adding twin: its stores would take the driver longer to
+/// compile than the rest of it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tiling {
+    /// 8 channels × 8 pixels of one row.
+    Row,
+    /// 8 channels × 8 pixels × 4 rows.
+    Rows4,
+}
+
+impl Tiling {
+    pub const ALL: [Tiling; 2] = [Tiling::Row, Tiling::Rows4];
+
+    /// Its kernel, writing y or (`add`) adding to it, and the tiling that runs.
+    fn kernel(self, add: bool) -> (&'static table::Kernel<TiledParams>, Tiling) {
+        match (self, add) {
+            (Tiling::Row, false) => (&table::CONV2D_FORWARD_TILED_S1, Tiling::Row),
+            (_, true) => (&table::CONV2D_FORWARD_TILED_S1_ADD, Tiling::Row),
+            (Tiling::Rows4, false) => (&table::CONV2D_FORWARD_TILED_S1_R4, Tiling::Rows4),
+        }
+    }
+
+    /// Its entry point (the writing one), which is also its name in the tuning table.
+    pub fn name(self) -> &'static str {
+        self.kernel(false).0.entry
+    }
+
+    pub fn from_name(name: &str) -> Option<Tiling> {
+        Self::ALL.into_iter().find(|t| t.name() == name)
+    }
+
+    /// Output rows one invocation covers.
+    pub fn rows(self) -> usize {
+        match self {
+            Tiling::Row => 1,
+            Tiling::Rows4 => MAX_TILE_ROWS,
+        }
+    }
+}
+
+/// The key of `g`'s tiled stride-1 pass in the tuning table: its shape, the
+/// batch aside (`reslab bench --tune` measures at one batch size).
+pub fn tiling_key(g: &Conv2dGeom) -> String {
+    format!(
+        "conv2d_forward_tiled_s1 {}->{} {}x{} pad {}",
+        g.cin, g.cout, g.h, g.w, g.ph
+    )
+}
+
+/// What runs `g`'s tiled stride-1 pass on `gpu`: the tuning table's choice
+/// for its shape, else [`default_tiling`].
+pub fn tiling(gpu: &Gpu, g: &Conv2dGeom) -> Result<Tiling> {
+    let tuned = gpu.tuned(&tiling_key(g))?;
+    Ok(tuned
+        .and_then(|name| Tiling::from_name(&name))
+        .unwrap_or_else(|| default_tiling(gpu)))
+}
+
+/// How many output channels one invocation of the tiled stride-1 weight
+/// gradient sums for: 4, or 8 (twice the sums per load, which CPU adapters
+/// run faster). Both sum every weight in the same order: the same bits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WgradTiling {
+    Channels4,
+    Channels8,
+}
+
+impl WgradTiling {
+    pub const ALL: [WgradTiling; 2] = [WgradTiling::Channels4, WgradTiling::Channels8];
+
+    fn kernel(self) -> &'static table::Kernel<WgradParams> {
+        match self {
+            WgradTiling::Channels4 => &table::CONV2D_BACKWARD_WEIGHT_TILED_S1,
+            WgradTiling::Channels8 => &table::CONV2D_BACKWARD_WEIGHT_TILED_S1_C8,
+        }
+    }
+
+    /// Its entry point, which is also its name in the tuning table.
+    pub fn name(self) -> &'static str {
+        self.kernel().entry
+    }
+
+    pub fn from_name(name: &str) -> Option<WgradTiling> {
+        Self::ALL.into_iter().find(|t| t.name() == name)
+    }
+
+    pub fn channels(self) -> usize {
+        match self {
+            WgradTiling::Channels4 => 4,
+            WgradTiling::Channels8 => 8,
+        }
+    }
+}
+
+/// The key of `g`'s tiled stride-1 weight gradient in the tuning table.
+pub fn wgrad_tiling_key(g: &Conv2dGeom) -> String {
+    format!(
+        "conv2d_backward_weight_tiled_s1 {}->{} {}x{} pad {}",
+        g.cin, g.cout, g.h, g.w, g.ph
+    )
+}
+
+/// What runs `g`'s tiled stride-1 weight gradient on `gpu`: the tuning
+/// table's choice, else 8 channels on a CPU adapter and 4 on any other.
+pub fn wgrad_tiling(gpu: &Gpu, g: &Conv2dGeom) -> Result<WgradTiling> {
+    let tuned = gpu.tuned(&wgrad_tiling_key(g))?;
+    Ok(tuned
+        .and_then(|name| WgradTiling::from_name(&name))
+        .unwrap_or_else(|| default_wgrad_tiling(gpu)))
+}
+
+/// [`wgrad_tiling`] where nothing was measured.
+pub fn default_wgrad_tiling(gpu: &Gpu) -> WgradTiling {
+    if gpu.adapter_info().device_type == wgpu::DeviceType::Cpu {
+        WgradTiling::Channels8
+    } else {
+        WgradTiling::Channels4
+    }
+}
+
+/// The tiling used where nothing was measured: 4 rows on a CPU adapter
+/// (measured 1.5–1.6 times as fast on lavapipe), one row on any other.
+pub fn default_tiling(gpu: &Gpu) -> Tiling {
+    if gpu.adapter_info().device_type == wgpu::DeviceType::Cpu {
+        Tiling::Rows4
+    } else {
+        Tiling::Row
+    }
+}
+
 params! {
     /// Mirrors `TiledParams` of conv2d_forward_tiled.wgsl.
     pub struct TiledParams {
@@ -532,8 +675,8 @@ params! {
 }
 
 /// The tiled 3x3 pass over prepared inputs: `xp` from [`conv2d_pad`] with
-/// `g.forward_pad()`, `wt` from [`conv2d_weight_tiles`]. With `accumulate`, adds
-/// to `y`.
+/// `g.forward_pad()`, `wt` from [`conv2d_weight_tiles`]; at stride 1 with the
+/// adapter's [`tiling`] for the shape. With `accumulate`, adds to `y`.
 #[allow(clippy::too_many_arguments)]
 pub fn conv2d_forward_tiled(
     gpu: &Gpu,
@@ -545,9 +688,37 @@ pub fn conv2d_forward_tiled(
     g: &Conv2dGeom,
     accumulate: bool,
 ) -> Result<()> {
+    let tiling = if g.sh == 1 && has_tiled_forward(g) {
+        Some(tiling(gpu, g)?)
+    } else {
+        None
+    };
+    conv2d_forward_tiled_as(gpu, prog, y, xp, wt, b, g, accumulate, tiling)
+}
+
+/// [`conv2d_forward_tiled`] with the tiling of a stride-1 pass given (`None`
+/// for stride 2, which has one).
+#[allow(clippy::too_many_arguments)]
+pub fn conv2d_forward_tiled_as(
+    gpu: &Gpu,
+    prog: &mut Program,
+    y: &Tensor,
+    xp: &Tensor,
+    wt: &Tensor,
+    b: Option<&Tensor>,
+    g: &Conv2dGeom,
+    accumulate: bool,
+    tiling: Option<Tiling>,
+) -> Result<()> {
     if !has_tiled_forward(g) {
         return Err(Error::invalid(format!(
             "conv2d_forward_tiled: no tiled kernel for {g:?}"
+        )));
+    }
+    if tiling.is_some() != (g.sh == 1) {
+        return Err(Error::invalid(format!(
+            "conv2d_forward_tiled: tiling {tiling:?} for stride {}",
+            g.sh
         )));
     }
     g.validate()?;
@@ -562,13 +733,7 @@ pub fn conv2d_forward_tiled(
     u32_of("padded input elements", xp.len())?;
     let tiles_x = g.wo().div_ceil(TILE_X);
     let co8 = g.cout.next_multiple_of(8);
-    let mut flags = 0;
-    if b.is_some() {
-        flags |= FLAG_BIAS;
-    }
-    if accumulate {
-        flags |= FLAG_ACCUMULATE;
-    }
+    let flags = if b.is_some() { FLAG_BIAS } else { 0 };
     let p = TiledParams {
         n: g.n as u32,
         ci: g.cin as u32,
@@ -583,12 +748,15 @@ pub fn conv2d_forward_tiled(
         _pad0: 0,
         _pad1: 0,
     };
-    let k = if g.sh == 1 {
-        &table::CONV2D_FORWARD_TILED_S1
-    } else {
-        &table::CONV2D_FORWARD_TILED_S2
+    let (k, rows) = match (tiling, accumulate) {
+        (Some(t), add) => {
+            let (k, runs) = t.kernel(add);
+            (k, runs.rows())
+        }
+        (None, false) => (&table::CONV2D_FORWARD_TILED_S2, 1),
+        (None, true) => (&table::CONV2D_FORWARD_TILED_S2_ADD, 1),
     };
-    let [gx, gz, _] = k.grid_1d(gpu, g.n * g.ho() * tiles_x)?;
+    let [gx, gz, _] = k.grid_1d(gpu, g.n * g.ho().div_ceil(rows) * tiles_x)?;
     let gy = u32_of("conv2d channel tiles", co8 / 8)?;
     launch(
         gpu,
@@ -830,7 +998,17 @@ pub fn conv2d_backward_data(
     let wt = scratch.take(gpu, &weight_tiles_shape(g, true))?;
     conv2d_pad(gpu, prog, &dyp, dy, &pg)?;
     conv2d_weight_tiles(gpu, prog, &wt, w, g, true)?;
-    conv2d_forward_tiled(gpu, prog, dx, &dyp, &wt, None, &t, accumulate)?;
+    let tiling = tiling(gpu, &t)?;
+    if accumulate && tiling != Tiling::Row {
+        // The 4-row tile has no adding twin: it writes a scratch tensor, which
+        // one memory-bound pass adds to dx (faster than the 1-row adding pass).
+        let tmp = scratch.take(gpu, dx.shape())?;
+        conv2d_forward_tiled_as(gpu, prog, &tmp, &dyp, &wt, None, &t, false, Some(tiling))?;
+        crate::kernels::elementwise::copy(gpu, prog, dx, &tmp, true)?;
+        scratch.give(tmp);
+    } else {
+        conv2d_forward_tiled_as(gpu, prog, dx, &dyp, &wt, None, &t, accumulate, Some(tiling))?;
+    }
     scratch.give(dyp);
     scratch.give(wt);
     Ok(())
@@ -909,6 +1087,31 @@ pub fn conv2d_backward_weight_tiled(
     xp: &Tensor,
     g: &Conv2dGeom,
 ) -> Result<()> {
+    let tiling = if g.sh == 1 && has_tiled_forward(g) {
+        Some(wgrad_tiling(gpu, g)?)
+    } else {
+        None
+    };
+    conv2d_backward_weight_tiled_as(gpu, prog, dw, dyv, xp, g, tiling)
+}
+
+/// [`conv2d_backward_weight_tiled`] with the tiling of a stride-1 pass given
+/// (`None` for stride 2, which has one).
+pub fn conv2d_backward_weight_tiled_as(
+    gpu: &Gpu,
+    prog: &mut Program,
+    dw: &Tensor,
+    dyv: &Tensor,
+    xp: &Tensor,
+    g: &Conv2dGeom,
+    tiling: Option<WgradTiling>,
+) -> Result<()> {
+    if tiling.is_some() != (g.sh == 1) {
+        return Err(Error::invalid(format!(
+            "conv2d_backward_weight_tiled: tiling {tiling:?} for stride {}",
+            g.sh
+        )));
+    }
     if !has_tiled_forward(g) {
         return Err(Error::invalid(format!(
             "conv2d_backward_weight_tiled: no tiled kernel for {g:?}"
@@ -950,18 +1153,17 @@ pub fn conv2d_backward_weight_tiled(
         len: len as u32,
         _pad0: 0,
     };
-    let k = if g.sh == 1 {
-        &table::CONV2D_BACKWARD_WEIGHT_TILED_S1
-    } else {
-        &table::CONV2D_BACKWARD_WEIGHT_TILED_S2
+    let (k, channels) = match tiling {
+        Some(t) => (t.kernel(), t.channels()),
+        None => (&table::CONV2D_BACKWARD_WEIGHT_TILED_S2, 4),
     };
-    // An invocation per input channel, 4 output channels per workgroup row.
+    // An invocation per input channel, `channels` output channels per workgroup row.
     let grid = crate::kernels::check_grid(
         gpu,
         k.entry,
         [
             g.cin.div_ceil(k.width() as usize) as u64,
-            g.cout.div_ceil(4) as u64,
+            g.cout.div_ceil(channels) as u64,
             chunks as u64,
         ],
     )?;

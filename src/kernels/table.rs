@@ -277,14 +277,19 @@ table! {
     // Convolution: the register-tiled direct passes (any window, stride, padding).
     CONV2D_DIRECT: conv2d::ConvParams = CONV2D_DIRECT::"conv2d_direct", [64, 1, 1], [Write, Read, Read, Read];
     CONV2D_DIRECT_WEIGHT: conv2d::ConvParams = CONV2D_DIRECT::"conv2d_direct_weight", [64, 1, 1], [Write, Read, Read];
-    // Convolution: the tiled 3x3 passes and their layout passes.
+    // Convolution: the tiled 3x3 passes (each writing, or adding to, its
+    // output; stride 1 in two tilings) and their layout passes.
     CONV2D_PAD: conv2d::PadParams = CONV2D_TILED_PREPARE::"conv2d_pad", [64, 1, 1], [Write, Read];
     CONV2D_PAD_SHIFT1: conv2d::PadParams = CONV2D_TILED_PREPARE::"conv2d_pad_shift1", [64, 1, 1], [Write, Read];
     CONV2D_WEIGHT_TILES: conv2d::WeightParams = CONV2D_TILED_PREPARE::"conv2d_weight_tiles", [128, 1, 1], [Write, Read];
     CONV2D_FORWARD_TILED_S1: conv2d::TiledParams = CONV2D_FORWARD_TILED::"conv2d_forward_tiled_s1", [64, 1, 1], [Write, Read, Read, Read];
+    CONV2D_FORWARD_TILED_S1_ADD: conv2d::TiledParams = CONV2D_FORWARD_TILED::"conv2d_forward_tiled_s1_add", [64, 1, 1], [Write, Read, Read, Read];
+    CONV2D_FORWARD_TILED_S1_R4: conv2d::TiledParams = CONV2D_FORWARD_TILED::"conv2d_forward_tiled_s1_r4", [32, 1, 1], [Write, Read, Read, Read];
     CONV2D_FORWARD_TILED_S2: conv2d::TiledParams = CONV2D_FORWARD_TILED::"conv2d_forward_tiled_s2", [64, 1, 1], [Write, Read, Read, Read];
+    CONV2D_FORWARD_TILED_S2_ADD: conv2d::TiledParams = CONV2D_FORWARD_TILED::"conv2d_forward_tiled_s2_add", [64, 1, 1], [Write, Read, Read, Read];
     CONV2D_BACKWARD_DATA_TILED_S2: conv2d::S2Params = CONV2D_BACKWARD_DATA_S2::"conv2d_backward_data_tiled_s2", [64, 1, 1], [Write, Read, Read];
     CONV2D_BACKWARD_WEIGHT_TILED_S1: conv2d::WgradParams = CONV2D_BACKWARD_WEIGHT_TILED::"conv2d_backward_weight_tiled_s1", [16, 1, 1], [Write, Read, Read];
+    CONV2D_BACKWARD_WEIGHT_TILED_S1_C8: conv2d::WgradParams = CONV2D_BACKWARD_WEIGHT_TILED::"conv2d_backward_weight_tiled_s1_c8", [16, 1, 1], [Write, Read, Read];
     CONV2D_BACKWARD_WEIGHT_TILED_S2: conv2d::WgradParams = CONV2D_BACKWARD_WEIGHT_TILED::"conv2d_backward_weight_tiled_s2", [16, 1, 1], [Write, Read, Read];
     CONV2D_BACKWARD_WEIGHT_REDUCE: conv2d::WgradParams = CONV2D_BACKWARD_WEIGHT_TILED::"conv2d_backward_weight_reduce", [128, 1, 1], [Write, Read];
     // Elementwise passes.

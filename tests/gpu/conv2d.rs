@@ -346,6 +346,178 @@ fn conv2d_backward_weight_tiled_matches_cpu() {
     );
 }
 
+/// Every tiling of the stride-1 pass, each run explicitly: each matches the
+/// CPU twin (bias, accumulation, heights that end inside a band of 4 rows,
+/// channel counts that leave a tile part-empty), and both give the same bits,
+/// since they sum every output in the same order — so which one an adapter's
+/// tuning picks never changes a result.
+#[test]
+fn conv2d_forward_tilings_agree_bit_for_bit() {
+    let gpu = gpu();
+    let mut cases: Vec<(Conv2dGeom, bool)> = vec![
+        (Conv2dGeom::square(2, 16, 32, 32, 16, 3, 1, 1), true),
+        (Conv2dGeom::square(3, 8, 7, 7, 32, 3, 1, 1), false),
+        (Conv2dGeom::square(1, 5, 9, 13, 48, 3, 1, 0), true),
+        (Conv2dGeom::square(2, 3, 6, 6, 16, 3, 1, 2), false),
+    ];
+    cases.extend(tiled_geoms(10, 40).into_iter().filter(|(g, _)| g.sh == 1));
+    let mut seen = [0usize; 2];
+    for (i, (g, bias)) in cases.iter().enumerate() {
+        let d = data(g, 300 + i as u64);
+        let accumulate = i % 3 == 1;
+        let (tx, tw, tb) = (
+            up(&g.x_shape(), &d.x),
+            up(&g.w_shape(), &d.w),
+            up(&[g.cout], &d.b),
+        );
+        let pg = g.forward_pad();
+        let (xp, wt) = (empty(&pg.shape()), empty(&weight_tiles_shape(g, false)));
+        run(|p| {
+            conv2d_pad(gpu, p, &xp, &tx, &pg)?;
+            conv2d_weight_tiles(gpu, p, &wt, &tw, g, false)
+        });
+        let y0 = d.dy.clone(); // what an accumulating pass adds to
+        let mut want = if accumulate {
+            y0.clone()
+        } else {
+            vec![0f32; y0.len()]
+        };
+        let mut fresh = vec![0f32; y0.len()];
+        cpu::conv2d_forward(&mut fresh, &d.x, &d.w, bias.then_some(&d.b[..]), g);
+        for (w, f) in want.iter_mut().zip(&fresh) {
+            *w += f;
+        }
+        let mut first: Option<(Tiling, Vec<f32>)> = None;
+        for (k, t) in Tiling::ALL.into_iter().enumerate() {
+            seen[k] += 1;
+            let ty = up(&g.y_shape(), &y0);
+            run(|p| {
+                conv2d_forward_tiled_as(
+                    gpu,
+                    p,
+                    &ty,
+                    &xp,
+                    &wt,
+                    bias.then_some(&tb),
+                    g,
+                    accumulate,
+                    Some(t),
+                )
+            });
+            let got = read(&ty);
+            assert_close(
+                &format!("{t:?} {g:?} accumulate={accumulate}"),
+                &got,
+                &want,
+                1e-4,
+            );
+            match &first {
+                None => first = Some((t, got)),
+                Some((t0, bits)) => assert!(
+                    got.iter()
+                        .zip(bits)
+                        .all(|(a, b)| a.to_bits() == b.to_bits()),
+                    "{t:?} and {t0:?} differ in bits on {g:?}"
+                ),
+            }
+        }
+    }
+    assert!(
+        seen.iter().all(|&n| n >= 20),
+        "tilings run per kind: {seen:?}"
+    );
+    no_errors();
+}
+
+/// Both tilings of the stride-1 weight gradient, each run explicitly, match
+/// the CPU twin and give the same bits (output channels not a multiple of 8
+/// included: the last tile is part-empty).
+#[test]
+fn conv2d_backward_weight_tilings_agree_bit_for_bit() {
+    let gpu = gpu();
+    let mut cases: Vec<Conv2dGeom> = vec![
+        Conv2dGeom::square(2, 16, 32, 32, 16, 3, 1, 1),
+        Conv2dGeom::square(3, 8, 7, 7, 12, 3, 1, 1),
+        Conv2dGeom::square(1, 5, 9, 13, 5, 3, 1, 0),
+    ];
+    cases.extend(
+        tiled_geoms(11, 30)
+            .into_iter()
+            .map(|(g, _)| g)
+            .filter(|g| g.sh == 1),
+    );
+    for (i, g) in cases.iter().enumerate() {
+        let d = data(g, 400 + i as u64);
+        let (tx, tdy) = (up(&g.x_shape(), &d.x), up(&g.y_shape(), &d.dy));
+        let pg = g.forward_pad();
+        let xp = empty(&pg.shape());
+        run(|p| conv2d_pad(gpu, p, &xp, &tx, &pg));
+        let dyv = match backward_weight_dy_pad(g) {
+            Some(dpg) => {
+                let t = empty(&dpg.shape());
+                run(|p| conv2d_pad(gpu, p, &t, &tdy, &dpg));
+                t
+            }
+            None => tdy.clone(),
+        };
+        let mut want = vec![0f32; g.cout * g.cin * 9];
+        cpu::conv2d_backward_weight(&mut want, &d.dy, &d.x, g);
+        let mut first: Option<Vec<f32>> = None;
+        for t in WgradTiling::ALL {
+            let tdw = empty(&g.w_shape());
+            run(|p| conv2d_backward_weight_tiled_as(gpu, p, &tdw, &dyv, &xp, g, Some(t)));
+            let got = read(&tdw);
+            assert_close(&format!("{t:?} {g:?}"), &got, &want, 1e-4);
+            match &first {
+                None => first = Some(got),
+                Some(bits) => assert!(
+                    got.iter()
+                        .zip(bits)
+                        .all(|(a, b)| a.to_bits() == b.to_bits()),
+                    "{t:?} differs in bits on {g:?}"
+                ),
+            }
+        }
+    }
+    no_errors();
+}
+
+/// The tuning table decides the tilings; a choice this build does not know
+/// falls back to the adapter's default.
+#[test]
+fn tiling_follows_the_tuning_table() {
+    let gpu = gpu();
+    let g = Conv2dGeom::square(4, 16, 13, 13, 24, 3, 1, 1);
+    let key = tiling_key(&g);
+    let default = default_tiling(gpu);
+    for (set, want) in [
+        (Some("conv2d_forward_tiled_s1_r4"), Tiling::Rows4),
+        (Some("conv2d_forward_tiled_s1"), Tiling::Row),
+        (Some("a kernel of another build"), default),
+        (None, default),
+    ] {
+        gpu.set_tuned(&key, set).unwrap();
+        assert_eq!(tiling(gpu, &g).unwrap(), want, "{set:?}");
+    }
+    let key = wgrad_tiling_key(&g);
+    let default = default_wgrad_tiling(gpu);
+    for (set, want) in [
+        (
+            Some("conv2d_backward_weight_tiled_s1_c8"),
+            WgradTiling::Channels8,
+        ),
+        (
+            Some("conv2d_backward_weight_tiled_s1"),
+            WgradTiling::Channels4,
+        ),
+        (Some("conv2d_forward_tiled_s1_r4"), default),
+        (None, default),
+    ] {
+        gpu.set_tuned(&key, set).unwrap();
+        assert_eq!(wgrad_tiling(gpu, &g).unwrap(), want, "{set:?}");
+    }
+}
+
 /// The direct stride-2 kernel: every parity, odd and even sizes, accumulation.
 #[test]
 fn conv2d_backward_data_stride2_matches_cpu() {
