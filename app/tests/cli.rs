@@ -393,3 +393,85 @@ fn every_analysis_writes_its_summary_and_plots() {
     }
     let _ = std::fs::remove_dir_all(&root);
 }
+
+fn reslab_env(args: &[&str], env: &[(&str, &Path)]) -> Output {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_reslab"));
+    c.args(args);
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    c.output().expect("run reslab")
+}
+
+/// `bench --tune` measures every tiling at the stage shapes and files the
+/// fastest under this adapter, keeping other adapters' tables; a tuning file
+/// that is not one stops `--tune` and training with a message naming it, and
+/// is left as it was.
+#[test]
+fn bench_tune_files_a_table_per_adapter() {
+    let d = tmp("tune");
+    let path = d.join("cache").join("tuning.json");
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    let other = r#"{"version": 1, "adapters": {"another gpu | vulkan | x | 1": {"k": "v"}}}"#;
+    std::fs::write(&path, other).unwrap();
+    let o = reslab_env(
+        &["bench", "--tune", "--quick", "--repeats", "2", "--json"],
+        &[("RESLAB_TUNING", &path)],
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let results: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let results = results.as_array().unwrap();
+    // Three stage shapes, each forward, backward-data and weight gradient.
+    assert_eq!(results.len(), 9, "{results:?}");
+    let file: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    let adapters = file["adapters"].as_object().unwrap();
+    assert_eq!(adapters["another gpu | vulkan | x | 1"]["k"], "v");
+    let ours = adapters
+        .iter()
+        .find(|(k, _)| !k.starts_with("another gpu"))
+        .map(|(_, t)| t.as_object().unwrap().clone())
+        .expect("this adapter's table");
+    for r in results {
+        let key = r["key"].as_str().unwrap();
+        assert_eq!(ours[key], r["chosen"], "{key}");
+        let tried: Vec<&str> = r["times_ms"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t[0].as_str().unwrap())
+            .collect();
+        assert!(tried.len() == 2 && tried.contains(&r["chosen"].as_str().unwrap()));
+    }
+    let broken = b"{\"version\": 1, \"adapters\": ";
+    std::fs::write(&path, broken).unwrap();
+    for args in [
+        &["bench", "--tune", "--quick"][..],
+        &[
+            "train",
+            "--steps",
+            "1",
+            "--train-images",
+            "64",
+            "--test-images",
+            "16",
+            "--batch",
+            "16",
+        ][..],
+    ] {
+        let out = d.join("run");
+        let mut a = args.to_vec();
+        let out_s = out.to_str().unwrap();
+        if args[0] == "train" {
+            a.extend(["--out", out_s]);
+        }
+        let o = reslab_env(&a, &[("RESLAB_TUNING", &path)]);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(!o.status.success(), "{args:?} succeeded");
+        assert!(
+            err.contains("tuning file") && err.contains("tuning.json") && !err.contains("panicked"),
+            "{args:?}: {err}"
+        );
+        assert_eq!(std::fs::read(&path).unwrap(), broken);
+    }
+    let _ = std::fs::remove_dir_all(&d);
+}

@@ -12,6 +12,7 @@ use std::time::Instant;
 use serde::Serialize;
 
 pub mod profile;
+pub mod tune;
 
 use reslab::device::Gpu;
 use reslab::error::Result;
@@ -49,6 +50,8 @@ pub struct ConvResult {
     pub kernel_gflops: f64,
     /// kernel_gflops as a fraction of the multiply-add ceiling.
     pub kernel_of_peak: f64,
+    /// The kernel's entry point (which tiling ran, on this adapter).
+    pub kernel: String,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -301,6 +304,8 @@ fn conv_pass(gpu: &Gpu, g: &Conv2dGeom, pass: &str, b: Budget, peak: f64) -> Res
         prog.len() - 1
     };
     let (ms, kernel_ms) = time_program(gpu, &prog, main, b)?;
+    let kernel = prog.dispatches[main].label();
+    let kernel = kernel.rsplit(':').next().unwrap_or(kernel).to_string();
     let flops = 2.0 * g.macs() as f64;
     let kernel_gflops = flops / (kernel_ms * 1e-3) / 1e9;
     Ok(ConvResult {
@@ -312,6 +317,7 @@ fn conv_pass(gpu: &Gpu, g: &Conv2dGeom, pass: &str, b: Budget, peak: f64) -> Res
         kernel_ms,
         kernel_gflops,
         kernel_of_peak: kernel_gflops / peak,
+        kernel,
     })
 }
 

@@ -30,6 +30,12 @@ pub struct Args {
     /// Rounds of the A/B comparison.
     #[arg(long, default_value_t = 3)]
     rounds: usize,
+    /// Time every tiling of the tiled 3x3 passes at the ResNet-20/56 stage
+    /// shapes (batch 128, 32 with --quick) and keep the fastest for each shape
+    /// in this adapter's tuning table (RESLAB_TUNING, else
+    /// ~/.cache/reslab/tuning.json), which later runs on this adapter follow.
+    #[arg(long, conflicts_with_all = ["probes", "against"])]
+    tune: bool,
 }
 
 pub fn run(a: Args) -> Result<()> {
@@ -40,6 +46,9 @@ pub fn run(a: Args) -> Result<()> {
         return super::ab::run(other, a.quick, a.rounds, a.out.as_deref());
     }
     let gpu = gpu()?;
+    if a.tune {
+        return tune(&gpu, &a);
+    }
     let opts = bench::Options {
         repeats: a.repeats.unwrap_or(if a.quick { 5 } else { 9 }),
         quick: a.quick,
@@ -115,19 +124,20 @@ pub fn run(a: Args) -> Result<()> {
 fn print_kernels_and_models(r: &bench::Report) {
     println!("multiply-add ceiling: {:.1} GFLOP/s", r.fma_gflops);
     println!(
-        "\n{:<24} {:<16} {:>9} {:>9} {:>10} {:>10} {:>8}",
+        "\n{:<24} {:<16} {:>9} {:>9} {:>10} {:>10} {:>8}  kernel",
         "conv (batch N)", "pass", "ms", "GFLOP/s", "kernel ms", "kernel GF", "of peak"
     );
     for c in &r.conv {
         println!(
-            "{:<24} {:<16} {:>9.2} {:>9.2} {:>10.2} {:>10.2} {:>7.0}%",
+            "{:<24} {:<16} {:>9.2} {:>9.2} {:>10.2} {:>10.2} {:>7.0}%  {}",
             c.shape,
             c.pass,
             c.ms,
             c.gflops,
             c.kernel_ms,
             c.kernel_gflops,
-            100.0 * c.kernel_of_peak
+            100.0 * c.kernel_of_peak,
+            c.kernel
         );
     }
     println!(
@@ -164,4 +174,54 @@ fn print_kernels_and_models(r: &bench::Report) {
         );
     }
     println!("\nbenchmark: {:.0} s", r.seconds);
+}
+
+/// `--tune`: measures, saves the table, prints what it chose.
+fn tune(gpu: &reslab::Gpu, a: &Args) -> Result<()> {
+    let path = reslab::device::tuning::default_path().ok_or_else(|| {
+        anyhow::anyhow!("no place for the tuning table: set RESLAB_TUNING to a file path (or HOME)")
+    })?;
+    // A table that cannot be read is reported before anything is measured.
+    reslab::device::tuning::load(&path)?;
+    let budget = bench::Budget {
+        max_samples: a.repeats.unwrap_or(if a.quick { 5 } else { 9 }),
+        seconds: if a.quick { 1.0 } else { 3.0 },
+    };
+    let batch = if a.quick { 32 } else { 128 };
+    let results = bench::tune::tune(gpu, batch, budget, &mut |what| eprintln!("tuning {what} …"))?;
+    let table: reslab::device::tuning::Table = results
+        .iter()
+        .map(|r| (r.key.clone(), r.chosen.clone()))
+        .collect();
+    let adapter = reslab::device::tuning::adapter_key(gpu.adapter_info());
+    reslab::device::tuning::save(&path, &adapter, &table)?;
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&results)?);
+        return Ok(());
+    }
+    println!(
+        "{adapter}, batch {batch}: kernel ms of each tiling (s1: one row of 8x8 tiles or 4 input channels, r4: 4 rows, c8: 8 channels)"
+    );
+    let short = |n: &str| n.rsplit('_').next().unwrap_or(n).to_string();
+    println!(
+        "{:36} {:24} {:>6}  default vs kept",
+        "pass", "ms per tiling", "kept"
+    );
+    for r in &results {
+        let times: Vec<String> = r
+            .times_ms
+            .iter()
+            .map(|(n, t)| format!("{} {t:.2}", short(n)))
+            .collect();
+        println!(
+            "{:36} {:24} {:>6}  {} {:.2}x the time",
+            r.what,
+            times.join(", "),
+            short(&r.chosen),
+            short(&r.default),
+            r.default_vs_chosen
+        );
+    }
+    println!("saved to {}", path.display());
+    Ok(())
 }

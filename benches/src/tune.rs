@@ -1,0 +1,154 @@
+//! `reslab bench --tune`: times every tiling of the tiled stride-1 passes
+//! (forward, backward-data, weight gradient) at the ResNet-20/56 stage shapes
+//! on this adapter and keeps the fastest for each shape in the adapter's
+//! tuning table (`reslab::device::tuning`), which later plans on the same
+//! adapter and driver follow. The tilings give the same bits, so a table
+//! changes speed only.
+
+use serde::Serialize;
+
+use reslab::device::Gpu;
+use reslab::error::Result;
+use reslab::kernels::{Program, conv2d};
+use reslab::ops::Conv2dGeom;
+use reslab::rng::Rng;
+
+use crate::{Budget, conv_shapes, time_program};
+
+/// One tuned pass: its key in the table, every tiling's kernel time, the choice.
+#[derive(Debug, Clone, Serialize)]
+pub struct TuneResult {
+    /// The table's key (pass and shape).
+    pub key: String,
+    /// Shape and pass, for people.
+    pub what: String,
+    /// (tiling, kernel milliseconds), in the order tried.
+    pub times_ms: Vec<(String, f64)>,
+    pub chosen: String,
+    /// The tiling the adapter gets without a table, and how much slower it
+    /// is than the chosen one (1.0 when it is the chosen one).
+    pub default: String,
+    pub default_vs_chosen: f64,
+}
+
+fn upload(gpu: &Gpu, rng: &mut Rng, shape: &[usize]) -> Result<reslab::Tensor> {
+    let n = shape.iter().product();
+    gpu.upload(shape, &rng.vec_uniform(n, -1.0, 1.0))
+}
+
+/// Kernel milliseconds of one tiled stride-1 forward of `g` with tiling `t`
+/// (the backward-data pass is this over dy padded, in its own geometry).
+fn forward_ms(gpu: &Gpu, g: &Conv2dGeom, t: conv2d::Tiling, b: Budget) -> Result<f64> {
+    let mut rng = Rng::new(4);
+    let pg = g.forward_pad();
+    let x = upload(gpu, &mut rng, &g.x_shape())?;
+    let w = upload(gpu, &mut rng, &g.w_shape())?;
+    let (xp, wt) = (
+        gpu.tensor(&pg.shape())?,
+        gpu.tensor(&conv2d::weight_tiles_shape(g, false))?,
+    );
+    let mut prep = Program::new();
+    conv2d::conv2d_pad(gpu, &mut prep, &xp, &x, &pg)?;
+    conv2d::conv2d_weight_tiles(gpu, &mut prep, &wt, &w, g, false)?;
+    prep.run(gpu)?;
+    let y = gpu.tensor(&g.y_shape())?;
+    let mut prog = Program::new();
+    conv2d::conv2d_forward_tiled_as(gpu, &mut prog, &y, &xp, &wt, None, g, false, Some(t))?;
+    Ok(time_program(gpu, &prog, 0, b)?.1)
+}
+
+/// Kernel milliseconds of the tiled stride-1 weight gradient of `g` with `t`
+/// (the chunk reduction after it aside).
+fn wgrad_ms(gpu: &Gpu, g: &Conv2dGeom, t: conv2d::WgradTiling, b: Budget) -> Result<f64> {
+    let mut rng = Rng::new(5);
+    let pg = g.forward_pad();
+    let x = upload(gpu, &mut rng, &g.x_shape())?;
+    let xp = gpu.tensor(&pg.shape())?;
+    let mut prep = Program::new();
+    conv2d::conv2d_pad(gpu, &mut prep, &xp, &x, &pg)?;
+    let dyv = match conv2d::backward_weight_dy_pad(g) {
+        Some(dpg) => {
+            let dy = upload(gpu, &mut rng, &g.y_shape())?;
+            let t = gpu.tensor(&dpg.shape())?;
+            conv2d::conv2d_pad(gpu, &mut prep, &t, &dy, &dpg)?;
+            t
+        }
+        None => upload(gpu, &mut rng, &g.y_shape())?,
+    };
+    prep.run(gpu)?;
+    let dw = gpu.tensor(&g.w_shape())?;
+    let mut prog = Program::new();
+    conv2d::conv2d_backward_weight_tiled_as(gpu, &mut prog, &dw, &dyv, &xp, g, Some(t))?;
+    Ok(time_program(gpu, &prog, 0, b)?.1)
+}
+
+/// The fastest of `times`, and how the default compares with it.
+fn result(key: String, what: String, times: Vec<(String, f64)>, default: &str) -> TuneResult {
+    let (chosen, best) = times
+        .iter()
+        .min_by(|a, b| a.1.total_cmp(&b.1))
+        .map(|(n, t)| (n.clone(), *t))
+        .unwrap_or_default();
+    let default_ms = times
+        .iter()
+        .find(|(n, _)| n == default)
+        .map_or(best, |(_, t)| *t);
+    TuneResult {
+        key,
+        what,
+        times_ms: times,
+        chosen,
+        default: default.to_string(),
+        default_vs_chosen: default_ms / best,
+    }
+}
+
+/// Measures every tiling of the stride-1 passes at the stage shapes at batch
+/// `batch` and sets the fastest as this process's choice on `gpu` (the caller
+/// saves the table). `progress` hears each shape.
+pub fn tune(
+    gpu: &Gpu,
+    batch: usize,
+    b: Budget,
+    progress: &mut dyn FnMut(&str),
+) -> Result<Vec<TuneResult>> {
+    let mut out = Vec::new();
+    for (shape, g) in conv_shapes(batch).into_iter().filter(|(_, g)| g.sh == 1) {
+        let Some((t, _)) = conv2d::backward_data_plan(&g) else {
+            continue;
+        };
+        for (pass, geom) in [("forward", g), ("backward-data", t)] {
+            progress(&format!("{shape} {pass}"));
+            let mut times = Vec::new();
+            for tiling in conv2d::Tiling::ALL {
+                times.push((
+                    tiling.name().to_string(),
+                    forward_ms(gpu, &geom, tiling, b)?,
+                ));
+            }
+            let default = conv2d::default_tiling(gpu).name();
+            out.push(result(
+                conv2d::tiling_key(&geom),
+                format!("{shape} {pass}"),
+                times,
+                default,
+            ));
+        }
+        progress(&format!("{shape} backward-weight"));
+        let mut times = Vec::new();
+        for tiling in conv2d::WgradTiling::ALL {
+            times.push((tiling.name().to_string(), wgrad_ms(gpu, &g, tiling, b)?));
+        }
+        let default = conv2d::default_wgrad_tiling(gpu).name();
+        out.push(result(
+            conv2d::wgrad_tiling_key(&g),
+            format!("{shape} backward-weight"),
+            times,
+            default,
+        ));
+    }
+    for r in &out {
+        gpu.set_tuned(&r.key, Some(&r.chosen))?;
+    }
+    Ok(out)
+}
