@@ -17,6 +17,12 @@
 //   bn_backward_finalize 1 bcoef [6, C]  2 partials  3 saved  4 gamma
 //       one invocation per channel.
 //   bn_backward_grads    1 dgamma [C]  2 dbeta [C]  3 bcoef
+// Where a stage has the buffers, fewer passes with the same arithmetic:
+//   bn_backward_partial_saved  1 partials  2 dout  3 out  4 x  5 saved
+//       bn_backward_partial reading the mean from saved (no bn_backward_mean);
+//   bn_backward_finalize_grads 1 bcoef  2 dgamma  3 dbeta  4 partials  5 saved
+//                              6 gamma
+//       finalize and grads in one pass (bcoef's dgamma and dbeta rows unwritten).
 //   bn_backward_apply    1 dx [N, C, H, W]  2 dres  3 dout  4 out  5 x  6 bcoef
 //       dres written when flags & 2. One invocation per 4 values of a plane, as
 //       bn_apply.
@@ -58,9 +64,21 @@ fn bn_backward_mean(@builtin(global_invocation_id) gid: vec3<u32>) {
 @compute @workgroup_size(WG)
 fn bn_backward_partial(@builtin(workgroup_id) wid: vec3<u32>,
                        @builtin(local_invocation_index) t: u32) {
-    let c = wid.x;
-    let s = wid.y;
-    let mean = r_partials[p.c * p.chunks * 2u + c];
+    partial_sums(wid.x, wid.y, t, r_partials[p.c * p.chunks * 2u + wid.x]);
+}
+
+// bn_backward_partial reading the mean from saved (binding 5) where a stage
+// has 5 storage buffers, so bn_backward_mean need not run.
+@group(0) @binding(5) var<storage, read> r_saved: array<f32>;
+
+@compute @workgroup_size(WG)
+fn bn_backward_partial_saved(@builtin(workgroup_id) wid: vec3<u32>,
+                             @builtin(local_invocation_index) t: u32) {
+    partial_sums(wid.x, wid.y, t, r_saved[wid.x]);
+}
+
+// Σ g and Σ g·(x − mean) over chunk s of channel c, into the partials.
+fn partial_sums(c: u32, s: u32, t: u32, mean: f32) {
     let relu = (p.flags & RELU) != 0u;
     var a = 0.0;
     var b = 0.0;
@@ -94,6 +112,19 @@ fn bn_backward_partial(@builtin(workgroup_id) wid: vec3<u32>,
 @group(0) @binding(3) var<storage, read> f_saved: array<f32>;
 @group(0) @binding(4) var<storage, read> f_gamma: array<f32>;
 
+// The per-channel backward coefficients (a, k, b, mean, dgamma, dbeta) from
+// the channel's Σ g and Σ g·(x − mean) and its saved (mean, invstd).
+struct BackCoef {
+    a: f32, k: f32, b: f32, mean: f32, dgamma: f32, dbeta: f32,
+}
+
+fn back_coef(sg: f32, sgx: f32, mean: f32, invstd: f32, gamma: f32) -> BackCoef {
+    let dgamma = sgx * invstd;
+    let m = f32(p.n * p.hw);
+    let a = gamma * invstd;
+    return BackCoef(a, -a * invstd * dgamma / m, -a * sg / m, mean, dgamma, sg);
+}
+
 @compute @workgroup_size(64)
 fn bn_backward_finalize(@builtin(global_invocation_id) gid: vec3<u32>) {
     let c = gid.x;
@@ -106,17 +137,42 @@ fn bn_backward_finalize(@builtin(global_invocation_id) gid: vec3<u32>) {
         sg += f_partials[(c * p.chunks + s) * 2u];
         sgx += f_partials[(c * p.chunks + s) * 2u + 1u];
     }
-    let mean = f_saved[c];
-    let invstd = f_saved[p.c + c];
-    let dgamma = sgx * invstd;
-    let m = f32(p.n * p.hw);
-    let a = f_gamma[c] * invstd;
-    f_bcoef[c] = a;
-    f_bcoef[p.c + c] = -a * invstd * dgamma / m;
-    f_bcoef[2u * p.c + c] = -a * sg / m;
-    f_bcoef[3u * p.c + c] = mean;
-    f_bcoef[4u * p.c + c] = dgamma;
-    f_bcoef[5u * p.c + c] = sg;
+    let k = back_coef(sg, sgx, f_saved[c], f_saved[p.c + c], f_gamma[c]);
+    f_bcoef[c] = k.a;
+    f_bcoef[p.c + c] = k.k;
+    f_bcoef[2u * p.c + c] = k.b;
+    f_bcoef[3u * p.c + c] = k.mean;
+    f_bcoef[4u * p.c + c] = k.dgamma;
+    f_bcoef[5u * p.c + c] = k.dbeta;
+}
+
+// ---- bn_backward_finalize_grads: finalize and grads in one pass (6 buffers) ----
+@group(0) @binding(1) var<storage, read_write> fg_bcoef: array<f32>;
+@group(0) @binding(2) var<storage, read_write> fg_dgamma: array<f32>;
+@group(0) @binding(3) var<storage, read_write> fg_dbeta: array<f32>;
+@group(0) @binding(4) var<storage, read> fg_partials: array<f32>;
+@group(0) @binding(5) var<storage, read> fg_saved: array<f32>;
+@group(0) @binding(6) var<storage, read> fg_gamma: array<f32>;
+
+@compute @workgroup_size(64)
+fn bn_backward_finalize_grads(@builtin(global_invocation_id) gid: vec3<u32>) {
+    let c = gid.x;
+    if c >= p.c {
+        return;
+    }
+    var sg = 0.0;
+    var sgx = 0.0;
+    for (var s = 0u; s < p.chunks; s++) {
+        sg += fg_partials[(c * p.chunks + s) * 2u];
+        sgx += fg_partials[(c * p.chunks + s) * 2u + 1u];
+    }
+    let k = back_coef(sg, sgx, fg_saved[c], fg_saved[p.c + c], fg_gamma[c]);
+    fg_bcoef[c] = k.a;
+    fg_bcoef[p.c + c] = k.k;
+    fg_bcoef[2u * p.c + c] = k.b;
+    fg_bcoef[3u * p.c + c] = k.mean;
+    fg_dgamma[c] = k.dgamma;
+    fg_dbeta[c] = k.dbeta;
 }
 
 // ---- bn_backward_grads ----
@@ -181,10 +237,17 @@ fn bn_backward_apply(@builtin(global_invocation_id) gid: vec3<u32>,
 @compute @workgroup_size(WG)
 fn bn_backward_partial4(@builtin(workgroup_id) wid: vec3<u32>,
                         @builtin(local_invocation_index) t: u32) {
-    let c = wid.x;
-    let s = wid.y;
+    partial_sums4(wid.x, wid.y, t, r_partials4[p.c * p.chunks * 2u + wid.x]);
+}
+
+@compute @workgroup_size(WG)
+fn bn_backward_partial4_saved(@builtin(workgroup_id) wid: vec3<u32>,
+                              @builtin(local_invocation_index) t: u32) {
+    partial_sums4(wid.x, wid.y, t, r_saved[wid.x]);
+}
+
+fn partial_sums4(c: u32, s: u32, t: u32, mean: f32) {
     let q = p.hw / 4u;
-    let mean = r_partials4[p.c * p.chunks * 2u + c];
     let relu = (p.flags & RELU) != 0u;
     var a = 0.0;
     var b = 0.0;

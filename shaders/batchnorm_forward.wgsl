@@ -4,7 +4,7 @@
 //   eval:  the same apply with running_mean / running_var.
 //
 // Passes (entry points) and their bindings (at most 4 storage buffers each, the
-// downlevel guarantee):
+// downlevel guarantee, but bn_stats_coef):
 //   bn_stats_partial  1 partials [C·S·2 + C]  2 x [N, C, H, W]
 //       grid (C, S); workgroup (c, s) sums (v - K) and (v - K)² over the samples of
 //       chunk s (chunk_len samples each) in channel c, in LANES lanes, where the shift
@@ -17,6 +17,10 @@
 //       the same statistics from the running ones (eval mode).
 //   bn_coef           1 coef [2, C] (scale, shift)  2 stats  3 gamma  4 beta
 //       one invocation per channel.
+//   bn_stats_coef     1 stats  2 running_mean  3 running_var  4 coef  5 partials
+//                     6 gamma  7 beta
+//       bn_stats_finalize then bn_coef in one pass, where a stage has 7 storage
+//       buffers (the same arithmetic, the same bits).
 //   bn_apply          1 y [N, C, H, W]  2 x  3 coef [2, C]  4 residual [N, C, H, W]
 //       y = x·scale + shift (+ residual when flags & 2), then ReLU when flags & 1.
 //       One invocation per 4 values of a plane, 64 per workgroup; grid x over a
@@ -73,6 +77,25 @@ fn bn_stats_partial(@builtin(workgroup_id) wid: vec3<u32>,
 @group(0) @binding(3) var<storage, read_write> f_running_var: array<f32>;
 @group(0) @binding(4) var<storage, read> f_partials: array<f32>;
 
+// (mean, biased variance) of channel c from its chunks' partial sums
+// (Σ v − K, Σ (v − K)²) and the shift K.
+fn moments(a: f32, b: f32, shift: f32) -> vec2<f32> {
+    let m = f32(p.n * p.hw);
+    let d = a / m;
+    return vec2<f32>(shift + d, max(b / m - d * d, 0.0));
+}
+
+// PyTorch's running statistic: old·(1 − momentum) + now·momentum.
+fn running(old: f32, now: f32) -> f32 {
+    return (1.0 - p.momentum) * old + p.momentum * now;
+}
+
+// The unbiased variance the running variance follows.
+fn unbiased(var_b: f32) -> f32 {
+    let m = f32(p.n * p.hw);
+    return var_b * m / max(m - 1.0, 1.0);
+}
+
 @compute @workgroup_size(64)
 fn bn_stats_finalize(@builtin(global_invocation_id) gid: vec3<u32>) {
     let c = gid.x;
@@ -85,17 +108,47 @@ fn bn_stats_finalize(@builtin(global_invocation_id) gid: vec3<u32>) {
         a += f_partials[(c * p.chunks + s) * 2u];
         b += f_partials[(c * p.chunks + s) * 2u + 1u];
     }
-    let m = f32(p.n * p.hw);
-    let d = a / m;
-    let mean = f_partials[p.c * p.chunks * 2u + c] + d;
-    let var_b = max(b / m - d * d, 0.0);
-    f_stats[c] = mean;
-    f_stats[p.c + c] = inverseSqrt(var_b + p.eps);
+    let mv = moments(a, b, f_partials[p.c * p.chunks * 2u + c]);
+    f_stats[c] = mv.x;
+    f_stats[p.c + c] = inverseSqrt(mv.y + p.eps);
     if (p.flags & UPDATE_RUNNING) != 0u {
-        let unbiased = var_b * m / max(m - 1.0, 1.0);
-        f_running_mean[c] = (1.0 - p.momentum) * f_running_mean[c] + p.momentum * mean;
-        f_running_var[c] = (1.0 - p.momentum) * f_running_var[c] + p.momentum * unbiased;
+        f_running_mean[c] = running(f_running_mean[c], mv.x);
+        f_running_var[c] = running(f_running_var[c], unbiased(mv.y));
     }
+}
+
+// ---- bn_stats_coef: bn_stats_finalize and bn_coef in one pass (7 buffers) ----
+@group(0) @binding(1) var<storage, read_write> fc_stats: array<f32>;
+@group(0) @binding(2) var<storage, read_write> fc_running_mean: array<f32>;
+@group(0) @binding(3) var<storage, read_write> fc_running_var: array<f32>;
+@group(0) @binding(4) var<storage, read_write> fc_coef: array<f32>;
+@group(0) @binding(5) var<storage, read> fc_partials: array<f32>;
+@group(0) @binding(6) var<storage, read> fc_gamma: array<f32>;
+@group(0) @binding(7) var<storage, read> fc_beta: array<f32>;
+
+@compute @workgroup_size(64)
+fn bn_stats_coef(@builtin(global_invocation_id) gid: vec3<u32>) {
+    let c = gid.x;
+    if c >= p.c {
+        return;
+    }
+    var a = 0.0;
+    var b = 0.0;
+    for (var s = 0u; s < p.chunks; s++) {
+        a += fc_partials[(c * p.chunks + s) * 2u];
+        b += fc_partials[(c * p.chunks + s) * 2u + 1u];
+    }
+    let mv = moments(a, b, fc_partials[p.c * p.chunks * 2u + c]);
+    let invstd = inverseSqrt(mv.y + p.eps);
+    fc_stats[c] = mv.x;
+    fc_stats[p.c + c] = invstd;
+    if (p.flags & UPDATE_RUNNING) != 0u {
+        fc_running_mean[c] = running(fc_running_mean[c], mv.x);
+        fc_running_var[c] = running(fc_running_var[c], unbiased(mv.y));
+    }
+    let scale = fc_gamma[c] * invstd;
+    fc_coef[c] = scale;
+    fc_coef[p.c + c] = fc_beta[c] - mv.x * scale;
 }
 
 // ---- bn_eval_stats ----

@@ -177,20 +177,39 @@ pub fn batchnorm_forward_train(
         &[Some(&partials), Some(x)],
         [g.c as u32, p.chunks, 1],
     )?;
-    launch(
-        gpu,
-        prog,
-        &table::BN_STATS_FINALIZE,
-        &p,
-        &[
-            Some(saved),
-            Some(running_mean),
-            Some(running_var),
-            Some(&partials),
-        ],
-        table::BN_STATS_FINALIZE.grid_1d(gpu, g.c)?,
-    )?;
-    scale_shift(gpu, prog, coef, saved, gamma, beta, g, &p)?;
+    if table::BN_STATS_COEF.fits(gpu) {
+        launch(
+            gpu,
+            prog,
+            &table::BN_STATS_COEF,
+            &p,
+            &[
+                Some(saved),
+                Some(running_mean),
+                Some(running_var),
+                Some(coef),
+                Some(&partials),
+                Some(gamma),
+                Some(beta),
+            ],
+            table::BN_STATS_COEF.grid_1d(gpu, g.c)?,
+        )?;
+    } else {
+        launch(
+            gpu,
+            prog,
+            &table::BN_STATS_FINALIZE,
+            &p,
+            &[
+                Some(saved),
+                Some(running_mean),
+                Some(running_var),
+                Some(&partials),
+            ],
+            table::BN_STATS_FINALIZE.grid_1d(gpu, g.c)?,
+        )?;
+        scale_shift(gpu, prog, coef, saved, gamma, beta, g, &p)?;
+    }
     apply(gpu, prog, y, x, coef, residual, g, &p)
 }
 
@@ -351,38 +370,73 @@ pub fn batchnorm_backward(
     let p = params(g, &BnOptions::default(), flags)?;
     let partials = partials(gpu, g, &p)?;
     let bcoef = gpu.tensor(&[6, g.c])?;
-    launch(
-        gpu,
-        prog,
-        &table::BN_BACKWARD_MEAN,
-        &p,
-        &[Some(&partials), Some(saved)],
-        table::BN_BACKWARD_MEAN.grid_1d(gpu, g.c)?,
-    )?;
-    launch(
-        gpu,
-        prog,
-        pick(g, &table::BN_BACKWARD_PARTIAL, &table::BN_BACKWARD_PARTIAL4),
-        &p,
-        &[Some(&partials), Some(dout), out, Some(x)],
-        [g.c as u32, p.chunks, 1],
-    )?;
-    launch(
-        gpu,
-        prog,
-        &table::BN_BACKWARD_FINALIZE,
-        &p,
-        &[Some(&bcoef), Some(&partials), Some(saved), Some(gamma)],
-        table::BN_BACKWARD_FINALIZE.grid_1d(gpu, g.c)?,
-    )?;
-    launch(
-        gpu,
-        prog,
-        &table::BN_BACKWARD_GRADS,
-        &p,
-        &[Some(dgamma), Some(dbeta), Some(&bcoef)],
-        table::BN_BACKWARD_GRADS.grid_1d(gpu, g.c)?,
-    )?;
+    let direct = pick(
+        g,
+        &table::BN_BACKWARD_PARTIAL_SAVED,
+        &table::BN_BACKWARD_PARTIAL4_SAVED,
+    );
+    if direct.fits(gpu) {
+        launch(
+            gpu,
+            prog,
+            direct,
+            &p,
+            &[Some(&partials), Some(dout), out, Some(x), Some(saved)],
+            [g.c as u32, p.chunks, 1],
+        )?;
+    } else {
+        // Four storage buffers: the mean goes to the partials' tail first.
+        launch(
+            gpu,
+            prog,
+            &table::BN_BACKWARD_MEAN,
+            &p,
+            &[Some(&partials), Some(saved)],
+            table::BN_BACKWARD_MEAN.grid_1d(gpu, g.c)?,
+        )?;
+        launch(
+            gpu,
+            prog,
+            pick(g, &table::BN_BACKWARD_PARTIAL, &table::BN_BACKWARD_PARTIAL4),
+            &p,
+            &[Some(&partials), Some(dout), out, Some(x)],
+            [g.c as u32, p.chunks, 1],
+        )?;
+    }
+    if table::BN_BACKWARD_FINALIZE_GRADS.fits(gpu) {
+        launch(
+            gpu,
+            prog,
+            &table::BN_BACKWARD_FINALIZE_GRADS,
+            &p,
+            &[
+                Some(&bcoef),
+                Some(dgamma),
+                Some(dbeta),
+                Some(&partials),
+                Some(saved),
+                Some(gamma),
+            ],
+            table::BN_BACKWARD_FINALIZE_GRADS.grid_1d(gpu, g.c)?,
+        )?;
+    } else {
+        launch(
+            gpu,
+            prog,
+            &table::BN_BACKWARD_FINALIZE,
+            &p,
+            &[Some(&bcoef), Some(&partials), Some(saved), Some(gamma)],
+            table::BN_BACKWARD_FINALIZE.grid_1d(gpu, g.c)?,
+        )?;
+        launch(
+            gpu,
+            prog,
+            &table::BN_BACKWARD_GRADS,
+            &p,
+            &[Some(dgamma), Some(dbeta), Some(&bcoef)],
+            table::BN_BACKWARD_GRADS.grid_1d(gpu, g.c)?,
+        )?;
+    }
     let k = pick(g, &table::BN_BACKWARD_APPLY, &table::BN_BACKWARD_APPLY4);
     let dres = dres.map(|r| r.dres);
     if k.fits(gpu) {

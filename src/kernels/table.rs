@@ -181,7 +181,14 @@ impl KernelInfo {
 
 /// Entry points with a variant for smaller limits, which their launcher runs
 /// where they do not fit (see [`Kernel::fits`]).
-pub const WITH_VARIANT: &[&str] = &["bn_backward_apply", "bn_backward_apply4"];
+pub const WITH_VARIANT: &[&str] = &[
+    "bn_backward_apply",
+    "bn_backward_apply4",
+    "bn_stats_coef",
+    "bn_backward_partial_saved",
+    "bn_backward_partial4_saved",
+    "bn_backward_finalize_grads",
+];
 
 /// Refuses, naming each limit and the kernels over it, a device whose limits
 /// some kernel of the table exceeds (but those [`WITH_VARIANT`]) — before any
@@ -248,12 +255,20 @@ table! {
     BN_STATS_FINALIZE: batchnorm::BnParams = BATCHNORM_FORWARD::"bn_stats_finalize", [64, 1, 1], [Write, Write, Write, Read];
     BN_EVAL_STATS: batchnorm::BnParams = BATCHNORM_FORWARD::"bn_eval_stats", [64, 1, 1], [Write, Read, Read];
     BN_COEF: batchnorm::BnParams = BATCHNORM_FORWARD::"bn_coef", [64, 1, 1], [Write, Read, Read, Read];
+    /// BN_STATS_FINALIZE and BN_COEF in one pass, where a stage has 7 storage buffers.
+    BN_STATS_COEF: batchnorm::BnParams = BATCHNORM_FORWARD::"bn_stats_coef", [64, 1, 1], [Write, Write, Write, Write, Read, Read, Read];
     BN_APPLY: batchnorm::BnParams = BATCHNORM_FORWARD::"bn_apply", [64, 1, 1], [Write, Read, Read, Read];
     BN_APPLY4: batchnorm::BnParams = BATCHNORM_FORWARD::"bn_apply4", [64, 1, 1], [Write, Read, Read, Read];
     // Batch norm backward.
     BN_BACKWARD_MEAN: batchnorm::BnParams = BATCHNORM_BACKWARD::"bn_backward_mean", [64, 1, 1], [Write, Read];
     BN_BACKWARD_PARTIAL: batchnorm::BnParams = BATCHNORM_BACKWARD::"bn_backward_partial", [128, 1, 1], [Write, Read, Read, Read];
     BN_BACKWARD_PARTIAL4: batchnorm::BnParams = BATCHNORM_BACKWARD::"bn_backward_partial4", [128, 1, 1], [Write, Read, Read, Read];
+    /// BN_BACKWARD_PARTIAL(4) reading the mean from the saved statistics (no
+    /// BN_BACKWARD_MEAN), where a stage has 5 storage buffers.
+    BN_BACKWARD_PARTIAL_SAVED: batchnorm::BnParams = BATCHNORM_BACKWARD::"bn_backward_partial_saved", [128, 1, 1], [Write, Read, Read, Read, Read];
+    BN_BACKWARD_PARTIAL4_SAVED: batchnorm::BnParams = BATCHNORM_BACKWARD::"bn_backward_partial4_saved", [128, 1, 1], [Write, Read, Read, Read, Read];
+    /// BN_BACKWARD_FINALIZE and BN_BACKWARD_GRADS in one pass, where a stage has 6.
+    BN_BACKWARD_FINALIZE_GRADS: batchnorm::BnParams = BATCHNORM_BACKWARD::"bn_backward_finalize_grads", [64, 1, 1], [Write, Write, Write, Read, Read, Read];
     BN_BACKWARD_FINALIZE: batchnorm::BnParams = BATCHNORM_BACKWARD::"bn_backward_finalize", [64, 1, 1], [Write, Read, Read, Read];
     BN_BACKWARD_GRADS: batchnorm::BnParams = BATCHNORM_BACKWARD::"bn_backward_grads", [64, 1, 1], [Write, Write, Read];
     /// Needs 6 storage buffers; where a stage allows fewer, the launcher runs
