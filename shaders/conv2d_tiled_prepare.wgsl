@@ -17,6 +17,14 @@
 //       with flags & 3 the same without the flip (the stride-2 backward-data kernel
 //       picks its taps itself).
 //       One invocation per element of wt.
+//   conv2d_weight_tiles_batch  1 tiles  2 weights  3 jobs (u32, 8 per job)
+//       conv2d_weight_tiles for many convolutions in one pass (a plan's every
+//       layer, forward and backward): job j writes tiles[dst .. dst + len) from
+//       weights[src ..], as conv2d_weight_tiles with co, ci, kh, kw, opad and
+//       flags; jobs are sorted by dst and start at multiples of 64 elements,
+//       and an invocation finds its job by binary search (elements between
+//       jobs, alignment padding, stay as they are). One invocation per 16
+//       elements of tiles.
 
 struct PadParams {
     n: u32, c: u32, h: u32, w: u32,
@@ -165,4 +173,86 @@ fn conv2d_weight_tiles(@builtin(global_invocation_id) gid: vec3<u32>,
         }
     }
     wt[i] = v;
+}
+
+// ---- conv2d_weight_tiles_batch ----
+struct BatchParams {
+    jobs: u32, total: u32, _pad0: u32, _pad1: u32,
+}
+
+@group(0) @binding(0) var<uniform> bp: BatchParams;
+@group(0) @binding(1) var<storage, read_write> tiles: array<f32>;
+@group(0) @binding(2) var<storage, read> weights: array<f32>;
+@group(0) @binding(3) var<storage, read> jobs: array<u32>;
+
+// Job j's field k: 0 dst, 1 len, 2 src, 3 co, 4 ci, 5 kh, 6 kw, 7 opad | flags << 16.
+fn job(j: u32, k: u32) -> u32 {
+    return jobs[8u * j + k];
+}
+
+// Elements one invocation writes: a run that never crosses into the next job
+// (jobs start at multiples of 64 elements).
+const RUN: u32 = 16u;
+
+@compute @workgroup_size(WG)
+fn conv2d_weight_tiles_batch(@builtin(global_invocation_id) gid: vec3<u32>,
+                             @builtin(num_workgroups) nwg: vec3<u32>) {
+    let e0 = folded_index(gid, nwg) * RUN;
+    if e0 >= bp.total {
+        return;
+    }
+    // The last job starting at or before e0.
+    var lo = 0u;
+    var hi = bp.jobs;
+    while hi - lo > 1u {
+        let mid = (lo + hi) / 2u;
+        if job(mid, 0u) <= e0 {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    let len = job(lo, 1u);
+    let co = job(lo, 3u);
+    let ci = job(lo, 4u);
+    let kh = job(lo, 5u);
+    let kw = job(lo, 6u);
+    let opad = job(lo, 7u) & 0xffffu;
+    let flags = job(lo, 7u) >> 16u;
+    let src = job(lo, 2u);
+    let backward = (flags & 1u) != 0u;
+    let flip = (flags & 2u) == 0u;
+    let outs = select(co, ci, backward);
+    let i0 = e0 - job(lo, 0u);
+    // Element i of the job is wt[a, ky, kx, o]; walked with carries.
+    var o = i0 % opad;
+    var kx = (i0 / opad) % kw;
+    var ky = (i0 / (opad * kw)) % kh;
+    var a = i0 / (opad * kw * kh);
+    for (var i = i0; i < min(i0 + RUN, len); i++) {
+        var v = 0.0;
+        if o < outs {
+            if backward {
+                let sy = select(ky, kh - 1u - ky, flip);
+                let sx = select(kx, kw - 1u - kx, flip);
+                v = weights[src + ((a * ci + o) * kh + sy) * kw + sx];
+            } else {
+                v = weights[src + ((o * ci + a) * kh + ky) * kw + kx];
+            }
+        }
+        tiles[e0 + (i - i0)] = v;
+        o += 1u;
+        if o == opad {
+            o = 0u;
+            kx += 1u;
+            if kx == kw {
+                kx = 0u;
+                ky += 1u;
+                if ky == kh {
+                    ky = 0u;
+                    a += 1u;
+                }
+            }
+        }
+    }
 }

@@ -1,7 +1,7 @@
 //! Launchers for 2-D convolution: forward, backward-data, backward-weight, backward-bias.
 
 use crate::device::Gpu;
-use crate::device::Tensor;
+use crate::device::{Tensor, numel};
 use crate::error::{Error, Result};
 use crate::kernels::table::{self, params};
 use crate::kernels::{Program, expect_shape, launch, u32_of};
@@ -657,6 +657,145 @@ pub fn default_tiling(gpu: &Gpu) -> Tiling {
 }
 
 params! {
+    /// Mirrors `BatchParams` of conv2d_tiled_prepare.wgsl.
+    pub struct BatchParams {
+        jobs: u32,
+        total: u32,
+        _pad0: u32,
+        _pad1: u32,
+    }
+}
+
+/// One convolution's weight tiles in a batch (see [`conv2d_weight_tiles_batch`]):
+/// its weights, a range of the flat tensor the batch reads, and the layout
+/// [`conv2d_weight_tiles_with`] would write.
+#[derive(Clone)]
+pub struct TileJob {
+    pub w: Tensor,
+    pub g: Conv2dGeom,
+    pub backward_data: bool,
+    pub flip: bool,
+}
+
+/// The weight tiles [`conv2d_backward_data`] reads for `g`: `Some(flip)`, or
+/// `None` where it runs the reference kernel, which reads the weights as they are.
+pub fn backward_data_tiles(g: &Conv2dGeom) -> Option<bool> {
+    if backward_data_s2_pad(g).is_some() {
+        Some(false)
+    } else if backward_data_plan(g).is_some() || (g.ph < g.kh && g.pw < g.kw) {
+        Some(true)
+    } else {
+        None
+    }
+}
+
+/// Job fields per job in the table the kernel reads.
+const JOB_FIELDS: usize = 8;
+
+/// The weight tiles of every job in as few dispatches as the binding limits
+/// allow (one for the nets reslab builds under WebGPU's limits but the
+/// largest): each job's tiles are a view, aligned to the device's storage
+/// offset alignment, of one buffer per dispatch. `weights` is the flat tensor
+/// every job's `w` is a view of. Returns the views in the jobs' order.
+pub fn conv2d_weight_tiles_batch(
+    gpu: &Gpu,
+    prog: &mut Program,
+    weights: &Tensor,
+    jobs: &[TileJob],
+) -> Result<Vec<Tensor>> {
+    let limits = gpu.limits();
+    // Jobs start at multiples of 64 elements (the kernel's runs of 16 never
+    // cross into the next job) and of the storage offset alignment (views).
+    let align = (limits.min_storage_buffer_offset_alignment as usize / 4).max(64);
+    let max_binding = (limits.max_storage_buffer_binding_size / 4) as usize;
+    let mut out = Vec::with_capacity(jobs.len());
+    // (first job, destination offsets) of the current group.
+    let mut start = 0;
+    while start < jobs.len() {
+        // Source positions are in elements of `weights`.
+        let src_of = |j: &TileJob| -> Result<usize> {
+            let inside = j.w.buffer() == weights.buffer()
+                && j.w.offset() >= weights.offset()
+                && j.w.offset() + j.w.bytes() <= weights.offset() + weights.bytes();
+            if !inside {
+                return Err(Error::invalid(
+                    "conv2d_weight_tiles_batch: a job's weights are not a range of the batch's tensor",
+                ));
+            }
+            Ok(((j.w.offset() - weights.offset()) / 4) as usize)
+        };
+        let src0 = src_of(&jobs[start])? / align * align;
+        let (mut dst, mut end, mut src_end) = (Vec::new(), 0usize, src0);
+        let mut next = start;
+        while next < jobs.len() {
+            let j = &jobs[next];
+            expect_shape("conv2d weight", &j.w, &j.g.w_shape())?;
+            let len = numel(&weight_tiles_shape(&j.g, j.backward_data));
+            let at = end.next_multiple_of(align);
+            let s = src_of(j)?;
+            let fits = at + len <= max_binding && s >= src0 && s + j.w.len() - src0 <= max_binding;
+            if !fits {
+                if next == start {
+                    return Err(Error::BindingTooLarge {
+                        what: format!("the weight tiles of a conv {:?}", j.g),
+                        bytes: 4 * len as u64,
+                        limit: limits.max_storage_buffer_binding_size,
+                    });
+                }
+                break;
+            }
+            dst.push(at);
+            end = at + len;
+            src_end = src_end.max(s + j.w.len());
+            next += 1;
+        }
+        let group = &jobs[start..next];
+        let tiles = gpu.tensor(&[end])?;
+        let mut table = Vec::with_capacity(JOB_FIELDS * group.len());
+        for (j, &at) in group.iter().zip(&dst) {
+            let shape = weight_tiles_shape(&j.g, j.backward_data);
+            let opad = u32_of("conv2d weight tiles' channels", shape[3])?;
+            if opad > 0xffff {
+                return Err(Error::invalid(format!(
+                    "conv2d_weight_tiles_batch: {opad} channels, more than a job holds"
+                )));
+            }
+            let flags = j.backward_data as u32 | ((j.backward_data && !j.flip) as u32) << 1;
+            table.extend([
+                u32_of("weight tiles offset", at)?,
+                u32_of("weight tiles length", numel(&shape))?,
+                u32_of("weights offset", src_of(j)? - src0)?,
+                j.g.cout as u32,
+                j.g.cin as u32,
+                j.g.kh as u32,
+                j.g.kw as u32,
+                opad | flags << 16,
+            ]);
+            out.push(tiles.view(at, &shape)?);
+        }
+        let table_t = gpu.tensor(&[table.len()])?;
+        gpu.write_u32(&table_t, &table)?;
+        let source = weights.view(src0, &[src_end - src0])?;
+        let p = BatchParams {
+            jobs: group.len() as u32,
+            total: u32_of("weight tiles of a batch", end)?,
+            _pad0: 0,
+            _pad1: 0,
+        };
+        launch(
+            gpu,
+            prog,
+            &table::CONV2D_WEIGHT_TILES_BATCH,
+            &p,
+            &[Some(&tiles), Some(&source), Some(&table_t)],
+            table::CONV2D_WEIGHT_TILES_BATCH.grid_1d(gpu, end.div_ceil(16))?,
+        )?;
+        start = next;
+    }
+    Ok(out)
+}
+
+params! {
     /// Mirrors `TiledParams` of conv2d_forward_tiled.wgsl.
     pub struct TiledParams {
         n: u32,
@@ -775,6 +914,30 @@ pub fn conv2d_forward_tiled_as(
 pub trait Scratch {
     fn take(&mut self, gpu: &Gpu, shape: &[usize]) -> Result<Tensor>;
     fn give(&mut self, t: Tensor);
+
+    /// The weight tiles of `w` for `g` in the layout of
+    /// [`conv2d_weight_tiles_with`]: by default a scratch tensor and the pass
+    /// that writes it, recorded now; a plan hands out tiles that one batched
+    /// pass at the start of its step wrote ([`conv2d_weight_tiles_batch`]).
+    #[allow(clippy::too_many_arguments)]
+    fn weight_tiles(
+        &mut self,
+        gpu: &Gpu,
+        prog: &mut Program,
+        w: &Tensor,
+        g: &Conv2dGeom,
+        backward_data: bool,
+        flip: bool,
+    ) -> Result<Tensor> {
+        let wt = self.take(gpu, &weight_tiles_shape(g, backward_data))?;
+        conv2d_weight_tiles_with(gpu, prog, &wt, w, g, backward_data, flip)?;
+        Ok(wt)
+    }
+
+    /// Returns what [`Scratch::weight_tiles`] gave once its readers are recorded.
+    fn give_weight_tiles(&mut self, wt: Tensor) {
+        self.give(wt);
+    }
 }
 
 /// Scratch tensors allocated for each pass and dropped after it.
@@ -806,20 +969,18 @@ pub fn conv2d_forward(
 ) -> Result<Option<Tensor>> {
     if !has_tiled_forward(g) {
         check(g, y, x, w, b)?;
-        let wt = scratch.take(gpu, &weight_tiles_shape(g, false))?;
-        conv2d_weight_tiles(gpu, prog, &wt, w, g, false)?;
+        let wt = scratch.weight_tiles(gpu, prog, w, g, false, false)?;
         conv2d_direct(gpu, prog, y, x, &wt, b, g, false)?;
-        scratch.give(wt);
+        scratch.give_weight_tiles(wt);
         return Ok(None);
     }
     check(g, y, x, w, b)?;
     let pg = g.forward_pad();
     let xp = gpu.tensor(&pg.shape())?;
-    let wt = scratch.take(gpu, &weight_tiles_shape(g, false))?;
     conv2d_pad(gpu, prog, &xp, x, &pg)?;
-    conv2d_weight_tiles(gpu, prog, &wt, w, g, false)?;
+    let wt = scratch.weight_tiles(gpu, prog, w, g, false, false)?;
     conv2d_forward_tiled(gpu, prog, y, &xp, &wt, b, g, false)?;
-    scratch.give(wt);
+    scratch.give_weight_tiles(wt);
     Ok(Some(xp))
 }
 
@@ -974,30 +1135,27 @@ pub fn conv2d_backward_data(
     scratch: &mut dyn Scratch,
 ) -> Result<()> {
     check(g, dy, dx, w, None)?;
+    let Some(flip) = backward_data_tiles(g) else {
+        return conv2d_backward_data_reference(gpu, prog, dx, dy, w, g, accumulate);
+    };
     if let Some(pg) = backward_data_s2_pad(g) {
         let dyp = scratch.take(gpu, &pg.shape())?;
-        let wt = scratch.take(gpu, &weight_tiles_shape(g, true))?;
         conv2d_pad(gpu, prog, &dyp, dy, &pg)?;
-        conv2d_weight_tiles_with(gpu, prog, &wt, w, g, true, false)?;
+        let wt = scratch.weight_tiles(gpu, prog, w, g, true, flip)?;
         conv2d_backward_data_tiled_s2(gpu, prog, dx, &dyp, &wt, g, accumulate)?;
         scratch.give(dyp);
-        scratch.give(wt);
+        scratch.give_weight_tiles(wt);
         return Ok(());
     }
     let Some((t, pg)) = backward_data_plan(g) else {
-        if g.ph >= g.kh || g.pw >= g.kw {
-            return conv2d_backward_data_reference(gpu, prog, dx, dy, w, g, accumulate);
-        }
-        let wt = scratch.take(gpu, &weight_tiles_shape(g, true))?;
-        conv2d_weight_tiles(gpu, prog, &wt, w, g, true)?;
+        let wt = scratch.weight_tiles(gpu, prog, w, g, true, flip)?;
         conv2d_direct_backward_data(gpu, prog, dx, dy, &wt, g, accumulate)?;
-        scratch.give(wt);
+        scratch.give_weight_tiles(wt);
         return Ok(());
     };
     let dyp = scratch.take(gpu, &pg.shape())?;
-    let wt = scratch.take(gpu, &weight_tiles_shape(g, true))?;
     conv2d_pad(gpu, prog, &dyp, dy, &pg)?;
-    conv2d_weight_tiles(gpu, prog, &wt, w, g, true)?;
+    let wt = scratch.weight_tiles(gpu, prog, w, g, true, flip)?;
     let tiling = tiling(gpu, &t)?;
     if accumulate && tiling != Tiling::Row {
         // The 4-row tile has no adding twin: it writes a scratch tensor, which
@@ -1010,7 +1168,7 @@ pub fn conv2d_backward_data(
         conv2d_forward_tiled_as(gpu, prog, dx, &dyp, &wt, None, &t, accumulate, Some(tiling))?;
     }
     scratch.give(dyp);
-    scratch.give(wt);
+    scratch.give_weight_tiles(wt);
     Ok(())
 }
 

@@ -113,6 +113,8 @@ impl MemoryNeed {
             t.add(elems, || name(tid))?;
         }
         let mut largest_pad = 0u64;
+        // Elements of every conv's weight tiles (one buffer, not per batch).
+        let mut tiles = 0u64;
         for op in &graph.ops {
             match op {
                 Op::Conv {
@@ -126,6 +128,17 @@ impl MemoryNeed {
                     // The padded copy of the input that the tiled kernels read
                     // (kept for the weight gradient).
                     let g = graph.conv_geom(1, *x, *y, *k, *stride, *pad);
+                    // Its weight tiles, written at the start of every step
+                    // (forward, and backward-data), each aligned to 256 bytes.
+                    let mut layouts = vec![false];
+                    if backward && crate::kernels::conv2d::backward_data_tiles(&g).is_some() {
+                        layouts.push(true);
+                    }
+                    for backward_data in layouts {
+                        let s = crate::kernels::conv2d::weight_tiles_shape(&g, backward_data);
+                        let elems = s.iter().try_fold(1u64, |a, &d| a.checked_mul(d as u64))?;
+                        tiles = tiles.checked_add(elems.checked_add(64)?)?;
+                    }
                     if crate::kernels::conv2d::has_tiled_forward(&g) {
                         let s = g.forward_pad().shape();
                         let elems = (s[1] as u64)
@@ -171,6 +184,7 @@ impl MemoryNeed {
         let device = t
             .total
             .checked_add(params.checked_mul(4 * copies)?)?
+            .checked_add(tiles.checked_mul(4)?)?
             .checked_add(state.checked_mul(4)?)?;
         let input = graph.tensors[graph.input];
         // The batch being uploaded and the loader's batches in flight.

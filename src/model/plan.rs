@@ -36,10 +36,13 @@ pub struct PlanOptions {
     pub lesions: BTreeSet<usize>,
 }
 
-/// Scratch tensors reused once their last reader has been recorded, keyed by shape.
+/// Scratch tensors reused once their last reader has been recorded, keyed by
+/// shape; and the weight tiles the step's first pass writes for every conv.
 #[derive(Default)]
 struct Scratch {
     free: HashMap<Vec<usize>, Vec<Tensor>>,
+    /// (offset of the weights in their buffer, backward-data, flipped) → tiles.
+    tiles: HashMap<(u64, bool, bool), Tensor>,
 }
 
 impl conv2d::Scratch for Scratch {
@@ -52,6 +55,34 @@ impl conv2d::Scratch for Scratch {
 
     fn give(&mut self, t: Tensor) {
         self.free.entry(t.shape().to_vec()).or_default().push(t);
+    }
+
+    fn weight_tiles(
+        &mut self,
+        gpu: &Gpu,
+        prog: &mut Program,
+        w: &Tensor,
+        g: &crate::ops::Conv2dGeom,
+        backward_data: bool,
+        flip: bool,
+    ) -> Result<Tensor> {
+        if let Some(t) = self.tiles.get(&(w.offset(), backward_data, flip)) {
+            return Ok(t.clone());
+        }
+        // Not planned (no conv of the plan asks for it): written here.
+        let wt = self.take(gpu, &conv2d::weight_tiles_shape(g, backward_data))?;
+        conv2d::conv2d_weight_tiles_with(gpu, prog, &wt, w, g, backward_data, flip)?;
+        Ok(wt)
+    }
+
+    fn give_weight_tiles(&mut self, wt: Tensor) {
+        let planned = self
+            .tiles
+            .values()
+            .any(|t| t.buffer() == wt.buffer() && t.offset() == wt.offset());
+        if !planned {
+            self.give(wt);
+        }
     }
 }
 
@@ -66,6 +97,55 @@ struct OpState {
     coef: Option<Tensor>,
     /// Max pool: where each maximum came from.
     argmax: Option<Tensor>,
+}
+
+/// The weight tiles a plan's convolutions read: every conv's forward layout
+/// and, with the backward pass, the backward-data layout of each whose input
+/// needs a gradient; lesioned convs (never recorded) left out.
+fn tile_jobs(
+    graph: &Graph,
+    params: &Params,
+    batch: usize,
+    backward: bool,
+    skipped: &BTreeSet<usize>,
+) -> Result<Vec<conv2d::TileJob>> {
+    let mut jobs = Vec::new();
+    for (i, op) in graph.ops.iter().enumerate() {
+        let Op::Conv {
+            name,
+            x,
+            y,
+            k,
+            stride,
+            pad,
+        } = op
+        else {
+            continue;
+        };
+        if skipped.contains(&i) {
+            continue;
+        }
+        let g = graph.conv_geom(batch, *x, *y, *k, *stride, *pad);
+        let w = params.param(&format!("{name}.weight"))?;
+        jobs.push(conv2d::TileJob {
+            w: w.clone(),
+            g,
+            backward_data: false,
+            flip: false,
+        });
+        if backward
+            && *x != graph.input
+            && let Some(flip) = conv2d::backward_data_tiles(&g)
+        {
+            jobs.push(conv2d::TileJob {
+                w,
+                g,
+                backward_data: true,
+                flip,
+            });
+        }
+    }
+    Ok(jobs)
 }
 
 /// A graph ready to run for `batch` samples.
@@ -147,6 +227,15 @@ impl Plan {
         let mut prog = Program::new();
         let mut scratch = Scratch::default();
         let skipped = graph.lesioned_ops(&opts.lesions);
+        // Every conv's weight tiles (forward, and backward-data where the
+        // input's gradient is needed), in one pass at the start of the step.
+        let jobs = tile_jobs(graph, params, batch, opts.backward, &skipped)?;
+        let views = conv2d::conv2d_weight_tiles_batch(gpu, &mut prog, &params.params, &jobs)?;
+        for (j, t) in jobs.iter().zip(views) {
+            scratch
+                .tiles
+                .insert((j.w.offset(), j.backward_data, j.flip), t);
+        }
         for i in 0..graph.ops.len() {
             if !skipped.contains(&i) {
                 plan.forward_op(&mut prog, &mut scratch, params, i)?;

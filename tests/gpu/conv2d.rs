@@ -482,6 +482,97 @@ fn conv2d_backward_weight_tilings_agree_bit_for_bit() {
     no_errors();
 }
 
+/// Weight tiles of many convolutions in batched passes equal, bit for bit,
+/// those the one-conv pass writes (every layout: forward, backward-data
+/// flipped and not; windows 1 to 7; channel counts off the multiple of 8),
+/// on the adapter's limits (one pass) and on bindings of 32 KiB (a pass per
+/// group of jobs, each job's weights anywhere in the flat tensor).
+#[test]
+fn weight_tiles_in_batches_equal_one_conv_at_a_time() {
+    let small = reslab::Gpu::with_options(reslab::GpuOptions {
+        adjust_limits: Some(|l| l.max_storage_buffer_binding_size = 32 << 10),
+        ..Default::default()
+    })
+    .unwrap();
+    let mut rng = Rng::new(12);
+    let mut geoms = vec![
+        Conv2dGeom::square(1, 3, 8, 8, 16, 7, 2, 3),
+        Conv2dGeom::square(1, 16, 8, 8, 16, 3, 1, 1),
+        Conv2dGeom::square(1, 16, 8, 8, 32, 1, 2, 0),
+    ];
+    while geoms.len() < 14 {
+        let k = [1, 3, 5][rng.below(3)];
+        geoms.push(Conv2dGeom::square(
+            1,
+            1 + rng.below(12),
+            9,
+            9,
+            1 + rng.below(12),
+            k,
+            1,
+            k / 2,
+        ));
+    }
+    let total: usize = geoms
+        .iter()
+        .map(|g| g.cout * g.cin * g.kh * g.kw)
+        .sum::<usize>()
+        + 37;
+    let flat = rng.vec_uniform(total, -1.0, 1.0);
+    for gpu in [gpu(), &small] {
+        let weights = gpu.upload(&[total], &flat).unwrap();
+        let mut jobs = Vec::new();
+        let mut starts = Vec::new();
+        let mut at = 37; // the first conv's weights not at the start
+        for (i, g) in geoms.iter().enumerate() {
+            let w = weights.view(at, &g.w_shape()).unwrap();
+            starts.push(at);
+            at += w.len();
+            let (backward_data, flip) = match i % 3 {
+                0 => (false, false),
+                1 => (true, true),
+                _ => (true, false),
+            };
+            jobs.push(TileJob {
+                w,
+                g: *g,
+                backward_data,
+                flip,
+            });
+        }
+        let mut prog = reslab::kernels::Program::new();
+        let views = conv2d_weight_tiles_batch(gpu, &mut prog, &weights, &jobs).unwrap();
+        let passes = prog.len();
+        prog.run(gpu).unwrap();
+        for ((j, v), &at) in jobs.iter().zip(&views).zip(&starts) {
+            // The one-conv pass needs its weights at an aligned offset: a copy.
+            let w = gpu
+                .upload(&j.g.w_shape(), &flat[at..at + j.w.len()])
+                .unwrap();
+            let one = gpu
+                .tensor(&weight_tiles_shape(&j.g, j.backward_data))
+                .unwrap();
+            let mut p = reslab::kernels::Program::new();
+            conv2d_weight_tiles_with(gpu, &mut p, &one, &w, &j.g, j.backward_data, j.flip).unwrap();
+            p.run(gpu).unwrap();
+            let (a, b) = (gpu.read(v).unwrap(), gpu.read(&one).unwrap());
+            assert!(
+                a.iter().zip(&b).all(|(x, y)| x.to_bits() == y.to_bits()),
+                "{:?} backward_data={} flip={} ({passes} passes)",
+                j.g,
+                j.backward_data,
+                j.flip
+            );
+        }
+        if std::ptr::eq(gpu, &small) {
+            assert!(passes > 1, "32 KiB bindings: {passes} pass");
+        } else {
+            assert_eq!(passes, 1);
+        }
+        gpu.check().unwrap();
+    }
+}
+
 /// The tuning table decides the tilings; a choice this build does not know
 /// falls back to the adapter's default.
 #[test]
