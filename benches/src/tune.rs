@@ -9,7 +9,8 @@ use serde::Serialize;
 
 use reslab::device::Gpu;
 use reslab::error::Result;
-use reslab::kernels::{Program, conv2d};
+use reslab::kernels::Program;
+use reslab::kernels::conv2d::{self, Tiling, Variant, WgradTiling};
 use reslab::ops::Conv2dGeom;
 use reslab::rng::Rng;
 
@@ -38,7 +39,7 @@ fn upload(gpu: &Gpu, rng: &mut Rng, shape: &[usize]) -> Result<reslab::Tensor> {
 
 /// Kernel milliseconds of one tiled stride-1 forward of `g` with tiling `t`
 /// (the backward-data pass is this over dy padded, in its own geometry).
-fn forward_ms(gpu: &Gpu, g: &Conv2dGeom, t: conv2d::Tiling, b: Budget) -> Result<f64> {
+fn forward_ms(gpu: &Gpu, g: &Conv2dGeom, t: Tiling, b: Budget) -> Result<f64> {
     let mut rng = Rng::new(4);
     let pg = g.forward_pad();
     let x = upload(gpu, &mut rng, &g.x_shape())?;
@@ -59,7 +60,7 @@ fn forward_ms(gpu: &Gpu, g: &Conv2dGeom, t: conv2d::Tiling, b: Budget) -> Result
 
 /// Kernel milliseconds of the tiled stride-1 weight gradient of `g` with `t`
 /// (the chunk reduction after it aside).
-fn wgrad_ms(gpu: &Gpu, g: &Conv2dGeom, t: conv2d::WgradTiling, b: Budget) -> Result<f64> {
+fn wgrad_ms(gpu: &Gpu, g: &Conv2dGeom, t: WgradTiling, b: Budget) -> Result<f64> {
     let mut rng = Rng::new(5);
     let pg = g.forward_pad();
     let x = upload(gpu, &mut rng, &g.x_shape())?;
@@ -120,15 +121,15 @@ pub fn tune(
         for (pass, geom) in [("forward", g), ("backward-data", t)] {
             progress(&format!("{shape} {pass}"));
             let mut times = Vec::new();
-            for tiling in conv2d::Tiling::ALL {
+            for &tiling in Tiling::ALL {
                 times.push((
                     tiling.name().to_string(),
                     forward_ms(gpu, &geom, tiling, b)?,
                 ));
             }
-            let default = conv2d::default_tiling(gpu).name();
+            let default = conv2d::default_variant::<Tiling>(gpu).name();
             out.push(result(
-                conv2d::tiling_key(&geom),
+                conv2d::variant_key::<Tiling>(&geom),
                 format!("{shape} {pass}"),
                 times,
                 default,
@@ -136,12 +137,12 @@ pub fn tune(
         }
         progress(&format!("{shape} backward-weight"));
         let mut times = Vec::new();
-        for tiling in conv2d::WgradTiling::ALL {
+        for &tiling in WgradTiling::ALL {
             times.push((tiling.name().to_string(), wgrad_ms(gpu, &g, tiling, b)?));
         }
-        let default = conv2d::default_wgrad_tiling(gpu).name();
+        let default = conv2d::default_variant::<WgradTiling>(gpu).name();
         out.push(result(
-            conv2d::wgrad_tiling_key(&g),
+            conv2d::variant_key::<WgradTiling>(&g),
             format!("{shape} backward-weight"),
             times,
             default,

@@ -524,8 +524,8 @@ const MAX_TILE_ROWS: usize = 4;
 /// order, so both give the same bits; which is faster depends on the adapter
 /// (CPU adapters: 4 rows, a quarter of the invocations and of the weight
 /// loads; GPUs: one row, for register pressure), so it is chosen per adapter
-/// and shape: the tuning table of `reslab bench --tune` (see [`tiling`]), else
-/// [`default_tiling`]. A pass that adds to its output always runs one row
+/// and shape: the tuning table of `reslab bench --tune` (see [`tuned`]), else
+/// [`default_variant`]. A pass that adds to its output always runs one row
 /// (`Rows4` has no adding twin: its stores would take the driver longer to
 /// compile than the rest of it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -537,8 +537,6 @@ pub enum Tiling {
 }
 
 impl Tiling {
-    pub const ALL: [Tiling; 2] = [Tiling::Row, Tiling::Rows4];
-
     /// Its kernel, writing y or (`add`) adding to it, and the tiling that runs.
     fn kernel(self, add: bool) -> (&'static table::Kernel<TiledParams>, Tiling) {
         match (self, add) {
@@ -546,15 +544,6 @@ impl Tiling {
             (_, true) => (&table::CONV2D_FORWARD_TILED_S1_ADD, Tiling::Row),
             (Tiling::Rows4, false) => (&table::CONV2D_FORWARD_TILED_S1_R4, Tiling::Rows4),
         }
-    }
-
-    /// Its entry point (the writing one), which is also its name in the tuning table.
-    pub fn name(self) -> &'static str {
-        self.kernel(false).0.entry
-    }
-
-    pub fn from_name(name: &str) -> Option<Tiling> {
-        Self::ALL.into_iter().find(|t| t.name() == name)
     }
 
     /// Output rows one invocation covers.
@@ -566,22 +555,65 @@ impl Tiling {
     }
 }
 
-/// The key of `g`'s tiled stride-1 pass in the tuning table: its shape, the
+/// Variants of a pass that compute the same bits at speeds that depend on the
+/// adapter ([`Tiling`], [`WgradTiling`]): which one runs a shape is the tuning
+/// table's choice ([`tuned`]), else [`default_variant`].
+pub trait Variant: Copy + PartialEq + std::fmt::Debug + 'static {
+    /// Every variant: the one for GPUs first, the one for CPU adapters last.
+    const ALL: &'static [Self];
+    /// The pass, as the tuning table's keys name it.
+    const PASS: &'static str;
+
+    /// Its entry point, which is also its name in the tuning table.
+    fn name(self) -> &'static str;
+
+    fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.iter().copied().find(|v| v.name() == name)
+    }
+}
+
+impl Variant for Tiling {
+    const ALL: &'static [Tiling] = &[Tiling::Row, Tiling::Rows4];
+    const PASS: &'static str = "conv2d_forward_tiled_s1";
+
+    fn name(self) -> &'static str {
+        self.kernel(false).0.entry
+    }
+}
+
+/// The key of `g`'s pass `V` in the tuning table: the pass and the shape, the
 /// batch aside (`reslab bench --tune` measures at one batch size).
-pub fn tiling_key(g: &Conv2dGeom) -> String {
+pub fn variant_key<V: Variant>(g: &Conv2dGeom) -> String {
     format!(
-        "conv2d_forward_tiled_s1 {}->{} {}x{} pad {}",
-        g.cin, g.cout, g.h, g.w, g.ph
+        "{} {}->{} {}x{} pad {}",
+        V::PASS,
+        g.cin,
+        g.cout,
+        g.h,
+        g.w,
+        g.ph
     )
 }
 
-/// What runs `g`'s tiled stride-1 pass on `gpu`: the tuning table's choice
-/// for its shape, else [`default_tiling`].
-pub fn tiling(gpu: &Gpu, g: &Conv2dGeom) -> Result<Tiling> {
-    let tuned = gpu.tuned(&tiling_key(g))?;
-    Ok(tuned
-        .and_then(|name| Tiling::from_name(&name))
-        .unwrap_or_else(|| default_tiling(gpu)))
+/// What runs `g`'s pass `V` on `gpu`: the tuning table's choice for the
+/// shape, else [`default_variant`].
+pub fn tuned<V: Variant>(gpu: &Gpu, g: &Conv2dGeom) -> Result<V> {
+    let name = gpu.tuned(&variant_key::<V>(g))?;
+    Ok(name
+        .and_then(|n| V::from_name(&n))
+        .unwrap_or_else(|| default_variant(gpu)))
+}
+
+/// The variant used where nothing was measured: on a CPU adapter the one
+/// with the most work per invocation (measured 1.3–2.3 times as fast on
+/// lavapipe), on any other the smallest (register pressure).
+pub fn default_variant<V: Variant>(gpu: &Gpu) -> V {
+    let all = V::ALL;
+    if gpu.adapter_info().device_type == wgpu::DeviceType::Cpu {
+        all[all.len() - 1]
+    } else {
+        all[0]
+    }
 }
 
 /// How many output channels one invocation of the tiled stride-1 weight
@@ -594,22 +626,11 @@ pub enum WgradTiling {
 }
 
 impl WgradTiling {
-    pub const ALL: [WgradTiling; 2] = [WgradTiling::Channels4, WgradTiling::Channels8];
-
     fn kernel(self) -> &'static table::Kernel<WgradParams> {
         match self {
             WgradTiling::Channels4 => &table::CONV2D_BACKWARD_WEIGHT_TILED_S1,
             WgradTiling::Channels8 => &table::CONV2D_BACKWARD_WEIGHT_TILED_S1_C8,
         }
-    }
-
-    /// Its entry point, which is also its name in the tuning table.
-    pub fn name(self) -> &'static str {
-        self.kernel().entry
-    }
-
-    pub fn from_name(name: &str) -> Option<WgradTiling> {
-        Self::ALL.into_iter().find(|t| t.name() == name)
     }
 
     pub fn channels(self) -> usize {
@@ -620,39 +641,12 @@ impl WgradTiling {
     }
 }
 
-/// The key of `g`'s tiled stride-1 weight gradient in the tuning table.
-pub fn wgrad_tiling_key(g: &Conv2dGeom) -> String {
-    format!(
-        "conv2d_backward_weight_tiled_s1 {}->{} {}x{} pad {}",
-        g.cin, g.cout, g.h, g.w, g.ph
-    )
-}
+impl Variant for WgradTiling {
+    const ALL: &'static [WgradTiling] = &[WgradTiling::Channels4, WgradTiling::Channels8];
+    const PASS: &'static str = "conv2d_backward_weight_tiled_s1";
 
-/// What runs `g`'s tiled stride-1 weight gradient on `gpu`: the tuning
-/// table's choice, else 8 channels on a CPU adapter and 4 on any other.
-pub fn wgrad_tiling(gpu: &Gpu, g: &Conv2dGeom) -> Result<WgradTiling> {
-    let tuned = gpu.tuned(&wgrad_tiling_key(g))?;
-    Ok(tuned
-        .and_then(|name| WgradTiling::from_name(&name))
-        .unwrap_or_else(|| default_wgrad_tiling(gpu)))
-}
-
-/// [`wgrad_tiling`] where nothing was measured.
-pub fn default_wgrad_tiling(gpu: &Gpu) -> WgradTiling {
-    if gpu.adapter_info().device_type == wgpu::DeviceType::Cpu {
-        WgradTiling::Channels8
-    } else {
-        WgradTiling::Channels4
-    }
-}
-
-/// The tiling used where nothing was measured: 4 rows on a CPU adapter
-/// (measured 1.5–1.6 times as fast on lavapipe), one row on any other.
-pub fn default_tiling(gpu: &Gpu) -> Tiling {
-    if gpu.adapter_info().device_type == wgpu::DeviceType::Cpu {
-        Tiling::Rows4
-    } else {
-        Tiling::Row
+    fn name(self) -> &'static str {
+        self.kernel().entry
     }
 }
 
@@ -815,7 +809,7 @@ params! {
 
 /// The tiled 3x3 pass over prepared inputs: `xp` from [`conv2d_pad`] with
 /// `g.forward_pad()`, `wt` from [`conv2d_weight_tiles`]; at stride 1 with the
-/// adapter's [`tiling`] for the shape. With `accumulate`, adds to `y`.
+/// adapter's [`Tiling`] for the shape ([`tuned`]). With `accumulate`, adds to `y`.
 #[allow(clippy::too_many_arguments)]
 pub fn conv2d_forward_tiled(
     gpu: &Gpu,
@@ -828,7 +822,7 @@ pub fn conv2d_forward_tiled(
     accumulate: bool,
 ) -> Result<()> {
     let tiling = if g.sh == 1 && has_tiled_forward(g) {
-        Some(tiling(gpu, g)?)
+        Some(tuned::<Tiling>(gpu, g)?)
     } else {
         None
     };
@@ -1156,7 +1150,7 @@ pub fn conv2d_backward_data(
     let dyp = scratch.take(gpu, &pg.shape())?;
     conv2d_pad(gpu, prog, &dyp, dy, &pg)?;
     let wt = scratch.weight_tiles(gpu, prog, w, g, true, flip)?;
-    let tiling = tiling(gpu, &t)?;
+    let tiling = tuned::<Tiling>(gpu, &t)?;
     if accumulate && tiling != Tiling::Row {
         // The 4-row tile has no adding twin: it writes a scratch tensor, which
         // one memory-bound pass adds to dx (faster than the 1-row adding pass).
@@ -1246,7 +1240,7 @@ pub fn conv2d_backward_weight_tiled(
     g: &Conv2dGeom,
 ) -> Result<()> {
     let tiling = if g.sh == 1 && has_tiled_forward(g) {
-        Some(wgrad_tiling(gpu, g)?)
+        Some(tuned::<WgradTiling>(gpu, g)?)
     } else {
         None
     };

@@ -388,7 +388,7 @@ fn conv2d_forward_tilings_agree_bit_for_bit() {
             *w += f;
         }
         let mut first: Option<(Tiling, Vec<f32>)> = None;
-        for (k, t) in Tiling::ALL.into_iter().enumerate() {
+        for (k, &t) in Tiling::ALL.iter().enumerate() {
             seen[k] += 1;
             let ty = up(&g.y_shape(), &y0);
             run(|p| {
@@ -463,7 +463,7 @@ fn conv2d_backward_weight_tilings_agree_bit_for_bit() {
         let mut want = vec![0f32; g.cout * g.cin * 9];
         cpu::conv2d_backward_weight(&mut want, &d.dy, &d.x, g);
         let mut first: Option<Vec<f32>> = None;
-        for t in WgradTiling::ALL {
+        for &t in WgradTiling::ALL {
             let tdw = empty(&g.w_shape());
             run(|p| conv2d_backward_weight_tiled_as(gpu, p, &tdw, &dyv, &xp, g, Some(t)));
             let got = read(&tdw);
@@ -574,13 +574,13 @@ fn weight_tiles_in_batches_equal_one_conv_at_a_time() {
 }
 
 /// The tuning table decides the tilings; a choice this build does not know
-/// falls back to the adapter's default.
+/// (or one of another pass) falls back to the adapter's default.
 #[test]
 fn tiling_follows_the_tuning_table() {
     let gpu = gpu();
     let g = Conv2dGeom::square(4, 16, 13, 13, 24, 3, 1, 1);
-    let key = tiling_key(&g);
-    let default = default_tiling(gpu);
+    let key = variant_key::<Tiling>(&g);
+    let default = default_variant::<Tiling>(gpu);
     for (set, want) in [
         (Some("conv2d_forward_tiled_s1_r4"), Tiling::Rows4),
         (Some("conv2d_forward_tiled_s1"), Tiling::Row),
@@ -588,10 +588,10 @@ fn tiling_follows_the_tuning_table() {
         (None, default),
     ] {
         gpu.set_tuned(&key, set).unwrap();
-        assert_eq!(tiling(gpu, &g).unwrap(), want, "{set:?}");
+        assert_eq!(tuned::<Tiling>(gpu, &g).unwrap(), want, "{set:?}");
     }
-    let key = wgrad_tiling_key(&g);
-    let default = default_wgrad_tiling(gpu);
+    let key = variant_key::<WgradTiling>(&g);
+    let default = default_variant::<WgradTiling>(gpu);
     for (set, want) in [
         (
             Some("conv2d_backward_weight_tiled_s1_c8"),
@@ -605,7 +605,7 @@ fn tiling_follows_the_tuning_table() {
         (None, default),
     ] {
         gpu.set_tuned(&key, set).unwrap();
-        assert_eq!(wgrad_tiling(gpu, &g).unwrap(), want, "{set:?}");
+        assert_eq!(tuned::<WgradTiling>(gpu, &g).unwrap(), want, "{set:?}");
     }
 }
 
