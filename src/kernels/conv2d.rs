@@ -687,9 +687,10 @@ pub fn backward_data_tiles(g: &Conv2dGeom) -> Option<bool> {
 const JOB_FIELDS: usize = 8;
 
 /// The weight tiles of every job in as few dispatches as the binding limits
-/// allow (one for the nets reslab builds under WebGPU's limits but the
-/// largest): each job's tiles are a view, aligned to the device's storage
-/// offset alignment, of one buffer per dispatch. `weights` is the flat tensor
+/// allow (one for the CIFAR nets; under WebGPU's 128 MiB bindings two for
+/// ResNet-50's training, more for the deepest): each job's tiles are a view,
+/// aligned to the device's storage offset alignment, of one buffer per
+/// dispatch. `weights` is the flat tensor
 /// every job's `w` is a view of. Returns the views in the jobs' order.
 pub fn conv2d_weight_tiles_batch(
     gpu: &Gpu,
@@ -703,7 +704,7 @@ pub fn conv2d_weight_tiles_batch(
     let align = (limits.min_storage_buffer_offset_alignment as usize / 4).max(64);
     let max_binding = (limits.max_storage_buffer_binding_size / 4) as usize;
     let mut out = Vec::with_capacity(jobs.len());
-    // (first job, destination offsets) of the current group.
+    // Each round makes one group of consecutive jobs, from `start`.
     let mut start = 0;
     while start < jobs.len() {
         // Source positions are in elements of `weights`.
