@@ -475,3 +475,58 @@ fn bench_tune_files_a_table_per_adapter() {
     }
     let _ = std::fs::remove_dir_all(&d);
 }
+
+/// `bench --profile` accounts for every dispatch of a step by kernel: a
+/// training step has the backward kernels and one SGD dispatch, an inference
+/// step neither; an adapter without timestamps inside passes is told so.
+#[test]
+fn bench_profile_counts_every_kernel_of_a_step() {
+    let run = |extra: &[&str]| -> Option<Vec<(String, u64, f64)>> {
+        let mut args = vec!["bench", "--profile", "resnet8", "--batch", "4", "--repeats", "2"];
+        args.extend(["--json"]);
+        args.extend(extra);
+        let o = reslab(&args);
+        let err = String::from_utf8_lossy(&o.stderr);
+        if !o.status.success() {
+            assert!(
+                err.contains("cannot time inside compute passes") && !err.contains("panicked"),
+                "{err}"
+            );
+            return None;
+        }
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        Some(
+            v.as_array()
+                .unwrap()
+                .iter()
+                .map(|k| {
+                    (
+                        k["kernel"].as_str().unwrap().to_string(),
+                        k["dispatches"].as_u64().unwrap(),
+                        k["ms"].as_f64().unwrap(),
+                    )
+                })
+                .collect(),
+        )
+    };
+    let Some(train) = run(&[]) else { return };
+    let infer = run(&["--inference"]).expect("timestamps for one step but not the other");
+    let count = |p: &[(String, u64, f64)], part: &str| -> u64 {
+        p.iter().filter(|k| k.0.contains(part)).map(|k| k.1).sum()
+    };
+    let total = |p: &[(String, u64, f64)]| -> u64 { p.iter().map(|k| k.1).sum() };
+    assert_eq!(count(&train, ":sgd_step"), 1, "{train:?}");
+    assert_eq!(count(&infer, ":sgd_step"), 0, "{infer:?}");
+    assert!(count(&train, "batchnorm_backward.wgsl") > 0, "{train:?}");
+    assert_eq!(count(&infer, "batchnorm_backward.wgsl"), 0, "{infer:?}");
+    assert_eq!(count(&train, ":softmax_xent"), 1);
+    assert!(total(&train) > total(&infer), "{train:?} {infer:?}");
+    for k in train.iter().chain(&infer) {
+        assert!(k.1 > 0 && k.2 >= 0.0 && k.2.is_finite(), "{k:?}");
+    }
+    // Largest share first.
+    assert!(train.windows(2).all(|w| w[0].2 >= w[1].2), "{train:?}");
+    let o = reslab(&["bench", "--profile", "resnet7"]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success() && err.contains("got 7") && !err.contains("panicked"), "{err}");
+}

@@ -707,3 +707,45 @@ pub fn run(gpu: &Gpu, opts: &Options, progress: &mut dyn FnMut(&str)) -> Result<
         seconds: start.elapsed().as_secs_f64(),
     })
 }
+
+/// One entry point's share of a step: how many dispatches ran it and how long
+/// they took together.
+#[derive(Debug, Clone, Serialize)]
+pub struct KernelShare {
+    pub kernel: String,
+    pub dispatches: usize,
+    pub ms: f64,
+}
+
+/// Where one step of `name` (training with `train`, else inference) at
+/// `batch` goes: per entry point, largest first, from GPU timestamps (medians
+/// over settled runs). `None` when the adapter has no timestamps inside passes.
+pub fn step_profile(
+    gpu: &Gpu,
+    name: &str,
+    batch: usize,
+    train: bool,
+    b: Budget,
+) -> Result<Option<Vec<KernelShare>>> {
+    let s = setup(gpu, name, batch, train)?;
+    let prog = &s.plan.program;
+    let Some(ms) = dispatch_ms(gpu, prog, b)? else {
+        return Ok(None);
+    };
+    let times: Vec<(String, f64)> = prog
+        .dispatches
+        .iter()
+        .zip(ms)
+        .map(|(d, t)| (d.label().to_string(), t))
+        .collect();
+    Ok(Some(
+        profile::by_kernel(&times)
+            .into_iter()
+            .map(|(kernel, ms, dispatches)| KernelShare {
+                kernel,
+                dispatches,
+                ms,
+            })
+            .collect(),
+    ))
+}

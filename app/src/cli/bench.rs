@@ -36,6 +36,16 @@ pub struct Args {
     /// ~/.cache/reslab/tuning.json), which later runs on this adapter follow.
     #[arg(long, conflicts_with_all = ["probes", "against"])]
     tune: bool,
+    /// Where one training step of this model goes: time and dispatches per
+    /// kernel entry point, from GPU timestamps (adapters that have them).
+    #[arg(long, value_name = "MODEL", conflicts_with_all = ["probes", "against", "tune"])]
+    profile: Option<String>,
+    /// With --profile: the batch size (default 128, 32 with --quick).
+    #[arg(long, requires = "profile")]
+    batch: Option<usize>,
+    /// With --profile: an inference step (BN on running statistics) instead.
+    #[arg(long, requires = "profile")]
+    inference: bool,
 }
 
 pub fn run(a: Args) -> Result<()> {
@@ -48,6 +58,9 @@ pub fn run(a: Args) -> Result<()> {
     let gpu = gpu()?;
     if a.tune {
         return tune(&gpu, &a);
+    }
+    if let Some(model) = &a.profile {
+        return profile(&gpu, &a, model);
     }
     let opts = bench::Options {
         repeats: a.repeats.unwrap_or(if a.quick { 5 } else { 9 }),
@@ -174,6 +187,42 @@ fn print_kernels_and_models(r: &bench::Report) {
         );
     }
     println!("\nbenchmark: {:.0} s", r.seconds);
+}
+
+/// `--profile MODEL`: one step's time and dispatches per kernel.
+fn profile(gpu: &reslab::Gpu, a: &Args, model: &str) -> Result<()> {
+    let batch = a.batch.unwrap_or(if a.quick { 32 } else { 128 });
+    if !(1..=65536).contains(&batch) {
+        anyhow::bail!("--batch must be 1 to 65536");
+    }
+    let budget = bench::Budget {
+        max_samples: a.repeats.unwrap_or(if a.quick { 5 } else { 9 }),
+        seconds: if a.quick { 2.0 } else { 6.0 },
+    };
+    let what = if a.inference { "inference" } else { "training" };
+    let Some(shares) = bench::step_profile(gpu, model, batch, !a.inference, budget)? else {
+        anyhow::bail!(
+            "this adapter cannot time inside compute passes (no TIMESTAMP_QUERY_INSIDE_PASSES): no per-kernel profile"
+        );
+    };
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&shares)?);
+        return Ok(());
+    }
+    let total: f64 = shares.iter().map(|s| s.ms).sum();
+    let n: usize = shares.iter().map(|s| s.dispatches).sum();
+    println!("{model} {what} step, batch {batch}: {total:.2} ms in {n} dispatches");
+    println!("{:>9} {:>6} {:>10}  kernel", "ms", "share", "dispatches");
+    for s in &shares {
+        println!(
+            "{:>9.3} {:>5.1}% {:>10}  {}",
+            s.ms,
+            100.0 * s.ms / total,
+            s.dispatches,
+            s.kernel
+        );
+    }
+    Ok(())
 }
 
 /// `--tune`: measures, saves the table, prints what it chose.
