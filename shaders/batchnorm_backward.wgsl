@@ -26,6 +26,10 @@
 //   bn_backward_apply    1 dx [N, C, H, W]  2 dres  3 dout  4 out  5 x  6 bcoef
 //       dres written when flags & 2. One invocation per 4 values of a plane, as
 //       bn_apply.
+//   bn_backward_apply_pad4  1 dx  2 dres  3 dout  4 out  5 x  6 bcoef
+//                           7 dxp [N, C, hp, pitch]
+//       bn_backward_apply (planes of a multiple of 4 values) also writing dx
+//       zero-padded for the backward-data pass that reads it, as bn_apply_pad4.
 // Where a stage allows fewer than 6 storage buffers, the apply is two passes:
 //   bn_backward_gate     1 g [N, C, H, W] (dx's buffer)  2 dres  3 dout  4 out
 //       g, and dres as bn_backward_apply writes it;
@@ -282,16 +286,8 @@ fn partial_sums4(c: u32, s: u32, t: u32, mean: f32) {
 @group(0) @binding(5) var<storage, read> d_x4: array<vec4<f32>>;
 @group(0) @binding(6) var<storage, read> d_bcoef4: array<f32>;
 
-@compute @workgroup_size(64)
-fn bn_backward_apply4(@builtin(global_invocation_id) gid: vec3<u32>,
-                      @builtin(workgroup_id) wid: vec3<u32>,
-                      @builtin(num_workgroups) nwg: vec3<u32>) {
-    let q4 = quad4(gid, wid, nwg);
-    if !q4.valid {
-        return;
-    }
-    let c = q4.c;
-    let i = q4.i;
+// dx at vec4 i of channel c; writes dres there when asked.
+fn backward4(i: u32, c: u32) -> vec4<f32> {
     var g = d_dout4[i];
     if (p.flags & RELU) != 0u {
         g = select(vec4<f32>(0.0), g, d_out4[i] > vec4<f32>(0.0));
@@ -300,13 +296,49 @@ fn bn_backward_apply4(@builtin(global_invocation_id) gid: vec3<u32>,
     let k = d_bcoef4[p.c + c];
     let b = d_bcoef4[2u * p.c + c];
     let mean = d_bcoef4[3u * p.c + c];
-    d_dx4[i] = a * g + k * (d_x4[i] - vec4<f32>(mean)) + vec4<f32>(b);
     if (p.flags & WRITE_DRES) != 0u {
         var r = g;
         if (p.flags & ACCUMULATE_DRES) != 0u {
             r += d_dres4[i];
         }
         d_dres4[i] = r;
+    }
+    return a * g + k * (d_x4[i] - vec4<f32>(mean)) + vec4<f32>(b);
+}
+
+@compute @workgroup_size(64)
+fn bn_backward_apply4(@builtin(global_invocation_id) gid: vec3<u32>,
+                      @builtin(workgroup_id) wid: vec3<u32>,
+                      @builtin(num_workgroups) nwg: vec3<u32>) {
+    let q4 = quad4(gid, wid, nwg);
+    if !q4.valid {
+        return;
+    }
+    d_dx4[q4.i] = backward4(q4.i, q4.c);
+}
+
+// bn_backward_apply4 writing, besides dx, its zero-padded copy for the
+// backward-data pass of the convolution before (see pad_row).
+@group(0) @binding(7) var<storage, read_write> d_dxp4: array<vec4<f32>>;
+
+@compute @workgroup_size(64)
+fn bn_backward_apply_pad4(@builtin(global_invocation_id) gid: vec3<u32>,
+                          @builtin(num_workgroups) nwg: vec3<u32>) {
+    let row = pad_row(gid, nwg);
+    if !row.ok {
+        return;
+    }
+    let wq = p.w / 4u;
+    var prev = vec4<f32>(0.0);
+    for (var q = 0u; q < p.pitch / 4u; q++) {
+        var cur = vec4<f32>(0.0);
+        if row.src >= 0 && q < wq {
+            let i = u32(row.src) + q;
+            cur = backward4(i, row.c);
+            d_dx4[i] = cur;
+        }
+        d_dxp4[row.out + q] = padded4(prev, cur);
+        prev = cur;
     }
 }
 

@@ -25,6 +25,11 @@
 //       y = x·scale + shift (+ residual when flags & 2), then ReLU when flags & 1.
 //       One invocation per 4 values of a plane, 64 per workgroup; grid x over a
 //       plane's values, y (and z) over the N·C planes.
+//   bn_apply_pad4     1 y  2 x  3 coef  4 residual  5 yp [N, C, hp, pitch]
+//       bn_apply (planes of a multiple of 4 values) also writing yp, y
+//       zero-padded for the convolution that reads it (conv2d_pad's layout,
+//       offset (pad_oy, pad_ox ≤ 1), no dilation): a pass fewer. One
+//       invocation per row of yp, grid folded over (x, y).
 
 #import bn
 #import sum2
@@ -256,6 +261,18 @@ fn bn_stats_partial4(@builtin(workgroup_id) wid: vec3<u32>,
 @group(0) @binding(3) var<storage, read> a_coef4: array<f32>;
 @group(0) @binding(4) var<storage, read> a_residual4: array<vec4<f32>>;
 
+// The output's vec4 i, of channel c.
+fn applied4(i: u32, c: u32) -> vec4<f32> {
+    var v = a_x4[i] * a_coef4[c] + vec4<f32>(a_coef4[p.c + c]);
+    if (p.flags & RESIDUAL) != 0u {
+        v += a_residual4[i];
+    }
+    if (p.flags & RELU) != 0u {
+        v = relu4(v);
+    }
+    return v;
+}
+
 @compute @workgroup_size(64)
 fn bn_apply4(@builtin(global_invocation_id) gid: vec3<u32>,
              @builtin(workgroup_id) wid: vec3<u32>,
@@ -264,14 +281,30 @@ fn bn_apply4(@builtin(global_invocation_id) gid: vec3<u32>,
     if !q4.valid {
         return;
     }
-    let c = q4.c;
-    let i = q4.i;
-    var v = a_x4[i] * a_coef4[c] + vec4<f32>(a_coef4[p.c + c]);
-    if (p.flags & RESIDUAL) != 0u {
-        v += a_residual4[i];
+    a_y4[q4.i] = applied4(q4.i, q4.c);
+}
+
+// bn_apply4 writing, besides y, its zero-padded copy for the convolution that
+// reads it (see pad_row): one invocation per padded row.
+@group(0) @binding(5) var<storage, read_write> a_yp4: array<vec4<f32>>;
+
+@compute @workgroup_size(64)
+fn bn_apply_pad4(@builtin(global_invocation_id) gid: vec3<u32>,
+                 @builtin(num_workgroups) nwg: vec3<u32>) {
+    let row = pad_row(gid, nwg);
+    if !row.ok {
+        return;
     }
-    if (p.flags & RELU) != 0u {
-        v = relu4(v);
+    let wq = p.w / 4u;
+    var prev = vec4<f32>(0.0);
+    for (var q = 0u; q < p.pitch / 4u; q++) {
+        var cur = vec4<f32>(0.0);
+        if row.src >= 0 && q < wq {
+            let i = u32(row.src) + q;
+            cur = applied4(i, row.c);
+            a_y4[i] = cur;
+        }
+        a_yp4[row.out + q] = padded4(prev, cur);
+        prev = cur;
     }
-    a_y4[i] = v;
 }

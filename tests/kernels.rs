@@ -226,7 +226,7 @@ fn a_wrong_parameter_struct_or_binding_is_caught() {
     let last = short.params.fields.pop().unwrap();
     short.params.size -= last.size;
     let e = check(&short, p).join("\n");
-    assert!(e.contains("is 28 bytes in Rust, 32 in the WGSL"), "{e}");
+    assert!(e.contains("is 60 bytes in Rust, 64 in the WGSL"), "{e}");
     // Another workgroup size, a binding read where the WGSL writes.
     let wrong = KernelInfo {
         workgroup: [256, 1, 1],

@@ -8,6 +8,10 @@
 struct BnParams {
     n: u32, c: u32, hw: u32, chunks: u32,
     chunk_len: u32, flags: u32, momentum: f32, eps: f32,
+    // The _pad4 apply passes only: the planes' width, and the padded copy's
+    // rows per plane, row pitch (a multiple of 4) and offset of the planes in it.
+    w: u32, hp: u32, pitch: u32, pad_oy: u32,
+    pad_ox: u32, _pad0: u32, _pad1: u32, _pad2: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: BnParams;
@@ -74,4 +78,35 @@ fn quad4(gid: vec3<u32>, wid: vec3<u32>, nwg: vec3<u32>) -> Quad4 {
     r.c = plane % p.c;
     r.i = plane * q + gid.x;
     return r;
+}
+
+// The _pad4 apply passes: one invocation per row of the padded copy
+// [N, C, hp, pitch] of their output, which they write whole (zeros around
+// the plane) as conv2d_pad would, along with the output itself. `src` is the
+// vec4 index of the output row this padded row holds, or -1; `out` the vec4
+// index where the padded row starts. Workgroups of 64, folded over (x, y).
+struct PadRow {
+    ok: bool, c: u32, src: i32, out: u32,
+}
+
+fn pad_row(gid: vec3<u32>, nwg: vec3<u32>) -> PadRow {
+    let r = gid.x + gid.y * nwg.x * 64u;
+    let yy = r % p.hp;
+    let plane = r / p.hp;
+    let h = p.hw / p.w;
+    var row: PadRow;
+    row.ok = r < p.n * p.c * p.hp;
+    row.c = plane % p.c;
+    row.out = r * (p.pitch / 4u);
+    row.src = -1;
+    if yy >= p.pad_oy && yy - p.pad_oy < h {
+        row.src = i32((plane * h + yy - p.pad_oy) * (p.w / 4u));
+    }
+    return row;
+}
+
+// The padded vec4 at a row's vec4 q, from the output's vec4s there (cur) and
+// just before (prev): shifted one value right when pad_ox is 1.
+fn padded4(prev: vec4<f32>, cur: vec4<f32>) -> vec4<f32> {
+    return select(cur, vec4<f32>(prev.w, cur.xyz), p.pad_ox == 1u);
 }

@@ -6,8 +6,8 @@ use crate::device::Gpu;
 use crate::device::Tensor;
 use crate::error::{Error, Result};
 use crate::kernels::table::{self, Kernel, params};
-use crate::kernels::{Program, expect_shape, launch, u32_of};
-use crate::ops::{BnGeom, BnOptions};
+use crate::kernels::{Program, conv2d, expect_shape, launch, u32_of};
+use crate::ops::{BnGeom, BnOptions, PadGeom};
 
 params! {
     /// Mirrors `BnParams` of the batch-norm shaders.
@@ -20,6 +20,86 @@ params! {
         flags: u32,
         momentum: f32,
         eps: f32,
+        w: u32,
+        hp: u32,
+        pitch: u32,
+        pad_oy: u32,
+        pad_ox: u32,
+        _pad0: u32,
+        _pad1: u32,
+        _pad2: u32,
+    }
+}
+
+/// A zero-padded copy of an apply pass's output, laid out as `pg` (the
+/// layout of [`crate::kernels::conv2d::conv2d_pad`]), which the pass writes
+/// too: in the same pass where the layout allows (planes a multiple of 4
+/// values wide, no dilation, offset at most one column, and the adapter has
+/// the storage buffers), else by a pad pass after it.
+#[derive(Clone, Copy)]
+pub struct Padded<'a> {
+    pub xp: &'a Tensor,
+    pub pg: &'a PadGeom,
+}
+
+impl Padded<'_> {
+    fn check(&self, g: &BnGeom) -> Result<()> {
+        let pg = self.pg;
+        if pg.n != g.n || pg.c != g.c || pg.h * pg.w != g.hw {
+            return Err(Error::invalid(format!(
+                "batch norm: padded copy {pg:?} is not of planes {g:?}"
+            )));
+        }
+        expect_shape("batch norm padded output", self.xp, &pg.shape())
+    }
+
+    /// Whether `k` writes this copy in its own pass.
+    fn fused(&self, gpu: &Gpu, k: &Kernel<BnParams>) -> bool {
+        let pg = self.pg;
+        pg.w.is_multiple_of(4)
+            && pg.pitch.is_multiple_of(4)
+            && pg.dil == 1
+            && pg.ox <= 1
+            && pg.pitch >= pg.ox + pg.w
+            && pg.hp >= pg.oy + pg.h
+            && k.fits(gpu)
+    }
+
+    /// `p` with the copy's layout.
+    fn params(&self, p: &BnParams) -> BnParams {
+        let pg = self.pg;
+        BnParams {
+            w: pg.w as u32,
+            hp: pg.hp as u32,
+            pitch: pg.pitch as u32,
+            pad_oy: pg.oy as u32,
+            pad_ox: pg.ox as u32,
+            ..*p
+        }
+    }
+
+    /// Runs fused pass `k` over `bindings` (the copy last), or, where it
+    /// cannot, `unfused` and then the pad pass from `out`.
+    fn run(
+        &self,
+        gpu: &Gpu,
+        prog: &mut Program,
+        k: &'static Kernel<BnParams>,
+        p: &BnParams,
+        bindings: &[Option<&Tensor>],
+        out: &Tensor,
+        unfused: impl FnOnce(&mut Program) -> Result<()>,
+    ) -> Result<()> {
+        if self.fused(gpu, k) {
+            let mut b = bindings.to_vec();
+            b.push(Some(self.xp));
+            let rows = self.pg.n * self.pg.c * self.pg.hp;
+            launch(gpu, prog, k, &self.params(p), &b, k.grid_1d(gpu, rows)?)?;
+            return Ok(());
+        }
+        unfused(prog)?;
+        let pg = self.pg;
+        conv2d::conv2d_pad(gpu, prog, self.xp, &out.reshape(&[pg.n, pg.c, pg.h, pg.w])?, pg)
     }
 }
 
@@ -94,6 +174,7 @@ fn params(g: &BnGeom, o: &BnOptions, flags: u32) -> Result<BnParams> {
         flags,
         momentum: o.momentum,
         eps: o.eps,
+        ..Default::default()
     })
 }
 
@@ -125,6 +206,42 @@ pub fn batchnorm_forward_train(
     gpu: &Gpu,
     prog: &mut Program,
     y: &Tensor,
+    saved: &Tensor,
+    coef: &Tensor,
+    running_mean: &Tensor,
+    running_var: &Tensor,
+    x: &Tensor,
+    gamma: &Tensor,
+    beta: &Tensor,
+    residual: Option<&Tensor>,
+    g: &BnGeom,
+    o: &BnOptions,
+) -> Result<()> {
+    batchnorm_forward_train_padded(
+        gpu,
+        prog,
+        y,
+        None,
+        saved,
+        coef,
+        running_mean,
+        running_var,
+        x,
+        gamma,
+        beta,
+        residual,
+        g,
+        o,
+    )
+}
+
+/// [`batchnorm_forward_train`] writing, with `padded`, also y's padded copy.
+#[allow(clippy::too_many_arguments)]
+pub fn batchnorm_forward_train_padded(
+    gpu: &Gpu,
+    prog: &mut Program,
+    y: &Tensor,
+    padded: Option<Padded<'_>>,
     saved: &Tensor,
     coef: &Tensor,
     running_mean: &Tensor,
@@ -210,7 +327,7 @@ pub fn batchnorm_forward_train(
         )?;
         scale_shift(gpu, prog, coef, saved, gamma, beta, g, &p)?;
     }
-    apply(gpu, prog, y, x, coef, residual, g, &p)
+    apply(gpu, prog, y, padded, x, coef, residual, g, &p)
 }
 
 /// Eval forward: the same output computed with the running statistics;
@@ -220,6 +337,40 @@ pub fn batchnorm_forward_eval(
     gpu: &Gpu,
     prog: &mut Program,
     y: &Tensor,
+    coef: &Tensor,
+    x: &Tensor,
+    running_mean: &Tensor,
+    running_var: &Tensor,
+    gamma: &Tensor,
+    beta: &Tensor,
+    residual: Option<&Tensor>,
+    g: &BnGeom,
+    o: &BnOptions,
+) -> Result<()> {
+    batchnorm_forward_eval_padded(
+        gpu,
+        prog,
+        y,
+        None,
+        coef,
+        x,
+        running_mean,
+        running_var,
+        gamma,
+        beta,
+        residual,
+        g,
+        o,
+    )
+}
+
+/// [`batchnorm_forward_eval`] writing, with `padded`, also y's padded copy.
+#[allow(clippy::too_many_arguments)]
+pub fn batchnorm_forward_eval_padded(
+    gpu: &Gpu,
+    prog: &mut Program,
+    y: &Tensor,
+    padded: Option<Padded<'_>>,
     coef: &Tensor,
     x: &Tensor,
     running_mean: &Tensor,
@@ -263,7 +414,7 @@ pub fn batchnorm_forward_eval(
         table::BN_EVAL_STATS.grid_1d(gpu, g.c)?,
     )?;
     scale_shift(gpu, prog, coef, &stats, gamma, beta, g, &p)?;
-    apply(gpu, prog, y, x, coef, residual, g, &p)
+    apply(gpu, prog, y, padded, x, coef, residual, g, &p)
 }
 
 /// The reductions' per-chunk sums [C, S, 2] and a value per channel [C] (the
@@ -301,22 +452,26 @@ fn apply(
     gpu: &Gpu,
     prog: &mut Program,
     y: &Tensor,
+    padded: Option<Padded<'_>>,
     x: &Tensor,
     coef: &Tensor,
     residual: Option<&Tensor>,
     g: &BnGeom,
     p: &BnParams,
 ) -> Result<()> {
-    let k = pick(g, &table::BN_APPLY, &table::BN_APPLY4);
-    launch(
-        gpu,
-        prog,
-        k,
-        p,
-        &[Some(y), Some(x), Some(coef), residual],
-        apply_grid(gpu, g, k)?,
-    )?;
-    Ok(())
+    let bindings = [Some(y), Some(x), Some(coef), residual];
+    let unfused = |prog: &mut Program| -> Result<()> {
+        let k = pick(g, &table::BN_APPLY, &table::BN_APPLY4);
+        launch(gpu, prog, k, p, &bindings, apply_grid(gpu, g, k)?)?;
+        Ok(())
+    };
+    match padded {
+        Some(pd) => {
+            pd.check(g)?;
+            pd.run(gpu, prog, &table::BN_APPLY_PAD4, p, &bindings, y, unfused)
+        }
+        None => unfused(prog),
+    }
 }
 
 /// Where the backward pass sends the residual branch's gradient.
@@ -346,6 +501,31 @@ pub fn batchnorm_backward(
     gamma: &Tensor,
     g: &BnGeom,
 ) -> Result<()> {
+    batchnorm_backward_padded(
+        gpu, prog, dx, None, dgamma, dbeta, dres, dout, out, x, saved, gamma, g,
+    )
+}
+
+/// [`batchnorm_backward`] writing, with `padded`, also dx's padded copy.
+#[allow(clippy::too_many_arguments)]
+pub fn batchnorm_backward_padded(
+    gpu: &Gpu,
+    prog: &mut Program,
+    dx: &Tensor,
+    padded: Option<Padded<'_>>,
+    dgamma: &Tensor,
+    dbeta: &Tensor,
+    dres: Option<ResidualGrad<'_>>,
+    dout: &Tensor,
+    out: Option<&Tensor>,
+    x: &Tensor,
+    saved: &Tensor,
+    gamma: &Tensor,
+    g: &BnGeom,
+) -> Result<()> {
+    if let Some(pd) = &padded {
+        pd.check(g)?;
+    }
     check_act("batch norm dx", g, dx)?;
     check_act("batch norm dout", g, dout)?;
     check_act("batch norm input", g, x)?;
@@ -437,27 +617,45 @@ pub fn batchnorm_backward(
             table::BN_BACKWARD_GRADS.grid_1d(gpu, g.c)?,
         )?;
     }
-    let k = pick(g, &table::BN_BACKWARD_APPLY, &table::BN_BACKWARD_APPLY4);
     let dres = dres.map(|r| r.dres);
-    if k.fits(gpu) {
-        launch(
+    let bindings = [Some(dx), dres, Some(dout), out, Some(x), Some(&bcoef)];
+    match padded {
+        Some(pd) => pd.run(
             gpu,
             prog,
-            k,
+            &table::BN_BACKWARD_APPLY_PAD4,
             &p,
-            &[Some(dx), dres, Some(dout), out, Some(x), Some(&bcoef)],
-            apply_grid(gpu, g, k)?,
-        )?;
+            &bindings,
+            dx,
+            |prog| backward_apply(gpu, prog, &bindings, g, &p),
+        ),
+        None => backward_apply(gpu, prog, &bindings, g, &p),
+    }
+}
+
+/// The apply pass of [`batchnorm_backward`] (two where a stage has fewer than
+/// 6 storage buffers); `b` its bindings: dx, dres, dout, out, x, bcoef.
+fn backward_apply(
+    gpu: &Gpu,
+    prog: &mut Program,
+    b: &[Option<&Tensor>; 6],
+    g: &BnGeom,
+    p: &BnParams,
+) -> Result<()> {
+    let k = pick(g, &table::BN_BACKWARD_APPLY, &table::BN_BACKWARD_APPLY4);
+    if k.fits(gpu) {
+        launch(gpu, prog, k, p, b, apply_grid(gpu, g, k)?)?;
         return Ok(());
     }
+    let [dx, dres, dout, out, x, bcoef] = *b;
     // Fewer than 6 storage buffers: the masked gradient goes through dx.
     let gate = pick(g, &table::BN_BACKWARD_GATE, &table::BN_BACKWARD_GATE4);
     launch(
         gpu,
         prog,
         gate,
-        &p,
-        &[Some(dx), dres, Some(dout), out],
+        p,
+        &[dx, dres, dout, out],
         apply_grid(gpu, g, gate)?,
     )?;
     let k = pick(
@@ -469,8 +667,8 @@ pub fn batchnorm_backward(
         gpu,
         prog,
         k,
-        &p,
-        &[Some(dx), Some(x), Some(&bcoef)],
+        p,
+        &[dx, x, bcoef],
         apply_grid(gpu, g, k)?,
     )?;
     Ok(())

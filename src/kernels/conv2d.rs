@@ -973,10 +973,29 @@ pub fn conv2d_forward(
     let pg = g.forward_pad();
     let xp = gpu.tensor(&pg.shape())?;
     conv2d_pad(gpu, prog, &xp, x, &pg)?;
-    let wt = scratch.weight_tiles(gpu, prog, w, g, false, false)?;
-    conv2d_forward_tiled(gpu, prog, y, &xp, &wt, b, g, false)?;
-    scratch.give_weight_tiles(wt);
+    conv2d_forward_padded(gpu, prog, y, &xp, w, b, g, scratch)?;
     Ok(Some(xp))
+}
+
+/// [`conv2d_forward`] of a 3x3 convolution whose input comes already padded
+/// (`xp`, laid out as `g.forward_pad()`, by [`conv2d_pad`] or by the pass that
+/// wrote the input): the tiled pass alone.
+#[allow(clippy::too_many_arguments)]
+pub fn conv2d_forward_padded(
+    gpu: &Gpu,
+    prog: &mut Program,
+    y: &Tensor,
+    xp: &Tensor,
+    w: &Tensor,
+    b: Option<&Tensor>,
+    g: &Conv2dGeom,
+    scratch: &mut dyn Scratch,
+) -> Result<()> {
+    expect_shape("conv2d weight", w, &g.w_shape())?;
+    let wt = scratch.weight_tiles(gpu, prog, w, g, false, false)?;
+    conv2d_forward_tiled(gpu, prog, y, xp, &wt, b, g, false)?;
+    scratch.give_weight_tiles(wt);
+    Ok(())
 }
 
 /// How the backward-data pass runs as a stride-1 tiled convolution: the
@@ -1113,6 +1132,14 @@ pub fn conv2d_backward_data_tiled_s2(
     Ok(())
 }
 
+/// The padded copy of dy that [`conv2d_backward_data`] reads for `g` (the
+/// stride-2 kernel's or the stride-1 tiled pass's), or `None` where it reads
+/// dy as it is.
+pub fn backward_data_pad(g: &Conv2dGeom) -> Option<PadGeom> {
+    backward_data_tiles(g)?;
+    backward_data_s2_pad(g).or_else(|| backward_data_plan(g).map(|(_, pg)| pg))
+}
+
 /// The backward-data pass (dx, or dx += with `accumulate`), on the fastest
 /// path for its shape: for 3x3 windows the direct stride-2 kernel or the
 /// stride-1 tiled kernel over dy padded (and, for other strides, dilated)
@@ -1133,16 +1160,7 @@ pub fn conv2d_backward_data(
     let Some(flip) = backward_data_tiles(g) else {
         return conv2d_backward_data_reference(gpu, prog, dx, dy, w, g, accumulate);
     };
-    if let Some(pg) = backward_data_s2_pad(g) {
-        let dyp = scratch.take(gpu, &pg.shape())?;
-        conv2d_pad(gpu, prog, &dyp, dy, &pg)?;
-        let wt = scratch.weight_tiles(gpu, prog, w, g, true, flip)?;
-        conv2d_backward_data_tiled_s2(gpu, prog, dx, &dyp, &wt, g, accumulate)?;
-        scratch.give(dyp);
-        scratch.give_weight_tiles(wt);
-        return Ok(());
-    }
-    let Some((t, pg)) = backward_data_plan(g) else {
+    let Some(pg) = backward_data_pad(g) else {
         let wt = scratch.weight_tiles(gpu, prog, w, g, true, flip)?;
         conv2d_direct_backward_data(gpu, prog, dx, dy, &wt, g, accumulate)?;
         scratch.give_weight_tiles(wt);
@@ -1150,19 +1168,49 @@ pub fn conv2d_backward_data(
     };
     let dyp = scratch.take(gpu, &pg.shape())?;
     conv2d_pad(gpu, prog, &dyp, dy, &pg)?;
+    conv2d_backward_data_padded(gpu, prog, dx, &dyp, w, g, accumulate, scratch)?;
+    scratch.give(dyp);
+    Ok(())
+}
+
+/// [`conv2d_backward_data`] from dy already padded (`dyp`, laid out as
+/// [`backward_data_pad`] says, by [`conv2d_pad`] or by the pass that wrote dy).
+#[allow(clippy::too_many_arguments)]
+pub fn conv2d_backward_data_padded(
+    gpu: &Gpu,
+    prog: &mut Program,
+    dx: &Tensor,
+    dyp: &Tensor,
+    w: &Tensor,
+    g: &Conv2dGeom,
+    accumulate: bool,
+    scratch: &mut dyn Scratch,
+) -> Result<()> {
+    let (Some(flip), Some(pg)) = (backward_data_tiles(g), backward_data_pad(g)) else {
+        return Err(Error::invalid(format!(
+            "conv2d_backward_data_padded: no padded backward-data pass for {g:?}"
+        )));
+    };
+    expect_shape("conv2d weight", w, &g.w_shape())?;
+    expect_shape("conv2d padded dy", dyp, &pg.shape())?;
     let wt = scratch.weight_tiles(gpu, prog, w, g, true, flip)?;
+    if backward_data_s2_pad(g).is_some() {
+        conv2d_backward_data_tiled_s2(gpu, prog, dx, dyp, &wt, g, accumulate)?;
+        scratch.give_weight_tiles(wt);
+        return Ok(());
+    }
+    let (t, _) = backward_data_plan(g).ok_or_else(|| Error::invalid("no backward-data plan"))?;
     let tiling = tuned::<Tiling>(gpu, &t)?;
     if accumulate && tiling != Tiling::Row {
         // The 4-row tile has no adding twin: it writes a scratch tensor, which
         // one memory-bound pass adds to dx (faster than the 1-row adding pass).
         let tmp = scratch.take(gpu, dx.shape())?;
-        conv2d_forward_tiled_as(gpu, prog, &tmp, &dyp, &wt, None, &t, false, Some(tiling))?;
+        conv2d_forward_tiled_as(gpu, prog, &tmp, dyp, &wt, None, &t, false, Some(tiling))?;
         crate::kernels::elementwise::copy(gpu, prog, dx, &tmp, true)?;
         scratch.give(tmp);
     } else {
-        conv2d_forward_tiled_as(gpu, prog, dx, &dyp, &wt, None, &t, accumulate, Some(tiling))?;
+        conv2d_forward_tiled_as(gpu, prog, dx, dyp, &wt, None, &t, accumulate, Some(tiling))?;
     }
-    scratch.give(dyp);
     scratch.give_weight_tiles(wt);
     Ok(())
 }

@@ -182,6 +182,8 @@ impl KernelInfo {
 /// Entry points with a variant for smaller limits, which their launcher runs
 /// where they do not fit (see [`Kernel::fits`]).
 pub const WITH_VARIANT: &[&str] = &[
+    "bn_apply_pad4",
+    "bn_backward_apply_pad4",
     "bn_backward_apply",
     "bn_backward_apply4",
     "bn_stats_coef",
@@ -259,6 +261,9 @@ table! {
     BN_STATS_COEF: batchnorm::BnParams = BATCHNORM_FORWARD::"bn_stats_coef", [64, 1, 1], [Write, Write, Write, Write, Read, Read, Read];
     BN_APPLY: batchnorm::BnParams = BATCHNORM_FORWARD::"bn_apply", [64, 1, 1], [Write, Read, Read, Read];
     BN_APPLY4: batchnorm::BnParams = BATCHNORM_FORWARD::"bn_apply4", [64, 1, 1], [Write, Read, Read, Read];
+    /// BN_APPLY4 also writing the output's padded copy (5 storage buffers;
+    /// where a stage has fewer, BN_APPLY4 and CONV2D_PAD run instead).
+    BN_APPLY_PAD4: batchnorm::BnParams = BATCHNORM_FORWARD::"bn_apply_pad4", [64, 1, 1], [Write, Read, Read, Read, Write];
     // Batch norm backward.
     BN_BACKWARD_MEAN: batchnorm::BnParams = BATCHNORM_BACKWARD::"bn_backward_mean", [64, 1, 1], [Write, Read];
     BN_BACKWARD_PARTIAL: batchnorm::BnParams = BATCHNORM_BACKWARD::"bn_backward_partial", [128, 1, 1], [Write, Read, Read, Read];
@@ -275,6 +280,9 @@ table! {
     /// BN_BACKWARD_GATE and BN_BACKWARD_APPLY_GATED in its place.
     BN_BACKWARD_APPLY: batchnorm::BnParams = BATCHNORM_BACKWARD::"bn_backward_apply", [64, 1, 1], [Write, Write, Read, Read, Read, Read];
     BN_BACKWARD_APPLY4: batchnorm::BnParams = BATCHNORM_BACKWARD::"bn_backward_apply4", [64, 1, 1], [Write, Write, Read, Read, Read, Read];
+    /// BN_BACKWARD_APPLY4 also writing dx's padded copy (7 storage buffers;
+    /// where a stage has fewer, the unfused apply and CONV2D_PAD run instead).
+    BN_BACKWARD_APPLY_PAD4: batchnorm::BnParams = BATCHNORM_BACKWARD::"bn_backward_apply_pad4", [64, 1, 1], [Write, Write, Read, Read, Read, Read, Write];
     BN_BACKWARD_GATE: batchnorm::BnParams = BATCHNORM_BACKWARD::"bn_backward_gate", [64, 1, 1], [Write, Write, Read, Read];
     BN_BACKWARD_GATE4: batchnorm::BnParams = BATCHNORM_BACKWARD::"bn_backward_gate4", [64, 1, 1], [Write, Write, Read, Read];
     BN_BACKWARD_APPLY_GATED: batchnorm::BnParams = BATCHNORM_BACKWARD::"bn_backward_apply_gated", [64, 1, 1], [Write, Read, Read];

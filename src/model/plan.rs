@@ -15,8 +15,8 @@ use crate::kernels::sgd::SgdParams;
 use crate::kernels::{Program, conv2d, elementwise, linear, loss, pool, shortcut};
 use crate::model::graph::{Block, Graph, Op, Tid};
 use crate::model::params::Params;
-use crate::ops::BnOptions;
 use crate::ops::SgdConfig;
+use crate::ops::{BnOptions, PadGeom};
 
 /// Batch norm with batch statistics (training) or running statistics (eval).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,6 +43,14 @@ struct Scratch {
     free: HashMap<Vec<usize>, Vec<Tensor>>,
     /// (offset of the weights in their buffer, backward-data, flipped) → tiles.
     tiles: HashMap<(u64, bool, bool), Tensor>,
+    /// Activations their batch norm writes zero-padded too, in the layout of
+    /// the tiled conv that reads them ([`fused_pads`]).
+    pad_acts: HashMap<Tid, PadGeom>,
+    /// Those padded copies, once recorded.
+    padded_acts: HashMap<Tid, (PadGeom, Tensor)>,
+    /// Gradients of conv outputs that the batch norm after the conv wrote
+    /// zero-padded for the conv's backward-data pass.
+    padded_grads: HashMap<Tid, Tensor>,
 }
 
 impl conv2d::Scratch for Scratch {
@@ -148,6 +156,45 @@ fn tile_jobs(
     Ok(jobs)
 }
 
+/// The activations whose batch norm also writes the zero-padded copy that
+/// the first tiled 3x3 conv reading them needs (a pass fewer per conv), with
+/// that layout: every one written by a batch norm that runs, but a lesioned
+/// block's output (written again by the lesion).
+fn fused_pads(
+    graph: &Graph,
+    batch: usize,
+    skipped: &BTreeSet<usize>,
+    lesions: &BTreeSet<usize>,
+) -> HashMap<Tid, PadGeom> {
+    let by_bn: BTreeSet<Tid> = graph
+        .ops
+        .iter()
+        .enumerate()
+        .filter(|(j, op)| matches!(op, Op::BatchNorm { .. }) && !skipped.contains(j))
+        .map(|(_, op)| op.output())
+        .filter(|t| !lesions.iter().any(|&b| graph.blocks[b].output == *t))
+        .collect();
+    let mut pads = HashMap::new();
+    for (i, op) in graph.ops.iter().enumerate() {
+        let Op::Conv {
+            x,
+            y,
+            k,
+            stride,
+            pad,
+            ..
+        } = op
+        else {
+            continue;
+        };
+        let g = graph.conv_geom(batch, *x, *y, *k, *stride, *pad);
+        if !skipped.contains(&i) && conv2d::has_tiled_forward(&g) && by_bn.contains(x) {
+            pads.entry(*x).or_insert_with(|| g.forward_pad());
+        }
+    }
+    pads
+}
+
 /// A graph ready to run for `batch` samples.
 pub struct Plan {
     gpu: Gpu,
@@ -227,6 +274,7 @@ impl Plan {
         let mut prog = Program::new();
         let mut scratch = Scratch::default();
         let skipped = graph.lesioned_ops(&opts.lesions);
+        scratch.pad_acts = fused_pads(graph, batch, &skipped, &opts.lesions);
         // Every conv's weight tiles (forward, and backward-data where the
         // input's gradient is needed), in one pass at the start of the step.
         let jobs = tile_jobs(graph, params, batch, opts.backward, &skipped)?;
@@ -311,16 +359,36 @@ impl Plan {
             } => {
                 let g = self.graph.conv_geom(self.batch, *x, *y, *k, *stride, *pad);
                 let w = params.param(&format!("{name}.weight"))?;
-                self.state[i].xp = conv2d::conv2d_forward(
-                    &gpu,
-                    prog,
-                    &self.acts[*y],
-                    &self.acts[*x],
-                    &w,
-                    None,
-                    &g,
-                    scratch,
-                )?;
+                let padded = scratch
+                    .padded_acts
+                    .get(x)
+                    .filter(|(pg, _)| conv2d::has_tiled_forward(&g) && *pg == g.forward_pad())
+                    .map(|(_, xp)| xp.clone());
+                self.state[i].xp = match padded {
+                    Some(xp) => {
+                        conv2d::conv2d_forward_padded(
+                            &gpu,
+                            prog,
+                            &self.acts[*y],
+                            &xp,
+                            &w,
+                            None,
+                            &g,
+                            scratch,
+                        )?;
+                        Some(xp)
+                    }
+                    None => conv2d::conv2d_forward(
+                        &gpu,
+                        prog,
+                        &self.acts[*y],
+                        &self.acts[*x],
+                        &w,
+                        None,
+                        &g,
+                        scratch,
+                    )?,
+                };
             }
             Op::BatchNorm {
                 name,
@@ -341,13 +409,19 @@ impl Plan {
                 let coef = gpu.tensor(&[2, g.c])?;
                 let res = residual.map(|r| self.acts[r].clone());
                 let (xa, ya) = (self.acts[*x].clone(), self.acts[*y].clone());
+                let pad = match scratch.pad_acts.get(y) {
+                    Some(pg) => Some((*pg, gpu.tensor(&pg.shape())?)),
+                    None => None,
+                };
+                let padded = pad.as_ref().map(|(pg, xp)| batchnorm::Padded { xp, pg });
                 match self.mode {
                     Mode::Train => {
                         let saved = gpu.tensor(&[2, g.c])?;
-                        batchnorm::batchnorm_forward_train(
+                        batchnorm::batchnorm_forward_train_padded(
                             &gpu,
                             prog,
                             &ya,
+                            padded,
                             &saved,
                             &coef,
                             &rm,
@@ -362,10 +436,11 @@ impl Plan {
                         self.state[i].saved = Some(saved);
                     }
                     Mode::Eval => {
-                        batchnorm::batchnorm_forward_eval(
+                        batchnorm::batchnorm_forward_eval_padded(
                             &gpu,
                             prog,
                             &ya,
+                            padded,
                             &coef,
                             &xa,
                             &rm,
@@ -379,6 +454,9 @@ impl Plan {
                     }
                 }
                 self.state[i].coef = Some(coef);
+                if let Some(p) = pad {
+                    scratch.padded_acts.insert(*y, p);
+                }
             }
             Op::Add { a, b, y, relu } => elementwise::add_forward(
                 &gpu,
@@ -478,7 +556,17 @@ impl Plan {
                     )?;
                     if needs_grad(*x) {
                         let (gx, acc) = grad_target(&gpu, scratch, &mut grads, *x, &self.acts[*x])?;
-                        conv2d::conv2d_backward_data(&gpu, prog, &gx, &gy, &w, &g, acc, scratch)?;
+                        match scratch.padded_grads.remove(&y) {
+                            Some(dyp) => {
+                                conv2d::conv2d_backward_data_padded(
+                                    &gpu, prog, &gx, &dyp, &w, &g, acc, scratch,
+                                )?;
+                                scratch.give(dyp);
+                            }
+                            None => conv2d::conv2d_backward_data(
+                                &gpu, prog, &gx, &gy, &w, &g, acc, scratch,
+                            )?,
+                        }
                         grads[*x] = Some(gx);
                     }
                 }
@@ -504,12 +592,25 @@ impl Plan {
                         )),
                         None => None,
                     };
-                    // dx of a BN is never summed: its input is a conv output read only here.
                     let gx = scratch.take(&gpu, self.acts[*x].shape())?;
-                    batchnorm::batchnorm_backward(
+                    // dx padded for the backward-data pass of the conv before,
+                    // when dx is that conv's whole output gradient.
+                    let pg = self
+                        .conv_dy_pad(*x)
+                        .filter(|_| needs_grad(*x) && grads[*x].is_none());
+                    let dxp = match &pg {
+                        Some(pg) => Some(scratch.take(&gpu, &pg.shape())?),
+                        None => None,
+                    };
+                    let padded = pg
+                        .as_ref()
+                        .zip(dxp.as_ref())
+                        .map(|(pg, xp)| batchnorm::Padded { xp, pg });
+                    batchnorm::batchnorm_backward_padded(
                         &gpu,
                         prog,
                         &gx,
+                        padded,
                         &dgamma,
                         &dbeta,
                         res.as_ref().map(|(_, (t, acc))| ResidualGrad {
@@ -525,6 +626,9 @@ impl Plan {
                     )?;
                     if let Some((r, (t, _))) = res {
                         grads[r] = Some(t);
+                    }
+                    if let Some(dxp) = dxp {
+                        scratch.padded_grads.insert(*x, dxp);
                     }
                     if needs_grad(*x) {
                         accumulate_into(&gpu, prog, scratch, &mut grads, *x, gx)?;
@@ -616,6 +720,30 @@ impl Plan {
             scratch.give(gy);
         }
         Ok(())
+    }
+
+    /// The padded dy the backward-data pass of the conv producing `t` reads,
+    /// when `t` is a conv output that only one op reads (so its gradient is
+    /// that op's alone) and the conv's input needs a gradient.
+    fn conv_dy_pad(&self, t: Tid) -> Option<PadGeom> {
+        if self.graph.consumers()[t].len() != 1 {
+            return None;
+        }
+        let Some(Op::Conv {
+            x,
+            y,
+            k,
+            stride,
+            pad,
+            ..
+        }) = self.graph.ops.iter().find(|op| op.output() == t)
+        else {
+            return None;
+        };
+        if *x == self.graph.input {
+            return None;
+        }
+        conv2d::backward_data_pad(&self.graph.conv_geom(self.batch, *x, *y, *k, *stride, *pad))
     }
 
     /// Prepares the SGD dispatch for the next step (`first` initialises momentum).

@@ -1,6 +1,6 @@
 use reslab::cpu;
 use reslab::kernels::batchnorm::*;
-use reslab::ops::{BnGeom, BnOptions};
+use reslab::ops::{BnGeom, BnOptions, PadGeom};
 
 use crate::common::*;
 
@@ -371,4 +371,196 @@ fn batchnorm_train_rejects_one_value_per_channel() {
         e.to_string().contains("more than one value per channel"),
         "{e}"
     );
+}
+
+/// Planes of h x w and layouts of their padded copy: the tiled conv's forward
+/// input (offset 1, 1), the stride-2 backward-data dy (offset 0, rows and
+/// columns to spare), and layouts the fused passes do not take (a width not a
+/// multiple of 4, an offset of 2 columns, dilation), which run the pad pass.
+fn pad_cases() -> Vec<(BnGeom, PadGeom, bool)> {
+    let mut out = Vec::new();
+    for (n, c, h, w, oy, ox, extra_rows, dil) in [
+        (2, 3, 8, 8, 1, 1, 2, 1),
+        (3, 5, 4, 16, 1, 1, 4, 1),
+        (1, 2, 6, 4, 0, 0, 1, 1),
+        (4, 3, 5, 12, 0, 0, 1, 1),
+        (2, 2, 3, 5, 1, 1, 2, 1),
+        (2, 3, 4, 8, 2, 2, 4, 1),
+        (2, 2, 4, 4, 1, 1, 5, 2),
+    ] {
+        let pg = PadGeom {
+            n,
+            c,
+            h,
+            w,
+            hp: oy + (h - 1) * dil + 1 + extra_rows,
+            pitch: (ox + (w - 1) * dil + 2).next_multiple_of(4),
+            oy,
+            ox,
+            dil,
+        };
+        let fused = w % 4 == 0 && ox <= 1 && dil == 1;
+        out.push((BnGeom { n, c, hw: h * w }, pg, fused));
+    }
+    out
+}
+
+fn padded(pg: &PadGeom, plane: &[f32]) -> Vec<f32> {
+    let mut want = vec![0f32; pg.shape().iter().product()];
+    cpu::conv2d_pad(&mut want, plane, pg);
+    want
+}
+
+/// The apply passes that also write their output zero-padded (forward train
+/// and eval, backward) against the CPU twins of batch norm then conv2d_pad;
+/// the copy is written whole (the tensor starts as NaN), and where the layout
+/// allows in the apply pass itself: no pass more than without the copy.
+#[test]
+fn batchnorm_padded_outputs_match_cpu_twins() {
+    let gpu = gpu();
+    for (i, (g, pg, fused)) in pad_cases().into_iter().enumerate() {
+        let d = data(&g, 300 + i as u64);
+        let relu = i % 2 == 0;
+        let residual = i % 3 != 1;
+        let o = BnOptions {
+            relu,
+            ..Default::default()
+        };
+        let what = format!("{pg:?} relu={relu} residual={residual}");
+        let shape = [g.n, g.c, g.hw, 1];
+        let nan = vec![f32::NAN; pg.shape().iter().product()];
+        let (tx, tg, tb) = (up(&shape, &d.x), up(&[g.c], &d.gamma), up(&[g.c], &d.beta));
+        let (trm, trv, tres) = (up(&[g.c], &d.rm), up(&[g.c], &d.rv), up(&shape, &d.res));
+        let (ty, tsaved, tcoef) = (empty(&shape), empty(&[2, g.c]), empty(&[2, g.c]));
+        let (typ, tdxp) = (up(&pg.shape(), &nan), up(&pg.shape(), &nan));
+        let tdout = up(&shape, &d.dout);
+        let (tdx, tdg, tdb, tdres) = (
+            empty(&shape),
+            empty(&[g.c]),
+            empty(&[g.c]),
+            up(&shape, &d.dres0),
+        );
+        let res = residual.then_some(&tres);
+        let dres = residual.then_some(ResidualGrad {
+            dres: &tdres,
+            accumulate: true,
+        });
+        let mut lens = [0usize; 2];
+        for (k, pad) in [None, Some(Padded { xp: &typ, pg: &pg })].into_iter().enumerate() {
+            let mut p = reslab::kernels::Program::new();
+            batchnorm_forward_train_padded(
+                gpu, &mut p, &ty, pad, &tsaved, &tcoef, &trm, &trv, &tx, &tg, &tb, res, &g, &o,
+            )
+            .unwrap();
+            lens[k] = p.len();
+        }
+        assert_eq!(lens[1], lens[0] + usize::from(!fused), "forward passes {what}");
+        run(|p| {
+            batchnorm_forward_train_padded(
+                gpu,
+                p,
+                &ty,
+                Some(Padded { xp: &typ, pg: &pg }),
+                &tsaved,
+                &tcoef,
+                &trm,
+                &trv,
+                &tx,
+                &tg,
+                &tb,
+                res,
+                &g,
+                &o,
+            )?;
+            let dxp = Some(Padded { xp: &tdxp, pg: &pg });
+            let mut plain = reslab::kernels::Program::new();
+            batchnorm_backward(
+                gpu, &mut plain, &tdx, &tdg, &tdb, dres, &tdout, relu.then_some(&ty), &tx,
+                &tsaved, &tg, &g,
+            )?;
+            let before = p.len();
+            batchnorm_backward_padded(
+                gpu,
+                p,
+                &tdx,
+                dxp,
+                &tdg,
+                &tdb,
+                dres,
+                &tdout,
+                relu.then_some(&ty),
+                &tx,
+                &tsaved,
+                &tg,
+                &g,
+            )?;
+            assert_eq!(
+                p.len() - before,
+                plain.len() + usize::from(!fused),
+                "backward passes {what}"
+            );
+            Ok(())
+        });
+        // The CPU twins: batch norm, then the pad of what it wrote.
+        let (mut y, mut saved, mut rm, mut rv) = (
+            vec![0f32; g.len()],
+            vec![0f32; 2 * g.c],
+            d.rm.clone(),
+            d.rv.clone(),
+        );
+        let cres = residual.then_some(&d.res[..]);
+        cpu::batchnorm_forward_train(
+            &mut y, &mut saved, &mut rm, &mut rv, &d.x, &d.gamma, &d.beta, cres, &g, &o,
+        );
+        let (mut dx, mut dg, mut db, mut dr) = (
+            vec![0f32; g.len()],
+            vec![0f32; g.c],
+            vec![0f32; g.c],
+            d.dres0.clone(),
+        );
+        cpu::batchnorm_backward(
+            &mut dx,
+            &mut dg,
+            &mut db,
+            residual.then_some((&mut dr[..], true)),
+            &d.dout,
+            relu.then_some(&y[..]),
+            &d.x,
+            &saved,
+            &d.gamma,
+            &g,
+        );
+        assert_close(&format!("y {what}"), &read(&ty), &y, 1e-4);
+        assert_close(&format!("padded y {what}"), &read(&typ), &padded(&pg, &y), 1e-4);
+        assert_close(&format!("dx {what}"), &read(&tdx), &dx, 1e-4);
+        assert_close(&format!("padded dx {what}"), &read(&tdxp), &padded(&pg, &dx), 1e-4);
+        assert_close(&format!("dgamma {what}"), &read(&tdg), &dg, 1e-4);
+        assert_close(&format!("dres {what}"), &read(&tdres), &dr, 1e-4);
+
+        // Eval: the same apply over the running statistics.
+        let typ = up(&pg.shape(), &nan);
+        run(|p| {
+            batchnorm_forward_eval_padded(
+                gpu,
+                p,
+                &ty,
+                Some(Padded { xp: &typ, pg: &pg }),
+                &tcoef,
+                &tx,
+                &trm,
+                &trv,
+                &tg,
+                &tb,
+                res,
+                &g,
+                &o,
+            )
+        });
+        // The running statistics the training pass above left.
+        let mut y = vec![0f32; g.len()];
+        cpu::batchnorm_forward_eval(&mut y, &d.x, &rm, &rv, &d.gamma, &d.beta, cres, &g, &o);
+        assert_close(&format!("eval y {what}"), &read(&ty), &y, 1e-4);
+        assert_close(&format!("eval padded y {what}"), &read(&typ), &padded(&pg, &y), 1e-4);
+    }
+    no_errors();
 }
