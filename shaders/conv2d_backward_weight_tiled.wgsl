@@ -17,6 +17,13 @@
 //       (uniform loads); xp differs by ci.
 //   conv2d_backward_weight_reduce
 //       1 dweight [Co, Ci, 3, 3]  2 partials     one invocation per element of dweight
+//   conv2d_backward_weight_reduce_batch
+//       1 grads  2 partials (many convolutions')  3 jobs (u32, 5 per job)
+//       conv2d_backward_weight_reduce for many convolutions in one pass: job j
+//       (fields: first, len, dst, src, chunks) writes grads[dst + e] = Σ_s
+//       partials[src + s·len + e] for e < len, the same sum in the same order.
+//       One invocation per element of the jobs one after another (job j's from
+//       element `first`), which finds its job by binary search.
 
 struct WgradParams {
     n: u32, ci: u32, co: u32, ho: u32,
@@ -285,4 +292,44 @@ fn conv2d_backward_weight_reduce(@builtin(global_invocation_id) gid: vec3<u32>,
         acc += r_partials[s * p.len + i];
     }
     r_dweight[i] = acc;
+}
+
+struct ReduceBatchParams {
+    jobs: u32, total: u32, _pad0: u32, _pad1: u32,
+}
+
+@group(0) @binding(0) var<uniform> rb: ReduceBatchParams;
+@group(0) @binding(1) var<storage, read_write> b_grads: array<f32>;
+@group(0) @binding(2) var<storage, read> b_partials: array<f32>;
+@group(0) @binding(3) var<storage, read> b_jobs: array<u32>;
+
+const REDUCE_JOB: u32 = 5u;
+
+@compute @workgroup_size(REDUCE_WG)
+fn conv2d_backward_weight_reduce_batch(@builtin(global_invocation_id) gid: vec3<u32>,
+                                       @builtin(num_workgroups) nwg: vec3<u32>) {
+    let i = gid.x + gid.y * nwg.x * REDUCE_WG;
+    if i >= rb.total {
+        return;
+    }
+    // The last job starting at or before i.
+    var lo = 0u;
+    var hi = rb.jobs;
+    while hi - lo > 1u {
+        let mid = (lo + hi) / 2u;
+        if b_jobs[REDUCE_JOB * mid] <= i {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    let j = REDUCE_JOB * lo;
+    let e = i - b_jobs[j];
+    let len = b_jobs[j + 1u];
+    let src = b_jobs[j + 3u] + e;
+    var acc = 0.0;
+    for (var s = 0u; s < b_jobs[j + 4u]; s++) {
+        acc += b_partials[src + s * len];
+    }
+    b_grads[b_jobs[j + 2u] + e] = acc;
 }

@@ -172,6 +172,94 @@ fn reduce_chunks(
     Ok(())
 }
 
+params! {
+    /// Mirrors `ReduceBatchParams` of conv2d_backward_weight_tiled.wgsl.
+    pub struct ReduceBatchParams {
+        jobs: u32,
+        total: u32,
+        _pad0: u32,
+        _pad1: u32,
+    }
+}
+
+/// A weight gradient left as partial sums ([`conv2d_backward_weight_partials`]):
+/// its `dw` and the `partials` of [`wgrad_partials_shape`].
+#[derive(Clone)]
+pub struct WgradJob {
+    pub dw: Tensor,
+    pub partials: Tensor,
+}
+
+/// Fields per job in the table the batched reduction reads.
+const REDUCE_JOB_FIELDS: usize = 5;
+
+/// Sums the chunks of every job's partial sums into its `dw` in one pass, as
+/// [`conv2d_backward_weight`]'s own reduction would (the same order, the
+/// same bits): every `dw` a range of `grads`, every `partials` a range of
+/// `arena`, each of which one binding holds.
+pub fn conv2d_backward_weight_reduce_batch(
+    gpu: &Gpu,
+    prog: &mut Program,
+    grads: &Tensor,
+    arena: &Tensor,
+    jobs: &[WgradJob],
+) -> Result<()> {
+    if jobs.is_empty() {
+        return Ok(());
+    }
+    let inside = |t: &Tensor, of: &Tensor| {
+        t.buffer() == of.buffer()
+            && t.offset() >= of.offset()
+            && t.offset() + t.bytes() <= of.offset() + of.bytes()
+    };
+    let mut table = Vec::with_capacity(REDUCE_JOB_FIELDS * jobs.len());
+    let mut total = 0usize;
+    for j in jobs {
+        let [co, ci, kh, kw] = <[usize; 4]>::try_from(j.dw.shape()).map_err(|_| {
+            Error::invalid("conv2d_backward_weight_reduce_batch: dw is not [Co, Ci, 3, 3]")
+        })?;
+        let len = co * ci * kh * kw;
+        if kh != 3 || kw != 3 || j.partials.shape().get(1..) != Some(&[co, ci, 9][..]) {
+            return Err(Error::invalid(format!(
+                "conv2d_backward_weight_reduce_batch: partial sums {:?} are not of dw {:?}",
+                j.partials.shape(),
+                j.dw.shape()
+            )));
+        }
+        if !inside(&j.dw, grads) || !inside(&j.partials, arena) {
+            return Err(Error::invalid(
+                "conv2d_backward_weight_reduce_batch: a job's tensors are not ranges of the batch's",
+            ));
+        }
+        table.extend([
+            u32_of("weight gradients of a batch", total)?,
+            u32_of("weight gradient length", len)?,
+            u32_of("weight gradient offset", ((j.dw.offset() - grads.offset()) / 4) as usize)?,
+            u32_of("partial sums offset", ((j.partials.offset() - arena.offset()) / 4) as usize)?,
+            j.partials.shape()[0] as u32,
+        ]);
+        total += len;
+    }
+    let table_t = gpu.tensor(&[table.len()])?;
+    gpu.write_u32(&table_t, &table)?;
+    let p = ReduceBatchParams {
+        jobs: jobs.len() as u32,
+        total: u32_of("weight gradients of a batch", total)?,
+        _pad0: 0,
+        _pad1: 0,
+    };
+    let k = &table::CONV2D_BACKWARD_WEIGHT_REDUCE_BATCH;
+    launch(
+        gpu,
+        prog,
+        k,
+        &p,
+        &[Some(grads), Some(arena), Some(&table_t)],
+        k.grid_1d(gpu, total)?,
+    )?;
+    Ok(())
+}
+
 /// Bias gradient: dbias[co] = sum of dy over batch and pixels.
 pub fn conv2d_backward_bias(
     gpu: &Gpu,
@@ -1288,12 +1376,17 @@ pub fn conv2d_backward_weight_tiled(
     xp: &Tensor,
     g: &Conv2dGeom,
 ) -> Result<()> {
-    let tiling = if g.sh == 1 && has_tiled_forward(g) {
+    let tiling = wgrad_tiling(gpu, g)?;
+    conv2d_backward_weight_tiled_as(gpu, prog, dw, dyv, xp, g, tiling)
+}
+
+/// The adapter's tiling of a stride-1 tiled weight gradient (`None` at stride 2).
+fn wgrad_tiling(gpu: &Gpu, g: &Conv2dGeom) -> Result<Option<WgradTiling>> {
+    Ok(if g.sh == 1 && has_tiled_forward(g) {
         Some(tuned::<WgradTiling>(gpu, g)?)
     } else {
         None
-    };
-    conv2d_backward_weight_tiled_as(gpu, prog, dw, dyv, xp, g, tiling)
+    })
 }
 
 /// [`conv2d_backward_weight_tiled`] with the tiling of a stride-1 pass given
@@ -1302,6 +1395,34 @@ pub fn conv2d_backward_weight_tiled_as(
     gpu: &Gpu,
     prog: &mut Program,
     dw: &Tensor,
+    dyv: &Tensor,
+    xp: &Tensor,
+    g: &Conv2dGeom,
+    tiling: Option<WgradTiling>,
+) -> Result<()> {
+    wgrad_tiled(gpu, prog, WgradOut::Reduced(dw), dyv, xp, g, tiling)
+}
+
+/// Where a tiled weight gradient goes: reduced into dw by a pass of its own,
+/// or left as the partial sums of its chunks for a batched reduction
+/// ([`conv2d_backward_weight_reduce_batch`]).
+#[derive(Clone, Copy)]
+pub enum WgradOut<'a> {
+    Reduced(&'a Tensor),
+    /// A tensor of [`wgrad_partials_shape`].
+    Partials(&'a Tensor),
+}
+
+/// The partial sums, [chunks, Co, Ci, 9], that the tiled weight gradient of
+/// `g` reduces; `None` where `g` has none.
+pub fn wgrad_partials_shape(g: &Conv2dGeom) -> Option<[usize; 4]> {
+    has_tiled_forward(g).then(|| [tiled_weight_split(g).1, g.cout, g.cin, 9])
+}
+
+fn wgrad_tiled(
+    gpu: &Gpu,
+    prog: &mut Program,
+    out: WgradOut<'_>,
     dyv: &Tensor,
     xp: &Tensor,
     g: &Conv2dGeom,
@@ -1320,7 +1441,9 @@ pub fn conv2d_backward_weight_tiled_as(
     }
     let pg = g.forward_pad();
     let dy_pitch = g.wo().next_multiple_of(4);
-    expect_shape("conv2d dweight", dw, &g.w_shape())?;
+    if let WgradOut::Reduced(dw) = out {
+        expect_shape("conv2d dweight", dw, &g.w_shape())?;
+    }
     // dy itself when its rows are a multiple of 4 floats, else its padded copy.
     expect_shape(
         "conv2d dy (rows padded to 4)",
@@ -1339,7 +1462,13 @@ pub fn conv2d_backward_weight_tiled_as(
     let (imgs, chunks) = tiled_weight_split(g);
     let len = g.cout * g.cin * 9;
     u32_of("weight-gradient partial sums", chunks * len)?;
-    let partials = gpu.tensor(&[chunks, g.cout, g.cin, 9])?;
+    let partials = match out {
+        WgradOut::Reduced(_) => gpu.tensor(&[chunks, g.cout, g.cin, 9])?,
+        WgradOut::Partials(t) => {
+            expect_shape("conv2d weight-gradient partial sums", t, &[chunks, g.cout, g.cin, 9])?;
+            t.clone()
+        }
+    };
     let p = WgradParams {
         n: g.n as u32,
         ci: g.cin as u32,
@@ -1376,7 +1505,10 @@ pub fn conv2d_backward_weight_tiled_as(
         &[Some(&partials), Some(dyv), Some(xp)],
         grid,
     )?;
-    reduce_chunks(gpu, prog, dw, &partials, chunks)
+    match out {
+        WgradOut::Reduced(dw) => reduce_chunks(gpu, prog, dw, &partials, chunks),
+        WgradOut::Partials(_) => Ok(()),
+    }
 }
 
 /// The weight gradient, on the fastest path for its shape: the tiled 3x3
@@ -1398,6 +1530,46 @@ pub fn conv2d_backward_weight(
         return conv2d_direct_weight(gpu, prog, dw, dy, x, g);
     }
     check(g, dy, x, dw, None)?;
+    backward_weight_tiled_from(gpu, prog, WgradOut::Reduced(dw), dy, x, xp, g, scratch)
+}
+
+/// [`conv2d_backward_weight`] of a 3x3 convolution ([`wgrad_partials_shape`]
+/// is `Some`) that leaves the partial sums of its chunks in `partials`, for
+/// [`conv2d_backward_weight_reduce_batch`] to reduce with others'.
+#[allow(clippy::too_many_arguments)]
+pub fn conv2d_backward_weight_partials(
+    gpu: &Gpu,
+    prog: &mut Program,
+    partials: &Tensor,
+    dy: &Tensor,
+    x: &Tensor,
+    xp: Option<&Tensor>,
+    g: &Conv2dGeom,
+    scratch: &mut dyn Scratch,
+) -> Result<()> {
+    if !has_tiled_forward(g) {
+        return Err(Error::invalid(format!(
+            "conv2d_backward_weight_partials: no tiled weight gradient for {g:?}"
+        )));
+    }
+    expect_shape("conv2d dy", dy, &g.y_shape())?;
+    expect_shape("conv2d input", x, &g.x_shape())?;
+    backward_weight_tiled_from(gpu, prog, WgradOut::Partials(partials), dy, x, xp, g, scratch)
+}
+
+/// The tiled weight gradient: x padded unless `xp` is given, dy padded
+/// where its rows need it.
+#[allow(clippy::too_many_arguments)]
+fn backward_weight_tiled_from(
+    gpu: &Gpu,
+    prog: &mut Program,
+    out: WgradOut<'_>,
+    dy: &Tensor,
+    x: &Tensor,
+    xp: Option<&Tensor>,
+    g: &Conv2dGeom,
+    scratch: &mut dyn Scratch,
+) -> Result<()> {
     let own = match xp {
         Some(_) => None,
         None => {
@@ -1414,10 +1586,10 @@ pub fn conv2d_backward_weight(
         Some(dpg) => {
             let dyp = scratch.take(gpu, &dpg.shape())?;
             conv2d_pad(gpu, prog, &dyp, dy, &dpg)?;
-            conv2d_backward_weight_tiled(gpu, prog, dw, &dyp, xp, g)?;
+            wgrad_tiled(gpu, prog, out, &dyp, xp, g, wgrad_tiling(gpu, g)?)?;
             scratch.give(dyp);
         }
-        None => conv2d_backward_weight_tiled(gpu, prog, dw, dy, xp, g)?,
+        None => wgrad_tiled(gpu, prog, out, dy, xp, g, wgrad_tiling(gpu, g)?)?,
     }
     if let Some(t) = own {
         scratch.give(t);

@@ -113,6 +113,8 @@ impl MemoryNeed {
             t.add(elems, || name(tid))?;
         }
         let mut largest_pad = 0u64;
+        // Elements of every tiled weight gradient's partial sums.
+        let mut partials = 0u64;
         // Elements of every conv's weight tiles (one buffer, not per batch).
         let mut tiles = 0u64;
         for op in &graph.ops {
@@ -138,6 +140,12 @@ impl MemoryNeed {
                         let s = crate::kernels::conv2d::weight_tiles_shape(&g, backward_data);
                         let elems = s.iter().try_fold(1u64, |a, &d| a.checked_mul(d as u64))?;
                         tiles = tiles.checked_add(elems.checked_add(64)?)?;
+                    }
+                    // Its weight gradient's partial sums (chunks of the batch).
+                    let gb = graph.conv_geom(batch, *x, *y, *k, *stride, *pad);
+                    if let Some(s) = crate::kernels::conv2d::wgrad_partials_shape(&gb) {
+                        let elems = s.iter().try_fold(1u64, |a, &d| a.checked_mul(d as u64))?;
+                        partials = partials.checked_add(elems.checked_add(64)?)?;
                     }
                     if crate::kernels::conv2d::has_tiled_forward(&g) {
                         let s = g.forward_pad().shape();
@@ -169,6 +177,11 @@ impl MemoryNeed {
             // padded copies of dy.
             t.add(largest_act.checked_mul(2)?, || "gradient scratch".into())?;
             t.add(largest_pad, || "gradient scratch".into())?;
+            // The partial sums of the weight gradients reduced together
+            // (crate::model::plan::WGRAD_ARENA_BYTES at most).
+            t.add(partials.min(crate::model::plan::WGRAD_ARENA_BYTES / 4), || {
+                "weight-gradient partial sums".into()
+            })?;
         }
         let params = graph.param_count() as u64;
         let state: u64 = graph

@@ -34,6 +34,9 @@ pub struct PlanOptions {
     pub sgd: Option<SgdConfig>,
     /// Blocks bypassed (output = the shortcut alone), by index in `graph.blocks`.
     pub lesions: BTreeSet<usize>,
+    /// The most bytes of weight-gradient partial sums reduced together
+    /// (default [`WGRAD_ARENA_BYTES`]; 0 reduces each conv's by itself).
+    pub wgrad_batch_bytes: Option<u64>,
 }
 
 /// Scratch tensors reused once their last reader has been recorded, keyed by
@@ -51,6 +54,105 @@ struct Scratch {
     /// Gradients of conv outputs that the batch norm after the conv wrote
     /// zero-padded for the conv's backward-data pass.
     padded_grads: HashMap<Tid, Tensor>,
+    /// Weight gradients whose chunk sums wait to be reduced together.
+    wgrad: Option<WgradBatch>,
+}
+
+/// The most bytes of weight-gradient partial sums a plan keeps for one
+/// batched reduction (more, and the reduction runs in more passes).
+pub const WGRAD_ARENA_BYTES: u64 = 32 << 20;
+
+/// The tiled weight gradients' partial sums, side by side in one tensor, and
+/// the jobs that reduce them into the flat gradients in one pass: a pass per
+/// batch of convs rather than one per conv.
+struct WgradBatch {
+    arena: Tensor,
+    grads: Tensor,
+    used: usize,
+    jobs: Vec<conv2d::WgradJob>,
+}
+
+impl WgradBatch {
+    /// For the tiled convs of `graph` (the gradients `grads` one binding
+    /// holds), or `None` where there is nothing to batch.
+    fn new(
+        gpu: &Gpu,
+        graph: &Graph,
+        batch: usize,
+        grads: &Tensor,
+        bytes: u64,
+    ) -> Result<Option<WgradBatch>> {
+        let l = gpu.limits();
+        let align = (l.min_storage_buffer_offset_alignment as usize / 4).max(1);
+        let max = (l.max_storage_buffer_binding_size as u64).min(bytes) as usize / 4;
+        if grads.bytes() > l.max_storage_buffer_binding_size as u64 {
+            return Ok(None);
+        }
+        let mut total = 0usize;
+        for op in &graph.ops {
+            if let Op::Conv {
+                x,
+                y,
+                k,
+                stride,
+                pad,
+                ..
+            } = op
+                && let Some(s) =
+                    conv2d::wgrad_partials_shape(&graph.conv_geom(batch, *x, *y, *k, *stride, *pad))
+            {
+                let len: usize = s.iter().product();
+                if len <= max {
+                    total = total.next_multiple_of(align) + len;
+                }
+            }
+        }
+        if total == 0 {
+            return Ok(None);
+        }
+        Ok(Some(WgradBatch {
+            arena: gpu.tensor(&[total.min(max)])?,
+            grads: grads.clone(),
+            used: 0,
+            jobs: Vec::new(),
+        }))
+    }
+
+    /// Room for partial sums of `shape` reduced into `dw` (the batch so far
+    /// reduced first when full), or `None` when they would not fit at all.
+    fn reserve(
+        &mut self,
+        gpu: &Gpu,
+        prog: &mut Program,
+        dw: &Tensor,
+        shape: [usize; 4],
+    ) -> Result<Option<Tensor>> {
+        let len: usize = shape.iter().product();
+        if len > self.arena.len() {
+            return Ok(None);
+        }
+        let align = (gpu.limits().min_storage_buffer_offset_alignment as usize / 4).max(1);
+        let mut at = self.used.next_multiple_of(align);
+        if at + len > self.arena.len() {
+            self.flush(gpu, prog)?;
+            at = 0;
+        }
+        let partials = self.arena.view(at, &shape)?;
+        self.used = at + len;
+        self.jobs.push(conv2d::WgradJob {
+            dw: dw.clone(),
+            partials: partials.clone(),
+        });
+        Ok(Some(partials))
+    }
+
+    /// Records the reduction of every job so far.
+    fn flush(&mut self, gpu: &Gpu, prog: &mut Program) -> Result<()> {
+        conv2d::conv2d_backward_weight_reduce_batch(gpu, prog, &self.grads, &self.arena, &self.jobs)?;
+        self.jobs.clear();
+        self.used = 0;
+        Ok(())
+    }
 }
 
 impl conv2d::Scratch for Scratch {
@@ -308,6 +410,8 @@ impl Plan {
             &plan.labels,
         )?;
         if let Some(dl) = dlogits {
+            let bytes = opts.wgrad_batch_bytes.unwrap_or(WGRAD_ARENA_BYTES);
+            scratch.wgrad = WgradBatch::new(gpu, graph, batch, &params.grads, bytes)?;
             plan.backward(&mut prog, &mut scratch, params, dl)?;
         }
         if let Some(cfg) = opts.sgd {
@@ -544,16 +648,33 @@ impl Plan {
                     let g = self.graph.conv_geom(self.batch, *x, y, *k, *stride, *pad);
                     let w = params.param(&format!("{name}.weight"))?;
                     let dw = params.grad(&format!("{name}.weight"))?;
-                    conv2d::conv2d_backward_weight(
-                        &gpu,
-                        prog,
-                        &dw,
-                        &gy,
-                        &self.acts[*x],
-                        self.state[i].xp.as_ref(),
-                        &g,
-                        scratch,
-                    )?;
+                    let partials = match (conv2d::wgrad_partials_shape(&g), &mut scratch.wgrad) {
+                        (Some(shape), Some(b)) => b.reserve(&gpu, prog, &dw, shape)?,
+                        _ => None,
+                    };
+                    let xp = self.state[i].xp.clone();
+                    match partials {
+                        Some(t) => conv2d::conv2d_backward_weight_partials(
+                            &gpu,
+                            prog,
+                            &t,
+                            &gy,
+                            &self.acts[*x],
+                            xp.as_ref(),
+                            &g,
+                            scratch,
+                        )?,
+                        None => conv2d::conv2d_backward_weight(
+                            &gpu,
+                            prog,
+                            &dw,
+                            &gy,
+                            &self.acts[*x],
+                            xp.as_ref(),
+                            &g,
+                            scratch,
+                        )?,
+                    }
                     if needs_grad(*x) {
                         let (gx, acc) = grad_target(&gpu, scratch, &mut grads, *x, &self.acts[*x])?;
                         match scratch.padded_grads.remove(&y) {
@@ -718,6 +839,9 @@ impl Plan {
                 }
             }
             scratch.give(gy);
+        }
+        if let Some(b) = &mut scratch.wgrad {
+            b.flush(&gpu, prog)?;
         }
         Ok(())
     }

@@ -703,3 +703,82 @@ fn conv2d_direct_matches_cpu() {
     assert!(direct.len() >= 25, "only {} cases", direct.len());
     check_backward_data("direct", backward_data, &direct);
 }
+
+/// Weight gradients left as partial sums and reduced together in one pass
+/// (side by side in one tensor at aligned offsets, into ranges of one flat
+/// gradient tensor with gaps between them) equal, bit for bit, those each
+/// conv reduces itself, and the CPU twin.
+#[test]
+fn weight_gradients_reduced_in_one_batch_equal_one_conv_at_a_time() {
+    let gpu = gpu();
+    let mut cases: Vec<Conv2dGeom> = vec![
+        Conv2dGeom::square(4, 16, 32, 32, 16, 3, 1, 1),
+        Conv2dGeom::square(9, 16, 16, 16, 32, 3, 2, 1),
+        Conv2dGeom::square(3, 8, 7, 7, 12, 3, 1, 1),
+        Conv2dGeom::square(2, 5, 9, 13, 5, 3, 1, 0),
+    ];
+    cases.extend(tiled_geoms(21, 12).into_iter().map(|(g, _)| g));
+    let align = (gpu.limits().min_storage_buffer_offset_alignment as usize / 4).max(1);
+    let (mut at_dw, mut at_part) = (0usize, 0usize);
+    let mut places = Vec::new();
+    for g in &cases {
+        let shape = wgrad_partials_shape(g).expect("a tiled weight gradient");
+        // A gap of 7 values before each dw: nothing between them is written.
+        let dw_at = (at_dw + 7).next_multiple_of(align);
+        let part_at = at_part.next_multiple_of(align);
+        places.push((dw_at, part_at, shape));
+        at_dw = dw_at + g.cout * g.cin * 9;
+        at_part = part_at + shape.iter().product::<usize>();
+    }
+    let sentinel = -123.5f32;
+    let grads = up(&[at_dw], &vec![sentinel; at_dw]);
+    let arena = empty(&[at_part]);
+    let mut jobs = Vec::new();
+    let mut want_bits = Vec::new();
+    for (i, (g, &(dw_at, part_at, shape))) in cases.iter().zip(&places).enumerate() {
+        let d = data(g, 700 + i as u64);
+        let (tx, tdy) = (up(&g.x_shape(), &d.x), up(&g.y_shape(), &d.dy));
+        // One conv at a time: the reduction of its own.
+        let own = empty(&g.w_shape());
+        run(|p| conv2d_backward_weight(gpu, p, &own, &tdy, &tx, None, g, &mut Fresh));
+        let mut want = vec![0f32; g.cout * g.cin * 9];
+        cpu::conv2d_backward_weight(&mut want, &d.dy, &d.x, g);
+        let own = read(&own);
+        assert_close(&format!("own reduction {g:?}"), &own, &want, 1e-4);
+        want_bits.push(own);
+        let partials = arena.view(part_at, &shape).unwrap();
+        run(|p| conv2d_backward_weight_partials(gpu, p, &partials, &tdy, &tx, None, g, &mut Fresh));
+        jobs.push(WgradJob {
+            dw: grads.view(dw_at, &g.w_shape()).unwrap(),
+            partials,
+        });
+    }
+    let mut prog = reslab::kernels::Program::new();
+    conv2d_backward_weight_reduce_batch(gpu, &mut prog, &grads, &arena, &jobs).unwrap();
+    assert_eq!(prog.len(), 1, "one pass for every conv");
+    prog.run(gpu).unwrap();
+    let got = read(&grads);
+    let mut written = vec![false; got.len()];
+    for (((g, &(dw_at, _, _)), want), i) in cases.iter().zip(&places).zip(&want_bits).zip(0..) {
+        let n = g.cout * g.cin * 9;
+        let mine = &got[dw_at..dw_at + n];
+        assert!(
+            mine.iter().zip(want).all(|(a, b)| a.to_bits() == b.to_bits()),
+            "job {i} {g:?} differs from its own reduction"
+        );
+        written[dw_at..dw_at + n].iter_mut().for_each(|w| *w = true);
+    }
+    assert!(
+        got.iter().zip(&written).all(|(v, w)| *w || *v == sentinel),
+        "a value between the jobs' gradients was written"
+    );
+    // Tensors that are not ranges of the batch's are refused.
+    let stray = WgradJob {
+        dw: empty(&cases[0].w_shape()),
+        partials: jobs[0].partials.clone(),
+    };
+    let e = conv2d_backward_weight_reduce_batch(gpu, &mut prog, &grads, &arena, &[stray])
+        .expect_err("a dw outside the gradients");
+    assert!(e.to_string().contains("not ranges"), "{e}");
+    no_errors();
+}

@@ -111,6 +111,63 @@ fn resnet_chain_gradients_match_cpu() {
     check_gradients(&small("resnet14", |_| {}), 8, 2, 2);
 }
 
+/// The weight gradients' partial sums reduced in one pass for the whole
+/// net, in several (the batch of sums full), or each conv by itself: the same
+/// gradients to the bit, in fewer passes the more are batched.
+#[test]
+fn batched_weight_gradient_reductions_give_the_same_bits() {
+    let gpu = gpu();
+    let spec = small("resnet14", |_| {});
+    let graph = Graph::build(&spec, 16, 16).unwrap();
+    let host = HostParams::init(&graph, 9);
+    let mut rng = Rng::new(10);
+    let n = 6;
+    let (x, y) = batch(&mut rng, n, spec.in_channels, 16, 16, spec.classes);
+    let mut runs = Vec::new();
+    for bytes in [None, Some(6 << 10), Some(0)] {
+        let params = Params::upload(gpu, &graph, &host).unwrap();
+        let opts = PlanOptions {
+            backward: true,
+            wgrad_batch_bytes: bytes,
+            ..Default::default()
+        };
+        let plan = Plan::new(gpu, &graph, &params, n, Mode::Train, opts).unwrap();
+        plan.run(&x, &y, None, false).unwrap();
+        let reductions = |name: &str| {
+            plan.program
+                .dispatches
+                .iter()
+                .filter(|d| d.label().ends_with(name))
+                .count()
+        };
+        runs.push((
+            bytes,
+            reductions(":conv2d_backward_weight_reduce_batch"),
+            reductions(":conv2d_backward_weight_reduce"),
+            params.download_grads(gpu).unwrap(),
+        ));
+    }
+    let convs = graph
+        .ops
+        .iter()
+        .filter(|op| matches!(op, reslab::model::graph::Op::Conv { .. }))
+        .count();
+    // All batched: one pass; some: several; none: one per conv.
+    assert_eq!((runs[0].1, runs[0].2), (1, 0), "{:?}", runs[0].0);
+    assert!(runs[1].1 > 1 && runs[1].1 < convs, "{} passes", runs[1].1);
+    assert_eq!((runs[2].1, runs[2].2), (0, convs));
+    for (bytes, _, _, grads) in &runs[1..] {
+        for ((p, a), b) in graph.params.iter().zip(grads).zip(&runs[0].3) {
+            assert!(
+                a.iter().zip(b).all(|(u, v)| u.to_bits() == v.to_bits()),
+                "{} differs with {bytes:?} bytes of partial sums",
+                p.name
+            );
+        }
+    }
+    no_errors();
+}
+
 #[test]
 fn model_variants_gradients_match_cpu() {
     check_gradients(&small("plain8", |_| {}), 7, 2, 3);
