@@ -25,6 +25,12 @@
 //       y = x·scale + shift (+ residual when flags & 2), then ReLU when flags & 1.
 //       One invocation per 4 values of a plane, 64 per workgroup; grid x over a
 //       plane's values, y (and z) over the N·C planes.
+//   bn_stats_apply_pad4  1 saved + coef  2 running_mean + running_var
+//                        3 partials  4 gamma + beta  5 y  6 x  7 residual  8 yp
+//       bn_stats_coef and bn_apply_pad4 in one pass (see the pass).
+//   bn_eval_apply_pad4   1 coef  2 running_mean + running_var  3 gamma + beta
+//                        4 y  5 x  6 residual  7 yp
+//       bn_eval_stats, bn_coef and bn_apply_pad4 in one pass.
 //   bn_apply_pad4     1 y  2 x  3 coef  4 residual  5 yp [N, C, hp, pitch]
 //       bn_apply (planes of a multiple of 4 values) also writing yp, y
 //       zero-padded for the convolution that reads it (conv2d_pad's layout,
@@ -131,6 +137,19 @@ fn bn_stats_finalize(@builtin(global_invocation_id) gid: vec3<u32>) {
 @group(0) @binding(6) var<storage, read> fc_gamma: array<f32>;
 @group(0) @binding(7) var<storage, read> fc_beta: array<f32>;
 
+// A channel's batch statistics and (scale, shift), from its chunks' sums
+// (a, b), the shift K, gamma and beta.
+struct Finalized {
+    mean: f32, var_b: f32, invstd: f32, scale: f32, shift: f32,
+}
+
+fn finalize(a: f32, b: f32, k: f32, gamma: f32, beta: f32) -> Finalized {
+    let mv = moments(a, b, k);
+    let invstd = inverseSqrt(mv.y + p.eps);
+    let scale = gamma * invstd;
+    return Finalized(mv.x, mv.y, invstd, scale, beta - mv.x * scale);
+}
+
 @compute @workgroup_size(64)
 fn bn_stats_coef(@builtin(global_invocation_id) gid: vec3<u32>) {
     let c = gid.x;
@@ -143,17 +162,15 @@ fn bn_stats_coef(@builtin(global_invocation_id) gid: vec3<u32>) {
         a += fc_partials[(c * p.chunks + s) * 2u];
         b += fc_partials[(c * p.chunks + s) * 2u + 1u];
     }
-    let mv = moments(a, b, fc_partials[p.c * p.chunks * 2u + c]);
-    let invstd = inverseSqrt(mv.y + p.eps);
-    fc_stats[c] = mv.x;
-    fc_stats[p.c + c] = invstd;
+    let f = finalize(a, b, fc_partials[p.c * p.chunks * 2u + c], fc_gamma[c], fc_beta[c]);
+    fc_stats[c] = f.mean;
+    fc_stats[p.c + c] = f.invstd;
     if (p.flags & UPDATE_RUNNING) != 0u {
-        fc_running_mean[c] = running(fc_running_mean[c], mv.x);
-        fc_running_var[c] = running(fc_running_var[c], unbiased(mv.y));
+        fc_running_mean[c] = running(fc_running_mean[c], f.mean);
+        fc_running_var[c] = running(fc_running_var[c], unbiased(f.var_b));
     }
-    let scale = fc_gamma[c] * invstd;
-    fc_coef[c] = scale;
-    fc_coef[p.c + c] = fc_beta[c] - mv.x * scale;
+    fc_coef[c] = f.scale;
+    fc_coef[p.c + c] = f.shift;
 }
 
 // ---- bn_eval_stats ----
@@ -261,16 +278,25 @@ fn bn_stats_partial4(@builtin(workgroup_id) wid: vec3<u32>,
 @group(0) @binding(3) var<storage, read> a_coef4: array<f32>;
 @group(0) @binding(4) var<storage, read> a_residual4: array<vec4<f32>>;
 
-// The output's vec4 i, of channel c.
-fn applied4(i: u32, c: u32) -> vec4<f32> {
-    var v = a_x4[i] * a_coef4[c] + vec4<f32>(a_coef4[p.c + c]);
+// x·scale + shift (+ res), then ReLU, as the flags say.
+fn affine4(x: vec4<f32>, scale: f32, shift: f32, res: vec4<f32>) -> vec4<f32> {
+    var v = x * scale + vec4<f32>(shift);
     if (p.flags & RESIDUAL) != 0u {
-        v += a_residual4[i];
+        v += res;
     }
     if (p.flags & RELU) != 0u {
         v = relu4(v);
     }
     return v;
+}
+
+// The output's vec4 i, of channel c.
+fn applied4(i: u32, c: u32) -> vec4<f32> {
+    var res = vec4<f32>(0.0);
+    if (p.flags & RESIDUAL) != 0u {
+        res = a_residual4[i];
+    }
+    return affine4(a_x4[i], a_coef4[c], a_coef4[p.c + c], res);
 }
 
 @compute @workgroup_size(64)
@@ -305,6 +331,116 @@ fn bn_apply_pad4(@builtin(global_invocation_id) gid: vec3<u32>,
             a_y4[i] = cur;
         }
         a_yp4[row.out + q] = padded4(prev, cur);
+        prev = cur;
+    }
+}
+
+// The padded rows of the fused apply passes: y and its padded copy from x
+// (and the residual) with the channel's scale and shift, as bn_apply_pad4.
+// One per pass below, each over its own bindings.
+
+// bn_stats_coef and bn_apply_pad4 in one pass: every invocation derives its
+// channel's scale and shift from the chunks' sums as bn_stats_coef does (the
+// same arithmetic), and the first row of each channel's first plane writes the
+// saved and running statistics and the coefficients. Pairs of small tensors
+// come through one binding each (coef at coef_at in s_stats, the running
+// variance at rv_at in s_running, beta at beta_at in s_gamma_beta), so the
+// pass needs 8 storage buffers, WebGPU's default.
+@group(0) @binding(1) var<storage, read_write> s_stats: array<f32>;
+@group(0) @binding(2) var<storage, read_write> s_running: array<f32>;
+@group(0) @binding(3) var<storage, read> s_partials: array<f32>;
+@group(0) @binding(4) var<storage, read> s_gamma_beta: array<f32>;
+@group(0) @binding(5) var<storage, read_write> s_y4: array<vec4<f32>>;
+@group(0) @binding(6) var<storage, read> s_x4: array<vec4<f32>>;
+@group(0) @binding(7) var<storage, read> s_residual4: array<vec4<f32>>;
+@group(0) @binding(8) var<storage, read_write> s_yp4: array<vec4<f32>>;
+
+@compute @workgroup_size(64)
+fn bn_stats_apply_pad4(@builtin(global_invocation_id) gid: vec3<u32>,
+                       @builtin(num_workgroups) nwg: vec3<u32>) {
+    let row = pad_row(gid, nwg);
+    if !row.ok {
+        return;
+    }
+    let c = row.c;
+    var a = 0.0;
+    var b = 0.0;
+    for (var s = 0u; s < p.chunks; s++) {
+        a += s_partials[(c * p.chunks + s) * 2u];
+        b += s_partials[(c * p.chunks + s) * 2u + 1u];
+    }
+    let f = finalize(a, b, s_partials[p.c * p.chunks * 2u + c], s_gamma_beta[c], s_gamma_beta[p.beta_at + c]);
+    if row.first {
+        s_stats[c] = f.mean;
+        s_stats[p.c + c] = f.invstd;
+        if (p.flags & UPDATE_RUNNING) != 0u {
+            s_running[c] = running(s_running[c], f.mean);
+            s_running[p.rv_at + c] = running(s_running[p.rv_at + c], unbiased(f.var_b));
+        }
+        s_stats[p.coef_at + c] = f.scale;
+        s_stats[p.coef_at + p.c + c] = f.shift;
+    }
+    let wq = p.w / 4u;
+    var prev = vec4<f32>(0.0);
+    for (var q = 0u; q < p.pitch / 4u; q++) {
+        var cur = vec4<f32>(0.0);
+        if row.src >= 0 && q < wq {
+            let i = u32(row.src) + q;
+            var res = vec4<f32>(0.0);
+            if (p.flags & RESIDUAL) != 0u {
+                res = s_residual4[i];
+            }
+            cur = affine4(s_x4[i], f.scale, f.shift, res);
+            s_y4[i] = cur;
+        }
+        s_yp4[row.out + q] = padded4(prev, cur);
+        prev = cur;
+    }
+}
+
+// bn_eval_stats, bn_coef and bn_apply_pad4 in one pass: every invocation
+// derives its channel's scale and shift from the running statistics as those
+// passes do, and the first row of each channel's first plane writes coef.
+// 7 storage buffers (the running variance at rv_at in v_running, beta at
+// beta_at in v_gamma_beta).
+@group(0) @binding(1) var<storage, read_write> v_coef: array<f32>;
+@group(0) @binding(2) var<storage, read> v_running: array<f32>;
+@group(0) @binding(3) var<storage, read> v_gamma_beta: array<f32>;
+@group(0) @binding(4) var<storage, read_write> v_y4: array<vec4<f32>>;
+@group(0) @binding(5) var<storage, read> v_x4: array<vec4<f32>>;
+@group(0) @binding(6) var<storage, read> v_residual4: array<vec4<f32>>;
+@group(0) @binding(7) var<storage, read_write> v_yp4: array<vec4<f32>>;
+
+@compute @workgroup_size(64)
+fn bn_eval_apply_pad4(@builtin(global_invocation_id) gid: vec3<u32>,
+                      @builtin(num_workgroups) nwg: vec3<u32>) {
+    let row = pad_row(gid, nwg);
+    if !row.ok {
+        return;
+    }
+    let c = row.c;
+    let mean = v_running[c];
+    let invstd = inverseSqrt(v_running[p.rv_at + c] + p.eps);
+    let scale = v_gamma_beta[c] * invstd;
+    let shift = v_gamma_beta[p.beta_at + c] - mean * scale;
+    if row.first {
+        v_coef[c] = scale;
+        v_coef[p.c + c] = shift;
+    }
+    let wq = p.w / 4u;
+    var prev = vec4<f32>(0.0);
+    for (var q = 0u; q < p.pitch / 4u; q++) {
+        var cur = vec4<f32>(0.0);
+        if row.src >= 0 && q < wq {
+            let i = u32(row.src) + q;
+            var res = vec4<f32>(0.0);
+            if (p.flags & RESIDUAL) != 0u {
+                res = v_residual4[i];
+            }
+            cur = affine4(v_x4[i], scale, shift, res);
+            v_y4[i] = cur;
+        }
+        v_yp4[row.out + q] = padded4(prev, cur);
         prev = cur;
     }
 }

@@ -23,7 +23,8 @@
 //       (fields: first, len, dst, src, chunks) writes grads[dst + e] = Σ_s
 //       partials[src + s·len + e] for e < len, the same sum in the same order.
 //       One invocation per element of the jobs one after another (job j's from
-//       element `first`), which finds its job by binary search.
+//       element `first`, a multiple of the workgroup size); each workgroup
+//       finds its job by binary search.
 
 struct WgradParams {
     n: u32, ci: u32, co: u32, ho: u32,
@@ -306,30 +307,39 @@ struct ReduceBatchParams {
 const REDUCE_JOB: u32 = 5u;
 
 @compute @workgroup_size(REDUCE_WG)
-fn conv2d_backward_weight_reduce_batch(@builtin(global_invocation_id) gid: vec3<u32>,
+fn conv2d_backward_weight_reduce_batch(@builtin(workgroup_id) wid: vec3<u32>,
+                                       @builtin(local_invocation_index) lid: u32,
                                        @builtin(num_workgroups) nwg: vec3<u32>) {
-    let i = gid.x + gid.y * nwg.x * REDUCE_WG;
-    if i >= rb.total {
+    // Jobs start at multiples of the workgroup size, so the job is the
+    // workgroup's: found from its first element, the same in every invocation.
+    let w0 = (wid.x + wid.y * nwg.x) * REDUCE_WG;
+    if w0 >= rb.total {
         return;
     }
-    // The last job starting at or before i.
+    // The last job starting at or before w0.
     var lo = 0u;
     var hi = rb.jobs;
     while hi - lo > 1u {
         let mid = (lo + hi) / 2u;
-        if b_jobs[REDUCE_JOB * mid] <= i {
+        if b_jobs[REDUCE_JOB * mid] <= w0 {
             lo = mid;
         } else {
             hi = mid;
         }
     }
     let j = REDUCE_JOB * lo;
-    let e = i - b_jobs[j];
+    let first = b_jobs[j];
     let len = b_jobs[j + 1u];
-    let src = b_jobs[j + 3u] + e;
-    var acc = 0.0;
-    for (var s = 0u; s < b_jobs[j + 4u]; s++) {
-        acc += b_partials[src + s * len];
+    let dst = b_jobs[j + 2u];
+    let src = b_jobs[j + 3u];
+    let chunks = b_jobs[j + 4u];
+    let e = w0 - first + lid;
+    if e >= len {
+        return;
     }
-    b_grads[b_jobs[j + 2u] + e] = acc;
+    var acc = 0.0;
+    for (var s = 0u; s < chunks; s++) {
+        acc += b_partials[src + s * len + e];
+    }
+    b_grads[dst + e] = acc;
 }

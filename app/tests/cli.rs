@@ -482,7 +482,15 @@ fn bench_tune_files_a_table_per_adapter() {
 #[test]
 fn bench_profile_counts_every_kernel_of_a_step() {
     let run = |extra: &[&str]| -> Option<Vec<(String, u64, f64)>> {
-        let mut args = vec!["bench", "--profile", "resnet8", "--batch", "4", "--repeats", "2"];
+        let mut args = vec![
+            "bench",
+            "--profile",
+            "resnet8",
+            "--batch",
+            "4",
+            "--repeats",
+            "2",
+        ];
         args.extend(["--json"]);
         args.extend(extra);
         let o = reslab(&args);
@@ -528,5 +536,8 @@ fn bench_profile_counts_every_kernel_of_a_step() {
     assert!(train.windows(2).all(|w| w[0].2 >= w[1].2), "{train:?}");
     let o = reslab(&["bench", "--profile", "resnet7"]);
     let err = String::from_utf8_lossy(&o.stderr);
-    assert!(!o.status.success() && err.contains("got 7") && !err.contains("panicked"), "{err}");
+    assert!(
+        !o.status.success() && err.contains("got 7") && !err.contains("panicked"),
+        "{err}"
+    );
 }

@@ -9,9 +9,12 @@ struct BnParams {
     n: u32, c: u32, hw: u32, chunks: u32,
     chunk_len: u32, flags: u32, momentum: f32, eps: f32,
     // The _pad4 apply passes only: the planes' width, and the padded copy's
-    // rows per plane, row pitch (a multiple of 4) and offset of the planes in it.
+    // rows per plane, row pitch (a multiple of 4) and offset of the planes in
+    // it; and, for those that read or write two tensors through one binding,
+    // where the second starts (coef after saved, running_var after
+    // running_mean, beta after gamma).
     w: u32, hp: u32, pitch: u32, pad_oy: u32,
-    pad_ox: u32, _pad0: u32, _pad1: u32, _pad2: u32,
+    pad_ox: u32, coef_at: u32, rv_at: u32, beta_at: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: BnParams;
@@ -87,6 +90,9 @@ fn quad4(gid: vec3<u32>, wid: vec3<u32>, nwg: vec3<u32>) -> Quad4 {
 // index where the padded row starts. Workgroups of 64, folded over (x, y).
 struct PadRow {
     ok: bool, c: u32, src: i32, out: u32,
+    // The first row of channel c's first plane: the one invocation per
+    // channel of a pass that also finalizes its statistics.
+    first: bool,
 }
 
 fn pad_row(gid: vec3<u32>, nwg: vec3<u32>) -> PadRow {
@@ -98,6 +104,7 @@ fn pad_row(gid: vec3<u32>, nwg: vec3<u32>) -> PadRow {
     row.ok = r < p.n * p.c * p.hp;
     row.c = plane % p.c;
     row.out = r * (p.pitch / 4u);
+    row.first = plane == row.c && yy == 0u;
     row.src = -1;
     if yy >= p.pad_oy && yy - p.pad_oy < h {
         row.src = i32((plane * h + yy - p.pad_oy) * (p.w / 4u));

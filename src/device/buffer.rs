@@ -174,6 +174,26 @@ impl Tensor {
         })
     }
 
+    /// The range from this tensor's start to `other`'s end as one flat
+    /// tensor, and where `other` starts in it (elements): for a kernel that
+    /// reads or writes two tensors of one buffer through one binding. `None`
+    /// unless both lie in one buffer, `other` at or after this one's end.
+    pub fn span(&self, other: &Tensor) -> Option<(Tensor, usize)> {
+        if self.buffer() != other.buffer() || other.offset < self.offset + self.bytes() {
+            return None;
+        }
+        let len = ((other.offset + other.bytes() - self.offset) / 4) as usize;
+        let at = ((other.offset - self.offset) / 4) as usize;
+        Some((
+            Tensor {
+                buf: self.buf.clone(),
+                offset: self.offset,
+                shape: vec![len],
+            },
+            at,
+        ))
+    }
+
     /// The same range with another shape of equal size.
     pub fn reshape(&self, shape: &[usize]) -> Result<Tensor> {
         if numel(shape) != self.len() {

@@ -25,9 +25,9 @@ params! {
         pitch: u32,
         pad_oy: u32,
         pad_ox: u32,
-        _pad0: u32,
-        _pad1: u32,
-        _pad2: u32,
+        coef_at: u32,
+        rv_at: u32,
+        beta_at: u32,
     }
 }
 
@@ -78,8 +78,26 @@ impl Padded<'_> {
         }
     }
 
+    /// Launches `k`, which writes the copy (its last binding, after
+    /// `bindings`): one invocation per padded row.
+    fn launch(
+        &self,
+        gpu: &Gpu,
+        prog: &mut Program,
+        k: &'static Kernel<BnParams>,
+        p: &BnParams,
+        bindings: &[Option<&Tensor>],
+    ) -> Result<()> {
+        let mut b = bindings.to_vec();
+        b.push(Some(self.xp));
+        let rows = self.pg.n * self.pg.c * self.pg.hp;
+        launch(gpu, prog, k, &self.params(p), &b, k.grid_1d(gpu, rows)?)?;
+        Ok(())
+    }
+
     /// Runs fused pass `k` over `bindings` (the copy last), or, where it
     /// cannot, `unfused` and then the pad pass from `out`.
+    #[allow(clippy::too_many_arguments)]
     fn run(
         &self,
         gpu: &Gpu,
@@ -91,15 +109,17 @@ impl Padded<'_> {
         unfused: impl FnOnce(&mut Program) -> Result<()>,
     ) -> Result<()> {
         if self.fused(gpu, k) {
-            let mut b = bindings.to_vec();
-            b.push(Some(self.xp));
-            let rows = self.pg.n * self.pg.c * self.pg.hp;
-            launch(gpu, prog, k, &self.params(p), &b, k.grid_1d(gpu, rows)?)?;
-            return Ok(());
+            return self.launch(gpu, prog, k, p, bindings);
         }
         unfused(prog)?;
         let pg = self.pg;
-        conv2d::conv2d_pad(gpu, prog, self.xp, &out.reshape(&[pg.n, pg.c, pg.h, pg.w])?, pg)
+        conv2d::conv2d_pad(
+            gpu,
+            prog,
+            self.xp,
+            &out.reshape(&[pg.n, pg.c, pg.h, pg.w])?,
+            pg,
+        )
     }
 }
 
@@ -285,6 +305,9 @@ pub fn batchnorm_forward_train_padded(
         flags |= RESIDUAL;
     }
     let p = params(g, o, flags)?;
+    if let Some(pd) = &padded {
+        pd.check(g)?;
+    }
     let partials = partials(gpu, g, &p)?;
     launch(
         gpu,
@@ -294,6 +317,32 @@ pub fn batchnorm_forward_train_padded(
         &[Some(&partials), Some(x)],
         [g.c as u32, p.chunks, 1],
     )?;
+    // Statistics, coefficients, output and its padded copy in one pass, where
+    // the pairs it reads and writes through one binding each lie in one
+    // buffer (saved then coef, the running mean then variance, gamma then beta).
+    let k = &table::BN_STATS_APPLY_PAD4;
+    if let Some(pd) = padded.filter(|pd| pd.fused(gpu, k))
+        && let Some((stats, coef_at)) = saved.span(coef)
+        && let Some((run, rv_at)) = running_mean.span(running_var)
+        && let Some((gb, beta_at)) = gamma.span(beta)
+    {
+        let p = BnParams {
+            coef_at: u32_of("batch norm coefficients offset", coef_at)?,
+            rv_at: u32_of("running variance offset", rv_at)?,
+            beta_at: u32_of("beta offset", beta_at)?,
+            ..p
+        };
+        let bindings = [
+            Some(&stats),
+            Some(&run),
+            Some(&partials),
+            Some(&gb),
+            Some(y),
+            Some(x),
+            residual,
+        ];
+        return pd.launch(gpu, prog, k, &p, &bindings);
+    }
     if table::BN_STATS_COEF.fits(gpu) {
         launch(
             gpu,
@@ -312,20 +361,31 @@ pub fn batchnorm_forward_train_padded(
             table::BN_STATS_COEF.grid_1d(gpu, g.c)?,
         )?;
     } else {
+        // One pass cannot write coef and read saved from the same buffer: the
+        // statistics then go through a tensor of their own.
+        let shared = saved.buffer() == coef.buffer();
+        let stats = if shared {
+            gpu.tensor(&[2, g.c])?
+        } else {
+            saved.clone()
+        };
         launch(
             gpu,
             prog,
             &table::BN_STATS_FINALIZE,
             &p,
             &[
-                Some(saved),
+                Some(&stats),
                 Some(running_mean),
                 Some(running_var),
                 Some(&partials),
             ],
             table::BN_STATS_FINALIZE.grid_1d(gpu, g.c)?,
         )?;
-        scale_shift(gpu, prog, coef, saved, gamma, beta, g, &p)?;
+        scale_shift(gpu, prog, coef, &stats, gamma, beta, g, &p)?;
+        if shared {
+            crate::kernels::elementwise::copy(gpu, prog, saved, &stats, false)?;
+        }
     }
     apply(gpu, prog, y, padded, x, coef, residual, g, &p)
 }
@@ -404,6 +464,31 @@ pub fn batchnorm_forward_eval_padded(
     }
     expect_shape("batch norm coefficients", coef, &[2, g.c])?;
     let p = params(g, o, flags)?;
+    if let Some(pd) = &padded {
+        pd.check(g)?;
+    }
+    // Coefficients from the running statistics, output and its padded copy in
+    // one pass, where the pairs it reads through one binding lie in one buffer.
+    let k = &table::BN_EVAL_APPLY_PAD4;
+    if let Some(pd) = padded.filter(|pd| pd.fused(gpu, k))
+        && let Some((run, rv_at)) = running_mean.span(running_var)
+        && let Some((gb, beta_at)) = gamma.span(beta)
+    {
+        let p = BnParams {
+            rv_at: u32_of("running variance offset", rv_at)?,
+            beta_at: u32_of("beta offset", beta_at)?,
+            ..p
+        };
+        let bindings = [
+            Some(coef),
+            Some(&run),
+            Some(&gb),
+            Some(y),
+            Some(x),
+            residual,
+        ];
+        return pd.launch(gpu, prog, k, &p, &bindings);
+    }
     let stats = gpu.tensor(&[2, g.c])?;
     launch(
         gpu,
@@ -663,13 +748,6 @@ fn backward_apply(
         &table::BN_BACKWARD_APPLY_GATED,
         &table::BN_BACKWARD_APPLY_GATED4,
     );
-    launch(
-        gpu,
-        prog,
-        k,
-        p,
-        &[dx, x, bcoef],
-        apply_grid(gpu, g, k)?,
-    )?;
+    launch(gpu, prog, k, p, &[dx, x, bcoef], apply_grid(gpu, g, k)?)?;
     Ok(())
 }

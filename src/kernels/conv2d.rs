@@ -212,6 +212,7 @@ pub fn conv2d_backward_weight_reduce_batch(
             && t.offset() >= of.offset()
             && t.offset() + t.bytes() <= of.offset() + of.bytes()
     };
+    let k = &table::CONV2D_BACKWARD_WEIGHT_REDUCE_BATCH;
     let mut table = Vec::with_capacity(REDUCE_JOB_FIELDS * jobs.len());
     let mut total = 0usize;
     for j in jobs {
@@ -231,11 +232,19 @@ pub fn conv2d_backward_weight_reduce_batch(
                 "conv2d_backward_weight_reduce_batch: a job's tensors are not ranges of the batch's",
             ));
         }
+        // Each job starts a workgroup of the pass.
+        total = total.next_multiple_of(k.width() as usize);
         table.extend([
             u32_of("weight gradients of a batch", total)?,
             u32_of("weight gradient length", len)?,
-            u32_of("weight gradient offset", ((j.dw.offset() - grads.offset()) / 4) as usize)?,
-            u32_of("partial sums offset", ((j.partials.offset() - arena.offset()) / 4) as usize)?,
+            u32_of(
+                "weight gradient offset",
+                ((j.dw.offset() - grads.offset()) / 4) as usize,
+            )?,
+            u32_of(
+                "partial sums offset",
+                ((j.partials.offset() - arena.offset()) / 4) as usize,
+            )?,
             j.partials.shape()[0] as u32,
         ]);
         total += len;
@@ -248,7 +257,6 @@ pub fn conv2d_backward_weight_reduce_batch(
         _pad0: 0,
         _pad1: 0,
     };
-    let k = &table::CONV2D_BACKWARD_WEIGHT_REDUCE_BATCH;
     launch(
         gpu,
         prog,
@@ -1465,7 +1473,11 @@ fn wgrad_tiled(
     let partials = match out {
         WgradOut::Reduced(_) => gpu.tensor(&[chunks, g.cout, g.cin, 9])?,
         WgradOut::Partials(t) => {
-            expect_shape("conv2d weight-gradient partial sums", t, &[chunks, g.cout, g.cin, 9])?;
+            expect_shape(
+                "conv2d weight-gradient partial sums",
+                t,
+                &[chunks, g.cout, g.cin, 9],
+            )?;
             t.clone()
         }
     };
@@ -1554,7 +1566,16 @@ pub fn conv2d_backward_weight_partials(
     }
     expect_shape("conv2d dy", dy, &g.y_shape())?;
     expect_shape("conv2d input", x, &g.x_shape())?;
-    backward_weight_tiled_from(gpu, prog, WgradOut::Partials(partials), dy, x, xp, g, scratch)
+    backward_weight_tiled_from(
+        gpu,
+        prog,
+        WgradOut::Partials(partials),
+        dy,
+        x,
+        xp,
+        g,
+        scratch,
+    )
 }
 
 /// The tiled weight gradient: x padded unless `xp` is given, dy padded

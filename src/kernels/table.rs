@@ -182,6 +182,8 @@ impl KernelInfo {
 /// Entry points with a variant for smaller limits, which their launcher runs
 /// where they do not fit (see [`Kernel::fits`]).
 pub const WITH_VARIANT: &[&str] = &[
+    "bn_stats_apply_pad4",
+    "bn_eval_apply_pad4",
     "bn_apply_pad4",
     "bn_backward_apply_pad4",
     "bn_backward_apply",
@@ -261,6 +263,10 @@ table! {
     BN_STATS_COEF: batchnorm::BnParams = BATCHNORM_FORWARD::"bn_stats_coef", [64, 1, 1], [Write, Write, Write, Write, Read, Read, Read];
     BN_APPLY: batchnorm::BnParams = BATCHNORM_FORWARD::"bn_apply", [64, 1, 1], [Write, Read, Read, Read];
     BN_APPLY4: batchnorm::BnParams = BATCHNORM_FORWARD::"bn_apply4", [64, 1, 1], [Write, Read, Read, Read];
+    /// BN_STATS_COEF and BN_APPLY_PAD4 in one pass (8 storage buffers).
+    BN_STATS_APPLY_PAD4: batchnorm::BnParams = BATCHNORM_FORWARD::"bn_stats_apply_pad4", [64, 1, 1], [Write, Write, Read, Read, Write, Read, Read, Write];
+    /// BN_EVAL_STATS, BN_COEF and BN_APPLY_PAD4 in one pass (7 storage buffers).
+    BN_EVAL_APPLY_PAD4: batchnorm::BnParams = BATCHNORM_FORWARD::"bn_eval_apply_pad4", [64, 1, 1], [Write, Read, Read, Write, Read, Read, Write];
     /// BN_APPLY4 also writing the output's padded copy (5 storage buffers;
     /// where a stage has fewer, BN_APPLY4 and CONV2D_PAD run instead).
     BN_APPLY_PAD4: batchnorm::BnParams = BATCHNORM_FORWARD::"bn_apply_pad4", [64, 1, 1], [Write, Read, Read, Read, Write];

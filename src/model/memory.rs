@@ -179,9 +179,10 @@ impl MemoryNeed {
             t.add(largest_pad, || "gradient scratch".into())?;
             // The partial sums of the weight gradients reduced together
             // (crate::model::plan::WGRAD_ARENA_BYTES at most).
-            t.add(partials.min(crate::model::plan::WGRAD_ARENA_BYTES / 4), || {
-                "weight-gradient partial sums".into()
-            })?;
+            t.add(
+                partials.min(crate::model::plan::WGRAD_ARENA_BYTES / 4),
+                || "weight-gradient partial sums".into(),
+            )?;
         }
         let params = graph.param_count() as u64;
         let state: u64 = graph

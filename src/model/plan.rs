@@ -84,8 +84,8 @@ impl WgradBatch {
     ) -> Result<Option<WgradBatch>> {
         let l = gpu.limits();
         let align = (l.min_storage_buffer_offset_alignment as usize / 4).max(1);
-        let max = (l.max_storage_buffer_binding_size as u64).min(bytes) as usize / 4;
-        if grads.bytes() > l.max_storage_buffer_binding_size as u64 {
+        let max = l.max_storage_buffer_binding_size.min(bytes) as usize / 4;
+        if grads.bytes() > l.max_storage_buffer_binding_size {
             return Ok(None);
         }
         let mut total = 0usize;
@@ -148,7 +148,13 @@ impl WgradBatch {
 
     /// Records the reduction of every job so far.
     fn flush(&mut self, gpu: &Gpu, prog: &mut Program) -> Result<()> {
-        conv2d::conv2d_backward_weight_reduce_batch(gpu, prog, &self.grads, &self.arena, &self.jobs)?;
+        conv2d::conv2d_backward_weight_reduce_batch(
+            gpu,
+            prog,
+            &self.grads,
+            &self.arena,
+            &self.jobs,
+        )?;
         self.jobs.clear();
         self.used = 0;
         Ok(())
@@ -510,7 +516,12 @@ impl Plan {
                 let beta = params.param(&format!("{name}.bias"))?;
                 let rm = params.buffer(&format!("{name}.running_mean"))?;
                 let rv = params.buffer(&format!("{name}.running_var"))?;
-                let coef = gpu.tensor(&[2, g.c])?;
+                // The statistics then the coefficients, side by side (the
+                // fused passes write both through one binding).
+                let align = (gpu.limits().min_storage_buffer_offset_alignment as usize / 4).max(1);
+                let coef_at = (2 * g.c).next_multiple_of(align);
+                let stats_coef = gpu.tensor(&[coef_at + 2 * g.c])?;
+                let coef = stats_coef.view(coef_at, &[2, g.c])?;
                 let res = residual.map(|r| self.acts[r].clone());
                 let (xa, ya) = (self.acts[*x].clone(), self.acts[*y].clone());
                 let pad = match scratch.pad_acts.get(y) {
@@ -520,7 +531,7 @@ impl Plan {
                 let padded = pad.as_ref().map(|(pg, xp)| batchnorm::Padded { xp, pg });
                 match self.mode {
                     Mode::Train => {
-                        let saved = gpu.tensor(&[2, g.c])?;
+                        let saved = stats_coef.view(0, &[2, g.c])?;
                         batchnorm::batchnorm_forward_train_padded(
                             &gpu,
                             prog,

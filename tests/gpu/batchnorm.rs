@@ -429,9 +429,26 @@ fn batchnorm_padded_outputs_match_cpu_twins() {
         let what = format!("{pg:?} relu={relu} residual={residual}");
         let shape = [g.n, g.c, g.hw, 1];
         let nan = vec![f32::NAN; pg.shape().iter().product()];
-        let (tx, tg, tb) = (up(&shape, &d.x), up(&[g.c], &d.gamma), up(&[g.c], &d.beta));
-        let (trm, trv, tres) = (up(&[g.c], &d.rm), up(&[g.c], &d.rv), up(&shape, &d.res));
-        let (ty, tsaved, tcoef) = (empty(&shape), empty(&[2, g.c]), empty(&[2, g.c]));
+        // Gamma and beta, the running mean and variance: each pair in one
+        // tensor with a gap between (as the flat parameters lay them out),
+        // which the fused passes read through one binding; the gap is left as it is.
+        let align = (gpu.limits().min_storage_buffer_offset_alignment as usize / 4).max(1);
+        let gap = vec![7.5f32; (g.c + 1).next_multiple_of(align) - g.c];
+        let pair = |a: &[f32], b: &[f32]| {
+            let t = up(&[2 * g.c + gap.len()], &[a, &gap, b].concat());
+            let second = t.view(g.c + gap.len(), &[g.c]).unwrap();
+            (t.view(0, &[g.c]).unwrap(), second, t)
+        };
+        let (tg, tb, gamma_beta) = pair(&d.gamma, &d.beta);
+        let (trm, trv, running) = pair(&d.rm, &d.rv);
+        let (tx, tres) = (up(&shape, &d.x), up(&shape, &d.res));
+        // The saved statistics then the coefficients in one tensor, as a plan
+        // lays them out (the fused pass writes both through one binding).
+        let coef_at = (2 * g.c).next_multiple_of(align);
+        let stats_coef = empty(&[coef_at + 2 * g.c]);
+        let ty = empty(&shape);
+        let tsaved = stats_coef.view(0, &[2, g.c]).unwrap();
+        let tcoef = stats_coef.view(coef_at, &[2, g.c]).unwrap();
         let (typ, tdxp) = (up(&pg.shape(), &nan), up(&pg.shape(), &nan));
         let tdout = up(&shape, &d.dout);
         let (tdx, tdg, tdb, tdres) = (
@@ -446,7 +463,10 @@ fn batchnorm_padded_outputs_match_cpu_twins() {
             accumulate: true,
         });
         let mut lens = [0usize; 2];
-        for (k, pad) in [None, Some(Padded { xp: &typ, pg: &pg })].into_iter().enumerate() {
+        for (k, pad) in [None, Some(Padded { xp: &typ, pg: &pg })]
+            .into_iter()
+            .enumerate()
+        {
             let mut p = reslab::kernels::Program::new();
             batchnorm_forward_train_padded(
                 gpu, &mut p, &ty, pad, &tsaved, &tcoef, &trm, &trv, &tx, &tg, &tb, res, &g, &o,
@@ -454,11 +474,26 @@ fn batchnorm_padded_outputs_match_cpu_twins() {
             .unwrap();
             lens[k] = p.len();
         }
-        // Where a stage lacks the storage buffers the pad pass runs as well.
-        let fits = |k: &reslab::kernels::table::Kernel<BnParams>| fused && k.fits(gpu);
-        let fused_fwd = fits(&reslab::kernels::table::BN_APPLY_PAD4);
-        let fused_bwd = fits(&reslab::kernels::table::BN_BACKWARD_APPLY_PAD4);
-        assert_eq!(lens[1], lens[0] + usize::from(!fused_fwd), "forward passes {what}");
+        // Passes with the copy against without: one fewer where the stage has
+        // the buffers to finalize the statistics in the same pass, as many
+        // where it has those of the fused apply, one more (the pad pass) else.
+        use reslab::kernels::table::{self, Kernel};
+        let extra = |merged: &Kernel<BnParams>, apply: &Kernel<BnParams>| -> isize {
+            if fused && merged.fits(gpu) {
+                -1
+            } else if fused && apply.fits(gpu) {
+                0
+            } else {
+                1
+            }
+        };
+        let extra_fwd = extra(&table::BN_STATS_APPLY_PAD4, &table::BN_APPLY_PAD4);
+        let extra_bwd = isize::from(!(fused && table::BN_BACKWARD_APPLY_PAD4.fits(gpu)));
+        assert_eq!(
+            lens[1] as isize,
+            lens[0] as isize + extra_fwd,
+            "forward passes {what}"
+        );
         run(|p| {
             batchnorm_forward_train_padded(
                 gpu,
@@ -479,8 +514,18 @@ fn batchnorm_padded_outputs_match_cpu_twins() {
             let dxp = Some(Padded { xp: &tdxp, pg: &pg });
             let mut plain = reslab::kernels::Program::new();
             batchnorm_backward(
-                gpu, &mut plain, &tdx, &tdg, &tdb, dres, &tdout, relu.then_some(&ty), &tx,
-                &tsaved, &tg, &g,
+                gpu,
+                &mut plain,
+                &tdx,
+                &tdg,
+                &tdb,
+                dres,
+                &tdout,
+                relu.then_some(&ty),
+                &tx,
+                &tsaved,
+                &tg,
+                &g,
             )?;
             let before = p.len();
             batchnorm_backward_padded(
@@ -499,8 +544,8 @@ fn batchnorm_padded_outputs_match_cpu_twins() {
                 &g,
             )?;
             assert_eq!(
-                p.len() - before,
-                plain.len() + usize::from(!fused_bwd),
+                (p.len() - before) as isize,
+                plain.len() as isize + extra_bwd,
                 "backward passes {what}"
             );
             Ok(())
@@ -535,14 +580,59 @@ fn batchnorm_padded_outputs_match_cpu_twins() {
             &g,
         );
         assert_close(&format!("y {what}"), &read(&ty), &y, 1e-4);
-        assert_close(&format!("padded y {what}"), &read(&typ), &padded(&pg, &y), 1e-4);
+        assert_close(
+            &format!("padded y {what}"),
+            &read(&typ),
+            &padded(&pg, &y),
+            1e-4,
+        );
         assert_close(&format!("dx {what}"), &read(&tdx), &dx, 1e-4);
-        assert_close(&format!("padded dx {what}"), &read(&tdxp), &padded(&pg, &dx), 1e-4);
+        assert_close(
+            &format!("padded dx {what}"),
+            &read(&tdxp),
+            &padded(&pg, &dx),
+            1e-4,
+        );
         assert_close(&format!("dgamma {what}"), &read(&tdg), &dg, 1e-4);
+        assert_close(&format!("dbeta {what}"), &read(&tdb), &db, 1e-4);
         assert_close(&format!("dres {what}"), &read(&tdres), &dr, 1e-4);
+        assert_close(&format!("saved {what}"), &read(&tsaved), &saved, 1e-4);
+        assert_close(&format!("running_mean {what}"), &read(&trm), &rm, 1e-4);
+        assert_close(&format!("running_var {what}"), &read(&trv), &rv, 1e-4);
+        // The (scale, shift) the output was made with.
+        let scale: Vec<f32> = (0..g.c).map(|c| d.gamma[c] * saved[g.c + c]).collect();
+        let shift: Vec<f32> = (0..g.c).map(|c| d.beta[c] - saved[c] * scale[c]).collect();
+        assert_close(
+            &format!("coef {what}"),
+            &read(&tcoef),
+            &[scale, shift].concat(),
+            1e-4,
+        );
 
         // Eval: the same apply over the running statistics.
         let typ = up(&pg.shape(), &nan);
+        let mut lens = [0usize; 2];
+        for (k, pad) in [None, Some(Padded { xp: &typ, pg: &pg })]
+            .into_iter()
+            .enumerate()
+        {
+            let mut p = reslab::kernels::Program::new();
+            batchnorm_forward_eval_padded(
+                gpu, &mut p, &ty, pad, &tcoef, &tx, &trm, &trv, &tg, &tb, res, &g, &o,
+            )
+            .unwrap();
+            lens[k] = p.len();
+        }
+        // Two passes fewer where the stage has the buffers of the one pass.
+        let extra_eval = match extra(&table::BN_EVAL_APPLY_PAD4, &table::BN_APPLY_PAD4) {
+            -1 => -2,
+            e => e,
+        };
+        assert_eq!(
+            lens[1] as isize,
+            lens[0] as isize + extra_eval,
+            "eval passes {what}"
+        );
         run(|p| {
             batchnorm_forward_eval_padded(
                 gpu,
@@ -564,7 +654,29 @@ fn batchnorm_padded_outputs_match_cpu_twins() {
         let mut y = vec![0f32; g.len()];
         cpu::batchnorm_forward_eval(&mut y, &d.x, &rm, &rv, &d.gamma, &d.beta, cres, &g, &o);
         assert_close(&format!("eval y {what}"), &read(&ty), &y, 1e-4);
-        assert_close(&format!("eval padded y {what}"), &read(&typ), &padded(&pg, &y), 1e-4);
+        assert_close(
+            &format!("eval padded y {what}"),
+            &read(&typ),
+            &padded(&pg, &y),
+            1e-4,
+        );
+        let scale: Vec<f32> = (0..g.c)
+            .map(|c| d.gamma[c] / (rv[c] + o.eps).sqrt())
+            .collect();
+        let shift: Vec<f32> = (0..g.c).map(|c| d.beta[c] - rm[c] * scale[c]).collect();
+        assert_close(
+            &format!("eval coef {what}"),
+            &read(&tcoef),
+            &[scale, shift].concat(),
+            1e-4,
+        );
+        for t in [&gamma_beta, &running] {
+            assert_eq!(
+                read(t)[g.c..g.c + gap.len()],
+                gap[..],
+                "the gap of a pair {what}"
+            );
+        }
     }
     no_errors();
 }

@@ -763,7 +763,9 @@ fn weight_gradients_reduced_in_one_batch_equal_one_conv_at_a_time() {
         let n = g.cout * g.cin * 9;
         let mine = &got[dw_at..dw_at + n];
         assert!(
-            mine.iter().zip(want).all(|(a, b)| a.to_bits() == b.to_bits()),
+            mine.iter()
+                .zip(want)
+                .all(|(a, b)| a.to_bits() == b.to_bits()),
             "job {i} {g:?} differs from its own reduction"
         );
         written[dw_at..dw_at + n].iter_mut().for_each(|w| *w = true);
