@@ -26,6 +26,13 @@
 //   bn_backward_apply    1 dx [N, C, H, W]  2 dres  3 dout  4 out  5 x  6 bcoef
 //       dres written when flags & 2. One invocation per 4 values of a plane, as
 //       bn_apply.
+//   bn_backward_partial4_tail  1 partials [C·S·2 + 3C]  2 dout  3 out  4 x
+//                              5 saved  6 gamma
+//       bn_backward_partial_saved also copying mean, invstd and gamma to the
+//       partials' tail, for
+//   bn_backward_finalize_apply_pad4  1 dgamma + dbeta  2 partials  3 dx
+//                                    4 dres  5 dout  6 out  7 x  8 dxp
+//       bn_backward_finalize_grads and bn_backward_apply_pad4 in one pass.
 //   bn_backward_apply_pad4  1 dx  2 dres  3 dout  4 out  5 x  6 bcoef
 //                           7 dxp [N, C, hp, pitch]
 //       bn_backward_apply (planes of a multiple of 4 values) also writing dx
@@ -250,6 +257,24 @@ fn bn_backward_partial4_saved(@builtin(workgroup_id) wid: vec3<u32>,
     partial_sums4(wid.x, wid.y, t, r_saved[wid.x]);
 }
 
+// bn_backward_partial4_saved that also copies each channel's mean, invstd and
+// gamma to the partials' tail [C·S·2 .. C·S·2 + 3C), where
+// bn_backward_finalize_apply_pad4 reads them (6 storage buffers).
+@group(0) @binding(6) var<storage, read> r_gamma: array<f32>;
+
+@compute @workgroup_size(WG)
+fn bn_backward_partial4_tail(@builtin(workgroup_id) wid: vec3<u32>,
+                             @builtin(local_invocation_index) t: u32) {
+    let c = wid.x;
+    partial_sums4(c, wid.y, t, r_saved[c]);
+    if wid.y == 0u && t == 0u {
+        let tail = p.c * p.chunks * 2u;
+        r_partials4[tail + c] = r_saved[c];
+        r_partials4[tail + p.c + c] = r_saved[p.c + c];
+        r_partials4[tail + 2u * p.c + c] = r_gamma[c];
+    }
+}
+
 fn partial_sums4(c: u32, s: u32, t: u32, mean: f32) {
     let q = p.hw / 4u;
     let relu = (p.flags & RELU) != 0u;
@@ -292,10 +317,6 @@ fn backward4(i: u32, c: u32) -> vec4<f32> {
     if (p.flags & RELU) != 0u {
         g = select(vec4<f32>(0.0), g, d_out4[i] > vec4<f32>(0.0));
     }
-    let a = d_bcoef4[c];
-    let k = d_bcoef4[p.c + c];
-    let b = d_bcoef4[2u * p.c + c];
-    let mean = d_bcoef4[3u * p.c + c];
     if (p.flags & WRITE_DRES) != 0u {
         var r = g;
         if (p.flags & ACCUMULATE_DRES) != 0u {
@@ -303,7 +324,12 @@ fn backward4(i: u32, c: u32) -> vec4<f32> {
         }
         d_dres4[i] = r;
     }
-    return a * g + k * (d_x4[i] - vec4<f32>(mean)) + vec4<f32>(b);
+    return dx4(g, d_x4[i], d_bcoef4[c], d_bcoef4[p.c + c], d_bcoef4[2u * p.c + c], d_bcoef4[3u * p.c + c]);
+}
+
+// dx from the masked gradient g and x, with a channel's a, k, b and mean.
+fn dx4(g: vec4<f32>, x: vec4<f32>, a: f32, k: f32, b: f32, mean: f32) -> vec4<f32> {
+    return a * g + k * (x - vec4<f32>(mean)) + vec4<f32>(b);
 }
 
 @compute @workgroup_size(64)
@@ -440,4 +466,64 @@ fn bn_backward_apply_gated4(@builtin(global_invocation_id) gid: vec3<u32>,
     let b = h_bcoef4[2u * p.c + c];
     let mean = h_bcoef4[3u * p.c + c];
     h_dx4[i] = a * h_dx4[i] + k * (h_x4[i] - vec4<f32>(mean)) + vec4<f32>(b);
+}
+
+// bn_backward_finalize_grads and bn_backward_apply_pad4 in one pass, after
+// bn_backward_partial4_tail: every invocation derives its channel's
+// coefficients from the chunks' sums and the tail's mean, invstd and gamma as
+// bn_backward_finalize_grads does (the same arithmetic), and the first row of
+// each channel's first plane writes dgamma and dbeta (dbeta at beta_at in
+// y_dgb). 8 storage buffers, WebGPU's default.
+@group(0) @binding(1) var<storage, read_write> y_dgb: array<f32>;
+@group(0) @binding(2) var<storage, read> y_partials: array<f32>;
+@group(0) @binding(3) var<storage, read_write> y_dx4: array<vec4<f32>>;
+@group(0) @binding(4) var<storage, read_write> y_dres4: array<vec4<f32>>;
+@group(0) @binding(5) var<storage, read> y_dout4: array<vec4<f32>>;
+@group(0) @binding(6) var<storage, read> y_out4: array<vec4<f32>>;
+@group(0) @binding(7) var<storage, read> y_x4: array<vec4<f32>>;
+@group(0) @binding(8) var<storage, read_write> y_dxp4: array<vec4<f32>>;
+
+@compute @workgroup_size(64)
+fn bn_backward_finalize_apply_pad4(@builtin(global_invocation_id) gid: vec3<u32>,
+                                   @builtin(num_workgroups) nwg: vec3<u32>) {
+    let row = pad_row(gid, nwg);
+    if !row.ok {
+        return;
+    }
+    let c = row.c;
+    var sg = 0.0;
+    var sgx = 0.0;
+    for (var s = 0u; s < p.chunks; s++) {
+        sg += y_partials[(c * p.chunks + s) * 2u];
+        sgx += y_partials[(c * p.chunks + s) * 2u + 1u];
+    }
+    let tail = p.c * p.chunks * 2u;
+    let k = back_coef(sg, sgx, y_partials[tail + c], y_partials[tail + p.c + c], y_partials[tail + 2u * p.c + c]);
+    if row.first {
+        y_dgb[c] = k.dgamma;
+        y_dgb[p.beta_at + c] = k.dbeta;
+    }
+    let wq = p.w / 4u;
+    var prev = vec4<f32>(0.0);
+    for (var q = 0u; q < p.pitch / 4u; q++) {
+        var cur = vec4<f32>(0.0);
+        if row.src >= 0 && q < wq {
+            let i = u32(row.src) + q;
+            var g = y_dout4[i];
+            if (p.flags & RELU) != 0u {
+                g = select(vec4<f32>(0.0), g, y_out4[i] > vec4<f32>(0.0));
+            }
+            if (p.flags & WRITE_DRES) != 0u {
+                var r = g;
+                if (p.flags & ACCUMULATE_DRES) != 0u {
+                    r += y_dres4[i];
+                }
+                y_dres4[i] = r;
+            }
+            cur = dx4(g, y_x4[i], k.a, k.k, k.b, k.mean);
+            y_dx4[i] = cur;
+        }
+        y_dxp4[row.out + q] = padded4(prev, cur);
+        prev = cur;
+    }
 }

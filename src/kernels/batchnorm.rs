@@ -633,6 +633,47 @@ pub fn batchnorm_backward_padded(
         }
     }
     let p = params(g, &BnOptions::default(), flags)?;
+    // The coefficients, parameter gradients, dx and its padded copy in one
+    // pass after the sums, where dgamma and dbeta lie in one buffer (read
+    // through one binding) and the stage has the buffers.
+    let k = &table::BN_BACKWARD_FINALIZE_APPLY_PAD4;
+    if let Some(pd) = padded.filter(|pd| {
+        pd.fused(gpu, k) && g.hw.is_multiple_of(4) && table::BN_BACKWARD_PARTIAL4_TAIL.fits(gpu)
+    }) && let Some((dgb, beta_at)) = dgamma.span(dbeta)
+    {
+        // The chunks' sums, then mean, invstd and gamma per channel.
+        let partials = gpu.tensor(&[g.c * (2 * p.chunks as usize + 3)])?;
+        launch(
+            gpu,
+            prog,
+            &table::BN_BACKWARD_PARTIAL4_TAIL,
+            &p,
+            &[
+                Some(&partials),
+                Some(dout),
+                out,
+                Some(x),
+                Some(saved),
+                Some(gamma),
+            ],
+            [g.c as u32, p.chunks, 1],
+        )?;
+        let p = BnParams {
+            beta_at: u32_of("dbeta offset", beta_at)?,
+            ..p
+        };
+        let dres = dres.map(|r| r.dres);
+        let bindings = [
+            Some(&dgb),
+            Some(&partials),
+            Some(dx),
+            dres,
+            Some(dout),
+            out,
+            Some(x),
+        ];
+        return pd.launch(gpu, prog, k, &p, &bindings);
+    }
     let partials = partials(gpu, g, &p)?;
     let bcoef = gpu.tensor(&[6, g.c])?;
     let direct = pick(

@@ -184,6 +184,8 @@ impl KernelInfo {
 pub const WITH_VARIANT: &[&str] = &[
     "bn_stats_apply_pad4",
     "bn_eval_apply_pad4",
+    "bn_backward_partial4_tail",
+    "bn_backward_finalize_apply_pad4",
     "bn_apply_pad4",
     "bn_backward_apply_pad4",
     "bn_backward_apply",
@@ -286,6 +288,11 @@ table! {
     /// BN_BACKWARD_GATE and BN_BACKWARD_APPLY_GATED in its place.
     BN_BACKWARD_APPLY: batchnorm::BnParams = BATCHNORM_BACKWARD::"bn_backward_apply", [64, 1, 1], [Write, Write, Read, Read, Read, Read];
     BN_BACKWARD_APPLY4: batchnorm::BnParams = BATCHNORM_BACKWARD::"bn_backward_apply4", [64, 1, 1], [Write, Write, Read, Read, Read, Read];
+    /// BN_BACKWARD_PARTIAL4_SAVED also copying mean, invstd and gamma to the
+    /// partials' tail (6 storage buffers), for BN_BACKWARD_FINALIZE_APPLY_PAD4.
+    BN_BACKWARD_PARTIAL4_TAIL: batchnorm::BnParams = BATCHNORM_BACKWARD::"bn_backward_partial4_tail", [128, 1, 1], [Write, Read, Read, Read, Read, Read];
+    /// BN_BACKWARD_FINALIZE_GRADS and BN_BACKWARD_APPLY_PAD4 in one pass (8 storage buffers).
+    BN_BACKWARD_FINALIZE_APPLY_PAD4: batchnorm::BnParams = BATCHNORM_BACKWARD::"bn_backward_finalize_apply_pad4", [64, 1, 1], [Write, Read, Write, Write, Read, Read, Read, Write];
     /// BN_BACKWARD_APPLY4 also writing dx's padded copy (7 storage buffers;
     /// where a stage has fewer, the unfused apply and CONV2D_PAD run instead).
     BN_BACKWARD_APPLY_PAD4: batchnorm::BnParams = BATCHNORM_BACKWARD::"bn_backward_apply_pad4", [64, 1, 1], [Write, Write, Read, Read, Read, Read, Write];

@@ -451,12 +451,10 @@ fn batchnorm_padded_outputs_match_cpu_twins() {
         let tcoef = stats_coef.view(coef_at, &[2, g.c]).unwrap();
         let (typ, tdxp) = (up(&pg.shape(), &nan), up(&pg.shape(), &nan));
         let tdout = up(&shape, &d.dout);
-        let (tdx, tdg, tdb, tdres) = (
-            empty(&shape),
-            empty(&[g.c]),
-            empty(&[g.c]),
-            up(&shape, &d.dres0),
-        );
+        // dgamma and dbeta as the flat gradients lay them out, like gamma and beta.
+        let zeros = vec![0f32; g.c];
+        let (tdg, tdb, dgamma_dbeta) = pair(&zeros, &zeros);
+        let (tdx, tdres) = (empty(&shape), up(&shape, &d.dres0));
         let res = residual.then_some(&tres);
         let dres = residual.then_some(ResidualGrad {
             dres: &tdres,
@@ -488,7 +486,14 @@ fn batchnorm_padded_outputs_match_cpu_twins() {
             }
         };
         let extra_fwd = extra(&table::BN_STATS_APPLY_PAD4, &table::BN_APPLY_PAD4);
-        let extra_bwd = isize::from(!(fused && table::BN_BACKWARD_APPLY_PAD4.fits(gpu)));
+        let extra_bwd = if fused
+            && table::BN_BACKWARD_FINALIZE_APPLY_PAD4.fits(gpu)
+            && table::BN_BACKWARD_PARTIAL4_TAIL.fits(gpu)
+        {
+            -1
+        } else {
+            isize::from(!(fused && table::BN_BACKWARD_APPLY_PAD4.fits(gpu)))
+        };
         assert_eq!(
             lens[1] as isize,
             lens[0] as isize + extra_fwd,
@@ -670,7 +675,7 @@ fn batchnorm_padded_outputs_match_cpu_twins() {
             &[scale, shift].concat(),
             1e-4,
         );
-        for t in [&gamma_beta, &running] {
+        for t in [&gamma_beta, &running, &dgamma_dbeta] {
             assert_eq!(
                 read(t)[g.c..g.c + gap.len()],
                 gap[..],
