@@ -236,6 +236,13 @@ impl Tensor {
         self.buf.raw.as_ref().expect("live pool buffer")
     }
 
+    /// True when this tensor's range lies inside `other`'s (one buffer).
+    pub fn lies_within(&self, other: &Tensor) -> bool {
+        self.buffer() == other.buffer()
+            && self.offset >= other.offset
+            && self.offset + self.bytes() <= other.offset + other.bytes()
+    }
+
     /// True when both tensors live in the same buffer and their ranges overlap.
     pub fn overlaps(&self, other: &Tensor) -> bool {
         self.buffer() == other.buffer()

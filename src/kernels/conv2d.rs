@@ -207,11 +207,6 @@ pub fn conv2d_backward_weight_reduce_batch(
     if jobs.is_empty() {
         return Ok(());
     }
-    let inside = |t: &Tensor, of: &Tensor| {
-        t.buffer() == of.buffer()
-            && t.offset() >= of.offset()
-            && t.offset() + t.bytes() <= of.offset() + of.bytes()
-    };
     let k = &table::CONV2D_BACKWARD_WEIGHT_REDUCE_BATCH;
     let mut table = Vec::with_capacity(REDUCE_JOB_FIELDS * jobs.len());
     let mut total = 0usize;
@@ -227,7 +222,7 @@ pub fn conv2d_backward_weight_reduce_batch(
                 j.dw.shape()
             )));
         }
-        if !inside(&j.dw, grads) || !inside(&j.partials, arena) {
+        if !j.dw.lies_within(grads) || !j.partials.lies_within(arena) {
             return Err(Error::invalid(
                 "conv2d_backward_weight_reduce_batch: a job's tensors are not ranges of the batch's",
             ));
@@ -805,10 +800,7 @@ pub fn conv2d_weight_tiles_batch(
     while start < jobs.len() {
         // Source positions are in elements of `weights`.
         let src_of = |j: &TileJob| -> Result<usize> {
-            let inside = j.w.buffer() == weights.buffer()
-                && j.w.offset() >= weights.offset()
-                && j.w.offset() + j.w.bytes() <= weights.offset() + weights.bytes();
-            if !inside {
+            if !j.w.lies_within(weights) {
                 return Err(Error::invalid(
                     "conv2d_weight_tiles_batch: a job's weights are not a range of the batch's tensor",
                 ));
