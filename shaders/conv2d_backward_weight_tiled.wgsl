@@ -295,11 +295,11 @@ fn conv2d_backward_weight_reduce(@builtin(global_invocation_id) gid: vec3<u32>,
     r_dweight[i] = acc;
 }
 
-struct ReduceBatchParams {
+struct BatchParams {
     jobs: u32, total: u32, _pad0: u32, _pad1: u32,
 }
 
-@group(0) @binding(0) var<uniform> rb: ReduceBatchParams;
+@group(0) @binding(0) var<uniform> rb: BatchParams;
 @group(0) @binding(1) var<storage, read_write> b_grads: array<f32>;
 @group(0) @binding(2) var<storage, read> b_partials: array<f32>;
 @group(0) @binding(3) var<storage, read> b_jobs: array<u32>;

@@ -172,16 +172,6 @@ fn reduce_chunks(
     Ok(())
 }
 
-params! {
-    /// Mirrors `ReduceBatchParams` of conv2d_backward_weight_tiled.wgsl.
-    pub struct ReduceBatchParams {
-        jobs: u32,
-        total: u32,
-        _pad0: u32,
-        _pad1: u32,
-    }
-}
-
 /// A weight gradient left as partial sums ([`conv2d_backward_weight_partials`]):
 /// its `dw` and the `partials` of [`wgrad_partials_shape`].
 #[derive(Clone)]
@@ -246,7 +236,7 @@ pub fn conv2d_backward_weight_reduce_batch(
     }
     let table_t = gpu.tensor(&[table.len()])?;
     gpu.write_u32(&table_t, &table)?;
-    let p = ReduceBatchParams {
+    let p = BatchParams {
         jobs: jobs.len() as u32,
         total: u32_of("weight gradients of a batch", total)?,
         _pad0: 0,
@@ -742,7 +732,8 @@ impl Variant for WgradTiling {
 }
 
 params! {
-    /// Mirrors `BatchParams` of conv2d_tiled_prepare.wgsl.
+    /// Mirrors `BatchParams` of conv2d_tiled_prepare.wgsl and
+    /// conv2d_backward_weight_tiled.wgsl: the jobs of a batched pass.
     pub struct BatchParams {
         jobs: u32,
         total: u32,

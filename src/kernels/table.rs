@@ -329,7 +329,7 @@ table! {
     CONV2D_BACKWARD_WEIGHT_TILED_S1_C8: conv2d::WgradParams = CONV2D_BACKWARD_WEIGHT_TILED::"conv2d_backward_weight_tiled_s1_c8", [16, 1, 1], [Write, Read, Read];
     CONV2D_BACKWARD_WEIGHT_TILED_S2: conv2d::WgradParams = CONV2D_BACKWARD_WEIGHT_TILED::"conv2d_backward_weight_tiled_s2", [16, 1, 1], [Write, Read, Read];
     CONV2D_BACKWARD_WEIGHT_REDUCE: conv2d::WgradParams = CONV2D_BACKWARD_WEIGHT_TILED::"conv2d_backward_weight_reduce", [128, 1, 1], [Write, Read];
-    CONV2D_BACKWARD_WEIGHT_REDUCE_BATCH: conv2d::ReduceBatchParams = CONV2D_BACKWARD_WEIGHT_TILED::"conv2d_backward_weight_reduce_batch", [128, 1, 1], [Write, Read, Read];
+    CONV2D_BACKWARD_WEIGHT_REDUCE_BATCH: conv2d::BatchParams = CONV2D_BACKWARD_WEIGHT_TILED::"conv2d_backward_weight_reduce_batch", [128, 1, 1], [Write, Read, Read];
     // Elementwise passes.
     RELU_FORWARD: elementwise::EwParams = ELEMENTWISE::"relu_forward", [128, 1, 1], [Write, Read];
     RELU_BACKWARD: elementwise::EwParams = ELEMENTWISE::"relu_backward", [128, 1, 1], [Write, Read, Read];
