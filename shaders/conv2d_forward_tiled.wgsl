@@ -2,7 +2,9 @@
 // GEMM with an 8x8 register tile. conv2d_forward.wgsl is the reference they are
 // tested against. conv2d_forward_tiled_s1_r4 is the stride-1 pass with 4 rows
 // of the 8x8 tile per invocation: a quarter of the invocations, each loading
-// its weights once for 4 rows, which is what CPU adapters run fastest; GPUs
+// its weights once for 4 rows and each of the 6 input rows under them once
+// (not once per kernel row: on lavapipe every load is a per-lane gather, and
+// halving them ran the pass 1.45x faster), which is what CPU adapters run fastest; GPUs
 // keep the 8x8 tile (register pressure). (Larger tiles, 16 channels × 4 rows,
 // ran no faster on lavapipe and took the driver 2.7 times as long to compile.)
 // Every variant sums each output in the same order, so all give the same bits;
@@ -214,6 +216,27 @@ fn forward_s1(gid: vec3<u32>, wid: vec3<u32>, nwg: vec3<u32>, add: bool) {
 
 const WG_R4: u32 = 32u;
 
+// The 10-pixel input window of one row at vec4 index r, as the three taps'
+// shifted views: s{kx}{l,h} lie under pixels 0–3 / 4–7 of tap kx.
+struct Window {
+    s0l: vec4<f32>, s0h: vec4<f32>,
+    s1l: vec4<f32>, s1h: vec4<f32>,
+    s2l: vec4<f32>, s2h: vec4<f32>,
+}
+
+fn window_s1(r: u32) -> Window {
+    let v0 = xp[r];
+    let v1 = xp[r + 1u];
+    let v2 = xp[r + 2u];
+    return Window(v0, v1,
+        vec4<f32>(v0.yzw, v1.x), vec4<f32>(v1.yzw, v2.x),
+        vec4<f32>(v0.zw, v1.xy), vec4<f32>(v1.zw, v2.xy));
+}
+
+fn apply(a: ptr<function, Acc>, w: Taps, s: Window) {
+    row(a, w.w0l, w.w0h, w.w1l, w.w1h, w.w2l, w.w2h, s.s0l, s.s0h, s.s1l, s.s1h, s.s2l, s.s2h);
+}
+
 fn forward_s1_r4(gid: vec3<u32>, wid: vec3<u32>, nwg: vec3<u32>) {
     let t = tile_of(gid, wid, nwg, WG_R4, 4u, false);
     if !t.ok {
@@ -226,14 +249,30 @@ fn forward_s1_r4(gid: vec3<u32>, wid: vec3<u32>, nwg: vec3<u32>) {
     let next = p.pitch / 4u; // one input row down, in vec4s
     for (var ci = 0u; ci < p.ci; ci++) {
         let plane = (t.n * p.ci + ci) * p.hp;
-        for (var ky = 0u; ky < 3u; ky++) {
-            let w = taps(ci, ky, t.co0);
-            let r = ((plane + t.oy + ky) * p.pitch + t.ox0) / 4u;
-            row_s1(&a0, w, r);
-            row_s1(&a1, w, r + next);
-            row_s1(&a2, w, r + 2u * next);
-            row_s1(&a3, w, r + 3u * next);
-        }
+        let k0 = taps(ci, 0u, t.co0);
+        let k1 = taps(ci, 1u, t.co0);
+        let k2 = taps(ci, 2u, t.co0);
+        let r = ((plane + t.oy) * p.pitch + t.ox0) / 4u;
+        // Input rows oy .. oy + 5, each loaded once: row j meets output row
+        // j - ky through kernel row ky, ky ascending for every output row.
+        var s = window_s1(r);
+        apply(&a0, k0, s);
+        s = window_s1(r + next);
+        apply(&a0, k1, s);
+        apply(&a1, k0, s);
+        s = window_s1(r + 2u * next);
+        apply(&a0, k2, s);
+        apply(&a1, k1, s);
+        apply(&a2, k0, s);
+        s = window_s1(r + 3u * next);
+        apply(&a1, k2, s);
+        apply(&a2, k1, s);
+        apply(&a3, k0, s);
+        s = window_s1(r + 4u * next);
+        apply(&a2, k2, s);
+        apply(&a3, k1, s);
+        s = window_s1(r + 5u * next);
+        apply(&a3, k2, s);
     }
     store(a0, t);
     store(a1, down(t, 1u));
