@@ -31,6 +31,8 @@ fn parse(name: &str) -> Parsed {
 #[derive(Debug, PartialEq)]
 enum Kind {
     Uniform(ParamsLayout),
+    /// A uniform that is not a struct (an array window), by its size.
+    UniformBytes(u64),
     Storage(Binding),
     Image,
     Other(String),
@@ -40,7 +42,7 @@ enum Kind {
 fn wgsl_layout(module: &naga::Module, ty: naga::Handle<naga::Type>) -> Kind {
     let t = &module.types[ty];
     let naga::TypeInner::Struct { members, span } = &t.inner else {
-        return Kind::Other(format!("a uniform that is not a struct: {:?}", t.inner));
+        return Kind::UniformBytes(t.inner.size(module.to_ctx()) as u64);
     };
     let fields = members
         .iter()
@@ -149,6 +151,7 @@ fn check(k: &KernelInfo, p: &Parsed) -> Vec<String> {
         .map(|(i, b)| {
             let kind = match b {
                 Binding::Image => Kind::Image,
+                Binding::Uniform => Kind::UniformBytes(table::UNIFORM_WINDOW_BYTES),
                 b => Kind::Storage(*b),
             };
             (i as u32 + 1, kind)
@@ -296,6 +299,14 @@ fn kernel_budgets_against_the_limit_profiles() {
                 "{profile:?}: {} uses {bytes} bytes of workgroup memory",
                 k.entry
             );
+            let uniform = bindings
+                .values()
+                .map(|b| match b {
+                    Kind::UniformBytes(n) => *n,
+                    _ => 0,
+                })
+                .max()
+                .unwrap_or(0);
             let mut reflected = Vec::new();
             if storage > l.max_storage_buffers_per_shader_stage {
                 reflected.push("max_storage_buffers_per_shader_stage");
@@ -323,6 +334,9 @@ fn kernel_budgets_against_the_limit_profiles() {
                 if size > limit {
                     reflected.push(name);
                 }
+            }
+            if uniform > l.max_uniform_buffer_binding_size {
+                reflected.push("max_uniform_buffer_binding_size");
             }
             let by_table: Vec<&str> = k.exceeds(&l).iter().map(|e| e.0).collect();
             assert_eq!(by_table, reflected, "{profile:?}: {}", k.entry);

@@ -440,7 +440,17 @@ fn bench_tune_files_a_table_per_adapter() {
             .iter()
             .map(|t| t[0].as_str().unwrap())
             .collect();
-        assert!(tried.len() == 2 && tried.contains(&r["chosen"].as_str().unwrap()));
+        // Three tilings of the forward pass (and of backward-data, which runs
+        // it), two of the weight gradient.
+        let tilings = if key.starts_with("conv2d_forward_tiled_s1 ") {
+            3
+        } else {
+            2
+        };
+        assert!(
+            tried.len() == tilings && tried.contains(&r["chosen"].as_str().unwrap()),
+            "{key}: {tried:?}"
+        );
     }
     let broken = b"{\"version\": 1, \"adapters\": ";
     std::fs::write(&path, broken).unwrap();

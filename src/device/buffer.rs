@@ -9,8 +9,10 @@ use std::sync::{Arc, Mutex, Weak};
 
 use crate::error::{Error, Result};
 
-/// Usage of every pooled buffer: bindable as storage, copyable both ways.
+/// Usage of every pooled buffer: bindable as storage (and as a uniform window,
+/// see [`Tensor::window`]), copyable both ways.
 const POOL_USAGE: wgpu::BufferUsages = wgpu::BufferUsages::STORAGE
+    .union(wgpu::BufferUsages::UNIFORM)
     .union(wgpu::BufferUsages::COPY_SRC)
     .union(wgpu::BufferUsages::COPY_DST);
 
@@ -192,6 +194,21 @@ impl Tensor {
             },
             at,
         ))
+    }
+
+    /// `len` elements of this tensor's buffer from `offset` elements into
+    /// this tensor, as a flat tensor: a window that may run past this
+    /// tensor's end (for a binding of fixed size, such as a 64 KiB uniform,
+    /// over a tensor's tail; what lies past the end is bound, never read).
+    /// `None` where it would run past the buffer's end.
+    pub fn window(&self, offset: usize, len: usize) -> Option<Tensor> {
+        let start = self.offset.checked_add(4 * offset as u64)?;
+        let end = start.checked_add(4 * len as u64)?;
+        (end <= self.buffer().size()).then(|| Tensor {
+            buf: self.buf.clone(),
+            offset: start,
+            shape: vec![len],
+        })
     }
 
     /// The same range with another shape of equal size.

@@ -601,20 +601,27 @@ pub fn conv2d_weight_tiles_with(
 const MAX_TILE_ROWS: usize = 4;
 
 /// How the tiled stride-1 pass covers its output: one row of 8 pixels of 8
-/// channels per invocation, or 4 such rows. Both sum every output in the same
-/// order, so both give the same bits; which is faster depends on the adapter
-/// (CPU adapters: 4 rows, a quarter of the invocations and of the weight
-/// loads; GPUs: one row, for register pressure), so it is chosen per adapter
-/// and shape: the tuning table of `reslab bench --tune` (see [`tuned`]), else
+/// channels per invocation, or 4 such rows (weights from a storage buffer, or
+/// from a uniform one). All sum every output in the same order, so all give
+/// the same bits; which is faster depends on the adapter (CPU adapters: 4
+/// rows, a quarter of the invocations and of the weight loads, with uniform
+/// weights, which lavapipe loads once per workgroup instead of once per lane;
+/// GPUs: one row, for register pressure), so it is chosen per adapter and
+/// shape: the tuning table of `reslab bench --tune` (see [`tuned`]), else
 /// [`default_variant`]. A pass that adds to its output always runs one row
-/// (`Rows4` has no adding twin: its stores would take the driver longer to
-/// compile than the rest of it).
+/// (the 4-row tiles have no adding twin: their stores would take the driver
+/// longer to compile than the rest of them).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Tiling {
     /// 8 channels × 8 pixels of one row.
     Row,
     /// 8 channels × 8 pixels × 4 rows.
     Rows4,
+    /// `Rows4` reading the weights through a 64 KiB uniform binding, one
+    /// dispatch per run of input channels whose weights fit in it
+    /// ([`uniform_runs`]). Where it cannot run (smaller uniform limit, weight
+    /// tiles without the window's room after them) `Rows4` runs instead.
+    Rows4Uniform,
 }
 
 impl Tiling {
@@ -624,6 +631,9 @@ impl Tiling {
             (Tiling::Row, false) => (&table::CONV2D_FORWARD_TILED_S1, Tiling::Row),
             (_, true) => (&table::CONV2D_FORWARD_TILED_S1_ADD, Tiling::Row),
             (Tiling::Rows4, false) => (&table::CONV2D_FORWARD_TILED_S1_R4, Tiling::Rows4),
+            (Tiling::Rows4Uniform, false) => {
+                (&table::CONV2D_FORWARD_TILED_S1_R4U, Tiling::Rows4Uniform)
+            }
         }
     }
 
@@ -631,9 +641,71 @@ impl Tiling {
     pub fn rows(self) -> usize {
         match self {
             Tiling::Row => 1,
-            Tiling::Rows4 => MAX_TILE_ROWS,
+            Tiling::Rows4 | Tiling::Rows4Uniform => MAX_TILE_ROWS,
         }
     }
+}
+
+/// Room a tensor of weight tiles keeps after it in its buffer, in elements,
+/// so that a [`Tiling::Rows4Uniform`] window from any of its input channels
+/// stays inside the buffer.
+pub const WEIGHT_TILES_ROOM: usize = (table::UNIFORM_WINDOW_BYTES / 4) as usize;
+
+/// A scratch tensor for weight tiles of `shape` with [`WEIGHT_TILES_ROOM`]
+/// after it (a view of a larger one).
+pub fn weight_tiles_tensor(
+    gpu: &Gpu,
+    scratch: &mut (impl Scratch + ?Sized),
+    shape: &[usize],
+) -> Result<Tensor> {
+    scratch
+        .take(gpu, &[numel(shape) + WEIGHT_TILES_ROOM])?
+        .view(0, shape)
+}
+
+/// What [`weight_tiles_tensor`] took for `wt`: the tiles and the room after
+/// them, as the flat tensor a scratch gets back.
+pub fn weight_tiles_allocation(wt: Tensor) -> Tensor {
+    match wt.window(0, wt.len() + WEIGHT_TILES_ROOM) {
+        Some(all) => all,
+        None => wt,
+    }
+}
+
+/// The runs of input channels of a [`Tiling::Rows4Uniform`] pass over the
+/// weight tiles `wt` ([Ci, 3, 3, Co8]): (first channel, channels, the 64 KiB
+/// window from the first channel's weights). Each run's weights fit in the
+/// window, and each window starts where the device's uniform offset
+/// alignment allows. `None` where the pass cannot run: the device's uniform
+/// bindings are smaller, one channel's weights do not fit, a window would run
+/// past the buffer, or the tiles start unaligned.
+pub fn uniform_runs(gpu: &Gpu, wt: &Tensor) -> Option<Vec<(usize, usize, Tensor)>> {
+    let l = gpu.limits();
+    if l.max_uniform_buffer_binding_size < table::UNIFORM_WINDOW_BYTES {
+        return None;
+    }
+    let &[ci, kh, kw, co8] = wt.shape() else {
+        return None;
+    };
+    let per_channel = kh * kw * co8;
+    let window = WEIGHT_TILES_ROOM;
+    let align = l.min_uniform_buffer_offset_alignment as u64;
+    if !wt.offset().is_multiple_of(align) || per_channel == 0 {
+        return None;
+    }
+    // The most channels whose weights fit, fewer until a run's bytes keep
+    // the next window aligned.
+    let mut run = (window / per_channel).min(ci);
+    while run > 0 && run < ci && !(4 * (run * per_channel) as u64).is_multiple_of(align) {
+        run -= 1;
+    }
+    if run == 0 {
+        return None;
+    }
+    (0..ci)
+        .step_by(run)
+        .map(|c0| Some((c0, run.min(ci - c0), wt.window(c0 * per_channel, window)?)))
+        .collect()
 }
 
 /// Variants of a pass that compute the same bits at speeds that depend on the
@@ -654,7 +726,7 @@ pub trait Variant: Copy + PartialEq + std::fmt::Debug + 'static {
 }
 
 impl Variant for Tiling {
-    const ALL: &'static [Tiling] = &[Tiling::Row, Tiling::Rows4];
+    const ALL: &'static [Tiling] = &[Tiling::Row, Tiling::Rows4, Tiling::Rows4Uniform];
     const PASS: &'static str = "conv2d_forward_tiled_s1";
 
     fn name(self) -> &'static str {
@@ -824,7 +896,8 @@ pub fn conv2d_weight_tiles_batch(
             next += 1;
         }
         let group = &jobs[start..next];
-        let tiles = gpu.tensor(&[end])?;
+        // Room after the last job's tiles for a uniform window over them.
+        let tiles = gpu.tensor(&[end + WEIGHT_TILES_ROOM])?.view(0, &[end])?;
         let mut table = Vec::with_capacity(JOB_FIELDS * group.len());
         for (j, &at) in group.iter().zip(&dst) {
             let shape = weight_tiles_shape(&j.g, j.backward_data);
@@ -882,8 +955,10 @@ params! {
         wo: u32,
         tiles_x: u32,
         flags: u32,
-        _pad0: u32,
-        _pad1: u32,
+        // The first input channel and how many: all of them but in the
+        // runs of `Tiling::Rows4Uniform`.
+        ci0: u32,
+        cn: u32,
     }
 }
 
@@ -958,29 +1033,58 @@ pub fn conv2d_forward_tiled_as(
         wo: g.wo() as u32,
         tiles_x: tiles_x as u32,
         flags,
-        _pad0: 0,
-        _pad1: 0,
+        ci0: 0,
+        cn: g.cin as u32,
     };
-    let (k, rows) = match (tiling, accumulate) {
-        (Some(t), add) => {
-            let (k, runs) = t.kernel(add);
-            (k, runs.rows())
-        }
-        (None, false) => (&table::CONV2D_FORWARD_TILED_S2, 1),
-        (None, true) => (&table::CONV2D_FORWARD_TILED_S2_ADD, 1),
+    let (mut k, mut runs) = match (tiling, accumulate) {
+        (Some(t), add) => t.kernel(add),
+        (None, false) => (&table::CONV2D_FORWARD_TILED_S2, Tiling::Row),
+        (None, true) => (&table::CONV2D_FORWARD_TILED_S2_ADD, Tiling::Row),
     };
-    let [gx, gz, _] = k.grid_1d(gpu, g.n * g.ho().div_ceil(rows) * tiles_x)?;
+    let uniform = match runs {
+        Tiling::Rows4Uniform => k.fits(gpu).then(|| uniform_runs(gpu, wt)).flatten(),
+        _ => None,
+    };
+    if runs == Tiling::Rows4Uniform && uniform.is_none() {
+        (k, runs) = Tiling::Rows4.kernel(false);
+    }
+    let [gx, gz, _] = k.grid_1d(gpu, g.n * g.ho().div_ceil(runs.rows()) * tiles_x)?;
     let gy = u32_of("conv2d channel tiles", co8 / 8)?;
-    launch(
-        gpu,
-        prog,
-        k,
-        &p,
-        &[Some(y), Some(xp), Some(wt), b],
-        [gx, gy, gz],
-    )?;
+    let Some(uniform) = uniform else {
+        launch(
+            gpu,
+            prog,
+            k,
+            &p,
+            &[Some(y), Some(xp), Some(wt), b],
+            [gx, gy, gz],
+        )?;
+        return Ok(());
+    };
+    // One dispatch per run of input channels: the first writes y, the others
+    // resume from it, the last adds the bias.
+    for (i, (c0, cn, window)) in uniform.iter().enumerate() {
+        let last = i + 1 == uniform.len();
+        let q = TiledParams {
+            ci0: *c0 as u32,
+            cn: *cn as u32,
+            flags: if last { flags } else { 0 } | if i > 0 { FLAG_RESUME } else { 0 },
+            ..p
+        };
+        launch(
+            gpu,
+            prog,
+            k,
+            &q,
+            &[Some(y), Some(xp), Some(window), b],
+            [gx, gy, gz],
+        )?;
+    }
     Ok(())
 }
+
+/// Flag of [`Tiling::Rows4Uniform`]'s later runs: start from the sums in y.
+const FLAG_RESUME: u32 = 2;
 
 /// Where a convolution pass gets the scratch tensors of its layout copies
 /// (padded inputs, weight tiles) and returns them once recorded: a plan
@@ -1003,14 +1107,14 @@ pub trait Scratch {
         backward_data: bool,
         flip: bool,
     ) -> Result<Tensor> {
-        let wt = self.take(gpu, &weight_tiles_shape(g, backward_data))?;
+        let wt = weight_tiles_tensor(gpu, self, &weight_tiles_shape(g, backward_data))?;
         conv2d_weight_tiles_with(gpu, prog, &wt, w, g, backward_data, flip)?;
         Ok(wt)
     }
 
     /// Returns what [`Scratch::weight_tiles`] gave once its readers are recorded.
     fn give_weight_tiles(&mut self, wt: Tensor) {
-        self.give(wt);
+        self.give(weight_tiles_allocation(wt));
     }
 }
 

@@ -190,8 +190,18 @@ pub(crate) fn prepare<P: Params>(
         )));
     }
     let limits = gpu.limits();
+    let kinds: Vec<Binding> = k
+        .bindings
+        .iter()
+        .copied()
+        .filter(|b| *b != Binding::Image)
+        .collect();
     for (i, t) in tensors.iter().enumerate() {
         let Some(t) = t else { continue };
+        if kinds[i] == Binding::Uniform {
+            check_uniform_window(&label, i + 1, t, limits)?;
+            continue;
+        }
         if t.is_empty() {
             return Err(Error::invalid(format!(
                 "{label}: binding {} is an empty tensor {:?}",
@@ -266,6 +276,36 @@ pub(crate) fn prepare<P: Params>(
         workgroups,
         _bound: tensors.iter().flatten().map(|t| (*t).clone()).collect(),
     })
+}
+
+/// A [`Binding::Uniform`] tensor: exactly the window's size, within the
+/// device's uniform binding limit, at an offset its alignment allows.
+fn check_uniform_window(label: &str, i: usize, t: &Tensor, limits: &wgpu::Limits) -> Result<()> {
+    let bytes = table::UNIFORM_WINDOW_BYTES;
+    if t.bytes() != bytes {
+        return Err(Error::invalid(format!(
+            "{label}: uniform binding {i} is {} bytes, not the {bytes} the kernel reads",
+            t.bytes()
+        )));
+    }
+    if bytes > limits.max_uniform_buffer_binding_size {
+        return Err(Error::BindingTooLarge {
+            what: format!("{label} uniform binding {i}"),
+            bytes,
+            limit: limits.max_uniform_buffer_binding_size,
+        });
+    }
+    if !t
+        .offset()
+        .is_multiple_of(limits.min_uniform_buffer_offset_alignment as u64)
+    {
+        return Err(Error::invalid(format!(
+            "{label}: uniform binding {i} starts at byte {}, not a multiple of the device's uniform offset alignment {}",
+            t.offset(),
+            limits.min_uniform_buffer_offset_alignment
+        )));
+    }
+    Ok(())
 }
 
 /// Fails with a shape error naming `what` unless `t` has shape `expected`.

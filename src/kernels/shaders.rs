@@ -48,6 +48,7 @@ modules! {
     CONV2D_BACKWARD_WEIGHT_TILED = "conv2d_backward_weight_tiled.wgsl";
     CONV2D_FORWARD = "conv2d_forward.wgsl";
     CONV2D_FORWARD_TILED = "conv2d_forward_tiled.wgsl";
+    CONV2D_FORWARD_UNIFORM = "conv2d_forward_uniform.wgsl";
     CONV2D_TILED_PREPARE = "conv2d_tiled_prepare.wgsl";
     ELEMENTWISE = "elementwise.wgsl";
     LINEAR = "linear.wgsl";
@@ -61,6 +62,10 @@ modules! {
 /// The files of `shaders/shared/`, by the name an import gives.
 pub static SHARED: &[(&str, &str)] = &[
     ("bn", include_str!("../../shaders/shared/bn.wgsl")),
+    (
+        "conv_tile",
+        include_str!("../../shaders/shared/conv_tile.wgsl"),
+    ),
     (
         "conv_params",
         include_str!("../../shaders/shared/conv_params.wgsl"),

@@ -25,7 +25,16 @@ pub enum Binding {
     Write,
     /// A write-only storage texture (the colormap's picture).
     Image,
+    /// A uniform buffer of [`UNIFORM_WINDOW_BYTES`]: a window of a tensor's
+    /// buffer that every invocation reads alike (weights a CPU driver then
+    /// loads once and broadcasts).
+    Uniform,
 }
+
+/// The size of every [`Binding::Uniform`]: 64 KiB, WebGPU's default
+/// `max_uniform_buffer_binding_size` (a kernel with one does not fit
+/// adapters with less, such as wgpu's downlevel profile, and has a variant).
+pub const UNIFORM_WINDOW_BYTES: u64 = 65536;
 
 /// One field of a parameter block: name, byte offset, byte size.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -130,12 +139,21 @@ pub struct KernelInfo {
 }
 
 impl KernelInfo {
-    /// Storage buffers it binds (a storage texture is not one).
+    /// Storage buffers it binds (a storage texture or uniform is not one).
     pub fn storage_buffers(&self) -> u32 {
         self.bindings
             .iter()
-            .filter(|b| **b != Binding::Image)
+            .filter(|b| matches!(b, Binding::Read | Binding::Write))
             .count() as u32
+    }
+
+    /// Bytes of its largest uniform binding after the parameters (0: none).
+    pub fn uniform_window(&self) -> u32 {
+        if self.bindings.contains(&Binding::Uniform) {
+            UNIFORM_WINDOW_BYTES as u32
+        } else {
+            0
+        }
     }
 
     pub fn invocations(&self) -> u32 {
@@ -172,6 +190,11 @@ impl KernelInfo {
                 l.max_compute_workgroup_size_z,
                 z,
             ),
+            (
+                "max_uniform_buffer_binding_size",
+                l.max_uniform_buffer_binding_size.min(u32::MAX as u64) as u32,
+                self.uniform_window(),
+            ),
         ]
         .into_iter()
         .filter(|(_, allowed, needed)| needed > allowed)
@@ -194,6 +217,7 @@ pub const WITH_VARIANT: &[&str] = &[
     "bn_backward_partial_saved",
     "bn_backward_partial4_saved",
     "bn_backward_finalize_grads",
+    "conv2d_forward_tiled_s1_r4u",
 ];
 
 /// Refuses, naming each limit and the kernels over it, a device whose limits
@@ -322,6 +346,7 @@ table! {
     CONV2D_FORWARD_TILED_S1: conv2d::TiledParams = CONV2D_FORWARD_TILED::"conv2d_forward_tiled_s1", [64, 1, 1], [Write, Read, Read, Read];
     CONV2D_FORWARD_TILED_S1_ADD: conv2d::TiledParams = CONV2D_FORWARD_TILED::"conv2d_forward_tiled_s1_add", [64, 1, 1], [Write, Read, Read, Read];
     CONV2D_FORWARD_TILED_S1_R4: conv2d::TiledParams = CONV2D_FORWARD_TILED::"conv2d_forward_tiled_s1_r4", [32, 1, 1], [Write, Read, Read, Read];
+    CONV2D_FORWARD_TILED_S1_R4U: conv2d::TiledParams = CONV2D_FORWARD_UNIFORM::"conv2d_forward_tiled_s1_r4u", [32, 1, 1], [Write, Read, Uniform, Read];
     CONV2D_FORWARD_TILED_S2: conv2d::TiledParams = CONV2D_FORWARD_TILED::"conv2d_forward_tiled_s2", [64, 1, 1], [Write, Read, Read, Read];
     CONV2D_FORWARD_TILED_S2_ADD: conv2d::TiledParams = CONV2D_FORWARD_TILED::"conv2d_forward_tiled_s2_add", [64, 1, 1], [Write, Read, Read, Read];
     CONV2D_BACKWARD_DATA_TILED_S2: conv2d::S2Params = CONV2D_BACKWARD_DATA_S2::"conv2d_backward_data_tiled_s2", [64, 1, 1], [Write, Read, Read];

@@ -115,8 +115,9 @@ impl MemoryNeed {
         let mut largest_pad = 0u64;
         // Elements of every tiled weight gradient's partial sums.
         let mut partials = 0u64;
-        // Elements of every conv's weight tiles (one buffer, not per batch).
-        let mut tiles = 0u64;
+        // Elements of every conv's weight tiles (one buffer, not per batch,
+        // with room for a uniform window after the last).
+        let mut tiles = crate::kernels::conv2d::WEIGHT_TILES_ROOM as u64;
         for op in &graph.ops {
             match op {
                 Op::Conv {

@@ -186,7 +186,8 @@ impl conv2d::Scratch for Scratch {
             return Ok(t.clone());
         }
         // Not planned (no conv of the plan asks for it): written here.
-        let wt = self.take(gpu, &conv2d::weight_tiles_shape(g, backward_data))?;
+        let wt =
+            conv2d::weight_tiles_tensor(gpu, self, &conv2d::weight_tiles_shape(g, backward_data))?;
         conv2d::conv2d_weight_tiles_with(gpu, prog, &wt, w, g, backward_data, flip)?;
         Ok(wt)
     }
@@ -197,7 +198,7 @@ impl conv2d::Scratch for Scratch {
             .values()
             .any(|t| t.buffer() == wt.buffer() && t.offset() == wt.offset());
         if !planned {
-            self.give(wt);
+            self.give(conv2d::weight_tiles_allocation(wt));
         }
     }
 }

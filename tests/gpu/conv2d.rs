@@ -1,4 +1,5 @@
 use reslab::cpu;
+use reslab::kernels::Program;
 use reslab::kernels::conv2d::*;
 use reslab::ops::Conv2dGeom;
 use reslab::ops::PadGeom;
@@ -348,9 +349,12 @@ fn conv2d_backward_weight_tiled_matches_cpu() {
 
 /// Every tiling of the stride-1 pass, each run explicitly: each matches the
 /// CPU twin (bias, accumulation, heights that end inside a band of 4 rows,
-/// channel counts that leave a tile part-empty), and both give the same bits,
+/// channel counts that leave a tile part-empty), and all give the same bits,
 /// since they sum every output in the same order — so which one an adapter's
-/// tuning picks never changes a result.
+/// tuning picks never changes a result. The uniform-weight tiling runs in as
+/// many dispatches as its runs of input channels (several where the weights
+/// exceed 64 KiB: the later ones resume from y), or falls back to `Rows4`
+/// where the device's uniform bindings are smaller.
 #[test]
 fn conv2d_forward_tilings_agree_bit_for_bit() {
     let gpu = gpu();
@@ -359,9 +363,14 @@ fn conv2d_forward_tilings_agree_bit_for_bit() {
         (Conv2dGeom::square(3, 8, 7, 7, 32, 3, 1, 1), false),
         (Conv2dGeom::square(1, 5, 9, 13, 48, 3, 1, 0), true),
         (Conv2dGeom::square(2, 3, 6, 6, 16, 3, 1, 2), false),
+        // Weights over 64 KiB: three runs of input channels, then two.
+        (Conv2dGeom::square(1, 60, 6, 5, 70, 3, 1, 1), false),
+        (Conv2dGeom::square(2, 20, 5, 6, 130, 3, 1, 1), true),
+        (Conv2dGeom::square(1, 61, 9, 9, 66, 3, 1, 1), true),
     ];
     cases.extend(tiled_geoms(10, 40).into_iter().filter(|(g, _)| g.sh == 1));
-    let mut seen = [0usize; 2];
+    let mut seen = [0usize; 3];
+    let mut several_runs = 0;
     for (i, (g, bias)) in cases.iter().enumerate() {
         let d = data(g, 300 + i as u64);
         let accumulate = i % 3 == 1;
@@ -371,11 +380,14 @@ fn conv2d_forward_tilings_agree_bit_for_bit() {
             up(&[g.cout], &d.b),
         );
         let pg = g.forward_pad();
-        let (xp, wt) = (empty(&pg.shape()), empty(&weight_tiles_shape(g, false)));
+        let xp = empty(&pg.shape());
+        let wt = weight_tiles_tensor(gpu, &mut Fresh, &weight_tiles_shape(g, false)).unwrap();
         run(|p| {
             conv2d_pad(gpu, p, &xp, &tx, &pg)?;
             conv2d_weight_tiles(gpu, p, &wt, &tw, g, false)
         });
+        let runs = uniform_runs(gpu, &wt).map_or(0, |r| r.len());
+        several_runs += (runs > 1) as usize;
         let y0 = d.dy.clone(); // what an accumulating pass adds to
         let mut want = if accumulate {
             y0.clone()
@@ -391,19 +403,31 @@ fn conv2d_forward_tilings_agree_bit_for_bit() {
         for (k, &t) in Tiling::ALL.iter().enumerate() {
             seen[k] += 1;
             let ty = up(&g.y_shape(), &y0);
-            run(|p| {
-                conv2d_forward_tiled_as(
-                    gpu,
-                    p,
-                    &ty,
-                    &xp,
-                    &wt,
-                    bias.then_some(&tb),
-                    g,
-                    accumulate,
-                    Some(t),
-                )
-            });
+            let mut prog = Program::new();
+            conv2d_forward_tiled_as(
+                gpu,
+                &mut prog,
+                &ty,
+                &xp,
+                &wt,
+                bias.then_some(&tb),
+                g,
+                accumulate,
+                Some(t),
+            )
+            .unwrap();
+            let uniform = prog
+                .dispatches
+                .iter()
+                .filter(|d| d.label().ends_with("_r4u"))
+                .count();
+            let want_uniform = if t == Tiling::Rows4Uniform && !accumulate {
+                runs
+            } else {
+                0
+            };
+            assert_eq!(uniform, want_uniform, "{t:?} {g:?} accumulate={accumulate}");
+            prog.run(gpu).unwrap();
             let got = read(&ty);
             assert_close(
                 &format!("{t:?} {g:?} accumulate={accumulate}"),
@@ -426,6 +450,9 @@ fn conv2d_forward_tilings_agree_bit_for_bit() {
         seen.iter().all(|&n| n >= 20),
         "tilings run per kind: {seen:?}"
     );
+    if gpu.limits().max_uniform_buffer_binding_size >= 65536 {
+        assert!(several_runs >= 3, "cases in several runs: {several_runs}");
+    }
     no_errors();
 }
 
@@ -583,6 +610,7 @@ fn tiling_follows_the_tuning_table() {
     let default = default_variant::<Tiling>(gpu);
     for (set, want) in [
         (Some("conv2d_forward_tiled_s1_r4"), Tiling::Rows4),
+        (Some("conv2d_forward_tiled_s1_r4u"), Tiling::Rows4Uniform),
         (Some("conv2d_forward_tiled_s1"), Tiling::Row),
         (Some("a kernel of another build"), default),
         (None, default),

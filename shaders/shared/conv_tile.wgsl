@@ -1,0 +1,212 @@
+// The 3x3 tiled convolution's register tile, shared by the modules that run it
+// (conv2d_forward_tiled.wgsl with the weights in a storage buffer,
+// conv2d_forward_uniform.wgsl with them in a uniform one): the parameter block,
+// the 8x8 accumulator tile and its multiply-adds, the tile an invocation covers,
+// its stores, and the 4-row tile's sum over a range of input channels. The
+// importing module declares the bindings p, y, xp and bias and a function
+// `taps(ci, ky, co0) -> Taps` reading its weights.
+
+struct TiledParams {
+    n: u32, ci: u32, hp: u32, pitch: u32,
+    co: u32, co8: u32, ho: u32, wo: u32,
+    tiles_x: u32, flags: u32, ci0: u32, cn: u32,
+}
+
+const WG: u32 = 64u;
+
+// The 8 output channels of a tile, each as two vec4s of 4 pixels (lo, hi).
+struct Acc {
+    c0l: vec4<f32>, c0h: vec4<f32>,
+    c1l: vec4<f32>, c1h: vec4<f32>,
+    c2l: vec4<f32>, c2h: vec4<f32>,
+    c3l: vec4<f32>, c3h: vec4<f32>,
+    c4l: vec4<f32>, c4h: vec4<f32>,
+    c5l: vec4<f32>, c5h: vec4<f32>,
+    c6l: vec4<f32>, c6h: vec4<f32>,
+    c7l: vec4<f32>, c7h: vec4<f32>,
+}
+
+// acc + (w0·s0 + w1·s1 + w2·s2): the row's three taps with fused
+// multiply-adds (which CPU drivers do not contract a*b + c into by
+// themselves), then one addition to the accumulator, as before fusing.
+fn fma3(acc: vec4<f32>, w0: f32, s0: vec4<f32>, w1: f32, s1: vec4<f32>, w2: f32, s2: vec4<f32>) -> vec4<f32> {
+    return acc + fma(vec4<f32>(w2), s2, fma(vec4<f32>(w1), s1, vec4<f32>(w0) * s0));
+}
+
+// acc += Σ_kx w[kx] ⊗ window[kx] for one kernel row: w*l/w*h hold channels
+// 0–3 / 4–7 of tap kx, s*l/s*h the input under pixels 0–3 / 4–7 of tap kx.
+fn row(a: ptr<function, Acc>,
+       w0l: vec4<f32>, w0h: vec4<f32>, w1l: vec4<f32>, w1h: vec4<f32>, w2l: vec4<f32>, w2h: vec4<f32>,
+       s0l: vec4<f32>, s0h: vec4<f32>, s1l: vec4<f32>, s1h: vec4<f32>, s2l: vec4<f32>, s2h: vec4<f32>) {
+    (*a).c0l = fma3((*a).c0l, w0l.x, s0l, w1l.x, s1l, w2l.x, s2l);
+    (*a).c0h = fma3((*a).c0h, w0l.x, s0h, w1l.x, s1h, w2l.x, s2h);
+    (*a).c1l = fma3((*a).c1l, w0l.y, s0l, w1l.y, s1l, w2l.y, s2l);
+    (*a).c1h = fma3((*a).c1h, w0l.y, s0h, w1l.y, s1h, w2l.y, s2h);
+    (*a).c2l = fma3((*a).c2l, w0l.z, s0l, w1l.z, s1l, w2l.z, s2l);
+    (*a).c2h = fma3((*a).c2h, w0l.z, s0h, w1l.z, s1h, w2l.z, s2h);
+    (*a).c3l = fma3((*a).c3l, w0l.w, s0l, w1l.w, s1l, w2l.w, s2l);
+    (*a).c3h = fma3((*a).c3h, w0l.w, s0h, w1l.w, s1h, w2l.w, s2h);
+    (*a).c4l = fma3((*a).c4l, w0h.x, s0l, w1h.x, s1l, w2h.x, s2l);
+    (*a).c4h = fma3((*a).c4h, w0h.x, s0h, w1h.x, s1h, w2h.x, s2h);
+    (*a).c5l = fma3((*a).c5l, w0h.y, s0l, w1h.y, s1l, w2h.y, s2l);
+    (*a).c5h = fma3((*a).c5h, w0h.y, s0h, w1h.y, s1h, w2h.y, s2h);
+    (*a).c6l = fma3((*a).c6l, w0h.z, s0l, w1h.z, s1l, w2h.z, s2l);
+    (*a).c6h = fma3((*a).c6h, w0h.z, s0h, w1h.z, s1h, w2h.z, s2h);
+    (*a).c7l = fma3((*a).c7l, w0h.w, s0l, w1h.w, s1l, w2h.w, s2l);
+    (*a).c7h = fma3((*a).c7h, w0h.w, s0h, w1h.w, s1h, w2h.w, s2h);
+}
+
+// `add`: the pass adds to y (the _add entry points) rather than writing it; a
+// constant in every entry point, so the compiler drops the other store.
+struct Tile {
+    n: u32, oy: u32, ox0: u32, co0: u32, ok: bool, add: bool,
+}
+
+// The tile of invocation gid in workgroups of `wg`: `rows` output rows from oy,
+// 8 pixels from ox0, 8 output channels from co0.
+fn tile_of(gid: vec3<u32>, wid: vec3<u32>, nwg: vec3<u32>, wg: u32, rows: u32, add: bool) -> Tile {
+    let t = gid.x + gid.z * nwg.x * wg;
+    let bands = (p.ho + rows - 1u) / rows;
+    var r: Tile;
+    r.ok = t < p.n * bands * p.tiles_x;
+    r.ox0 = (t % p.tiles_x) * 8u;
+    r.oy = ((t / p.tiles_x) % bands) * rows;
+    r.n = t / (p.tiles_x * bands);
+    r.co0 = wid.y * 8u;
+    r.add = add;
+    return r;
+}
+
+fn tile(gid: vec3<u32>, wid: vec3<u32>, nwg: vec3<u32>, add: bool) -> Tile {
+    return tile_of(gid, wid, nwg, WG, 1u, add);
+}
+
+// The same tile `dy` rows down.
+fn down(t: Tile, dy: u32) -> Tile {
+    var r = t;
+    r.oy = t.oy + dy;
+    return r;
+}
+
+// The weights of one kernel row for 8 output channels: tap kx, channels 0–3 (l)
+// and 4–7 (h).
+struct Taps {
+    w0l: vec4<f32>, w0h: vec4<f32>,
+    w1l: vec4<f32>, w1h: vec4<f32>,
+    w2l: vec4<f32>, w2h: vec4<f32>,
+}
+
+// The 10-pixel input window of one row at vec4 index r, as the three taps'
+// shifted views: s{kx}{l,h} lie under pixels 0–3 / 4–7 of tap kx.
+struct Window {
+    s0l: vec4<f32>, s0h: vec4<f32>,
+    s1l: vec4<f32>, s1h: vec4<f32>,
+    s2l: vec4<f32>, s2h: vec4<f32>,
+}
+
+fn window_s1(r: u32) -> Window {
+    let v0 = xp[r];
+    let v1 = xp[r + 1u];
+    let v2 = xp[r + 2u];
+    return Window(v0, v1,
+        vec4<f32>(v0.yzw, v1.x), vec4<f32>(v1.yzw, v2.x),
+        vec4<f32>(v0.zw, v1.xy), vec4<f32>(v1.zw, v2.xy));
+}
+
+fn apply(a: ptr<function, Acc>, w: Taps, s: Window) {
+    row(a, w.w0l, w.w0h, w.w1l, w.w1h, w.w2l, w.w2h, s.s0l, s.s0h, s.s1l, s.s1h, s.s2l, s.s2h);
+}
+
+const WG_R4: u32 = 32u;
+
+// a0..a3 (output rows oy .. oy + 3 of tile t) += the sums over input channels
+// c0 .. c1 - 1, in order. Reads the weights through `taps`, which each module
+// importing this one defines over its own weight binding.
+fn r4_sum(a0: ptr<function, Acc>, a1: ptr<function, Acc>, a2: ptr<function, Acc>,
+          a3: ptr<function, Acc>, t: Tile, c0: u32, c1: u32) {
+    let next = p.pitch / 4u; // one input row down, in vec4s
+    for (var ci = c0; ci < c1; ci++) {
+        let plane = (t.n * p.ci + ci) * p.hp;
+        let k0 = taps(ci, 0u, t.co0);
+        let k1 = taps(ci, 1u, t.co0);
+        let k2 = taps(ci, 2u, t.co0);
+        let r = ((plane + t.oy) * p.pitch + t.ox0) / 4u;
+        // Input rows oy .. oy + 5, each loaded once: row j meets output row
+        // j - ky through kernel row ky, ky ascending for every output row.
+        var s = window_s1(r);
+        apply(a0, k0, s);
+        s = window_s1(r + next);
+        apply(a0, k1, s);
+        apply(a1, k0, s);
+        s = window_s1(r + 2u * next);
+        apply(a0, k2, s);
+        apply(a1, k1, s);
+        apply(a2, k0, s);
+        s = window_s1(r + 3u * next);
+        apply(a1, k2, s);
+        apply(a2, k1, s);
+        apply(a3, k0, s);
+        s = window_s1(r + 4u * next);
+        apply(a2, k2, s);
+        apply(a3, k1, s);
+        s = window_s1(r + 5u * next);
+        apply(a3, k2, s);
+    }
+}
+
+// Writes (add: adds) 4 consecutive pixels of one output row starting at
+// element o (pixel ox), dropping those past the row's end. One guarded store
+// per value: any more branching here multiplies the driver's compile time by
+// the tile's 64–512 values. Component access only: indexing a vector or
+// array with a computed index here costs more than the whole tile.
+fn put4(o: u32, ox: u32, v: vec4<f32>, add: bool) {
+    if add {
+        if ox < p.wo { y[o] += v.x; }
+        if ox + 1u < p.wo { y[o + 1u] += v.y; }
+        if ox + 2u < p.wo { y[o + 2u] += v.z; }
+        if ox + 3u < p.wo { y[o + 3u] += v.w; }
+    } else {
+        if ox < p.wo { y[o] = v.x; }
+        if ox + 1u < p.wo { y[o + 1u] = v.y; }
+        if ox + 2u < p.wo { y[o + 2u] = v.z; }
+        if ox + 3u < p.wo { y[o + 3u] = v.w; }
+    }
+}
+
+// Writes channel co0 + i of the tile (pixels lo = 0..3, hi = 4..7) if it exists.
+fn put_channel(t: Tile, i: u32, lo: vec4<f32>, hi: vec4<f32>) {
+    let co = t.co0 + i;
+    if co >= p.co {
+        return;
+    }
+    var b = 0.0;
+    if (p.flags & 1u) != 0u {
+        b = bias[co];
+    }
+    let o = ((t.n * p.co + co) * p.ho + t.oy) * p.wo + t.ox0;
+    put4(o, t.ox0, lo + b, t.add);
+    put4(o + 4u, t.ox0 + 4u, hi + b, t.add);
+}
+
+fn store(a: Acc, t: Tile) {
+    if t.oy >= p.ho {
+        return; // a row of the last band of 4 below the output
+    }
+    put_channel(t, 0u, a.c0l, a.c0h);
+    put_channel(t, 1u, a.c1l, a.c1h);
+    put_channel(t, 2u, a.c2l, a.c2h);
+    put_channel(t, 3u, a.c3l, a.c3h);
+    put_channel(t, 4u, a.c4l, a.c4h);
+    put_channel(t, 5u, a.c5l, a.c5h);
+    put_channel(t, 6u, a.c6l, a.c6h);
+    put_channel(t, 7u, a.c7l, a.c7h);
+}
+
+// Writes the four rows of a 4-row tile.
+fn store4(a0: Acc, a1: Acc, a2: Acc, a3: Acc, t: Tile) {
+    store(a0, t);
+    store(a1, down(t, 1u));
+    store(a2, down(t, 2u));
+    store(a3, down(t, 3u));
+}
+
