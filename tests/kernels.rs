@@ -21,7 +21,14 @@ fn parse(name: &str) -> Parsed {
     let m = MODULES.iter().find(|m| m.name == name).expect("a module");
     let src = m.wgsl().unwrap();
     let module = naga::front::wgsl::parse_str(&src).unwrap_or_else(|e| panic!("{name}: {e}"));
-    let info = Validator::new(ValidationFlags::all(), Capabilities::empty())
+    // Subgroups only in the modules named for them (*_subgroup.wgsl, whose
+    // kernels run only on devices that have them).
+    let caps = if name.ends_with("_subgroup.wgsl") {
+        Capabilities::SUBGROUP
+    } else {
+        Capabilities::empty()
+    };
+    let info = Validator::new(ValidationFlags::all(), caps)
         .validate(&module)
         .unwrap_or_else(|e| panic!("{name}: {e:?}"));
     Parsed { module, info }

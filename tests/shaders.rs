@@ -71,10 +71,17 @@ fn every_shader_validates_and_translates_to_all_backends() {
     assert!(entry_points > 20, "only {entry_points} entry points found");
 }
 
-fn check(_file: &str, src: &str, entry_points: &mut usize) -> Result<(), String> {
+fn check(file: &str, src: &str, entry_points: &mut usize) -> Result<(), String> {
     let module = naga::front::wgsl::parse_str(src).map_err(|e| e.emit_to_string(src))?;
-    // No shader asks for an optional capability (subgroups, f16).
-    let info = Validator::new(ValidationFlags::all(), Capabilities::empty())
+    // No shader asks for an optional capability (f16), but subgroups in the
+    // modules named for them (*_subgroup.wgsl, whose kernels run only where
+    // the device has them).
+    let caps = if file.ends_with("_subgroup.wgsl") {
+        Capabilities::SUBGROUP
+    } else {
+        Capabilities::empty()
+    };
+    let info = Validator::new(ValidationFlags::all(), caps)
         .validate(&module)
         .map_err(|e| e.emit_to_string(src))?;
     for ep in &module.entry_points {

@@ -22,9 +22,11 @@ use crate::error::{Error, Result};
 pub const MAX_BINDINGS: usize = 12;
 
 /// Features reslab uses where the adapter has them (timestamps, for
-/// `reslab bench`); none is required.
+/// `reslab bench`; subgroups, for the kernels that share loads through
+/// them); none is required.
 pub fn wanted_features() -> wgpu::Features {
-    wgpu::Features::TIMESTAMP_QUERY
+    wgpu::Features::SUBGROUP
+        | wgpu::Features::TIMESTAMP_QUERY
         | wgpu::Features::TIMESTAMP_QUERY_INSIDE_ENCODERS
         | wgpu::Features::TIMESTAMP_QUERY_INSIDE_PASSES
 }

@@ -771,11 +771,16 @@ pub fn default_variant<V: Variant>(gpu: &Gpu) -> V {
 
 /// How many output channels one invocation of the tiled stride-1 weight
 /// gradient sums for: 4, or 8 (twice the sums per load, which CPU adapters
-/// run faster). Both sum every weight in the same order: the same bits.
+/// run faster), or 8 with dy shared through the subgroup (one load per lane
+/// where the others load each of the 8 vectors in every lane). All sum every
+/// weight in the same order: the same bits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum WgradTiling {
     Channels4,
     Channels8,
+    /// `Channels8` with subgroup broadcasts: where [`has_subgroups`]; else
+    /// `Channels8` runs instead.
+    Channels8Subgroup,
 }
 
 impl WgradTiling {
@@ -783,19 +788,38 @@ impl WgradTiling {
         match self {
             WgradTiling::Channels4 => &table::CONV2D_BACKWARD_WEIGHT_TILED_S1,
             WgradTiling::Channels8 => &table::CONV2D_BACKWARD_WEIGHT_TILED_S1_C8,
+            WgradTiling::Channels8Subgroup => &table::CONV2D_BACKWARD_WEIGHT_TILED_S1_C8SG,
         }
     }
 
     pub fn channels(self) -> usize {
         match self {
             WgradTiling::Channels4 => 4,
-            WgradTiling::Channels8 => 8,
+            WgradTiling::Channels8 | WgradTiling::Channels8Subgroup => 8,
+        }
+    }
+
+    /// The tiling that runs on `gpu` in its place.
+    fn on(self, gpu: &Gpu) -> WgradTiling {
+        match self {
+            WgradTiling::Channels8Subgroup if !has_subgroups(gpu) => WgradTiling::Channels8,
+            t => t,
         }
     }
 }
 
+/// Whether `gpu` runs the subgroup kernels: the device has subgroups, of at
+/// least 8 invocations (they broadcast from lanes 0..7).
+pub fn has_subgroups(gpu: &Gpu) -> bool {
+    gpu.features().contains(wgpu::Features::SUBGROUP) && gpu.adapter_info().subgroup_min_size >= 8
+}
+
 impl Variant for WgradTiling {
-    const ALL: &'static [WgradTiling] = &[WgradTiling::Channels4, WgradTiling::Channels8];
+    const ALL: &'static [WgradTiling] = &[
+        WgradTiling::Channels4,
+        WgradTiling::Channels8,
+        WgradTiling::Channels8Subgroup,
+    ];
     const PASS: &'static str = "conv2d_backward_weight_tiled_s1";
 
     fn name(self) -> &'static str {
@@ -1583,7 +1607,7 @@ fn wgrad_tiled(
         _pad0: 0,
     };
     let (k, channels) = match tiling {
-        Some(t) => (t.kernel(), t.channels()),
+        Some(t) => (t.on(gpu).kernel(), t.channels()),
         None => (&table::CONV2D_BACKWARD_WEIGHT_TILED_S2, 4),
     };
     // An invocation per input channel, `channels` output channels per workgroup row.

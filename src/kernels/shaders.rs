@@ -46,6 +46,7 @@ modules! {
     CONV2D_BACKWARD_DATA_S2 = "conv2d_backward_data_s2.wgsl";
     CONV2D_BACKWARD_WEIGHT = "conv2d_backward_weight.wgsl";
     CONV2D_BACKWARD_WEIGHT_TILED = "conv2d_backward_weight_tiled.wgsl";
+    CONV2D_BACKWARD_WEIGHT_SUBGROUP = "conv2d_backward_weight_subgroup.wgsl";
     CONV2D_FORWARD = "conv2d_forward.wgsl";
     CONV2D_FORWARD_TILED = "conv2d_forward_tiled.wgsl";
     CONV2D_FORWARD_UNIFORM = "conv2d_forward_uniform.wgsl";
@@ -73,6 +74,10 @@ pub static SHARED: &[(&str, &str)] = &[
     ("grid", include_str!("../../shaders/shared/grid.wgsl")),
     ("nan", include_str!("../../shaders/shared/nan.wgsl")),
     ("sum2", include_str!("../../shaders/shared/sum2.wgsl")),
+    (
+        "wgrad_tile",
+        include_str!("../../shaders/shared/wgrad_tile.wgsl"),
+    ),
 ];
 
 /// `source` (of the module or shared file `name`) with its imports expanded.

@@ -456,9 +456,10 @@ fn conv2d_forward_tilings_agree_bit_for_bit() {
     no_errors();
 }
 
-/// Both tilings of the stride-1 weight gradient, each run explicitly, match
-/// the CPU twin and give the same bits (output channels not a multiple of 8
-/// included: the last tile is part-empty).
+/// Every tiling of the stride-1 weight gradient, each run explicitly, matches
+/// the CPU twin and gives the same bits (output channels not a multiple of 8
+/// included: the last tile is part-empty; input channels not a multiple of
+/// the subgroup: lanes past them run on, their sums dropped).
 #[test]
 fn conv2d_backward_weight_tilings_agree_bit_for_bit() {
     let gpu = gpu();
@@ -492,7 +493,17 @@ fn conv2d_backward_weight_tilings_agree_bit_for_bit() {
         let mut first: Option<Vec<f32>> = None;
         for &t in WgradTiling::ALL {
             let tdw = empty(&g.w_shape());
-            run(|p| conv2d_backward_weight_tiled_as(gpu, p, &tdw, &dyv, &xp, g, Some(t)));
+            let mut prog = Program::new();
+            conv2d_backward_weight_tiled_as(gpu, &mut prog, &tdw, &dyv, &xp, g, Some(t)).unwrap();
+            // The subgroup kernel runs where the device has subgroups, else _c8.
+            let sg = prog.dispatches[0].label().ends_with("_c8sg");
+            assert_eq!(
+                sg,
+                t == WgradTiling::Channels8Subgroup && has_subgroups(gpu),
+                "{t:?}: {}",
+                prog.dispatches[0].label()
+            );
+            prog.run(gpu).unwrap();
             let got = read(&tdw);
             assert_close(&format!("{t:?} {g:?}"), &got, &want, 1e-4);
             match &first {

@@ -1,0 +1,61 @@
+// conv2d_backward_weight_tiled_s1_c8sg: the 8-channel stride-1 weight gradient
+// of conv2d_backward_weight_tiled.wgsl (shared/wgrad_tile.wgsl) with dy shared
+// through the subgroup. Every invocation of a workgroup needs the same 8 dy
+// vectors per 4 pixels; there each loads all 8 (on lavapipe, 8 gathers of one
+// address per vector). Here lane k of a subgroup loads channel k's and the
+// others take it with subgroupBroadcast: one load per lane instead of 8. The
+// same sums in the same order as conv2d_backward_weight_tiled_s1_c8: the same
+// bits. Needs subgroups of at least 8 invocations (the launcher runs _c8
+// elsewhere); lanes past the input channels keep running (on channel Ci - 1,
+// their sums dropped) so that every lane of a subgroup takes part.
+//
+//   1 partials [S, Co, Ci, 9]  2 dy [N, Co, Ho, dy_pitch] as vec4  3 xp [N, Ci, Hp, pitch] as vec4
+//   grid and invocations as conv2d_backward_weight_tiled_s1_c8.
+
+// (naga takes the subgroup built-ins without WGSL's `enable subgroups;`, which
+// it does not parse yet; wgpu creates this module only on devices with
+// Features::SUBGROUP.)
+
+#import wgrad_tile
+
+@compute @workgroup_size(WG)
+fn conv2d_backward_weight_tiled_s1_c8sg(@builtin(workgroup_id) wid: vec3<u32>,
+                                        @builtin(local_invocation_index) lid: u32,
+                                        @builtin(subgroup_invocation_id) lane: u32) {
+    var j = job_of(wid, lid, 8u);
+    let ok = j.ok;
+    j.ci = min(j.ci, p.ci - 1u);
+    // Per kernel row ky: taps 0..2 of channels 0..3, then of channels 4..7.
+    var k0 = array<vec4<f32>, 6>();
+    var k1 = array<vec4<f32>, 6>();
+    var k2 = array<vec4<f32>, 6>();
+    let n0 = j.chunk * p.imgs;
+    let n1 = min(n0 + p.imgs, p.n);
+    let quads = p.dy_pitch / 4u;
+    let mine = lane % 8u; // the channel whose dy this lane loads
+    for (var n = n0; n < n1; n++) {
+        let plane = (n * p.ci + j.ci) * p.hp;
+        for (var oy = 0u; oy < p.ho; oy++) {
+            let e = dy_row(n, j.co0, mine, oy);
+            for (var q = 0u; q < quads; q++) {
+                let v = dy[e + q];
+                let d = array<vec4<f32>, 8>(
+                    subgroupBroadcast(v, 0u), subgroupBroadcast(v, 1u),
+                    subgroupBroadcast(v, 2u), subgroupBroadcast(v, 3u),
+                    subgroupBroadcast(v, 4u), subgroupBroadcast(v, 5u),
+                    subgroupBroadcast(v, 6u), subgroupBroadcast(v, 7u));
+                let r = ((plane + oy) * p.pitch) / 4u + q;
+                row8(&k0, d, r);
+                row8(&k1, d, r + p.pitch / 4u);
+                row8(&k2, d, r + p.pitch / 2u);
+            }
+        }
+    }
+    if !ok {
+        return;
+    }
+    write(j, array<vec4<f32>, 9>(k0[0], k0[1], k0[2], k1[0], k1[1], k1[2], k2[0], k2[1], k2[2]));
+    var hi = j;
+    hi.co0 = j.co0 + 4u;
+    write(hi, array<vec4<f32>, 9>(k0[3], k0[4], k0[5], k1[3], k1[4], k1[5], k2[3], k2[4], k2[5]));
+}
