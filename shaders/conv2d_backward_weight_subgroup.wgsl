@@ -32,22 +32,26 @@ fn conv2d_backward_weight_tiled_s1_c8sg(@builtin(workgroup_id) wid: vec3<u32>,
     let n0 = j.chunk * p.imgs;
     let n1 = min(n0 + p.imgs, p.n);
     let quads = p.dy_pitch / 4u;
+    let next = p.pitch / 4u; // one input row down, in vec4s
     let mine = lane % 8u; // the channel whose dy this lane loads
     for (var n = n0; n < n1; n++) {
-        let plane = (n * p.ci + j.ci) * p.hp;
-        for (var oy = 0u; oy < p.ho; oy++) {
-            let e = dy_row(n, j.co0, mine, oy);
-            for (var q = 0u; q < quads; q++) {
-                let v = dy[e + q];
+        let plane = (n * p.ci + j.ci) * p.hp * next;
+        for (var q = 0u; q < quads; q++) {
+            var w0 = row_at(plane + q);
+            var w1 = row_at(plane + next + q);
+            for (var oy = 0u; oy < p.ho; oy++) {
+                let w2 = row_at(plane + (oy + 2u) * next + q);
+                let v = dy[dy_row(n, j.co0, mine, oy) + q];
                 let d = array<vec4<f32>, 8>(
                     subgroupBroadcast(v, 0u), subgroupBroadcast(v, 1u),
                     subgroupBroadcast(v, 2u), subgroupBroadcast(v, 3u),
                     subgroupBroadcast(v, 4u), subgroupBroadcast(v, 5u),
                     subgroupBroadcast(v, 6u), subgroupBroadcast(v, 7u));
-                let r = ((plane + oy) * p.pitch) / 4u + q;
-                row8(&k0, d, r);
-                row8(&k1, d, r + p.pitch / 4u);
-                row8(&k2, d, r + p.pitch / 2u);
+                row8(&k0, d, w0);
+                row8(&k1, d, w1);
+                row8(&k2, d, w2);
+                w0 = w1;
+                w1 = w2;
             }
         }
     }

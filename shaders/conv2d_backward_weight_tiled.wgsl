@@ -47,39 +47,26 @@ fn conv2d_backward_weight_tiled_s1(@builtin(workgroup_id) wid: vec3<u32>,
     let n0 = j.chunk * p.imgs;
     let n1 = min(n0 + p.imgs, p.n);
     let quads = p.dy_pitch / 4u;
+    let next = p.pitch / 4u; // one input row down, in vec4s
     for (var n = n0; n < n1; n++) {
-        let plane = (n * p.ci + j.ci) * p.hp;
-        for (var oy = 0u; oy < p.ho; oy++) {
-            let e0 = dy_row(n, j.co0, 0u, oy);
-            let e1 = dy_row(n, j.co0, 1u, oy);
-            let e2 = dy_row(n, j.co0, 2u, oy);
-            let e3 = dy_row(n, j.co0, 3u, oy);
-            for (var q = 0u; q < quads; q++) {
-                let d0 = dy[e0 + q];
-                let d1 = dy[e1 + q];
-                let d2 = dy[e2 + q];
-                let d3 = dy[e3 + q];
-                {
-                    let r = ((plane + oy + 0u) * p.pitch) / 4u + q;
-                    let v0 = xp[r];
-                    let v1 = xp[r + 1u];
-                    let t = taps(d0, d1, d2, d3, v0, vec4<f32>(v0.yzw, v1.x), vec4<f32>(v0.zw, v1.xy));
-                    a0 += t.t0; a1 += t.t1; a2 += t.t2;
-                }
-                {
-                    let r = ((plane + oy + 1u) * p.pitch) / 4u + q;
-                    let v0 = xp[r];
-                    let v1 = xp[r + 1u];
-                    let t = taps(d0, d1, d2, d3, v0, vec4<f32>(v0.yzw, v1.x), vec4<f32>(v0.zw, v1.xy));
-                    a3 += t.t0; a4 += t.t1; a5 += t.t2;
-                }
-                {
-                    let r = ((plane + oy + 2u) * p.pitch) / 4u + q;
-                    let v0 = xp[r];
-                    let v1 = xp[r + 1u];
-                    let t = taps(d0, d1, d2, d3, v0, vec4<f32>(v0.yzw, v1.x), vec4<f32>(v0.zw, v1.xy));
-                    a6 += t.t0; a7 += t.t1; a8 += t.t2;
-                }
+        let plane = (n * p.ci + j.ci) * p.hp * next;
+        for (var q = 0u; q < quads; q++) {
+            var w0 = row_at(plane + q);
+            var w1 = row_at(plane + next + q);
+            for (var oy = 0u; oy < p.ho; oy++) {
+                let w2 = row_at(plane + (oy + 2u) * next + q);
+                let d0 = dy[dy_row(n, j.co0, 0u, oy) + q];
+                let d1 = dy[dy_row(n, j.co0, 1u, oy) + q];
+                let d2 = dy[dy_row(n, j.co0, 2u, oy) + q];
+                let d3 = dy[dy_row(n, j.co0, 3u, oy) + q];
+                let t0 = taps(d0, d1, d2, d3, w0.v0, vec4<f32>(w0.v0.yzw, w0.v1.x), vec4<f32>(w0.v0.zw, w0.v1.xy));
+                a0 += t0.t0; a1 += t0.t1; a2 += t0.t2;
+                let t1 = taps(d0, d1, d2, d3, w1.v0, vec4<f32>(w1.v0.yzw, w1.v1.x), vec4<f32>(w1.v0.zw, w1.v1.xy));
+                a3 += t1.t0; a4 += t1.t1; a5 += t1.t2;
+                let t2 = taps(d0, d1, d2, d3, w2.v0, vec4<f32>(w2.v0.yzw, w2.v1.x), vec4<f32>(w2.v0.zw, w2.v1.xy));
+                a6 += t2.t0; a7 += t2.t1; a8 += t2.t2;
+                w0 = w1;
+                w1 = w2;
             }
         }
     }
@@ -103,24 +90,24 @@ fn conv2d_backward_weight_tiled_s1_c8(@builtin(workgroup_id) wid: vec3<u32>,
     let n0 = j.chunk * p.imgs;
     let n1 = min(n0 + p.imgs, p.n);
     let quads = p.dy_pitch / 4u;
+    let next = p.pitch / 4u; // one input row down, in vec4s
     for (var n = n0; n < n1; n++) {
-        let plane = (n * p.ci + j.ci) * p.hp;
-        for (var oy = 0u; oy < p.ho; oy++) {
-            let e0 = dy_row(n, j.co0, 0u, oy);
-            let e1 = dy_row(n, j.co0, 1u, oy);
-            let e2 = dy_row(n, j.co0, 2u, oy);
-            let e3 = dy_row(n, j.co0, 3u, oy);
-            let e4 = dy_row(n, j.co0, 4u, oy);
-            let e5 = dy_row(n, j.co0, 5u, oy);
-            let e6 = dy_row(n, j.co0, 6u, oy);
-            let e7 = dy_row(n, j.co0, 7u, oy);
-            for (var q = 0u; q < quads; q++) {
-                let d = array<vec4<f32>, 8>(dy[e0 + q], dy[e1 + q], dy[e2 + q], dy[e3 + q],
-                                            dy[e4 + q], dy[e5 + q], dy[e6 + q], dy[e7 + q]);
-                let r = ((plane + oy) * p.pitch) / 4u + q;
-                row8(&k0, d, r);
-                row8(&k1, d, r + p.pitch / 4u);
-                row8(&k2, d, r + p.pitch / 2u);
+        let plane = (n * p.ci + j.ci) * p.hp * next;
+        for (var q = 0u; q < quads; q++) {
+            var w0 = row_at(plane + q);
+            var w1 = row_at(plane + next + q);
+            for (var oy = 0u; oy < p.ho; oy++) {
+                let w2 = row_at(plane + (oy + 2u) * next + q);
+                let d = array<vec4<f32>, 8>(
+                    dy[dy_row(n, j.co0, 0u, oy) + q], dy[dy_row(n, j.co0, 1u, oy) + q],
+                    dy[dy_row(n, j.co0, 2u, oy) + q], dy[dy_row(n, j.co0, 3u, oy) + q],
+                    dy[dy_row(n, j.co0, 4u, oy) + q], dy[dy_row(n, j.co0, 5u, oy) + q],
+                    dy[dy_row(n, j.co0, 6u, oy) + q], dy[dy_row(n, j.co0, 7u, oy) + q]);
+                row8(&k0, d, w0);
+                row8(&k1, d, w1);
+                row8(&k2, d, w2);
+                w0 = w1;
+                w1 = w2;
             }
         }
     }

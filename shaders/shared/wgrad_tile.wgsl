@@ -77,11 +77,26 @@ fn write(j: Job, acc: array<vec4<f32>, 9>) {
     }
 }
 
+// 8 floats of one input row from vec4 index r: the 4 pixels of a quad and the
+// 4 after them (the 3 taps' windows lie in the first 6).
+struct Row {
+    v0: vec4<f32>, v1: vec4<f32>,
+}
+
+fn row_at(r: u32) -> Row {
+    return Row(xp[r], xp[r + 1u]);
+}
+
+// The stride-1 passes visit the pixels quad by quad, and within a quad row by
+// row (dy row oy, input rows oy .. oy + 2): each input row is loaded once and
+// serves three output rows (kernel rows 2, 1, 0) as the window slides down.
+// Every stride-1 tiling sums in this order, so all give the same bits.
+
 // Σ over 4 pixels for channels co0..co0+3 (acc[0..2]) and co0+4..co0+7
-// (acc[3..5]) of one kernel row, over the input row starting at vec4 index r.
-fn row8(a: ptr<function, array<vec4<f32>, 6>>, d: array<vec4<f32>, 8>, r: u32) {
-    let v0 = xp[r];
-    let v1 = xp[r + 1u];
+// (acc[3..5]) of one kernel row, over the input row w.
+fn row8(a: ptr<function, array<vec4<f32>, 6>>, d: array<vec4<f32>, 8>, w: Row) {
+    let v0 = w.v0;
+    let v1 = w.v1;
     let s1 = vec4<f32>(v0.yzw, v1.x);
     let s2 = vec4<f32>(v0.zw, v1.xy);
     let t = taps(d[0], d[1], d[2], d[3], v0, s1, s2);
