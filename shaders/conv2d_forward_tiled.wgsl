@@ -97,25 +97,7 @@ fn forward_s2(gid: vec3<u32>, wid: vec3<u32>, nwg: vec3<u32>, add: bool) {
         return;
     }
     var a: Acc;
-    let q = p.co8 / 4u;
-    for (var ci = 0u; ci < p.ci; ci++) {
-        let plane = (t.n * p.ci + ci) * p.hp;
-        for (var ky = 0u; ky < 3u; ky++) {
-            // Input row 2·oy + ky, pixels 2·ox0 .. 2·ox0 + 16.
-            let r = ((plane + 2u * t.oy + ky) * p.pitch + 2u * t.ox0) / 4u;
-            let v0 = xp[r];
-            let v1 = xp[r + 1u];
-            let v2 = xp[r + 2u];
-            let v3 = xp[r + 3u];
-            let v4 = xp[r + 4u];
-            let wb = weights_base(ci, ky, t.co0);
-            row(&a,
-                wt[wb], wt[wb + 1u], wt[wb + q], wt[wb + q + 1u], wt[wb + 2u * q], wt[wb + 2u * q + 1u],
-                vec4<f32>(v0.xz, v1.xz), vec4<f32>(v2.xz, v3.xz),
-                vec4<f32>(v0.yw, v1.yw), vec4<f32>(v2.yw, v3.yw),
-                vec4<f32>(v0.z, v1.xz, v2.x), vec4<f32>(v2.z, v3.xz, v4.x));
-        }
-    }
+    s2_sum(&a, t, 0u, p.ci);
     store(a, t);
 }
 

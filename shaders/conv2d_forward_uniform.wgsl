@@ -1,5 +1,6 @@
-// conv2d_forward_tiled_s1_r4u: the 4-row stride-1 tile of conv2d_forward_tiled.wgsl
-// (shared/conv_tile.wgsl) reading its weights from a uniform buffer. Every
+// conv2d_forward_tiled_s1_r4u / _s2u: the 4-row stride-1 tile and the stride-2
+// tile of conv2d_forward_tiled.wgsl (shared/conv_tile.wgsl) reading their
+// weights from a uniform buffer. Every
 // invocation of a workgroup reads the same weights; through a uniform binding
 // a CPU driver loads each once and broadcasts it (lavapipe: 1.5-1.8x faster
 // than through a storage buffer, where each is a per-lane gather), and a GPU
@@ -20,7 +21,8 @@
 //   3 wu   uniform, 64 KiB from the weights of input channel ci0
 //          ([Ci, 3, 3, Co8] as vec4; channels ci0 .. ci0 + cn - 1 read)
 //   4 bias [Co]              read when flags & 1
-// Dispatch: as conv2d_forward_tiled_s1_r4, once per run of input channels.
+// Dispatch: as conv2d_forward_tiled_s1_r4 (_s2u: as conv2d_forward_tiled_s2),
+// once per run of input channels.
 
 #import conv_tile
 
@@ -66,6 +68,24 @@ fn resume(t: Tile) -> Acc {
     if t.co0 + 6u < p.co { a.c6l = get4(o + 6u * c, x0); a.c6h = get4(o + 6u * c + 4u, x4); }
     if t.co0 + 7u < p.co { a.c7l = get4(o + 7u * c, x0); a.c7h = get4(o + 7u * c + 4u, x4); }
     return a;
+}
+
+// The stride-2 pass (one row of 8x8 tiles) with the same uniform weights and
+// runs of input channels: the same bits as conv2d_forward_tiled_s2.
+@compute @workgroup_size(WG)
+fn conv2d_forward_tiled_s2u(@builtin(global_invocation_id) gid: vec3<u32>,
+      @builtin(workgroup_id) wid: vec3<u32>,
+      @builtin(num_workgroups) nwg: vec3<u32>) {
+    let t = tile(gid, wid, nwg, false);
+    if !t.ok {
+        return;
+    }
+    var a: Acc;
+    if (p.flags & 2u) != 0u {
+        a = resume(t);
+    }
+    s2_sum(&a, t, p.ci0, p.ci0 + p.cn);
+    store(a, t);
 }
 
 @compute @workgroup_size(WG_R4)

@@ -1,5 +1,6 @@
 //! `reslab bench --tune`: times every tiling of the tiled stride-1 passes
-//! (forward, backward-data, weight gradient) at the ResNet-20/56 stage shapes
+//! (forward, backward-data, weight gradient) and both weight reads of the
+//! stride-2 forward at the ResNet-20/56 stage shapes
 //! on this adapter and keeps the fastest for each shape in the adapter's
 //! tuning table (`reslab::device::tuning`), which later plans on the same
 //! adapter and driver follow. The tilings give the same bits, so a table
@@ -10,7 +11,7 @@ use serde::Serialize;
 use reslab::device::Gpu;
 use reslab::error::Result;
 use reslab::kernels::Program;
-use reslab::kernels::conv2d::{self, Tiling, Variant, WgradTiling};
+use reslab::kernels::conv2d::{self, S2Tiling, Tiling, Variant, WgradTiling};
 use reslab::ops::Conv2dGeom;
 use reslab::rng::Rng;
 
@@ -37,9 +38,17 @@ fn upload(gpu: &Gpu, rng: &mut Rng, shape: &[usize]) -> Result<reslab::Tensor> {
     gpu.upload(shape, &rng.vec_uniform(n, -1.0, 1.0))
 }
 
-/// Kernel milliseconds of one tiled stride-1 forward of `g` with tiling `t`
-/// (the backward-data pass is this over dy padded, in its own geometry).
-fn forward_ms(gpu: &Gpu, g: &Conv2dGeom, t: Tiling, b: Budget) -> Result<f64> {
+/// How a tuned forward pass runs: a stride-1 tiling, or the stride-2 pass's
+/// weight reads.
+#[derive(Clone, Copy)]
+enum Forward {
+    S1(Tiling),
+    S2(S2Tiling),
+}
+
+/// Kernel milliseconds of one tiled forward of `g` run as `t` (the stride-1
+/// backward-data pass is this over dy padded, in its own geometry).
+fn forward_ms(gpu: &Gpu, g: &Conv2dGeom, t: Forward, b: Budget) -> Result<f64> {
     let mut rng = Rng::new(4);
     let pg = g.forward_pad();
     let x = upload(gpu, &mut rng, &g.x_shape())?;
@@ -58,7 +67,14 @@ fn forward_ms(gpu: &Gpu, g: &Conv2dGeom, t: Tiling, b: Budget) -> Result<f64> {
     prep.run(gpu)?;
     let y = gpu.tensor(&g.y_shape())?;
     let mut prog = Program::new();
-    conv2d::conv2d_forward_tiled_as(gpu, &mut prog, &y, &xp, &wt, None, g, false, Some(t))?;
+    match t {
+        Forward::S1(t) => {
+            conv2d::conv2d_forward_tiled_as(gpu, &mut prog, &y, &xp, &wt, None, g, false, Some(t))?
+        }
+        Forward::S2(t) => {
+            conv2d::conv2d_forward_s2_as(gpu, &mut prog, &y, &xp, &wt, None, g, false, t)?
+        }
+    }
     // Every dispatch: a tiling may run in several (one per run of channels).
     Ok(time_program(gpu, &prog, &[], b)?.0)
 }
@@ -129,7 +145,7 @@ pub fn tune(
             for &tiling in Tiling::ALL {
                 times.push((
                     tiling.name().to_string(),
-                    forward_ms(gpu, &geom, tiling, b)?,
+                    forward_ms(gpu, &geom, Forward::S1(tiling), b)?,
                 ));
             }
             let default = conv2d::default_variant::<Tiling>(gpu).name();
@@ -149,6 +165,23 @@ pub fn tune(
         out.push(result(
             conv2d::variant_key::<WgradTiling>(&g),
             format!("{shape} backward-weight"),
+            times,
+            default,
+        ));
+    }
+    for (shape, g) in conv_shapes(batch).into_iter().filter(|(_, g)| g.sh == 2) {
+        progress(&format!("{shape} forward"));
+        let mut times = Vec::new();
+        for &t in S2Tiling::ALL {
+            times.push((
+                t.name().to_string(),
+                forward_ms(gpu, &g, Forward::S2(t), b)?,
+            ));
+        }
+        let default = conv2d::default_variant::<S2Tiling>(gpu).name();
+        out.push(result(
+            conv2d::variant_key::<S2Tiling>(&g),
+            format!("{shape} forward"),
             times,
             default,
         ));

@@ -154,6 +154,28 @@ fn r4_sum(a0: ptr<function, Acc>, a1: ptr<function, Acc>, a2: ptr<function, Acc>
     }
 }
 
+// a (one output row of tile t, stride 2) += the sums over input channels
+// c0 .. c1 - 1, in order; weights through `taps`, as r4_sum.
+fn s2_sum(a: ptr<function, Acc>, t: Tile, c0: u32, c1: u32) {
+    for (var ci = c0; ci < c1; ci++) {
+        let plane = (t.n * p.ci + ci) * p.hp;
+        for (var ky = 0u; ky < 3u; ky++) {
+            // Input row 2·oy + ky, pixels 2·ox0 .. 2·ox0 + 16.
+            let r = ((plane + 2u * t.oy + ky) * p.pitch + 2u * t.ox0) / 4u;
+            let v0 = xp[r];
+            let v1 = xp[r + 1u];
+            let v2 = xp[r + 2u];
+            let v3 = xp[r + 3u];
+            let v4 = xp[r + 4u];
+            let w = taps(ci, ky, t.co0);
+            row(a, w.w0l, w.w0h, w.w1l, w.w1h, w.w2l, w.w2h,
+                vec4<f32>(v0.xz, v1.xz), vec4<f32>(v2.xz, v3.xz),
+                vec4<f32>(v0.yw, v1.yw), vec4<f32>(v2.yw, v3.yw),
+                vec4<f32>(v0.z, v1.xz, v2.x), vec4<f32>(v2.z, v3.xz, v4.x));
+        }
+    }
+}
+
 // Writes (add: adds) 4 consecutive pixels of one output row starting at
 // element o (pixel ox), dropping those past the row's end. One guarded store
 // per value: any more branching here multiplies the driver's compile time by

@@ -646,6 +646,29 @@ impl Tiling {
     }
 }
 
+/// How the stride-2 tiled forward reads its weights: from a storage buffer,
+/// or through a 64 KiB uniform window in runs of input channels as
+/// [`Tiling::Rows4Uniform`] (storage where the window cannot run). The same
+/// bits either way; the tuning table chooses, else [`default_variant`] (CPU
+/// adapters: uniform). A pass that adds to its output reads storage.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum S2Tiling {
+    Storage,
+    Uniform,
+}
+
+impl Variant for S2Tiling {
+    const ALL: &'static [S2Tiling] = &[S2Tiling::Storage, S2Tiling::Uniform];
+    const PASS: &'static str = "conv2d_forward_tiled_s2";
+
+    fn name(self) -> &'static str {
+        match self {
+            S2Tiling::Storage => table::CONV2D_FORWARD_TILED_S2.entry,
+            S2Tiling::Uniform => table::CONV2D_FORWARD_TILED_S2U.entry,
+        }
+    }
+}
+
 /// Room a tensor of weight tiles keeps after it in its buffer, in elements,
 /// so that a [`Tiling::Rows4Uniform`] window from any of its input channels
 /// stays inside the buffer.
@@ -1009,7 +1032,7 @@ pub fn conv2d_forward_tiled(
 }
 
 /// [`conv2d_forward_tiled`] with the tiling of a stride-1 pass given (`None`
-/// for stride 2, which has one).
+/// for stride 2, whose [`S2Tiling`] the tuning table chooses).
 #[allow(clippy::too_many_arguments)]
 pub fn conv2d_forward_tiled_as(
     gpu: &Gpu,
@@ -1021,6 +1044,43 @@ pub fn conv2d_forward_tiled_as(
     g: &Conv2dGeom,
     accumulate: bool,
     tiling: Option<Tiling>,
+) -> Result<()> {
+    let s2 = if tiling.is_none() && g.sh == 2 {
+        tuned::<S2Tiling>(gpu, g)?
+    } else {
+        S2Tiling::Storage
+    };
+    forward_tiled(gpu, prog, y, xp, wt, b, g, accumulate, tiling, s2)
+}
+
+/// The stride-2 tiled pass of `g` with its weights read as `s2` says.
+#[allow(clippy::too_many_arguments)]
+pub fn conv2d_forward_s2_as(
+    gpu: &Gpu,
+    prog: &mut Program,
+    y: &Tensor,
+    xp: &Tensor,
+    wt: &Tensor,
+    b: Option<&Tensor>,
+    g: &Conv2dGeom,
+    accumulate: bool,
+    s2: S2Tiling,
+) -> Result<()> {
+    forward_tiled(gpu, prog, y, xp, wt, b, g, accumulate, None, s2)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn forward_tiled(
+    gpu: &Gpu,
+    prog: &mut Program,
+    y: &Tensor,
+    xp: &Tensor,
+    wt: &Tensor,
+    b: Option<&Tensor>,
+    g: &Conv2dGeom,
+    accumulate: bool,
+    tiling: Option<Tiling>,
+    s2: S2Tiling,
 ) -> Result<()> {
     if !has_tiled_forward(g) {
         return Err(Error::invalid(format!(
@@ -1060,19 +1120,31 @@ pub fn conv2d_forward_tiled_as(
         ci0: 0,
         cn: g.cin as u32,
     };
-    let (mut k, mut runs) = match (tiling, accumulate) {
-        (Some(t), add) => t.kernel(add),
-        (None, false) => (&table::CONV2D_FORWARD_TILED_S2, Tiling::Row),
-        (None, true) => (&table::CONV2D_FORWARD_TILED_S2_ADD, Tiling::Row),
+    // The kernel, the output rows of its tile, and for a kernel reading its
+    // weights through a uniform window the one reading them from storage
+    // (the same bits), which runs where the window cannot.
+    let (k, rows, storage) = match (tiling, accumulate) {
+        (Some(t), add) => {
+            let (k, runs) = t.kernel(add);
+            let storage = (runs == Tiling::Rows4Uniform).then(|| Tiling::Rows4.kernel(false).0);
+            (k, runs.rows(), storage)
+        }
+        (None, true) => (&table::CONV2D_FORWARD_TILED_S2_ADD, 1, None),
+        (None, false) => match s2 {
+            S2Tiling::Storage => (&table::CONV2D_FORWARD_TILED_S2, 1, None),
+            S2Tiling::Uniform => (
+                &table::CONV2D_FORWARD_TILED_S2U,
+                1,
+                Some(&table::CONV2D_FORWARD_TILED_S2),
+            ),
+        },
     };
-    let uniform = match runs {
-        Tiling::Rows4Uniform => k.fits(gpu).then(|| uniform_runs(gpu, wt)).flatten(),
-        _ => None,
+    let uniform = storage.and_then(|_| k.fits(gpu).then(|| uniform_runs(gpu, wt)).flatten());
+    let k = match storage {
+        Some(s) if uniform.is_none() => s,
+        _ => k,
     };
-    if runs == Tiling::Rows4Uniform && uniform.is_none() {
-        (k, runs) = Tiling::Rows4.kernel(false);
-    }
-    let [gx, gz, _] = k.grid_1d(gpu, g.n * g.ho().div_ceil(runs.rows()) * tiles_x)?;
+    let [gx, gz, _] = k.grid_1d(gpu, g.n * g.ho().div_ceil(rows) * tiles_x)?;
     let gy = u32_of("conv2d channel tiles", co8 / 8)?;
     let Some(uniform) = uniform else {
         launch(

@@ -456,6 +456,95 @@ fn conv2d_forward_tilings_agree_bit_for_bit() {
     no_errors();
 }
 
+/// Both ways the stride-2 pass reads its weights (storage, a uniform window in
+/// runs of input channels) match the CPU twin and give the same bits; the
+/// uniform one runs in as many dispatches as it has runs, or not at all where
+/// the device's uniform bindings are smaller.
+#[test]
+fn conv2d_forward_stride2_weight_reads_agree_bit_for_bit() {
+    let gpu = gpu();
+    let mut cases: Vec<(Conv2dGeom, bool)> = vec![
+        (Conv2dGeom::square(2, 16, 32, 32, 32, 3, 2, 1), false),
+        (Conv2dGeom::square(1, 60, 9, 7, 70, 3, 2, 1), true),
+        (Conv2dGeom::square(2, 40, 6, 6, 130, 3, 2, 1), false),
+    ];
+    cases.extend(tiled_geoms(12, 40).into_iter().filter(|(g, _)| g.sh == 2));
+    let mut several_runs = 0;
+    for (i, (g, bias)) in cases.iter().enumerate() {
+        let d = data(g, 500 + i as u64);
+        let accumulate = i % 4 == 3;
+        let (tx, tw, tb) = (
+            up(&g.x_shape(), &d.x),
+            up(&g.w_shape(), &d.w),
+            up(&[g.cout], &d.b),
+        );
+        let pg = g.forward_pad();
+        let xp = empty(&pg.shape());
+        let wt = weight_tiles_tensor(gpu, &mut Fresh, &weight_tiles_shape(g, false)).unwrap();
+        run(|p| {
+            conv2d_pad(gpu, p, &xp, &tx, &pg)?;
+            conv2d_weight_tiles(gpu, p, &wt, &tw, g, false)
+        });
+        let runs = uniform_runs(gpu, &wt).map_or(0, |r| r.len());
+        several_runs += (runs > 1) as usize;
+        let y0 = d.dy.clone();
+        let mut want = if accumulate {
+            y0.clone()
+        } else {
+            vec![0f32; y0.len()]
+        };
+        let mut fresh = vec![0f32; y0.len()];
+        cpu::conv2d_forward(&mut fresh, &d.x, &d.w, bias.then_some(&d.b[..]), g);
+        for (w, f) in want.iter_mut().zip(&fresh) {
+            *w += f;
+        }
+        let mut first: Option<Vec<f32>> = None;
+        for &t in S2Tiling::ALL {
+            let ty = up(&g.y_shape(), &y0);
+            let mut prog = Program::new();
+            conv2d_forward_s2_as(
+                gpu,
+                &mut prog,
+                &ty,
+                &xp,
+                &wt,
+                bias.then_some(&tb),
+                g,
+                accumulate,
+                t,
+            )
+            .unwrap();
+            let uniform = prog
+                .dispatches
+                .iter()
+                .filter(|d| d.label().ends_with("_s2u"))
+                .count();
+            let want_uniform = if t == S2Tiling::Uniform && !accumulate {
+                runs
+            } else {
+                0
+            };
+            assert_eq!(uniform, want_uniform, "{t:?} {g:?} accumulate={accumulate}");
+            prog.run(gpu).unwrap();
+            let got = read(&ty);
+            assert_close(&format!("{t:?} {g:?}"), &got, &want, 1e-4);
+            match &first {
+                None => first = Some(got),
+                Some(bits) => assert!(
+                    got.iter()
+                        .zip(bits)
+                        .all(|(a, b)| a.to_bits() == b.to_bits()),
+                    "{t:?} differs in bits on {g:?}"
+                ),
+            }
+        }
+    }
+    if gpu.limits().max_uniform_buffer_binding_size >= 65536 {
+        assert!(several_runs >= 2, "cases in several runs: {several_runs}");
+    }
+    no_errors();
+}
+
 /// Every tiling of the stride-1 weight gradient, each run explicitly, matches
 /// the CPU twin and gives the same bits (output channels not a multiple of 8
 /// included: the last tile is part-empty; input channels not a multiple of
