@@ -1,4 +1,4 @@
-// conv2d_backward_weight_tiled_s1_c8sg: the 8-channel stride-1 weight gradient
+// conv2d_backward_weight_tiled_s1_c8sg / _s2_c8sg: the 8-channel weight gradients
 // of conv2d_backward_weight_tiled.wgsl (shared/wgrad_tile.wgsl) with dy shared
 // through the subgroup. Every invocation of a workgroup needs the same 8 dy
 // vectors per 4 pixels; there each loads all 8 (on lavapipe, 8 gathers of one
@@ -52,6 +52,53 @@ fn conv2d_backward_weight_tiled_s1_c8sg(@builtin(workgroup_id) wid: vec3<u32>,
                 row8(&k2, d, w2);
                 w0 = w1;
                 w1 = w2;
+            }
+        }
+    }
+    if !ok {
+        return;
+    }
+    write(j, array<vec4<f32>, 9>(k0[0], k0[1], k0[2], k1[0], k1[1], k1[2], k2[0], k2[1], k2[2]));
+    var hi = j;
+    hi.co0 = j.co0 + 4u;
+    write(hi, array<vec4<f32>, 9>(k0[3], k0[4], k0[5], k1[3], k1[4], k1[5], k2[3], k2[4], k2[5]));
+}
+
+// The stride-2 weight gradient, 8 output channels per invocation with dy
+// shared through the subgroup as above: the same sums in the same order as
+// conv2d_backward_weight_tiled_s2 (4 channels per invocation), the same bits.
+@compute @workgroup_size(WG)
+fn conv2d_backward_weight_tiled_s2_c8sg(@builtin(workgroup_id) wid: vec3<u32>,
+                                        @builtin(local_invocation_index) lid: u32,
+                                        @builtin(subgroup_invocation_id) lane: u32) {
+    var j = job_of(wid, lid, 8u);
+    let ok = j.ok;
+    j.ci = min(j.ci, p.ci - 1u);
+    var k0 = array<vec4<f32>, 6>();
+    var k1 = array<vec4<f32>, 6>();
+    var k2 = array<vec4<f32>, 6>();
+    let n0 = j.chunk * p.imgs;
+    let n1 = min(n0 + p.imgs, p.n);
+    let quads = p.dy_pitch / 4u;
+    let next = p.pitch / 4u; // one input row down, in vec4s
+    let mine = lane % 8u; // the channel whose dy this lane loads
+    for (var n = n0; n < n1; n++) {
+        let plane = (n * p.ci + j.ci) * p.hp * next;
+        for (var q = 0u; q < quads; q++) {
+            var w0 = row3_at(plane + 2u * q);
+            for (var oy = 0u; oy < p.ho; oy++) {
+                let w1 = row3_at(plane + (2u * oy + 1u) * next + 2u * q);
+                let w2 = row3_at(plane + (2u * oy + 2u) * next + 2u * q);
+                let v = dy[dy_row(n, j.co0, mine, oy) + q];
+                let d = array<vec4<f32>, 8>(
+                    subgroupBroadcast(v, 0u), subgroupBroadcast(v, 1u),
+                    subgroupBroadcast(v, 2u), subgroupBroadcast(v, 3u),
+                    subgroupBroadcast(v, 4u), subgroupBroadcast(v, 5u),
+                    subgroupBroadcast(v, 6u), subgroupBroadcast(v, 7u));
+                row8_s2(&k0, d, w0);
+                row8_s2(&k1, d, w1);
+                row8_s2(&k2, d, w2);
+                w0 = w2;
             }
         }
     }

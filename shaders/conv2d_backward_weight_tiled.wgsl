@@ -136,42 +136,28 @@ fn conv2d_backward_weight_tiled_s2(@builtin(workgroup_id) wid: vec3<u32>,
     let n0 = j.chunk * p.imgs;
     let n1 = min(n0 + p.imgs, p.n);
     let quads = p.dy_pitch / 4u;
+    let next = p.pitch / 4u; // one input row down, in vec4s
     for (var n = n0; n < n1; n++) {
-        let plane = (n * p.ci + j.ci) * p.hp;
-        for (var oy = 0u; oy < p.ho; oy++) {
-            let e0 = dy_row(n, j.co0, 0u, oy);
-            let e1 = dy_row(n, j.co0, 1u, oy);
-            let e2 = dy_row(n, j.co0, 2u, oy);
-            let e3 = dy_row(n, j.co0, 3u, oy);
-            for (var q = 0u; q < quads; q++) {
-                let d0 = dy[e0 + q];
-                let d1 = dy[e1 + q];
-                let d2 = dy[e2 + q];
-                let d3 = dy[e3 + q];
-                {
-                    let r = ((plane + 2u * oy + 0u) * p.pitch) / 4u + 2u * q;
-                    let v0 = xp[r];
-                    let v1 = xp[r + 1u];
-                    let v2 = xp[r + 2u];
-                    let t = taps(d0, d1, d2, d3, vec4<f32>(v0.xz, v1.xz), vec4<f32>(v0.yw, v1.yw), vec4<f32>(v0.z, v1.xz, v2.x));
-                    a0 += t.t0; a1 += t.t1; a2 += t.t2;
-                }
-                {
-                    let r = ((plane + 2u * oy + 1u) * p.pitch) / 4u + 2u * q;
-                    let v0 = xp[r];
-                    let v1 = xp[r + 1u];
-                    let v2 = xp[r + 2u];
-                    let t = taps(d0, d1, d2, d3, vec4<f32>(v0.xz, v1.xz), vec4<f32>(v0.yw, v1.yw), vec4<f32>(v0.z, v1.xz, v2.x));
-                    a3 += t.t0; a4 += t.t1; a5 += t.t2;
-                }
-                {
-                    let r = ((plane + 2u * oy + 2u) * p.pitch) / 4u + 2u * q;
-                    let v0 = xp[r];
-                    let v1 = xp[r + 1u];
-                    let v2 = xp[r + 2u];
-                    let t = taps(d0, d1, d2, d3, vec4<f32>(v0.xz, v1.xz), vec4<f32>(v0.yw, v1.yw), vec4<f32>(v0.z, v1.xz, v2.x));
-                    a6 += t.t0; a7 += t.t1; a8 += t.t2;
-                }
+        let plane = (n * p.ci + j.ci) * p.hp * next;
+        for (var q = 0u; q < quads; q++) {
+            var w0 = row3_at(plane + 2u * q);
+            for (var oy = 0u; oy < p.ho; oy++) {
+                let w1 = row3_at(plane + (2u * oy + 1u) * next + 2u * q);
+                let w2 = row3_at(plane + (2u * oy + 2u) * next + 2u * q);
+                let d0 = dy[dy_row(n, j.co0, 0u, oy) + q];
+                let d1 = dy[dy_row(n, j.co0, 1u, oy) + q];
+                let d2 = dy[dy_row(n, j.co0, 2u, oy) + q];
+                let d3 = dy[dy_row(n, j.co0, 3u, oy) + q];
+                let s0 = s2_windows(w0);
+                let t0 = taps(d0, d1, d2, d3, s0.t0, s0.t1, s0.t2);
+                a0 += t0.t0; a1 += t0.t1; a2 += t0.t2;
+                let s1 = s2_windows(w1);
+                let t1 = taps(d0, d1, d2, d3, s1.t0, s1.t1, s1.t2);
+                a3 += t1.t0; a4 += t1.t1; a5 += t1.t2;
+                let s2 = s2_windows(w2);
+                let t2 = taps(d0, d1, d2, d3, s2.t0, s2.t1, s2.t2);
+                a6 += t2.t0; a7 += t2.t1; a8 += t2.t2;
+                w0 = w2;
             }
         }
     }

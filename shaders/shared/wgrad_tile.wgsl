@@ -87,6 +87,37 @@ fn row_at(r: u32) -> Row {
     return Row(xp[r], xp[r + 1u]);
 }
 
+// 12 floats of one input row from vec4 index r: the 8 pixels under a quad of
+// stride-2 outputs and the 4 after them.
+struct Row3 {
+    v0: vec4<f32>, v1: vec4<f32>, v2: vec4<f32>,
+}
+
+fn row3_at(r: u32) -> Row3 {
+    return Row3(xp[r], xp[r + 1u], xp[r + 2u]);
+}
+
+// The 3 taps' windows of a stride-2 row: input pixels 2·i + kx, i = 0..3.
+fn s2_windows(w: Row3) -> Taps3 {
+    return Taps3(vec4<f32>(w.v0.xz, w.v1.xz), vec4<f32>(w.v0.yw, w.v1.yw),
+                 vec4<f32>(w.v0.z, w.v1.xz, w.v2.x));
+}
+
+// The stride-2 passes likewise visit the pixels quad by quad, and within a
+// quad output row by row (input rows 2·oy .. 2·oy + 2; the last of one is
+// the first of the next, loaded once). Every stride-2 kernel sums in this
+// order, so all give the same bits.
+
+// Σ over 4 pixels for channels co0..co0+3 (acc[0..2]) and co0+4..co0+7
+// (acc[3..5]) of one kernel row of stride 2, over the input row w.
+fn row8_s2(a: ptr<function, array<vec4<f32>, 6>>, d: array<vec4<f32>, 8>, w: Row3) {
+    let s = s2_windows(w);
+    let t = taps(d[0], d[1], d[2], d[3], s.t0, s.t1, s.t2);
+    let u = taps(d[4], d[5], d[6], d[7], s.t0, s.t1, s.t2);
+    (*a)[0] += t.t0; (*a)[1] += t.t1; (*a)[2] += t.t2;
+    (*a)[3] += u.t0; (*a)[4] += u.t1; (*a)[5] += u.t2;
+}
+
 // The stride-1 passes visit the pixels quad by quad, and within a quad row by
 // row (dy row oy, input rows oy .. oy + 2): each input row is loaded once and
 // serves three output rows (kernel rows 2, 1, 0) as the window slides down.

@@ -1581,7 +1581,8 @@ fn wgrad_tiling(gpu: &Gpu, g: &Conv2dGeom) -> Result<Option<WgradTiling>> {
 }
 
 /// [`conv2d_backward_weight_tiled`] with the tiling of a stride-1 pass given
-/// (`None` for stride 2, which has one).
+/// (`None` for stride 2: 8 channels with dy shared through subgroups where
+/// [`has_subgroups`], else 4 channels; the same bits).
 pub fn conv2d_backward_weight_tiled_as(
     gpu: &Gpu,
     prog: &mut Program,
@@ -1592,6 +1593,29 @@ pub fn conv2d_backward_weight_tiled_as(
     tiling: Option<WgradTiling>,
 ) -> Result<()> {
     wgrad_tiled(gpu, prog, WgradOut::Reduced(dw), dyv, xp, g, tiling)
+}
+
+/// The stride-2 tiled weight gradient with its subgroup kernel (`subgroups`,
+/// where [`has_subgroups`]) or its 4-channel one.
+pub fn conv2d_backward_weight_s2_as(
+    gpu: &Gpu,
+    prog: &mut Program,
+    dw: &Tensor,
+    dyv: &Tensor,
+    xp: &Tensor,
+    g: &Conv2dGeom,
+    subgroups: bool,
+) -> Result<()> {
+    wgrad_tiled_with(
+        gpu,
+        prog,
+        WgradOut::Reduced(dw),
+        dyv,
+        xp,
+        g,
+        None,
+        subgroups,
+    )
 }
 
 /// Where a tiled weight gradient goes: reduced into dw by a pass of its own,
@@ -1618,6 +1642,21 @@ fn wgrad_tiled(
     xp: &Tensor,
     g: &Conv2dGeom,
     tiling: Option<WgradTiling>,
+) -> Result<()> {
+    wgrad_tiled_with(gpu, prog, out, dyv, xp, g, tiling, true)
+}
+
+/// [`wgrad_tiled`]; `s2_subgroups`: the stride-2 pass may run its subgroup kernel.
+#[allow(clippy::too_many_arguments)]
+fn wgrad_tiled_with(
+    gpu: &Gpu,
+    prog: &mut Program,
+    out: WgradOut<'_>,
+    dyv: &Tensor,
+    xp: &Tensor,
+    g: &Conv2dGeom,
+    tiling: Option<WgradTiling>,
+    s2_subgroups: bool,
 ) -> Result<()> {
     if tiling.is_some() != (g.sh == 1) {
         return Err(Error::invalid(format!(
@@ -1680,6 +1719,9 @@ fn wgrad_tiled(
     };
     let (k, channels) = match tiling {
         Some(t) => (t.on(gpu).kernel(), t.channels()),
+        None if s2_subgroups && has_subgroups(gpu) => {
+            (&table::CONV2D_BACKWARD_WEIGHT_TILED_S2_C8SG, 8)
+        }
         None => (&table::CONV2D_BACKWARD_WEIGHT_TILED_S2, 4),
     };
     // An invocation per input channel, `channels` output channels per workgroup row.

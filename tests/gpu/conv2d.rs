@@ -545,6 +545,63 @@ fn conv2d_forward_stride2_weight_reads_agree_bit_for_bit() {
     no_errors();
 }
 
+/// Both kernels of the stride-2 weight gradient (4 channels; 8 with dy shared
+/// through subgroups, where the device has them) match the CPU twin and give
+/// the same bits.
+#[test]
+fn conv2d_backward_weight_stride2_kernels_agree_bit_for_bit() {
+    let gpu = gpu();
+    let mut cases: Vec<Conv2dGeom> = vec![
+        Conv2dGeom::square(2, 16, 32, 32, 32, 3, 2, 1),
+        Conv2dGeom::square(3, 8, 7, 9, 12, 3, 2, 1),
+        Conv2dGeom::square(1, 5, 9, 13, 5, 3, 2, 1),
+    ];
+    cases.extend(
+        tiled_geoms(13, 40)
+            .into_iter()
+            .map(|(g, _)| g)
+            .filter(|g| g.sh == 2),
+    );
+    for (i, g) in cases.iter().enumerate() {
+        let d = data(g, 600 + i as u64);
+        let (tx, tdy) = (up(&g.x_shape(), &d.x), up(&g.y_shape(), &d.dy));
+        let pg = g.forward_pad();
+        let xp = empty(&pg.shape());
+        run(|p| conv2d_pad(gpu, p, &xp, &tx, &pg));
+        let dyv = match backward_weight_dy_pad(g) {
+            Some(dpg) => {
+                let t = empty(&dpg.shape());
+                run(|p| conv2d_pad(gpu, p, &t, &tdy, &dpg));
+                t
+            }
+            None => tdy.clone(),
+        };
+        let mut want = vec![0f32; g.cout * g.cin * 9];
+        cpu::conv2d_backward_weight(&mut want, &d.dy, &d.x, g);
+        let mut first: Option<Vec<f32>> = None;
+        for subgroups in [false, true] {
+            let tdw = empty(&g.w_shape());
+            let mut prog = Program::new();
+            conv2d_backward_weight_s2_as(gpu, &mut prog, &tdw, &dyv, &xp, g, subgroups).unwrap();
+            let sg = prog.dispatches[0].label().ends_with("_s2_c8sg");
+            assert_eq!(sg, subgroups && has_subgroups(gpu), "{g:?}");
+            prog.run(gpu).unwrap();
+            let got = read(&tdw);
+            assert_close(&format!("subgroups={subgroups} {g:?}"), &got, &want, 1e-4);
+            match &first {
+                None => first = Some(got),
+                Some(bits) => assert!(
+                    got.iter()
+                        .zip(bits)
+                        .all(|(a, b)| a.to_bits() == b.to_bits()),
+                    "the subgroup kernel differs in bits on {g:?}"
+                ),
+            }
+        }
+    }
+    no_errors();
+}
+
 /// Every tiling of the stride-1 weight gradient, each run explicitly, matches
 /// the CPU twin and gives the same bits (output channels not a multiple of 8
 /// included: the last tile is part-empty; input channels not a multiple of
