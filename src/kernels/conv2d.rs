@@ -1348,8 +1348,18 @@ params! {
         rows: u32,
         tiles_x: u32,
         flags: u32,
+        // The output channels summed over: all of them but in the runs of
+        // the uniform kernel.
+        co0: u32,
+        cn: u32,
+        _pad0: u32,
+        _pad1: u32,
     }
 }
+
+/// Flag of the uniform stride-2 backward-data pass's later runs: start from
+/// the sums in dx.
+const FLAG_S2_RESUME: u32 = 4;
 
 /// Direct backward-data of a 3x3 stride-2 pad-1 convolution: the four output
 /// parities each take only their own taps. `dyp` from [`conv2d_pad`] with
@@ -1363,6 +1373,25 @@ pub fn conv2d_backward_data_tiled_s2(
     wt: &Tensor,
     g: &Conv2dGeom,
     accumulate: bool,
+) -> Result<()> {
+    let s2 = tuned::<S2Tiling>(gpu, g)?;
+    conv2d_backward_data_tiled_s2_as(gpu, prog, dx, dyp, wt, g, accumulate, s2)
+}
+
+/// [`conv2d_backward_data_tiled_s2`] with its weights read as `s2` says (the
+/// tuning table's choice for the conv's forward pass, in that function): a
+/// uniform window in runs of output channels, or storage where the window
+/// cannot run or a pass of several runs would add to dx. The same bits.
+#[allow(clippy::too_many_arguments)]
+pub fn conv2d_backward_data_tiled_s2_as(
+    gpu: &Gpu,
+    prog: &mut Program,
+    dx: &Tensor,
+    dyp: &Tensor,
+    wt: &Tensor,
+    g: &Conv2dGeom,
+    accumulate: bool,
+    s2: S2Tiling,
 ) -> Result<()> {
     let pg = backward_data_s2_pad(g).ok_or_else(|| {
         Error::invalid(format!(
@@ -1390,6 +1419,10 @@ pub fn conv2d_backward_data_tiled_s2(
         rows: rows as u32,
         tiles_x: tiles_x as u32,
         flags: if accumulate { FLAG_ACCUMULATE } else { 0 },
+        co0: 0,
+        cn: g.cout as u32,
+        _pad0: 0,
+        _pad1: 0,
     };
     let grid = crate::kernels::check_grid(
         gpu,
@@ -1400,14 +1433,32 @@ pub fn conv2d_backward_data_tiled_s2(
             4,
         ],
     )?;
-    launch(
-        gpu,
-        prog,
-        &table::CONV2D_BACKWARD_DATA_TILED_S2,
-        &p,
-        &[Some(dx), Some(dyp), Some(wt)],
-        grid,
-    )?;
+    let k = &table::CONV2D_BACKWARD_DATA_TILED_S2U;
+    let runs = match s2 {
+        S2Tiling::Uniform if k.fits(gpu) => uniform_runs(gpu, wt),
+        _ => None,
+    }
+    .filter(|r| !accumulate || r.len() == 1);
+    let Some(runs) = runs else {
+        launch(
+            gpu,
+            prog,
+            &table::CONV2D_BACKWARD_DATA_TILED_S2,
+            &p,
+            &[Some(dx), Some(dyp), Some(wt)],
+            grid,
+        )?;
+        return Ok(());
+    };
+    for (i, (c0, cn, window)) in runs.iter().enumerate() {
+        let q = S2Params {
+            co0: *c0 as u32,
+            cn: *cn as u32,
+            flags: p.flags | if i > 0 { FLAG_S2_RESUME } else { 0 },
+            ..p
+        };
+        launch(gpu, prog, k, &q, &[Some(dx), Some(dyp), Some(window)], grid)?;
+    }
     Ok(())
 }
 

@@ -44,6 +44,7 @@ modules! {
     CONV2D_DIRECT = "conv2d_direct.wgsl";
     CONV2D_BACKWARD_DATA = "conv2d_backward_data.wgsl";
     CONV2D_BACKWARD_DATA_S2 = "conv2d_backward_data_s2.wgsl";
+    CONV2D_BACKWARD_DATA_UNIFORM = "conv2d_backward_data_uniform.wgsl";
     CONV2D_BACKWARD_WEIGHT = "conv2d_backward_weight.wgsl";
     CONV2D_BACKWARD_WEIGHT_TILED = "conv2d_backward_weight_tiled.wgsl";
     CONV2D_BACKWARD_WEIGHT_SUBGROUP = "conv2d_backward_weight_subgroup.wgsl";
@@ -63,6 +64,10 @@ modules! {
 /// The files of `shaders/shared/`, by the name an import gives.
 pub static SHARED: &[(&str, &str)] = &[
     ("bn", include_str!("../../shaders/shared/bn.wgsl")),
+    (
+        "conv_s2_data",
+        include_str!("../../shaders/shared/conv_s2_data.wgsl"),
+    ),
     (
         "conv_tile",
         include_str!("../../shaders/shared/conv_tile.wgsl"),

@@ -219,6 +219,7 @@ pub const WITH_VARIANT: &[&str] = &[
     "bn_backward_finalize_grads",
     "conv2d_forward_tiled_s1_r4u",
     "conv2d_forward_tiled_s2u",
+    "conv2d_backward_data_tiled_s2u",
 ];
 
 /// Refuses, naming each limit and the kernels over it, a device whose limits
@@ -352,6 +353,7 @@ table! {
     CONV2D_FORWARD_TILED_S2: conv2d::TiledParams = CONV2D_FORWARD_TILED::"conv2d_forward_tiled_s2", [64, 1, 1], [Write, Read, Read, Read];
     CONV2D_FORWARD_TILED_S2_ADD: conv2d::TiledParams = CONV2D_FORWARD_TILED::"conv2d_forward_tiled_s2_add", [64, 1, 1], [Write, Read, Read, Read];
     CONV2D_BACKWARD_DATA_TILED_S2: conv2d::S2Params = CONV2D_BACKWARD_DATA_S2::"conv2d_backward_data_tiled_s2", [64, 1, 1], [Write, Read, Read];
+    CONV2D_BACKWARD_DATA_TILED_S2U: conv2d::S2Params = CONV2D_BACKWARD_DATA_UNIFORM::"conv2d_backward_data_tiled_s2u", [64, 1, 1], [Write, Read, Uniform];
     CONV2D_BACKWARD_WEIGHT_TILED_S1: conv2d::WgradParams = CONV2D_BACKWARD_WEIGHT_TILED::"conv2d_backward_weight_tiled_s1", [16, 1, 1], [Write, Read, Read];
     CONV2D_BACKWARD_WEIGHT_TILED_S1_C8: conv2d::WgradParams = CONV2D_BACKWARD_WEIGHT_TILED::"conv2d_backward_weight_tiled_s1_c8", [16, 1, 1], [Write, Read, Read];
     // (needs subgroups: see conv2d::has_subgroups)

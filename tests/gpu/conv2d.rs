@@ -828,6 +828,95 @@ fn conv2d_backward_data_stride2_matches_cpu() {
     check_backward_data("stride 2", backward_data, &cases);
 }
 
+/// Both weight reads of the stride-2 backward-data pass (storage; a uniform
+/// window in runs of output channels, the later runs resuming from dx) match
+/// the CPU twin and give the same bits, writing dx and adding to it (an adding
+/// pass of several runs reads storage instead).
+#[test]
+fn conv2d_backward_data_stride2_weight_reads_agree_bit_for_bit() {
+    let gpu = gpu();
+    let mut rng = Rng::new(14);
+    let mut cases = vec![
+        (Conv2dGeom::square(2, 16, 32, 32, 32, 3, 2, 1), false),
+        // Weights over 64 KiB: two runs of output channels, then three.
+        (Conv2dGeom::square(1, 20, 9, 11, 150, 3, 2, 1), false),
+        (Conv2dGeom::square(1, 70, 6, 6, 60, 3, 2, 1), false),
+        (Conv2dGeom::square(1, 70, 6, 6, 60, 3, 2, 1), true),
+        (Conv2dGeom::square(1, 9, 7, 5, 10, 3, 2, 1), true),
+    ];
+    while cases.len() < 24 {
+        let g = Conv2dGeom {
+            w: 1 + rng.below(37),
+            ..Conv2dGeom::square(
+                1 + rng.below(3),
+                1 + rng.below(20),
+                1 + rng.below(37),
+                1,
+                1 + rng.below(20),
+                3,
+                2,
+                1,
+            )
+        };
+        cases.push((g, rng.below(2) == 0));
+    }
+    let mut several_runs = 0;
+    for (i, (g, accumulate)) in cases.iter().enumerate() {
+        let d = data(g, 700 + i as u64);
+        let (tdy, tw) = (up(&g.y_shape(), &d.dy), up(&g.w_shape(), &d.w));
+        let pg = backward_data_s2_pad(g).unwrap();
+        let dyp = empty(&pg.shape());
+        let flip = backward_data_tiles(g).unwrap();
+        let wt = weight_tiles_tensor(gpu, &mut Fresh, &weight_tiles_shape(g, true)).unwrap();
+        run(|p| {
+            conv2d_pad(gpu, p, &dyp, &tdy, &pg)?;
+            conv2d_weight_tiles_with(gpu, p, &wt, &tw, g, true, flip)
+        });
+        let runs = uniform_runs(gpu, &wt).map_or(0, |r| r.len());
+        several_runs += (runs > 1) as usize;
+        let mut want = d.dx0.clone();
+        cpu::conv2d_backward_data(&mut want, &d.dy, &d.w, g, *accumulate);
+        let mut first: Option<Vec<f32>> = None;
+        for &t in S2Tiling::ALL {
+            let tdx = up(&g.x_shape(), &d.dx0);
+            let mut prog = Program::new();
+            conv2d_backward_data_tiled_s2_as(gpu, &mut prog, &tdx, &dyp, &wt, g, *accumulate, t)
+                .unwrap();
+            let uniform = prog
+                .dispatches
+                .iter()
+                .filter(|d| d.label().ends_with("_s2u"))
+                .count();
+            let want_uniform = match t {
+                S2Tiling::Uniform if !*accumulate || runs == 1 => runs,
+                _ => 0,
+            };
+            assert_eq!(uniform, want_uniform, "{t:?} {g:?} accumulate={accumulate}");
+            prog.run(gpu).unwrap();
+            let got = read(&tdx);
+            assert_close(
+                &format!("{t:?} {g:?} accumulate={accumulate}"),
+                &got,
+                &want,
+                1e-4,
+            );
+            match &first {
+                None => first = Some(got),
+                Some(bits) => assert!(
+                    got.iter()
+                        .zip(bits)
+                        .all(|(a, b)| a.to_bits() == b.to_bits()),
+                    "{t:?} differs in bits on {g:?}"
+                ),
+            }
+        }
+    }
+    if gpu.limits().max_uniform_buffer_binding_size >= 65536 {
+        assert!(several_runs >= 3, "cases in several runs: {several_runs}");
+    }
+    no_errors();
+}
+
 /// 1x1 convolutions without padding, strides 1 to 3, position counts and
 /// channel counts that are and are not multiples of the 8x4 and 4x4 tiles.
 fn geoms_1x1(seed: u64, count: usize) -> Vec<(Conv2dGeom, bool)> {
