@@ -732,7 +732,7 @@ pub fn uniform_runs(gpu: &Gpu, wt: &Tensor) -> Option<Vec<(usize, usize, Tensor)
 }
 
 /// Variants of a pass that compute the same bits at speeds that depend on the
-/// adapter ([`Tiling`], [`WgradTiling`]): which one runs a shape is the tuning
+/// adapter ([`Tiling`], [`WgradTiling`], [`S2Tiling`]): which one runs a shape is the tuning
 /// table's choice ([`tuned`]), else [`default_variant`].
 pub trait Variant: Copy + PartialEq + std::fmt::Debug + 'static {
     /// Every variant: the one for GPUs first, the one for CPU adapters last.
