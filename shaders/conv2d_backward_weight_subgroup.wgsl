@@ -18,6 +18,15 @@
 
 #import wgrad_tile
 
+// The dy vectors of channels co0 .. co0 + 7: lane k's v for channel k.
+fn lanes8(v: vec4<f32>) -> array<vec4<f32>, 8> {
+    return array<vec4<f32>, 8>(
+        subgroupBroadcast(v, 0u), subgroupBroadcast(v, 1u),
+        subgroupBroadcast(v, 2u), subgroupBroadcast(v, 3u),
+        subgroupBroadcast(v, 4u), subgroupBroadcast(v, 5u),
+        subgroupBroadcast(v, 6u), subgroupBroadcast(v, 7u));
+}
+
 @compute @workgroup_size(WG)
 fn conv2d_backward_weight_tiled_s1_c8sg(@builtin(workgroup_id) wid: vec3<u32>,
                                         @builtin(local_invocation_index) lid: u32,
@@ -41,12 +50,7 @@ fn conv2d_backward_weight_tiled_s1_c8sg(@builtin(workgroup_id) wid: vec3<u32>,
             var w1 = row_at(plane + next + q);
             for (var oy = 0u; oy < p.ho; oy++) {
                 let w2 = row_at(plane + (oy + 2u) * next + q);
-                let v = dy[dy_row(n, j.co0, mine, oy) + q];
-                let d = array<vec4<f32>, 8>(
-                    subgroupBroadcast(v, 0u), subgroupBroadcast(v, 1u),
-                    subgroupBroadcast(v, 2u), subgroupBroadcast(v, 3u),
-                    subgroupBroadcast(v, 4u), subgroupBroadcast(v, 5u),
-                    subgroupBroadcast(v, 6u), subgroupBroadcast(v, 7u));
+                let d = lanes8(dy[dy_row(n, j.co0, mine, oy) + q]);
                 row8(&k0, d, w0);
                 row8(&k1, d, w1);
                 row8(&k2, d, w2);
@@ -58,10 +62,7 @@ fn conv2d_backward_weight_tiled_s1_c8sg(@builtin(workgroup_id) wid: vec3<u32>,
     if !ok {
         return;
     }
-    write(j, array<vec4<f32>, 9>(k0[0], k0[1], k0[2], k1[0], k1[1], k1[2], k2[0], k2[1], k2[2]));
-    var hi = j;
-    hi.co0 = j.co0 + 4u;
-    write(hi, array<vec4<f32>, 9>(k0[3], k0[4], k0[5], k1[3], k1[4], k1[5], k2[3], k2[4], k2[5]));
+    write8(j, k0, k1, k2);
 }
 
 // The stride-2 weight gradient, 8 output channels per invocation with dy
@@ -89,12 +90,7 @@ fn conv2d_backward_weight_tiled_s2_c8sg(@builtin(workgroup_id) wid: vec3<u32>,
             for (var oy = 0u; oy < p.ho; oy++) {
                 let w1 = row3_at(plane + (2u * oy + 1u) * next + 2u * q);
                 let w2 = row3_at(plane + (2u * oy + 2u) * next + 2u * q);
-                let v = dy[dy_row(n, j.co0, mine, oy) + q];
-                let d = array<vec4<f32>, 8>(
-                    subgroupBroadcast(v, 0u), subgroupBroadcast(v, 1u),
-                    subgroupBroadcast(v, 2u), subgroupBroadcast(v, 3u),
-                    subgroupBroadcast(v, 4u), subgroupBroadcast(v, 5u),
-                    subgroupBroadcast(v, 6u), subgroupBroadcast(v, 7u));
+                let d = lanes8(dy[dy_row(n, j.co0, mine, oy) + q]);
                 row8_s2(&k0, d, w0);
                 row8_s2(&k1, d, w1);
                 row8_s2(&k2, d, w2);
@@ -105,8 +101,5 @@ fn conv2d_backward_weight_tiled_s2_c8sg(@builtin(workgroup_id) wid: vec3<u32>,
     if !ok {
         return;
     }
-    write(j, array<vec4<f32>, 9>(k0[0], k0[1], k0[2], k1[0], k1[1], k1[2], k2[0], k2[1], k2[2]));
-    var hi = j;
-    hi.co0 = j.co0 + 4u;
-    write(hi, array<vec4<f32>, 9>(k0[3], k0[4], k0[5], k1[3], k1[4], k1[5], k2[3], k2[4], k2[5]));
+    write8(j, k0, k1, k2);
 }

@@ -111,10 +111,7 @@ fn conv2d_backward_weight_tiled_s1_c8(@builtin(workgroup_id) wid: vec3<u32>,
             }
         }
     }
-    write(j, array<vec4<f32>, 9>(k0[0], k0[1], k0[2], k1[0], k1[1], k1[2], k2[0], k2[1], k2[2]));
-    var hi = j;
-    hi.co0 = j.co0 + 4u;
-    write(hi, array<vec4<f32>, 9>(k0[3], k0[4], k0[5], k1[3], k1[4], k1[5], k2[3], k2[4], k2[5]));
+    write8(j, k0, k1, k2);
 }
 
 @compute @workgroup_size(WG)

@@ -135,3 +135,12 @@ fn row8(a: ptr<function, array<vec4<f32>, 6>>, d: array<vec4<f32>, 8>, w: Row) {
     (*a)[0] += t.t0; (*a)[1] += t.t1; (*a)[2] += t.t2;
     (*a)[3] += u.t0; (*a)[4] += u.t1; (*a)[5] += u.t2;
 }
+
+// Writes the 8-channel sums: per kernel row ky (k0, k1, k2), taps 0..2 of
+// channels co0..co0+3, then of co0+4..co0+7.
+fn write8(j: Job, k0: array<vec4<f32>, 6>, k1: array<vec4<f32>, 6>, k2: array<vec4<f32>, 6>) {
+    write(j, array<vec4<f32>, 9>(k0[0], k0[1], k0[2], k1[0], k1[1], k1[2], k2[0], k2[1], k2[2]));
+    var hi = j;
+    hi.co0 = j.co0 + 4u;
+    write(hi, array<vec4<f32>, 9>(k0[3], k0[4], k0[5], k1[3], k1[4], k1[5], k2[3], k2[4], k2[5]));
+}

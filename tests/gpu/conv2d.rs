@@ -399,7 +399,7 @@ fn conv2d_forward_tilings_agree_bit_for_bit() {
         for (w, f) in want.iter_mut().zip(&fresh) {
             *w += f;
         }
-        let mut first: Option<(Tiling, Vec<f32>)> = None;
+        let mut first: Option<Vec<f32>> = None;
         for (k, &t) in Tiling::ALL.iter().enumerate() {
             seen[k] += 1;
             let ty = up(&g.y_shape(), &y0);
@@ -435,15 +435,7 @@ fn conv2d_forward_tilings_agree_bit_for_bit() {
                 &want,
                 1e-4,
             );
-            match &first {
-                None => first = Some((t, got)),
-                Some((t0, bits)) => assert!(
-                    got.iter()
-                        .zip(bits)
-                        .all(|(a, b)| a.to_bits() == b.to_bits()),
-                    "{t:?} and {t0:?} differ in bits on {g:?}"
-                ),
-            }
+            same_bits_as_first(&mut first, got, &format!("{t:?} on {g:?}"));
         }
     }
     assert!(
@@ -528,15 +520,7 @@ fn conv2d_forward_stride2_weight_reads_agree_bit_for_bit() {
             prog.run(gpu).unwrap();
             let got = read(&ty);
             assert_close(&format!("{t:?} {g:?}"), &got, &want, 1e-4);
-            match &first {
-                None => first = Some(got),
-                Some(bits) => assert!(
-                    got.iter()
-                        .zip(bits)
-                        .all(|(a, b)| a.to_bits() == b.to_bits()),
-                    "{t:?} differs in bits on {g:?}"
-                ),
-            }
+            same_bits_as_first(&mut first, got, &format!("{t:?} on {g:?}"));
         }
     }
     if gpu.limits().max_uniform_buffer_binding_size >= 65536 {
@@ -588,15 +572,7 @@ fn conv2d_backward_weight_stride2_kernels_agree_bit_for_bit() {
             prog.run(gpu).unwrap();
             let got = read(&tdw);
             assert_close(&format!("subgroups={subgroups} {g:?}"), &got, &want, 1e-4);
-            match &first {
-                None => first = Some(got),
-                Some(bits) => assert!(
-                    got.iter()
-                        .zip(bits)
-                        .all(|(a, b)| a.to_bits() == b.to_bits()),
-                    "the subgroup kernel differs in bits on {g:?}"
-                ),
-            }
+            same_bits_as_first(&mut first, got, &format!("the subgroup kernel on {g:?}"));
         }
     }
     no_errors();
@@ -652,18 +628,24 @@ fn conv2d_backward_weight_tilings_agree_bit_for_bit() {
             prog.run(gpu).unwrap();
             let got = read(&tdw);
             assert_close(&format!("{t:?} {g:?}"), &got, &want, 1e-4);
-            match &first {
-                None => first = Some(got),
-                Some(bits) => assert!(
-                    got.iter()
-                        .zip(bits)
-                        .all(|(a, b)| a.to_bits() == b.to_bits()),
-                    "{t:?} differs in bits on {g:?}"
-                ),
-            }
+            same_bits_as_first(&mut first, got, &format!("{t:?} on {g:?}"));
         }
     }
     no_errors();
+}
+
+/// Keeps the first of several variants' outputs and asserts every later one
+/// has the same bits (`what`: the variant and case, for the message).
+fn same_bits_as_first(first: &mut Option<Vec<f32>>, got: Vec<f32>, what: &str) {
+    match first {
+        None => *first = Some(got),
+        Some(bits) => assert!(
+            got.iter()
+                .zip(bits.iter())
+                .all(|(a, b)| a.to_bits() == b.to_bits()),
+            "{what}: not the bits of the first variant"
+        ),
+    }
 }
 
 /// Weight tiles of many convolutions in batched passes equal, bit for bit,
@@ -900,15 +882,7 @@ fn conv2d_backward_data_stride2_weight_reads_agree_bit_for_bit() {
                 &want,
                 1e-4,
             );
-            match &first {
-                None => first = Some(got),
-                Some(bits) => assert!(
-                    got.iter()
-                        .zip(bits)
-                        .all(|(a, b)| a.to_bits() == b.to_bits()),
-                    "{t:?} differs in bits on {g:?}"
-                ),
-            }
+            same_bits_as_first(&mut first, got, &format!("{t:?} on {g:?}"));
         }
     }
     if gpu.limits().max_uniform_buffer_binding_size >= 65536 {
