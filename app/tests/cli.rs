@@ -441,10 +441,13 @@ fn bench_tune_files_a_table_per_adapter() {
             .iter()
             .map(|t| t[0].as_str().unwrap())
             .collect();
-        // Three tilings of each stride-1 pass (backward-data runs the
-        // forward's), two weight reads of the stride-2 forward.
+        // Four tilings of the stride-1 forward (backward-data runs the
+        // forward's), three of the weight gradient, two weight reads of the
+        // stride-2 forward.
         let tilings = if key.starts_with("conv2d_forward_tiled_s2 ") {
             2
+        } else if key.starts_with("conv2d_forward_tiled_s1 ") {
+            4
         } else {
             3
         };

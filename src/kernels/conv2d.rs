@@ -602,15 +602,16 @@ const MAX_TILE_ROWS: usize = 4;
 
 /// How the tiled stride-1 pass covers its output: one row of 8 pixels of 8
 /// channels per invocation, or 4 such rows (weights from a storage buffer, or
-/// from a uniform one). All sum every output in the same order, so all give
-/// the same bits; which is faster depends on the adapter (CPU adapters: 4
-/// rows, a quarter of the invocations and of the weight loads, with uniform
-/// weights, which lavapipe loads once per workgroup instead of once per lane;
-/// GPUs: one row, for register pressure), so it is chosen per adapter and
-/// shape: the tuning table of `reslab bench --tune` (see [`tuned`]), else
-/// [`default_variant`]. A pass that adds to its output always runs one row
-/// (the 4-row tiles have no adding twin: their stores would take the driver
-/// longer to compile than the rest of them).
+/// from a uniform one, with the input rows shared through the subgroup or
+/// not). All sum every output in the same order, so all give the same bits;
+/// which is faster depends on the adapter (CPU adapters: 4 rows, a quarter
+/// of the invocations and of the weight loads, with uniform weights, which
+/// lavapipe loads once per workgroup instead of once per lane, and shared
+/// input rows; GPUs: one row, for register pressure), so it is chosen per
+/// adapter and shape: the tuning table of `reslab bench --tune` (see
+/// [`tuned`]), else [`default_variant`]. A pass that adds to its output
+/// always runs one row (the 4-row tiles have no adding twin: their stores
+/// would take the driver longer to compile than the rest of them).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Tiling {
     /// 8 channels × 8 pixels of one row.
@@ -622,17 +623,46 @@ pub enum Tiling {
     /// ([`uniform_runs`]). Where it cannot run (smaller uniform limit, weight
     /// tiles without the window's room after them) `Rows4` runs instead.
     Rows4Uniform,
+    /// `Rows4Uniform` with the lanes of a subgroup in groups of 2, 4 or 8
+    /// ([`group_lanes`]) over as many runs of 8 output channels of one tile:
+    /// each lane loads a share of the tile's input rows and takes the rest
+    /// from the others through subgroup shuffles (on lavapipe, where every
+    /// storage load is a loop over the lanes, 1.2–2.1x as fast as
+    /// `Rows4Uniform`). Where the device has no subgroups ([`has_subgroups`])
+    /// or Co8 / 8 is odd, `Rows4Uniform` runs instead.
+    Rows4Subgroup,
+}
+
+/// Lanes per group of [`Tiling::Rows4Subgroup`] for `co8` output channels
+/// (a multiple of 8): the most of 8, 4, 2 dividing the runs of 8 channels.
+pub fn group_lanes(co8: usize) -> Option<usize> {
+    [8, 4, 2].into_iter().find(|l| (co8 / 8).is_multiple_of(*l))
 }
 
 impl Tiling {
-    /// Its kernel, writing y or (`add`) adding to it, and the tiling that runs.
-    fn kernel(self, add: bool) -> (&'static table::Kernel<TiledParams>, Tiling) {
-        match (self, add) {
-            (Tiling::Row, false) => (&table::CONV2D_FORWARD_TILED_S1, Tiling::Row),
-            (_, true) => (&table::CONV2D_FORWARD_TILED_S1_ADD, Tiling::Row),
-            (Tiling::Rows4, false) => (&table::CONV2D_FORWARD_TILED_S1_R4, Tiling::Rows4),
-            (Tiling::Rows4Uniform, false) => {
-                (&table::CONV2D_FORWARD_TILED_S1_R4U, Tiling::Rows4Uniform)
+    /// Its kernel for `co8` output channels on `gpu`, writing y or (`add`)
+    /// adding to it; the tiling that runs; and the lanes sharing a tile.
+    fn kernel(
+        self,
+        gpu: &Gpu,
+        co8: usize,
+        add: bool,
+    ) -> (&'static table::Kernel<TiledParams>, Tiling, usize) {
+        let lanes = group_lanes(co8).filter(|_| has_subgroups(gpu));
+        match (self, add, lanes) {
+            (_, true, _) => (&table::CONV2D_FORWARD_TILED_S1_ADD, Tiling::Row, 1),
+            (Tiling::Row, false, _) => (&table::CONV2D_FORWARD_TILED_S1, Tiling::Row, 1),
+            (Tiling::Rows4, false, _) => (&table::CONV2D_FORWARD_TILED_S1_R4, Tiling::Rows4, 1),
+            (Tiling::Rows4Subgroup, false, Some(l)) => {
+                let k = match l {
+                    8 => &table::CONV2D_FORWARD_TILED_S1_R4SG8,
+                    4 => &table::CONV2D_FORWARD_TILED_S1_R4SG4,
+                    _ => &table::CONV2D_FORWARD_TILED_S1_R4SG2,
+                };
+                (k, Tiling::Rows4Subgroup, l)
+            }
+            (Tiling::Rows4Uniform | Tiling::Rows4Subgroup, false, _) => {
+                (&table::CONV2D_FORWARD_TILED_S1_R4U, Tiling::Rows4Uniform, 1)
             }
         }
     }
@@ -641,7 +671,7 @@ impl Tiling {
     pub fn rows(self) -> usize {
         match self {
             Tiling::Row => 1,
-            Tiling::Rows4 | Tiling::Rows4Uniform => MAX_TILE_ROWS,
+            Tiling::Rows4 | Tiling::Rows4Uniform | Tiling::Rows4Subgroup => MAX_TILE_ROWS,
         }
     }
 }
@@ -749,11 +779,22 @@ pub trait Variant: Copy + PartialEq + std::fmt::Debug + 'static {
 }
 
 impl Variant for Tiling {
-    const ALL: &'static [Tiling] = &[Tiling::Row, Tiling::Rows4, Tiling::Rows4Uniform];
+    const ALL: &'static [Tiling] = &[
+        Tiling::Row,
+        Tiling::Rows4,
+        Tiling::Rows4Uniform,
+        Tiling::Rows4Subgroup,
+    ];
     const PASS: &'static str = "conv2d_forward_tiled_s1";
 
+    /// The entry point (`Rows4Subgroup`: the stem of its three).
     fn name(self) -> &'static str {
-        self.kernel(false).0.entry
+        match self {
+            Tiling::Row => table::CONV2D_FORWARD_TILED_S1.entry,
+            Tiling::Rows4 => table::CONV2D_FORWARD_TILED_S1_R4.entry,
+            Tiling::Rows4Uniform => table::CONV2D_FORWARD_TILED_S1_R4U.entry,
+            Tiling::Rows4Subgroup => "conv2d_forward_tiled_s1_r4sg",
+        }
     }
 }
 
@@ -1123,29 +1164,33 @@ fn forward_tiled(
     // The kernel, the output rows of its tile, and for a kernel reading its
     // weights through a uniform window the one reading them from storage
     // (the same bits), which runs where the window cannot.
-    let (k, rows, storage) = match (tiling, accumulate) {
+    // (lanes: the invocations sharing a tile, each over its own 8 channels.)
+    let (k, rows, storage, lanes) = match (tiling, accumulate) {
         (Some(t), add) => {
-            let (k, runs) = t.kernel(add);
-            let storage = (runs == Tiling::Rows4Uniform).then(|| Tiling::Rows4.kernel(false).0);
-            (k, runs.rows(), storage)
+            let (k, runs, lanes) = t.kernel(gpu, co8, add);
+            let uniform = matches!(runs, Tiling::Rows4Uniform | Tiling::Rows4Subgroup);
+            let storage = uniform.then_some(&table::CONV2D_FORWARD_TILED_S1_R4);
+            (k, runs.rows(), storage, lanes)
         }
-        (None, true) => (&table::CONV2D_FORWARD_TILED_S2_ADD, 1, None),
+        (None, true) => (&table::CONV2D_FORWARD_TILED_S2_ADD, 1, None, 1),
         (None, false) => match s2 {
-            S2Tiling::Storage => (&table::CONV2D_FORWARD_TILED_S2, 1, None),
+            S2Tiling::Storage => (&table::CONV2D_FORWARD_TILED_S2, 1, None, 1),
             S2Tiling::Uniform => (
                 &table::CONV2D_FORWARD_TILED_S2U,
                 1,
                 Some(&table::CONV2D_FORWARD_TILED_S2),
+                1,
             ),
         },
     };
     let uniform = storage.and_then(|_| k.fits(gpu).then(|| uniform_runs(gpu, wt)).flatten());
-    let k = match storage {
-        Some(s) if uniform.is_none() => s,
-        _ => k,
+    let (k, lanes) = match storage {
+        Some(s) if uniform.is_none() => (s, 1),
+        _ => (k, lanes),
     };
-    let [gx, gz, _] = k.grid_1d(gpu, g.n * g.ho().div_ceil(rows) * tiles_x)?;
-    let gy = u32_of("conv2d channel tiles", co8 / 8)?;
+    let tiles = g.n * g.ho().div_ceil(rows) * tiles_x;
+    let [gx, gz, _] = k.grid_1d(gpu, tiles * lanes)?;
+    let gy = u32_of("conv2d channel tiles", co8 / 8 / lanes)?;
     let Some(uniform) = uniform else {
         launch(
             gpu,

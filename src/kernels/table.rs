@@ -218,6 +218,9 @@ pub const WITH_VARIANT: &[&str] = &[
     "bn_backward_partial4_saved",
     "bn_backward_finalize_grads",
     "conv2d_forward_tiled_s1_r4u",
+    "conv2d_forward_tiled_s1_r4sg2",
+    "conv2d_forward_tiled_s1_r4sg4",
+    "conv2d_forward_tiled_s1_r4sg8",
     "conv2d_forward_tiled_s2u",
     "conv2d_backward_data_tiled_s2u",
 ];
@@ -349,6 +352,10 @@ table! {
     CONV2D_FORWARD_TILED_S1_ADD: conv2d::TiledParams = CONV2D_FORWARD_TILED::"conv2d_forward_tiled_s1_add", [64, 1, 1], [Write, Read, Read, Read];
     CONV2D_FORWARD_TILED_S1_R4: conv2d::TiledParams = CONV2D_FORWARD_TILED::"conv2d_forward_tiled_s1_r4", [32, 1, 1], [Write, Read, Read, Read];
     CONV2D_FORWARD_TILED_S1_R4U: conv2d::TiledParams = CONV2D_FORWARD_UNIFORM::"conv2d_forward_tiled_s1_r4u", [32, 1, 1], [Write, Read, Uniform, Read];
+    // (needs subgroups: see conv2d::has_subgroups)
+    CONV2D_FORWARD_TILED_S1_R4SG2: conv2d::TiledParams = CONV2D_FORWARD_SUBGROUP::"conv2d_forward_tiled_s1_r4sg2", [32, 1, 1], [Write, Read, Uniform, Read];
+    CONV2D_FORWARD_TILED_S1_R4SG4: conv2d::TiledParams = CONV2D_FORWARD_SUBGROUP::"conv2d_forward_tiled_s1_r4sg4", [32, 1, 1], [Write, Read, Uniform, Read];
+    CONV2D_FORWARD_TILED_S1_R4SG8: conv2d::TiledParams = CONV2D_FORWARD_SUBGROUP::"conv2d_forward_tiled_s1_r4sg8", [32, 1, 1], [Write, Read, Uniform, Read];
     CONV2D_FORWARD_TILED_S2U: conv2d::TiledParams = CONV2D_FORWARD_UNIFORM::"conv2d_forward_tiled_s2u", [64, 1, 1], [Write, Read, Uniform, Read];
     CONV2D_FORWARD_TILED_S2: conv2d::TiledParams = CONV2D_FORWARD_TILED::"conv2d_forward_tiled_s2", [64, 1, 1], [Write, Read, Read, Read];
     CONV2D_FORWARD_TILED_S2_ADD: conv2d::TiledParams = CONV2D_FORWARD_TILED::"conv2d_forward_tiled_s2_add", [64, 1, 1], [Write, Read, Read, Read];

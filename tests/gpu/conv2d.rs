@@ -354,7 +354,10 @@ fn conv2d_backward_weight_tiled_matches_cpu() {
 /// tuning picks never changes a result. The uniform-weight tiling runs in as
 /// many dispatches as its runs of input channels (several where the weights
 /// exceed 64 KiB: the later ones resume from y), or falls back to `Rows4`
-/// where the device's uniform bindings are smaller.
+/// where the device's uniform bindings are smaller; the subgroup tiling runs
+/// its kernel for the lanes sharing a tile (8, 4 or 2 by the output
+/// channels; tiles that leave a workgroup part-empty) where the device has
+/// subgroups and the runs of 8 channels are even, else the uniform one.
 #[test]
 fn conv2d_forward_tilings_agree_bit_for_bit() {
     let gpu = gpu();
@@ -367,9 +370,19 @@ fn conv2d_forward_tilings_agree_bit_for_bit() {
         (Conv2dGeom::square(1, 60, 6, 5, 70, 3, 1, 1), false),
         (Conv2dGeom::square(2, 20, 5, 6, 130, 3, 1, 1), true),
         (Conv2dGeom::square(1, 61, 9, 9, 66, 3, 1, 1), true),
+        // Groups of 8, 4 and 2 lanes (64, 32 and 48 channels; 40: none),
+        // with several runs of input channels and few tiles.
+        // (Every third case accumulates, which runs one row.)
+        (Conv2dGeom::square(2, 5, 6, 9, 40, 3, 1, 1), false),
+        (Conv2dGeom::square(2, 60, 8, 8, 64, 3, 1, 1), true),
+        (Conv2dGeom::square(1, 7, 5, 11, 64, 3, 1, 1), false),
+        (Conv2dGeom::square(1, 9, 10, 3, 48, 3, 1, 0), true),
+        (Conv2dGeom::square(3, 32, 16, 16, 32, 3, 1, 1), false),
+        (Conv2dGeom::square(1, 12, 7, 9, 32, 3, 1, 1), true),
     ];
     cases.extend(tiled_geoms(10, 40).into_iter().filter(|(g, _)| g.sh == 1));
-    let mut seen = [0usize; 3];
+    let mut seen = [0usize; 4];
+    let mut grouped = [0usize; 3];
     let mut several_runs = 0;
     for (i, (g, bias)) in cases.iter().enumerate() {
         let d = data(g, 300 + i as u64);
@@ -426,7 +439,28 @@ fn conv2d_forward_tilings_agree_bit_for_bit() {
             } else {
                 0
             };
+            let lanes = group_lanes(g.cout.next_multiple_of(8)).filter(|_| has_subgroups(gpu));
+            let sg = |l: usize| {
+                prog.dispatches
+                    .iter()
+                    .filter(|d| d.label().ends_with(&format!("_r4sg{l}")))
+                    .count()
+            };
+            let (want_uniform, want_sg) = match (t, lanes) {
+                (Tiling::Rows4Subgroup, Some(l)) if !accumulate => (0, Some((l, runs))),
+                (Tiling::Rows4Subgroup, None) if !accumulate => (runs, None),
+                _ => (want_uniform, None),
+            };
             assert_eq!(uniform, want_uniform, "{t:?} {g:?} accumulate={accumulate}");
+            for (i, l) in [8, 4, 2].into_iter().enumerate() {
+                let want = want_sg.filter(|w| w.0 == l).map_or(0, |w| w.1);
+                assert_eq!(
+                    sg(l),
+                    want,
+                    "lanes {l}: {t:?} {g:?} accumulate={accumulate}"
+                );
+                grouped[i] += (want > 0) as usize;
+            }
             prog.run(gpu).unwrap();
             let got = read(&ty);
             assert_close(
@@ -444,6 +478,12 @@ fn conv2d_forward_tilings_agree_bit_for_bit() {
     );
     if gpu.limits().max_uniform_buffer_binding_size >= 65536 {
         assert!(several_runs >= 3, "cases in several runs: {several_runs}");
+        if has_subgroups(gpu) {
+            assert!(
+                grouped.iter().all(|&n| n >= 2),
+                "subgroup runs by lanes 8, 4, 2: {grouped:?}"
+            );
+        }
     }
     no_errors();
 }
