@@ -442,11 +442,9 @@ fn bench_tune_files_a_table_per_adapter() {
             .map(|t| t[0].as_str().unwrap())
             .collect();
         // Four tilings of the stride-1 forward (backward-data runs the
-        // forward's), three of the weight gradient, two weight reads of the
-        // stride-2 forward.
-        let tilings = if key.starts_with("conv2d_forward_tiled_s2 ") {
-            2
-        } else if key.starts_with("conv2d_forward_tiled_s1 ") {
+        // forward's), three of the weight gradient and of the stride-2
+        // forward.
+        let tilings = if key.starts_with("conv2d_forward_tiled_s1 ") {
             4
         } else {
             3

@@ -109,61 +109,90 @@ fn resume(n: u32, ci0: u32, iy: u32, l0: u32, px: u32) -> Acc {
     return a;
 }
 
+// The tile of one invocation: output rows of parity py (input row iy = 2m +
+// py) and columns of parity px, 8 of them from 2·l0 + px, channels ci0 ..
+// ci0 + 7 of image n. `ok`: the tile exists (t within the grid, iy within
+// the input).
+struct S2Tile {
+    n: u32, m: u32, l0: u32, iy: u32, py: u32, px: u32, ci0: u32, ok: bool,
+}
+
+// Tile t (of N × rows × tiles_x) of parity wz (py = wz / 2, px = wz % 2) over
+// channels ci0 ..; t past the last is clamped to it (and not ok).
+fn s2_tile(t: u32, wz: u32, ci0: u32) -> S2Tile {
+    let tiles = p.n * p.rows * p.tiles_x;
+    let tc = min(t, tiles - 1u);
+    var s: S2Tile;
+    s.py = wz / 2u;
+    s.px = wz % 2u;
+    s.l0 = (tc % p.tiles_x) * 8u;
+    s.m = (tc / p.tiles_x) % p.rows;
+    s.n = tc / (p.tiles_x * p.rows);
+    s.iy = 2u * s.m + s.py;
+    s.ci0 = ci0;
+    s.ok = t < tiles && s.iy < p.h;
+    return s;
+}
+
+// Kernel rows of parity py and the dy rows they read: even iy takes row 1
+// from oy = m; odd iy takes row 2 from oy = m and row 0 from oy = m + 1.
+fn taps_y(s: S2Tile) -> u32 {
+    return select(1u, 2u, s.py == 1u);
+}
+
+fn kernel_row(s: S2Tile, ty: u32) -> u32 {
+    return select(1u, select(2u, 0u, ty == 1u), s.py == 1u);
+}
+
+// a += output channel co's taps of kernel row ky for the tile's column
+// parity, over its dy row from vec4 index r as v0, v1, v2.
+fn data_row(a: ptr<function, Acc>, s: S2Tile, co: u32, ky: u32,
+            v0: vec4<f32>, v1: vec4<f32>, v2: vec4<f32>) {
+    let q = p.ci8 / 4u;
+    // Weights of (co, ky, kx) for ci0 .. ci0 + 7.
+    let wb = ((co * 3u + ky) * 3u) * q + s.ci0 / 4u;
+    if s.px == 0u {
+        tap(a, weight(wb + q), weight(wb + q + 1u), v0, v1);
+    } else {
+        // kx = 2 reads ox = l (window at 0), kx = 0 reads ox = l + 1.
+        tap(a, weight(wb + 2u * q), weight(wb + 2u * q + 1u), v0, v1);
+        tap(a, weight(wb), weight(wb + 1u), vec4<f32>(v0.yzw, v1.x), vec4<f32>(v1.yzw, v2.x));
+    }
+}
+
+// The first vec4 of the tile's dy row oy of output channel co.
+fn dy_row(s: S2Tile, co: u32, oy: u32) -> u32 {
+    let plane = (s.n * p.co + co) * (p.ho + 1u);
+    return ((plane + oy) * p.pitch + s.l0) / 4u;
+}
+
+fn store_tile(s: S2Tile, a: Acc) {
+    put_channel(s.n, s.ci0, s.iy, s.l0, s.px, a.c0l, a.c0h);
+    put_channel(s.n, s.ci0 + 1u, s.iy, s.l0, s.px, a.c1l, a.c1h);
+    put_channel(s.n, s.ci0 + 2u, s.iy, s.l0, s.px, a.c2l, a.c2h);
+    put_channel(s.n, s.ci0 + 3u, s.iy, s.l0, s.px, a.c3l, a.c3h);
+    put_channel(s.n, s.ci0 + 4u, s.iy, s.l0, s.px, a.c4l, a.c4h);
+    put_channel(s.n, s.ci0 + 5u, s.iy, s.l0, s.px, a.c5l, a.c5h);
+    put_channel(s.n, s.ci0 + 6u, s.iy, s.l0, s.px, a.c6l, a.c6h);
+    put_channel(s.n, s.ci0 + 7u, s.iy, s.l0, s.px, a.c7l, a.c7h);
+}
+
 // The pass for invocation gid of workgroup wid over output channels co0 ..
 // co0 + cn - 1 (all of them but in the uniform kernel's runs), in order.
 fn backward_data_s2(gid: vec3<u32>, wid: vec3<u32>) {
-    let t = gid.x;
-    let py = wid.z / 2u;
-    let px = wid.z % 2u;
-    if t >= p.n * p.rows * p.tiles_x {
+    let s = s2_tile(gid.x, wid.z, wid.y * 8u);
+    if !s.ok {
         return;
     }
-    let l0 = (t % p.tiles_x) * 8u;
-    let m = (t / p.tiles_x) % p.rows;
-    let n = t / (p.tiles_x * p.rows);
-    let iy = 2u * m + py;
-    if iy >= p.h {
-        return;
-    }
-    let ci0 = wid.y * 8u;
-    let q = p.ci8 / 4u;
     var a: Acc;
     if (p.flags & RESUME) != 0u {
-        a = resume(n, ci0, iy, l0, px);
+        a = resume(s.n, s.ci0, s.iy, s.l0, s.px);
     }
-    // Kernel rows of this parity and the dy rows they read: even iy takes row 1
-    // from oy = m; odd iy takes row 2 from oy = m and row 0 from oy = m + 1.
-    let taps_y = select(1u, 2u, py == 1u);
     for (var co = p.co0; co < p.co0 + p.cn; co++) {
-        let plane = (n * p.co + co) * (p.ho + 1u);
-        for (var ty = 0u; ty < taps_y; ty++) {
-            var ky = 1u;
-            var oy = m;
-            if py == 1u {
-                ky = select(2u, 0u, ty == 1u);
-                oy = m + ty;
-            }
-            let r = ((plane + oy) * p.pitch + l0) / 4u;
-            let v0 = dyp[r];
-            let v1 = dyp[r + 1u];
-            let v2 = dyp[r + 2u];
-            // Weights of (co, ky, kx) for ci0 .. ci0 + 7.
-            let wb = ((co * 3u + ky) * 3u) * q + ci0 / 4u;
-            if px == 0u {
-                tap(&a, weight(wb + q), weight(wb + q + 1u), v0, v1);
-            } else {
-                // kx = 2 reads ox = l (window at 0), kx = 0 reads ox = l + 1.
-                tap(&a, weight(wb + 2u * q), weight(wb + 2u * q + 1u), v0, v1);
-                tap(&a, weight(wb), weight(wb + 1u), vec4<f32>(v0.yzw, v1.x), vec4<f32>(v1.yzw, v2.x));
-            }
+        for (var ty = 0u; ty < taps_y(s); ty++) {
+            let r = dy_row(s, co, s.m + ty);
+            data_row(&a, s, co, kernel_row(s, ty), dyp[r], dyp[r + 1u], dyp[r + 2u]);
         }
     }
-    put_channel(n, ci0, iy, l0, px, a.c0l, a.c0h);
-    put_channel(n, ci0 + 1u, iy, l0, px, a.c1l, a.c1h);
-    put_channel(n, ci0 + 2u, iy, l0, px, a.c2l, a.c2h);
-    put_channel(n, ci0 + 3u, iy, l0, px, a.c3l, a.c3h);
-    put_channel(n, ci0 + 4u, iy, l0, px, a.c4l, a.c4h);
-    put_channel(n, ci0 + 5u, iy, l0, px, a.c5l, a.c5h);
-    put_channel(n, ci0 + 6u, iy, l0, px, a.c6l, a.c6h);
-    put_channel(n, ci0 + 7u, iy, l0, px, a.c7l, a.c7h);
+    store_tile(s, a);
 }

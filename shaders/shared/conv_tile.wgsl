@@ -191,13 +191,19 @@ fn s2_sum(a: ptr<function, Acc>, t: Tile, c0: u32, c1: u32) {
             let v2 = xp[r + 2u];
             let v3 = xp[r + 3u];
             let v4 = xp[r + 4u];
-            let w = taps(ci, ky, t.co0);
-            row(a, w.w0l, w.w0h, w.w1l, w.w1h, w.w2l, w.w2h,
-                vec4<f32>(v0.xz, v1.xz), vec4<f32>(v2.xz, v3.xz),
-                vec4<f32>(v0.yw, v1.yw), vec4<f32>(v2.yw, v3.yw),
-                vec4<f32>(v0.z, v1.xz, v2.x), vec4<f32>(v2.z, v3.xz, v4.x));
+            s2_row(a, taps(ci, ky, t.co0), v0, v1, v2, v3, v4);
         }
     }
+}
+
+// a += one kernel row w of stride 2 over the 20 input pixels v0..v4 (output
+// pixel i reads input pixels 2i + kx).
+fn s2_row(a: ptr<function, Acc>, w: Taps, v0: vec4<f32>, v1: vec4<f32>, v2: vec4<f32>,
+          v3: vec4<f32>, v4: vec4<f32>) {
+    row(a, w.w0l, w.w0h, w.w1l, w.w1h, w.w2l, w.w2h,
+        vec4<f32>(v0.xz, v1.xz), vec4<f32>(v2.xz, v3.xz),
+        vec4<f32>(v0.yw, v1.yw), vec4<f32>(v2.yw, v3.yw),
+        vec4<f32>(v0.z, v1.xz, v2.x), vec4<f32>(v2.z, v3.xz, v4.x));
 }
 
 // Writes (add: adds) 4 consecutive pixels of one output row starting at

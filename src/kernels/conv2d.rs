@@ -678,23 +678,30 @@ impl Tiling {
 
 /// How the stride-2 tiled forward reads its weights: from a storage buffer,
 /// or through a 64 KiB uniform window in runs of input channels as
-/// [`Tiling::Rows4Uniform`] (storage where the window cannot run). The same
-/// bits either way; the tuning table chooses, else [`default_variant`] (CPU
-/// adapters: uniform). A pass that adds to its output reads storage.
+/// [`Tiling::Rows4Uniform`] (storage where the window cannot run), and with
+/// that its input rows shared by groups of lanes as [`Tiling::Rows4Subgroup`]
+/// (uniform where that cannot run). The same bits every way; the tuning table
+/// chooses, else [`default_variant`] (CPU adapters: subgroups). A pass that
+/// adds to its output reads storage. The stride-2 backward-data pass follows
+/// its conv's choice, with its dy shared by groups of lanes over runs of
+/// input channels for `Subgroup`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum S2Tiling {
     Storage,
     Uniform,
+    Subgroup,
 }
 
 impl Variant for S2Tiling {
-    const ALL: &'static [S2Tiling] = &[S2Tiling::Storage, S2Tiling::Uniform];
+    const ALL: &'static [S2Tiling] = &[S2Tiling::Storage, S2Tiling::Uniform, S2Tiling::Subgroup];
     const PASS: &'static str = "conv2d_forward_tiled_s2";
 
+    /// The entry point (`Subgroup`: the stem of its three).
     fn name(self) -> &'static str {
         match self {
             S2Tiling::Storage => table::CONV2D_FORWARD_TILED_S2.entry,
             S2Tiling::Uniform => table::CONV2D_FORWARD_TILED_S2U.entry,
+            S2Tiling::Subgroup => "conv2d_forward_tiled_s2sg",
         }
     }
 }
@@ -1173,15 +1180,24 @@ fn forward_tiled(
             (k, runs.rows(), storage, lanes)
         }
         (None, true) => (&table::CONV2D_FORWARD_TILED_S2_ADD, 1, None, 1),
-        (None, false) => match s2 {
-            S2Tiling::Storage => (&table::CONV2D_FORWARD_TILED_S2, 1, None, 1),
-            S2Tiling::Uniform => (
-                &table::CONV2D_FORWARD_TILED_S2U,
-                1,
-                Some(&table::CONV2D_FORWARD_TILED_S2),
-                1,
-            ),
-        },
+        (None, false) => {
+            let lanes = group_lanes(co8).filter(|_| has_subgroups(gpu));
+            let storage = Some(&table::CONV2D_FORWARD_TILED_S2);
+            match (s2, lanes) {
+                (S2Tiling::Storage, _) => (&table::CONV2D_FORWARD_TILED_S2, 1, None, 1),
+                (S2Tiling::Subgroup, Some(l)) => {
+                    let k = match l {
+                        8 => &table::CONV2D_FORWARD_TILED_S2SG8,
+                        4 => &table::CONV2D_FORWARD_TILED_S2SG4,
+                        _ => &table::CONV2D_FORWARD_TILED_S2SG2,
+                    };
+                    (k, 1, storage, l)
+                }
+                (S2Tiling::Uniform | S2Tiling::Subgroup, _) => {
+                    (&table::CONV2D_FORWARD_TILED_S2U, 1, storage, 1)
+                }
+            }
+        }
     };
     let uniform = storage.and_then(|_| k.fits(gpu).then(|| uniform_runs(gpu, wt)).flatten());
     let (k, lanes) = match storage {
@@ -1469,18 +1485,26 @@ pub fn conv2d_backward_data_tiled_s2_as(
         _pad0: 0,
         _pad1: 0,
     };
-    let grid = crate::kernels::check_grid(
-        gpu,
-        "conv2d_backward_data_tiled_s2",
-        [
-            (g.n * rows * tiles_x).div_ceil(64) as u64,
-            (ci8 / 8) as u64,
-            4,
-        ],
-    )?;
-    let k = &table::CONV2D_BACKWARD_DATA_TILED_S2U;
+    // Groups of lanes sharing a tile (over as many runs of 8 channels).
+    let grid = |lanes: usize| {
+        crate::kernels::check_grid(
+            gpu,
+            "conv2d_backward_data_tiled_s2",
+            [
+                (g.n * rows * tiles_x * lanes).div_ceil(64) as u64,
+                (ci8 / 8 / lanes) as u64,
+                4,
+            ],
+        )
+    };
+    let (k, lanes) = match group_lanes(ci8).filter(|_| has_subgroups(gpu)) {
+        Some(8) if s2 == S2Tiling::Subgroup => (&table::CONV2D_BACKWARD_DATA_TILED_S2SG8, 8),
+        Some(4) if s2 == S2Tiling::Subgroup => (&table::CONV2D_BACKWARD_DATA_TILED_S2SG4, 4),
+        Some(l) if s2 == S2Tiling::Subgroup => (&table::CONV2D_BACKWARD_DATA_TILED_S2SG2, l),
+        _ => (&table::CONV2D_BACKWARD_DATA_TILED_S2U, 1),
+    };
     let runs = match s2 {
-        S2Tiling::Uniform if k.fits(gpu) => uniform_runs(gpu, wt),
+        S2Tiling::Uniform | S2Tiling::Subgroup if k.fits(gpu) => uniform_runs(gpu, wt),
         _ => None,
     }
     .filter(|r| !accumulate || r.len() == 1);
@@ -1491,10 +1515,11 @@ pub fn conv2d_backward_data_tiled_s2_as(
             &table::CONV2D_BACKWARD_DATA_TILED_S2,
             &p,
             &[Some(dx), Some(dyp), Some(wt)],
-            grid,
+            grid(1)?,
         )?;
         return Ok(());
     };
+    let grid = grid(lanes)?;
     for (i, (c0, cn, window)) in runs.iter().enumerate() {
         let q = S2Params {
             co0: *c0 as u32,

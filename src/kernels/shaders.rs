@@ -45,6 +45,7 @@ modules! {
     CONV2D_BACKWARD_DATA = "conv2d_backward_data.wgsl";
     CONV2D_BACKWARD_DATA_S2 = "conv2d_backward_data_s2.wgsl";
     CONV2D_BACKWARD_DATA_UNIFORM = "conv2d_backward_data_uniform.wgsl";
+    CONV2D_BACKWARD_DATA_SUBGROUP = "conv2d_backward_data_subgroup.wgsl";
     CONV2D_BACKWARD_WEIGHT = "conv2d_backward_weight.wgsl";
     CONV2D_BACKWARD_WEIGHT_TILED = "conv2d_backward_weight_tiled.wgsl";
     CONV2D_BACKWARD_WEIGHT_SUBGROUP = "conv2d_backward_weight_subgroup.wgsl";
@@ -82,6 +83,7 @@ pub static SHARED: &[(&str, &str)] = &[
         include_str!("../../shaders/shared/conv_params.wgsl"),
     ),
     ("grid", include_str!("../../shaders/shared/grid.wgsl")),
+    ("lanes", include_str!("../../shaders/shared/lanes.wgsl")),
     ("nan", include_str!("../../shaders/shared/nan.wgsl")),
     ("sum2", include_str!("../../shaders/shared/sum2.wgsl")),
     (

@@ -222,7 +222,13 @@ pub const WITH_VARIANT: &[&str] = &[
     "conv2d_forward_tiled_s1_r4sg4",
     "conv2d_forward_tiled_s1_r4sg8",
     "conv2d_forward_tiled_s2u",
+    "conv2d_forward_tiled_s2sg2",
+    "conv2d_forward_tiled_s2sg4",
+    "conv2d_forward_tiled_s2sg8",
     "conv2d_backward_data_tiled_s2u",
+    "conv2d_backward_data_tiled_s2sg2",
+    "conv2d_backward_data_tiled_s2sg4",
+    "conv2d_backward_data_tiled_s2sg8",
 ];
 
 /// Refuses, naming each limit and the kernels over it, a device whose limits
@@ -356,11 +362,19 @@ table! {
     CONV2D_FORWARD_TILED_S1_R4SG2: conv2d::TiledParams = CONV2D_FORWARD_SUBGROUP::"conv2d_forward_tiled_s1_r4sg2", [32, 1, 1], [Write, Read, Uniform, Read];
     CONV2D_FORWARD_TILED_S1_R4SG4: conv2d::TiledParams = CONV2D_FORWARD_SUBGROUP::"conv2d_forward_tiled_s1_r4sg4", [32, 1, 1], [Write, Read, Uniform, Read];
     CONV2D_FORWARD_TILED_S1_R4SG8: conv2d::TiledParams = CONV2D_FORWARD_SUBGROUP::"conv2d_forward_tiled_s1_r4sg8", [32, 1, 1], [Write, Read, Uniform, Read];
+    // (needs subgroups: see conv2d::has_subgroups)
+    CONV2D_FORWARD_TILED_S2SG2: conv2d::TiledParams = CONV2D_FORWARD_SUBGROUP::"conv2d_forward_tiled_s2sg2", [64, 1, 1], [Write, Read, Uniform, Read];
+    CONV2D_FORWARD_TILED_S2SG4: conv2d::TiledParams = CONV2D_FORWARD_SUBGROUP::"conv2d_forward_tiled_s2sg4", [64, 1, 1], [Write, Read, Uniform, Read];
+    CONV2D_FORWARD_TILED_S2SG8: conv2d::TiledParams = CONV2D_FORWARD_SUBGROUP::"conv2d_forward_tiled_s2sg8", [64, 1, 1], [Write, Read, Uniform, Read];
     CONV2D_FORWARD_TILED_S2U: conv2d::TiledParams = CONV2D_FORWARD_UNIFORM::"conv2d_forward_tiled_s2u", [64, 1, 1], [Write, Read, Uniform, Read];
     CONV2D_FORWARD_TILED_S2: conv2d::TiledParams = CONV2D_FORWARD_TILED::"conv2d_forward_tiled_s2", [64, 1, 1], [Write, Read, Read, Read];
     CONV2D_FORWARD_TILED_S2_ADD: conv2d::TiledParams = CONV2D_FORWARD_TILED::"conv2d_forward_tiled_s2_add", [64, 1, 1], [Write, Read, Read, Read];
     CONV2D_BACKWARD_DATA_TILED_S2: conv2d::S2Params = CONV2D_BACKWARD_DATA_S2::"conv2d_backward_data_tiled_s2", [64, 1, 1], [Write, Read, Read];
     CONV2D_BACKWARD_DATA_TILED_S2U: conv2d::S2Params = CONV2D_BACKWARD_DATA_UNIFORM::"conv2d_backward_data_tiled_s2u", [64, 1, 1], [Write, Read, Uniform];
+    // (needs subgroups: see conv2d::has_subgroups)
+    CONV2D_BACKWARD_DATA_TILED_S2SG2: conv2d::S2Params = CONV2D_BACKWARD_DATA_SUBGROUP::"conv2d_backward_data_tiled_s2sg2", [64, 1, 1], [Write, Read, Uniform];
+    CONV2D_BACKWARD_DATA_TILED_S2SG4: conv2d::S2Params = CONV2D_BACKWARD_DATA_SUBGROUP::"conv2d_backward_data_tiled_s2sg4", [64, 1, 1], [Write, Read, Uniform];
+    CONV2D_BACKWARD_DATA_TILED_S2SG8: conv2d::S2Params = CONV2D_BACKWARD_DATA_SUBGROUP::"conv2d_backward_data_tiled_s2sg8", [64, 1, 1], [Write, Read, Uniform];
     CONV2D_BACKWARD_WEIGHT_TILED_S1: conv2d::WgradParams = CONV2D_BACKWARD_WEIGHT_TILED::"conv2d_backward_weight_tiled_s1", [16, 1, 1], [Write, Read, Read];
     CONV2D_BACKWARD_WEIGHT_TILED_S1_C8: conv2d::WgradParams = CONV2D_BACKWARD_WEIGHT_TILED::"conv2d_backward_weight_tiled_s1_c8", [16, 1, 1], [Write, Read, Read];
     // (needs subgroups: see conv2d::has_subgroups)

@@ -488,10 +488,13 @@ fn conv2d_forward_tilings_agree_bit_for_bit() {
     no_errors();
 }
 
-/// Both ways the stride-2 pass reads its weights (storage, a uniform window in
-/// runs of input channels) match the CPU twin and give the same bits; the
-/// uniform one runs in as many dispatches as it has runs, or not at all where
-/// the device's uniform bindings are smaller.
+/// Every way the stride-2 pass reads its weights and input (storage, a
+/// uniform window in runs of input channels, that with the input shared by
+/// groups of 8, 4 or 2 lanes) matches the CPU twin and gives the same bits;
+/// the uniform and grouped ones run in as many dispatches as they have runs,
+/// or not at all where the device's uniform bindings are smaller (the
+/// grouped one runs the uniform kernel where it has no subgroups or Co8 / 8
+/// is odd).
 #[test]
 fn conv2d_forward_stride2_weight_reads_agree_bit_for_bit() {
     let gpu = gpu();
@@ -499,9 +502,14 @@ fn conv2d_forward_stride2_weight_reads_agree_bit_for_bit() {
         (Conv2dGeom::square(2, 16, 32, 32, 32, 3, 2, 1), false),
         (Conv2dGeom::square(1, 60, 9, 7, 70, 3, 2, 1), true),
         (Conv2dGeom::square(2, 40, 6, 6, 130, 3, 2, 1), false),
+        // (Every fourth case accumulates.)
+        (Conv2dGeom::square(3, 8, 8, 8, 48, 3, 2, 1), false),
+        (Conv2dGeom::square(2, 60, 9, 9, 64, 3, 2, 1), true),
+        (Conv2dGeom::square(1, 5, 11, 6, 16, 3, 2, 1), false),
     ];
     cases.extend(tiled_geoms(12, 40).into_iter().filter(|(g, _)| g.sh == 2));
     let mut several_runs = 0;
+    let mut groups = 0;
     for (i, (g, bias)) in cases.iter().enumerate() {
         let d = data(g, 500 + i as u64);
         let accumulate = i % 4 == 3;
@@ -551,12 +559,28 @@ fn conv2d_forward_stride2_weight_reads_agree_bit_for_bit() {
                 .iter()
                 .filter(|d| d.label().ends_with("_s2u"))
                 .count();
-            let want_uniform = if t == S2Tiling::Uniform && !accumulate {
-                runs
-            } else {
-                0
+            let lanes = group_lanes(g.cout.next_multiple_of(8)).filter(|_| has_subgroups(gpu));
+            let grouped = prog
+                .dispatches
+                .iter()
+                .filter(|d| d.label().contains("_s2sg"))
+                .count();
+            let (want_uniform, want_grouped) = match (t, lanes) {
+                (_, _) if accumulate => (0, 0),
+                (S2Tiling::Uniform, _) | (S2Tiling::Subgroup, None) => (runs, 0),
+                (S2Tiling::Subgroup, Some(l)) => {
+                    let k = prog
+                        .dispatches
+                        .iter()
+                        .filter(|d| d.label().contains("_s2sg"));
+                    assert!(k.clone().all(|d| d.label().ends_with(&format!("_s2sg{l}"))));
+                    groups += (runs > 0) as usize;
+                    (0, runs)
+                }
+                (S2Tiling::Storage, _) => (0, 0),
             };
             assert_eq!(uniform, want_uniform, "{t:?} {g:?} accumulate={accumulate}");
+            assert_eq!(grouped, want_grouped, "{t:?} {g:?} accumulate={accumulate}");
             prog.run(gpu).unwrap();
             let got = read(&ty);
             assert_close(&format!("{t:?} {g:?}"), &got, &want, 1e-4);
@@ -565,6 +589,9 @@ fn conv2d_forward_stride2_weight_reads_agree_bit_for_bit() {
     }
     if gpu.limits().max_uniform_buffer_binding_size >= 65536 {
         assert!(several_runs >= 2, "cases in several runs: {several_runs}");
+        if has_subgroups(gpu) {
+            assert!(groups >= 3, "cases in groups of lanes: {groups}");
+        }
     }
     no_errors();
 }
@@ -850,10 +877,11 @@ fn conv2d_backward_data_stride2_matches_cpu() {
     check_backward_data("stride 2", backward_data, &cases);
 }
 
-/// Both weight reads of the stride-2 backward-data pass (storage; a uniform
-/// window in runs of output channels, the later runs resuming from dx) match
-/// the CPU twin and give the same bits, writing dx and adding to it (an adding
-/// pass of several runs reads storage instead).
+/// Every way the stride-2 backward-data pass reads its weights and dy
+/// (storage; a uniform window in runs of output channels, the later runs
+/// resuming from dx; that with dy shared by groups of 8, 4 or 2 lanes) matches
+/// the CPU twin and gives the same bits, writing dx and adding to it (an
+/// adding pass of several runs reads storage instead).
 #[test]
 fn conv2d_backward_data_stride2_weight_reads_agree_bit_for_bit() {
     let gpu = gpu();
@@ -865,6 +893,9 @@ fn conv2d_backward_data_stride2_weight_reads_agree_bit_for_bit() {
         (Conv2dGeom::square(1, 70, 6, 6, 60, 3, 2, 1), false),
         (Conv2dGeom::square(1, 70, 6, 6, 60, 3, 2, 1), true),
         (Conv2dGeom::square(1, 9, 7, 5, 10, 3, 2, 1), true),
+        // Groups of 8 lanes over two runs; of 4 adding in one.
+        (Conv2dGeom::square(1, 64, 7, 9, 40, 3, 2, 1), false),
+        (Conv2dGeom::square(2, 32, 10, 10, 24, 3, 2, 1), true),
     ];
     while cases.len() < 24 {
         let g = Conv2dGeom {
@@ -883,6 +914,7 @@ fn conv2d_backward_data_stride2_weight_reads_agree_bit_for_bit() {
         cases.push((g, rng.below(2) == 0));
     }
     let mut several_runs = 0;
+    let mut groups = 0;
     for (i, (g, accumulate)) in cases.iter().enumerate() {
         let d = data(g, 700 + i as u64);
         let (tdy, tw) = (up(&g.y_shape(), &d.dy), up(&g.w_shape(), &d.w));
@@ -909,11 +941,30 @@ fn conv2d_backward_data_stride2_weight_reads_agree_bit_for_bit() {
                 .iter()
                 .filter(|d| d.label().ends_with("_s2u"))
                 .count();
-            let want_uniform = match t {
-                S2Tiling::Uniform if !*accumulate || runs == 1 => runs,
-                _ => 0,
+            let lanes = group_lanes(g.cin.next_multiple_of(8)).filter(|_| has_subgroups(gpu));
+            let grouped: Vec<&str> = prog
+                .dispatches
+                .iter()
+                .map(|d| d.label())
+                .filter(|l| l.contains("_s2sg"))
+                .collect();
+            let window = if !*accumulate || runs == 1 { runs } else { 0 };
+            let (want_uniform, want_grouped) = match (t, lanes) {
+                (S2Tiling::Uniform, _) | (S2Tiling::Subgroup, None) => (window, 0),
+                (S2Tiling::Subgroup, Some(l)) => {
+                    let suffix = format!("_s2sg{l}");
+                    assert!(grouped.iter().all(|d| d.ends_with(&suffix)), "{grouped:?}");
+                    groups += (window > 0) as usize;
+                    (0, window)
+                }
+                (S2Tiling::Storage, _) => (0, 0),
             };
             assert_eq!(uniform, want_uniform, "{t:?} {g:?} accumulate={accumulate}");
+            assert_eq!(
+                grouped.len(),
+                want_grouped,
+                "{t:?} {g:?} accumulate={accumulate}"
+            );
             prog.run(gpu).unwrap();
             let got = read(&tdx);
             assert_close(
@@ -927,6 +978,9 @@ fn conv2d_backward_data_stride2_weight_reads_agree_bit_for_bit() {
     }
     if gpu.limits().max_uniform_buffer_binding_size >= 65536 {
         assert!(several_runs >= 3, "cases in several runs: {several_runs}");
+        if has_subgroups(gpu) {
+            assert!(groups >= 3, "cases in groups of lanes: {groups}");
+        }
     }
     no_errors();
 }
