@@ -442,12 +442,12 @@ fn bench_tune_files_a_table_per_adapter() {
             .map(|t| t[0].as_str().unwrap())
             .collect();
         // Four tilings of the stride-1 forward (backward-data runs the
-        // forward's), three of the weight gradient and of the stride-2
+        // forward's) and of the weight gradient, three of the stride-2
         // forward.
-        let tilings = if key.starts_with("conv2d_forward_tiled_s1 ") {
-            4
-        } else {
+        let tilings = if key.starts_with("conv2d_forward_tiled_s2 ") {
             3
+        } else {
+            4
         };
         assert!(
             tried.len() == tilings && tried.contains(&r["chosen"].as_str().unwrap()),

@@ -842,9 +842,10 @@ pub fn default_variant<V: Variant>(gpu: &Gpu) -> V {
 
 /// How many output channels one invocation of the tiled stride-1 weight
 /// gradient sums for: 4, or 8 (twice the sums per load, which CPU adapters
-/// run faster), or 8 with dy shared through the subgroup (one load per lane
-/// where the others load each of the 8 vectors in every lane). All sum every
-/// weight in the same order: the same bits.
+/// run faster), or 8 or 16 with dy shared through the subgroup (one load per
+/// lane where the others load each of the 8 vectors in every lane; 16: twice
+/// the sums per input row loaded). All sum every weight in the same order:
+/// the same bits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum WgradTiling {
     Channels4,
@@ -852,6 +853,9 @@ pub enum WgradTiling {
     /// `Channels8` with subgroup broadcasts: where [`has_subgroups`]; else
     /// `Channels8` runs instead.
     Channels8Subgroup,
+    /// `Channels8Subgroup` over 16 output channels: twice the sums per input
+    /// row loaded. Where there are no subgroups `Channels8` runs instead.
+    Channels16Subgroup,
 }
 
 impl WgradTiling {
@@ -860,6 +864,7 @@ impl WgradTiling {
             WgradTiling::Channels4 => &table::CONV2D_BACKWARD_WEIGHT_TILED_S1,
             WgradTiling::Channels8 => &table::CONV2D_BACKWARD_WEIGHT_TILED_S1_C8,
             WgradTiling::Channels8Subgroup => &table::CONV2D_BACKWARD_WEIGHT_TILED_S1_C8SG,
+            WgradTiling::Channels16Subgroup => &table::CONV2D_BACKWARD_WEIGHT_TILED_S1_C16SG,
         }
     }
 
@@ -867,13 +872,18 @@ impl WgradTiling {
         match self {
             WgradTiling::Channels4 => 4,
             WgradTiling::Channels8 | WgradTiling::Channels8Subgroup => 8,
+            WgradTiling::Channels16Subgroup => 16,
         }
     }
 
     /// The tiling that runs on `gpu` in its place.
     fn on(self, gpu: &Gpu) -> WgradTiling {
         match self {
-            WgradTiling::Channels8Subgroup if !has_subgroups(gpu) => WgradTiling::Channels8,
+            WgradTiling::Channels8Subgroup | WgradTiling::Channels16Subgroup
+                if !has_subgroups(gpu) =>
+            {
+                WgradTiling::Channels8
+            }
             t => t,
         }
     }
@@ -890,6 +900,7 @@ impl Variant for WgradTiling {
         WgradTiling::Channels4,
         WgradTiling::Channels8,
         WgradTiling::Channels8Subgroup,
+        WgradTiling::Channels16Subgroup,
     ];
     const PASS: &'static str = "conv2d_backward_weight_tiled_s1";
 
@@ -1839,7 +1850,7 @@ fn wgrad_tiled_with(
         _pad0: 0,
     };
     let (k, channels) = match tiling {
-        Some(t) => (t.on(gpu).kernel(), t.channels()),
+        Some(t) => (t.on(gpu).kernel(), t.on(gpu).channels()),
         None if s2_subgroups && has_subgroups(gpu) => {
             (&table::CONV2D_BACKWARD_WEIGHT_TILED_S2_C8SG, 8)
         }

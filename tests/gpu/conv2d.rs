@@ -656,6 +656,8 @@ fn conv2d_backward_weight_tilings_agree_bit_for_bit() {
         Conv2dGeom::square(2, 16, 32, 32, 16, 3, 1, 1),
         Conv2dGeom::square(3, 8, 7, 7, 12, 3, 1, 1),
         Conv2dGeom::square(1, 5, 9, 13, 5, 3, 1, 0),
+        // 16 channels per invocation: two runs, part of one.
+        Conv2dGeom::square(2, 9, 8, 8, 40, 3, 1, 1),
     ];
     cases.extend(
         tiled_geoms(11, 30)
@@ -684,14 +686,15 @@ fn conv2d_backward_weight_tilings_agree_bit_for_bit() {
             let tdw = empty(&g.w_shape());
             let mut prog = Program::new();
             conv2d_backward_weight_tiled_as(gpu, &mut prog, &tdw, &dyv, &xp, g, Some(t)).unwrap();
-            // The subgroup kernel runs where the device has subgroups, else _c8.
-            let sg = prog.dispatches[0].label().ends_with("_c8sg");
-            assert_eq!(
-                sg,
-                t == WgradTiling::Channels8Subgroup && has_subgroups(gpu),
-                "{t:?}: {}",
-                prog.dispatches[0].label()
-            );
+            // The subgroup kernels run where the device has subgroups, else _c8.
+            let label = prog.dispatches[0].label();
+            let kernel = match t {
+                WgradTiling::Channels8Subgroup if has_subgroups(gpu) => "_c8sg",
+                WgradTiling::Channels16Subgroup if has_subgroups(gpu) => "_c16sg",
+                WgradTiling::Channels4 => "_s1",
+                _ => "_c8",
+            };
+            assert!(label.ends_with(kernel), "{t:?}: {label}");
             prog.run(gpu).unwrap();
             let got = read(&tdw);
             assert_close(&format!("{t:?} {g:?}"), &got, &want, 1e-4);

@@ -249,7 +249,7 @@ fn tune(gpu: &reslab::Gpu, a: &Args) -> Result<()> {
         return Ok(());
     }
     println!(
-        "{adapter}, batch {batch}: kernel ms of each tiling (s1: one row of 8x8 tiles or 4 output channels, r4: 4 rows, r4u: 4 rows with uniform weights, r4sg: r4u with input rows shared through subgroups, c8: 8 channels, c8sg: 8 channels sharing dy through subgroups; s2, s2u, s2sg: stride 2, weights from storage or uniform, input shared through subgroups)"
+        "{adapter}, batch {batch}: kernel ms of each tiling (s1: one row of 8x8 tiles or 4 output channels, r4: 4 rows, r4u: 4 rows with uniform weights, r4sg: r4u with input rows shared through subgroups, c8: 8 channels, c8sg, c16sg: 8 or 16 channels sharing dy through subgroups; s2, s2u, s2sg: stride 2, weights from storage or uniform, input shared through subgroups)"
     );
     let short = |n: &str| n.rsplit('_').next().unwrap_or(n).to_string();
     println!(
