@@ -338,11 +338,18 @@ impl Trainer {
             self.gpu.check()?;
             stop |= !self.deliver(results, total, dir, on)?;
             if epoch_done && self.evaluate_epochs {
+                let t_eval = Instant::now();
                 let log = self.end_epoch(dir, t_epoch.elapsed().as_secs_f32())?;
                 stop |= !on(&Event::Epoch(log.clone()));
                 last_epoch = Some(log);
                 t_epoch = Instant::now();
-                self.interval.3 = Some(Instant::now());
+                // The evaluation is not training time: the logging interval's
+                // start moves past it, keeping the time of the steps already
+                // counted in the interval (restarting the clock would credit
+                // them with none and overstate the next line's images/s).
+                if let Some(t) = &mut self.interval.3 {
+                    *t += t_eval.elapsed();
+                }
             }
         }
         Ok(last_epoch)

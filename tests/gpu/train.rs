@@ -350,6 +350,56 @@ fn degradation_trains_every_net_and_seed_into_run_folders() {
     no_errors();
 }
 
+/// A logging interval that spans an epoch's end is credited with the time of
+/// all its steps, the evaluation in between left out: each line's
+/// images / images_per_s is the wall time since the line before less the
+/// evaluations between them. (Restarting the interval's clock after the
+/// evaluation credited steps 9-12 below with the time of 11 and 12 only.)
+#[test]
+fn logged_throughput_leaves_out_the_evaluation_but_not_the_steps_before_it() {
+    let gpu = gpu();
+    // 10 steps an epoch, a line every 4 steps: the third spans the first
+    // epoch's end.
+    let cfg = TrainConfig {
+        log_every: 4,
+        ..tiny_config()
+    };
+    let batch = cfg.batch as f64;
+    let mut t = Trainer::new(gpu, cfg, tiny_data(), None).unwrap();
+    let mut previous_event = std::time::Instant::now();
+    let mut previous_line: Option<std::time::Instant> = None;
+    let mut evaluating = 0.0;
+    let mut lines = Vec::new();
+    t.run(None, &mut |e| {
+        let now = std::time::Instant::now();
+        match e {
+            Event::Epoch(_) => evaluating += (now - previous_event).as_secs_f64(),
+            Event::Logged(l) => {
+                if let Some(p) = previous_line {
+                    let wall = (now - p).as_secs_f64() - evaluating;
+                    lines.push((l.step, batch * 4.0 / l.images_per_s as f64, wall));
+                }
+                previous_line = Some(now);
+                evaluating = 0.0;
+            }
+            _ => {}
+        }
+        previous_event = now;
+        true
+    })
+    .unwrap();
+    assert_eq!(
+        lines.iter().map(|l| l.0).collect::<Vec<_>>(),
+        [8, 12, 16, 20]
+    );
+    for (step, credited, wall) in lines {
+        assert!(
+            credited >= 0.8 * wall && credited <= 1.05 * wall + 1e-3,
+            "line at step {step}: credited {credited:.4} s of {wall:.4} s of steps"
+        );
+    }
+}
+
 /// The logged throughput accounts for the whole run: the intervals it is
 /// measured over (images / images_per_s) add up to the time from the run's
 /// start to its last log line, the first step included.
