@@ -28,6 +28,13 @@
 
 #import wgrad_tile
 
+@group(0) @binding(2) var<storage, read> dy: array<vec4<f32>>;
+@group(0) @binding(3) var<storage, read> xp: array<vec4<f32>>;
+
+fn x_vec(i: u32) -> vec4<f32> {
+    return xp[i];
+}
+
 @compute @workgroup_size(WG)
 fn conv2d_backward_weight_tiled_s1(@builtin(workgroup_id) wid: vec3<u32>,
                                 @builtin(local_invocation_index) lid: u32) {

@@ -41,7 +41,10 @@ enum Kind {
     /// A uniform that is not a struct (an array window), by its size.
     UniformBytes(u64),
     Storage(Binding),
+    /// A storage texture.
     Image,
+    /// A sampled texture of f32 (a tensor read as texels).
+    Texels,
     Other(String),
 }
 
@@ -98,7 +101,22 @@ fn reflect(p: &Parsed, entry: &str) -> Result<([u32; 3], BTreeMap<u32, Kind>), S
                     Binding::Read
                 })
             }
-            naga::AddressSpace::Handle => Kind::Image,
+            naga::AddressSpace::Handle => match &p.module.types[g.ty].inner {
+                naga::TypeInner::Image {
+                    dim: naga::ImageDimension::D2,
+                    arrayed: false,
+                    class:
+                        naga::ImageClass::Sampled {
+                            kind: naga::ScalarKind::Float,
+                            multi: false,
+                        },
+                } => Kind::Texels,
+                naga::TypeInner::Image {
+                    class: naga::ImageClass::Storage { .. },
+                    ..
+                } => Kind::Image,
+                other => Kind::Other(format!("{other:?}")),
+            },
             other => Kind::Other(format!("{other:?}")),
         };
         bindings.insert(rb.binding, kind);
@@ -158,6 +176,7 @@ fn check(k: &KernelInfo, p: &Parsed) -> Vec<String> {
         .map(|(i, b)| {
             let kind = match b {
                 Binding::Image => Kind::Image,
+                Binding::Texels => Kind::Texels,
                 Binding::Uniform => Kind::UniformBytes(table::UNIFORM_WINDOW_BYTES),
                 b => Kind::Storage(*b),
             };

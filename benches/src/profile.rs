@@ -32,17 +32,10 @@ pub fn profile(gpu: &Gpu, prog: &Program) -> Result<Option<Vec<(String, f64)>>> 
         .create_command_encoder(&wgpu::CommandEncoderDescriptor {
             label: Some("profile"),
         });
-    {
-        let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
-            label: Some("profile"),
-            timestamp_writes: None,
-        });
-        pass.write_timestamp(&qs, 0);
-        for (i, d) in prog.dispatches.iter().enumerate() {
-            d.record(&mut pass);
-            pass.write_timestamp(&qs, i as u32 + 1);
-        }
-    }
+    // A dispatch's time includes the copies recorded before it (its texels).
+    prog.record_with(&mut enc, "profile", 0..prog.len(), |pass, i| {
+        pass.write_timestamp(&qs, i.map_or(0, |i| i as u32 + 1));
+    });
     enc.resolve_query_set(&qs, 0..n, &resolve, 0);
     gpu.submit([enc.finish()]);
     let raw = gpu.read_bytes(&resolve, 0, 8 * n as u64)?;

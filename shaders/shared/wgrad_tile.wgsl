@@ -1,7 +1,10 @@
 // The tiled weight gradient's shared parts (conv2d_backward_weight_tiled.wgsl,
-// conv2d_backward_weight_subgroup.wgsl): the parameter block and bindings, the
-// job of an invocation (an input channel and 4 or 8 output channels of a chunk
-// of the batch), the 4-pixel dot products and the partial sums' stores.
+// conv2d_backward_weight_subgroup.wgsl, conv2d_backward_weight_texel_subgroup.wgsl):
+// the parameter block and partial sums' binding, the job of an invocation (an
+// input channel and 4 or 8 output channels of a chunk of the batch), the
+// 4-pixel dot products and the partial sums' stores. The importing module
+// binds dy (2) and xp (3) and defines `dy_vec(i)` and `x_vec(i)`, their i-th
+// vec4.
 
 struct WgradParams {
     n: u32, ci: u32, co: u32, ho: u32,
@@ -11,8 +14,6 @@ struct WgradParams {
 
 @group(0) @binding(0) var<uniform> p: WgradParams;
 @group(0) @binding(1) var<storage, read_write> partials: array<f32>;
-@group(0) @binding(2) var<storage, read> dy: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read> xp: array<vec4<f32>>;
 
 const WG: u32 = 16u;
 
@@ -84,7 +85,7 @@ struct Row {
 }
 
 fn row_at(r: u32) -> Row {
-    return Row(xp[r], xp[r + 1u]);
+    return Row(x_vec(r), x_vec(r + 1u));
 }
 
 // 12 floats of one input row from vec4 index r: the 8 pixels under a quad of
@@ -94,7 +95,7 @@ struct Row3 {
 }
 
 fn row3_at(r: u32) -> Row3 {
-    return Row3(xp[r], xp[r + 1u], xp[r + 2u]);
+    return Row3(x_vec(r), x_vec(r + 1u), x_vec(r + 2u));
 }
 
 // The 3 taps' windows of a stride-2 row: input pixels 2·i + kx, i = 0..3.

@@ -6,6 +6,7 @@
 pub mod buffer;
 pub mod profile;
 pub mod readback;
+pub mod texels;
 pub mod tuning;
 
 use std::collections::HashMap;
@@ -15,6 +16,7 @@ use serde::Serialize;
 
 pub use buffer::{BufferPool, PoolStats, Tensor, numel};
 pub use profile::LimitProfile;
+pub use texels::{TexelCopy, Texels};
 
 use crate::error::{Error, Result};
 
@@ -88,6 +90,9 @@ struct Shared {
     /// per binding slot so that one dispatch never binds the same buffer both
     /// read-only and read-write.
     dummies: Vec<wgpu::Buffer>,
+    /// The texture of each binding slot that reads a tensor as texels, the
+    /// largest asked for so far (see [`texels`]).
+    texels: Mutex<Vec<Option<Arc<Texels>>>>,
     /// See [`Gpu::poisoned`].
     poison: bool,
     /// This adapter's table of the tuning file, read when first asked.
@@ -245,6 +250,7 @@ impl Gpu {
                 pipelines: Mutex::new(HashMap::new()),
                 pool,
                 dummies,
+                texels: Mutex::new(vec![None; MAX_BINDINGS]),
                 poison,
                 tuning: Mutex::new(None),
             }),
@@ -329,6 +335,30 @@ impl Gpu {
     /// The placeholder buffer for binding `slot` (see [`MAX_BINDINGS`]).
     pub(crate) fn dummy(&self, slot: usize) -> Option<&wgpu::Buffer> {
         self.shared.dummies.get(slot)
+    }
+
+    /// The texture of binding `slot` for reading `floats` floats as texels:
+    /// the slot's texture, made larger first if it is too small.
+    pub(crate) fn texels(&self, slot: usize, floats: usize) -> Result<Arc<Texels>> {
+        let mut all = self
+            .shared
+            .texels
+            .lock()
+            .map_err(|_| Error::Wgpu("texel cache poisoned".into()))?;
+        let cached = all
+            .get_mut(slot)
+            .ok_or_else(|| Error::invalid(format!("texels for binding slot {slot}")))?;
+        let rows = Texels::rows_for(floats);
+        match cached {
+            Some(t) if t.rows() as u64 >= rows => Ok(t.clone()),
+            _ => {
+                let rows = u32::try_from(rows)
+                    .map_err(|_| Error::invalid(format!("{floats} floats as texels")))?;
+                let t = Arc::new(Texels::new(&self.shared.device, rows));
+                *cached = Some(t.clone());
+                Ok(t)
+            }
+        }
     }
 
     pub fn pool_stats(&self) -> PoolStats {

@@ -844,8 +844,8 @@ pub fn default_variant<V: Variant>(gpu: &Gpu) -> V {
 /// gradient sums for: 4, or 8 (twice the sums per load, which CPU adapters
 /// run faster), or 8 or 16 with dy shared through the subgroup (one load per
 /// lane where the others load each of the 8 vectors in every lane; 16: twice
-/// the sums per input row loaded). All sum every weight in the same order:
-/// the same bits.
+/// the sums per input row loaded), the last also with dy and the input read
+/// as texels. All sum every weight in the same order: the same bits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum WgradTiling {
     Channels4,
@@ -856,6 +856,14 @@ pub enum WgradTiling {
     /// `Channels8Subgroup` over 16 output channels: twice the sums per input
     /// row loaded. Where there are no subgroups `Channels8` runs instead.
     Channels16Subgroup,
+    /// `Channels8Subgroup` reading dy and the padded input as texels
+    /// ([`Binding::Texels`](table::Binding::Texels)), each copied into a
+    /// texture first: on lavapipe a texel fetch costs a fraction of a storage
+    /// load. `Channels8Subgroup` where the tensors are too large for the
+    /// device's textures.
+    Channels8SubgroupTexels,
+    /// `Channels16Subgroup` reading texels as `Channels8SubgroupTexels`.
+    Channels16SubgroupTexels,
 }
 
 impl WgradTiling {
@@ -865,26 +873,84 @@ impl WgradTiling {
             WgradTiling::Channels8 => &table::CONV2D_BACKWARD_WEIGHT_TILED_S1_C8,
             WgradTiling::Channels8Subgroup => &table::CONV2D_BACKWARD_WEIGHT_TILED_S1_C8SG,
             WgradTiling::Channels16Subgroup => &table::CONV2D_BACKWARD_WEIGHT_TILED_S1_C16SG,
+            WgradTiling::Channels8SubgroupTexels => &table::CONV2D_BACKWARD_WEIGHT_TILED_S1_C8SG_TEX,
+            WgradTiling::Channels16SubgroupTexels => {
+                &table::CONV2D_BACKWARD_WEIGHT_TILED_S1_C16SG_TEX
+            }
         }
     }
 
     pub fn channels(self) -> usize {
         match self {
             WgradTiling::Channels4 => 4,
-            WgradTiling::Channels8 | WgradTiling::Channels8Subgroup => 8,
-            WgradTiling::Channels16Subgroup => 16,
+            WgradTiling::Channels8
+            | WgradTiling::Channels8Subgroup
+            | WgradTiling::Channels8SubgroupTexels => 8,
+            WgradTiling::Channels16Subgroup | WgradTiling::Channels16SubgroupTexels => 16,
         }
     }
 
-    /// The tiling that runs on `gpu` in its place.
-    fn on(self, gpu: &Gpu) -> WgradTiling {
-        match self {
-            WgradTiling::Channels8Subgroup | WgradTiling::Channels16Subgroup
+    /// The tiling that runs on `gpu` in its place for `g`, dy and the padded
+    /// input xp: without subgroups `Channels8`; reading storage where the
+    /// tensors are too large for texels; 8 channels where `g` has no more
+    /// (the same sums, none of them dropped).
+    fn on(self, gpu: &Gpu, g: &Conv2dGeom, dy: &Tensor, xp: &Tensor) -> WgradTiling {
+        use WgradTiling::*;
+        let t = match self {
+            Channels8Subgroup | Channels16Subgroup | Channels8SubgroupTexels
+            | Channels16SubgroupTexels
                 if !has_subgroups(gpu) =>
             {
-                WgradTiling::Channels8
+                return Channels8;
             }
+            Channels8SubgroupTexels if !texels_fit(gpu, &[dy, xp]) => Channels8Subgroup,
+            Channels16SubgroupTexels if !texels_fit(gpu, &[dy, xp]) => Channels16Subgroup,
             t => t,
+        };
+        match t {
+            Channels16Subgroup if g.cout <= 8 => Channels8Subgroup,
+            Channels16SubgroupTexels if g.cout <= 8 => Channels8SubgroupTexels,
+            t => t,
+        }
+    }
+}
+
+/// Whether every tensor of `ts` can be read as texels on `gpu`.
+fn texels_fit(gpu: &Gpu, ts: &[&Tensor]) -> bool {
+    let side = gpu.limits().max_texture_dimension_2d;
+    ts.iter()
+        .all(|t| crate::device::texels::check("", t, side).is_ok())
+}
+
+/// The stride-2 tiled weight gradient's kernels: 4 output channels per
+/// invocation, 8 with dy shared through subgroups, and those reading dy and
+/// the input as texels. All the same sums in the same order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum S2Wgrad {
+    Channels4,
+    /// Where [`has_subgroups`]; else `Channels4`.
+    Channels8Subgroup,
+    /// Where the tensors fit the device's textures; else `Channels8Subgroup`.
+    Channels8SubgroupTexels,
+}
+
+impl S2Wgrad {
+    pub const ALL: &[S2Wgrad] = &[
+        S2Wgrad::Channels4,
+        S2Wgrad::Channels8Subgroup,
+        S2Wgrad::Channels8SubgroupTexels,
+    ];
+
+    /// The kernel that runs on `gpu` in its place for dy and xp, and its
+    /// output channels per invocation.
+    fn on(self, gpu: &Gpu, dy: &Tensor, xp: &Tensor) -> (&'static table::Kernel<WgradParams>, usize) {
+        match self {
+            S2Wgrad::Channels4 => (&table::CONV2D_BACKWARD_WEIGHT_TILED_S2, 4),
+            _ if !has_subgroups(gpu) => (&table::CONV2D_BACKWARD_WEIGHT_TILED_S2, 4),
+            S2Wgrad::Channels8SubgroupTexels if texels_fit(gpu, &[dy, xp]) => {
+                (&table::CONV2D_BACKWARD_WEIGHT_TILED_S2_C8SG_TEX, 8)
+            }
+            _ => (&table::CONV2D_BACKWARD_WEIGHT_TILED_S2_C8SG, 8),
         }
     }
 }
@@ -901,11 +967,19 @@ impl Variant for WgradTiling {
         WgradTiling::Channels8,
         WgradTiling::Channels8Subgroup,
         WgradTiling::Channels16Subgroup,
+        WgradTiling::Channels8SubgroupTexels,
+        WgradTiling::Channels16SubgroupTexels,
     ];
     const PASS: &'static str = "conv2d_backward_weight_tiled_s1";
 
+    /// The entry point (the texel kernels: with a suffix, their entry points
+    /// having the storage kernels' names in another module).
     fn name(self) -> &'static str {
-        self.kernel().entry
+        match self {
+            WgradTiling::Channels8SubgroupTexels => "conv2d_backward_weight_tiled_s1_c8sg_tex",
+            WgradTiling::Channels16SubgroupTexels => "conv2d_backward_weight_tiled_s1_c16sg_tex",
+            t => t.kernel().entry,
+        }
     }
 }
 
@@ -1713,8 +1787,8 @@ fn wgrad_tiling(gpu: &Gpu, g: &Conv2dGeom) -> Result<Option<WgradTiling>> {
 }
 
 /// [`conv2d_backward_weight_tiled`] with the tiling of a stride-1 pass given
-/// (`None` for stride 2: 8 channels with dy shared through subgroups where
-/// [`has_subgroups`], else 4 channels; the same bits).
+/// (`None` for stride 2: its fastest kernel that runs, [`S2Wgrad`]; the same
+/// bits).
 pub fn conv2d_backward_weight_tiled_as(
     gpu: &Gpu,
     prog: &mut Program,
@@ -1727,8 +1801,8 @@ pub fn conv2d_backward_weight_tiled_as(
     wgrad_tiled(gpu, prog, WgradOut::Reduced(dw), dyv, xp, g, tiling)
 }
 
-/// The stride-2 tiled weight gradient with its subgroup kernel (`subgroups`,
-/// where [`has_subgroups`]) or its 4-channel one.
+/// The stride-2 tiled weight gradient with kernel `kind` (or the one that
+/// runs in its place, see [`S2Wgrad`]).
 pub fn conv2d_backward_weight_s2_as(
     gpu: &Gpu,
     prog: &mut Program,
@@ -1736,18 +1810,9 @@ pub fn conv2d_backward_weight_s2_as(
     dyv: &Tensor,
     xp: &Tensor,
     g: &Conv2dGeom,
-    subgroups: bool,
+    kind: S2Wgrad,
 ) -> Result<()> {
-    wgrad_tiled_with(
-        gpu,
-        prog,
-        WgradOut::Reduced(dw),
-        dyv,
-        xp,
-        g,
-        None,
-        subgroups,
-    )
+    wgrad_tiled_with(gpu, prog, WgradOut::Reduced(dw), dyv, xp, g, None, kind)
 }
 
 /// Where a tiled weight gradient goes: reduced into dw by a pass of its own,
@@ -1775,10 +1840,11 @@ fn wgrad_tiled(
     g: &Conv2dGeom,
     tiling: Option<WgradTiling>,
 ) -> Result<()> {
-    wgrad_tiled_with(gpu, prog, out, dyv, xp, g, tiling, true)
+    let s2 = S2Wgrad::Channels8SubgroupTexels;
+    wgrad_tiled_with(gpu, prog, out, dyv, xp, g, tiling, s2)
 }
 
-/// [`wgrad_tiled`]; `s2_subgroups`: the stride-2 pass may run its subgroup kernel.
+/// [`wgrad_tiled`]; `s2`: the stride-2 pass's kernel.
 #[allow(clippy::too_many_arguments)]
 fn wgrad_tiled_with(
     gpu: &Gpu,
@@ -1788,7 +1854,7 @@ fn wgrad_tiled_with(
     xp: &Tensor,
     g: &Conv2dGeom,
     tiling: Option<WgradTiling>,
-    s2_subgroups: bool,
+    s2: S2Wgrad,
 ) -> Result<()> {
     if tiling.is_some() != (g.sh == 1) {
         return Err(Error::invalid(format!(
@@ -1850,11 +1916,11 @@ fn wgrad_tiled_with(
         _pad0: 0,
     };
     let (k, channels) = match tiling {
-        Some(t) => (t.on(gpu).kernel(), t.on(gpu).channels()),
-        None if s2_subgroups && has_subgroups(gpu) => {
-            (&table::CONV2D_BACKWARD_WEIGHT_TILED_S2_C8SG, 8)
+        Some(t) => {
+            let t = t.on(gpu, g, dyv, xp);
+            (t.kernel(), t.channels())
         }
-        None => (&table::CONV2D_BACKWARD_WEIGHT_TILED_S2, 4),
+        None => s2.on(gpu, dyv, xp),
     };
     // An invocation per input channel, `channels` output channels per workgroup row.
     let grid = crate::kernels::check_grid(

@@ -26,8 +26,8 @@ use std::sync::Arc;
 
 use wgpu::util::DeviceExt;
 
-use crate::device::Tensor;
 use crate::device::{Gpu, PipelineKey};
+use crate::device::{TexelCopy, Tensor, texels};
 use crate::error::{Error, Result};
 use table::{Binding, Kernel, Params};
 
@@ -38,6 +38,9 @@ pub struct Dispatch {
     bind_group: wgpu::BindGroup,
     params: wgpu::Buffer,
     workgroups: [u32; 3],
+    /// Its tensors read as texels ([`Binding::Texels`]), copied into their
+    /// textures just before it runs.
+    copies: Vec<TexelCopy>,
     /// The bound tensors: holding them keeps their pooled buffers from being
     /// handed out again while this dispatch can still run.
     _bound: Vec<Tensor>,
@@ -98,24 +101,49 @@ impl Program {
         self.dispatches.is_empty()
     }
 
-    /// Records every dispatch, in order, into one compute pass of `enc`.
+    /// Records every dispatch, in order, into compute passes of `enc`.
     pub fn record(&self, enc: &mut wgpu::CommandEncoder, label: &str) {
         self.record_range(enc, label, 0..self.dispatches.len());
     }
 
-    /// Records dispatches `range`, in order, into one compute pass of `enc`.
+    /// Records dispatches `range`, in order, into compute passes of `enc`:
+    /// one, or a new one after each texel copy (copies go between passes).
     pub fn record_range(
         &self,
         enc: &mut wgpu::CommandEncoder,
         label: &str,
         range: std::ops::Range<usize>,
     ) {
-        let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
+        self.record_with(enc, label, range, |_, _| {});
+    }
+
+    /// [`Program::record_range`] calling `each(pass, None)` when the first
+    /// pass opens and `each(pass, Some(i))` after dispatch i (the profile
+    /// writes its timestamps there).
+    pub fn record_with(
+        &self,
+        enc: &mut wgpu::CommandEncoder,
+        label: &str,
+        range: std::ops::Range<usize>,
+        mut each: impl FnMut(&mut wgpu::ComputePass<'static>, Option<usize>),
+    ) {
+        let desc = wgpu::ComputePassDescriptor {
             label: Some(label),
             timestamp_writes: None,
-        });
-        for d in &self.dispatches[range] {
+        };
+        let mut pass = enc.begin_compute_pass(&desc).forget_lifetime();
+        each(&mut pass, None);
+        for i in range {
+            let d = &self.dispatches[i];
+            if !d.copies.is_empty() {
+                drop(pass);
+                for c in &d.copies {
+                    c.record(enc);
+                }
+                pass = enc.begin_compute_pass(&desc).forget_lifetime();
+            }
             d.record(&mut pass);
+            each(&mut pass, Some(i));
         }
     }
 
@@ -197,9 +225,25 @@ pub(crate) fn prepare<P: Params>(
         .filter(|b| *b != Binding::Image)
         .collect();
     for (i, t) in tensors.iter().enumerate() {
-        let Some(t) = t else { continue };
+        let Some(t) = t else {
+            if kinds[i] == Binding::Texels {
+                return Err(Error::invalid(format!(
+                    "{label}: binding {} reads texels and cannot be absent",
+                    i + 1
+                )));
+            }
+            continue;
+        };
         if kinds[i] == Binding::Uniform {
             check_uniform_window(&label, i + 1, t, limits)?;
+            continue;
+        }
+        if kinds[i] == Binding::Texels {
+            texels::check(
+                &format!("{label} binding {}", i + 1),
+                t,
+                limits.max_texture_dimension_2d,
+            )?;
             continue;
         }
         if t.is_empty() {
@@ -250,10 +294,21 @@ pub(crate) fn prepare<P: Params>(
     } else {
         1
     };
+    // Each tensor read as texels: its slot's texture, filled just before the pass.
+    let mut copies: Vec<(usize, TexelCopy)> = Vec::new();
     for (i, t) in tensors.iter().enumerate() {
-        let resource = match t {
-            Some(t) => t.binding(),
-            None => gpu
+        if let (Binding::Texels, Some(t)) = (kinds[i], t) {
+            let dst = gpu.texels(i + first as usize, t.len())?;
+            let src = (*t).clone();
+            copies.push((i, TexelCopy { src, dst }));
+        }
+    }
+    for (i, t) in tensors.iter().enumerate() {
+        let texels = copies.iter().find(|(j, _)| *j == i);
+        let resource = match (texels, t) {
+            (Some((_, c)), _) => wgpu::BindingResource::TextureView(c.dst.view()),
+            (None, Some(t)) => t.binding(),
+            (None, None) => gpu
                 .dummy(i)
                 .ok_or_else(|| Error::invalid(format!("{label}: too many bindings")))?
                 .as_entire_binding(),
@@ -274,6 +329,7 @@ pub(crate) fn prepare<P: Params>(
         bind_group,
         params,
         workgroups,
+        copies: copies.into_iter().map(|(_, c)| c).collect(),
         _bound: tensors.iter().flatten().map(|t| (*t).clone()).collect(),
     })
 }

@@ -49,6 +49,7 @@ modules! {
     CONV2D_BACKWARD_WEIGHT = "conv2d_backward_weight.wgsl";
     CONV2D_BACKWARD_WEIGHT_TILED = "conv2d_backward_weight_tiled.wgsl";
     CONV2D_BACKWARD_WEIGHT_SUBGROUP = "conv2d_backward_weight_subgroup.wgsl";
+    CONV2D_BACKWARD_WEIGHT_TEXEL_SUBGROUP = "conv2d_backward_weight_texel_subgroup.wgsl";
     CONV2D_FORWARD = "conv2d_forward.wgsl";
     CONV2D_FORWARD_TILED = "conv2d_forward_tiled.wgsl";
     CONV2D_FORWARD_UNIFORM = "conv2d_forward_uniform.wgsl";
@@ -86,6 +87,11 @@ pub static SHARED: &[(&str, &str)] = &[
     ("lanes", include_str!("../../shaders/shared/lanes.wgsl")),
     ("nan", include_str!("../../shaders/shared/nan.wgsl")),
     ("sum2", include_str!("../../shaders/shared/sum2.wgsl")),
+    ("texels", include_str!("../../shaders/shared/texels.wgsl")),
+    (
+        "wgrad_lanes",
+        include_str!("../../shaders/shared/wgrad_lanes.wgsl"),
+    ),
     (
         "wgrad_tile",
         include_str!("../../shaders/shared/wgrad_tile.wgsl"),

@@ -29,6 +29,10 @@ pub enum Binding {
     /// buffer that every invocation reads alike (weights a CPU driver then
     /// loads once and broadcasts).
     Uniform,
+    /// A tensor read as texels (`texture_2d<f32>`, shared/texels.wgsl): the
+    /// dispatch copies it into a texture of the device's
+    /// ([`crate::device::Texels`]) first. Its kernels have a variant.
+    Texels,
 }
 
 /// The size of every [`Binding::Uniform`]: 64 KiB, WebGPU's default
@@ -383,6 +387,9 @@ table! {
     CONV2D_BACKWARD_WEIGHT_TILED_S2: conv2d::WgradParams = CONV2D_BACKWARD_WEIGHT_TILED::"conv2d_backward_weight_tiled_s2", [16, 1, 1], [Write, Read, Read];
     // (needs subgroups: see conv2d::has_subgroups)
     CONV2D_BACKWARD_WEIGHT_TILED_S2_C8SG: conv2d::WgradParams = CONV2D_BACKWARD_WEIGHT_SUBGROUP::"conv2d_backward_weight_tiled_s2_c8sg", [16, 1, 1], [Write, Read, Read];
+    CONV2D_BACKWARD_WEIGHT_TILED_S1_C8SG_TEX: conv2d::WgradParams = CONV2D_BACKWARD_WEIGHT_TEXEL_SUBGROUP::"conv2d_backward_weight_tiled_s1_c8sg", [16, 1, 1], [Write, Texels, Texels];
+    CONV2D_BACKWARD_WEIGHT_TILED_S1_C16SG_TEX: conv2d::WgradParams = CONV2D_BACKWARD_WEIGHT_TEXEL_SUBGROUP::"conv2d_backward_weight_tiled_s1_c16sg", [16, 1, 1], [Write, Texels, Texels];
+    CONV2D_BACKWARD_WEIGHT_TILED_S2_C8SG_TEX: conv2d::WgradParams = CONV2D_BACKWARD_WEIGHT_TEXEL_SUBGROUP::"conv2d_backward_weight_tiled_s2_c8sg", [16, 1, 1], [Write, Texels, Texels];
     CONV2D_BACKWARD_WEIGHT_REDUCE: conv2d::WgradParams = CONV2D_BACKWARD_WEIGHT_TILED::"conv2d_backward_weight_reduce", [128, 1, 1], [Write, Read];
     CONV2D_BACKWARD_WEIGHT_REDUCE_BATCH: conv2d::BatchParams = CONV2D_BACKWARD_WEIGHT_TILED::"conv2d_backward_weight_reduce_batch", [128, 1, 1], [Write, Read, Read];
     // Elementwise passes.

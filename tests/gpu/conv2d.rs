@@ -630,16 +630,25 @@ fn conv2d_backward_weight_stride2_kernels_agree_bit_for_bit() {
         let mut want = vec![0f32; g.cout * g.cin * 9];
         cpu::conv2d_backward_weight(&mut want, &d.dy, &d.x, g);
         let mut first: Option<Vec<f32>> = None;
-        for subgroups in [false, true] {
+        for &kind in S2Wgrad::ALL {
             let tdw = empty(&g.w_shape());
             let mut prog = Program::new();
-            conv2d_backward_weight_s2_as(gpu, &mut prog, &tdw, &dyv, &xp, g, subgroups).unwrap();
-            let sg = prog.dispatches[0].label().ends_with("_s2_c8sg");
-            assert_eq!(sg, subgroups && has_subgroups(gpu), "{g:?}");
+            conv2d_backward_weight_s2_as(gpu, &mut prog, &tdw, &dyv, &xp, g, kind).unwrap();
+            // The subgroup kernels run where the device has subgroups, else _s2.
+            let label = prog.dispatches[0].label();
+            let kernel = match kind {
+                _ if !has_subgroups(gpu) => "tiled.wgsl:conv2d_backward_weight_tiled_s2",
+                S2Wgrad::Channels4 => "tiled.wgsl:conv2d_backward_weight_tiled_s2",
+                S2Wgrad::Channels8Subgroup => "weight_subgroup.wgsl:conv2d_backward_weight_tiled_s2_c8sg",
+                S2Wgrad::Channels8SubgroupTexels => {
+                    "weight_texel_subgroup.wgsl:conv2d_backward_weight_tiled_s2_c8sg"
+                }
+            };
+            assert!(label.ends_with(kernel), "{kind:?}: {label}");
             prog.run(gpu).unwrap();
             let got = read(&tdw);
-            assert_close(&format!("subgroups={subgroups} {g:?}"), &got, &want, 1e-4);
-            same_bits_as_first(&mut first, got, &format!("the subgroup kernel on {g:?}"));
+            assert_close(&format!("{kind:?} {g:?}"), &got, &want, 1e-4);
+            same_bits_as_first(&mut first, got, &format!("{kind:?} on {g:?}"));
         }
     }
     no_errors();
@@ -686,15 +695,24 @@ fn conv2d_backward_weight_tilings_agree_bit_for_bit() {
             let tdw = empty(&g.w_shape());
             let mut prog = Program::new();
             conv2d_backward_weight_tiled_as(gpu, &mut prog, &tdw, &dyv, &xp, g, Some(t)).unwrap();
-            // The subgroup kernels run where the device has subgroups, else _c8.
+            // The subgroup kernels run where the device has subgroups, else
+            // _c8; the 16-channel ones over at most 8 channels as the 8-channel.
             let label = prog.dispatches[0].label();
+            let (storage, texels) = (
+                "weight_subgroup.wgsl:conv2d_backward_weight_tiled_s1_c",
+                "weight_texel_subgroup.wgsl:conv2d_backward_weight_tiled_s1_c",
+            );
+            let c16 = if g.cout <= 8 { "8sg" } else { "16sg" };
             let kernel = match t {
-                WgradTiling::Channels8Subgroup if has_subgroups(gpu) => "_c8sg",
-                WgradTiling::Channels16Subgroup if has_subgroups(gpu) => "_c16sg",
-                WgradTiling::Channels4 => "_s1",
-                _ => "_c8",
+                WgradTiling::Channels4 => "tiled.wgsl:conv2d_backward_weight_tiled_s1".into(),
+                _ if !has_subgroups(gpu) => "tiled.wgsl:conv2d_backward_weight_tiled_s1_c8".into(),
+                WgradTiling::Channels8 => "tiled.wgsl:conv2d_backward_weight_tiled_s1_c8".into(),
+                WgradTiling::Channels8Subgroup => format!("{storage}8sg"),
+                WgradTiling::Channels16Subgroup => format!("{storage}{c16}"),
+                WgradTiling::Channels8SubgroupTexels => format!("{texels}8sg"),
+                WgradTiling::Channels16SubgroupTexels => format!("{texels}{c16}"),
             };
-            assert!(label.ends_with(kernel), "{t:?}: {label}");
+            assert!(label.ends_with(&kernel), "{t:?}: {label}");
             prog.run(gpu).unwrap();
             let got = read(&tdw);
             assert_close(&format!("{t:?} {g:?}"), &got, &want, 1e-4);

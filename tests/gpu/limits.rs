@@ -49,6 +49,56 @@ fn tensor_beyond_storage_binding_limit_is_a_clear_error() {
     gpu.check().unwrap();
 }
 
+/// The weight gradient that reads its tensors as texels runs from storage
+/// buffers on a device whose textures are narrower than a row of texels,
+/// with the same bits; a tensor that is not whole texels is refused by name.
+#[test]
+fn texel_weight_gradient_falls_back_where_textures_are_too_small() {
+    use reslab::kernels::conv2d::{WgradTiling, conv2d_backward_weight_tiled_as, conv2d_pad};
+    let narrow = Gpu::with_options(GpuOptions {
+        adjust_limits: Some(|l| l.max_texture_dimension_2d = 1024),
+        ..Default::default()
+    })
+    .expect("device with lowered limits");
+    let g = Conv2dGeom::square(2, 16, 12, 12, 16, 3, 1, 1);
+    let x: Vec<f32> = (0..g.x_shape().iter().product::<usize>())
+        .map(|i| ((i * 37 % 101) as f32 / 50.0) - 1.0)
+        .collect();
+    let dy: Vec<f32> = (0..g.y_shape().iter().product::<usize>())
+        .map(|i| ((i * 53 % 89) as f32 / 40.0) - 1.0)
+        .collect();
+    let run = |gpu: &Gpu| {
+        let pg = g.forward_pad();
+        let tx = gpu.upload(&g.x_shape(), &x).unwrap();
+        let xp = gpu.tensor(&pg.shape()).unwrap();
+        let tdy = gpu.upload(&g.y_shape(), &dy).unwrap();
+        let dw = gpu.tensor(&g.w_shape()).unwrap();
+        let mut p = Program::new();
+        conv2d_pad(gpu, &mut p, &xp, &tx, &pg).unwrap();
+        let t = Some(WgradTiling::Channels16SubgroupTexels);
+        conv2d_backward_weight_tiled_as(gpu, &mut p, &dw, &tdy, &xp, &g, t).unwrap();
+        let label = p.dispatches[1].label().to_string();
+        p.run(gpu).unwrap();
+        gpu.check().unwrap();
+        (label, gpu.read(&dw).unwrap())
+    };
+    let wide = crate::common::gpu();
+    let (wide_label, want) = run(wide);
+    let (label, got) = run(&narrow);
+    if conv2d::has_subgroups(wide) {
+        assert!(wide_label.contains("texel"), "{wide_label}");
+        assert!(!label.contains("texel"), "{label}");
+    }
+    assert!(
+        got.iter().zip(&want).all(|(a, b)| a.to_bits() == b.to_bits()),
+        "the storage kernel's bits differ from the texel kernel's"
+    );
+    // A tensor of 6 floats is not whole texels.
+    let odd = wide.tensor(&[6]).unwrap();
+    let err = reslab::device::texels::check("dy", &odd, 8192).unwrap_err();
+    assert!(err.to_string().contains("dy: a tensor of 6 floats"), "{err}");
+}
+
 /// A 1-D pass over more invocations than one grid dimension allows is split
 /// over two dimensions and still covers every element.
 #[test]
