@@ -39,6 +39,10 @@
 @group(0) @binding(3) var<storage, read> wt: array<vec4<f32>>;
 @group(0) @binding(4) var<storage, read> bias: array<f32>;
 
+fn input_vec(i: u32) -> vec4<f32> {
+    return xp[i];
+}
+
 // Weights of taps (ky, 0..2) for input channel ci, channels co0..co0+7.
 fn weights_base(ci: u32, ky: u32, co0: u32) -> u32 {
     return ((ci * 3u + ky) * 3u * p.co8 + co0) / 4u;

@@ -33,6 +33,10 @@
 @group(0) @binding(3) var<uniform> wu: array<vec4<f32>, 4096>;
 @group(0) @binding(4) var<storage, read> bias: array<f32>;
 
+fn input_vec(i: u32) -> vec4<f32> {
+    return xp[i];
+}
+
 // The stride-2 pass (one row of 8x8 tiles) with the same uniform weights and
 // runs of input channels: the same bits as conv2d_forward_tiled_s2.
 @compute @workgroup_size(WG)

@@ -4,8 +4,9 @@
 // uniform one): the parameter block,
 // the 8x8 accumulator tile and its multiply-adds, the tile an invocation covers,
 // its stores, and the 4-row tile's sum over a range of input channels. The
-// importing module declares the bindings p, y, xp and bias and a function
-// `taps(ci, ky, co0) -> Taps` reading its weights.
+// importing module declares the bindings p, y, xp and bias and the functions
+// `taps(ci, ky, co0) -> Taps` reading its weights and `input_vec(i)`, the
+// i-th vec4 of xp.
 
 struct TiledParams {
     n: u32, ci: u32, hp: u32, pitch: u32,
@@ -106,7 +107,7 @@ struct Window {
 }
 
 fn window_s1(r: u32) -> Window {
-    return window_of(xp[r], xp[r + 1u], xp[r + 2u]);
+    return window_of(input_vec(r), input_vec(r + 1u), input_vec(r + 2u));
 }
 
 // The window of the 12 pixels v0, v1, v2 (the row's vec4s r .. r + 2).
@@ -186,11 +187,11 @@ fn s2_sum(a: ptr<function, Acc>, t: Tile, c0: u32, c1: u32) {
         for (var ky = 0u; ky < 3u; ky++) {
             // Input row 2·oy + ky, pixels 2·ox0 .. 2·ox0 + 16.
             let r = ((plane + 2u * t.oy + ky) * p.pitch + 2u * t.ox0) / 4u;
-            let v0 = xp[r];
-            let v1 = xp[r + 1u];
-            let v2 = xp[r + 2u];
-            let v3 = xp[r + 3u];
-            let v4 = xp[r + 4u];
+            let v0 = input_vec(r);
+            let v1 = input_vec(r + 1u);
+            let v2 = input_vec(r + 2u);
+            let v3 = input_vec(r + 3u);
+            let v4 = input_vec(r + 4u);
             s2_row(a, taps(ci, ky, t.co0), v0, v1, v2, v3, v4);
         }
     }

@@ -631,6 +631,11 @@ pub enum Tiling {
     /// `Rows4Uniform`). Where the device has no subgroups ([`has_subgroups`])
     /// or Co8 / 8 is odd, `Rows4Uniform` runs instead.
     Rows4Subgroup,
+    /// `Rows4Subgroup` reading the input as texels
+    /// ([`Binding::Texels`](table::Binding::Texels)), copied into a texture
+    /// before each pass. `Rows4Subgroup` where the input is too large for the
+    /// device's textures.
+    Rows4SubgroupTexels,
 }
 
 /// Lanes per group of [`Tiling::Rows4Subgroup`] for `co8` output channels
@@ -641,28 +646,39 @@ pub fn group_lanes(co8: usize) -> Option<usize> {
 
 impl Tiling {
     /// Its kernel for `co8` output channels on `gpu`, writing y or (`add`)
-    /// adding to it; the tiling that runs; and the lanes sharing a tile.
+    /// adding to it, `texels`: whether the input fits the device's textures;
+    /// the tiling that runs; and the lanes sharing a tile.
     fn kernel(
         self,
         gpu: &Gpu,
         co8: usize,
         add: bool,
+        texels: bool,
     ) -> (&'static table::Kernel<TiledParams>, Tiling, usize) {
+        use Tiling::*;
         let lanes = group_lanes(co8).filter(|_| has_subgroups(gpu));
         match (self, add, lanes) {
-            (_, true, _) => (&table::CONV2D_FORWARD_TILED_S1_ADD, Tiling::Row, 1),
-            (Tiling::Row, false, _) => (&table::CONV2D_FORWARD_TILED_S1, Tiling::Row, 1),
-            (Tiling::Rows4, false, _) => (&table::CONV2D_FORWARD_TILED_S1_R4, Tiling::Rows4, 1),
-            (Tiling::Rows4Subgroup, false, Some(l)) => {
+            (_, true, _) => (&table::CONV2D_FORWARD_TILED_S1_ADD, Row, 1),
+            (Row, false, _) => (&table::CONV2D_FORWARD_TILED_S1, Row, 1),
+            (Rows4, false, _) => (&table::CONV2D_FORWARD_TILED_S1_R4, Rows4, 1),
+            (Rows4SubgroupTexels, false, Some(l)) if texels => {
+                let k = match l {
+                    8 => &table::CONV2D_FORWARD_TILED_S1_R4SG8_TEX,
+                    4 => &table::CONV2D_FORWARD_TILED_S1_R4SG4_TEX,
+                    _ => &table::CONV2D_FORWARD_TILED_S1_R4SG2_TEX,
+                };
+                (k, Rows4SubgroupTexels, l)
+            }
+            (Rows4Subgroup | Rows4SubgroupTexels, false, Some(l)) => {
                 let k = match l {
                     8 => &table::CONV2D_FORWARD_TILED_S1_R4SG8,
                     4 => &table::CONV2D_FORWARD_TILED_S1_R4SG4,
                     _ => &table::CONV2D_FORWARD_TILED_S1_R4SG2,
                 };
-                (k, Tiling::Rows4Subgroup, l)
+                (k, Rows4Subgroup, l)
             }
-            (Tiling::Rows4Uniform | Tiling::Rows4Subgroup, false, _) => {
-                (&table::CONV2D_FORWARD_TILED_S1_R4U, Tiling::Rows4Uniform, 1)
+            (Rows4Uniform | Rows4Subgroup | Rows4SubgroupTexels, false, _) => {
+                (&table::CONV2D_FORWARD_TILED_S1_R4U, Rows4Uniform, 1)
             }
         }
     }
@@ -671,7 +687,7 @@ impl Tiling {
     pub fn rows(self) -> usize {
         match self {
             Tiling::Row => 1,
-            Tiling::Rows4 | Tiling::Rows4Uniform | Tiling::Rows4Subgroup => MAX_TILE_ROWS,
+            _ => MAX_TILE_ROWS,
         }
     }
 }
@@ -682,18 +698,26 @@ impl Tiling {
 /// that its input rows shared by groups of lanes as [`Tiling::Rows4Subgroup`]
 /// (uniform where that cannot run). The same bits every way; the tuning table
 /// chooses, else [`default_variant`] (CPU adapters: subgroups). A pass that
-/// adds to its output reads storage. The stride-2 backward-data pass follows
-/// its conv's choice, with its dy shared by groups of lanes over runs of
-/// input channels for `Subgroup`.
+/// adds to its output reads storage. `SubgroupTexels` is `Subgroup` reading
+/// the input as texels (`Subgroup` where it is too large for the device's
+/// textures). The stride-2 backward-data pass follows its conv's choice, with
+/// its dy shared by groups of lanes over runs of input channels for
+/// `Subgroup` and `SubgroupTexels`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum S2Tiling {
     Storage,
     Uniform,
     Subgroup,
+    SubgroupTexels,
 }
 
 impl Variant for S2Tiling {
-    const ALL: &'static [S2Tiling] = &[S2Tiling::Storage, S2Tiling::Uniform, S2Tiling::Subgroup];
+    const ALL: &'static [S2Tiling] = &[
+        S2Tiling::Storage,
+        S2Tiling::Uniform,
+        S2Tiling::Subgroup,
+        S2Tiling::SubgroupTexels,
+    ];
     const PASS: &'static str = "conv2d_forward_tiled_s2";
 
     /// The entry point (`Subgroup`: the stem of its three).
@@ -702,6 +726,7 @@ impl Variant for S2Tiling {
             S2Tiling::Storage => table::CONV2D_FORWARD_TILED_S2.entry,
             S2Tiling::Uniform => table::CONV2D_FORWARD_TILED_S2U.entry,
             S2Tiling::Subgroup => "conv2d_forward_tiled_s2sg",
+            S2Tiling::SubgroupTexels => "conv2d_forward_tiled_s2sg_tex",
         }
     }
 }
@@ -791,6 +816,7 @@ impl Variant for Tiling {
         Tiling::Rows4,
         Tiling::Rows4Uniform,
         Tiling::Rows4Subgroup,
+        Tiling::Rows4SubgroupTexels,
     ];
     const PASS: &'static str = "conv2d_forward_tiled_s1";
 
@@ -801,6 +827,7 @@ impl Variant for Tiling {
             Tiling::Rows4 => table::CONV2D_FORWARD_TILED_S1_R4.entry,
             Tiling::Rows4Uniform => table::CONV2D_FORWARD_TILED_S1_R4U.entry,
             Tiling::Rows4Subgroup => "conv2d_forward_tiled_s1_r4sg",
+            Tiling::Rows4SubgroupTexels => "conv2d_forward_tiled_s1_r4sg_tex",
         }
     }
 }
@@ -873,7 +900,9 @@ impl WgradTiling {
             WgradTiling::Channels8 => &table::CONV2D_BACKWARD_WEIGHT_TILED_S1_C8,
             WgradTiling::Channels8Subgroup => &table::CONV2D_BACKWARD_WEIGHT_TILED_S1_C8SG,
             WgradTiling::Channels16Subgroup => &table::CONV2D_BACKWARD_WEIGHT_TILED_S1_C16SG,
-            WgradTiling::Channels8SubgroupTexels => &table::CONV2D_BACKWARD_WEIGHT_TILED_S1_C8SG_TEX,
+            WgradTiling::Channels8SubgroupTexels => {
+                &table::CONV2D_BACKWARD_WEIGHT_TILED_S1_C8SG_TEX
+            }
             WgradTiling::Channels16SubgroupTexels => {
                 &table::CONV2D_BACKWARD_WEIGHT_TILED_S1_C16SG_TEX
             }
@@ -897,7 +926,9 @@ impl WgradTiling {
     fn on(self, gpu: &Gpu, g: &Conv2dGeom, dy: &Tensor, xp: &Tensor) -> WgradTiling {
         use WgradTiling::*;
         let t = match self {
-            Channels8Subgroup | Channels16Subgroup | Channels8SubgroupTexels
+            Channels8Subgroup
+            | Channels16Subgroup
+            | Channels8SubgroupTexels
             | Channels16SubgroupTexels
                 if !has_subgroups(gpu) =>
             {
@@ -943,7 +974,12 @@ impl S2Wgrad {
 
     /// The kernel that runs on `gpu` in its place for dy and xp, and its
     /// output channels per invocation.
-    fn on(self, gpu: &Gpu, dy: &Tensor, xp: &Tensor) -> (&'static table::Kernel<WgradParams>, usize) {
+    fn on(
+        self,
+        gpu: &Gpu,
+        dy: &Tensor,
+        xp: &Tensor,
+    ) -> (&'static table::Kernel<WgradParams>, usize) {
         match self {
             S2Wgrad::Channels4 => (&table::CONV2D_BACKWARD_WEIGHT_TILED_S2, 4),
             _ if !has_subgroups(gpu) => (&table::CONV2D_BACKWARD_WEIGHT_TILED_S2, 4),
@@ -1257,20 +1293,30 @@ fn forward_tiled(
     // weights through a uniform window the one reading them from storage
     // (the same bits), which runs where the window cannot.
     // (lanes: the invocations sharing a tile, each over its own 8 channels.)
+    let texels = texels_fit(gpu, &[xp]);
     let (k, rows, storage, lanes) = match (tiling, accumulate) {
         (Some(t), add) => {
-            let (k, runs, lanes) = t.kernel(gpu, co8, add);
-            let uniform = matches!(runs, Tiling::Rows4Uniform | Tiling::Rows4Subgroup);
+            let (k, runs, lanes) = t.kernel(gpu, co8, add, texels);
+            let uniform = !matches!(runs, Tiling::Row | Tiling::Rows4);
             let storage = uniform.then_some(&table::CONV2D_FORWARD_TILED_S1_R4);
             (k, runs.rows(), storage, lanes)
         }
         (None, true) => (&table::CONV2D_FORWARD_TILED_S2_ADD, 1, None, 1),
         (None, false) => {
+            use S2Tiling::*;
             let lanes = group_lanes(co8).filter(|_| has_subgroups(gpu));
             let storage = Some(&table::CONV2D_FORWARD_TILED_S2);
             match (s2, lanes) {
-                (S2Tiling::Storage, _) => (&table::CONV2D_FORWARD_TILED_S2, 1, None, 1),
-                (S2Tiling::Subgroup, Some(l)) => {
+                (Storage, _) => (&table::CONV2D_FORWARD_TILED_S2, 1, None, 1),
+                (SubgroupTexels, Some(l)) if texels => {
+                    let k = match l {
+                        8 => &table::CONV2D_FORWARD_TILED_S2SG8_TEX,
+                        4 => &table::CONV2D_FORWARD_TILED_S2SG4_TEX,
+                        _ => &table::CONV2D_FORWARD_TILED_S2SG2_TEX,
+                    };
+                    (k, 1, storage, l)
+                }
+                (Subgroup | SubgroupTexels, Some(l)) => {
                     let k = match l {
                         8 => &table::CONV2D_FORWARD_TILED_S2SG8,
                         4 => &table::CONV2D_FORWARD_TILED_S2SG4,
@@ -1278,7 +1324,7 @@ fn forward_tiled(
                     };
                     (k, 1, storage, l)
                 }
-                (S2Tiling::Uniform | S2Tiling::Subgroup, _) => {
+                (Uniform | Subgroup | SubgroupTexels, _) => {
                     (&table::CONV2D_FORWARD_TILED_S2U, 1, storage, 1)
                 }
             }
@@ -1582,14 +1628,18 @@ pub fn conv2d_backward_data_tiled_s2_as(
             ],
         )
     };
+    // (The backward-data kernels read dy from storage for both subgroup tilings.)
+    let grouped = matches!(s2, S2Tiling::Subgroup | S2Tiling::SubgroupTexels);
     let (k, lanes) = match group_lanes(ci8).filter(|_| has_subgroups(gpu)) {
-        Some(8) if s2 == S2Tiling::Subgroup => (&table::CONV2D_BACKWARD_DATA_TILED_S2SG8, 8),
-        Some(4) if s2 == S2Tiling::Subgroup => (&table::CONV2D_BACKWARD_DATA_TILED_S2SG4, 4),
-        Some(l) if s2 == S2Tiling::Subgroup => (&table::CONV2D_BACKWARD_DATA_TILED_S2SG2, l),
+        Some(8) if grouped => (&table::CONV2D_BACKWARD_DATA_TILED_S2SG8, 8),
+        Some(4) if grouped => (&table::CONV2D_BACKWARD_DATA_TILED_S2SG4, 4),
+        Some(l) if grouped => (&table::CONV2D_BACKWARD_DATA_TILED_S2SG2, l),
         _ => (&table::CONV2D_BACKWARD_DATA_TILED_S2U, 1),
     };
     let runs = match s2 {
-        S2Tiling::Uniform | S2Tiling::Subgroup if k.fits(gpu) => uniform_runs(gpu, wt),
+        S2Tiling::Uniform | S2Tiling::Subgroup | S2Tiling::SubgroupTexels if k.fits(gpu) => {
+            uniform_runs(gpu, wt)
+        }
         _ => None,
     }
     .filter(|r| !accumulate || r.len() == 1);

@@ -27,7 +27,7 @@ use std::sync::Arc;
 use wgpu::util::DeviceExt;
 
 use crate::device::{Gpu, PipelineKey};
-use crate::device::{TexelCopy, Tensor, texels};
+use crate::device::{Tensor, TexelCopy, texels};
 use crate::error::{Error, Result};
 use table::{Binding, Kernel, Params};
 

@@ -54,6 +54,7 @@ modules! {
     CONV2D_FORWARD_TILED = "conv2d_forward_tiled.wgsl";
     CONV2D_FORWARD_UNIFORM = "conv2d_forward_uniform.wgsl";
     CONV2D_FORWARD_SUBGROUP = "conv2d_forward_subgroup.wgsl";
+    CONV2D_FORWARD_TEXEL_SUBGROUP = "conv2d_forward_texel_subgroup.wgsl";
     CONV2D_TILED_PREPARE = "conv2d_tiled_prepare.wgsl";
     ELEMENTWISE = "elementwise.wgsl";
     LINEAR = "linear.wgsl";
@@ -70,6 +71,10 @@ pub static SHARED: &[(&str, &str)] = &[
     (
         "conv_s2_data",
         include_str!("../../shaders/shared/conv_s2_data.wgsl"),
+    ),
+    (
+        "conv_lanes",
+        include_str!("../../shaders/shared/conv_lanes.wgsl"),
     ),
     (
         "conv_uniform",

@@ -381,8 +381,9 @@ fn conv2d_forward_tilings_agree_bit_for_bit() {
         (Conv2dGeom::square(1, 12, 7, 9, 32, 3, 1, 1), true),
     ];
     cases.extend(tiled_geoms(10, 40).into_iter().filter(|(g, _)| g.sh == 1));
-    let mut seen = [0usize; 4];
+    let mut seen = [0usize; Tiling::ALL.len()];
     let mut grouped = [0usize; 3];
+    let mut texel_cases = 0;
     let mut several_runs = 0;
     for (i, (g, bias)) in cases.iter().enumerate() {
         let d = data(g, 300 + i as u64);
@@ -446,12 +447,21 @@ fn conv2d_forward_tilings_agree_bit_for_bit() {
                     .filter(|d| d.label().ends_with(&format!("_r4sg{l}")))
                     .count()
             };
-            let (want_uniform, want_sg) = match (t, lanes) {
-                (Tiling::Rows4Subgroup, Some(l)) if !accumulate => (0, Some((l, runs))),
-                (Tiling::Rows4Subgroup, None) if !accumulate => (runs, None),
+            let grouped_tiling = matches!(t, Tiling::Rows4Subgroup | Tiling::Rows4SubgroupTexels);
+            let (want_uniform, want_sg) = match (grouped_tiling, lanes) {
+                (true, Some(l)) if !accumulate => (0, Some((l, runs))),
+                (true, None) if !accumulate => (runs, None),
                 _ => (want_uniform, None),
             };
             assert_eq!(uniform, want_uniform, "{t:?} {g:?} accumulate={accumulate}");
+            // The texel kernels read the input as texels; the others storage.
+            let texel = texel_dispatches(&prog, "conv2d_forward_texel_subgroup.wgsl");
+            let want_texel = match t {
+                Tiling::Rows4SubgroupTexels => want_sg.map_or(0, |w| w.1),
+                _ => 0,
+            };
+            assert_eq!(texel, want_texel, "{t:?} {g:?} accumulate={accumulate}");
+            texel_cases += (texel > 0) as usize;
             for (i, l) in [8, 4, 2].into_iter().enumerate() {
                 let want = want_sg.filter(|w| w.0 == l).map_or(0, |w| w.1);
                 assert_eq!(
@@ -483,6 +493,7 @@ fn conv2d_forward_tilings_agree_bit_for_bit() {
                 grouped.iter().all(|&n| n >= 2),
                 "subgroup runs by lanes 8, 4, 2: {grouped:?}"
             );
+            assert!(texel_cases >= 3, "cases read as texels: {texel_cases}");
         }
     }
     no_errors();
@@ -567,8 +578,9 @@ fn conv2d_forward_stride2_weight_reads_agree_bit_for_bit() {
                 .count();
             let (want_uniform, want_grouped) = match (t, lanes) {
                 (_, _) if accumulate => (0, 0),
-                (S2Tiling::Uniform, _) | (S2Tiling::Subgroup, None) => (runs, 0),
-                (S2Tiling::Subgroup, Some(l)) => {
+                (S2Tiling::Uniform, _) => (runs, 0),
+                (S2Tiling::Subgroup | S2Tiling::SubgroupTexels, None) => (runs, 0),
+                (S2Tiling::Subgroup | S2Tiling::SubgroupTexels, Some(l)) => {
                     let k = prog
                         .dispatches
                         .iter()
@@ -581,6 +593,13 @@ fn conv2d_forward_stride2_weight_reads_agree_bit_for_bit() {
             };
             assert_eq!(uniform, want_uniform, "{t:?} {g:?} accumulate={accumulate}");
             assert_eq!(grouped, want_grouped, "{t:?} {g:?} accumulate={accumulate}");
+            let texel = texel_dispatches(&prog, "conv2d_forward_texel_subgroup.wgsl");
+            let want_texel = if t == S2Tiling::SubgroupTexels {
+                want_grouped
+            } else {
+                0
+            };
+            assert_eq!(texel, want_texel, "{t:?} {g:?} accumulate={accumulate}");
             prog.run(gpu).unwrap();
             let got = read(&ty);
             assert_close(&format!("{t:?} {g:?}"), &got, &want, 1e-4);
@@ -639,7 +658,9 @@ fn conv2d_backward_weight_stride2_kernels_agree_bit_for_bit() {
             let kernel = match kind {
                 _ if !has_subgroups(gpu) => "tiled.wgsl:conv2d_backward_weight_tiled_s2",
                 S2Wgrad::Channels4 => "tiled.wgsl:conv2d_backward_weight_tiled_s2",
-                S2Wgrad::Channels8Subgroup => "weight_subgroup.wgsl:conv2d_backward_weight_tiled_s2_c8sg",
+                S2Wgrad::Channels8Subgroup => {
+                    "weight_subgroup.wgsl:conv2d_backward_weight_tiled_s2_c8sg"
+                }
                 S2Wgrad::Channels8SubgroupTexels => {
                     "weight_texel_subgroup.wgsl:conv2d_backward_weight_tiled_s2_c8sg"
                 }
@@ -720,6 +741,14 @@ fn conv2d_backward_weight_tilings_agree_bit_for_bit() {
         }
     }
     no_errors();
+}
+
+/// Dispatches of `prog` from module `module`.
+fn texel_dispatches(prog: &Program, module: &str) -> usize {
+    prog.dispatches
+        .iter()
+        .filter(|d| d.label().starts_with(&format!("{module}:")))
+        .count()
 }
 
 /// Keeps the first of several variants' outputs and asserts every later one
@@ -970,9 +999,11 @@ fn conv2d_backward_data_stride2_weight_reads_agree_bit_for_bit() {
                 .filter(|l| l.contains("_s2sg"))
                 .collect();
             let window = if !*accumulate || runs == 1 { runs } else { 0 };
+            // Both subgroup tilings run the same backward-data kernels.
             let (want_uniform, want_grouped) = match (t, lanes) {
-                (S2Tiling::Uniform, _) | (S2Tiling::Subgroup, None) => (window, 0),
-                (S2Tiling::Subgroup, Some(l)) => {
+                (S2Tiling::Uniform, _) => (window, 0),
+                (S2Tiling::Subgroup | S2Tiling::SubgroupTexels, None) => (window, 0),
+                (S2Tiling::Subgroup | S2Tiling::SubgroupTexels, Some(l)) => {
                     let suffix = format!("_s2sg{l}");
                     assert!(grouped.iter().all(|d| d.ends_with(&suffix)), "{grouped:?}");
                     groups += (window > 0) as usize;

@@ -90,13 +90,18 @@ fn texel_weight_gradient_falls_back_where_textures_are_too_small() {
         assert!(!label.contains("texel"), "{label}");
     }
     assert!(
-        got.iter().zip(&want).all(|(a, b)| a.to_bits() == b.to_bits()),
+        got.iter()
+            .zip(&want)
+            .all(|(a, b)| a.to_bits() == b.to_bits()),
         "the storage kernel's bits differ from the texel kernel's"
     );
     // A tensor of 6 floats is not whole texels.
     let odd = wide.tensor(&[6]).unwrap();
     let err = reslab::device::texels::check("dy", &odd, 8192).unwrap_err();
-    assert!(err.to_string().contains("dy: a tensor of 6 floats"), "{err}");
+    assert!(
+        err.to_string().contains("dy: a tensor of 6 floats"),
+        "{err}"
+    );
 }
 
 /// A 1-D pass over more invocations than one grid dimension allows is split

@@ -1,0 +1,148 @@
+// The bodies of conv2d_forward_subgroup.wgsl's kernels (see there), over the
+// importing module's `input_vec` (shared/conv_tile.wgsl): the input from a
+// storage buffer there, as texels in conv2d_forward_texel_subgroup.wgsl.
+// Only for modules validated with subgroups (*_subgroup.wgsl); needs
+// shared/conv_tile.wgsl, conv_uniform.wgsl and lanes.wgsl imported first.
+
+// An invocation's place: its tile (`ok` false past the last one, whose place
+// it then takes), its position k in its group and the subgroup lane of the
+// group's first.
+struct Lane {
+    t: Tile, k: u32, first: u32,
+}
+
+// Tiles of `rows` output rows, workgroups of `wg` invocations.
+fn lane_of(wid: vec3<u32>, nwg: vec3<u32>, sid: u32, sl: u32, size: u32, l: u32,
+           rows: u32, wg: u32) -> Lane {
+    let grp = group_of(sid, sl, size, l, wg);
+    let g = (wid.x + wid.z * nwg.x) * (wg / l) + grp.index;
+    let bands = (p.ho + rows - 1u) / rows;
+    let tiles = p.n * bands * p.tiles_x;
+    let ti = min(g, tiles - 1u);
+    var r: Lane;
+    r.k = grp.k;
+    r.first = grp.first;
+    r.t.ok = g < tiles;
+    r.t.ox0 = (ti % p.tiles_x) * 8u;
+    r.t.oy = ((ti / p.tiles_x) % bands) * rows;
+    r.t.n = ti / (p.tiles_x * bands);
+    r.t.co0 = (wid.y * l + r.k) * 8u;
+    r.t.add = false;
+    return r;
+}
+
+// The window of input row j of the group's 4-row tile.
+fn group_window(m: ptr<function, array<vec4<f32>, 9>>, j: u32, first: u32, l: u32) -> Window {
+    return window_of(group_vector(m, 3u * j, first, l), group_vector(m, 3u * j + 1u, first, l),
+                     group_vector(m, 3u * j + 2u, first, l));
+}
+
+fn r4sg(wid: vec3<u32>, nwg: vec3<u32>, sid: u32, sl: u32, size: u32, l: u32) {
+    let lane = lane_of(wid, nwg, sid, sl, size, l, 4u, WG_R4);
+    let t = lane.t;
+    var a0: Acc;
+    var a1: Acc;
+    var a2: Acc;
+    var a3: Acc;
+    if (p.flags & 2u) != 0u {
+        a0 = resume(t);
+        a1 = resume(down(t, 1u));
+        a2 = resume(down(t, 2u));
+        a3 = resume(down(t, 3u));
+    }
+    let next = p.pitch / 4u;
+    for (var ci = p.ci0; ci < p.ci0 + p.cn; ci++) {
+        let plane = (t.n * p.ci + ci) * p.hp;
+        let k0 = taps(ci, 0u, t.co0);
+        let k1 = taps(ci, 1u, t.co0);
+        let k2 = taps(ci, 2u, t.co0);
+        var m = own_vectors(((plane + t.oy) * p.pitch + t.ox0) / 4u, next, lane.k, l, 3u, 18u);
+        let f = lane.first;
+        r4_channel(&a0, &a1, &a2, &a3, k0, k1, k2,
+            group_window(&m, 0u, f, l), group_window(&m, 1u, f, l), group_window(&m, 2u, f, l),
+            group_window(&m, 3u, f, l), group_window(&m, 4u, f, l), group_window(&m, 5u, f, l));
+    }
+    if t.ok {
+        store4(a0, a1, a2, a3, t);
+    }
+}
+
+@compute @workgroup_size(WG_R4)
+fn conv2d_forward_tiled_s1_r4sg2(@builtin(workgroup_id) wid: vec3<u32>,
+      @builtin(num_workgroups) nwg: vec3<u32>,
+      @builtin(subgroup_id) sid: u32,
+      @builtin(subgroup_invocation_id) sl: u32,
+      @builtin(subgroup_size) size: u32) {
+    r4sg(wid, nwg, sid, sl, size, 2u);
+}
+
+@compute @workgroup_size(WG_R4)
+fn conv2d_forward_tiled_s1_r4sg4(@builtin(workgroup_id) wid: vec3<u32>,
+      @builtin(num_workgroups) nwg: vec3<u32>,
+      @builtin(subgroup_id) sid: u32,
+      @builtin(subgroup_invocation_id) sl: u32,
+      @builtin(subgroup_size) size: u32) {
+    r4sg(wid, nwg, sid, sl, size, 4u);
+}
+
+@compute @workgroup_size(WG_R4)
+fn conv2d_forward_tiled_s1_r4sg8(@builtin(workgroup_id) wid: vec3<u32>,
+      @builtin(num_workgroups) nwg: vec3<u32>,
+      @builtin(subgroup_id) sid: u32,
+      @builtin(subgroup_invocation_id) sl: u32,
+      @builtin(subgroup_size) size: u32) {
+    r4sg(wid, nwg, sid, sl, size, 8u);
+}
+
+// The stride-2 tile (one output row of 8 pixels; input rows 2·oy .. 2·oy + 2,
+// 5 vec4s each) for a group of l lanes, as conv2d_forward_tiled_s2u sums it.
+fn s2sg(wid: vec3<u32>, nwg: vec3<u32>, sid: u32, sl: u32, size: u32, l: u32) {
+    let lane = lane_of(wid, nwg, sid, sl, size, l, 1u, WG);
+    let t = lane.t;
+    var a: Acc;
+    if (p.flags & 2u) != 0u {
+        a = resume(t);
+    }
+    let next = p.pitch / 4u;
+    let f = lane.first;
+    for (var ci = p.ci0; ci < p.ci0 + p.cn; ci++) {
+        let plane = (t.n * p.ci + ci) * p.hp;
+        var m = own_vectors(((plane + 2u * t.oy) * p.pitch + 2u * t.ox0) / 4u, next, lane.k, l, 5u, 15u);
+        s2_row(&a, taps(ci, 0u, t.co0), group_vector(&m, 0u, f, l), group_vector(&m, 1u, f, l),
+               group_vector(&m, 2u, f, l), group_vector(&m, 3u, f, l), group_vector(&m, 4u, f, l));
+        s2_row(&a, taps(ci, 1u, t.co0), group_vector(&m, 5u, f, l), group_vector(&m, 6u, f, l),
+               group_vector(&m, 7u, f, l), group_vector(&m, 8u, f, l), group_vector(&m, 9u, f, l));
+        s2_row(&a, taps(ci, 2u, t.co0), group_vector(&m, 10u, f, l), group_vector(&m, 11u, f, l),
+               group_vector(&m, 12u, f, l), group_vector(&m, 13u, f, l), group_vector(&m, 14u, f, l));
+    }
+    if t.ok {
+        store(a, t);
+    }
+}
+
+@compute @workgroup_size(WG)
+fn conv2d_forward_tiled_s2sg2(@builtin(workgroup_id) wid: vec3<u32>,
+      @builtin(num_workgroups) nwg: vec3<u32>,
+      @builtin(subgroup_id) sid: u32,
+      @builtin(subgroup_invocation_id) sl: u32,
+      @builtin(subgroup_size) size: u32) {
+    s2sg(wid, nwg, sid, sl, size, 2u);
+}
+
+@compute @workgroup_size(WG)
+fn conv2d_forward_tiled_s2sg4(@builtin(workgroup_id) wid: vec3<u32>,
+      @builtin(num_workgroups) nwg: vec3<u32>,
+      @builtin(subgroup_id) sid: u32,
+      @builtin(subgroup_invocation_id) sl: u32,
+      @builtin(subgroup_size) size: u32) {
+    s2sg(wid, nwg, sid, sl, size, 4u);
+}
+
+@compute @workgroup_size(WG)
+fn conv2d_forward_tiled_s2sg8(@builtin(workgroup_id) wid: vec3<u32>,
+      @builtin(num_workgroups) nwg: vec3<u32>,
+      @builtin(subgroup_id) sid: u32,
+      @builtin(subgroup_invocation_id) sl: u32,
+      @builtin(subgroup_size) size: u32) {
+    s2sg(wid, nwg, sid, sl, size, 8u);
+}
