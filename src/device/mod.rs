@@ -4,6 +4,7 @@
 //! ([`readback`]). It knows nothing of kernels or models.
 
 pub mod buffer;
+pub mod pipelines;
 pub mod profile;
 pub mod readback;
 pub mod texels;
@@ -15,6 +16,7 @@ use std::sync::{Arc, Mutex};
 use serde::Serialize;
 
 pub use buffer::{BufferPool, PoolStats, Tensor, numel};
+pub use pipelines::Pipeline;
 pub use profile::LimitProfile;
 pub use texels::{TexelCopy, Texels};
 
@@ -84,7 +86,9 @@ struct Shared {
     features: wgpu::Features,
     errors: Arc<Mutex<Vec<String>>>,
     modules: Mutex<HashMap<&'static str, wgpu::ShaderModule>>,
-    pipelines: Mutex<HashMap<PipelineKey, Arc<wgpu::ComputePipeline>>>,
+    /// Each kernel's pipeline (made by `compiler`) and bind group layout.
+    pipelines: Mutex<PipelineCache>,
+    compiler: pipelines::Compiler,
     pool: BufferPool,
     /// Bound where a kernel's optional tensor is absent (bias, residual), one
     /// per binding slot so that one dispatch never binds the same buffer both
@@ -98,6 +102,9 @@ struct Shared {
     /// This adapter's table of the tuning file, read when first asked.
     tuning: Mutex<Option<tuning::Table>>,
 }
+
+/// Each kernel's pipeline and bind group layout.
+type PipelineCache = HashMap<PipelineKey, (Pipeline, Arc<wgpu::BindGroupLayout>)>;
 
 /// What poison mode fills buffers with: a quiet NaN in every f32.
 const POISON: [u8; 4] = 0x7fc0_0000u32.to_le_bytes();
@@ -238,6 +245,7 @@ impl Gpu {
             })
             .collect();
         let pool = BufferPool::new(device.clone());
+        let compiler = pipelines::Compiler::new(&device, info.backend, errors.clone());
         Gpu {
             shared: Arc::new(Shared {
                 device,
@@ -248,6 +256,7 @@ impl Gpu {
                 errors,
                 modules: Mutex::new(HashMap::new()),
                 pipelines: Mutex::new(HashMap::new()),
+                compiler,
                 pool,
                 dummies,
                 texels: Mutex::new(vec![None; MAX_BINDINGS]),
@@ -404,47 +413,64 @@ impl Gpu {
         Err(Error::Wgpu(msg))
     }
 
-    /// The compute pipeline of `key`, created once and cached; `source` gives
-    /// the module's WGSL the first time the module is needed.
+    /// The compute pipeline of `key` with the bind group layout `entries`
+    /// (binding 0 and up), and that layout: the layout at once, the pipeline
+    /// as it is made on the compile threads (see [`pipelines`]); both made
+    /// once and cached. `source` gives the module's WGSL the first time the
+    /// module is needed.
     pub fn pipeline(
         &self,
         key: PipelineKey,
         source: impl FnOnce() -> Result<String>,
-    ) -> Result<Arc<wgpu::ComputePipeline>> {
+        entries: &[wgpu::BindGroupLayoutEntry],
+    ) -> Result<(Pipeline, Arc<wgpu::BindGroupLayout>)> {
         if let Some(p) = self.lock_pipelines()?.get(&key) {
             return Ok(p.clone());
         }
         let module = self.module(key.module, source)?;
-        let scope = self
-            .shared
-            .device
-            .push_error_scope(wgpu::ErrorFilter::Validation);
+        let device = &self.shared.device;
         let label = format!("{}:{}", key.module, key.entry);
-        let pipeline =
-            self.shared
-                .device
-                .create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
-                    label: Some(&label),
-                    layout: None,
-                    module: &module,
-                    entry_point: Some(key.entry),
-                    compilation_options: wgpu::PipelineCompilationOptions {
-                        constants: &[],
-                        zero_initialize_workgroup_memory: false,
-                    },
-                    cache: None,
-                });
+        let scope = device.push_error_scope(wgpu::ErrorFilter::Validation);
+        let bgl = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+            label: Some(&label),
+            entries,
+        });
+        let layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
+            label: Some(&label),
+            bind_group_layouts: &[Some(&bgl)],
+            immediate_size: 0,
+        });
         if let Some(e) = pollster::block_on(scope.pop()) {
-            return Err(Error::Wgpu(format!("pipeline {label}: {e}")));
+            return Err(Error::Wgpu(format!("layout of {label}: {e}")));
         }
-        let pipeline = Arc::new(pipeline);
-        self.lock_pipelines()?.insert(key, pipeline.clone());
-        Ok(pipeline)
+        let pipeline = self.shared.compiler.request(
+            device,
+            &self.shared.errors,
+            module,
+            layout,
+            key.entry,
+            label,
+        );
+        let made = (pipeline, Arc::new(bgl));
+        self.lock_pipelines()?.insert(key, made.clone());
+        Ok(made)
     }
 
-    fn lock_pipelines(
-        &self,
-    ) -> Result<std::sync::MutexGuard<'_, HashMap<PipelineKey, Arc<wgpu::ComputePipeline>>>> {
+    /// Waits for every pipeline asked for so far; the first that failed, as
+    /// an error.
+    pub fn pipelines_ready(&self) -> Result<()> {
+        let all: Vec<Pipeline> = self
+            .lock_pipelines()?
+            .values()
+            .map(|(p, _)| p.clone())
+            .collect();
+        for p in all {
+            p.ready().map_err(Error::Wgpu)?;
+        }
+        Ok(())
+    }
+
+    fn lock_pipelines(&self) -> Result<std::sync::MutexGuard<'_, PipelineCache>> {
         self.shared
             .pipelines
             .lock()

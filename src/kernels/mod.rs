@@ -22,11 +22,9 @@ pub mod shaders;
 pub mod shortcut;
 pub mod table;
 
-use std::sync::Arc;
-
 use wgpu::util::DeviceExt;
 
-use crate::device::{Gpu, PipelineKey};
+use crate::device::{Gpu, Pipeline, PipelineKey};
 use crate::device::{Tensor, TexelCopy, texels};
 use crate::error::{Error, Result};
 use table::{Binding, Kernel, Params};
@@ -34,7 +32,7 @@ use table::{Binding, Kernel, Params};
 /// A prepared launch of one compute pass.
 pub struct Dispatch {
     label: String,
-    pipeline: Arc<wgpu::ComputePipeline>,
+    pipeline: Pipeline,
     bind_group: wgpu::BindGroup,
     params: wgpu::Buffer,
     workgroups: [u32; 3],
@@ -62,12 +60,18 @@ impl Dispatch {
             .write_buffer(&self.params, 0, bytemuck::bytes_of(params));
     }
 
+    /// Records the dispatch, waiting for its pipeline to be made; one whose
+    /// pipeline failed records nothing (the failure is in the device's error
+    /// log, which [`Gpu::check`] reports).
     pub fn record(&self, pass: &mut wgpu::ComputePass<'_>) {
         let [x, y, z] = self.workgroups;
+        let Some(pipeline) = self.pipeline.wait() else {
+            return;
+        };
         if x == 0 || y == 0 || z == 0 {
             return;
         }
-        pass.set_pipeline(&self.pipeline);
+        pass.set_pipeline(pipeline);
         pass.set_bind_group(0, &self.bind_group, &[]);
         pass.dispatch_workgroups(x, y, z);
     }
@@ -273,7 +277,7 @@ pub(crate) fn prepare<P: Params>(
         module: k.module.name,
         entry: k.entry,
     };
-    let pipeline = gpu.pipeline(key, || k.module.wgsl())?;
+    let (pipeline, layout) = gpu.pipeline(key, || k.module.wgsl(), &layout_entries(k.bindings))?;
     let params = gpu
         .device()
         .create_buffer_init(&wgpu::util::BufferInitDescriptor {
@@ -320,7 +324,7 @@ pub(crate) fn prepare<P: Params>(
     }
     let bind_group = gpu.device().create_bind_group(&wgpu::BindGroupDescriptor {
         label: Some(&label),
-        layout: &pipeline.get_bind_group_layout(0),
+        layout: &layout,
         entries: &entries,
     });
     Ok(Dispatch {
@@ -332,6 +336,44 @@ pub(crate) fn prepare<P: Params>(
         copies: copies.into_iter().map(|(_, c)| c).collect(),
         _bound: tensors.iter().flatten().map(|t| (*t).clone()).collect(),
     })
+}
+
+/// The bind group layout of a kernel with `bindings` (1..; 0 is the
+/// parameter block), as the table declares them (`tests/kernels.rs` checks
+/// the table against each entry point's WGSL).
+fn layout_entries(bindings: &[Binding]) -> Vec<wgpu::BindGroupLayoutEntry> {
+    let buffer = |ty| wgpu::BindingType::Buffer {
+        ty,
+        has_dynamic_offset: false,
+        min_binding_size: None,
+    };
+    let storage = |read_only| buffer(wgpu::BufferBindingType::Storage { read_only });
+    let entry = |binding: usize, ty| wgpu::BindGroupLayoutEntry {
+        binding: binding as u32,
+        visibility: wgpu::ShaderStages::COMPUTE,
+        ty,
+        count: None,
+    };
+    let mut entries = vec![entry(0, buffer(wgpu::BufferBindingType::Uniform))];
+    for (i, b) in bindings.iter().enumerate() {
+        let ty = match b {
+            Binding::Read => storage(true),
+            Binding::Write => storage(false),
+            Binding::Uniform => buffer(wgpu::BufferBindingType::Uniform),
+            Binding::Texels => wgpu::BindingType::Texture {
+                sample_type: wgpu::TextureSampleType::Float { filterable: false },
+                view_dimension: wgpu::TextureViewDimension::D2,
+                multisampled: false,
+            },
+            Binding::Image => wgpu::BindingType::StorageTexture {
+                access: wgpu::StorageTextureAccess::WriteOnly,
+                format: table::IMAGE_FORMAT,
+                view_dimension: wgpu::TextureViewDimension::D2,
+            },
+        };
+        entries.push(entry(i + 1, ty));
+    }
+    entries
 }
 
 /// A [`Binding::Uniform`] tensor: exactly the window's size, within the

@@ -23,7 +23,7 @@ pub enum Binding {
     Read,
     /// A storage buffer the kernel writes (and may read).
     Write,
-    /// A write-only storage texture (the colormap's picture).
+    /// A write-only storage texture of [`IMAGE_FORMAT`] (the colormap's picture).
     Image,
     /// A uniform buffer of [`UNIFORM_WINDOW_BYTES`]: a window of a tensor's
     /// buffer that every invocation reads alike (weights a CPU driver then
@@ -34,6 +34,9 @@ pub enum Binding {
     /// ([`crate::device::Texels`]) first. Its kernels have a variant.
     Texels,
 }
+
+/// The format of every [`Binding::Image`].
+pub const IMAGE_FORMAT: wgpu::TextureFormat = wgpu::TextureFormat::Rgba8Unorm;
 
 /// The size of every [`Binding::Uniform`]: 64 KiB, WebGPU's default
 /// `max_uniform_buffer_binding_size` (a kernel with one does not fit

@@ -434,6 +434,8 @@ impl Plan {
             plan.sgd = Some((parts, cfg));
         }
         plan.program = prog;
+        // The pipelines were made on other threads while the plan recorded.
+        gpu.pipelines_ready()?;
         gpu.check()?;
         Ok(plan)
     }

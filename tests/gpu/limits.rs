@@ -214,3 +214,43 @@ fn every_limit_profile_trains_alike_and_a_device_below_them_is_refused() {
         "{e}"
     );
 }
+
+/// Pipelines are made on the device's compile threads while a plan records;
+/// one that cannot be made (here: a layout that disagrees with its shader)
+/// is an error naming it, from `pipelines_ready` and from `check`, and its
+/// dispatches record nothing.
+#[test]
+fn a_pipeline_that_cannot_be_made_is_a_clear_error() {
+    use reslab::device::PipelineKey;
+    let gpu = Gpu::new().expect("device");
+    let key = PipelineKey {
+        module: "bench_fma.wgsl",
+        entry: "bench_fma",
+    };
+    let uniform = |binding| wgpu::BindGroupLayoutEntry {
+        binding,
+        visibility: wgpu::ShaderStages::COMPUTE,
+        ty: wgpu::BindingType::Buffer {
+            ty: wgpu::BufferBindingType::Uniform,
+            has_dynamic_offset: false,
+            min_binding_size: None,
+        },
+        count: None,
+    };
+    // bench_fma writes a storage buffer at binding 1: declared a uniform here.
+    let source = || reslab::kernels::shaders::BENCH_FMA.wgsl();
+    let (pipeline, _) = gpu
+        .pipeline(key, source, &[uniform(0), uniform(1)])
+        .unwrap();
+    let err = gpu
+        .pipelines_ready()
+        .expect_err("a pipeline against its shader");
+    assert!(
+        err.to_string()
+            .contains("pipeline bench_fma.wgsl:bench_fma"),
+        "{err}"
+    );
+    assert!(pipeline.wait().is_none());
+    let logged = gpu.check().expect_err("the failure is in the error log");
+    assert!(logged.to_string().contains("bench_fma"), "{logged}");
+}

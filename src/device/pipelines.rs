@@ -1,0 +1,161 @@
+//! Compute pipelines created on threads of their own. A driver compiles a
+//! pipeline's shader when it is created (lavapipe: LLVM, up to half a second
+//! for a large tile kernel), so a plan that needs thirty of them would wait
+//! seconds if it made them one by one as it records. Here a request returns
+//! at once with a [`Pipeline`] to be filled by the first free worker (as many
+//! as the machine has cores), and bind groups are made meanwhile from the
+//! kernel's explicit layout; whoever records the dispatch waits for it.
+
+use std::sync::mpsc::{Receiver, Sender, channel};
+use std::sync::{Arc, Mutex, OnceLock};
+
+/// A pipeline being created, or made, or failed (the message also went to
+/// the device's error log, which [`super::Gpu::check`] reports).
+#[derive(Clone, Debug)]
+pub struct Pipeline {
+    slot: Arc<OnceLock<Result<wgpu::ComputePipeline, String>>>,
+}
+
+impl Pipeline {
+    /// Blocks until the pipeline is made; `None` if it failed.
+    pub fn wait(&self) -> Option<&wgpu::ComputePipeline> {
+        self.slot.wait().as_ref().ok()
+    }
+
+    /// Blocks until the pipeline is made; its error if it failed.
+    pub fn ready(&self) -> std::result::Result<(), String> {
+        self.slot.wait().as_ref().map(|_| ()).map_err(Clone::clone)
+    }
+}
+
+struct Job {
+    module: wgpu::ShaderModule,
+    layout: wgpu::PipelineLayout,
+    entry: &'static str,
+    label: String,
+    slot: Arc<OnceLock<Result<wgpu::ComputePipeline, String>>>,
+}
+
+/// The workers and their queue of jobs. Dropping it ends the workers once
+/// the queue is empty and waits for them, so that the device's last handle
+/// is dropped by the thread that drops the compiler (a device torn down on
+/// another thread while the process exits crashed lavapipe).
+pub(crate) struct Compiler {
+    jobs: Mutex<Option<Sender<Job>>>,
+    workers: Vec<std::thread::JoinHandle<()>>,
+}
+
+impl Drop for Compiler {
+    fn drop(&mut self) {
+        if let Ok(mut jobs) = self.jobs.lock() {
+            jobs.take();
+        }
+        for w in self.workers.drain(..) {
+            let _ = w.join();
+        }
+    }
+}
+
+impl Compiler {
+    /// A compiler with a worker per core; none on `backend` GL, whose one
+    /// context is locked while a program compiles (so workers gain nothing
+    /// there, and a long compile made other threads' waits for the context
+    /// time out), where `request` makes each pipeline itself.
+    pub(crate) fn new(
+        device: &wgpu::Device,
+        backend: wgpu::Backend,
+        errors: Arc<Mutex<Vec<String>>>,
+    ) -> Compiler {
+        let (tx, rx) = channel::<Job>();
+        let rx = Arc::new(Mutex::new(rx));
+        let n = match backend {
+            wgpu::Backend::Gl => 0,
+            _ => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        };
+        // A worker that cannot start leaves the others; with none, jobs are
+        // made by `request` itself (see there).
+        let workers = (0..n)
+            .filter_map(|i| {
+                let (device, rx, errors) = (device.clone(), rx.clone(), errors.clone());
+                std::thread::Builder::new()
+                    .name(format!("reslab-pipelines-{i}"))
+                    .spawn(move || work(&device, &rx, &errors))
+                    .ok()
+            })
+            .collect::<Vec<_>>();
+        let tx = (!workers.is_empty()).then_some(tx);
+        Compiler {
+            jobs: Mutex::new(tx),
+            workers,
+        }
+    }
+
+    /// Queues the creation of `entry` of `module` with `layout`.
+    pub(crate) fn request(
+        &self,
+        device: &wgpu::Device,
+        errors: &Mutex<Vec<String>>,
+        module: wgpu::ShaderModule,
+        layout: wgpu::PipelineLayout,
+        entry: &'static str,
+        label: String,
+    ) -> Pipeline {
+        let slot = Arc::new(OnceLock::new());
+        let job = Job {
+            module,
+            layout,
+            entry,
+            label,
+            slot: slot.clone(),
+        };
+        let sent = match self.jobs.lock().as_deref() {
+            Ok(Some(tx)) => tx.send(job).map_err(|e| e.0),
+            _ => Err(job),
+        };
+        // No worker to take it: make it here.
+        if let Err(job) = sent {
+            make(device, &job, errors);
+        }
+        Pipeline { slot }
+    }
+}
+
+fn work(device: &wgpu::Device, rx: &Mutex<Receiver<Job>>, errors: &Mutex<Vec<String>>) {
+    loop {
+        let job = match rx.lock() {
+            Ok(rx) => rx.recv(),
+            Err(_) => return,
+        };
+        match job {
+            Ok(job) => make(device, &job, errors),
+            Err(_) => return, // the compiler is gone
+        }
+    }
+}
+
+/// Creates the job's pipeline (error scopes are per thread) and fills its slot.
+fn make(device: &wgpu::Device, job: &Job, errors: &Mutex<Vec<String>>) {
+    let scope = device.push_error_scope(wgpu::ErrorFilter::Validation);
+    let pipeline = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+        label: Some(&job.label),
+        layout: Some(&job.layout),
+        module: &job.module,
+        entry_point: Some(job.entry),
+        compilation_options: wgpu::PipelineCompilationOptions {
+            constants: &[],
+            zero_initialize_workgroup_memory: false,
+        },
+        cache: None,
+    });
+    let result = match pollster::block_on(scope.pop()) {
+        None => Ok(pipeline),
+        Some(e) => {
+            let msg = format!("pipeline {}: {e}", job.label);
+            if let Ok(mut v) = errors.lock() {
+                v.push(msg.clone());
+            }
+            Err(msg)
+        }
+    };
+    let _ = job.slot.set(result);
+}
