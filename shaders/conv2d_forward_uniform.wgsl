@@ -26,6 +26,7 @@
 
 #import conv_tile
 #import conv_uniform
+#import conv_runs
 
 @group(0) @binding(0) var<uniform> p: TiledParams;
 @group(0) @binding(1) var<storage, read_write> y: array<f32>;
@@ -35,44 +36,4 @@
 
 fn input_vec(i: u32) -> vec4<f32> {
     return xp[i];
-}
-
-// The stride-2 pass (one row of 8x8 tiles) with the same uniform weights and
-// runs of input channels: the same bits as conv2d_forward_tiled_s2.
-@compute @workgroup_size(WG)
-fn conv2d_forward_tiled_s2u(@builtin(global_invocation_id) gid: vec3<u32>,
-      @builtin(workgroup_id) wid: vec3<u32>,
-      @builtin(num_workgroups) nwg: vec3<u32>) {
-    let t = tile(gid, wid, nwg, false);
-    if !t.ok {
-        return;
-    }
-    var a: Acc;
-    if (p.flags & 2u) != 0u {
-        a = resume(t);
-    }
-    s2_sum(&a, t, p.ci0, p.ci0 + p.cn);
-    store(a, t);
-}
-
-@compute @workgroup_size(WG_R4)
-fn conv2d_forward_tiled_s1_r4u(@builtin(global_invocation_id) gid: vec3<u32>,
-      @builtin(workgroup_id) wid: vec3<u32>,
-      @builtin(num_workgroups) nwg: vec3<u32>) {
-    let t = tile_of(gid, wid, nwg, WG_R4, 4u, false);
-    if !t.ok {
-        return;
-    }
-    var a0: Acc;
-    var a1: Acc;
-    var a2: Acc;
-    var a3: Acc;
-    if (p.flags & 2u) != 0u {
-        a0 = resume(t);
-        a1 = resume(down(t, 1u));
-        a2 = resume(down(t, 2u));
-        a3 = resume(down(t, 3u));
-    }
-    r4_sum(&a0, &a1, &a2, &a3, t, p.ci0, p.ci0 + p.cn);
-    store4(a0, a1, a2, a3, t);
 }

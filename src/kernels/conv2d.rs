@@ -633,8 +633,9 @@ pub enum Tiling {
     Rows4Subgroup,
     /// `Rows4Subgroup` reading the input as texels
     /// ([`Binding::Texels`](table::Binding::Texels)), copied into a texture
-    /// before each pass. `Rows4Subgroup` where the input is too large for the
-    /// device's textures.
+    /// before each pass; where lanes cannot form groups, `Rows4Uniform`
+    /// reading texels. The storage kernels where the input is too large for
+    /// the device's textures.
     Rows4SubgroupTexels,
 }
 
@@ -677,6 +678,11 @@ impl Tiling {
                 };
                 (k, Rows4Subgroup, l)
             }
+            (Rows4SubgroupTexels, false, None) if texels => (
+                &table::CONV2D_FORWARD_TILED_S1_R4U_TEX,
+                Rows4SubgroupTexels,
+                1,
+            ),
             (Rows4Uniform | Rows4Subgroup | Rows4SubgroupTexels, false, _) => {
                 (&table::CONV2D_FORWARD_TILED_S1_R4U, Rows4Uniform, 1)
             }
@@ -698,9 +704,9 @@ impl Tiling {
 /// that its input rows shared by groups of lanes as [`Tiling::Rows4Subgroup`]
 /// (uniform where that cannot run). The same bits every way; the tuning table
 /// chooses, else [`default_variant`] (CPU adapters: subgroups). A pass that
-/// adds to its output reads storage. `SubgroupTexels` is `Subgroup` reading
-/// the input as texels (`Subgroup` where it is too large for the device's
-/// textures). The stride-2 backward-data pass follows its conv's choice, with
+/// adds to its output reads storage. `SubgroupTexels` is `Subgroup` (or,
+/// where lanes cannot form groups, `Uniform`) reading the input as texels
+/// (the storage kernel where it is too large for the device's textures). The stride-2 backward-data pass follows its conv's choice, with
 /// its dy shared by groups of lanes over runs of input channels for
 /// `Subgroup` and `SubgroupTexels`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -1323,6 +1329,9 @@ fn forward_tiled(
                         _ => &table::CONV2D_FORWARD_TILED_S2SG2,
                     };
                     (k, 1, storage, l)
+                }
+                (SubgroupTexels, None) if texels => {
+                    (&table::CONV2D_FORWARD_TILED_S2U_TEX, 1, storage, 1)
                 }
                 (Uniform | Subgroup | SubgroupTexels, _) => {
                     (&table::CONV2D_FORWARD_TILED_S2U, 1, storage, 1)

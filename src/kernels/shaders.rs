@@ -54,6 +54,7 @@ modules! {
     CONV2D_FORWARD_TILED = "conv2d_forward_tiled.wgsl";
     CONV2D_FORWARD_UNIFORM = "conv2d_forward_uniform.wgsl";
     CONV2D_FORWARD_SUBGROUP = "conv2d_forward_subgroup.wgsl";
+    CONV2D_FORWARD_TEXEL = "conv2d_forward_texel.wgsl";
     CONV2D_FORWARD_TEXEL_SUBGROUP = "conv2d_forward_texel_subgroup.wgsl";
     CONV2D_TILED_PREPARE = "conv2d_tiled_prepare.wgsl";
     ELEMENTWISE = "elementwise.wgsl";
@@ -68,6 +69,10 @@ modules! {
 /// The files of `shaders/shared/`, by the name an import gives.
 pub static SHARED: &[(&str, &str)] = &[
     ("bn", include_str!("../../shaders/shared/bn.wgsl")),
+    (
+        "conv_runs",
+        include_str!("../../shaders/shared/conv_runs.wgsl"),
+    ),
     (
         "conv_s2_data",
         include_str!("../../shaders/shared/conv_s2_data.wgsl"),

@@ -379,6 +379,8 @@ table! {
     CONV2D_FORWARD_TILED_S2SG2_TEX: conv2d::TiledParams = CONV2D_FORWARD_TEXEL_SUBGROUP::"conv2d_forward_tiled_s2sg2", [64, 1, 1], [Write, Texels, Uniform, Read];
     CONV2D_FORWARD_TILED_S2SG4_TEX: conv2d::TiledParams = CONV2D_FORWARD_TEXEL_SUBGROUP::"conv2d_forward_tiled_s2sg4", [64, 1, 1], [Write, Texels, Uniform, Read];
     CONV2D_FORWARD_TILED_S2SG8_TEX: conv2d::TiledParams = CONV2D_FORWARD_TEXEL_SUBGROUP::"conv2d_forward_tiled_s2sg8", [64, 1, 1], [Write, Texels, Uniform, Read];
+    CONV2D_FORWARD_TILED_S1_R4U_TEX: conv2d::TiledParams = CONV2D_FORWARD_TEXEL::"conv2d_forward_tiled_s1_r4u", [32, 1, 1], [Write, Texels, Uniform, Read];
+    CONV2D_FORWARD_TILED_S2U_TEX: conv2d::TiledParams = CONV2D_FORWARD_TEXEL::"conv2d_forward_tiled_s2u", [64, 1, 1], [Write, Texels, Uniform, Read];
     CONV2D_FORWARD_TILED_S2U: conv2d::TiledParams = CONV2D_FORWARD_UNIFORM::"conv2d_forward_tiled_s2u", [64, 1, 1], [Write, Read, Uniform, Read];
     CONV2D_FORWARD_TILED_S2: conv2d::TiledParams = CONV2D_FORWARD_TILED::"conv2d_forward_tiled_s2", [64, 1, 1], [Write, Read, Read, Read];
     CONV2D_FORWARD_TILED_S2_ADD: conv2d::TiledParams = CONV2D_FORWARD_TILED::"conv2d_forward_tiled_s2_add", [64, 1, 1], [Write, Read, Read, Read];
