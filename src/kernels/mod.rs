@@ -77,7 +77,8 @@ impl Dispatch {
     }
 }
 
-/// An ordered list of dispatches, recorded into one compute pass.
+/// An ordered list of dispatches, recorded into one compute pass (or
+/// several, split where a dispatch's texel copies go).
 #[derive(Default)]
 pub struct Program {
     pub dispatches: Vec<Dispatch>,

@@ -1,8 +1,9 @@
 //! A graph prepared to run on the GPU for one batch size: every activation,
 //! gradient and scratch tensor allocated, every dispatch prepared (pipelines
 //! cached, bind groups built once). A training step then records the whole
-//! forward pass, loss, backward pass and SGD update into one compute pass and
-//! one submission, and allocates nothing.
+//! forward pass, loss, backward pass and SGD update into one submission (one
+//! compute pass, or several where texel copies go between them), and
+//! allocates nothing.
 
 use std::collections::{BTreeSet, HashMap};
 
