@@ -126,9 +126,19 @@ fn work(device: &wgpu::Device, rx: &Mutex<Receiver<Job>>, errors: &Mutex<Vec<Str
             Ok(rx) => rx.recv(),
             Err(_) => return,
         };
-        match job {
-            Ok(job) => make(device, &job, errors),
-            Err(_) => return, // the compiler is gone
+        let Ok(job) = job else {
+            return; // the compiler is gone
+        };
+        // A panic inside the driver or wgpu must not leave the slot empty
+        // (its dispatches would wait for ever): it becomes the job's error.
+        let made =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| make(device, &job, errors)));
+        if made.is_err() {
+            let msg = format!("pipeline {}: its creation panicked", job.label);
+            if let Ok(mut v) = errors.lock() {
+                v.push(msg.clone());
+            }
+            let _ = job.slot.set(Err(msg));
         }
     }
 }

@@ -16,7 +16,8 @@ use crate::model::plan::Mode;
 pub struct MemoryNeed {
     pub batch: usize,
     /// Device buffers: activations, the convolutions' padded copies, gradient
-    /// scratch, parameters (with gradients and momentum when training).
+    /// scratch, parameters (with gradients and momentum when training), and
+    /// the textures convolutions read their inputs through.
     pub device: u64,
     /// Host memory besides the device's: input batches in flight.
     pub host: u64,
@@ -171,6 +172,13 @@ impl MemoryNeed {
                 }
                 _ => {}
             }
+        }
+        // The textures convolutions read their inputs through (one per
+        // binding slot, device::texels, as large as the largest input read
+        // there): the padded input, and in the weight gradient dy and the
+        // padded input again.
+        for _ in 0..if backward { 2 } else { 1 } {
+            t.add(largest_pad, || "a texture of texels".into())?;
         }
         if backward {
             // Gradients of activations live in scratch tensors reused by
