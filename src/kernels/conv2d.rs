@@ -706,8 +706,9 @@ impl Tiling {
 /// chooses, else [`default_variant`] (CPU adapters: subgroups). A pass that
 /// adds to its output reads storage. `SubgroupTexels` is `Subgroup` (or,
 /// where lanes cannot form groups, `Uniform`) reading the input as texels
-/// (the storage kernel where it is too large for the device's textures). The stride-2 backward-data pass follows its conv's choice, with
-/// its dy shared by groups of lanes over runs of input channels for
+/// (the storage kernel where it is too large for the device's textures).
+/// The stride-2 backward-data pass follows its conv's choice, with its dy
+/// (from storage) shared by groups of lanes over runs of input channels for
 /// `Subgroup` and `SubgroupTexels`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum S2Tiling {
@@ -877,8 +878,8 @@ pub fn default_variant<V: Variant>(gpu: &Gpu) -> V {
 /// gradient sums for: 4, or 8 (twice the sums per load, which CPU adapters
 /// run faster), or 8 or 16 with dy shared through the subgroup (one load per
 /// lane where the others load each of the 8 vectors in every lane; 16: twice
-/// the sums per input row loaded), the last also with dy and the input read
-/// as texels. All sum every weight in the same order: the same bits.
+/// the sums per input row loaded), the last two those with dy and the input
+/// read as texels. All sum every weight in the same order: the same bits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum WgradTiling {
     Channels4,
