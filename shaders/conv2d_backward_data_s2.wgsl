@@ -21,10 +21,15 @@
 
 #import conv_s2_data
 
+@group(0) @binding(2) var<storage, read> dyp: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read> wt: array<vec4<f32>>;
 
 fn weight(i: u32) -> vec4<f32> {
     return wt[i];
+}
+
+fn input_vec(i: u32) -> vec4<f32> {
+    return dyp[i];
 }
 
 @compute @workgroup_size(WG)

@@ -1,7 +1,8 @@
 // The stride-2 backward-data pass of conv2d_backward_data_s2.wgsl, shared with
 // conv2d_backward_data_uniform.wgsl: the parameter block, the tile and its
 // stores, and the sum over a run of output channels. The importing module
-// declares `weight(i) -> vec4<f32>`, element i of the weight tiles as vec4.
+// binds dy (2) and declares `weight(i) -> vec4<f32>`, element i of the weight
+// tiles as vec4, and `input_vec(i)`, vec4 i of the padded dy.
 
 struct S2Params {
     n: u32, co: u32, ho: u32, wo: u32,
@@ -12,7 +13,6 @@ struct S2Params {
 
 @group(0) @binding(0) var<uniform> p: S2Params;
 @group(0) @binding(1) var<storage, read_write> dx: array<f32>;
-@group(0) @binding(2) var<storage, read> dyp: array<vec4<f32>>;
 
 const WG: u32 = 64u;
 
@@ -191,7 +191,7 @@ fn backward_data_s2(gid: vec3<u32>, wid: vec3<u32>) {
     for (var co = p.co0; co < p.co0 + p.cn; co++) {
         for (var ty = 0u; ty < taps_y(s); ty++) {
             let r = dy_row(s, co, s.m + ty);
-            data_row(&a, s, co, kernel_row(s, ty), dyp[r], dyp[r + 1u], dyp[r + 2u]);
+            data_row(&a, s, co, kernel_row(s, ty), input_vec(r), input_vec(r + 1u), input_vec(r + 2u));
         }
     }
     store_tile(s, a);

@@ -708,8 +708,8 @@ impl Tiling {
 /// where lanes cannot form groups, `Uniform`) reading the input as texels
 /// (the storage kernel where it is too large for the device's textures).
 /// The stride-2 backward-data pass follows its conv's choice, with its dy
-/// (from storage) shared by groups of lanes over runs of input channels for
-/// `Subgroup` and `SubgroupTexels`.
+/// shared by groups of lanes over runs of input channels for `Subgroup` and
+/// `SubgroupTexels` (read as texels there).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum S2Tiling {
     Storage,
@@ -1638,9 +1638,13 @@ pub fn conv2d_backward_data_tiled_s2_as(
             ],
         )
     };
-    // (The backward-data kernels read dy from storage for both subgroup tilings.)
+    // (With SubgroupTexels the grouped kernels read dy as texels.)
     let grouped = matches!(s2, S2Tiling::Subgroup | S2Tiling::SubgroupTexels);
+    let texels = s2 == S2Tiling::SubgroupTexels && texels_fit(gpu, &[dyp]);
     let (k, lanes) = match group_lanes(ci8).filter(|_| has_subgroups(gpu)) {
+        Some(8) if texels => (&table::CONV2D_BACKWARD_DATA_TILED_S2SG8_TEX, 8),
+        Some(4) if texels => (&table::CONV2D_BACKWARD_DATA_TILED_S2SG4_TEX, 4),
+        Some(l) if texels => (&table::CONV2D_BACKWARD_DATA_TILED_S2SG2_TEX, l),
         Some(8) if grouped => (&table::CONV2D_BACKWARD_DATA_TILED_S2SG8, 8),
         Some(4) if grouped => (&table::CONV2D_BACKWARD_DATA_TILED_S2SG4, 4),
         Some(l) if grouped => (&table::CONV2D_BACKWARD_DATA_TILED_S2SG2, l),

@@ -46,6 +46,7 @@ modules! {
     CONV2D_BACKWARD_DATA_S2 = "conv2d_backward_data_s2.wgsl";
     CONV2D_BACKWARD_DATA_UNIFORM = "conv2d_backward_data_uniform.wgsl";
     CONV2D_BACKWARD_DATA_SUBGROUP = "conv2d_backward_data_subgroup.wgsl";
+    CONV2D_BACKWARD_DATA_TEXEL_SUBGROUP = "conv2d_backward_data_texel_subgroup.wgsl";
     CONV2D_BACKWARD_WEIGHT = "conv2d_backward_weight.wgsl";
     CONV2D_BACKWARD_WEIGHT_TILED = "conv2d_backward_weight_tiled.wgsl";
     CONV2D_BACKWARD_WEIGHT_SUBGROUP = "conv2d_backward_weight_subgroup.wgsl";
@@ -72,6 +73,10 @@ pub static SHARED: &[(&str, &str)] = &[
     (
         "conv_runs",
         include_str!("../../shaders/shared/conv_runs.wgsl"),
+    ),
+    (
+        "conv_s2_lanes",
+        include_str!("../../shaders/shared/conv_s2_lanes.wgsl"),
     ),
     (
         "conv_s2_data",

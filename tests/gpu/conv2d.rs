@@ -998,7 +998,8 @@ fn conv2d_backward_data_stride2_weight_reads_agree_bit_for_bit() {
                 .filter(|l| l.contains("_s2sg"))
                 .collect();
             let window = if !*accumulate || runs == 1 { runs } else { 0 };
-            // Both subgroup tilings run the same backward-data kernels.
+            // Both subgroup tilings run the grouped backward-data kernels,
+            // SubgroupTexels reading dy as texels.
             let (want_uniform, want_grouped) = match (t, lanes) {
                 (S2Tiling::Uniform, _) => (window, 0),
                 (S2Tiling::Subgroup | S2Tiling::SubgroupTexels, None) => (window, 0),
@@ -1016,6 +1017,12 @@ fn conv2d_backward_data_stride2_weight_reads_agree_bit_for_bit() {
                 want_grouped,
                 "{t:?} {g:?} accumulate={accumulate}"
             );
+            let texel = texel_dispatches(&prog, "conv2d_backward_data_texel");
+            let want_texel = match t {
+                S2Tiling::SubgroupTexels => want_grouped,
+                _ => 0,
+            };
+            assert_eq!(texel, want_texel, "{t:?} {g:?} accumulate={accumulate}");
             prog.run(gpu).unwrap();
             let got = read(&tdx);
             assert_close(

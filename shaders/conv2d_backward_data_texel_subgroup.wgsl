@@ -1,0 +1,28 @@
+// conv2d_backward_data_subgroup.wgsl's kernels
+// (conv2d_backward_data_tiled_s2sg{2,4,8}) with the padded dy read as texels
+// (shared/texels.wgsl) instead of from a storage buffer: the launcher copies
+// it into a texture before each pass. The same sums in the same order: the
+// same bits.
+//
+// Bindings as conv2d_backward_data_subgroup.wgsl, but 2: dy as texels.
+// Dispatch as there.
+
+// (naga takes the subgroup built-ins without WGSL's `enable subgroups;`, which
+// it does not parse yet; wgpu creates this module only on devices with
+// Features::SUBGROUP.)
+
+#import conv_s2_data
+#import lanes
+#import conv_s2_lanes
+#import texels
+
+@group(0) @binding(2) var dyp_t: texture_2d<f32>;
+@group(0) @binding(3) var<uniform> wu: array<vec4<f32>, 4096>;
+
+fn weight(i: u32) -> vec4<f32> {
+    return wu[i - p.co0 * 9u * (p.ci8 / 4u)];
+}
+
+fn input_vec(i: u32) -> vec4<f32> {
+    return textureLoad(dyp_t, texel(i), 0);
+}
