@@ -45,10 +45,7 @@
 
 #import bn
 #import sum2
-
-const RELU: u32 = 1u;
-const WRITE_DRES: u32 = 2u;
-const ACCUMULATE_DRES: u32 = 4u;
+#import bn_backward4
 
 const WG: u32 = 128u;
 const LANES: u32 = 256u;
@@ -122,19 +119,6 @@ fn partial_sums(c: u32, s: u32, t: u32, mean: f32) {
 @group(0) @binding(2) var<storage, read> f_partials: array<f32>;
 @group(0) @binding(3) var<storage, read> f_saved: array<f32>;
 @group(0) @binding(4) var<storage, read> f_gamma: array<f32>;
-
-// The per-channel backward coefficients (a, k, b, mean, dgamma, dbeta) from
-// the channel's Σ g and Σ g·(x − mean) and its saved (mean, invstd).
-struct BackCoef {
-    a: f32, k: f32, b: f32, mean: f32, dgamma: f32, dbeta: f32,
-}
-
-fn back_coef(sg: f32, sgx: f32, mean: f32, invstd: f32, gamma: f32) -> BackCoef {
-    let dgamma = sgx * invstd;
-    let m = f32(p.n * p.hw);
-    let a = gamma * invstd;
-    return BackCoef(a, -a * invstd * dgamma / m, -a * sg / m, mean, dgamma, sg);
-}
 
 @compute @workgroup_size(64)
 fn bn_backward_finalize(@builtin(global_invocation_id) gid: vec3<u32>) {
@@ -265,43 +249,19 @@ fn bn_backward_partial4_saved(@builtin(workgroup_id) wid: vec3<u32>,
 @compute @workgroup_size(WG)
 fn bn_backward_partial4_tail(@builtin(workgroup_id) wid: vec3<u32>,
                              @builtin(local_invocation_index) t: u32) {
-    let c = wid.x;
-    partial_sums4(c, wid.y, t, r_saved[c]);
-    if wid.y == 0u && t == 0u {
-        let tail = p.c * p.chunks * 2u;
-        r_partials4[tail + c] = r_saved[c];
-        r_partials4[tail + p.c + c] = r_saved[p.c + c];
-        r_partials4[tail + 2u * p.c + c] = r_gamma[c];
-    }
+    partial4_tail(wid.x, wid.y, t);
 }
 
-fn partial_sums4(c: u32, s: u32, t: u32, mean: f32) {
-    let q = p.hw / 4u;
-    let relu = (p.flags & RELU) != 0u;
-    var a = 0.0;
-    var b = 0.0;
-    for (var lane = t; lane < LANES; lane += WG) {
-        var la = 0.0;
-        var lb = 0.0;
-        var it = chunk_start(s, lane, q);
-        for (var j = lane; j < it.m; j += LANES) {
-            let i = (it.n * p.c + c) * q + it.k;
-            it = advance(it);
-            var g = r_dout4[i];
-            if relu {
-                g = select(vec4<f32>(0.0), g, r_out4[i] > vec4<f32>(0.0));
-            }
-            la += g.x + g.y + g.z + g.w;
-            lb += dot(g, r_x4[i] - vec4<f32>(mean));
-        }
-        a += la;
-        b += lb;
-    }
-    let total = workgroup_sum2(t, a, b);
-    if t == 0u {
-        r_partials4[(c * p.chunks + s) * 2u] = total.x;
-        r_partials4[(c * p.chunks + s) * 2u + 1u] = total.y;
-    }
+fn sums_dout(i: u32) -> vec4<f32> {
+    return r_dout4[i];
+}
+
+fn sums_out(i: u32) -> vec4<f32> {
+    return r_out4[i];
+}
+
+fn sums_x(i: u32) -> vec4<f32> {
+    return r_x4[i];
 }
 
 @group(0) @binding(1) var<storage, read_write> d_dx4: array<vec4<f32>>;
@@ -325,11 +285,6 @@ fn backward4(i: u32, c: u32) -> vec4<f32> {
         d_dres4[i] = r;
     }
     return dx4(g, d_x4[i], d_bcoef4[c], d_bcoef4[p.c + c], d_bcoef4[2u * p.c + c], d_bcoef4[3u * p.c + c]);
-}
-
-// dx from the masked gradient g and x, with a channel's a, k, b and mean.
-fn dx4(g: vec4<f32>, x: vec4<f32>, a: f32, k: f32, b: f32, mean: f32) -> vec4<f32> {
-    return a * g + k * (x - vec4<f32>(mean)) + vec4<f32>(b);
 }
 
 @compute @workgroup_size(64)
@@ -469,11 +424,8 @@ fn bn_backward_apply_gated4(@builtin(global_invocation_id) gid: vec3<u32>,
 }
 
 // bn_backward_finalize_grads and bn_backward_apply_pad4 in one pass, after
-// bn_backward_partial4_tail: every invocation derives its channel's
-// coefficients from the chunks' sums and the tail's mean, invstd and gamma as
-// bn_backward_finalize_grads does (the same arithmetic), and the first row of
-// each channel's first plane writes dgamma and dbeta (dbeta at beta_at in
-// y_dgb). 8 storage buffers, WebGPU's default.
+// bn_backward_partial4_tail (shared/bn_backward4.wgsl). 8 storage buffers,
+// WebGPU's default.
 @group(0) @binding(1) var<storage, read_write> y_dgb: array<f32>;
 @group(0) @binding(2) var<storage, read> y_partials: array<f32>;
 @group(0) @binding(3) var<storage, read_write> y_dx4: array<vec4<f32>>;
@@ -486,44 +438,17 @@ fn bn_backward_apply_gated4(@builtin(global_invocation_id) gid: vec3<u32>,
 @compute @workgroup_size(64)
 fn bn_backward_finalize_apply_pad4(@builtin(global_invocation_id) gid: vec3<u32>,
                                    @builtin(num_workgroups) nwg: vec3<u32>) {
-    let row = pad_row(gid, nwg);
-    if !row.ok {
-        return;
-    }
-    let c = row.c;
-    var sg = 0.0;
-    var sgx = 0.0;
-    for (var s = 0u; s < p.chunks; s++) {
-        sg += y_partials[(c * p.chunks + s) * 2u];
-        sgx += y_partials[(c * p.chunks + s) * 2u + 1u];
-    }
-    let tail = p.c * p.chunks * 2u;
-    let k = back_coef(sg, sgx, y_partials[tail + c], y_partials[tail + p.c + c], y_partials[tail + 2u * p.c + c]);
-    if row.first {
-        y_dgb[c] = k.dgamma;
-        y_dgb[p.beta_at + c] = k.dbeta;
-    }
-    let wq = p.w / 4u;
-    var prev = vec4<f32>(0.0);
-    for (var q = 0u; q < p.pitch / 4u; q++) {
-        var cur = vec4<f32>(0.0);
-        if row.src >= 0 && q < wq {
-            let i = u32(row.src) + q;
-            var g = y_dout4[i];
-            if (p.flags & RELU) != 0u {
-                g = select(vec4<f32>(0.0), g, y_out4[i] > vec4<f32>(0.0));
-            }
-            if (p.flags & WRITE_DRES) != 0u {
-                var r = g;
-                if (p.flags & ACCUMULATE_DRES) != 0u {
-                    r += y_dres4[i];
-                }
-                y_dres4[i] = r;
-            }
-            cur = dx4(g, y_x4[i], k.a, k.k, k.b, k.mean);
-            y_dx4[i] = cur;
-        }
-        y_dxp4[row.out + q] = padded4(prev, cur);
-        prev = cur;
-    }
+    finalize_apply_pad4(gid, nwg);
+}
+
+fn apply_dout(i: u32) -> vec4<f32> {
+    return y_dout4[i];
+}
+
+fn apply_out(i: u32) -> vec4<f32> {
+    return y_out4[i];
+}
+
+fn apply_x(i: u32) -> vec4<f32> {
+    return y_x4[i];
 }

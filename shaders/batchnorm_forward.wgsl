@@ -40,10 +40,7 @@
 #import bn
 #import sum2
 #import nan
-
-const RELU: u32 = 1u;
-const RESIDUAL: u32 = 2u;
-const UPDATE_RUNNING: u32 = 4u;
+#import bn_forward4
 
 const WG: u32 = 128u;
 const LANES: u32 = 256u;
@@ -88,25 +85,6 @@ fn bn_stats_partial(@builtin(workgroup_id) wid: vec3<u32>,
 @group(0) @binding(3) var<storage, read_write> f_running_var: array<f32>;
 @group(0) @binding(4) var<storage, read> f_partials: array<f32>;
 
-// (mean, biased variance) of channel c from its chunks' partial sums
-// (Σ v − K, Σ (v − K)²) and the shift K.
-fn moments(a: f32, b: f32, shift: f32) -> vec2<f32> {
-    let m = f32(p.n * p.hw);
-    let d = a / m;
-    return vec2<f32>(shift + d, max(b / m - d * d, 0.0));
-}
-
-// PyTorch's running statistic: old·(1 − momentum) + now·momentum.
-fn running(old: f32, now: f32) -> f32 {
-    return (1.0 - p.momentum) * old + p.momentum * now;
-}
-
-// The unbiased variance the running variance follows.
-fn unbiased(var_b: f32) -> f32 {
-    let m = f32(p.n * p.hw);
-    return var_b * m / max(m - 1.0, 1.0);
-}
-
 @compute @workgroup_size(64)
 fn bn_stats_finalize(@builtin(global_invocation_id) gid: vec3<u32>) {
     let c = gid.x;
@@ -136,19 +114,6 @@ fn bn_stats_finalize(@builtin(global_invocation_id) gid: vec3<u32>) {
 @group(0) @binding(5) var<storage, read> fc_partials: array<f32>;
 @group(0) @binding(6) var<storage, read> fc_gamma: array<f32>;
 @group(0) @binding(7) var<storage, read> fc_beta: array<f32>;
-
-// A channel's batch statistics and (scale, shift), from its chunks' sums
-// (a, b), the shift K, gamma and beta.
-struct Finalized {
-    mean: f32, var_b: f32, invstd: f32, scale: f32, shift: f32,
-}
-
-fn finalize(a: f32, b: f32, k: f32, gamma: f32, beta: f32) -> Finalized {
-    let mv = moments(a, b, k);
-    let invstd = inverseSqrt(mv.y + p.eps);
-    let scale = gamma * invstd;
-    return Finalized(mv.x, mv.y, invstd, scale, beta - mv.x * scale);
-}
 
 @compute @workgroup_size(64)
 fn bn_stats_coef(@builtin(global_invocation_id) gid: vec3<u32>) {
@@ -244,51 +209,17 @@ fn bn_apply(@builtin(global_invocation_id) gid: vec3<u32>,
 @compute @workgroup_size(WG)
 fn bn_stats_partial4(@builtin(workgroup_id) wid: vec3<u32>,
                      @builtin(local_invocation_index) t: u32) {
-    let c = wid.x;
-    let s = wid.y;
-    let q = p.hw / 4u;
-    let shift = px4[c * q].x;
-    var a = 0.0;
-    var b = 0.0;
-    for (var lane = t; lane < LANES; lane += WG) {
-        var la = 0.0;
-        var lb = 0.0;
-        var it = chunk_start(s, lane, q);
-        for (var j = lane; j < it.m; j += LANES) {
-            let v = px4[(it.n * p.c + c) * q + it.k] - vec4<f32>(shift);
-            la += v.x + v.y + v.z + v.w;
-            lb += dot(v, v);
-            it = advance(it);
-        }
-        a += la;
-        b += lb;
-    }
-    let total = workgroup_sum2(t, a, b);
-    if t == 0u {
-        partials4[(c * p.chunks + s) * 2u] = total.x;
-        partials4[(c * p.chunks + s) * 2u + 1u] = total.y;
-        if s == 0u {
-            partials4[p.c * p.chunks * 2u + c] = shift;
-        }
-    }
+    stats_partial4(wid.x, wid.y, t);
+}
+
+fn stats_x(i: u32) -> vec4<f32> {
+    return px4[i];
 }
 
 @group(0) @binding(1) var<storage, read_write> a_y4: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read> a_x4: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read> a_coef4: array<f32>;
 @group(0) @binding(4) var<storage, read> a_residual4: array<vec4<f32>>;
-
-// x·scale + shift (+ res), then ReLU, as the flags say.
-fn affine4(x: vec4<f32>, scale: f32, shift: f32, res: vec4<f32>) -> vec4<f32> {
-    var v = x * scale + vec4<f32>(shift);
-    if (p.flags & RESIDUAL) != 0u {
-        v += res;
-    }
-    if (p.flags & RELU) != 0u {
-        v = relu4(v);
-    }
-    return v;
-}
 
 // The output's vec4 i, of channel c.
 fn applied4(i: u32, c: u32) -> vec4<f32> {
@@ -339,10 +270,12 @@ fn bn_apply_pad4(@builtin(global_invocation_id) gid: vec3<u32>,
 // (and the residual) with the channel's scale and shift, as bn_apply_pad4.
 // One per pass below, each over its own bindings.
 
-// bn_stats_coef and bn_apply_pad4 in one pass: every invocation derives its
-// channel's scale and shift from the chunks' sums as bn_stats_coef does (the
-// same arithmetic), and the first row of each channel's first plane writes the
-// saved and running statistics and the coefficients. Pairs of small tensors
+// bn_stats_coef and bn_apply_pad4 in one pass (its body is
+// shared/bn_forward4.wgsl's, which batchnorm_forward_texel.wgsl's twin
+// reading texels shares): every invocation derives its channel's scale and
+// shift from the chunks' sums as bn_stats_coef does (the same arithmetic),
+// and the first row of each channel's first plane writes the saved and
+// running statistics and the coefficients. Pairs of small tensors
 // come through one binding each (coef at coef_at in s_stats, the running
 // variance at rv_at in s_running, beta at beta_at in s_gamma_beta), so the
 // pass needs 8 storage buffers, WebGPU's default.
@@ -358,44 +291,15 @@ fn bn_apply_pad4(@builtin(global_invocation_id) gid: vec3<u32>,
 @compute @workgroup_size(64)
 fn bn_stats_apply_pad4(@builtin(global_invocation_id) gid: vec3<u32>,
                        @builtin(num_workgroups) nwg: vec3<u32>) {
-    let row = pad_row(gid, nwg);
-    if !row.ok {
-        return;
-    }
-    let c = row.c;
-    var a = 0.0;
-    var b = 0.0;
-    for (var s = 0u; s < p.chunks; s++) {
-        a += s_partials[(c * p.chunks + s) * 2u];
-        b += s_partials[(c * p.chunks + s) * 2u + 1u];
-    }
-    let f = finalize(a, b, s_partials[p.c * p.chunks * 2u + c], s_gamma_beta[c], s_gamma_beta[p.beta_at + c]);
-    if row.first {
-        s_stats[c] = f.mean;
-        s_stats[p.c + c] = f.invstd;
-        if (p.flags & UPDATE_RUNNING) != 0u {
-            s_running[c] = running(s_running[c], f.mean);
-            s_running[p.rv_at + c] = running(s_running[p.rv_at + c], unbiased(f.var_b));
-        }
-        s_stats[p.coef_at + c] = f.scale;
-        s_stats[p.coef_at + p.c + c] = f.shift;
-    }
-    let wq = p.w / 4u;
-    var prev = vec4<f32>(0.0);
-    for (var q = 0u; q < p.pitch / 4u; q++) {
-        var cur = vec4<f32>(0.0);
-        if row.src >= 0 && q < wq {
-            let i = u32(row.src) + q;
-            var res = vec4<f32>(0.0);
-            if (p.flags & RESIDUAL) != 0u {
-                res = s_residual4[i];
-            }
-            cur = affine4(s_x4[i], f.scale, f.shift, res);
-            s_y4[i] = cur;
-        }
-        s_yp4[row.out + q] = padded4(prev, cur);
-        prev = cur;
-    }
+    stats_apply_pad4(gid, nwg);
+}
+
+fn apply_x(i: u32) -> vec4<f32> {
+    return s_x4[i];
+}
+
+fn apply_res(i: u32) -> vec4<f32> {
+    return s_residual4[i];
 }
 
 // bn_eval_stats, bn_coef and bn_apply_pad4 in one pass: every invocation

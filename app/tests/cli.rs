@@ -421,9 +421,9 @@ fn bench_tune_files_a_table_per_adapter() {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let results: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     let results = results.as_array().unwrap();
-    // Three stage shapes, each forward, backward-data and weight gradient,
-    // and the two stride-2 forwards between them.
-    assert_eq!(results.len(), 11, "{results:?}");
+    // Three stage shapes, each forward, backward-data, weight gradient and
+    // batch norm's reads, and the two stride-2 forwards between them.
+    assert_eq!(results.len(), 14, "{results:?}");
     let file: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
     let adapters = file["adapters"].as_object().unwrap();
     assert_eq!(adapters["another gpu | vulkan | x | 1"]["k"], "v");
@@ -443,11 +443,13 @@ fn bench_tune_files_a_table_per_adapter() {
             .collect();
         // Five tilings of the stride-1 forward (backward-data runs the
         // forward's), six of the weight gradient, four of the stride-2
-        // forward.
+        // forward, batch norm's two ways of reading.
         let tilings = if key.starts_with("conv2d_forward_tiled_s2 ") {
             4
         } else if key.starts_with("conv2d_backward_weight_tiled_s1 ") {
             6
+        } else if key.starts_with("batchnorm_reads ") {
+            2
         } else {
             5
         };

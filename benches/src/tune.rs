@@ -1,9 +1,10 @@
 //! `reslab bench --tune`: times every tiling of the tiled stride-1 passes
-//! (forward, backward-data, weight gradient) and both weight reads of the
-//! stride-2 forward at the ResNet-20/56 stage shapes
+//! (forward, backward-data, weight gradient), both weight reads of the
+//! stride-2 forward and both ways batch norm's training passes read their
+//! activations (storage or texels) at the ResNet-20/56 stage shapes
 //! on this adapter and keeps the fastest for each shape in the adapter's
 //! tuning table (`reslab::device::tuning`), which later plans on the same
-//! adapter and driver follow. The tilings give the same bits, so a table
+//! adapter and driver follow. The variants give the same bits, so a table
 //! changes speed only.
 
 use serde::Serialize;
@@ -11,8 +12,9 @@ use serde::Serialize;
 use reslab::device::Gpu;
 use reslab::error::Result;
 use reslab::kernels::Program;
+use reslab::kernels::batchnorm::{self, BnReads, Padded, ResidualGrad};
 use reslab::kernels::conv2d::{self, S2Tiling, Tiling, Variant, WgradTiling};
-use reslab::ops::Conv2dGeom;
+use reslab::ops::{BnGeom, BnOptions, Conv2dGeom};
 use reslab::rng::Rng;
 
 use crate::{Budget, conv_shapes, time_program};
@@ -104,6 +106,89 @@ fn wgrad_ms(gpu: &Gpu, g: &Conv2dGeom, t: WgradTiling, b: Budget) -> Result<f64>
     Ok(time_program(gpu, &prog, &[0], b)?.1)
 }
 
+/// Milliseconds of batch norm's fused training passes over the input of
+/// `g` (forward with ReLU and a residual, writing the padded copy the next
+/// convolution reads; backward writing dx's) with its reads `reads`.
+fn batchnorm_ms(gpu: &Gpu, g: &Conv2dGeom, reads: BnReads, b: Budget) -> Result<f64> {
+    let bg = BnGeom {
+        n: g.n,
+        c: g.cin,
+        hw: g.h * g.w,
+    };
+    let pg = g.forward_pad();
+    let mut rng = Rng::new(6);
+    let shape = g.x_shape();
+    let (x, res, dout) = (
+        upload(gpu, &mut rng, &shape)?,
+        upload(gpu, &mut rng, &shape)?,
+        upload(gpu, &mut rng, &shape)?,
+    );
+    let (y, dx, dres) = (
+        gpu.tensor(&shape)?,
+        gpu.tensor(&shape)?,
+        gpu.tensor(&shape)?,
+    );
+    let (yp, dxp) = (gpu.tensor(&pg.shape())?, gpu.tensor(&pg.shape())?);
+    // Pairs of per-channel vectors in one buffer each, as a plan lays them
+    // out (the fused passes read and write each pair through one binding).
+    let align = (gpu.limits().min_storage_buffer_offset_alignment as usize / 4).max(1);
+    let at = (2 * bg.c).next_multiple_of(align);
+    let pair = |len: usize, fill: f32| -> Result<(reslab::Tensor, reslab::Tensor)> {
+        let t = gpu.upload(&[at + len], &vec![fill; at + len])?;
+        let shape = if len == bg.c {
+            vec![bg.c]
+        } else {
+            vec![2, bg.c]
+        };
+        Ok((t.view(0, &shape)?, t.view(at, &shape)?))
+    };
+    let (saved, coef) = pair(2 * bg.c, 0.0)?;
+    let (rm, rv) = pair(bg.c, 1.0)?;
+    let (gamma, beta) = pair(bg.c, 1.0)?;
+    let (dgamma, dbeta) = pair(bg.c, 0.0)?;
+    let o = BnOptions {
+        relu: true,
+        ..Default::default()
+    };
+    gpu.set_tuned(&batchnorm::reads_key(&bg), Some(reads.name()))?;
+    let mut prog = Program::new();
+    batchnorm::batchnorm_forward_train_padded(
+        gpu,
+        &mut prog,
+        &y,
+        Some(Padded { xp: &yp, pg: &pg }),
+        &saved,
+        &coef,
+        &rm,
+        &rv,
+        &x,
+        &gamma,
+        &beta,
+        Some(&res),
+        &bg,
+        &o,
+    )?;
+    batchnorm::batchnorm_backward_padded(
+        gpu,
+        &mut prog,
+        &dx,
+        Some(Padded { xp: &dxp, pg: &pg }),
+        &dgamma,
+        &dbeta,
+        Some(ResidualGrad {
+            dres: &dres,
+            accumulate: false,
+        }),
+        &dout,
+        Some(&y),
+        &x,
+        &saved,
+        &gamma,
+        &bg,
+    )?;
+    Ok(time_program(gpu, &prog, &[], b)?.0)
+}
+
 /// The fastest of `times`, and how the default compares with it.
 fn result(key: String, what: String, times: Vec<(String, f64)>, default: &str) -> TuneResult {
     let (chosen, best) = times
@@ -182,6 +267,25 @@ pub fn tune(
         out.push(result(
             conv2d::variant_key::<S2Tiling>(&g),
             format!("{shape} forward"),
+            times,
+            default,
+        ));
+    }
+    for (shape, g) in conv_shapes(batch).into_iter().filter(|(_, g)| g.sh == 1) {
+        let bg = BnGeom {
+            n: g.n,
+            c: g.cin,
+            hw: g.h * g.w,
+        };
+        progress(&format!("{shape} batch norm"));
+        let mut times = Vec::new();
+        for &reads in BnReads::ALL {
+            times.push((reads.name().to_string(), batchnorm_ms(gpu, &g, reads, b)?));
+        }
+        let default = conv2d::default_variant::<BnReads>(gpu).name();
+        out.push(result(
+            batchnorm::reads_key(&bg),
+            format!("{shape} batch norm training passes"),
             times,
             default,
         ));

@@ -123,6 +123,58 @@ impl Padded<'_> {
     }
 }
 
+/// How the training passes over vec4s (the statistics' sums, the fused
+/// statistics-and-apply pass writing the padded copy, and the backward's sums
+/// and fused apply) read their activations: x, the residual, dout and the
+/// output. `Texels` copies each into a texture first
+/// ([`Binding::Texels`](table::Binding::Texels)): on lavapipe a texel fetch
+/// costs a fraction of a storage-buffer load. The same arithmetic either way
+/// (shared/bn_forward4.wgsl, shared/bn_backward4.wgsl): the same bits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BnReads {
+    Storage,
+    Texels,
+}
+
+impl conv2d::Variant for BnReads {
+    const ALL: &'static [BnReads] = &[BnReads::Storage, BnReads::Texels];
+    const PASS: &'static str = "batchnorm_reads";
+
+    fn name(self) -> &'static str {
+        match self {
+            BnReads::Storage => "storage",
+            BnReads::Texels => "texels",
+        }
+    }
+}
+
+/// The key of `g`'s reads in the tuning table: channels and plane size, the
+/// batch aside.
+pub fn reads_key(g: &BnGeom) -> String {
+    use conv2d::Variant;
+    format!("{} C{} {}px", BnReads::PASS, g.c, g.hw)
+}
+
+/// How `g`'s passes read on `gpu`: the tuning table's choice, else
+/// [`conv2d::default_variant`] (texels on a CPU adapter).
+pub fn tuned_reads(gpu: &Gpu, g: &BnGeom) -> Result<BnReads> {
+    use conv2d::Variant;
+    Ok(gpu
+        .tuned(&reads_key(g))?
+        .and_then(|n| BnReads::from_name(&n))
+        .unwrap_or_else(|| conv2d::default_variant(gpu)))
+}
+
+/// Whether `g`'s vec4 passes read `ts` (the absent ones aside) as texels:
+/// chosen so, planes of a multiple of 4 values, and every tensor within the
+/// device's textures.
+fn reads_texels(gpu: &Gpu, g: &BnGeom, ts: &[Option<&Tensor>]) -> Result<bool> {
+    let present: Vec<&Tensor> = ts.iter().flatten().copied().collect();
+    Ok(g.hw.is_multiple_of(4)
+        && tuned_reads(gpu, g)? == BnReads::Texels
+        && conv2d::texels_fit(gpu, &present))
+}
+
 const RELU: u32 = 1;
 const RESIDUAL: u32 = 2;
 const UPDATE_RUNNING: u32 = 4;
@@ -309,10 +361,22 @@ pub fn batchnorm_forward_train_padded(
         pd.check(g)?;
     }
     let partials = partials(gpu, g, &p)?;
+    let tex = reads_texels(gpu, g, &[Some(x), residual])?;
+    let (sums, k) = if tex {
+        (
+            &table::BN_STATS_PARTIAL4_TEX,
+            &table::BN_STATS_APPLY_PAD4_TEX,
+        )
+    } else {
+        (
+            pick(g, &table::BN_STATS_PARTIAL, &table::BN_STATS_PARTIAL4),
+            &table::BN_STATS_APPLY_PAD4,
+        )
+    };
     launch(
         gpu,
         prog,
-        pick(g, &table::BN_STATS_PARTIAL, &table::BN_STATS_PARTIAL4),
+        sums,
         &p,
         &[Some(&partials), Some(x)],
         [g.c as u32, p.chunks, 1],
@@ -320,7 +384,6 @@ pub fn batchnorm_forward_train_padded(
     // Statistics, coefficients, output and its padded copy in one pass, where
     // the pairs it reads and writes through one binding each lie in one
     // buffer (saved then coef, the running mean then variance, gamma then beta).
-    let k = &table::BN_STATS_APPLY_PAD4;
     if let Some(pd) = padded.filter(|pd| pd.fused(gpu, k))
         && let Some((stats, coef_at)) = saved.span(coef)
         && let Some((run, rv_at)) = running_mean.span(running_var)
@@ -636,17 +699,28 @@ pub fn batchnorm_backward_padded(
     // The coefficients, parameter gradients, dx and its padded copy in one
     // pass after the sums, where dgamma and dbeta lie in one buffer (read
     // through one binding) and the stage has the buffers.
-    let k = &table::BN_BACKWARD_FINALIZE_APPLY_PAD4;
-    if let Some(pd) = padded.filter(|pd| {
-        pd.fused(gpu, k) && g.hw.is_multiple_of(4) && table::BN_BACKWARD_PARTIAL4_TAIL.fits(gpu)
-    }) && let Some((dgb, beta_at)) = dgamma.span(dbeta)
+    let tex = reads_texels(gpu, g, &[Some(dout), out, Some(x)])?;
+    let (sums, k) = if tex {
+        (
+            &table::BN_BACKWARD_PARTIAL4_TAIL_TEX,
+            &table::BN_BACKWARD_FINALIZE_APPLY_PAD4_TEX,
+        )
+    } else {
+        (
+            &table::BN_BACKWARD_PARTIAL4_TAIL,
+            &table::BN_BACKWARD_FINALIZE_APPLY_PAD4,
+        )
+    };
+    if let Some(pd) =
+        padded.filter(|pd| pd.fused(gpu, k) && g.hw.is_multiple_of(4) && sums.fits(gpu))
+        && let Some((dgb, beta_at)) = dgamma.span(dbeta)
     {
         // The chunks' sums, then mean, invstd and gamma per channel.
         let partials = gpu.tensor(&[g.c * (2 * p.chunks as usize + 3)])?;
         launch(
             gpu,
             prog,
-            &table::BN_BACKWARD_PARTIAL4_TAIL,
+            sums,
             &p,
             &[
                 Some(&partials),

@@ -954,7 +954,7 @@ impl WgradTiling {
 }
 
 /// Whether every tensor of `ts` can be read as texels on `gpu`.
-fn texels_fit(gpu: &Gpu, ts: &[&Tensor]) -> bool {
+pub(crate) fn texels_fit(gpu: &Gpu, ts: &[&Tensor]) -> bool {
     let side = gpu.limits().max_texture_dimension_2d;
     ts.iter()
         .all(|t| crate::device::texels::check("", t, side).is_ok())

@@ -22,10 +22,12 @@ pub mod shaders;
 pub mod shortcut;
 pub mod table;
 
+use std::sync::Arc;
+
 use wgpu::util::DeviceExt;
 
 use crate::device::{Gpu, Pipeline, PipelineKey};
-use crate::device::{Tensor, TexelCopy, texels};
+use crate::device::{Tensor, TexelCopy, Texels, texels};
 use crate::error::{Error, Result};
 use table::{Binding, Kernel, Params};
 
@@ -231,12 +233,6 @@ pub(crate) fn prepare<P: Params>(
         .collect();
     for (i, t) in tensors.iter().enumerate() {
         let Some(t) = t else {
-            if kinds[i] == Binding::Texels {
-                return Err(Error::invalid(format!(
-                    "{label}: binding {} reads texels and cannot be absent",
-                    i + 1
-                )));
-            }
             continue;
         };
         if kinds[i] == Binding::Uniform {
@@ -299,19 +295,34 @@ pub(crate) fn prepare<P: Params>(
     } else {
         1
     };
-    // Each tensor read as texels: its slot's texture, filled just before the pass.
+    // Each tensor read as texels: its slot's texture, filled just before the
+    // pass; an absent one binds the slot's texture as it is (never read).
     let mut copies: Vec<(usize, TexelCopy)> = Vec::new();
+    let mut unfilled: Vec<(usize, Arc<Texels>)> = Vec::new();
     for (i, t) in tensors.iter().enumerate() {
-        if let (Binding::Texels, Some(t)) = (kinds[i], t) {
-            let dst = gpu.texels(i + first as usize, t.len())?;
-            let src = (*t).clone();
-            copies.push((i, TexelCopy { src, dst }));
+        if kinds[i] != Binding::Texels {
+            continue;
+        }
+        let slot = i + first as usize;
+        match t {
+            Some(t) => copies.push((
+                i,
+                TexelCopy {
+                    src: (*t).clone(),
+                    dst: gpu.texels(slot, t.len())?,
+                },
+            )),
+            None => unfilled.push((i, gpu.texels(slot, 4)?)),
         }
     }
     for (i, t) in tensors.iter().enumerate() {
-        let texels = copies.iter().find(|(j, _)| *j == i);
+        let texels = copies
+            .iter()
+            .map(|(j, c)| (*j, &c.dst))
+            .chain(unfilled.iter().map(|(j, t)| (*j, t)))
+            .find(|(j, _)| *j == i);
         let resource = match (texels, t) {
-            (Some((_, c)), _) => wgpu::BindingResource::TextureView(c.dst.view()),
+            (Some((_, tex)), _) => wgpu::BindingResource::TextureView(tex.view()),
             (None, Some(t)) => t.binding(),
             (None, None) => gpu
                 .dummy(i)

@@ -38,7 +38,9 @@ macro_rules! modules {
 
 modules! {
     BATCHNORM_BACKWARD = "batchnorm_backward.wgsl";
+    BATCHNORM_BACKWARD_TEXEL = "batchnorm_backward_texel.wgsl";
     BATCHNORM_FORWARD = "batchnorm_forward.wgsl";
+    BATCHNORM_FORWARD_TEXEL = "batchnorm_forward_texel.wgsl";
     BENCH_FMA = "bench_fma.wgsl";
     COLORMAP = "colormap.wgsl";
     CONV2D_DIRECT = "conv2d_direct.wgsl";
@@ -70,6 +72,14 @@ modules! {
 /// The files of `shaders/shared/`, by the name an import gives.
 pub static SHARED: &[(&str, &str)] = &[
     ("bn", include_str!("../../shaders/shared/bn.wgsl")),
+    (
+        "bn_forward4",
+        include_str!("../../shaders/shared/bn_forward4.wgsl"),
+    ),
+    (
+        "bn_backward4",
+        include_str!("../../shaders/shared/bn_backward4.wgsl"),
+    ),
     (
         "conv_runs",
         include_str!("../../shaders/shared/conv_runs.wgsl"),

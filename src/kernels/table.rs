@@ -314,6 +314,10 @@ table! {
     /// BN_APPLY4 also writing the output's padded copy (5 storage buffers;
     /// where a stage has fewer, BN_APPLY4 and CONV2D_PAD run instead).
     BN_APPLY_PAD4: batchnorm::BnParams = BATCHNORM_FORWARD::"bn_apply_pad4", [64, 1, 1], [Write, Read, Read, Read, Write];
+    /// BN_STATS_PARTIAL4 and BN_STATS_APPLY_PAD4 reading x and the residual
+    /// as texels (BnReads::Texels).
+    BN_STATS_PARTIAL4_TEX: batchnorm::BnParams = BATCHNORM_FORWARD_TEXEL::"bn_stats_partial4", [128, 1, 1], [Write, Texels];
+    BN_STATS_APPLY_PAD4_TEX: batchnorm::BnParams = BATCHNORM_FORWARD_TEXEL::"bn_stats_apply_pad4", [64, 1, 1], [Write, Write, Read, Read, Write, Texels, Texels, Write];
     // Batch norm backward.
     BN_BACKWARD_MEAN: batchnorm::BnParams = BATCHNORM_BACKWARD::"bn_backward_mean", [64, 1, 1], [Write, Read];
     BN_BACKWARD_PARTIAL: batchnorm::BnParams = BATCHNORM_BACKWARD::"bn_backward_partial", [128, 1, 1], [Write, Read, Read, Read];
@@ -338,6 +342,10 @@ table! {
     /// BN_BACKWARD_APPLY4 also writing dx's padded copy (7 storage buffers;
     /// where a stage has fewer, the unfused apply and CONV2D_PAD run instead).
     BN_BACKWARD_APPLY_PAD4: batchnorm::BnParams = BATCHNORM_BACKWARD::"bn_backward_apply_pad4", [64, 1, 1], [Write, Write, Read, Read, Read, Read, Write];
+    /// BN_BACKWARD_PARTIAL4_TAIL and BN_BACKWARD_FINALIZE_APPLY_PAD4 reading
+    /// dout, out and x as texels (BnReads::Texels).
+    BN_BACKWARD_PARTIAL4_TAIL_TEX: batchnorm::BnParams = BATCHNORM_BACKWARD_TEXEL::"bn_backward_partial4_tail", [128, 1, 1], [Write, Texels, Texels, Texels, Read, Read];
+    BN_BACKWARD_FINALIZE_APPLY_PAD4_TEX: batchnorm::BnParams = BATCHNORM_BACKWARD_TEXEL::"bn_backward_finalize_apply_pad4", [64, 1, 1], [Write, Read, Write, Write, Texels, Texels, Texels, Write];
     BN_BACKWARD_GATE: batchnorm::BnParams = BATCHNORM_BACKWARD::"bn_backward_gate", [64, 1, 1], [Write, Write, Read, Read];
     BN_BACKWARD_GATE4: batchnorm::BnParams = BATCHNORM_BACKWARD::"bn_backward_gate4", [64, 1, 1], [Write, Write, Read, Read];
     BN_BACKWARD_APPLY_GATED: batchnorm::BnParams = BATCHNORM_BACKWARD::"bn_backward_apply_gated", [64, 1, 1], [Write, Read, Read];

@@ -173,11 +173,13 @@ impl MemoryNeed {
                 _ => {}
             }
         }
-        // The textures convolutions read their inputs through (one per
-        // binding slot, device::texels, as large as the largest input read
-        // there): the padded input, and in the weight gradient dy and the
-        // padded input again.
-        for _ in 0..if backward { 2 } else { 1 } {
+        // The textures kernels read activations through (one per binding
+        // slot, device::texels, as large as the largest tensor read there):
+        // slot 2 (a convolution's padded input, batch norm's x or dout);
+        // in training also slots 6 and 7 (batch norm's x and residual, or out
+        // and x in its backward), 3 (the weight gradient's padded input, the
+        // backward's out), 4 and 5.
+        for _ in 0..if backward { 6 } else { 1 } {
             t.add(largest_pad, || "a texture of texels".into())?;
         }
         if backward {

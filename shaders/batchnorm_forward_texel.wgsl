@@ -1,0 +1,55 @@
+// batchnorm_forward.wgsl's fused vec4 training passes (bn_stats_partial4,
+// bn_stats_apply_pad4) with x and the residual read as texels
+// (shared/texels.wgsl) instead of from storage buffers: the launcher copies
+// each into its slot's texture before the pass. The bodies are
+// shared/bn_forward4.wgsl's: the same sums in the same order, the same bits.
+//
+// Bindings as batchnorm_forward.wgsl's passes of those names, but x (2; 6)
+// and the residual (7) as textures. Dispatch as there.
+
+#import bn
+#import sum2
+#import nan
+#import texels
+#import bn_forward4
+
+const WG: u32 = 128u;
+const LANES: u32 = 256u;
+
+// ---- bn_stats_partial4 ----
+@group(0) @binding(1) var<storage, read_write> partials4: array<f32>;
+@group(0) @binding(2) var px_t: texture_2d<f32>;
+
+@compute @workgroup_size(WG)
+fn bn_stats_partial4(@builtin(workgroup_id) wid: vec3<u32>,
+                     @builtin(local_invocation_index) t: u32) {
+    stats_partial4(wid.x, wid.y, t);
+}
+
+fn stats_x(i: u32) -> vec4<f32> {
+    return textureLoad(px_t, texel(i), 0);
+}
+
+// ---- bn_stats_apply_pad4 ----
+@group(0) @binding(1) var<storage, read_write> s_stats: array<f32>;
+@group(0) @binding(2) var<storage, read_write> s_running: array<f32>;
+@group(0) @binding(3) var<storage, read> s_partials: array<f32>;
+@group(0) @binding(4) var<storage, read> s_gamma_beta: array<f32>;
+@group(0) @binding(5) var<storage, read_write> s_y4: array<vec4<f32>>;
+@group(0) @binding(6) var s_x_t: texture_2d<f32>;
+@group(0) @binding(7) var s_residual_t: texture_2d<f32>;
+@group(0) @binding(8) var<storage, read_write> s_yp4: array<vec4<f32>>;
+
+@compute @workgroup_size(64)
+fn bn_stats_apply_pad4(@builtin(global_invocation_id) gid: vec3<u32>,
+                       @builtin(num_workgroups) nwg: vec3<u32>) {
+    stats_apply_pad4(gid, nwg);
+}
+
+fn apply_x(i: u32) -> vec4<f32> {
+    return textureLoad(s_x_t, texel(i), 0);
+}
+
+fn apply_res(i: u32) -> vec4<f32> {
+    return textureLoad(s_residual_t, texel(i), 0);
+}

@@ -1,0 +1,128 @@
+// The batch-norm backward passes over vec4s (planes of a multiple of 4
+// values) with their reads of dout, out and x left to the importer, so that
+// batchnorm_backward.wgsl (storage buffers) and batchnorm_backward_texel.wgsl
+// (texels) run the same arithmetic: the same bits. An importer defines
+//   sums_dout(i), sums_out(i), sums_x(i)     vec4 i of the sums passes' dout,
+//                                            out, x (bindings 2, 3, 4);
+//   apply_dout(i), apply_out(i), apply_x(i)  the same of
+//                                            bn_backward_finalize_apply_pad4
+//                                            (bindings 5, 6, 7);
+// and declares the storage bindings the bodies write and read besides:
+// r_partials4, r_saved, r_gamma (the sums passes') and y_dgb, y_partials,
+// y_dx4, y_dres4, y_dxp4 (the apply's), as batchnorm_backward.wgsl lists them.
+
+#import bn
+#import sum2
+
+const RELU: u32 = 1u;
+const WRITE_DRES: u32 = 2u;
+const ACCUMULATE_DRES: u32 = 4u;
+
+// The per-channel backward coefficients (a, k, b, mean, dgamma, dbeta) from
+// the channel's Σ g and Σ g·(x − mean) and its saved (mean, invstd).
+struct BackCoef {
+    a: f32, k: f32, b: f32, mean: f32, dgamma: f32, dbeta: f32,
+}
+
+fn back_coef(sg: f32, sgx: f32, mean: f32, invstd: f32, gamma: f32) -> BackCoef {
+    let dgamma = sgx * invstd;
+    let m = f32(p.n * p.hw);
+    let a = gamma * invstd;
+    return BackCoef(a, -a * invstd * dgamma / m, -a * sg / m, mean, dgamma, sg);
+}
+
+// dx from the masked gradient g and x, with a channel's a, k, b and mean.
+fn dx4(g: vec4<f32>, x: vec4<f32>, a: f32, k: f32, b: f32, mean: f32) -> vec4<f32> {
+    return a * g + k * (x - vec4<f32>(mean)) + vec4<f32>(b);
+}
+
+// Σ g and Σ g·(x − mean) over chunk s of channel c, into the partials.
+fn partial_sums4(c: u32, s: u32, t: u32, mean: f32) {
+    let q = p.hw / 4u;
+    let relu = (p.flags & RELU) != 0u;
+    var a = 0.0;
+    var b = 0.0;
+    for (var lane = t; lane < LANES; lane += WG) {
+        var la = 0.0;
+        var lb = 0.0;
+        var it = chunk_start(s, lane, q);
+        for (var j = lane; j < it.m; j += LANES) {
+            let i = (it.n * p.c + c) * q + it.k;
+            it = advance(it);
+            var g = sums_dout(i);
+            if relu {
+                g = select(vec4<f32>(0.0), g, sums_out(i) > vec4<f32>(0.0));
+            }
+            la += g.x + g.y + g.z + g.w;
+            lb += dot(g, sums_x(i) - vec4<f32>(mean));
+        }
+        a += la;
+        b += lb;
+    }
+    let total = workgroup_sum2(t, a, b);
+    if t == 0u {
+        r_partials4[(c * p.chunks + s) * 2u] = total.x;
+        r_partials4[(c * p.chunks + s) * 2u + 1u] = total.y;
+    }
+}
+
+// bn_backward_partial4_tail's workgroup (c, s): the sums, and each channel's
+// mean, invstd and gamma copied to the partials' tail [C·S·2 .. C·S·2 + 3C),
+// where bn_backward_finalize_apply_pad4 reads them.
+fn partial4_tail(c: u32, s: u32, t: u32) {
+    partial_sums4(c, s, t, r_saved[c]);
+    if s == 0u && t == 0u {
+        let tail = p.c * p.chunks * 2u;
+        r_partials4[tail + c] = r_saved[c];
+        r_partials4[tail + p.c + c] = r_saved[p.c + c];
+        r_partials4[tail + 2u * p.c + c] = r_gamma[c];
+    }
+}
+
+// bn_backward_finalize_apply_pad4's invocation: one padded row of dx. It
+// derives its channel's coefficients from the chunks' sums and the tail's
+// mean, invstd and gamma as bn_backward_finalize_grads does (the same
+// arithmetic); the first row of each channel's first plane writes dgamma and
+// dbeta (dbeta at beta_at in y_dgb).
+fn finalize_apply_pad4(gid: vec3<u32>, nwg: vec3<u32>) {
+    let row = pad_row(gid, nwg);
+    if !row.ok {
+        return;
+    }
+    let c = row.c;
+    var sg = 0.0;
+    var sgx = 0.0;
+    for (var s = 0u; s < p.chunks; s++) {
+        sg += y_partials[(c * p.chunks + s) * 2u];
+        sgx += y_partials[(c * p.chunks + s) * 2u + 1u];
+    }
+    let tail = p.c * p.chunks * 2u;
+    let k = back_coef(sg, sgx, y_partials[tail + c], y_partials[tail + p.c + c], y_partials[tail + 2u * p.c + c]);
+    if row.first {
+        y_dgb[c] = k.dgamma;
+        y_dgb[p.beta_at + c] = k.dbeta;
+    }
+    let wq = p.w / 4u;
+    var prev = vec4<f32>(0.0);
+    for (var q = 0u; q < p.pitch / 4u; q++) {
+        var cur = vec4<f32>(0.0);
+        if row.src >= 0 && q < wq {
+            let i = u32(row.src) + q;
+            var g = apply_dout(i);
+            if (p.flags & RELU) != 0u {
+                g = select(vec4<f32>(0.0), g, apply_out(i) > vec4<f32>(0.0));
+            }
+            if (p.flags & WRITE_DRES) != 0u {
+                var r = g;
+                if (p.flags & ACCUMULATE_DRES) != 0u {
+                    r += y_dres4[i];
+                }
+                y_dres4[i] = r;
+            }
+            cur = dx4(g, apply_x(i), k.a, k.k, k.b, k.mean);
+            y_dx4[i] = cur;
+        }
+        y_dxp4[row.out + q] = padded4(prev, cur);
+        prev = cur;
+    }
+}

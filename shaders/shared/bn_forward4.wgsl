@@ -1,0 +1,139 @@
+// The batch-norm training forward's fused passes over vec4s (planes of a
+// multiple of 4 values) with their reads of x and the residual left to the
+// importer, so that batchnorm_forward.wgsl (storage buffers) and
+// batchnorm_forward_texel.wgsl (texels) run the same arithmetic: the same
+// bits. An importer defines
+//   stats_x(i)                 vec4 i of bn_stats_partial4's x (binding 2);
+//   apply_x(i), apply_res(i)   vec4 i of bn_stats_apply_pad4's x and residual
+//                              (bindings 6, 7);
+// and declares the storage bindings the bodies write and read besides:
+// partials4 (bn_stats_partial4's) and s_stats, s_running, s_partials,
+// s_gamma_beta, s_y4, s_yp4 (bn_stats_apply_pad4's), as
+// batchnorm_forward.wgsl lists them.
+
+#import bn
+#import sum2
+#import nan
+
+const RELU: u32 = 1u;
+const RESIDUAL: u32 = 2u;
+const UPDATE_RUNNING: u32 = 4u;
+
+// (mean, biased variance) of channel c from its chunks' partial sums
+// (Σ v − K, Σ (v − K)²) and the shift K.
+fn moments(a: f32, b: f32, shift: f32) -> vec2<f32> {
+    let m = f32(p.n * p.hw);
+    let d = a / m;
+    return vec2<f32>(shift + d, max(b / m - d * d, 0.0));
+}
+
+// PyTorch's running statistic: old·(1 − momentum) + now·momentum.
+fn running(old: f32, now: f32) -> f32 {
+    return (1.0 - p.momentum) * old + p.momentum * now;
+}
+
+// The unbiased variance the running variance follows.
+fn unbiased(var_b: f32) -> f32 {
+    let m = f32(p.n * p.hw);
+    return var_b * m / max(m - 1.0, 1.0);
+}
+
+// A channel's batch statistics and (scale, shift), from its chunks' sums
+// (a, b), the shift K, gamma and beta.
+struct Finalized {
+    mean: f32, var_b: f32, invstd: f32, scale: f32, shift: f32,
+}
+
+fn finalize(a: f32, b: f32, k: f32, gamma: f32, beta: f32) -> Finalized {
+    let mv = moments(a, b, k);
+    let invstd = inverseSqrt(mv.y + p.eps);
+    let scale = gamma * invstd;
+    return Finalized(mv.x, mv.y, invstd, scale, beta - mv.x * scale);
+}
+
+// x·scale + shift (+ res), then ReLU, as the flags say.
+fn affine4(x: vec4<f32>, scale: f32, shift: f32, res: vec4<f32>) -> vec4<f32> {
+    var v = x * scale + vec4<f32>(shift);
+    if (p.flags & RESIDUAL) != 0u {
+        v += res;
+    }
+    if (p.flags & RELU) != 0u {
+        v = relu4(v);
+    }
+    return v;
+}
+
+// bn_stats_partial4's workgroup (c, s): Σ (v − K) and Σ (v − K)² over the
+// samples of chunk s of channel c, in LANES lanes, as bn_stats_partial.
+fn stats_partial4(c: u32, s: u32, t: u32) {
+    let q = p.hw / 4u;
+    let shift = stats_x(c * q).x;
+    var a = 0.0;
+    var b = 0.0;
+    for (var lane = t; lane < LANES; lane += WG) {
+        var la = 0.0;
+        var lb = 0.0;
+        var it = chunk_start(s, lane, q);
+        for (var j = lane; j < it.m; j += LANES) {
+            let v = stats_x((it.n * p.c + c) * q + it.k) - vec4<f32>(shift);
+            la += v.x + v.y + v.z + v.w;
+            lb += dot(v, v);
+            it = advance(it);
+        }
+        a += la;
+        b += lb;
+    }
+    let total = workgroup_sum2(t, a, b);
+    if t == 0u {
+        partials4[(c * p.chunks + s) * 2u] = total.x;
+        partials4[(c * p.chunks + s) * 2u + 1u] = total.y;
+        if s == 0u {
+            partials4[p.c * p.chunks * 2u + c] = shift;
+        }
+    }
+}
+
+// bn_stats_apply_pad4's invocation: one padded row of y. It derives its
+// channel's scale and shift from the chunks' sums as bn_stats_coef does (the
+// same arithmetic), and the first row of each channel's first plane writes
+// the saved and running statistics and the coefficients.
+fn stats_apply_pad4(gid: vec3<u32>, nwg: vec3<u32>) {
+    let row = pad_row(gid, nwg);
+    if !row.ok {
+        return;
+    }
+    let c = row.c;
+    var a = 0.0;
+    var b = 0.0;
+    for (var s = 0u; s < p.chunks; s++) {
+        a += s_partials[(c * p.chunks + s) * 2u];
+        b += s_partials[(c * p.chunks + s) * 2u + 1u];
+    }
+    let f = finalize(a, b, s_partials[p.c * p.chunks * 2u + c], s_gamma_beta[c], s_gamma_beta[p.beta_at + c]);
+    if row.first {
+        s_stats[c] = f.mean;
+        s_stats[p.c + c] = f.invstd;
+        if (p.flags & UPDATE_RUNNING) != 0u {
+            s_running[c] = running(s_running[c], f.mean);
+            s_running[p.rv_at + c] = running(s_running[p.rv_at + c], unbiased(f.var_b));
+        }
+        s_stats[p.coef_at + c] = f.scale;
+        s_stats[p.coef_at + p.c + c] = f.shift;
+    }
+    let wq = p.w / 4u;
+    var prev = vec4<f32>(0.0);
+    for (var q = 0u; q < p.pitch / 4u; q++) {
+        var cur = vec4<f32>(0.0);
+        if row.src >= 0 && q < wq {
+            let i = u32(row.src) + q;
+            var res = vec4<f32>(0.0);
+            if (p.flags & RESIDUAL) != 0u {
+                res = apply_res(i);
+            }
+            cur = affine4(apply_x(i), f.scale, f.shift, res);
+            s_y4[i] = cur;
+        }
+        s_yp4[row.out + q] = padded4(prev, cur);
+        prev = cur;
+    }
+}
