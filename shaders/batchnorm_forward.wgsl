@@ -302,7 +302,8 @@ fn apply_res(i: u32) -> vec4<f32> {
     return s_residual4[i];
 }
 
-// bn_eval_stats, bn_coef and bn_apply_pad4 in one pass: every invocation
+// bn_eval_stats, bn_coef and bn_apply_pad4 in one pass (its body is
+// shared/bn_forward4.wgsl's, as bn_stats_apply_pad4's): every invocation
 // derives its channel's scale and shift from the running statistics as those
 // passes do, and the first row of each channel's first plane writes coef.
 // 7 storage buffers (the running variance at rv_at in v_running, beta at
@@ -318,33 +319,13 @@ fn apply_res(i: u32) -> vec4<f32> {
 @compute @workgroup_size(64)
 fn bn_eval_apply_pad4(@builtin(global_invocation_id) gid: vec3<u32>,
                       @builtin(num_workgroups) nwg: vec3<u32>) {
-    let row = pad_row(gid, nwg);
-    if !row.ok {
-        return;
-    }
-    let c = row.c;
-    let mean = v_running[c];
-    let invstd = inverseSqrt(v_running[p.rv_at + c] + p.eps);
-    let scale = v_gamma_beta[c] * invstd;
-    let shift = v_gamma_beta[p.beta_at + c] - mean * scale;
-    if row.first {
-        v_coef[c] = scale;
-        v_coef[p.c + c] = shift;
-    }
-    let wq = p.w / 4u;
-    var prev = vec4<f32>(0.0);
-    for (var q = 0u; q < p.pitch / 4u; q++) {
-        var cur = vec4<f32>(0.0);
-        if row.src >= 0 && q < wq {
-            let i = u32(row.src) + q;
-            var res = vec4<f32>(0.0);
-            if (p.flags & RESIDUAL) != 0u {
-                res = v_residual4[i];
-            }
-            cur = affine4(v_x4[i], scale, shift, res);
-            v_y4[i] = cur;
-        }
-        v_yp4[row.out + q] = padded4(prev, cur);
-        prev = cur;
-    }
+    eval_apply_pad4(gid, nwg);
+}
+
+fn eval_x(i: u32) -> vec4<f32> {
+    return v_x4[i];
+}
+
+fn eval_res(i: u32) -> vec4<f32> {
+    return v_residual4[i];
 }

@@ -1,11 +1,11 @@
-// batchnorm_forward.wgsl's fused vec4 training passes (bn_stats_partial4,
-// bn_stats_apply_pad4) with x and the residual read as texels
+// batchnorm_forward.wgsl's fused vec4 passes (bn_stats_partial4,
+// bn_stats_apply_pad4, bn_eval_apply_pad4) with x and the residual read as texels
 // (shared/texels.wgsl) instead of from storage buffers: the launcher copies
 // each into its slot's texture before the pass. The bodies are
 // shared/bn_forward4.wgsl's: the same sums in the same order, the same bits.
 //
-// Bindings as batchnorm_forward.wgsl's passes of those names, but x (2; 6)
-// and the residual (7) as textures. Dispatch as there.
+// Bindings as batchnorm_forward.wgsl's passes of those names, but x (2; 6;
+// 5) and the residual (7; 6) as textures. Dispatch as there.
 
 #import bn
 #import sum2
@@ -52,4 +52,27 @@ fn apply_x(i: u32) -> vec4<f32> {
 
 fn apply_res(i: u32) -> vec4<f32> {
     return textureLoad(s_residual_t, texel(i), 0);
+}
+
+// ---- bn_eval_apply_pad4 ----
+@group(0) @binding(1) var<storage, read_write> v_coef: array<f32>;
+@group(0) @binding(2) var<storage, read> v_running: array<f32>;
+@group(0) @binding(3) var<storage, read> v_gamma_beta: array<f32>;
+@group(0) @binding(4) var<storage, read_write> v_y4: array<vec4<f32>>;
+@group(0) @binding(5) var v_x_t: texture_2d<f32>;
+@group(0) @binding(6) var v_residual_t: texture_2d<f32>;
+@group(0) @binding(7) var<storage, read_write> v_yp4: array<vec4<f32>>;
+
+@compute @workgroup_size(64)
+fn bn_eval_apply_pad4(@builtin(global_invocation_id) gid: vec3<u32>,
+                      @builtin(num_workgroups) nwg: vec3<u32>) {
+    eval_apply_pad4(gid, nwg);
+}
+
+fn eval_x(i: u32) -> vec4<f32> {
+    return textureLoad(v_x_t, texel(i), 0);
+}
+
+fn eval_res(i: u32) -> vec4<f32> {
+    return textureLoad(v_residual_t, texel(i), 0);
 }

@@ -1,14 +1,16 @@
-// The batch-norm training forward's fused passes over vec4s (planes of a
-// multiple of 4 values) with their reads of x and the residual left to the
-// importer, so that batchnorm_forward.wgsl (storage buffers) and
+// The batch-norm forward's fused passes over vec4s (planes of a multiple of
+// 4 values) with their reads of x and the residual left to the importer, so
+// that batchnorm_forward.wgsl (storage buffers) and
 // batchnorm_forward_texel.wgsl (texels) run the same arithmetic: the same
 // bits. An importer defines
 //   stats_x(i)                 vec4 i of bn_stats_partial4's x (binding 2);
 //   apply_x(i), apply_res(i)   vec4 i of bn_stats_apply_pad4's x and residual
 //                              (bindings 6, 7);
+//   eval_x(i), eval_res(i)     the same of bn_eval_apply_pad4 (bindings 5, 6);
 // and declares the storage bindings the bodies write and read besides:
-// partials4 (bn_stats_partial4's) and s_stats, s_running, s_partials,
-// s_gamma_beta, s_y4, s_yp4 (bn_stats_apply_pad4's), as
+// partials4 (bn_stats_partial4's), s_stats, s_running, s_partials,
+// s_gamma_beta, s_y4, s_yp4 (bn_stats_apply_pad4's) and v_coef, v_running,
+// v_gamma_beta, v_y4, v_yp4 (bn_eval_apply_pad4's), as
 // batchnorm_forward.wgsl lists them.
 
 #import bn
@@ -134,6 +136,41 @@ fn stats_apply_pad4(gid: vec3<u32>, nwg: vec3<u32>) {
             s_y4[i] = cur;
         }
         s_yp4[row.out + q] = padded4(prev, cur);
+        prev = cur;
+    }
+}
+
+// bn_eval_apply_pad4's invocation: one padded row of y, with the channel's
+// scale and shift from the running statistics as bn_eval_stats and bn_coef
+// make them; the first row of each channel's first plane writes coef.
+fn eval_apply_pad4(gid: vec3<u32>, nwg: vec3<u32>) {
+    let row = pad_row(gid, nwg);
+    if !row.ok {
+        return;
+    }
+    let c = row.c;
+    let mean = v_running[c];
+    let invstd = inverseSqrt(v_running[p.rv_at + c] + p.eps);
+    let scale = v_gamma_beta[c] * invstd;
+    let shift = v_gamma_beta[p.beta_at + c] - mean * scale;
+    if row.first {
+        v_coef[c] = scale;
+        v_coef[p.c + c] = shift;
+    }
+    let wq = p.w / 4u;
+    var prev = vec4<f32>(0.0);
+    for (var q = 0u; q < p.pitch / 4u; q++) {
+        var cur = vec4<f32>(0.0);
+        if row.src >= 0 && q < wq {
+            let i = u32(row.src) + q;
+            var res = vec4<f32>(0.0);
+            if (p.flags & RESIDUAL) != 0u {
+                res = eval_res(i);
+            }
+            cur = affine4(eval_x(i), scale, shift, res);
+            v_y4[i] = cur;
+        }
+        v_yp4[row.out + q] = padded4(prev, cur);
         prev = cur;
     }
 }

@@ -123,10 +123,10 @@ impl Padded<'_> {
     }
 }
 
-/// How the training passes over vec4s (the statistics' sums, the fused
-/// statistics-and-apply pass writing the padded copy, and the backward's sums
-/// and fused apply) read their activations: x, the residual, dout and the
-/// output. `Texels` copies each into a texture first
+/// How batch norm's passes over vec4s (the statistics' sums, the fused
+/// statistics-and-apply and eval-apply passes writing the padded copy, and the
+/// backward's sums and fused apply) read their activations: x, the residual,
+/// dout and the output. `Texels` copies each into a texture first
 /// ([`Binding::Texels`](table::Binding::Texels)): on lavapipe a texel fetch
 /// costs a fraction of a storage-buffer load. The same arithmetic either way
 /// (shared/bn_forward4.wgsl, shared/bn_backward4.wgsl): the same bits.
@@ -532,7 +532,11 @@ pub fn batchnorm_forward_eval_padded(
     }
     // Coefficients from the running statistics, output and its padded copy in
     // one pass, where the pairs it reads through one binding lie in one buffer.
-    let k = &table::BN_EVAL_APPLY_PAD4;
+    let k = if reads_texels(gpu, g, &[Some(x), residual])? {
+        &table::BN_EVAL_APPLY_PAD4_TEX
+    } else {
+        &table::BN_EVAL_APPLY_PAD4
+    };
     if let Some(pd) = padded.filter(|pd| pd.fused(gpu, k))
         && let Some((run, rv_at)) = running_mean.span(running_var)
         && let Some((gb, beta_at)) = gamma.span(beta)

@@ -318,6 +318,8 @@ table! {
     /// as texels (BnReads::Texels).
     BN_STATS_PARTIAL4_TEX: batchnorm::BnParams = BATCHNORM_FORWARD_TEXEL::"bn_stats_partial4", [128, 1, 1], [Write, Texels];
     BN_STATS_APPLY_PAD4_TEX: batchnorm::BnParams = BATCHNORM_FORWARD_TEXEL::"bn_stats_apply_pad4", [64, 1, 1], [Write, Write, Read, Read, Write, Texels, Texels, Write];
+    /// BN_EVAL_APPLY_PAD4 reading x and the residual as texels.
+    BN_EVAL_APPLY_PAD4_TEX: batchnorm::BnParams = BATCHNORM_FORWARD_TEXEL::"bn_eval_apply_pad4", [64, 1, 1], [Write, Read, Read, Write, Texels, Texels, Write];
     // Batch norm backward.
     BN_BACKWARD_MEAN: batchnorm::BnParams = BATCHNORM_BACKWARD::"bn_backward_mean", [64, 1, 1], [Write, Read];
     BN_BACKWARD_PARTIAL: batchnorm::BnParams = BATCHNORM_BACKWARD::"bn_backward_partial", [128, 1, 1], [Write, Read, Read, Read];

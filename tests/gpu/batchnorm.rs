@@ -470,15 +470,17 @@ fn batchnorm_padded_outputs_match_cpu_twins() {
             // fused passes where they run (the kernels below).
             use reslab::kernels::table::{self, Kernel};
             let texels = reads == BnReads::Texels && g.hw % 4 == 0;
-            let (stats_apply, bwd_sums, bwd_apply) = if texels {
+            let (stats_apply, eval_apply, bwd_sums, bwd_apply) = if texels {
                 (
                     &table::BN_STATS_APPLY_PAD4_TEX,
+                    &table::BN_EVAL_APPLY_PAD4_TEX,
                     &table::BN_BACKWARD_PARTIAL4_TAIL_TEX,
                     &table::BN_BACKWARD_FINALIZE_APPLY_PAD4_TEX,
                 )
             } else {
                 (
                     &table::BN_STATS_APPLY_PAD4,
+                    &table::BN_EVAL_APPLY_PAD4,
                     &table::BN_BACKWARD_PARTIAL4_TAIL,
                     &table::BN_BACKWARD_FINALIZE_APPLY_PAD4,
                 )
@@ -658,23 +660,12 @@ fn batchnorm_padded_outputs_match_cpu_twins() {
                 1e-4,
             );
 
-            let got: Vec<Vec<f32>> = [
+            let mut got: Vec<Vec<f32>> = [
                 &ty, &typ, &tdx, &tdxp, &tdg, &tdb, &tdres, &tsaved, &trm, &trv, &tcoef,
             ]
             .iter()
             .map(|t| read(t))
             .collect();
-            match &first {
-                None => first = Some(got),
-                Some(bits) => assert!(
-                    got.iter()
-                        .flatten()
-                        .zip(bits.iter().flatten())
-                        .all(|(a, b)| a.to_bits() == b.to_bits()),
-                    "{what}: not the bits of {:?}",
-                    BnReads::ALL[0]
-                ),
-            }
 
             // Eval: the same apply over the running statistics.
             let typ = up(&pg.shape(), &nan);
@@ -689,9 +680,16 @@ fn batchnorm_padded_outputs_match_cpu_twins() {
                 )
                 .unwrap();
                 lens[k] = p.len();
+                let want = texels && pad.is_some() && fused && eval_apply.fits(gpu);
+                assert_eq!(
+                    texel_passes(&p, 0, "batchnorm_forward_texel.wgsl:"),
+                    usize::from(want),
+                    "eval texel passes {what} padded={}",
+                    pad.is_some()
+                );
             }
             // Two passes fewer where the stage has the buffers of the one pass.
-            let extra_eval = match extra(&table::BN_EVAL_APPLY_PAD4, &table::BN_APPLY_PAD4) {
+            let extra_eval = match extra(eval_apply, &table::BN_APPLY_PAD4) {
                 -1 => -2,
                 e => e,
             };
@@ -743,6 +741,18 @@ fn batchnorm_padded_outputs_match_cpu_twins() {
                     gap[..],
                     "the gap of a pair {what}"
                 );
+            }
+            got.extend([&ty, &typ, &tcoef].iter().map(|t| read(t)));
+            match &first {
+                None => first = Some(got),
+                Some(bits) => assert!(
+                    got.iter()
+                        .flatten()
+                        .zip(bits.iter().flatten())
+                        .all(|(a, b)| a.to_bits() == b.to_bits()),
+                    "{what}: not the bits of {:?}",
+                    BnReads::ALL[0]
+                ),
             }
         }
         gpu.set_tuned(&reads_key(&g), None).unwrap();
