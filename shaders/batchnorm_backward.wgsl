@@ -452,3 +452,7 @@ fn apply_out(i: u32) -> vec4<f32> {
 fn apply_x(i: u32) -> vec4<f32> {
     return y_x4[i];
 }
+
+fn apply_partial(i: u32) -> f32 {
+    return y_partials[i];
+}

@@ -5,7 +5,9 @@
 // shared/bn_backward4.wgsl's: the same sums in the same order, the same bits.
 //
 // Bindings as batchnorm_backward.wgsl's passes of those names, but dout, out
-// and x as textures (2, 3, 4 and 5, 6, 7). Dispatch as there.
+// and x as textures (2, 3, 4 and 5, 6, 7), and the apply's partials (2) as a
+// 64 KiB uniform window, as in batchnorm_forward_texel.wgsl. Dispatch as
+// there.
 
 #import bn
 #import sum2
@@ -43,7 +45,7 @@ fn sums_x(i: u32) -> vec4<f32> {
 
 // ---- bn_backward_finalize_apply_pad4 ----
 @group(0) @binding(1) var<storage, read_write> y_dgb: array<f32>;
-@group(0) @binding(2) var<storage, read> y_partials: array<f32>;
+@group(0) @binding(2) var<uniform> y_partials_u: array<vec4<f32>, 4096>;
 @group(0) @binding(3) var<storage, read_write> y_dx4: array<vec4<f32>>;
 @group(0) @binding(4) var<storage, read_write> y_dres4: array<vec4<f32>>;
 @group(0) @binding(5) var y_dout_t: texture_2d<f32>;
@@ -67,4 +69,8 @@ fn apply_out(i: u32) -> vec4<f32> {
 
 fn apply_x(i: u32) -> vec4<f32> {
     return textureLoad(y_x_t, texel(i), 0);
+}
+
+fn apply_partial(i: u32) -> f32 {
+    return y_partials_u[i >> 2u][i & 3u];
 }

@@ -302,6 +302,10 @@ fn apply_res(i: u32) -> vec4<f32> {
     return s_residual4[i];
 }
 
+fn apply_partial(i: u32) -> f32 {
+    return s_partials[i];
+}
+
 // bn_eval_stats, bn_coef and bn_apply_pad4 in one pass (its body is
 // shared/bn_forward4.wgsl's, as bn_stats_apply_pad4's): every invocation
 // derives its channel's scale and shift from the running statistics as those

@@ -5,7 +5,10 @@
 // shared/bn_forward4.wgsl's: the same sums in the same order, the same bits.
 //
 // Bindings as batchnorm_forward.wgsl's passes of those names, but x (2; 6;
-// 5) and the residual (7; 6) as textures. Dispatch as there.
+// 5) and the residual (7; 6) as textures, and bn_stats_apply_pad4's partials
+// (3) as a 64 KiB uniform window (every invocation of a workgroup reads its
+// channels' chunk sums: on lavapipe a uniform read is a fraction of a
+// storage one's cost). Dispatch as there.
 
 #import bn
 #import sum2
@@ -33,7 +36,7 @@ fn stats_x(i: u32) -> vec4<f32> {
 // ---- bn_stats_apply_pad4 ----
 @group(0) @binding(1) var<storage, read_write> s_stats: array<f32>;
 @group(0) @binding(2) var<storage, read_write> s_running: array<f32>;
-@group(0) @binding(3) var<storage, read> s_partials: array<f32>;
+@group(0) @binding(3) var<uniform> s_partials_u: array<vec4<f32>, 4096>;
 @group(0) @binding(4) var<storage, read> s_gamma_beta: array<f32>;
 @group(0) @binding(5) var<storage, read_write> s_y4: array<vec4<f32>>;
 @group(0) @binding(6) var s_x_t: texture_2d<f32>;
@@ -52,6 +55,10 @@ fn apply_x(i: u32) -> vec4<f32> {
 
 fn apply_res(i: u32) -> vec4<f32> {
     return textureLoad(s_residual_t, texel(i), 0);
+}
+
+fn apply_partial(i: u32) -> f32 {
+    return s_partials_u[i >> 2u][i & 3u];
 }
 
 // ---- bn_eval_apply_pad4 ----

@@ -7,9 +7,11 @@
 //   apply_dout(i), apply_out(i), apply_x(i)  the same of
 //                                            bn_backward_finalize_apply_pad4
 //                                            (bindings 5, 6, 7);
+//   apply_partial(i)                         float i of its partials
+//                                            (binding 2);
 // and declares the storage bindings the bodies write and read besides:
-// r_partials4, r_saved, r_gamma (the sums passes') and y_dgb, y_partials,
-// y_dx4, y_dres4, y_dxp4 (the apply's), as batchnorm_backward.wgsl lists them.
+// r_partials4, r_saved, r_gamma (the sums passes') and y_dgb, y_dx4,
+// y_dres4, y_dxp4 (the apply's), as batchnorm_backward.wgsl lists them.
 
 #import bn
 #import sum2
@@ -93,11 +95,11 @@ fn finalize_apply_pad4(gid: vec3<u32>, nwg: vec3<u32>) {
     var sg = 0.0;
     var sgx = 0.0;
     for (var s = 0u; s < p.chunks; s++) {
-        sg += y_partials[(c * p.chunks + s) * 2u];
-        sgx += y_partials[(c * p.chunks + s) * 2u + 1u];
+        sg += apply_partial((c * p.chunks + s) * 2u);
+        sgx += apply_partial((c * p.chunks + s) * 2u + 1u);
     }
     let tail = p.c * p.chunks * 2u;
-    let k = back_coef(sg, sgx, y_partials[tail + c], y_partials[tail + p.c + c], y_partials[tail + 2u * p.c + c]);
+    let k = back_coef(sg, sgx, apply_partial(tail + c), apply_partial(tail + p.c + c), apply_partial(tail + 2u * p.c + c));
     if row.first {
         y_dgb[c] = k.dgamma;
         y_dgb[p.beta_at + c] = k.dbeta;

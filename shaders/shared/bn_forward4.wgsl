@@ -7,8 +7,10 @@
 //   apply_x(i), apply_res(i)   vec4 i of bn_stats_apply_pad4's x and residual
 //                              (bindings 6, 7);
 //   eval_x(i), eval_res(i)     the same of bn_eval_apply_pad4 (bindings 5, 6);
+//   apply_partial(i)           float i of bn_stats_apply_pad4's partials
+//                              (binding 3);
 // and declares the storage bindings the bodies write and read besides:
-// partials4 (bn_stats_partial4's), s_stats, s_running, s_partials,
+// partials4 (bn_stats_partial4's), s_stats, s_running,
 // s_gamma_beta, s_y4, s_yp4 (bn_stats_apply_pad4's) and v_coef, v_running,
 // v_gamma_beta, v_y4, v_yp4 (bn_eval_apply_pad4's), as
 // batchnorm_forward.wgsl lists them.
@@ -108,10 +110,10 @@ fn stats_apply_pad4(gid: vec3<u32>, nwg: vec3<u32>) {
     var a = 0.0;
     var b = 0.0;
     for (var s = 0u; s < p.chunks; s++) {
-        a += s_partials[(c * p.chunks + s) * 2u];
-        b += s_partials[(c * p.chunks + s) * 2u + 1u];
+        a += apply_partial((c * p.chunks + s) * 2u);
+        b += apply_partial((c * p.chunks + s) * 2u + 1u);
     }
-    let f = finalize(a, b, s_partials[p.c * p.chunks * 2u + c], s_gamma_beta[c], s_gamma_beta[p.beta_at + c]);
+    let f = finalize(a, b, apply_partial(p.c * p.chunks * 2u + c), s_gamma_beta[c], s_gamma_beta[p.beta_at + c]);
     if row.first {
         s_stats[c] = f.mean;
         s_stats[p.c + c] = f.invstd;

@@ -166,14 +166,20 @@ pub fn tuned_reads(gpu: &Gpu, g: &BnGeom) -> Result<BnReads> {
 }
 
 /// Whether `g`'s vec4 passes read `ts` (the absent ones aside) as texels:
-/// chosen so, planes of a multiple of 4 values, and every tensor within the
-/// device's textures.
+/// chosen so, planes of a multiple of 4 values, every tensor within the
+/// device's textures, and the chunks' sums (with the backward's tail of 3
+/// per channel) within the uniform window the fused passes read them through.
 fn reads_texels(gpu: &Gpu, g: &BnGeom, ts: &[Option<&Tensor>]) -> Result<bool> {
     let present: Vec<&Tensor> = ts.iter().flatten().copied().collect();
+    let sums = g.c * (2 * chunks(g).0 + 3);
     Ok(g.hw.is_multiple_of(4)
+        && sums <= UNIFORM_FLOATS
         && tuned_reads(gpu, g)? == BnReads::Texels
         && conv2d::texels_fit(gpu, &present))
 }
+
+/// Floats of a uniform window ([`table::UNIFORM_WINDOW_BYTES`]).
+const UNIFORM_FLOATS: usize = (table::UNIFORM_WINDOW_BYTES / 4) as usize;
 
 const RELU: u32 = 1;
 const RESIDUAL: u32 = 2;
@@ -360,8 +366,13 @@ pub fn batchnorm_forward_train_padded(
     if let Some(pd) = &padded {
         pd.check(g)?;
     }
-    let partials = partials(gpu, g, &p)?;
     let tex = reads_texels(gpu, g, &[Some(x), residual])?;
+    // The texel passes' partials are a whole uniform window.
+    let partials = if tex {
+        gpu.tensor(&[UNIFORM_FLOATS])?
+    } else {
+        partials(gpu, g, &p)?
+    };
     let (sums, k) = if tex {
         (
             &table::BN_STATS_PARTIAL4_TEX,
@@ -719,8 +730,13 @@ pub fn batchnorm_backward_padded(
         padded.filter(|pd| pd.fused(gpu, k) && g.hw.is_multiple_of(4) && sums.fits(gpu))
         && let Some((dgb, beta_at)) = dgamma.span(dbeta)
     {
-        // The chunks' sums, then mean, invstd and gamma per channel.
-        let partials = gpu.tensor(&[g.c * (2 * p.chunks as usize + 3)])?;
+        // The chunks' sums, then mean, invstd and gamma per channel (the
+        // texel passes': in a whole uniform window).
+        let partials = gpu.tensor(&[if tex {
+            UNIFORM_FLOATS
+        } else {
+            g.c * (2 * p.chunks as usize + 3)
+        }])?;
         launch(
             gpu,
             prog,

@@ -315,9 +315,10 @@ table! {
     /// where a stage has fewer, BN_APPLY4 and CONV2D_PAD run instead).
     BN_APPLY_PAD4: batchnorm::BnParams = BATCHNORM_FORWARD::"bn_apply_pad4", [64, 1, 1], [Write, Read, Read, Read, Write];
     /// BN_STATS_PARTIAL4 and BN_STATS_APPLY_PAD4 reading x and the residual
-    /// as texels (BnReads::Texels).
+    /// as texels (BnReads::Texels), the latter its partials through a
+    /// uniform window.
     BN_STATS_PARTIAL4_TEX: batchnorm::BnParams = BATCHNORM_FORWARD_TEXEL::"bn_stats_partial4", [128, 1, 1], [Write, Texels];
-    BN_STATS_APPLY_PAD4_TEX: batchnorm::BnParams = BATCHNORM_FORWARD_TEXEL::"bn_stats_apply_pad4", [64, 1, 1], [Write, Write, Read, Read, Write, Texels, Texels, Write];
+    BN_STATS_APPLY_PAD4_TEX: batchnorm::BnParams = BATCHNORM_FORWARD_TEXEL::"bn_stats_apply_pad4", [64, 1, 1], [Write, Write, Uniform, Read, Write, Texels, Texels, Write];
     /// BN_EVAL_APPLY_PAD4 reading x and the residual as texels.
     BN_EVAL_APPLY_PAD4_TEX: batchnorm::BnParams = BATCHNORM_FORWARD_TEXEL::"bn_eval_apply_pad4", [64, 1, 1], [Write, Read, Read, Write, Texels, Texels, Write];
     // Batch norm backward.
@@ -345,9 +346,10 @@ table! {
     /// where a stage has fewer, the unfused apply and CONV2D_PAD run instead).
     BN_BACKWARD_APPLY_PAD4: batchnorm::BnParams = BATCHNORM_BACKWARD::"bn_backward_apply_pad4", [64, 1, 1], [Write, Write, Read, Read, Read, Read, Write];
     /// BN_BACKWARD_PARTIAL4_TAIL and BN_BACKWARD_FINALIZE_APPLY_PAD4 reading
-    /// dout, out and x as texels (BnReads::Texels).
+    /// dout, out and x as texels (BnReads::Texels), the latter its partials
+    /// through a uniform window.
     BN_BACKWARD_PARTIAL4_TAIL_TEX: batchnorm::BnParams = BATCHNORM_BACKWARD_TEXEL::"bn_backward_partial4_tail", [128, 1, 1], [Write, Texels, Texels, Texels, Read, Read];
-    BN_BACKWARD_FINALIZE_APPLY_PAD4_TEX: batchnorm::BnParams = BATCHNORM_BACKWARD_TEXEL::"bn_backward_finalize_apply_pad4", [64, 1, 1], [Write, Read, Write, Write, Texels, Texels, Texels, Write];
+    BN_BACKWARD_FINALIZE_APPLY_PAD4_TEX: batchnorm::BnParams = BATCHNORM_BACKWARD_TEXEL::"bn_backward_finalize_apply_pad4", [64, 1, 1], [Write, Uniform, Write, Write, Texels, Texels, Texels, Write];
     BN_BACKWARD_GATE: batchnorm::BnParams = BATCHNORM_BACKWARD::"bn_backward_gate", [64, 1, 1], [Write, Write, Read, Read];
     BN_BACKWARD_GATE4: batchnorm::BnParams = BATCHNORM_BACKWARD::"bn_backward_gate4", [64, 1, 1], [Write, Write, Read, Read];
     BN_BACKWARD_APPLY_GATED: batchnorm::BnParams = BATCHNORM_BACKWARD::"bn_backward_apply_gated", [64, 1, 1], [Write, Read, Read];
