@@ -32,7 +32,7 @@
 #import conv_lanes
 
 @group(0) @binding(0) var<uniform> p: TiledParams;
-@group(0) @binding(1) var<storage, read_write> y: array<f32>;
+@group(0) @binding(1) var<storage, read_write> y: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read> xp: array<vec4<f32>>;
 @group(0) @binding(3) var<uniform> wu: array<vec4<f32>, 4096>;
 @group(0) @binding(4) var<storage, read> bias: array<f32>;

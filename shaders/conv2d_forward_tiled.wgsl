@@ -16,7 +16,8 @@
 // the output channel innermost (Co8 = Co rounded up to 8).
 //
 // Bindings of every entry point:
-//   1 y    [N, Co, Ho, Wo]       written (added to by the _add entry points)
+//   1 y    [N, Co, Ho, Wo]       as vec4 (see shared/conv_tile.wgsl put4);
+//                                written (added to by the _add entry points)
 //   2 xp   [N, Ci, Hp, pitch]    as vec4 (Hp covers whole bands of 4 rows for _r4)
 //   3 wt   [Ci, 3, 3, Co8]       as vec4
 //   4 bias [Co]                  read when flags & 1 (the only flag)
@@ -34,7 +35,7 @@
 #import conv_tile
 
 @group(0) @binding(0) var<uniform> p: TiledParams;
-@group(0) @binding(1) var<storage, read_write> y: array<f32>;
+@group(0) @binding(1) var<storage, read_write> y: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read> xp: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read> wt: array<vec4<f32>>;
 @group(0) @binding(4) var<storage, read> bias: array<f32>;

@@ -16,7 +16,8 @@
 // conv2d_forward_tiled_s1_r4: the same bits.
 //
 // Bindings:
-//   1 y    [N, Co, Ho, Wo]   written (read first when flags & 2)
+//   1 y    [N, Co, Ho, Wo]   as vec4 (see shared/conv_tile.wgsl put4); written (read
+//                            first when flags & 2)
 //   2 xp   [N, Ci, Hp, pitch] as vec4, as for conv2d_forward_tiled_s1_r4
 //   3 wu   uniform, 64 KiB from the weights of input channel ci0
 //          ([Ci, 3, 3, Co8] as vec4; channels ci0 .. ci0 + cn - 1 read)
@@ -29,7 +30,7 @@
 #import conv_runs
 
 @group(0) @binding(0) var<uniform> p: TiledParams;
-@group(0) @binding(1) var<storage, read_write> y: array<f32>;
+@group(0) @binding(1) var<storage, read_write> y: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read> xp: array<vec4<f32>>;
 @group(0) @binding(3) var<uniform> wu: array<vec4<f32>, 4096>;
 @group(0) @binding(4) var<storage, read> bias: array<f32>;

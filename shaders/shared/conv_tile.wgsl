@@ -4,7 +4,8 @@
 // uniform one): the parameter block,
 // the 8x8 accumulator tile and its multiply-adds, the tile an invocation covers,
 // its stores, and the 4-row tile's sum over a range of input channels. The
-// importing module declares the bindings p, y, xp and bias and the functions
+// importing module declares the bindings p, y (as vec4s, the launcher's
+// binding rounded up to whole vec4s), xp and bias and the functions
 // `taps(ci, ky, co0) -> Taps` reading its weights and `input_vec(i)`, the
 // i-th vec4 of xp.
 
@@ -207,23 +208,49 @@ fn s2_row(a: ptr<function, Acc>, w: Taps, v0: vec4<f32>, v1: vec4<f32>, v2: vec4
         vec4<f32>(v0.z, v1.xz, v2.x), vec4<f32>(v2.z, v3.xz, v4.x));
 }
 
+// Whether output rows are whole vec4s (Wo a multiple of 4), set per pipeline
+// by the launcher: then a tile's 4 pixels from o (itself a multiple of 4) lie
+// all in the row or all past it, and take one vec4 store. As a constant of
+// the pipeline it leaves the driver one of the two store paths to compile
+// (lavapipe, shader cache off: a first resnet20 training step took 30-38 s
+// with both paths in every pipeline, 14-16 s with the vec4 one alone, 21-23 s
+// with 4 scalar stores before).
+override VEC4_ROWS: bool = false;
+
 // Writes (add: adds) 4 consecutive pixels of one output row starting at
-// element o (pixel ox), dropping those past the row's end. One guarded store
-// per value: any more branching here multiplies the driver's compile time by
-// the tile's 64–512 values. Component access only: indexing a vector or
-// array with a computed index here costs more than the whole tile.
+// element o (pixel ox), dropping those past the row's end: one vec4 store
+// where rows are whole vec4s (on lavapipe every storage access is a loop over
+// the lanes: this ran the 4-row tiles 1.12-1.23x faster than 4 stores), else
+// one guarded store per value (y's binding then covers its last vec4 whole:
+// the launcher rounds it up). Any more branching here multiplies the
+// driver's compile time by the tile's 64–512 values. Component access only:
+// indexing a vector or array in registers with a computed index here costs
+// more than the whole tile.
 fn put4(o: u32, ox: u32, v: vec4<f32>, add: bool) {
-    if add {
-        if ox < p.wo { y[o] += v.x; }
-        if ox + 1u < p.wo { y[o + 1u] += v.y; }
-        if ox + 2u < p.wo { y[o + 2u] += v.z; }
-        if ox + 3u < p.wo { y[o + 3u] += v.w; }
+    if VEC4_ROWS {
+        if ox < p.wo {
+            if add { y[o >> 2u] += v; } else { y[o >> 2u] = v; }
+        }
+    } else if add {
+        if ox < p.wo { put1(o, y_at(o) + v.x); }
+        if ox + 1u < p.wo { put1(o + 1u, y_at(o + 1u) + v.y); }
+        if ox + 2u < p.wo { put1(o + 2u, y_at(o + 2u) + v.z); }
+        if ox + 3u < p.wo { put1(o + 3u, y_at(o + 3u) + v.w); }
     } else {
-        if ox < p.wo { y[o] = v.x; }
-        if ox + 1u < p.wo { y[o + 1u] = v.y; }
-        if ox + 2u < p.wo { y[o + 2u] = v.z; }
-        if ox + 3u < p.wo { y[o + 3u] = v.w; }
+        if ox < p.wo { put1(o, v.x); }
+        if ox + 1u < p.wo { put1(o + 1u, v.y); }
+        if ox + 2u < p.wo { put1(o + 2u, v.z); }
+        if ox + 3u < p.wo { put1(o + 3u, v.w); }
     }
+}
+
+// Element e of y (bound as vec4s).
+fn y_at(e: u32) -> f32 {
+    return y[e >> 2u][e & 3u];
+}
+
+fn put1(e: u32, v: f32) {
+    y[e >> 2u][e & 3u] = v;
 }
 
 // Writes channel co0 + i of the tile (pixels lo = 0..3, hi = 4..7) if it exists.

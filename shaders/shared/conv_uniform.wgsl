@@ -12,13 +12,18 @@ fn taps(ci: u32, ky: u32, co0: u32) -> Taps {
 }
 
 // 4 consecutive pixels of one output row from element o (pixel ox); 0 past
-// the row's end (never stored).
+// the row's end (never stored). As put4: one vec4 load where rows are whole
+// vec4s.
 fn get4(o: u32, ox: u32) -> vec4<f32> {
     var v = vec4<f32>(0.0);
-    if ox < p.wo { v.x = y[o]; }
-    if ox + 1u < p.wo { v.y = y[o + 1u]; }
-    if ox + 2u < p.wo { v.z = y[o + 2u]; }
-    if ox + 3u < p.wo { v.w = y[o + 3u]; }
+    if VEC4_ROWS {
+        if ox < p.wo { v = y[o >> 2u]; }
+    } else {
+        if ox < p.wo { v.x = y_at(o); }
+        if ox + 1u < p.wo { v.y = y_at(o + 1u); }
+        if ox + 2u < p.wo { v.z = y_at(o + 2u); }
+        if ox + 3u < p.wo { v.w = y_at(o + 3u); }
+    }
     return v;
 }
 

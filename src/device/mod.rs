@@ -35,11 +35,14 @@ pub fn wanted_features() -> wgpu::Features {
         | wgpu::Features::TIMESTAMP_QUERY_INSIDE_PASSES
 }
 
-/// A compute pipeline's identity: its shader module and entry point.
+/// A compute pipeline's identity: its shader module, entry point and the
+/// values it gives the module's pipeline-overridable constants (each setting
+/// is a pipeline of its own; those left out keep their defaults).
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
 pub struct PipelineKey {
     pub module: &'static str,
     pub entry: &'static str,
+    pub constants: &'static [(&'static str, u32)],
 }
 
 /// How to open a device. The defaults honour `WGPU_BACKEND`, `WGPU_ADAPTER_NAME`
@@ -443,14 +446,10 @@ impl Gpu {
         if let Some(e) = pollster::block_on(scope.pop()) {
             return Err(Error::Wgpu(format!("layout of {label}: {e}")));
         }
-        let pipeline = self.shared.compiler.request(
-            device,
-            &self.shared.errors,
-            module,
-            layout,
-            key.entry,
-            label,
-        );
+        let pipeline =
+            self.shared
+                .compiler
+                .request(device, &self.shared.errors, module, layout, key, label);
         let made = (pipeline, Arc::new(bgl));
         self.lock_pipelines()?.insert(key, made.clone());
         Ok(made)

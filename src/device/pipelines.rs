@@ -6,6 +6,7 @@
 //! as the machine has cores), and bind groups are made meanwhile from the
 //! kernel's explicit layout; whoever records the dispatch waits for it.
 
+use super::PipelineKey;
 use std::sync::mpsc::{Receiver, Sender, channel};
 use std::sync::{Arc, Mutex, OnceLock};
 
@@ -31,7 +32,7 @@ impl Pipeline {
 struct Job {
     module: wgpu::ShaderModule,
     layout: wgpu::PipelineLayout,
-    entry: &'static str,
+    key: PipelineKey,
     label: String,
     slot: Arc<OnceLock<Result<wgpu::ComputePipeline, String>>>,
 }
@@ -90,21 +91,22 @@ impl Compiler {
         }
     }
 
-    /// Queues the creation of `entry` of `module` with `layout`.
+    /// Queues the creation of `key`'s pipeline (its entry point and constants)
+    /// of `module` with `layout`.
     pub(crate) fn request(
         &self,
         device: &wgpu::Device,
         errors: &Mutex<Vec<String>>,
         module: wgpu::ShaderModule,
         layout: wgpu::PipelineLayout,
-        entry: &'static str,
+        key: PipelineKey,
         label: String,
     ) -> Pipeline {
         let slot = Arc::new(OnceLock::new());
         let job = Job {
             module,
             layout,
-            entry,
+            key,
             label,
             slot: slot.clone(),
         };
@@ -146,13 +148,19 @@ fn work(device: &wgpu::Device, rx: &Mutex<Receiver<Job>>, errors: &Mutex<Vec<Str
 /// Creates the job's pipeline (error scopes are per thread) and fills its slot.
 fn make(device: &wgpu::Device, job: &Job, errors: &Mutex<Vec<String>>) {
     let scope = device.push_error_scope(wgpu::ErrorFilter::Validation);
+    let constants: Vec<(&str, f64)> = job
+        .key
+        .constants
+        .iter()
+        .map(|&(k, v)| (k, f64::from(v)))
+        .collect();
     let pipeline = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
         label: Some(&job.label),
         layout: Some(&job.layout),
         module: &job.module,
-        entry_point: Some(job.entry),
+        entry_point: Some(job.key.entry),
         compilation_options: wgpu::PipelineCompilationOptions {
-            constants: &[],
+            constants: &constants,
             zero_initialize_workgroup_memory: false,
         },
         cache: None,

@@ -1348,6 +1348,27 @@ fn forward_tiled(
     let tiles = g.n * g.ho().div_ceil(rows) * tiles_x;
     let [gx, gz, _] = k.grid_1d(gpu, tiles * lanes)?;
     let gy = u32_of("conv2d channel tiles", co8 / 8 / lanes)?;
+    // The tiled kernels bind y as vec4s; where y's buffer ends inside its
+    // last vec4 they write a scratch copy of it instead.
+    let y_out = y;
+    let (yv, scratch) = match vec4_binding(y) {
+        Some(t) => (t, None),
+        None => {
+            let t = gpu.tensor(&[y.len().next_multiple_of(4)])?;
+            let v = t.view(0, y.shape())?;
+            if accumulate {
+                crate::kernels::elementwise::copy(gpu, prog, &v, y, false)?;
+            }
+            (t, Some(v))
+        }
+    };
+    let y = &yv;
+    // Rows of whole vec4s take the kernel's vec4 stores (a pipeline of its own).
+    let k = &k.with_constants(if g.wo().is_multiple_of(4) {
+        &[("VEC4_ROWS", 1)]
+    } else {
+        &[]
+    });
     let Some(uniform) = uniform else {
         launch(
             gpu,
@@ -1357,7 +1378,7 @@ fn forward_tiled(
             &[Some(y), Some(xp), Some(wt), b],
             [gx, gy, gz],
         )?;
-        return Ok(());
+        return copy_back(gpu, prog, scratch, y_out);
     };
     // One dispatch per run of input channels: the first writes y, the others
     // resume from it, the last adds the bias.
@@ -1378,7 +1399,26 @@ fn forward_tiled(
             [gx, gy, gz],
         )?;
     }
-    Ok(())
+    copy_back(gpu, prog, scratch, y_out)
+}
+
+/// `y` as the tiled kernels bind it, as whole vec4s: itself where its length
+/// is a multiple of 4, else a window running on to the end of its last vec4
+/// (the kernels store y's elements only); `None` where its buffer ends first.
+fn vec4_binding(y: &Tensor) -> Option<Tensor> {
+    if y.len().is_multiple_of(4) {
+        Some(y.clone())
+    } else {
+        y.window(0, y.len().next_multiple_of(4))
+    }
+}
+
+/// Copies the scratch output `from` (if a pass wrote one) into `y`.
+fn copy_back(gpu: &Gpu, prog: &mut Program, from: Option<Tensor>, y: &Tensor) -> Result<()> {
+    match from {
+        Some(t) => crate::kernels::elementwise::copy(gpu, prog, y, &t, false),
+        None => Ok(()),
+    }
 }
 
 /// Flag of [`Tiling::Rows4Uniform`]'s later runs: start from the sums in y.

@@ -273,6 +273,7 @@ pub(crate) fn prepare<P: Params>(
     let key = PipelineKey {
         module: k.module.name,
         entry: k.entry,
+        constants: k.constants,
     };
     let (pipeline, layout) = gpu.pipeline(key, || k.module.wgsl(), &layout_entries(k.bindings))?;
     let params = gpu

@@ -101,10 +101,27 @@ pub struct Kernel<P> {
     pub workgroup: [u32; 3],
     /// Bindings 1.., in order.
     pub bindings: &'static [Binding],
+    /// Values of the module's pipeline-overridable constants (none in the
+    /// table; see [`Kernel::with_constants`]).
+    pub constants: &'static [(&'static str, u32)],
     params: PhantomData<fn() -> P>,
 }
 
+impl<P> Clone for Kernel<P> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<P> Copy for Kernel<P> {}
+
 impl<P: Params> Kernel<P> {
+    /// This kernel with the module's overridable constants set to
+    /// `constants`: a pipeline of its own.
+    pub fn with_constants(&self, constants: &'static [(&'static str, u32)]) -> Kernel<P> {
+        Kernel { constants, ..*self }
+    }
+
     /// Invocations per workgroup along x.
     pub fn width(&self) -> u32 {
         self.workgroup[0]
@@ -283,6 +300,7 @@ macro_rules! table {
                 entry: $entry,
                 workgroup: [$x, $y, $z],
                 bindings: &[$(Binding::$b),*],
+                constants: &[],
                 params: PhantomData,
             };
         )*

@@ -226,6 +226,7 @@ fn a_pipeline_that_cannot_be_made_is_a_clear_error() {
     let key = PipelineKey {
         module: "bench_fma.wgsl",
         entry: "bench_fma",
+        constants: &[],
     };
     let uniform = |binding| wgpu::BindGroupLayoutEntry {
         binding,
