@@ -7,6 +7,10 @@
 //       one invocation per element of y.
 //   shortcut_a_backward  1 dx [N, Ci, H, W]   2 dy [N, Co, Ho, Wo]
 //       one invocation per element of dx; added to dx when flags & 1.
+//   shortcut_a_forward4 / shortcut_a_backward4: the same with one invocation
+//       per 4 elements of a row of y (Wo a multiple of 4) / of dx (W a
+//       multiple of 4), written as one vec4 (on lavapipe a storage access is
+//       a loop over the lanes whatever its width).
 // Ho = ceil(H / s), Wo = ceil(W / s).
 
 struct ShortcutParams {
@@ -62,4 +66,54 @@ fn shortcut_a_backward(@builtin(global_invocation_id) gid: vec3<u32>,
         v += out[i];
     }
     out[i] = v;
+}
+
+// ---- over vec4s of the output ----
+@group(0) @binding(1) var<storage, read_write> out4: array<vec4<f32>>;
+
+@compute @workgroup_size(WG)
+fn shortcut_a_forward4(@builtin(global_invocation_id) gid: vec3<u32>,
+                       @builtin(num_workgroups) nwg: vec3<u32>) {
+    let q = folded_index(gid, nwg);
+    if q >= p.n * p.co * p.ho * p.wo / 4u {
+        return;
+    }
+    let i = 4u * q;
+    let ox = i % p.wo;
+    let oy = (i / p.wo) % p.ho;
+    let co = (i / (p.wo * p.ho)) % p.co;
+    let n = i / (p.wo * p.ho * p.co);
+    var v = vec4<f32>(0.0);
+    if co >= p.pad_before && co < p.pad_before + p.ci {
+        let ci = co - p.pad_before;
+        let r = ((n * p.ci + ci) * p.h + oy * p.stride) * p.w + ox * p.stride;
+        v = vec4<f32>(src[r], src[r + p.stride], src[r + 2u * p.stride], src[r + 3u * p.stride]);
+    }
+    out4[q] = v;
+}
+
+@compute @workgroup_size(WG)
+fn shortcut_a_backward4(@builtin(global_invocation_id) gid: vec3<u32>,
+                        @builtin(num_workgroups) nwg: vec3<u32>) {
+    let q = folded_index(gid, nwg);
+    if q >= p.n * p.ci * p.h * p.w / 4u {
+        return;
+    }
+    let i = 4u * q;
+    let ix = i % p.w;
+    let iy = (i / p.w) % p.h;
+    let ci = (i / (p.w * p.h)) % p.ci;
+    let n = i / (p.w * p.h * p.ci);
+    var v = vec4<f32>(0.0);
+    if iy % p.stride == 0u {
+        let r = ((n * p.co + ci + p.pad_before) * p.ho + iy / p.stride) * p.wo;
+        if ix % p.stride == 0u { v.x = src[r + ix / p.stride]; }
+        if (ix + 1u) % p.stride == 0u { v.y = src[r + (ix + 1u) / p.stride]; }
+        if (ix + 2u) % p.stride == 0u { v.z = src[r + (ix + 2u) / p.stride]; }
+        if (ix + 3u) % p.stride == 0u { v.w = src[r + (ix + 3u) / p.stride]; }
+    }
+    if (p.flags & 1u) != 0u {
+        v += out4[q];
+    }
+    out4[q] = v;
 }

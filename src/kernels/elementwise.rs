@@ -30,13 +30,26 @@ fn same_len(what: &str, ts: &[&Tensor]) -> Result<u32> {
     u32_of(what, n)
 }
 
+/// Launches `k`, or `k4` (its twin over vec4s) where `p.len` is a multiple
+/// of 4; returns the dispatch's index in `prog`.
 fn ew(
     gpu: &Gpu,
     prog: &mut Program,
-    k: &Kernel<EwParams>,
+    (k, k4): (&Kernel<EwParams>, &Kernel<EwParams>),
     p: EwParams,
     tensors: &[Option<&Tensor>],
 ) -> Result<usize> {
+    let (k, p) = if p.len.is_multiple_of(4) {
+        (
+            k4,
+            EwParams {
+                len: p.len / 4,
+                ..p
+            },
+        )
+    } else {
+        (k, p)
+    };
     launch(gpu, prog, k, &p, tensors, k.grid_1d(gpu, p.len as usize)?)
 }
 
@@ -46,7 +59,7 @@ pub fn relu_forward(gpu: &Gpu, prog: &mut Program, y: &Tensor, x: &Tensor) -> Re
     ew(
         gpu,
         prog,
-        &table::RELU_FORWARD,
+        (&table::RELU_FORWARD, &table::RELU_FORWARD4),
         EwParams {
             len,
             flags: 0,
@@ -70,7 +83,7 @@ pub fn relu_backward(
     ew(
         gpu,
         prog,
-        &table::RELU_BACKWARD,
+        (&table::RELU_BACKWARD, &table::RELU_BACKWARD4),
         EwParams {
             len,
             flags: 0,
@@ -95,7 +108,7 @@ pub fn add_forward(
     ew(
         gpu,
         prog,
-        &table::ADD_FORWARD,
+        (&table::ADD_FORWARD, &table::ADD_FORWARD4),
         EwParams {
             len,
             flags: relu as u32,
@@ -123,7 +136,7 @@ pub fn axpby(
     ew(
         gpu,
         prog,
-        &table::AXPBY,
+        (&table::AXPBY, &table::AXPBY4),
         EwParams {
             len,
             flags: 0,
@@ -139,7 +152,8 @@ pub fn set_axpby(gpu: &Gpu, prog: &Program, index: usize, len: usize, alpha: f32
     prog.dispatches[index].set_params(
         gpu,
         &EwParams {
-            len: len as u32,
+            // As `ew` launched it: over vec4s where len is a multiple of 4.
+            len: if len.is_multiple_of(4) { len / 4 } else { len } as u32,
             flags: 0,
             alpha,
             beta,
@@ -153,7 +167,7 @@ pub fn copy(gpu: &Gpu, prog: &mut Program, y: &Tensor, a: &Tensor, accumulate: b
     ew(
         gpu,
         prog,
-        &table::COPY,
+        (&table::COPY, &table::COPY4),
         EwParams {
             len,
             flags: accumulate as u32,

@@ -56,14 +56,13 @@ pub fn shortcut_a_forward(
     expect_shape("shortcut output", y, &g.y_shape())?;
     expect_shape("shortcut input", x, &g.x_shape())?;
     let p = params(g, 0)?;
-    launch(
-        gpu,
-        prog,
-        &table::SHORTCUT_A_FORWARD,
-        &p,
-        &[Some(y), Some(x)],
-        table::SHORTCUT_A_FORWARD.grid_1d(gpu, y.len())?,
-    )?;
+    // Over vec4s of y where its rows are whole vec4s.
+    let (k, n) = if g.wo().is_multiple_of(4) {
+        (&table::SHORTCUT_A_FORWARD4, y.len() / 4)
+    } else {
+        (&table::SHORTCUT_A_FORWARD, y.len())
+    };
+    launch(gpu, prog, k, &p, &[Some(y), Some(x)], k.grid_1d(gpu, n)?)?;
     Ok(())
 }
 
@@ -80,13 +79,12 @@ pub fn shortcut_a_backward(
     expect_shape("shortcut dy", dy, &g.y_shape())?;
     expect_shape("shortcut dx", dx, &g.x_shape())?;
     let p = params(g, accumulate as u32)?;
-    launch(
-        gpu,
-        prog,
-        &table::SHORTCUT_A_BACKWARD,
-        &p,
-        &[Some(dx), Some(dy)],
-        table::SHORTCUT_A_BACKWARD.grid_1d(gpu, dx.len())?,
-    )?;
+    // Over vec4s of dx where its rows are whole vec4s.
+    let (k, n) = if g.w.is_multiple_of(4) {
+        (&table::SHORTCUT_A_BACKWARD4, dx.len() / 4)
+    } else {
+        (&table::SHORTCUT_A_BACKWARD, dx.len())
+    };
+    launch(gpu, prog, k, &p, &[Some(dx), Some(dy)], k.grid_1d(gpu, n)?)?;
     Ok(())
 }

@@ -442,6 +442,11 @@ table! {
     ADD_FORWARD: elementwise::EwParams = ELEMENTWISE::"add_forward", [128, 1, 1], [Write, Read, Read];
     AXPBY: elementwise::EwParams = ELEMENTWISE::"axpby", [128, 1, 1], [Write, Read, Read];
     COPY: elementwise::EwParams = ELEMENTWISE::"copy", [128, 1, 1], [Write, Read];
+    RELU_FORWARD4: elementwise::EwParams = ELEMENTWISE::"relu_forward4", [128, 1, 1], [Write, Read];
+    RELU_BACKWARD4: elementwise::EwParams = ELEMENTWISE::"relu_backward4", [128, 1, 1], [Write, Read, Read];
+    ADD_FORWARD4: elementwise::EwParams = ELEMENTWISE::"add_forward4", [128, 1, 1], [Write, Read, Read];
+    AXPBY4: elementwise::EwParams = ELEMENTWISE::"axpby4", [128, 1, 1], [Write, Read, Read];
+    COPY4: elementwise::EwParams = ELEMENTWISE::"copy4", [128, 1, 1], [Write, Read];
     // The classifier.
     LINEAR_FORWARD: linear::LinearParams = LINEAR::"linear_forward", [64, 1, 1], [Write, Read, Read, Read];
     LINEAR_BACKWARD_DATA: linear::LinearParams = LINEAR::"linear_backward_data", [64, 1, 1], [Write, Read, Read];
@@ -459,6 +464,8 @@ table! {
     SGD_STEP: sgd::SgdParams = SGD::"sgd_step", [128, 1, 1], [Write, Write, Read];
     SHORTCUT_A_FORWARD: shortcut::ShortcutParams = SHORTCUT::"shortcut_a_forward", [128, 1, 1], [Write, Read];
     SHORTCUT_A_BACKWARD: shortcut::ShortcutParams = SHORTCUT::"shortcut_a_backward", [128, 1, 1], [Write, Read];
+    SHORTCUT_A_FORWARD4: shortcut::ShortcutParams = SHORTCUT::"shortcut_a_forward4", [128, 1, 1], [Write, Read];
+    SHORTCUT_A_BACKWARD4: shortcut::ShortcutParams = SHORTCUT::"shortcut_a_backward4", [128, 1, 1], [Write, Read];
     SOFTMAX_XENT: loss::XentParams = SOFTMAX_XENT::"softmax_xent", [128, 1, 1], [Write, Write, Read, Read];
     XENT_MEAN: loss::XentParams = SOFTMAX_XENT::"xent_mean", [128, 1, 1], [Write, Read];
 }

@@ -1,5 +1,5 @@
 use reslab::cpu;
-use reslab::kernels::{elementwise::*, shortcut::*};
+use reslab::kernels::{Program, elementwise::*, shortcut::*};
 use reslab::ops::ShortcutGeom;
 
 use crate::common::*;
@@ -118,6 +118,15 @@ fn shortcut_geoms(seed: u64, count: usize) -> Vec<ShortcutGeom> {
             cout: 4,
             stride: 1,
         },
+        // Rows of whole vec4s at stride 3, in and out.
+        ShortcutGeom {
+            n: 2,
+            cin: 5,
+            h: 12,
+            w: 12,
+            cout: 9,
+            stride: 3,
+        },
     ];
     while v.len() < count {
         let cin = 1 + rng.below(12);
@@ -164,6 +173,45 @@ fn shortcut_a_matches_cpu() {
         assert_close(&format!("backward {g:?}"), &read(&tdx), &dx, 1e-6);
     }
     no_errors();
+}
+
+/// Tensors of a multiple of 4 elements (for the shortcut: rows of y, of dx)
+/// run the passes' vec4 twins, others the passes over floats: both are what
+/// the CPU-twin tests above check (their lengths and shapes take both).
+#[test]
+fn vec4_twins_run_where_lengths_allow() {
+    let gpu = gpu();
+    let vec4s = |prog: &Program| {
+        prog.dispatches
+            .iter()
+            .filter(|d| d.label().ends_with('4'))
+            .count()
+    };
+    for n in [256usize, 257, 12, 6] {
+        let (a, b, y) = (empty(&[n]), empty(&[n]), empty(&[n]));
+        let mut prog = Program::new();
+        relu_forward(gpu, &mut prog, &y, &a).unwrap();
+        relu_backward(gpu, &mut prog, &y, &a, &b).unwrap();
+        add_forward(gpu, &mut prog, &y, &a, &b, true).unwrap();
+        axpby(gpu, &mut prog, &y, &a, &b, 0.5, 2.0).unwrap();
+        copy(gpu, &mut prog, &y, &a, true).unwrap();
+        assert_eq!(vec4s(&prog), if n % 4 == 0 { 5 } else { 0 }, "length {n}");
+    }
+    for (h, w, stride, want) in [(8, 8, 2, 2), (8, 12, 2, 1), (6, 6, 2, 0), (5, 4, 1, 2)] {
+        let g = ShortcutGeom {
+            n: 1,
+            cin: 2,
+            h,
+            w,
+            cout: 4,
+            stride,
+        };
+        let (x, y) = (empty(&g.x_shape()), empty(&g.y_shape()));
+        let mut prog = Program::new();
+        shortcut_a_forward(gpu, &mut prog, &y, &x, &g).unwrap();
+        shortcut_a_backward(gpu, &mut prog, &x, &y, &g, true).unwrap();
+        assert_eq!(vec4s(&prog), want, "{g:?}");
+    }
 }
 
 /// The padding split matches F.pad(x[:, :, ::2, ::2], (0,0,0,0, p//2, p - p//2)).

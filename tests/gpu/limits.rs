@@ -110,7 +110,9 @@ fn texel_weight_gradient_falls_back_where_textures_are_too_small() {
 fn elementwise_pass_beyond_one_grid_dimension_is_split() {
     let gpu = crate::common::gpu();
     let max = gpu.limits().max_compute_workgroups_per_dimension as usize;
-    let n = max * 256 + 1000; // one more workgroup row than fits in x
+    // One more workgroup row than fits in x; not a multiple of 4, so the pass
+    // over floats (its vec4 twin would need four times the elements).
+    let n = max * 256 + 1001;
     let a = gpu.upload(&[n], &vec![2.0; n]).unwrap();
     let b = gpu.upload(&[n], &vec![3.0; n]).unwrap();
     let y = gpu.zeros(&[n]).unwrap();
