@@ -282,7 +282,7 @@ pub fn tune(
         for &reads in BnReads::ALL {
             times.push((reads.name().to_string(), batchnorm_ms(gpu, &g, reads, b)?));
         }
-        let default = conv2d::default_variant::<BnReads>(gpu).name();
+        let default = BnReads::DEFAULT.name();
         out.push(result(
             batchnorm::reads_key(&bg),
             format!("{shape} batch norm training passes"),

@@ -130,10 +130,19 @@ impl Padded<'_> {
 /// ([`Binding::Texels`](table::Binding::Texels)): on lavapipe a texel fetch
 /// costs a fraction of a storage-buffer load. The same arithmetic either way
 /// (shared/bn_forward4.wgsl, shared/bn_backward4.wgsl): the same bits.
+/// `Storage` unless the tuning table says otherwise, on every adapter: the
+/// texel reads ran a resnet20 step 1.05-1.1x faster on one 2-core host and
+/// 1.13x slower on another (BENCHMARKS.md), so only a measurement on the
+/// machine (`reslab bench --tune`) picks them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BnReads {
     Storage,
     Texels,
+}
+
+impl BnReads {
+    /// The reads where the tuning table has no choice: on every adapter.
+    pub const DEFAULT: BnReads = BnReads::Storage;
 }
 
 impl conv2d::Variant for BnReads {
@@ -156,13 +165,13 @@ pub fn reads_key(g: &BnGeom) -> String {
 }
 
 /// How `g`'s passes read on `gpu`: the tuning table's choice, else
-/// [`conv2d::default_variant`] (texels on a CPU adapter).
+/// [`BnReads::DEFAULT`].
 pub fn tuned_reads(gpu: &Gpu, g: &BnGeom) -> Result<BnReads> {
     use conv2d::Variant;
     Ok(gpu
         .tuned(&reads_key(g))?
         .and_then(|n| BnReads::from_name(&n))
-        .unwrap_or_else(|| conv2d::default_variant(gpu)))
+        .unwrap_or(BnReads::DEFAULT))
 }
 
 /// Whether `g`'s vec4 passes read `ts` (the absent ones aside) as texels:
