@@ -27,6 +27,27 @@ const WG: u32 = 128u;
 
 #import grid
 
+// Element i of a [N, C, H, W] tensor as (x, y, channel, image).
+fn place(i: u32, c: u32, h: u32, w: u32) -> vec4<u32> {
+    return vec4<u32>(i % w, (i / w) % h, (i / (w * h)) % c, i / (w * h * c));
+}
+
+// Whether y's channel co is one of x's (not a zero-padded one).
+fn copied(co: u32) -> bool {
+    return co >= p.pad_before && co < p.pad_before + p.ci;
+}
+
+// The element of x that y's element at o = (ox, oy, co, n) copies.
+fn source_of(o: vec4<u32>) -> u32 {
+    return ((o.w * p.ci + o.z - p.pad_before) * p.h + o.y * p.stride) * p.w + o.x * p.stride;
+}
+
+// The start of the row of dy that x's row at x = (·, iy, ci, n) feeds, for
+// iy a multiple of the stride.
+fn dy_row(x: vec4<u32>) -> u32 {
+    return ((x.w * p.co + x.z + p.pad_before) * p.ho + x.y / p.stride) * p.wo;
+}
+
 @compute @workgroup_size(WG)
 fn shortcut_a_forward(@builtin(global_invocation_id) gid: vec3<u32>,
                       @builtin(num_workgroups) nwg: vec3<u32>) {
@@ -34,14 +55,10 @@ fn shortcut_a_forward(@builtin(global_invocation_id) gid: vec3<u32>,
     if i >= p.n * p.co * p.ho * p.wo {
         return;
     }
-    let ox = i % p.wo;
-    let oy = (i / p.wo) % p.ho;
-    let co = (i / (p.wo * p.ho)) % p.co;
-    let n = i / (p.wo * p.ho * p.co);
+    let o = place(i, p.co, p.ho, p.wo);
     var v = 0.0;
-    if co >= p.pad_before && co < p.pad_before + p.ci {
-        let ci = co - p.pad_before;
-        v = src[((n * p.ci + ci) * p.h + oy * p.stride) * p.w + ox * p.stride];
+    if copied(o.z) {
+        v = src[source_of(o)];
     }
     out[i] = v;
 }
@@ -53,14 +70,10 @@ fn shortcut_a_backward(@builtin(global_invocation_id) gid: vec3<u32>,
     if i >= p.n * p.ci * p.h * p.w {
         return;
     }
-    let ix = i % p.w;
-    let iy = (i / p.w) % p.h;
-    let ci = (i / (p.w * p.h)) % p.ci;
-    let n = i / (p.w * p.h * p.ci);
+    let x = place(i, p.ci, p.h, p.w);
     var v = 0.0;
-    if ix % p.stride == 0u && iy % p.stride == 0u {
-        let co = ci + p.pad_before;
-        v = src[((n * p.co + co) * p.ho + iy / p.stride) * p.wo + ix / p.stride];
+    if x.x % p.stride == 0u && x.y % p.stride == 0u {
+        v = src[dy_row(x) + x.x / p.stride];
     }
     if (p.flags & 1u) != 0u {
         v += out[i];
@@ -79,14 +92,10 @@ fn shortcut_a_forward4(@builtin(global_invocation_id) gid: vec3<u32>,
         return;
     }
     let i = 4u * q;
-    let ox = i % p.wo;
-    let oy = (i / p.wo) % p.ho;
-    let co = (i / (p.wo * p.ho)) % p.co;
-    let n = i / (p.wo * p.ho * p.co);
+    let o = place(i, p.co, p.ho, p.wo);
     var v = vec4<f32>(0.0);
-    if co >= p.pad_before && co < p.pad_before + p.ci {
-        let ci = co - p.pad_before;
-        let r = ((n * p.ci + ci) * p.h + oy * p.stride) * p.w + ox * p.stride;
+    if copied(o.z) {
+        let r = source_of(o);
         v = vec4<f32>(src[r], src[r + p.stride], src[r + 2u * p.stride], src[r + 3u * p.stride]);
     }
     out4[q] = v;
@@ -100,13 +109,11 @@ fn shortcut_a_backward4(@builtin(global_invocation_id) gid: vec3<u32>,
         return;
     }
     let i = 4u * q;
-    let ix = i % p.w;
-    let iy = (i / p.w) % p.h;
-    let ci = (i / (p.w * p.h)) % p.ci;
-    let n = i / (p.w * p.h * p.ci);
+    let x = place(i, p.ci, p.h, p.w);
     var v = vec4<f32>(0.0);
-    if iy % p.stride == 0u {
-        let r = ((n * p.co + ci + p.pad_before) * p.ho + iy / p.stride) * p.wo;
+    if x.y % p.stride == 0u {
+        let r = dy_row(x);
+        let ix = x.x;
         if ix % p.stride == 0u { v.x = src[r + ix / p.stride]; }
         if (ix + 1u) % p.stride == 0u { v.y = src[r + (ix + 1u) / p.stride]; }
         if (ix + 2u) % p.stride == 0u { v.z = src[r + (ix + 2u) / p.stride]; }

@@ -131,7 +131,7 @@ impl Padded<'_> {
 /// costs a fraction of a storage-buffer load. The same arithmetic either way
 /// (shared/bn_forward4.wgsl, shared/bn_backward4.wgsl): the same bits.
 /// `Storage` unless the tuning table says otherwise, on every adapter: the
-/// texel reads ran a resnet20 step 1.05-1.1x faster on one 2-core host and
+/// texel reads ran a resnet20 step 1.01-1.11x faster on one 2-core host and
 /// 1.13x slower on another (BENCHMARKS.md), so only a measurement on the
 /// machine (`reslab bench --tune`) picks them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
