@@ -1,11 +1,13 @@
 #!/usr/bin/env python3
-"""A/B of training throughput: two reslab binaries run `reslab train` on the
-same arguments alternately (A, B, B, A, A, B, ...), and the median of each
-one's images/s over its rounds, and their ratio, is printed. Each run's rate
-is what its metrics.jsonl logged after the first logged line (so pipeline
-compilation and the first steps stay out of it).
+"""A/B of training throughput: two (or more) reslab binaries run `reslab
+train` on the same arguments in turn, each round starting one further along
+(A, B, C, then B, C, A, ...), and the median of each one's images/s over its
+rounds is printed, with the median of its per-round ratios to the first
+(the host's speed drifts; a round's ratio holds it about still). Each run's
+rate is what its metrics.jsonl logged after the first logged line (so
+pipeline compilation and the first steps stay out of it).
 
-    benches/ab_train.py A_BINARY B_BINARY ROUNDS -- TRAIN ARGS...
+    benches/ab_train.py A_BINARY B_BINARY [MORE_BINARIES...] ROUNDS -- TRAIN ARGS...
 
 e.g. benches/ab_train.py /tmp/reslab-old target/release/reslab 3 -- \\
          --model resnet20 --image-size 32 --batch 128 --steps 12 --log-every 4
@@ -35,18 +37,26 @@ def rate(binary, args):
 
 
 def main():
-    if len(sys.argv) < 5 or sys.argv[4] != "--":
+    if "--" not in sys.argv:
         sys.exit(__doc__)
-    a, b, rounds, args = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[5:]
-    got = {a: [], b: []}
+    dash = sys.argv.index("--")
+    if dash < 4:
+        sys.exit(__doc__)
+    binaries, rounds, args = sys.argv[1 : dash - 1], int(sys.argv[dash - 1]), sys.argv[dash + 1 :]
+    got = {b: [] for b in binaries}
     for r in range(rounds):
-        for binary in (a, b) if r % 2 == 0 else (b, a):
+        k = r % len(binaries)
+        for binary in binaries[k:] + binaries[:k]:
             got[binary].append(rate(binary, args))
             print(f"round {r + 1}/{rounds} {binary}: {got[binary][-1]:.1f} images/s", flush=True)
-    ma, mb = statistics.median(got[a]), statistics.median(got[b])
-    print(f"A {a}: {ma:.1f} images/s (median of {rounds})")
-    print(f"B {b}: {mb:.1f} images/s")
-    print(f"B vs A: {mb / ma:.2f}x")
+    first = binaries[0]
+    m0 = statistics.median(got[first])
+    print(f"A {first}: {m0:.1f} images/s (median of {rounds})")
+    for i, b in enumerate(binaries[1:]):
+        mb = statistics.median(got[b])
+        per_round = statistics.median(y / x for x, y in zip(got[first], got[b]))
+        print(f"{chr(ord('B') + i)} {b}: {mb:.1f} images/s")
+        print(f"{chr(ord('B') + i)} vs A: {mb / m0:.2f}x (median of the rounds' ratios {per_round:.2f}x)")
 
 
 if __name__ == "__main__":
