@@ -160,8 +160,7 @@ fn panels_match_their_snapshots() {
     ] {
         let mut h = harness(tab);
         h.run();
-        h.snapshot(name);
-        results.extend(h.take_snapshot_results());
+        snapshot(&mut h, name, true, &mut results);
     }
 }
 
@@ -254,15 +253,66 @@ fn the_open_form_says_what_is_wrong() {
 }
 
 /// Snapshots of `h` on each tab (names + `suffix`), all compared before a
-/// failure is reported.
-fn snapshot_tabs(h: &mut Harness<'static, ReslabApp>, shots: &[(Tab, &str)], suffix: &str) {
+/// failure is reported; `numbers_comparable` as in [`snapshot`].
+fn snapshot_tabs(
+    h: &mut Harness<'static, ReslabApp>,
+    shots: &[(Tab, &str)],
+    suffix: &str,
+    numbers_comparable: bool,
+) {
     let mut results = egui_kittest::SnapshotResults::new();
     for &(tab, name) in shots {
         h.state_mut().view.tab = tab;
         h.run();
-        h.snapshot(format!("{name}{suffix}"));
-        results.extend(h.take_snapshot_results());
+        snapshot(
+            h,
+            &format!("{name}{suffix}"),
+            numbers_comparable,
+            &mut results,
+        );
     }
+}
+
+/// Compares `h`'s picture with the snapshot `name` where that comparison
+/// means something. The snapshots are drawn by llvmpipe, Mesa's CPU
+/// rasterizer: what CI renders with, and what kittest picks wherever a CPU
+/// adapter is installed. A machine with GPUs alone rasterizes edges a little
+/// differently (an NVIDIA H200 put 1 to 41 pixels of a panel beyond the
+/// comparison's threshold), and a panel of numbers that the engine computed
+/// on a GPU (`numbers_comparable` false) holds that GPU's roundings. There
+/// the panel is still drawn, and the caller's checks of its state still hold,
+/// but its pixels are not compared; the test says so on stderr.
+fn snapshot(
+    h: &mut Harness<'static, ReslabApp>,
+    name: &str,
+    numbers_comparable: bool,
+    results: &mut egui_kittest::SnapshotResults,
+) {
+    if numbers_comparable && cpu_rasterizer() {
+        h.snapshot(name);
+        results.extend(h.take_snapshot_results());
+    } else {
+        let img = h.render().expect("the panel renders");
+        assert!(
+            img.width() > 0 && img.height() > 0,
+            "{name}: an empty picture"
+        );
+        eprintln!("{name}: drawn, not compared (the snapshots are llvmpipe's; see `snapshot`)");
+    }
+}
+
+/// Whether kittest renders on a CPU adapter here (it prefers one; llvmpipe
+/// in CI). Read with the same environment (`WGPU_BACKEND`) as kittest's setup.
+fn cpu_rasterizer() -> bool {
+    static CPU: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *CPU.get_or_init(|| {
+        let desc = wgpu::InstanceDescriptor::new_without_display_handle().with_env();
+        let backends = desc.backends;
+        let instance = wgpu::Instance::new(desc);
+        pollster::block_on(instance.enumerate_adapters(backends))
+            .iter()
+            .any(|a| a.get_info().device_type == wgpu::DeviceType::Cpu)
+    })
 }
 
 /// A path from the app's folder (the docs/ folder, the test fixtures):
@@ -356,6 +406,7 @@ fn an_opened_train_run_draws_its_curves_and_probes() {
             (Tab::Residuals, "opened-train-fx"),
         ],
         "",
+        true,
     );
 }
 
@@ -380,6 +431,7 @@ fn an_opened_degradation_folder_draws_every_net() {
             (Tab::Responses, "opened-degradation-responses"),
         ],
         "",
+        true,
     );
 }
 
@@ -437,6 +489,7 @@ fn opened_lesion_and_landscape_runs_are_drawn() {
             (Tab::Landscape, "opened-landscapes"),
         ],
         "",
+        true,
     );
     // Closing one removes it: the first run's button comes after the two
     // nets' remove buttons.
@@ -640,6 +693,9 @@ fn the_degradation_preset_trains_four_nets_side_by_side() {
     let gpu =
         reslab::Gpu::new().expect("a wgpu adapter (install mesa-vulkan-drivers for lavapipe)");
     let backend = gpu.adapter_info().backend;
+    // The curves and F(x) hold the engine's numbers: the snapshots are those
+    // of Mesa's CPU adapters, where the training runs here too in CI.
+    let numbers_comparable = gpu.adapter_info().device_type == wgpu::DeviceType::Cpu;
     let settings = RunSettings {
         batch: 32,
         probe_every: 2,
@@ -725,6 +781,7 @@ fn the_degradation_preset_trains_four_nets_side_by_side() {
             (Tab::Lesions, "degradation-preset-lesions"),
         ],
         &suffix,
+        numbers_comparable,
     );
     // Grow to 32: the 20-layer nets grow, the 56-layer ones train on as they
     // are; every net keeps its curves.

@@ -109,6 +109,25 @@ struct Shared {
 /// Each kernel's pipeline and bind group layout.
 type PipelineCache = HashMap<PipelineKey, (Pipeline, Arc<wgpu::BindGroupLayout>)>;
 
+/// The process's wgpu instance for `desc`'s backends: made once, never
+/// dropped. Dropping a device's last instance unloads the Vulkan driver, and
+/// a driver can leave destructors to run when a thread that called it ends:
+/// NVIDIA's (580, on an H200) crashed the thread that had opened a device
+/// and ended after another thread dropped it (the app's window thread, after
+/// its training worker closes). A driver that stays loaded has nothing to
+/// crash; the first call's environment (`WGPU_VALIDATION`, ...) holds after.
+fn instance(desc: wgpu::InstanceDescriptor) -> wgpu::Instance {
+    static INSTANCES: Mutex<Vec<(wgpu::Backends, wgpu::Instance)>> = Mutex::new(Vec::new());
+    let mut made = INSTANCES.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((_, i)) = made.iter().find(|(b, _)| *b == desc.backends) {
+        return i.clone();
+    }
+    let backends = desc.backends;
+    let i = wgpu::Instance::new(desc);
+    made.push((backends, i.clone()));
+    i
+}
+
 /// What poison mode fills buffers with: a quiet NaN in every f32.
 const POISON: [u8; 4] = 0x7fc0_0000u32.to_le_bytes();
 
@@ -144,7 +163,7 @@ impl Gpu {
             desc.backends = b;
         }
         let backends = desc.backends;
-        let instance = wgpu::Instance::new(desc);
+        let instance = instance(desc);
         let wanted_name = opts
             .adapter_name
             .clone()

@@ -196,6 +196,9 @@ fn vec4_twins_run_where_lengths_allow() {
         axpby(gpu, &mut prog, &y, &a, &b, 0.5, 2.0).unwrap();
         copy(gpu, &mut prog, &y, &a, true).unwrap();
         assert_eq!(vec4s(&prog), if n % 4 == 0 { 5 } else { 0 }, "length {n}");
+        // Run, too: every pipeline is made and waited for (a process that
+        // exits while the driver still compiles one crashed NVIDIA's driver).
+        prog.run(gpu).expect("run");
     }
     for (h, w, stride, want) in [(8, 8, 2, 2), (8, 12, 2, 1), (6, 6, 2, 0), (5, 4, 1, 2)] {
         let g = ShortcutGeom {
@@ -211,6 +214,7 @@ fn vec4_twins_run_where_lengths_allow() {
         shortcut_a_forward(gpu, &mut prog, &y, &x, &g).unwrap();
         shortcut_a_backward(gpu, &mut prog, &x, &y, &g, true).unwrap();
         assert_eq!(vec4s(&prog), want, "{g:?}");
+        prog.run(gpu).expect("run");
     }
 }
 
