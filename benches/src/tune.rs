@@ -1,6 +1,6 @@
 //! `reslab bench --tune`: times every tiling of the tiled stride-1 passes
 //! (forward, backward-data, weight gradient), both weight reads of the
-//! stride-2 forward and both ways batch norm's training passes read their
+//! stride-2 forward, the stride-2 weight gradient's kernels and both ways batch norm's training passes read their
 //! activations (storage or texels) at the ResNet-20/56 stage shapes
 //! on this adapter and keeps the fastest for each shape in the adapter's
 //! tuning table (`reslab::device::tuning`), which later plans on the same
@@ -13,7 +13,7 @@ use reslab::device::Gpu;
 use reslab::error::Result;
 use reslab::kernels::Program;
 use reslab::kernels::batchnorm::{self, BnReads, Padded, ResidualGrad};
-use reslab::kernels::conv2d::{self, S2Tiling, Tiling, Variant, WgradTiling};
+use reslab::kernels::conv2d::{self, S2Tiling, S2Wgrad, Tiling, Variant, WgradTiling};
 use reslab::ops::{BnGeom, BnOptions, Conv2dGeom};
 use reslab::rng::Rng;
 
@@ -81,9 +81,17 @@ fn forward_ms(gpu: &Gpu, g: &Conv2dGeom, t: Forward, b: Budget) -> Result<f64> {
     Ok(time_program(gpu, &prog, &[], b)?.0)
 }
 
-/// Kernel milliseconds of the tiled stride-1 weight gradient of `g` with `t`
-/// (the chunk reduction after it aside).
-fn wgrad_ms(gpu: &Gpu, g: &Conv2dGeom, t: WgradTiling, b: Budget) -> Result<f64> {
+/// How a tuned weight gradient runs: a stride-1 tiling, or the stride-2
+/// pass's kernel.
+#[derive(Clone, Copy)]
+enum Wgrad {
+    S1(WgradTiling),
+    S2(S2Wgrad),
+}
+
+/// Kernel milliseconds of the tiled weight gradient of `g` run as `t` (the
+/// chunk reduction after it aside).
+fn wgrad_ms(gpu: &Gpu, g: &Conv2dGeom, t: Wgrad, b: Budget) -> Result<f64> {
     let mut rng = Rng::new(5);
     let pg = g.forward_pad();
     let x = upload(gpu, &mut rng, &g.x_shape())?;
@@ -102,7 +110,12 @@ fn wgrad_ms(gpu: &Gpu, g: &Conv2dGeom, t: WgradTiling, b: Budget) -> Result<f64>
     prep.run(gpu)?;
     let dw = gpu.tensor(&g.w_shape())?;
     let mut prog = Program::new();
-    conv2d::conv2d_backward_weight_tiled_as(gpu, &mut prog, &dw, &dyv, &xp, g, Some(t))?;
+    match t {
+        Wgrad::S1(t) => {
+            conv2d::conv2d_backward_weight_tiled_as(gpu, &mut prog, &dw, &dyv, &xp, g, Some(t))?
+        }
+        Wgrad::S2(t) => conv2d::conv2d_backward_weight_s2_as(gpu, &mut prog, &dw, &dyv, &xp, g, t)?,
+    }
     Ok(time_program(gpu, &prog, &[0], b)?.1)
 }
 
@@ -244,7 +257,10 @@ pub fn tune(
         progress(&format!("{shape} backward-weight"));
         let mut times = Vec::new();
         for &tiling in WgradTiling::ALL {
-            times.push((tiling.name().to_string(), wgrad_ms(gpu, &g, tiling, b)?));
+            times.push((
+                tiling.name().to_string(),
+                wgrad_ms(gpu, &g, Wgrad::S1(tiling), b)?,
+            ));
         }
         let default = conv2d::default_variant::<WgradTiling>(gpu).name();
         out.push(result(
@@ -267,6 +283,18 @@ pub fn tune(
         out.push(result(
             conv2d::variant_key::<S2Tiling>(&g),
             format!("{shape} forward"),
+            times,
+            default,
+        ));
+        progress(&format!("{shape} backward-weight"));
+        let mut times = Vec::new();
+        for &t in S2Wgrad::ALL {
+            times.push((t.name().to_string(), wgrad_ms(gpu, &g, Wgrad::S2(t), b)?));
+        }
+        let default = conv2d::default_variant::<S2Wgrad>(gpu).name();
+        out.push(result(
+            conv2d::variant_key::<S2Wgrad>(&g),
+            format!("{shape} backward-weight"),
             times,
             default,
         ));

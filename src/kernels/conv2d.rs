@@ -801,7 +801,7 @@ pub fn uniform_runs(gpu: &Gpu, wt: &Tensor) -> Option<Vec<(usize, usize, Tensor)
 }
 
 /// Variants of a pass that compute the same bits at speeds that depend on the
-/// adapter ([`Tiling`], [`WgradTiling`], [`S2Tiling`]): which one runs a shape is the tuning
+/// adapter ([`Tiling`], [`WgradTiling`], [`S2Tiling`], [`S2Wgrad`]): which one runs a shape is the tuning
 /// table's choice ([`tuned`]), else [`default_variant`].
 pub trait Variant: Copy + PartialEq + std::fmt::Debug + 'static {
     /// Every variant: the one for GPUs first, the one for CPU adapters last.
@@ -972,13 +972,25 @@ pub enum S2Wgrad {
     Channels8SubgroupTexels,
 }
 
-impl S2Wgrad {
-    pub const ALL: &[S2Wgrad] = &[
+impl Variant for S2Wgrad {
+    const ALL: &'static [S2Wgrad] = &[
         S2Wgrad::Channels4,
         S2Wgrad::Channels8Subgroup,
         S2Wgrad::Channels8SubgroupTexels,
     ];
+    const PASS: &'static str = "conv2d_backward_weight_tiled_s2";
 
+    /// The entry point (the texel module's has the same one: `_tex` added).
+    fn name(self) -> &'static str {
+        match self {
+            S2Wgrad::Channels4 => table::CONV2D_BACKWARD_WEIGHT_TILED_S2.entry,
+            S2Wgrad::Channels8Subgroup => table::CONV2D_BACKWARD_WEIGHT_TILED_S2_C8SG.entry,
+            S2Wgrad::Channels8SubgroupTexels => "conv2d_backward_weight_tiled_s2_c8sg_tex",
+        }
+    }
+}
+
+impl S2Wgrad {
     /// The kernel that runs on `gpu` in its place for dy and xp, and its
     /// output channels per invocation.
     fn on(
@@ -1891,8 +1903,7 @@ fn wgrad_tiling(gpu: &Gpu, g: &Conv2dGeom) -> Result<Option<WgradTiling>> {
 }
 
 /// [`conv2d_backward_weight_tiled`] with the tiling of a stride-1 pass given
-/// (`None` for stride 2: its fastest kernel that runs, [`S2Wgrad`]; the same
-/// bits).
+/// (`None` for stride 2: the tuned [`S2Wgrad`]; the same bits).
 pub fn conv2d_backward_weight_tiled_as(
     gpu: &Gpu,
     prog: &mut Program,
@@ -1944,7 +1955,11 @@ fn wgrad_tiled(
     g: &Conv2dGeom,
     tiling: Option<WgradTiling>,
 ) -> Result<()> {
-    let s2 = S2Wgrad::Channels8SubgroupTexels;
+    let s2 = if g.sh == 2 {
+        tuned::<S2Wgrad>(gpu, g)?
+    } else {
+        S2Wgrad::Channels4 // not used at stride 1
+    };
     wgrad_tiled_with(gpu, prog, out, dyv, xp, g, tiling, s2)
 }
 

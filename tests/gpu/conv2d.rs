@@ -966,6 +966,43 @@ fn tiling_follows_the_tuning_table() {
         gpu.set_tuned(&key, set).unwrap();
         assert_eq!(tuned::<WgradTiling>(gpu, &g).unwrap(), want, "{set:?}");
     }
+    // The stride-2 weight gradient, which a plan of a stride-2 conv runs as
+    // the table says (its dispatch's kernel shows it).
+    let g = Conv2dGeom::square(2, 8, 12, 12, 16, 3, 2, 1);
+    let key = variant_key::<S2Wgrad>(&g);
+    let default = default_variant::<S2Wgrad>(gpu);
+    let (xp, dw) = (empty(&g.forward_pad().shape()), empty(&g.w_shape()));
+    let dy = match backward_weight_dy_pad(&g) {
+        Some(dpg) => empty(&dpg.shape()),
+        None => empty(&g.y_shape()),
+    };
+    for (set, want) in [
+        (Some("conv2d_backward_weight_tiled_s2"), S2Wgrad::Channels4),
+        (
+            Some("conv2d_backward_weight_tiled_s2_c8sg"),
+            S2Wgrad::Channels8Subgroup,
+        ),
+        (
+            Some("conv2d_backward_weight_tiled_s2_c8sg_tex"),
+            S2Wgrad::Channels8SubgroupTexels,
+        ),
+        (Some("conv2d_backward_weight_tiled_s1_c8"), default),
+        (None, default),
+    ] {
+        gpu.set_tuned(&key, set).unwrap();
+        assert_eq!(tuned::<S2Wgrad>(gpu, &g).unwrap(), want, "{set:?}");
+        let mut tuned_prog = Program::new();
+        conv2d_backward_weight_tiled(gpu, &mut tuned_prog, &dw, &dy, &xp, &g).unwrap();
+        let mut as_prog = Program::new();
+        conv2d_backward_weight_s2_as(gpu, &mut as_prog, &dw, &dy, &xp, &g, want).unwrap();
+        assert_eq!(
+            tuned_prog.dispatches[0].label(),
+            as_prog.dispatches[0].label(),
+            "{set:?}"
+        );
+        tuned_prog.run(gpu).unwrap();
+    }
+    gpu.set_tuned(&key, None).unwrap();
 }
 
 /// The direct stride-2 kernel: every parity, odd and even sizes, accumulation.
