@@ -4,6 +4,7 @@
 
 mod analysis;
 mod batchnorm;
+mod ceiling;
 mod common;
 mod conv2d;
 mod elementwise;
