@@ -4,8 +4,9 @@
 //! activations (storage or texels) at the ResNet-20/56 stage shapes
 //! on this adapter and keeps the fastest for each shape in the adapter's
 //! tuning table (`reslab::device::tuning`), which later plans on the same
-//! adapter and driver follow. The variants give the same bits, so a table
-//! changes speed only.
+//! adapter and driver follow. A shape's variants are timed in alternating
+//! rounds, and the default stays unless another is faster by [`MARGIN`].
+//! The variants give the same bits, so a table changes speed only.
 
 use serde::Serialize;
 
@@ -17,7 +18,7 @@ use reslab::kernels::conv2d::{self, S2Tiling, S2Wgrad, Tiling, Variant, WgradTil
 use reslab::ops::{BnGeom, BnOptions, Conv2dGeom};
 use reslab::rng::Rng;
 
-use crate::{Budget, conv_shapes, time_program};
+use crate::{Budget, conv_shapes, median};
 
 /// One tuned pass: its key in the table, every tiling's kernel time, the choice.
 #[derive(Debug, Clone, Serialize)]
@@ -48,9 +49,10 @@ enum Forward {
     S2(S2Tiling),
 }
 
-/// Kernel milliseconds of one tiled forward of `g` run as `t` (the stride-1
-/// backward-data pass is this over dy padded, in its own geometry).
-fn forward_ms(gpu: &Gpu, g: &Conv2dGeom, t: Forward, b: Budget) -> Result<f64> {
+/// One tiled forward of `g` run as `t` (the stride-1 backward-data pass is
+/// this over dy padded, in its own geometry), every dispatch timed: a tiling
+/// may run in several (one per run of channels).
+fn forward_prog(gpu: &Gpu, g: &Conv2dGeom, t: Forward) -> Result<Timed> {
     let mut rng = Rng::new(4);
     let pg = g.forward_pad();
     let x = upload(gpu, &mut rng, &g.x_shape())?;
@@ -77,8 +79,11 @@ fn forward_ms(gpu: &Gpu, g: &Conv2dGeom, t: Forward, b: Budget) -> Result<f64> {
             conv2d::conv2d_forward_s2_as(gpu, &mut prog, &y, &xp, &wt, None, g, false, t)?
         }
     }
-    // Every dispatch: a tiling may run in several (one per run of channels).
-    Ok(time_program(gpu, &prog, &[], b)?.0)
+    Ok(Timed {
+        prog,
+        main: None,
+        _keep: vec![xp, wt, y],
+    })
 }
 
 /// How a tuned weight gradient runs: a stride-1 tiling, or the stride-2
@@ -89,9 +94,9 @@ enum Wgrad {
     S2(S2Wgrad),
 }
 
-/// Kernel milliseconds of the tiled weight gradient of `g` run as `t` (the
-/// chunk reduction after it aside).
-fn wgrad_ms(gpu: &Gpu, g: &Conv2dGeom, t: Wgrad, b: Budget) -> Result<f64> {
+/// The tiled weight gradient of `g` run as `t`, its first dispatch timed
+/// (the chunk reduction after it aside).
+fn wgrad_prog(gpu: &Gpu, g: &Conv2dGeom, t: Wgrad) -> Result<Timed> {
     let mut rng = Rng::new(5);
     let pg = g.forward_pad();
     let x = upload(gpu, &mut rng, &g.x_shape())?;
@@ -116,13 +121,17 @@ fn wgrad_ms(gpu: &Gpu, g: &Conv2dGeom, t: Wgrad, b: Budget) -> Result<f64> {
         }
         Wgrad::S2(t) => conv2d::conv2d_backward_weight_s2_as(gpu, &mut prog, &dw, &dyv, &xp, g, t)?,
     }
-    Ok(time_program(gpu, &prog, &[0], b)?.1)
+    Ok(Timed {
+        prog,
+        main: Some(0),
+        _keep: vec![xp, dyv, dw],
+    })
 }
 
-/// Milliseconds of batch norm's fused training passes over the input of
-/// `g` (forward with ReLU and a residual, writing the padded copy the next
-/// convolution reads; backward writing dx's) with its reads `reads`.
-fn batchnorm_ms(gpu: &Gpu, g: &Conv2dGeom, reads: BnReads, b: Budget) -> Result<f64> {
+/// Batch norm's fused training passes over the input of `g` (forward with
+/// ReLU and a residual, writing the padded copy the next convolution reads;
+/// backward writing dx's) with its reads `reads`, all timed.
+fn batchnorm_prog(gpu: &Gpu, g: &Conv2dGeom, reads: BnReads) -> Result<Timed> {
     let bg = BnGeom {
         n: g.n,
         c: g.cin,
@@ -199,12 +208,69 @@ fn batchnorm_ms(gpu: &Gpu, g: &Conv2dGeom, reads: BnReads, b: Budget) -> Result<
         &gamma,
         &bg,
     )?;
-    Ok(time_program(gpu, &prog, &[], b)?.0)
+    Ok(Timed {
+        prog,
+        main: None,
+        _keep: vec![
+            x, res, dout, y, dx, dres, yp, dxp, saved, coef, rm, rv, gamma, beta, dgamma, dbeta,
+        ],
+    })
 }
 
-/// The fastest of `times`, and how the default compares with it.
+/// A program to time, which of its dispatches count (`None`: all of them),
+/// and the tensors it reads and writes, kept alive as long as it is.
+struct Timed {
+    prog: Program,
+    main: Option<usize>,
+    _keep: Vec<reslab::Tensor>,
+}
+
+/// The median milliseconds of each of `variants`, timed in turn: each round
+/// runs every variant once, a round starting one further along, so that a
+/// host whose speed drifts (a shared VM) moves all of them alike. Kernel
+/// times from GPU timestamps, else the wall clock of a whole run.
+fn race(gpu: &Gpu, variants: &[Timed], b: Budget) -> Result<Vec<f64>> {
+    let n = variants.len();
+    // A warm-up run of each: pipelines made, caches filled.
+    for v in variants {
+        v.prog.run(gpu)?;
+    }
+    let rounds = b.max_samples.max(3);
+    let start = std::time::Instant::now();
+    let mut samples = vec![Vec::with_capacity(rounds); n];
+    for round in 0..rounds {
+        for k in 0..n {
+            let i = (round + k) % n;
+            let v = &variants[i];
+            let ms = match crate::profile::profile(gpu, &v.prog)? {
+                Some(t) => match v.main {
+                    Some(d) => t[d].1 / 1e6,
+                    None => t.iter().map(|(_, ns)| ns / 1e6).sum(),
+                },
+                None => {
+                    let t = std::time::Instant::now();
+                    v.prog.run(gpu)?;
+                    t.elapsed().as_secs_f64() * 1e3
+                }
+            };
+            samples[i].push(ms);
+        }
+        // Three rounds at least; more while the budget lasts.
+        if round >= 2 && start.elapsed().as_secs_f64() > b.seconds * n as f64 {
+            break;
+        }
+    }
+    Ok(samples.into_iter().map(median).collect())
+}
+
+/// How much faster than the default a variant must be to be kept instead:
+/// closer than this is noise on a busy host, and the default stays.
+pub const MARGIN: f64 = 0.05;
+
+/// The choice among `times`: the fastest, unless the default is within
+/// [`MARGIN`] of it; and how the default compares with the fastest.
 fn result(key: String, what: String, times: Vec<(String, f64)>, default: &str) -> TuneResult {
-    let (chosen, best) = times
+    let (fastest, best) = times
         .iter()
         .min_by(|a, b| a.1.total_cmp(&b.1))
         .map(|(n, t)| (n.clone(), *t))
@@ -213,6 +279,11 @@ fn result(key: String, what: String, times: Vec<(String, f64)>, default: &str) -
         .iter()
         .find(|(n, _)| n == default)
         .map_or(best, |(_, t)| *t);
+    let chosen = if default_ms <= best * (1.0 + MARGIN) {
+        default.to_string()
+    } else {
+        fastest
+    };
     TuneResult {
         key,
         what,
@@ -223,9 +294,37 @@ fn result(key: String, what: String, times: Vec<(String, f64)>, default: &str) -
     }
 }
 
-/// Measures every tiling of the stride-1 passes at the stage shapes at batch
-/// `batch` and sets the fastest as this process's choice on `gpu` (the caller
-/// saves the table). `progress` hears each shape.
+/// Races `variants` (named) and files the result under `key`.
+fn tuned<V: Copy>(
+    gpu: &Gpu,
+    b: Budget,
+    key: String,
+    what: String,
+    variants: &[(V, &str)],
+    default: &str,
+    prog: impl Fn(V) -> Result<Timed>,
+) -> Result<TuneResult> {
+    let timed = variants
+        .iter()
+        .map(|&(v, _)| prog(v))
+        .collect::<Result<Vec<_>>>()?;
+    let ms = race(gpu, &timed, b)?;
+    let times = variants
+        .iter()
+        .zip(ms)
+        .map(|(&(_, name), t)| (name.to_string(), t))
+        .collect();
+    Ok(result(key, what, times, default))
+}
+
+fn named<V: Variant>() -> Vec<(V, &'static str)> {
+    V::ALL.iter().map(|&v| (v, v.name())).collect()
+}
+
+/// Measures every tiling of the tiled passes at the stage shapes at batch
+/// `batch`, each shape's variants raced against each other ([`race`]), and
+/// sets the choice ([`result`]) as this process's on `gpu` (the caller saves
+/// the table). `progress` hears each shape.
 pub fn tune(
     gpu: &Gpu,
     batch: usize,
@@ -239,65 +338,48 @@ pub fn tune(
         };
         for (pass, geom) in [("forward", g), ("backward-data", t)] {
             progress(&format!("{shape} {pass}"));
-            let mut times = Vec::new();
-            for &tiling in Tiling::ALL {
-                times.push((
-                    tiling.name().to_string(),
-                    forward_ms(gpu, &geom, Forward::S1(tiling), b)?,
-                ));
-            }
-            let default = conv2d::default_variant::<Tiling>(gpu).name();
-            out.push(result(
+            out.push(tuned(
+                gpu,
+                b,
                 conv2d::variant_key::<Tiling>(&geom),
                 format!("{shape} {pass}"),
-                times,
-                default,
-            ));
+                &named::<Tiling>(),
+                conv2d::default_variant::<Tiling>(gpu).name(),
+                |t| forward_prog(gpu, &geom, Forward::S1(t)),
+            )?);
         }
         progress(&format!("{shape} backward-weight"));
-        let mut times = Vec::new();
-        for &tiling in WgradTiling::ALL {
-            times.push((
-                tiling.name().to_string(),
-                wgrad_ms(gpu, &g, Wgrad::S1(tiling), b)?,
-            ));
-        }
-        let default = conv2d::default_variant::<WgradTiling>(gpu).name();
-        out.push(result(
+        out.push(tuned(
+            gpu,
+            b,
             conv2d::variant_key::<WgradTiling>(&g),
             format!("{shape} backward-weight"),
-            times,
-            default,
-        ));
+            &named::<WgradTiling>(),
+            conv2d::default_variant::<WgradTiling>(gpu).name(),
+            |t| wgrad_prog(gpu, &g, Wgrad::S1(t)),
+        )?);
     }
     for (shape, g) in conv_shapes(batch).into_iter().filter(|(_, g)| g.sh == 2) {
         progress(&format!("{shape} forward"));
-        let mut times = Vec::new();
-        for &t in S2Tiling::ALL {
-            times.push((
-                t.name().to_string(),
-                forward_ms(gpu, &g, Forward::S2(t), b)?,
-            ));
-        }
-        let default = conv2d::default_variant::<S2Tiling>(gpu).name();
-        out.push(result(
+        out.push(tuned(
+            gpu,
+            b,
             conv2d::variant_key::<S2Tiling>(&g),
             format!("{shape} forward"),
-            times,
-            default,
-        ));
+            &named::<S2Tiling>(),
+            conv2d::default_variant::<S2Tiling>(gpu).name(),
+            |t| forward_prog(gpu, &g, Forward::S2(t)),
+        )?);
         progress(&format!("{shape} backward-weight"));
-        let mut times = Vec::new();
-        for &t in S2Wgrad::ALL {
-            times.push((t.name().to_string(), wgrad_ms(gpu, &g, Wgrad::S2(t), b)?));
-        }
-        let default = conv2d::default_variant::<S2Wgrad>(gpu).name();
-        out.push(result(
+        out.push(tuned(
+            gpu,
+            b,
             conv2d::variant_key::<S2Wgrad>(&g),
             format!("{shape} backward-weight"),
-            times,
-            default,
-        ));
+            &named::<S2Wgrad>(),
+            conv2d::default_variant::<S2Wgrad>(gpu).name(),
+            |t| wgrad_prog(gpu, &g, Wgrad::S2(t)),
+        )?);
     }
     for (shape, g) in conv_shapes(batch).into_iter().filter(|(_, g)| g.sh == 1) {
         let bg = BnGeom {
@@ -306,20 +388,57 @@ pub fn tune(
             hw: g.h * g.w,
         };
         progress(&format!("{shape} batch norm"));
-        let mut times = Vec::new();
-        for &reads in BnReads::ALL {
-            times.push((reads.name().to_string(), batchnorm_ms(gpu, &g, reads, b)?));
-        }
-        let default = BnReads::DEFAULT.name();
-        out.push(result(
+        out.push(tuned(
+            gpu,
+            b,
             batchnorm::reads_key(&bg),
             format!("{shape} batch norm training passes"),
-            times,
-            default,
-        ));
+            &named::<BnReads>(),
+            BnReads::DEFAULT.name(),
+            |reads| batchnorm_prog(gpu, &g, reads),
+        )?);
+        // Each program was recorded with its reads set; what the plans read
+        // is the table's choice, set below.
+        gpu.set_tuned(&batchnorm::reads_key(&bg), None)?;
     }
     for r in &out {
         gpu.set_tuned(&r.key, Some(&r.chosen))?;
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn times(v: &[(&str, f64)]) -> Vec<(String, f64)> {
+        v.iter().map(|&(n, t)| (n.to_string(), t)).collect()
+    }
+
+    #[test]
+    fn the_default_stays_unless_another_is_clearly_faster() {
+        let r = result(
+            "k".into(),
+            "w".into(),
+            times(&[("a", 10.0), ("b", 10.4)]),
+            "b",
+        );
+        assert_eq!(r.chosen, "b", "4% is within the margin");
+        assert!((r.default_vs_chosen - 1.04).abs() < 1e-9);
+        let r = result(
+            "k".into(),
+            "w".into(),
+            times(&[("a", 10.0), ("b", 10.6)]),
+            "b",
+        );
+        assert_eq!(r.chosen, "a", "6% is not");
+        let r = result(
+            "k".into(),
+            "w".into(),
+            times(&[("a", 10.0), ("b", 9.0)]),
+            "b",
+        );
+        assert_eq!(r.chosen, "b", "the default is the fastest");
+        assert_eq!(r.default_vs_chosen, 1.0);
+    }
 }
