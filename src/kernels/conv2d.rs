@@ -1678,29 +1678,47 @@ pub fn conv2d_backward_data_tiled_s2_as(
         _pad0: 0,
         _pad1: 0,
     };
-    // Groups of lanes sharing a tile (over as many runs of 8 channels).
-    let grid = |lanes: usize| {
+    // Groups of lanes sharing a tile (over as many runs of 8 channels, of 4
+    // for the paired kernels, which take both column parities).
+    let grid = |lanes: usize, paired: bool| {
+        let (per_run, parities) = if paired { (4, 2) } else { (8, 4) };
         crate::kernels::check_grid(
             gpu,
             "conv2d_backward_data_tiled_s2",
             [
                 (g.n * rows * tiles_x * lanes).div_ceil(64) as u64,
-                (ci8 / 8 / lanes) as u64,
-                4,
+                (ci8 / per_run / lanes) as u64,
+                parities,
             ],
         )
     };
-    // (With SubgroupTexels the grouped kernels read dy as texels.)
+    // (With SubgroupTexels the grouped kernels read dy as texels.) Where dx's
+    // rows are whole vec4s the grouped kernels are the paired ones (both
+    // column parities per lane, vec4 stores; shared/conv_s2_pairs.wgsl):
+    // groups over runs of 4 input channels, the 2 row parities in z.
     let grouped = matches!(s2, S2Tiling::Subgroup | S2Tiling::SubgroupTexels);
     let texels = s2 == S2Tiling::SubgroupTexels && texels_fit(gpu, &[dyp]);
-    let (k, lanes) = match group_lanes(ci8).filter(|_| has_subgroups(gpu)) {
-        Some(8) if texels => (&table::CONV2D_BACKWARD_DATA_TILED_S2SG8_TEX, 8),
-        Some(4) if texels => (&table::CONV2D_BACKWARD_DATA_TILED_S2SG4_TEX, 4),
-        Some(l) if texels => (&table::CONV2D_BACKWARD_DATA_TILED_S2SG2_TEX, l),
-        Some(8) if grouped => (&table::CONV2D_BACKWARD_DATA_TILED_S2SG8, 8),
-        Some(4) if grouped => (&table::CONV2D_BACKWARD_DATA_TILED_S2SG4, 4),
-        Some(l) if grouped => (&table::CONV2D_BACKWARD_DATA_TILED_S2SG2, l),
-        _ => (&table::CONV2D_BACKWARD_DATA_TILED_S2U, 1),
+    let paired = grouped && g.w.is_multiple_of(4) && has_subgroups(gpu);
+    let (k, lanes) = if paired {
+        use table::*;
+        match group_lanes(2 * ci8) {
+            Some(8) if texels => (&CONV2D_BACKWARD_DATA_TILED_S2P8_TEX, 8),
+            Some(4) if texels => (&CONV2D_BACKWARD_DATA_TILED_S2P4_TEX, 4),
+            _ if texels => (&CONV2D_BACKWARD_DATA_TILED_S2P2_TEX, 2),
+            Some(8) => (&CONV2D_BACKWARD_DATA_TILED_S2P8, 8),
+            Some(4) => (&CONV2D_BACKWARD_DATA_TILED_S2P4, 4),
+            _ => (&CONV2D_BACKWARD_DATA_TILED_S2P2, 2),
+        }
+    } else {
+        match group_lanes(ci8).filter(|_| has_subgroups(gpu)) {
+            Some(8) if texels => (&table::CONV2D_BACKWARD_DATA_TILED_S2SG8_TEX, 8),
+            Some(4) if texels => (&table::CONV2D_BACKWARD_DATA_TILED_S2SG4_TEX, 4),
+            Some(l) if texels => (&table::CONV2D_BACKWARD_DATA_TILED_S2SG2_TEX, l),
+            Some(8) if grouped => (&table::CONV2D_BACKWARD_DATA_TILED_S2SG8, 8),
+            Some(4) if grouped => (&table::CONV2D_BACKWARD_DATA_TILED_S2SG4, 4),
+            Some(l) if grouped => (&table::CONV2D_BACKWARD_DATA_TILED_S2SG2, l),
+            _ => (&table::CONV2D_BACKWARD_DATA_TILED_S2U, 1),
+        }
     };
     let runs = match s2 {
         S2Tiling::Uniform | S2Tiling::Subgroup | S2Tiling::SubgroupTexels if k.fits(gpu) => {
@@ -1716,11 +1734,11 @@ pub fn conv2d_backward_data_tiled_s2_as(
             &table::CONV2D_BACKWARD_DATA_TILED_S2,
             &p,
             &[Some(dx), Some(dyp), Some(wt)],
-            grid(1)?,
+            grid(1, false)?,
         )?;
         return Ok(());
     };
-    let grid = grid(lanes)?;
+    let grid = grid(lanes, paired)?;
     for (i, (c0, cn, window)) in runs.iter().enumerate() {
         let q = S2Params {
             co0: *c0 as u32,

@@ -49,6 +49,8 @@ modules! {
     CONV2D_BACKWARD_DATA_UNIFORM = "conv2d_backward_data_uniform.wgsl";
     CONV2D_BACKWARD_DATA_SUBGROUP = "conv2d_backward_data_subgroup.wgsl";
     CONV2D_BACKWARD_DATA_TEXEL_SUBGROUP = "conv2d_backward_data_texel_subgroup.wgsl";
+    CONV2D_BACKWARD_DATA_PAIRS_SUBGROUP = "conv2d_backward_data_pairs_subgroup.wgsl";
+    CONV2D_BACKWARD_DATA_PAIRS_TEXEL_SUBGROUP = "conv2d_backward_data_pairs_texel_subgroup.wgsl";
     CONV2D_BACKWARD_WEIGHT = "conv2d_backward_weight.wgsl";
     CONV2D_BACKWARD_WEIGHT_TILED = "conv2d_backward_weight_tiled.wgsl";
     CONV2D_BACKWARD_WEIGHT_SUBGROUP = "conv2d_backward_weight_subgroup.wgsl";
@@ -91,6 +93,10 @@ pub static SHARED: &[(&str, &str)] = &[
     (
         "conv_s2_data",
         include_str!("../../shaders/shared/conv_s2_data.wgsl"),
+    ),
+    (
+        "conv_s2_pairs",
+        include_str!("../../shaders/shared/conv_s2_pairs.wgsl"),
     ),
     (
         "conv_lanes",

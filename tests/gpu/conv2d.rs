@@ -1058,8 +1058,13 @@ fn conv2d_backward_data_stride2_weight_reads_agree_bit_for_bit() {
         // Groups of 8 lanes over two runs; of 4 adding in one.
         (Conv2dGeom::square(1, 64, 7, 9, 40, 3, 2, 1), false),
         (Conv2dGeom::square(2, 32, 10, 10, 24, 3, 2, 1), true),
+        // Rows of whole vec4s (the paired kernels): groups of 8 over two runs,
+        // of 2 adding, a last tile past the row's end, odd heights.
+        (Conv2dGeom::square(1, 64, 7, 12, 40, 3, 2, 1), false),
+        (Conv2dGeom::square(2, 24, 7, 20, 16, 3, 2, 1), true),
+        (Conv2dGeom::square(1, 8, 5, 4, 3, 3, 2, 1), false),
     ];
-    while cases.len() < 24 {
+    while cases.len() < 27 {
         let g = Conv2dGeom {
             w: 1 + rng.below(37),
             ..Conv2dGeom::square(
@@ -1077,6 +1082,7 @@ fn conv2d_backward_data_stride2_weight_reads_agree_bit_for_bit() {
     }
     let mut several_runs = 0;
     let mut groups = 0;
+    let mut paired_cases = 0;
     for (i, (g, accumulate)) in cases.iter().enumerate() {
         let d = data(g, 700 + i as u64);
         let (tdy, tw) = (up(&g.y_shape(), &d.dy), up(&g.w_shape(), &d.w));
@@ -1103,12 +1109,29 @@ fn conv2d_backward_data_stride2_weight_reads_agree_bit_for_bit() {
                 .iter()
                 .filter(|d| d.label().ends_with("_s2u"))
                 .count();
-            let lanes = group_lanes(g.cin.next_multiple_of(8)).filter(|_| has_subgroups(gpu));
+            // Rows of whole vec4s take the paired kernels (both column
+            // parities per lane) in groups over runs of 4 channels.
+            let ci8 = g.cin.next_multiple_of(8);
+            let paired = g.w % 4 == 0 && has_subgroups(gpu);
+            let (lanes, tag, texel_module) = if paired {
+                (
+                    group_lanes(2 * ci8),
+                    "_s2p",
+                    "conv2d_backward_data_pairs_texel",
+                )
+            } else {
+                (
+                    group_lanes(ci8).filter(|_| has_subgroups(gpu)),
+                    "_s2sg",
+                    "conv2d_backward_data_texel",
+                )
+            };
+            paired_cases += (paired && t == S2Tiling::SubgroupTexels && runs > 0) as usize;
             let grouped: Vec<&str> = prog
                 .dispatches
                 .iter()
                 .map(|d| d.label())
-                .filter(|l| l.contains("_s2sg"))
+                .filter(|l| l.contains(tag))
                 .collect();
             let window = if !*accumulate || runs == 1 { runs } else { 0 };
             // Both subgroup tilings run the grouped backward-data kernels,
@@ -1117,7 +1140,7 @@ fn conv2d_backward_data_stride2_weight_reads_agree_bit_for_bit() {
                 (S2Tiling::Uniform, _) => (window, 0),
                 (S2Tiling::Subgroup | S2Tiling::SubgroupTexels, None) => (window, 0),
                 (S2Tiling::Subgroup | S2Tiling::SubgroupTexels, Some(l)) => {
-                    let suffix = format!("_s2sg{l}");
+                    let suffix = format!("{tag}{l}");
                     assert!(grouped.iter().all(|d| d.ends_with(&suffix)), "{grouped:?}");
                     groups += (window > 0) as usize;
                     (0, window)
@@ -1130,7 +1153,7 @@ fn conv2d_backward_data_stride2_weight_reads_agree_bit_for_bit() {
                 want_grouped,
                 "{t:?} {g:?} accumulate={accumulate}"
             );
-            let texel = texel_dispatches(&prog, "conv2d_backward_data_texel");
+            let texel = texel_dispatches(&prog, texel_module);
             let want_texel = match t {
                 S2Tiling::SubgroupTexels => want_grouped,
                 _ => 0,
@@ -1151,6 +1174,10 @@ fn conv2d_backward_data_stride2_weight_reads_agree_bit_for_bit() {
         assert!(several_runs >= 3, "cases in several runs: {several_runs}");
         if has_subgroups(gpu) {
             assert!(groups >= 3, "cases in groups of lanes: {groups}");
+            assert!(
+                paired_cases >= 4,
+                "cases of the paired kernels: {paired_cases}"
+            );
         }
     }
     no_errors();

@@ -1,0 +1,25 @@
+// conv2d_backward_data_pairs_subgroup.wgsl's kernels
+// (conv2d_backward_data_tiled_s2p{2,4,8}) with the padded dy read as texels
+// (shared/texels.wgsl): the launcher copies it into a texture before each
+// pass. The same sums in the same order: the same bits.
+//
+// Bindings as conv2d_backward_data_pairs_subgroup.wgsl, but 2: dy as texels.
+
+// (naga takes the subgroup built-ins without WGSL's `enable subgroups;`, which
+// it does not parse yet; wgpu creates this module only on devices with
+// Features::SUBGROUP.)
+
+#import lanes
+#import conv_s2_pairs
+#import texels
+
+@group(0) @binding(2) var dyp_t: texture_2d<f32>;
+@group(0) @binding(3) var<uniform> wu: array<vec4<f32>, 4096>;
+
+fn weight(i: u32) -> vec4<f32> {
+    return wu[i - p.co0 * 9u * (p.ci8 / 4u)];
+}
+
+fn input_vec(i: u32) -> vec4<f32> {
+    return textureLoad(dyp_t, texel(i), 0);
+}
