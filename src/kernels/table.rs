@@ -253,6 +253,9 @@ pub const WITH_VARIANT: &[&str] = &[
     "conv2d_backward_data_tiled_s2sg2",
     "conv2d_backward_data_tiled_s2sg4",
     "conv2d_backward_data_tiled_s2sg8",
+    "conv2d_backward_data_tiled_s2p2",
+    "conv2d_backward_data_tiled_s2p4",
+    "conv2d_backward_data_tiled_s2p8",
 ];
 
 /// Refuses, naming each limit and the kernels over it, a device whose limits
