@@ -44,11 +44,15 @@ if [ "$(readlink -f "$root")" != "$(readlink -f "$PWD")" ]; then
 fi
 mkdir -p /tmp/reslab-tests /tmp/reslab-tests-vl /tmp/reslab-nx
 gunzip -c .gl/cargo-nextest.gz > /tmp/reslab-nx/cargo-nextest; chmod +x /tmp/reslab-nx/cargo-nextest
-nextest() { /tmp/reslab-nx/cargo-nextest nextest run --archive-file .gl/tests.tar.zst --workspace-remap "$root" --no-fail-fast "$@"; }
+# (a script, not a function: `timeout` runs it)
+printf '#!/bin/sh\nexec /tmp/reslab-nx/cargo-nextest nextest run --archive-file "%s/.gl/tests.tar.zst" --workspace-remap "%s" --no-fail-fast "$@"\n' \
+  "$PWD" "$root" > /tmp/reslab-nx/nextest
+chmod +x /tmp/reslab-nx/nextest
+nextest=/tmp/reslab-nx/nextest
 ln -sfn /tmp/reslab-tests/target "$root/target"
 
 step "test suite (Vulkan)"
-timeout 240 nextest --extract-to /tmp/reslab-tests > "$out/tests.log" 2>&1; echo "tests exit $?"
+timeout 240 "$nextest" --extract-to /tmp/reslab-tests > "$out/tests.log" 2>&1; echo "tests exit $?"
 grep -E "^\s+(FAIL|SIGSEGV|SIGABRT|TIMEOUT) |Summary" "$out/tests.log" | sort -u
 
 step "GPU tests with the validation layers (synchronization validation on)"
@@ -56,7 +60,7 @@ mkdir -p /tmp/reslab-vl; dpkg -x .gl/vulkan-validationlayers_*.deb /tmp/reslab-v
 VK_LAYER_PATH=/tmp/reslab-vl/usr/share/vulkan/explicit_layer.d \
 LD_LIBRARY_PATH=/tmp/reslab-vl/usr/lib/x86_64-linux-gnu WGPU_VALIDATION=1 \
 VK_LAYER_ENABLES=VK_VALIDATION_FEATURE_ENABLE_SYNCHRONIZATION_VALIDATION_EXT \
-  timeout 150 nextest --extract-to /tmp/reslab-tests-vl -E 'binary(gpu)' > "$out/validation.log" 2>&1
+  timeout 150 "$nextest" --extract-to /tmp/reslab-tests-vl -E 'binary(gpu)' > "$out/validation.log" 2>&1
 echo "validation exit $?"; grep -E "^\s+(FAIL|SIGSEGV|TIMEOUT) |Summary" "$out/validation.log" | sort -u
 
 bin=./target/release/reslab
