@@ -109,22 +109,22 @@ struct Shared {
 /// Each kernel's pipeline and bind group layout.
 type PipelineCache = HashMap<PipelineKey, (Pipeline, Arc<wgpu::BindGroupLayout>)>;
 
-/// The process's wgpu instance for `desc`'s backends: made once, never
-/// dropped. Dropping a device's last instance unloads the Vulkan driver, and
-/// a driver can leave destructors to run when a thread that called it ends:
+/// A new wgpu instance for `desc`, the first of each set of backends kept for
+/// the process. Dropping the last instance unloads the Vulkan driver, and a
+/// driver can leave destructors to run when a thread that called it ends:
 /// NVIDIA's (580, on an H200) crashed the thread that had opened a device
 /// and ended after another thread dropped it (the app's window thread, after
-/// its training worker closes). A driver that stays loaded has nothing to
-/// crash; the first call's environment (`WGPU_VALIDATION`, ...) holds after.
+/// its training worker closes). One instance kept keeps the driver loaded.
+/// Devices still get instances of their own: on GL two devices of one
+/// instance share its context, which two threads cannot hold at once.
 fn instance(desc: wgpu::InstanceDescriptor) -> wgpu::Instance {
-    static INSTANCES: Mutex<Vec<(wgpu::Backends, wgpu::Instance)>> = Mutex::new(Vec::new());
-    let mut made = INSTANCES.lock().unwrap_or_else(|e| e.into_inner());
-    if let Some((_, i)) = made.iter().find(|(b, _)| *b == desc.backends) {
-        return i.clone();
-    }
+    static KEPT: Mutex<Vec<(wgpu::Backends, wgpu::Instance)>> = Mutex::new(Vec::new());
     let backends = desc.backends;
     let i = wgpu::Instance::new(desc);
-    made.push((backends, i.clone()));
+    let mut kept = KEPT.lock().unwrap_or_else(|e| e.into_inner());
+    if !kept.iter().any(|(b, _)| *b == backends) {
+        kept.push((backends, i.clone()));
+    }
     i
 }
 
