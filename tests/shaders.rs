@@ -22,14 +22,21 @@ fn every_shader_file_is_registered() {
             .filter(|n| n.ends_with(".wgsl"))
             .collect()
     };
-    let registered: BTreeSet<String> = MODULES.iter().map(|m| m.name.to_string()).collect();
+    let registered: BTreeSet<String> = MODULES.iter().map(|m| m.file.to_string()).collect();
     assert_eq!(
         names(shader_dir()),
         registered,
         "shaders/ and kernels::shaders::MODULES disagree"
     );
+    let modules: BTreeSet<&str> = MODULES.iter().map(|m| m.name).collect();
+    assert_eq!(modules.len(), MODULES.len(), "two modules of one name");
     for m in MODULES {
-        let disk = std::fs::read_to_string(shader_dir().join(m.name)).unwrap();
+        assert!(
+            m.name == m.file || !m.swaps.is_empty(),
+            "{}: a module of another name than its file is a variant",
+            m.name
+        );
+        let disk = std::fs::read_to_string(shader_dir().join(m.file)).unwrap();
         assert_eq!(
             disk, m.source,
             "{}: embedded source differs from the file",
@@ -42,13 +49,15 @@ fn every_shader_file_is_registered() {
         shared,
         "shaders/shared/ and SHARED disagree"
     );
-    // Every shared file is imported somewhere.
+    // Every shared file is in some module (imported by it, by a shared
+    // file it imports, or swapped in).
+    let expanded: Vec<String> = MODULES.iter().map(|m| m.wgsl().unwrap()).collect();
     for (k, _) in SHARED {
         assert!(
-            MODULES
+            expanded
                 .iter()
-                .any(|m| m.source.contains(&format!("#import {k}\n"))),
-            "shared/{k}.wgsl is imported by no module"
+                .any(|w| w.contains(&format!("// ---- shared/{k}.wgsl ----\n"))),
+            "shared/{k}.wgsl is in no module"
         );
     }
 }

@@ -473,7 +473,12 @@ fn setup_spec(
             ..Default::default()
         }
     } else {
-        PlanOptions::default()
+        // As the evaluator and `reslab infer` run it: batch norm in the
+        // conv's pass.
+        PlanOptions {
+            fuse_bn: true,
+            ..Default::default()
+        }
     };
     let mode = if train { Mode::Train } else { Mode::Eval };
     let plan = Plan::new(gpu, &graph, &params, batch, mode, opts)?;

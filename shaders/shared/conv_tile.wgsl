@@ -7,12 +7,21 @@
 // importing module declares the bindings p, y (as vec4s, the launcher's
 // binding rounded up to whole vec4s), xp and bias and the functions
 // `taps(ci, ky, co0) -> Taps` reading its weights and `input_vec(i)`, the
-// i-th vec4 of xp.
+// i-th vec4 of xp. How a finished tile leaves the pass, `emit`, comes from
+// shared/conv_out.wgsl (stored as it is) or, in the _bn modules, from
+// shared/conv_out_bn.wgsl (through batch norm's eval epilogue).
+
+#import conv_out
 
 struct TiledParams {
     n: u32, ci: u32, hp: u32, pitch: u32,
     co: u32, co8: u32, ho: u32, wo: u32,
     tiles_x: u32, flags: u32, ci0: u32, cn: u32,
+    // The batch-norm epilogue's (shared/conv_out_bn.wgsl; 0 elsewhere): its
+    // flags, eps, where beta and the running variance start in their
+    // bindings, and the padded copy's rows per plane, row pitch and offset.
+    bn_flags: u32, eps: f32, beta_at: u32, rv_at: u32,
+    yp_hp: u32, yp_pitch: u32, yp_oy: u32, yp_ox: u32,
 }
 
 const WG: u32 = 64u;
@@ -264,8 +273,7 @@ fn put_channel(t: Tile, i: u32, lo: vec4<f32>, hi: vec4<f32>) {
         b = bias[co];
     }
     let o = ((t.n * p.co + co) * p.ho + t.oy) * p.wo + t.ox0;
-    put4(o, t.ox0, lo + b, t.add);
-    put4(o + 4u, t.ox0 + 4u, hi + b, t.add);
+    emit(t, co, o, lo + b, hi + b);
 }
 
 fn store(a: Acc, t: Tile) {

@@ -1194,7 +1194,139 @@ params! {
         // runs of `Tiling::Rows4Uniform`.
         ci0: u32,
         cn: u32,
+        // The batch-norm epilogue's (the _BN twins; see `BnEpilogue`).
+        bn_flags: u32,
+        eps: f32,
+        beta_at: u32,
+        rv_at: u32,
+        yp_hp: u32,
+        yp_pitch: u32,
+        yp_oy: u32,
+        yp_ox: u32,
     }
+}
+
+/// Batch norm with running statistics (eval mode), then the residual and
+/// ReLU, as the tiled forward pass's epilogue (shared/conv_out_bn.wgsl): what
+/// batchnorm_forward_eval_padded does after the conv, in the conv's own pass
+/// and with the same arithmetic. `gamma_beta` and `running` are each one
+/// span of their buffer ([`Tensor::span`]): gamma then beta (from
+/// `beta_at`), the running mean then variance (from `rv_at`).
+pub struct BnEpilogue<'a> {
+    pub gamma_beta: &'a Tensor,
+    pub beta_at: usize,
+    pub running: &'a Tensor,
+    pub rv_at: usize,
+    pub eps: f32,
+    pub relu: bool,
+    /// Added before the ReLU; y's shape.
+    pub residual: Option<&'a Tensor>,
+    /// Also written: y zero-padded as `PadGeom` lays it out (no dilation),
+    /// whose padding the pass leaves as it finds it (zeros, from
+    /// [`Gpu::zeros`](crate::device::Gpu::zeros)).
+    pub padded: Option<(&'a Tensor, PadGeom)>,
+}
+
+/// Epilogue flags of [`BnEpilogue`] (shared/conv_out_bn.wgsl).
+const BN_RELU: u32 = 1;
+const BN_RESIDUAL: u32 = 2;
+const BN_PADDED: u32 = 4;
+
+/// The tiled forward kernels and their batch-norm twins, which run the same
+/// sums with shared/conv_out_bn.wgsl as epilogue.
+static BN_TWINS: &[(&table::Kernel<TiledParams>, &table::Kernel<TiledParams>)] = &[
+    (
+        &table::CONV2D_FORWARD_TILED_S1,
+        &table::CONV2D_FORWARD_TILED_S1_BN,
+    ),
+    (
+        &table::CONV2D_FORWARD_TILED_S1_R4,
+        &table::CONV2D_FORWARD_TILED_S1_R4_BN,
+    ),
+    (
+        &table::CONV2D_FORWARD_TILED_S1_R4U,
+        &table::CONV2D_FORWARD_TILED_S1_R4U_BN,
+    ),
+    (
+        &table::CONV2D_FORWARD_TILED_S1_R4SG2,
+        &table::CONV2D_FORWARD_TILED_S1_R4SG2_BN,
+    ),
+    (
+        &table::CONV2D_FORWARD_TILED_S1_R4SG4,
+        &table::CONV2D_FORWARD_TILED_S1_R4SG4_BN,
+    ),
+    (
+        &table::CONV2D_FORWARD_TILED_S1_R4SG8,
+        &table::CONV2D_FORWARD_TILED_S1_R4SG8_BN,
+    ),
+    (
+        &table::CONV2D_FORWARD_TILED_S2SG2,
+        &table::CONV2D_FORWARD_TILED_S2SG2_BN,
+    ),
+    (
+        &table::CONV2D_FORWARD_TILED_S2SG4,
+        &table::CONV2D_FORWARD_TILED_S2SG4_BN,
+    ),
+    (
+        &table::CONV2D_FORWARD_TILED_S2SG8,
+        &table::CONV2D_FORWARD_TILED_S2SG8_BN,
+    ),
+    (
+        &table::CONV2D_FORWARD_TILED_S1_R4SG2_TEX,
+        &table::CONV2D_FORWARD_TILED_S1_R4SG2_TEX_BN,
+    ),
+    (
+        &table::CONV2D_FORWARD_TILED_S1_R4SG4_TEX,
+        &table::CONV2D_FORWARD_TILED_S1_R4SG4_TEX_BN,
+    ),
+    (
+        &table::CONV2D_FORWARD_TILED_S1_R4SG8_TEX,
+        &table::CONV2D_FORWARD_TILED_S1_R4SG8_TEX_BN,
+    ),
+    (
+        &table::CONV2D_FORWARD_TILED_S2SG2_TEX,
+        &table::CONV2D_FORWARD_TILED_S2SG2_TEX_BN,
+    ),
+    (
+        &table::CONV2D_FORWARD_TILED_S2SG4_TEX,
+        &table::CONV2D_FORWARD_TILED_S2SG4_TEX_BN,
+    ),
+    (
+        &table::CONV2D_FORWARD_TILED_S2SG8_TEX,
+        &table::CONV2D_FORWARD_TILED_S2SG8_TEX_BN,
+    ),
+    (
+        &table::CONV2D_FORWARD_TILED_S1_R4U_TEX,
+        &table::CONV2D_FORWARD_TILED_S1_R4U_TEX_BN,
+    ),
+    (
+        &table::CONV2D_FORWARD_TILED_S2U_TEX,
+        &table::CONV2D_FORWARD_TILED_S2U_TEX_BN,
+    ),
+    (
+        &table::CONV2D_FORWARD_TILED_S2U,
+        &table::CONV2D_FORWARD_TILED_S2U_BN,
+    ),
+    (
+        &table::CONV2D_FORWARD_TILED_S2,
+        &table::CONV2D_FORWARD_TILED_S2_BN,
+    ),
+];
+
+/// The batch-norm twin of tiled forward kernel `k`, if it has one.
+pub fn bn_twin(k: &table::Kernel<TiledParams>) -> Option<&'static table::Kernel<TiledParams>> {
+    BN_TWINS
+        .iter()
+        .find(|(base, _)| base.module.name == k.module.name && base.entry == k.entry)
+        .map(|(_, twin)| *twin)
+}
+
+/// Every tiled forward kernel with a batch-norm twin, and the twin.
+pub fn bn_twins() -> &'static [(
+    &'static table::Kernel<TiledParams>,
+    &'static table::Kernel<TiledParams>,
+)] {
+    BN_TWINS
 }
 
 /// The tiled 3x3 pass over prepared inputs: `xp` from [`conv2d_pad`] with
@@ -1270,6 +1402,47 @@ fn forward_tiled(
     tiling: Option<Tiling>,
     s2: S2Tiling,
 ) -> Result<()> {
+    forward_tiled_bn(gpu, prog, y, xp, wt, b, g, accumulate, tiling, s2, None).map(|_| ())
+}
+
+/// The tiled pass (no bias) with the batch-norm epilogue `bn`, the stride-1
+/// pass with `tiling`, the stride-2 one with `s2`: what
+/// [`conv2d_forward_padded_bn`] runs with the tuned ones. `false`, nothing
+/// recorded, where it cannot (see [`forward_tiled_bn`]).
+#[allow(clippy::too_many_arguments)]
+pub fn conv2d_forward_tiled_bn_as(
+    gpu: &Gpu,
+    prog: &mut Program,
+    y: &Tensor,
+    xp: &Tensor,
+    wt: &Tensor,
+    g: &Conv2dGeom,
+    tiling: Option<Tiling>,
+    s2: S2Tiling,
+    bn: &BnEpilogue<'_>,
+) -> Result<bool> {
+    forward_tiled_bn(gpu, prog, y, xp, wt, None, g, false, tiling, s2, Some(bn))
+}
+
+/// [`forward_tiled`] with, given `bn`, the batch-norm epilogue: returns
+/// whether the pass ran with it; where it cannot (no twin for the kernel
+/// that runs, or one the device's limits refuse, a bias, an adding pass, y
+/// or the residual not bindable as whole vec4s), records nothing and
+/// returns `false`.
+#[allow(clippy::too_many_arguments)]
+fn forward_tiled_bn(
+    gpu: &Gpu,
+    prog: &mut Program,
+    y: &Tensor,
+    xp: &Tensor,
+    wt: &Tensor,
+    b: Option<&Tensor>,
+    g: &Conv2dGeom,
+    accumulate: bool,
+    tiling: Option<Tiling>,
+    s2: S2Tiling,
+    bn: Option<&BnEpilogue<'_>>,
+) -> Result<bool> {
     if !has_tiled_forward(g) {
         return Err(Error::invalid(format!(
             "conv2d_forward_tiled: no tiled kernel for {g:?}"
@@ -1307,6 +1480,7 @@ fn forward_tiled(
         flags,
         ci0: 0,
         cn: g.cin as u32,
+        ..Default::default()
     };
     // The kernel, the output rows of its tile, and for a kernel reading its
     // weights through a uniform window the one reading them from storage
@@ -1360,6 +1534,14 @@ fn forward_tiled(
     let tiles = g.n * g.ho().div_ceil(rows) * tiles_x;
     let [gx, gz, _] = k.grid_1d(gpu, tiles * lanes)?;
     let gy = u32_of("conv2d channel tiles", co8 / 8 / lanes)?;
+    // The epilogue's twin, its bindings and parameters, or nothing recorded.
+    let epilogue = match bn {
+        None => None,
+        Some(e) => match bn_epilogue(gpu, k, y, b, g, accumulate, e, &p)? {
+            Some(x) => Some(x),
+            None => return Ok(false),
+        },
+    };
     // The tiled kernels bind y as vec4s; where y's buffer ends inside its
     // last vec4 they write a scratch copy of it instead.
     let y_out = y;
@@ -1381,37 +1563,159 @@ fn forward_tiled(
     } else {
         &[]
     });
+    // The last (or only) dispatch runs the epilogue's twin, if any.
+    let constants = k.constants;
+    let last_k = epilogue
+        .as_ref()
+        .map(|(twin, ..)| twin.with_constants(constants));
+    let (last_k, last_p) = match (&epilogue, &last_k) {
+        (Some((_, _, bp)), Some(t)) => (t, *bp),
+        _ => (k, p),
+    };
+    let extra = epilogue.as_ref().map(|(_, t, _)| t);
+    fn with_extra<'a>(
+        base: [Option<&'a Tensor>; 4],
+        extra: Option<&'a [Option<Tensor>; 4]>,
+    ) -> Vec<Option<&'a Tensor>> {
+        let mut v = base.to_vec();
+        if let Some(e) = extra {
+            v.extend(e.iter().map(Option::as_ref));
+        }
+        v
+    }
     let Some(uniform) = uniform else {
         launch(
             gpu,
             prog,
-            k,
-            &p,
-            &[Some(y), Some(xp), Some(wt), b],
+            last_k,
+            &last_p,
+            &with_extra([Some(y), Some(xp), Some(wt), b], extra),
             [gx, gy, gz],
         )?;
-        return copy_back(gpu, prog, scratch, y_out);
+        copy_back(gpu, prog, scratch, y_out)?;
+        return Ok(true);
     };
     // One dispatch per run of input channels: the first writes y, the others
-    // resume from it, the last adds the bias.
+    // resume from it, the last adds the bias (and runs the epilogue).
     for (i, (c0, cn, window)) in uniform.iter().enumerate() {
         let last = i + 1 == uniform.len();
+        let (kk, pp) = if last { (last_k, last_p) } else { (k, p) };
         let q = TiledParams {
             ci0: *c0 as u32,
             cn: *cn as u32,
             flags: if last { flags } else { 0 } | if i > 0 { FLAG_RESUME } else { 0 },
-            ..p
+            ..pp
         };
         launch(
             gpu,
             prog,
-            k,
+            kk,
             &q,
-            &[Some(y), Some(xp), Some(window), b],
+            &with_extra([Some(y), Some(xp), Some(window), b], extra.filter(|_| last)),
             [gx, gy, gz],
         )?;
     }
-    copy_back(gpu, prog, scratch, y_out)
+    copy_back(gpu, prog, scratch, y_out)?;
+    Ok(true)
+}
+
+/// The batch-norm twin of `k` for `e` on `gpu`, the tensors it binds after
+/// the base kernel's (gamma and beta, the running statistics, the residual
+/// as whole vec4s, the padded copy) and its parameters from `p`; `None`
+/// where the epilogue cannot run (see [`forward_tiled_bn`]).
+#[allow(clippy::too_many_arguments, clippy::type_complexity)]
+fn bn_epilogue(
+    gpu: &Gpu,
+    k: &table::Kernel<TiledParams>,
+    y: &Tensor,
+    b: Option<&Tensor>,
+    g: &Conv2dGeom,
+    accumulate: bool,
+    e: &BnEpilogue<'_>,
+    p: &TiledParams,
+) -> Result<
+    Option<(
+        &'static table::Kernel<TiledParams>,
+        [Option<Tensor>; 4],
+        TiledParams,
+    )>,
+> {
+    let Some(twin) = bn_twin(k).filter(|t| t.fits(gpu)) else {
+        return Ok(None);
+    };
+    if b.is_some() || accumulate || vec4_binding(y).is_none() {
+        return Ok(None);
+    }
+    let c = g.cout;
+    if e.gamma_beta.len() < e.beta_at + c || e.beta_at < c {
+        return Err(Error::invalid(format!(
+            "conv batch-norm epilogue: gamma and beta ({} values, beta at {}) for {c} channels",
+            e.gamma_beta.len(),
+            e.beta_at
+        )));
+    }
+    if e.running.len() < e.rv_at + c || e.rv_at < c {
+        return Err(Error::invalid(format!(
+            "conv batch-norm epilogue: running statistics ({} values, variance at {}) for {c} channels",
+            e.running.len(),
+            e.rv_at
+        )));
+    }
+    let res = match e.residual {
+        Some(r) => {
+            expect_shape("conv batch-norm epilogue residual", r, &g.y_shape())?;
+            match vec4_binding(r) {
+                Some(v) => Some(v),
+                None => return Ok(None),
+            }
+        }
+        None => None,
+    };
+    let mut bn_flags = 0;
+    if e.relu {
+        bn_flags |= BN_RELU;
+    }
+    if res.is_some() {
+        bn_flags |= BN_RESIDUAL;
+    }
+    let mut q = TiledParams {
+        bn_flags,
+        eps: e.eps,
+        beta_at: u32_of("beta offset", e.beta_at)?,
+        rv_at: u32_of("running variance offset", e.rv_at)?,
+        ..*p
+    };
+    let yp = match &e.padded {
+        Some((yp, pg)) => {
+            let fits = pg.n == g.n
+                && pg.c == c
+                && pg.h == g.ho()
+                && pg.w == g.wo()
+                && pg.dil == 1
+                && pg.oy + pg.h <= pg.hp
+                && pg.ox + pg.w <= pg.pitch;
+            if !fits {
+                return Err(Error::invalid(format!(
+                    "conv batch-norm epilogue: padded copy {pg:?} does not hold the output {:?}",
+                    g.y_shape()
+                )));
+            }
+            expect_shape("conv batch-norm epilogue padded copy", yp, &pg.shape())?;
+            u32_of("padded copy elements", yp.len())?;
+            q.bn_flags |= BN_PADDED;
+            q.yp_hp = pg.hp as u32;
+            q.yp_pitch = pg.pitch as u32;
+            q.yp_oy = pg.oy as u32;
+            q.yp_ox = pg.ox as u32;
+            Some((*yp).clone())
+        }
+        None => None,
+    };
+    Ok(Some((
+        twin,
+        [Some(e.gamma_beta.clone()), Some(e.running.clone()), res, yp],
+        q,
+    )))
 }
 
 /// `y` as the tiled kernels bind it, as whole vec4s: itself where its length
@@ -1529,6 +1833,42 @@ pub fn conv2d_forward_padded(
     conv2d_forward_tiled(gpu, prog, y, xp, &wt, b, g, false)?;
     scratch.give_weight_tiles(wt);
     Ok(())
+}
+
+/// [`conv2d_forward_padded`] (no bias) with batch norm in eval mode, the
+/// residual and ReLU as the pass's epilogue ([`BnEpilogue`]): y is the batch
+/// norm's output, the conv's own never stored. Returns `false`, having
+/// recorded nothing, where the pass cannot run it (see [`forward_tiled_bn`]);
+/// the caller then runs the conv and the batch norm as two passes.
+#[allow(clippy::too_many_arguments)]
+pub fn conv2d_forward_padded_bn(
+    gpu: &Gpu,
+    prog: &mut Program,
+    y: &Tensor,
+    xp: &Tensor,
+    w: &Tensor,
+    g: &Conv2dGeom,
+    bn: &BnEpilogue<'_>,
+    scratch: &mut dyn Scratch,
+) -> Result<bool> {
+    expect_shape("conv2d weight", w, &g.w_shape())?;
+    if !has_tiled_forward(g) {
+        return Ok(false);
+    }
+    let tiling = if g.sh == 1 {
+        Some(tuned::<Tiling>(gpu, g)?)
+    } else {
+        None
+    };
+    let s2 = if g.sh == 2 {
+        tuned::<S2Tiling>(gpu, g)?
+    } else {
+        S2Tiling::Storage
+    };
+    let wt = scratch.weight_tiles(gpu, prog, w, g, false, false)?;
+    let fused = forward_tiled_bn(gpu, prog, y, xp, &wt, None, g, false, tiling, s2, Some(bn))?;
+    scratch.give_weight_tiles(wt);
+    Ok(fused)
 }
 
 /// How the backward-data pass runs as a stride-1 tiled convolution: the

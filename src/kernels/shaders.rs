@@ -2,37 +2,60 @@
 //! a module: a line `#import name` is replaced by `shaders/shared/name.wgsl`
 //! (each shared file at most once per module; shared files may import too),
 //! so code several shaders need — reductions, chunk walks, parameter blocks —
-//! is written once.
+//! is written once. A module may be a variant of a file with some of its
+//! shared files swapped for others (the convolutions' batch-norm epilogue).
 
 use std::collections::BTreeSet;
 
 use crate::error::{Error, Result};
 
-/// A WGSL module: a file of `shaders/`.
+/// A WGSL module: a file of `shaders/`, or a variant of one.
 #[derive(Debug)]
 pub struct Module {
+    /// The file's name, or the variant's (`*_bn_*` for the batch-norm epilogue).
     pub name: &'static str,
+    /// The file of `shaders/` it is made from.
+    pub file: &'static str,
     /// The file as written, imports not yet expanded.
     pub source: &'static str,
+    /// Shared files imported in place of others: (import, replacement).
+    pub swaps: &'static [(&'static str, &'static str)],
 }
 
 impl Module {
-    /// The module's WGSL, imports expanded.
+    /// The module's WGSL, imports expanded (and swapped).
     pub fn wgsl(&self) -> Result<String> {
-        expand(self.name, self.source)
+        expand_with(self.name, self.source, self.swaps)
     }
 }
 
+/// The swap of the batch-norm epilogue variants: the tiled forward passes'
+/// output through batch norm's eval apply (shared/conv_out_bn.wgsl).
+const BN_EPILOGUE: &[(&str, &str)] = &[("conv_out", "conv_out_bn")];
+
 macro_rules! modules {
-    ($($id:ident = $file:literal;)*) => {
+    ($($id:ident = $name:literal $(from $file:literal with $swaps:ident)?;)*) => {
         $(
-            pub static $id: Module = Module {
-                name: $file,
-                source: include_str!(concat!("../../shaders/", $file)),
-            };
+            pub static $id: Module = modules!(@one $name $(, $file, $swaps)?);
         )*
         /// Every module, for the tests that run each through naga.
         pub static MODULES: &[&Module] = &[$(&$id),*];
+    };
+    (@one $file:literal) => {
+        Module {
+            name: $file,
+            file: $file,
+            source: include_str!(concat!("../../shaders/", $file)),
+            swaps: &[],
+        }
+    };
+    (@one $name:literal, $file:literal, $swaps:ident) => {
+        Module {
+            name: $name,
+            file: $file,
+            source: include_str!(concat!("../../shaders/", $file)),
+            swaps: $swaps,
+        }
     };
 }
 
@@ -61,6 +84,16 @@ modules! {
     CONV2D_FORWARD_SUBGROUP = "conv2d_forward_subgroup.wgsl";
     CONV2D_FORWARD_TEXEL = "conv2d_forward_texel.wgsl";
     CONV2D_FORWARD_TEXEL_SUBGROUP = "conv2d_forward_texel_subgroup.wgsl";
+    CONV2D_FORWARD_BN_TILED = "conv2d_forward_bn_tiled.wgsl"
+        from "conv2d_forward_tiled.wgsl" with BN_EPILOGUE;
+    CONV2D_FORWARD_BN_UNIFORM = "conv2d_forward_bn_uniform.wgsl"
+        from "conv2d_forward_uniform.wgsl" with BN_EPILOGUE;
+    CONV2D_FORWARD_BN_SUBGROUP = "conv2d_forward_bn_subgroup.wgsl"
+        from "conv2d_forward_subgroup.wgsl" with BN_EPILOGUE;
+    CONV2D_FORWARD_BN_TEXEL = "conv2d_forward_bn_texel.wgsl"
+        from "conv2d_forward_texel.wgsl" with BN_EPILOGUE;
+    CONV2D_FORWARD_BN_TEXEL_SUBGROUP = "conv2d_forward_bn_texel_subgroup.wgsl"
+        from "conv2d_forward_texel_subgroup.wgsl" with BN_EPILOGUE;
     CONV2D_TILED_PREPARE = "conv2d_tiled_prepare.wgsl";
     ELEMENTWISE = "elementwise.wgsl";
     LINEAR = "linear.wgsl";
@@ -111,6 +144,14 @@ pub static SHARED: &[(&str, &str)] = &[
         include_str!("../../shaders/shared/conv_tile.wgsl"),
     ),
     (
+        "conv_out",
+        include_str!("../../shaders/shared/conv_out.wgsl"),
+    ),
+    (
+        "conv_out_bn",
+        include_str!("../../shaders/shared/conv_out_bn.wgsl"),
+    ),
+    (
         "conv_params",
         include_str!("../../shaders/shared/conv_params.wgsl"),
     ),
@@ -131,15 +172,22 @@ pub static SHARED: &[(&str, &str)] = &[
 
 /// `source` (of the module or shared file `name`) with its imports expanded.
 pub fn expand(name: &str, source: &str) -> Result<String> {
+    expand_with(name, source, &[])
+}
+
+/// [`expand`] with the shared files `swaps` names imported in place of others
+/// wherever they are imported.
+pub fn expand_with(name: &str, source: &str, swaps: &[(&str, &str)]) -> Result<String> {
     let mut out = String::with_capacity(source.len() * 2);
     let mut seen = BTreeSet::new();
-    expand_into(name, source, &mut out, &mut seen)?;
+    expand_into(name, source, swaps, &mut out, &mut seen)?;
     Ok(out)
 }
 
 fn expand_into<'a>(
     name: &str,
     source: &'a str,
+    swaps: &[(&str, &str)],
     out: &mut String,
     seen: &mut BTreeSet<&'a str>,
 ) -> Result<()> {
@@ -150,13 +198,17 @@ fn expand_into<'a>(
             continue;
         };
         let import = import.trim();
+        let import = swaps
+            .iter()
+            .find(|(from, _)| *from == import)
+            .map_or(import, |(_, to)| to);
         let (key, text) = SHARED
             .iter()
             .find(|(k, _)| *k == import)
             .ok_or_else(|| Error::invalid(format!("{name}: no shared WGSL named {import:?}")))?;
         if seen.insert(key) {
             out.push_str(&format!("// ---- shared/{key}.wgsl ----\n"));
-            expand_into(key, text, out, seen)?;
+            expand_into(key, text, swaps, out, seen)?;
             out.push_str(&format!("// ---- end of shared/{key}.wgsl ----\n"));
         }
     }
@@ -174,5 +226,17 @@ mod tests {
         assert!(once.contains("fn f() {}"));
         let e = expand("t.wgsl", "#import nothing_like_it\n").unwrap_err();
         assert!(e.to_string().contains("nothing_like_it"), "{e}");
+    }
+
+    #[test]
+    fn a_variant_imports_its_swapped_files_wherever_they_are_imported() {
+        let plain = CONV2D_FORWARD_SUBGROUP.wgsl().unwrap();
+        let bn = CONV2D_FORWARD_BN_SUBGROUP.wgsl().unwrap();
+        assert!(plain.contains("shared/conv_out.wgsl") && !plain.contains("conv_out_bn"));
+        assert!(bn.contains("shared/conv_out_bn.wgsl") && !bn.contains("shared/conv_out.wgsl"));
+        assert_eq!(
+            CONV2D_FORWARD_BN_SUBGROUP.file,
+            CONV2D_FORWARD_SUBGROUP.file
+        );
     }
 }

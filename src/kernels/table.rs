@@ -258,12 +258,20 @@ pub const WITH_VARIANT: &[&str] = &[
     "conv2d_backward_data_tiled_s2p8",
 ];
 
+/// Whether `k` has a variant for smaller limits: its entry point is one of
+/// [`WITH_VARIANT`], or it is a tiled conv's batch-norm twin (where one does
+/// not fit, the conv and the batch norm run as two passes).
+pub fn has_variant(k: &KernelInfo) -> bool {
+    WITH_VARIANT.contains(&k.entry) || k.module.name.starts_with("conv2d_forward_bn_")
+}
+
 /// Refuses, naming each limit and the kernels over it, a device whose limits
-/// some kernel of the table exceeds (but those [`WITH_VARIANT`]) — before any
-/// pipeline is built, rather than as a pipeline error in the middle of planning.
+/// some kernel of the table exceeds (but those with a variant,
+/// [`has_variant`]) — before any pipeline is built, rather than as a pipeline
+/// error in the middle of planning.
 pub fn check_limits(l: &wgpu::Limits) -> Result<()> {
     let mut over: Vec<(&'static str, u32, u32, Vec<&'static str>)> = Vec::new();
-    for k in all().iter().filter(|k| !WITH_VARIANT.contains(&k.entry)) {
+    for k in all().iter().filter(|k| !has_variant(k)) {
         for (limit, allowed, needed) in k.exceeds(l) {
             match over.iter_mut().find(|o| o.0 == limit) {
                 Some(o) => {
@@ -416,6 +424,28 @@ table! {
     CONV2D_FORWARD_TILED_S2U_TEX: conv2d::TiledParams = CONV2D_FORWARD_TEXEL::"conv2d_forward_tiled_s2u", [64, 1, 1], [Write, Texels, Uniform, Read];
     CONV2D_FORWARD_TILED_S2U: conv2d::TiledParams = CONV2D_FORWARD_UNIFORM::"conv2d_forward_tiled_s2u", [64, 1, 1], [Write, Read, Uniform, Read];
     CONV2D_FORWARD_TILED_S2: conv2d::TiledParams = CONV2D_FORWARD_TILED::"conv2d_forward_tiled_s2", [64, 1, 1], [Write, Read, Read, Read];
+    // The same passes with batch norm (running statistics), the residual,
+    // ReLU and the padded copy for the next conv as their epilogue
+    // (shared/conv_out_bn.wgsl; conv2d::bn_twin pairs them).
+    CONV2D_FORWARD_TILED_S1_BN: conv2d::TiledParams = CONV2D_FORWARD_BN_TILED::"conv2d_forward_tiled_s1", [64, 1, 1], [Write, Read, Read, Read, Read, Read, Read, Write];
+    CONV2D_FORWARD_TILED_S1_R4_BN: conv2d::TiledParams = CONV2D_FORWARD_BN_TILED::"conv2d_forward_tiled_s1_r4", [32, 1, 1], [Write, Read, Read, Read, Read, Read, Read, Write];
+    CONV2D_FORWARD_TILED_S1_R4U_BN: conv2d::TiledParams = CONV2D_FORWARD_BN_UNIFORM::"conv2d_forward_tiled_s1_r4u", [32, 1, 1], [Write, Read, Uniform, Read, Read, Read, Read, Write];
+    CONV2D_FORWARD_TILED_S1_R4SG2_BN: conv2d::TiledParams = CONV2D_FORWARD_BN_SUBGROUP::"conv2d_forward_tiled_s1_r4sg2", [32, 1, 1], [Write, Read, Uniform, Read, Read, Read, Read, Write];
+    CONV2D_FORWARD_TILED_S1_R4SG4_BN: conv2d::TiledParams = CONV2D_FORWARD_BN_SUBGROUP::"conv2d_forward_tiled_s1_r4sg4", [32, 1, 1], [Write, Read, Uniform, Read, Read, Read, Read, Write];
+    CONV2D_FORWARD_TILED_S1_R4SG8_BN: conv2d::TiledParams = CONV2D_FORWARD_BN_SUBGROUP::"conv2d_forward_tiled_s1_r4sg8", [32, 1, 1], [Write, Read, Uniform, Read, Read, Read, Read, Write];
+    CONV2D_FORWARD_TILED_S2SG2_BN: conv2d::TiledParams = CONV2D_FORWARD_BN_SUBGROUP::"conv2d_forward_tiled_s2sg2", [64, 1, 1], [Write, Read, Uniform, Read, Read, Read, Read, Write];
+    CONV2D_FORWARD_TILED_S2SG4_BN: conv2d::TiledParams = CONV2D_FORWARD_BN_SUBGROUP::"conv2d_forward_tiled_s2sg4", [64, 1, 1], [Write, Read, Uniform, Read, Read, Read, Read, Write];
+    CONV2D_FORWARD_TILED_S2SG8_BN: conv2d::TiledParams = CONV2D_FORWARD_BN_SUBGROUP::"conv2d_forward_tiled_s2sg8", [64, 1, 1], [Write, Read, Uniform, Read, Read, Read, Read, Write];
+    CONV2D_FORWARD_TILED_S1_R4SG2_TEX_BN: conv2d::TiledParams = CONV2D_FORWARD_BN_TEXEL_SUBGROUP::"conv2d_forward_tiled_s1_r4sg2", [32, 1, 1], [Write, Texels, Uniform, Read, Read, Read, Read, Write];
+    CONV2D_FORWARD_TILED_S1_R4SG4_TEX_BN: conv2d::TiledParams = CONV2D_FORWARD_BN_TEXEL_SUBGROUP::"conv2d_forward_tiled_s1_r4sg4", [32, 1, 1], [Write, Texels, Uniform, Read, Read, Read, Read, Write];
+    CONV2D_FORWARD_TILED_S1_R4SG8_TEX_BN: conv2d::TiledParams = CONV2D_FORWARD_BN_TEXEL_SUBGROUP::"conv2d_forward_tiled_s1_r4sg8", [32, 1, 1], [Write, Texels, Uniform, Read, Read, Read, Read, Write];
+    CONV2D_FORWARD_TILED_S2SG2_TEX_BN: conv2d::TiledParams = CONV2D_FORWARD_BN_TEXEL_SUBGROUP::"conv2d_forward_tiled_s2sg2", [64, 1, 1], [Write, Texels, Uniform, Read, Read, Read, Read, Write];
+    CONV2D_FORWARD_TILED_S2SG4_TEX_BN: conv2d::TiledParams = CONV2D_FORWARD_BN_TEXEL_SUBGROUP::"conv2d_forward_tiled_s2sg4", [64, 1, 1], [Write, Texels, Uniform, Read, Read, Read, Read, Write];
+    CONV2D_FORWARD_TILED_S2SG8_TEX_BN: conv2d::TiledParams = CONV2D_FORWARD_BN_TEXEL_SUBGROUP::"conv2d_forward_tiled_s2sg8", [64, 1, 1], [Write, Texels, Uniform, Read, Read, Read, Read, Write];
+    CONV2D_FORWARD_TILED_S1_R4U_TEX_BN: conv2d::TiledParams = CONV2D_FORWARD_BN_TEXEL::"conv2d_forward_tiled_s1_r4u", [32, 1, 1], [Write, Texels, Uniform, Read, Read, Read, Read, Write];
+    CONV2D_FORWARD_TILED_S2U_TEX_BN: conv2d::TiledParams = CONV2D_FORWARD_BN_TEXEL::"conv2d_forward_tiled_s2u", [64, 1, 1], [Write, Texels, Uniform, Read, Read, Read, Read, Write];
+    CONV2D_FORWARD_TILED_S2U_BN: conv2d::TiledParams = CONV2D_FORWARD_BN_UNIFORM::"conv2d_forward_tiled_s2u", [64, 1, 1], [Write, Read, Uniform, Read, Read, Read, Read, Write];
+    CONV2D_FORWARD_TILED_S2_BN: conv2d::TiledParams = CONV2D_FORWARD_BN_TILED::"conv2d_forward_tiled_s2", [64, 1, 1], [Write, Read, Read, Read, Read, Read, Read, Write];
     CONV2D_FORWARD_TILED_S2_ADD: conv2d::TiledParams = CONV2D_FORWARD_TILED::"conv2d_forward_tiled_s2_add", [64, 1, 1], [Write, Read, Read, Read];
     CONV2D_BACKWARD_DATA_TILED_S2: conv2d::S2Params = CONV2D_BACKWARD_DATA_S2::"conv2d_backward_data_tiled_s2", [64, 1, 1], [Write, Read, Read];
     CONV2D_BACKWARD_DATA_TILED_S2U: conv2d::S2Params = CONV2D_BACKWARD_DATA_UNIFORM::"conv2d_backward_data_tiled_s2u", [64, 1, 1], [Write, Read, Uniform];

@@ -38,6 +38,13 @@ pub struct PlanOptions {
     /// The most bytes of weight-gradient partial sums reduced together
     /// (default [`WGRAD_ARENA_BYTES`]; 0 reduces each conv's by itself).
     pub wgrad_batch_bytes: Option<u64>,
+    /// [`Mode::Eval`]: each batch norm after a tiled conv (with its residual
+    /// and ReLU) runs as that conv's epilogue where the conv's pass can run
+    /// it ([`conv2d::conv2d_forward_padded_bn`]): one pass instead of two.
+    /// The conv's own output (the batch norm's input) is then never stored
+    /// and [`Plan::bn_coef`] has nothing for that batch norm, so plans whose
+    /// probes read either leave this off.
+    pub fuse_bn: bool,
 }
 
 /// Scratch tensors reused once their last reader has been recorded, keyed by
@@ -57,6 +64,8 @@ struct Scratch {
     padded_grads: HashMap<Tid, Tensor>,
     /// Weight gradients whose chunk sums wait to be reduced together.
     wgrad: Option<WgradBatch>,
+    /// Batch norms run as the epilogue of the conv before them.
+    fused_bn: BTreeSet<usize>,
 }
 
 /// The most bytes of weight-gradient partial sums a plan keeps for one
@@ -394,8 +403,16 @@ impl Plan {
                 .tiles
                 .insert((j.w.offset(), j.backward_data, j.flip), t);
         }
+        let fuse_bn = opts.fuse_bn && mode == Mode::Eval;
         for i in 0..graph.ops.len() {
-            if !skipped.contains(&i) {
+            if skipped.contains(&i) || scratch.fused_bn.contains(&i) {
+                // (a fused batch norm ran in its conv's pass)
+            } else if fuse_bn
+                && !skipped.contains(&(i + 1))
+                && plan.conv_bn(&mut prog, &mut scratch, params, i)?
+            {
+                scratch.fused_bn.insert(i + 1);
+            } else {
                 plan.forward_op(&mut prog, &mut scratch, params, i)?;
             }
             for b in graph.lesions_ending_at(&opts.lesions, i) {
@@ -450,6 +467,103 @@ impl Plan {
         } else {
             elementwise::copy(&self.gpu, prog, y, x, false)
         }
+    }
+
+    /// Records op `i`, a tiled conv, and the batch norm after it (op i + 1,
+    /// eval mode, its only reader) as one pass with the batch norm as
+    /// epilogue; `false`, having recorded nothing, where they cannot be.
+    fn conv_bn(
+        &mut self,
+        prog: &mut Program,
+        scratch: &mut Scratch,
+        params: &Params,
+        i: usize,
+    ) -> Result<bool> {
+        let Op::Conv {
+            name,
+            x,
+            y,
+            k,
+            stride,
+            pad,
+        } = &self.graph.ops[i]
+        else {
+            return Ok(false);
+        };
+        let Some(Op::BatchNorm {
+            name: bn_name,
+            x: bn_x,
+            y: bn_y,
+            relu,
+            residual,
+        }) = self.graph.ops.get(i + 1)
+        else {
+            return Ok(false);
+        };
+        let g = self.graph.conv_geom(self.batch, *x, *y, *k, *stride, *pad);
+        if bn_x != y || self.graph.consumers()[*y].len() != 1 || !conv2d::has_tiled_forward(&g) {
+            return Ok(false);
+        }
+        let gpu = self.gpu.clone();
+        let param = |n: &str| params.param(n);
+        let (gamma, beta) = (
+            param(&format!("{bn_name}.weight"))?,
+            param(&format!("{bn_name}.bias"))?,
+        );
+        let rm = params.buffer(&format!("{bn_name}.running_mean"))?;
+        let rv = params.buffer(&format!("{bn_name}.running_var"))?;
+        let (Some((gb, beta_at)), Some((run, rv_at))) = (gamma.span(&beta), rm.span(&rv)) else {
+            return Ok(false);
+        };
+        let w = param(&format!("{name}.weight"))?;
+        // Recorded here, and kept only if the fused pass runs: the conv's
+        // input padded by the batch norm before it, else padded now.
+        let mut pre = Program::new();
+        let xp = match scratch.padded_acts.get(x) {
+            Some((pg, xp)) if *pg == g.forward_pad() => xp.clone(),
+            _ => {
+                let pg = g.forward_pad();
+                let xp = gpu.tensor(&pg.shape())?;
+                conv2d::conv2d_pad(&gpu, &mut pre, &xp, &self.acts[*x], &pg)?;
+                xp
+            }
+        };
+        // The batch norm's padded output, if the next conv reads one: its
+        // padding zeros once, never written again.
+        let padded = match scratch.pad_acts.get(bn_y) {
+            Some(pg) => Some((*pg, gpu.zeros(&pg.shape())?)),
+            None => None,
+        };
+        let res = residual.map(|r| self.acts[r].clone());
+        let e = conv2d::BnEpilogue {
+            gamma_beta: &gb,
+            beta_at,
+            running: &run,
+            rv_at,
+            eps: BnOptions::default().eps,
+            relu: *relu,
+            residual: res.as_ref(),
+            padded: padded.as_ref().map(|(pg, t)| (t, *pg)),
+        };
+        let fused = conv2d::conv2d_forward_padded_bn(
+            &gpu,
+            &mut pre,
+            &self.acts[*bn_y],
+            &xp,
+            &w,
+            &g,
+            &e,
+            scratch,
+        )?;
+        if !fused {
+            return Ok(false);
+        }
+        prog.extend(pre);
+        self.state[i].xp = Some(xp);
+        if let Some(p) = padded {
+            scratch.padded_acts.insert(*bn_y, p);
+        }
+        Ok(true)
     }
 
     fn forward_op(

@@ -8,6 +8,7 @@ mod ceiling;
 mod common;
 mod conv2d;
 mod elementwise;
+mod fused;
 mod limits;
 mod linear;
 mod loss;

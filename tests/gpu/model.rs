@@ -378,3 +378,99 @@ fn training_steps_allocate_nothing_and_the_loss_falls() {
     assert!(last < 0.5 * first, "loss {first} -> {last}");
     gpu.check().unwrap();
 }
+
+/// Eval plans with each batch norm in the pass of the tiled conv before it
+/// (`fuse_bn`) give the bits of the plain plans — logits and per-sample loss
+/// — on residual and plain nets, shortcuts A, B and C, pre-activation, with
+/// lesions and the ImageNet family; every batch norm that follows a 3x3 conv
+/// (its only reader) runs in that conv's pass, with none of its own (where
+/// the device's limits take the fused kernels).
+#[test]
+fn eval_with_batch_norm_in_the_conv_pass_gives_the_same_bits() {
+    let gpu = gpu();
+    let twins_fit = reslab::kernels::conv2d::bn_twins()
+        .iter()
+        .all(|(_, t)| t.fits(gpu));
+    let cases: Vec<(ModelSpec, usize, Vec<usize>)> = vec![
+        (small("resnet14", |_| {}), 8, vec![]),
+        (small("resnet14", |_| {}), 9, vec![2]),
+        (small("plain8", |_| {}), 8, vec![]),
+        (small("resnet8", |s| s.shortcut = Shortcut::B), 8, vec![]),
+        (small("resnet8", |s| s.shortcut = Shortcut::C), 7, vec![]),
+        (small("resnet8", |s| s.preact = true), 8, vec![]),
+        (small("resnet18", |_| {}), 64, vec![1]),
+    ];
+    for (i, (spec, side, lesions)) in cases.into_iter().enumerate() {
+        let graph = Graph::build(&spec, side, side).unwrap();
+        let mut host = HostParams::init(&graph, 20 + i as u64);
+        let mut rng = Rng::new(30 + i as u64);
+        for b in host.buffers.iter_mut() {
+            for v in b.iter_mut() {
+                *v = if *v == 0.0 {
+                    rng.range(-0.5, 0.5) as f32
+                } else {
+                    rng.range(0.5, 2.0) as f32
+                };
+            }
+        }
+        let params = Params::upload(gpu, &graph, &host).unwrap();
+        let (x, y) = batch(&mut rng, 3, spec.in_channels, side, side, spec.classes);
+        let plan = |fuse_bn| {
+            let opts = PlanOptions {
+                lesions: lesions.iter().copied().collect(),
+                fuse_bn,
+                ..Default::default()
+            };
+            let p = Plan::new(gpu, &graph, &params, 3, Mode::Eval, opts).unwrap();
+            p.run(&x, &y, None, false).unwrap();
+            p
+        };
+        let (two, one) = (plan(false), plan(true));
+        let what = format!("{} at {side}px, lesions {lesions:?}", spec.name());
+        let (a, b) = (read(&two.acts[graph.logits]), read(&one.acts[graph.logits]));
+        assert!(a.iter().all(|v| v.is_finite()), "{what}: logits {a:?}");
+        let same = a.iter().zip(&b).all(|(p, q)| p.to_bits() == q.to_bits());
+        assert!(same, "{what}: logits {a:?} vs {b:?}");
+        assert_eq!(read(&two.per_sample), read(&one.per_sample), "{what}");
+        // Batch norms right after a 3x3 conv, that conv's only reader,
+        // neither lesioned.
+        let skipped = graph.lesioned_ops(&lesions.iter().copied().collect());
+        let consumers = graph.consumers();
+        let fusable = graph
+            .ops
+            .windows(2)
+            .enumerate()
+            .filter(|(j, w)| {
+                matches!(
+                    (&w[0], &w[1]),
+                    (reslab::model::Op::Conv { y, k: 3, .. }, reslab::model::Op::BatchNorm { x, .. })
+                        if x == y && consumers[*y].len() == 1
+                ) && !skipped.contains(j)
+            })
+            .count();
+        assert!(fusable >= 3, "{what}: {fusable}");
+        // One conv pass with the epilogue each, the batch norms' own passes
+        // (and the pads of their outputs where they could not write the
+        // padded copy themselves) gone, nothing else changed.
+        let count = |p: &Plan, s: &str| {
+            p.program
+                .dispatches
+                .iter()
+                .filter(|d| d.label().contains(s))
+                .count()
+        };
+        let twins = count(&one, "conv2d_forward_bn_");
+        assert_eq!(twins, if twins_fit { fusable } else { 0 }, "{what}");
+        let bn = |p: &Plan| count(p, "batchnorm_") + count(p, "conv2d_pad");
+        let (bn_two, bn_one) = (bn(&two), bn(&one));
+        assert!(bn_two >= bn_one + twins, "{what}: {bn_two} {bn_one}");
+        assert_eq!(
+            two.program.len() - one.program.len(),
+            bn_two - bn_one,
+            "{what}: dispatches {} and {}",
+            two.program.len(),
+            one.program.len()
+        );
+    }
+    no_errors();
+}

@@ -167,7 +167,12 @@ pub fn run(a: Args) -> Result<()> {
     } else {
         Mode::Eval
     };
-    let plan = Plan::new(&gpu, &graph, &params, n, mode, PlanOptions::default())?;
+    // Only the logits are read: batch norm (eval) runs in its conv's pass.
+    let opts = PlanOptions {
+        fuse_bn: true,
+        ..Default::default()
+    };
+    let plan = Plan::new(&gpu, &graph, &params, n, mode, opts)?;
     plan.run(&x, &vec![0; n], None, false)?;
     let logits = gpu.read(&plan.acts[graph.logits])?;
     if let Some(i) = logits.iter().position(|v| !v.is_finite()) {
