@@ -232,8 +232,10 @@ mod tests {
     fn a_variant_imports_its_swapped_files_wherever_they_are_imported() {
         let plain = CONV2D_FORWARD_SUBGROUP.wgsl().unwrap();
         let bn = CONV2D_FORWARD_BN_SUBGROUP.wgsl().unwrap();
-        assert!(plain.contains("shared/conv_out.wgsl") && !plain.contains("conv_out_bn"));
-        assert!(bn.contains("shared/conv_out_bn.wgsl") && !bn.contains("shared/conv_out.wgsl"));
+        let has = |w: &str, k: &str| w.contains(&format!("// ---- shared/{k}.wgsl ----\n"));
+        assert!(has(&plain, "conv_out") && !has(&plain, "conv_out_bn"));
+        assert!(has(&bn, "conv_out_bn") && !has(&bn, "conv_out"));
+        assert!(bn.contains("var<storage, read_write> bn_yp"));
         assert_eq!(
             CONV2D_FORWARD_BN_SUBGROUP.file,
             CONV2D_FORWARD_SUBGROUP.file
