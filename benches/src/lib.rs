@@ -474,9 +474,9 @@ fn setup_spec(
         }
     } else {
         // As the evaluator and `reslab infer` run it: batch norm in the
-        // conv's pass.
+        // conv's pass where that pays.
         PlanOptions {
-            fuse_bn: true,
+            fuse_bn: reslab::model::plan::fuse_bn_pays(gpu),
             ..Default::default()
         }
     };

@@ -11,14 +11,15 @@
 //   5 gamma then beta (at beta_at)          [C], [C]
 //   6 running mean then variance (at rv_at) [C], [C]
 //   7 residual [N, Co, Ho, Wo] as vec4, read when bn_flags & 2
-//   8 yp [N, Co, yp_hp, yp_pitch], written when bn_flags & 4
+//   8 yp [N, Co, yp_hp, yp_pitch] as vec4 (yp_pitch a multiple of 4),
+//     written when bn_flags & 4
 
 #import nan
 
 @group(0) @binding(5) var<storage, read> bn_gb: array<f32>;
 @group(0) @binding(6) var<storage, read> bn_run: array<f32>;
 @group(0) @binding(7) var<storage, read> bn_res: array<vec4<f32>>;
-@group(0) @binding(8) var<storage, read_write> bn_yp: array<f32>;
+@group(0) @binding(8) var<storage, read_write> bn_yp: array<vec4<f32>>;
 
 const BN_RELU: u32 = 1u;
 const BN_RESIDUAL: u32 = 2u;
@@ -52,14 +53,34 @@ fn bn_out4(x: vec4<f32>, scale: f32, shift: f32, o: u32, ox: u32) -> vec4<f32> {
     return v;
 }
 
-// Writes 4 values of row oy of plane (n, co) from pixel ox into yp, those
-// past the row's end left out.
-fn put_padded4(t: Tile, co: u32, ox: u32, v: vec4<f32>) {
+fn put_yp(e: u32, v: f32) {
+    bn_yp[e >> 2u][e & 3u] = v;
+}
+
+// Writes the tile's 8 values l, h of row oy of plane (n, co) from pixel ox0
+// into yp, those past the row's end left out. At the offset of a 3x3 conv's
+// padding (yp_ox = 1; rows of whole vec4s, ox0 a multiple of 8) pixels
+// ox0 + 3 .. ox0 + 6 are one whole vec4 of yp: one store for them (on
+// lavapipe each store is a loop over the lanes), single values around it.
+fn put_padded8(t: Tile, co: u32, l: vec4<f32>, h: vec4<f32>) {
+    let ox = t.ox0;
     let e = ((t.n * p.co + co) * p.yp_hp + t.oy + p.yp_oy) * p.yp_pitch + ox + p.yp_ox;
-    if ox < p.wo { bn_yp[e] = v.x; }
-    if ox + 1u < p.wo { bn_yp[e + 1u] = v.y; }
-    if ox + 2u < p.wo { bn_yp[e + 2u] = v.z; }
-    if ox + 3u < p.wo { bn_yp[e + 3u] = v.w; }
+    if p.yp_ox == 1u && ox + 6u < p.wo {
+        put_yp(e, l.x);
+        put_yp(e + 1u, l.y);
+        put_yp(e + 2u, l.z);
+        bn_yp[(e + 3u) >> 2u] = vec4<f32>(l.w, h.x, h.y, h.z);
+        if ox + 7u < p.wo { put_yp(e + 7u, h.w); }
+        return;
+    }
+    if ox < p.wo { put_yp(e, l.x); }
+    if ox + 1u < p.wo { put_yp(e + 1u, l.y); }
+    if ox + 2u < p.wo { put_yp(e + 2u, l.z); }
+    if ox + 3u < p.wo { put_yp(e + 3u, l.w); }
+    if ox + 4u < p.wo { put_yp(e + 4u, h.x); }
+    if ox + 5u < p.wo { put_yp(e + 5u, h.y); }
+    if ox + 6u < p.wo { put_yp(e + 6u, h.z); }
+    if ox + 7u < p.wo { put_yp(e + 7u, h.w); }
 }
 
 fn emit(t: Tile, co: u32, o: u32, lo: vec4<f32>, hi: vec4<f32>) {
@@ -73,7 +94,6 @@ fn emit(t: Tile, co: u32, o: u32, lo: vec4<f32>, hi: vec4<f32>) {
     put4(o, t.ox0, l, false);
     put4(o + 4u, t.ox0 + 4u, h, false);
     if (p.bn_flags & BN_PADDED) != 0u {
-        put_padded4(t, co, t.ox0, l);
-        put_padded4(t, co, t.ox0 + 4u, h);
+        put_padded8(t, co, l, h);
     }
 }

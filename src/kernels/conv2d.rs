@@ -1693,7 +1693,8 @@ fn bn_epilogue(
                 && pg.w == g.wo()
                 && pg.dil == 1
                 && pg.oy + pg.h <= pg.hp
-                && pg.ox + pg.w <= pg.pitch;
+                && pg.ox + pg.w <= pg.pitch
+                && pg.pitch.is_multiple_of(4);
             if !fits {
                 return Err(Error::invalid(format!(
                     "conv batch-norm epilogue: padded copy {pg:?} does not hold the output {:?}",

@@ -43,8 +43,23 @@ pub struct PlanOptions {
     /// it ([`conv2d::conv2d_forward_padded_bn`]): one pass instead of two.
     /// The conv's own output (the batch norm's input) is then never stored
     /// and [`Plan::bn_coef`] has nothing for that batch norm, so plans whose
-    /// probes read either leave this off.
+    /// probes read either leave this off. Plans that read only the logits
+    /// take [`fuse_bn_pays`].
     pub fuse_bn: bool,
+}
+
+/// Whether eval plans on `gpu` run batch norm in the conv's pass
+/// ([`PlanOptions::fuse_bn`]) by default: on GPUs (a pass over memory and a
+/// dispatch fewer per batch norm), not on CPU adapters, where the
+/// epilogue's loads and single stores cost more than the pass it saves
+/// (lavapipe, resnet20 inference at batch 128: 0.9x). `RESLAB_FUSE_BN=1` or
+/// `0` overrides.
+pub fn fuse_bn_pays(gpu: &Gpu) -> bool {
+    match std::env::var("RESLAB_FUSE_BN").as_deref() {
+        Ok("1") => true,
+        Ok("0") => false,
+        _ => gpu.adapter_info().device_type != wgpu::DeviceType::Cpu,
+    }
 }
 
 /// Scratch tensors reused once their last reader has been recorded, keyed by

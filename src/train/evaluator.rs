@@ -83,10 +83,10 @@ impl Evaluator {
         for b in eval_batches(split, norm, self.batch) {
             let n = b.labels.len();
             if !self.plans.contains_key(&n) {
-                // Only the logits are read: batch norm runs in its conv's pass.
+                // Only the logits are read: batch norm may run in its conv's pass.
                 let opts = PlanOptions {
                     lesions: self.lesions.clone(),
-                    fuse_bn: true,
+                    fuse_bn: crate::model::plan::fuse_bn_pays(&self.gpu),
                     ..Default::default()
                 };
                 let p = Plan::new(&self.gpu, &self.graph, params, n, Mode::Eval, opts)

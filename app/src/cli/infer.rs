@@ -167,9 +167,9 @@ pub fn run(a: Args) -> Result<()> {
     } else {
         Mode::Eval
     };
-    // Only the logits are read: batch norm (eval) runs in its conv's pass.
+    // Only the logits are read: batch norm (eval) may run in its conv's pass.
     let opts = PlanOptions {
-        fuse_bn: true,
+        fuse_bn: reslab::model::plan::fuse_bn_pays(&gpu),
         ..Default::default()
     };
     let plan = Plan::new(&gpu, &graph, &params, n, mode, opts)?;
