@@ -1343,12 +1343,21 @@ pub fn conv2d_forward_tiled(
     g: &Conv2dGeom,
     accumulate: bool,
 ) -> Result<()> {
-    let tiling = if g.sh == 1 && has_tiled_forward(g) {
-        Some(tuned::<Tiling>(gpu, g)?)
-    } else {
-        None
-    };
-    conv2d_forward_tiled_as(gpu, prog, y, xp, wt, b, g, accumulate, tiling)
+    let (tiling, s2) = tuned_forward(gpu, g)?;
+    forward_tiled(gpu, prog, y, xp, wt, b, g, accumulate, tiling, s2)
+}
+
+/// The tuning table's choice for `g`'s tiled forward pass: the stride-1
+/// tiling, or at stride 2 the [`S2Tiling`].
+fn tuned_forward(gpu: &Gpu, g: &Conv2dGeom) -> Result<(Option<Tiling>, S2Tiling)> {
+    if !has_tiled_forward(g) {
+        return Ok((None, S2Tiling::Storage));
+    }
+    Ok(match g.sh {
+        1 => (Some(tuned::<Tiling>(gpu, g)?), S2Tiling::Storage),
+        2 => (None, tuned::<S2Tiling>(gpu, g)?),
+        _ => (None, S2Tiling::Storage),
+    })
 }
 
 /// [`conv2d_forward_tiled`] with the tiling of a stride-1 pass given (`None`
@@ -1856,16 +1865,7 @@ pub fn conv2d_forward_padded_bn(
     if !has_tiled_forward(g) {
         return Ok(false);
     }
-    let tiling = if g.sh == 1 {
-        Some(tuned::<Tiling>(gpu, g)?)
-    } else {
-        None
-    };
-    let s2 = if g.sh == 2 {
-        tuned::<S2Tiling>(gpu, g)?
-    } else {
-        S2Tiling::Storage
-    };
+    let (tiling, s2) = tuned_forward(gpu, g)?;
     let wt = scratch.weight_tiles(gpu, prog, w, g, false, false)?;
     let fused = forward_tiled_bn(gpu, prog, y, xp, &wt, None, g, false, tiling, s2, Some(bn))?;
     scratch.give_weight_tiles(wt);

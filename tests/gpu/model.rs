@@ -251,14 +251,9 @@ fn sgd_step_matches_cpu() {
     no_errors();
 }
 
-#[test]
-fn eval_mode_and_lesions_match_cpu() {
-    let gpu = gpu();
-    let spec = small("resnet14", |_| {});
-    let graph = Graph::build(&spec, 8, 8).unwrap();
-    let mut host = HostParams::init(&graph, 13);
-    // Non-trivial running statistics.
-    let mut rng = Rng::new(14);
+/// Non-trivial running statistics: means (initially 0) in [-0.5, 0.5),
+/// variances (initially 1) in [0.5, 2).
+fn random_running_stats(host: &mut HostParams, rng: &mut Rng) {
     for b in host.buffers.iter_mut() {
         for v in b.iter_mut() {
             *v = if *v == 0.0 {
@@ -268,6 +263,16 @@ fn eval_mode_and_lesions_match_cpu() {
             };
         }
     }
+}
+
+#[test]
+fn eval_mode_and_lesions_match_cpu() {
+    let gpu = gpu();
+    let spec = small("resnet14", |_| {});
+    let graph = Graph::build(&spec, 8, 8).unwrap();
+    let mut host = HostParams::init(&graph, 13);
+    let mut rng = Rng::new(14);
+    random_running_stats(&mut host, &mut rng);
     let params = Params::upload(gpu, &graph, &host).unwrap();
     let (x, y) = batch(&mut rng, 3, spec.in_channels, 8, 8, spec.classes);
     let plan = Plan::new(gpu, &graph, &params, 3, Mode::Eval, PlanOptions::default()).unwrap();
@@ -404,15 +409,7 @@ fn eval_with_batch_norm_in_the_conv_pass_gives_the_same_bits() {
         let graph = Graph::build(&spec, side, side).unwrap();
         let mut host = HostParams::init(&graph, 20 + i as u64);
         let mut rng = Rng::new(30 + i as u64);
-        for b in host.buffers.iter_mut() {
-            for v in b.iter_mut() {
-                *v = if *v == 0.0 {
-                    rng.range(-0.5, 0.5) as f32
-                } else {
-                    rng.range(0.5, 2.0) as f32
-                };
-            }
-        }
+        random_running_stats(&mut host, &mut rng);
         let params = Params::upload(gpu, &graph, &host).unwrap();
         let (x, y) = batch(&mut rng, 3, spec.in_channels, side, side, spec.classes);
         let plan = |fuse_bn| {
