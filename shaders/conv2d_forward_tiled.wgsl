@@ -17,20 +17,19 @@
 //
 // Bindings of every entry point:
 //   1 y    [N, Co, Ho, Wo]       as vec4 (see shared/conv_tile.wgsl put4);
-//                                written (added to by the _add entry points)
+//                                written (read first when flags & 2)
 //   2 xp   [N, Ci, Hp, pitch]    as vec4 (Hp covers whole bands of 4 rows for _r4)
 //   3 wt   [Ci, 3, 3, Co8]       as vec4
-//   4 bias [Co]                  read when flags & 1 (the only flag)
+//   4 bias [Co]                  read when flags & 1
+// flags & 2: the pass adds to y, its sums starting from y's values (a
+// gradient's second term: the same sum, in the same order, in every variant).
 // Dispatch: one invocation computes 8 output channels × 8 consecutive pixels of
 // one output row (_r4: of 4 rows). x of the grid
 // (and z, when x would exceed the device limit) numbers pixel tiles; y numbers
 // channel tiles, so every invocation of a workgroup loads the same weights, a
 // uniform load the compiler can broadcast. Per input channel and kernel row: 3
 // (stride 1) or 5 (stride 2) vec4 input loads and 6 vec4 weight loads feed 192
-// multiply-adds. 64 invocations per group (32 for _r4). The 8x8 entry points
-// have an _add twin that adds its result to y (a gradient's second term); _r4
-// has none (its adding stores took the driver longer to compile than the rest
-// of it), so an adding pass runs the 8x8 tile.
+// multiply-adds. 64 invocations per group (32 for _r4).
 
 #import conv_tile
 
@@ -67,12 +66,12 @@ fn row_s1(a: ptr<function, Acc>, w: Taps, r: u32) {
         vec4<f32>(v0.zw, v1.xy), vec4<f32>(v1.zw, v2.xy));
 }
 
-fn forward_s1(gid: vec3<u32>, wid: vec3<u32>, nwg: vec3<u32>, add: bool) {
-    let t = tile(gid, wid, nwg, add);
+fn forward_s1(gid: vec3<u32>, wid: vec3<u32>, nwg: vec3<u32>) {
+    let t = tile(gid, wid, nwg);
     if !t.ok {
         return;
     }
-    var a: Acc;
+    var a = start(t);
     for (var ci = 0u; ci < p.ci; ci++) {
         let plane = (t.n * p.ci + ci) * p.hp;
         for (var ky = 0u; ky < 3u; ky++) {
@@ -84,42 +83,33 @@ fn forward_s1(gid: vec3<u32>, wid: vec3<u32>, nwg: vec3<u32>, add: bool) {
 }
 
 fn forward_s1_r4(gid: vec3<u32>, wid: vec3<u32>, nwg: vec3<u32>) {
-    let t = tile_of(gid, wid, nwg, WG_R4, 4u, false);
+    let t = tile_of(gid, wid, nwg, WG_R4, 4u);
     if !t.ok {
         return;
     }
-    var a0: Acc;
-    var a1: Acc;
-    var a2: Acc;
-    var a3: Acc;
+    var a0 = start(t);
+    var a1 = start(down(t, 1u));
+    var a2 = start(down(t, 2u));
+    var a3 = start(down(t, 3u));
     r4_sum(&a0, &a1, &a2, &a3, t, 0u, p.ci);
     store4(a0, a1, a2, a3, t);
 }
 
-fn forward_s2(gid: vec3<u32>, wid: vec3<u32>, nwg: vec3<u32>, add: bool) {
-    let t = tile(gid, wid, nwg, add);
+fn forward_s2(gid: vec3<u32>, wid: vec3<u32>, nwg: vec3<u32>) {
+    let t = tile(gid, wid, nwg);
     if !t.ok {
         return;
     }
-    var a: Acc;
+    var a = start(t);
     s2_sum(&a, t, 0u, p.ci);
     store(a, t);
 }
-
-// The entry points: each pass writing y, and adding to it.
 
 @compute @workgroup_size(WG)
 fn conv2d_forward_tiled_s1(@builtin(global_invocation_id) gid: vec3<u32>,
       @builtin(workgroup_id) wid: vec3<u32>,
       @builtin(num_workgroups) nwg: vec3<u32>) {
-    forward_s1(gid, wid, nwg, false);
-}
-
-@compute @workgroup_size(WG)
-fn conv2d_forward_tiled_s1_add(@builtin(global_invocation_id) gid: vec3<u32>,
-          @builtin(workgroup_id) wid: vec3<u32>,
-          @builtin(num_workgroups) nwg: vec3<u32>) {
-    forward_s1(gid, wid, nwg, true);
+    forward_s1(gid, wid, nwg);
 }
 
 @compute @workgroup_size(WG_R4)
@@ -133,12 +123,5 @@ fn conv2d_forward_tiled_s1_r4(@builtin(global_invocation_id) gid: vec3<u32>,
 fn conv2d_forward_tiled_s2(@builtin(global_invocation_id) gid: vec3<u32>,
       @builtin(workgroup_id) wid: vec3<u32>,
       @builtin(num_workgroups) nwg: vec3<u32>) {
-    forward_s2(gid, wid, nwg, false);
-}
-
-@compute @workgroup_size(WG)
-fn conv2d_forward_tiled_s2_add(@builtin(global_invocation_id) gid: vec3<u32>,
-          @builtin(workgroup_id) wid: vec3<u32>,
-          @builtin(num_workgroups) nwg: vec3<u32>) {
-    forward_s2(gid, wid, nwg, true);
+    forward_s2(gid, wid, nwg);
 }

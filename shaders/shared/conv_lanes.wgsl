@@ -27,7 +27,6 @@ fn lane_of(wid: vec3<u32>, nwg: vec3<u32>, sid: u32, sl: u32, size: u32, l: u32,
     r.t.oy = ((ti / p.tiles_x) % bands) * rows;
     r.t.n = ti / (p.tiles_x * bands);
     r.t.co0 = (wid.y * l + r.k) * 8u;
-    r.t.add = false;
     return r;
 }
 
@@ -40,16 +39,10 @@ fn group_window(m: ptr<function, array<vec4<f32>, 9>>, j: u32, first: u32, l: u3
 fn r4sg(wid: vec3<u32>, nwg: vec3<u32>, sid: u32, sl: u32, size: u32, l: u32) {
     let lane = lane_of(wid, nwg, sid, sl, size, l, 4u, WG_R4);
     let t = lane.t;
-    var a0: Acc;
-    var a1: Acc;
-    var a2: Acc;
-    var a3: Acc;
-    if (p.flags & 2u) != 0u {
-        a0 = resume(t);
-        a1 = resume(down(t, 1u));
-        a2 = resume(down(t, 2u));
-        a3 = resume(down(t, 3u));
-    }
+    var a0 = start(t);
+    var a1 = start(down(t, 1u));
+    var a2 = start(down(t, 2u));
+    var a3 = start(down(t, 3u));
     let next = p.pitch / 4u;
     for (var ci = p.ci0; ci < p.ci0 + p.cn; ci++) {
         let plane = (t.n * p.ci + ci) * p.hp;
@@ -99,10 +92,7 @@ fn conv2d_forward_tiled_s1_r4sg8(@builtin(workgroup_id) wid: vec3<u32>,
 fn s2sg(wid: vec3<u32>, nwg: vec3<u32>, sid: u32, sl: u32, size: u32, l: u32) {
     let lane = lane_of(wid, nwg, sid, sl, size, l, 1u, WG);
     let t = lane.t;
-    var a: Acc;
-    if (p.flags & 2u) != 0u {
-        a = resume(t);
-    }
+    var a = start(t);
     let next = p.pitch / 4u;
     let f = lane.first;
     for (var ci = p.ci0; ci < p.ci0 + p.cn; ci++) {

@@ -91,8 +91,8 @@ fn emit(t: Tile, co: u32, o: u32, lo: vec4<f32>, hi: vec4<f32>) {
     let shift = bn_gb[p.beta_at + co] - mean * scale;
     let l = bn_out4(lo, scale, shift, o, t.ox0);
     let h = bn_out4(hi, scale, shift, o + 4u, t.ox0 + 4u);
-    put4(o, t.ox0, l, false);
-    put4(o + 4u, t.ox0 + 4u, h, false);
+    put4(o, t.ox0, l);
+    put4(o + 4u, t.ox0 + 4u, h);
     if (p.bn_flags & BN_PADDED) != 0u {
         put_padded8(t, co, l, h);
     }

@@ -9,14 +9,11 @@
 fn conv2d_forward_tiled_s2u(@builtin(global_invocation_id) gid: vec3<u32>,
       @builtin(workgroup_id) wid: vec3<u32>,
       @builtin(num_workgroups) nwg: vec3<u32>) {
-    let t = tile(gid, wid, nwg, false);
+    let t = tile(gid, wid, nwg);
     if !t.ok {
         return;
     }
-    var a: Acc;
-    if (p.flags & 2u) != 0u {
-        a = resume(t);
-    }
+    var a = start(t);
     s2_sum(&a, t, p.ci0, p.ci0 + p.cn);
     store(a, t);
 }
@@ -25,20 +22,14 @@ fn conv2d_forward_tiled_s2u(@builtin(global_invocation_id) gid: vec3<u32>,
 fn conv2d_forward_tiled_s1_r4u(@builtin(global_invocation_id) gid: vec3<u32>,
       @builtin(workgroup_id) wid: vec3<u32>,
       @builtin(num_workgroups) nwg: vec3<u32>) {
-    let t = tile_of(gid, wid, nwg, WG_R4, 4u, false);
+    let t = tile_of(gid, wid, nwg, WG_R4, 4u);
     if !t.ok {
         return;
     }
-    var a0: Acc;
-    var a1: Acc;
-    var a2: Acc;
-    var a3: Acc;
-    if (p.flags & 2u) != 0u {
-        a0 = resume(t);
-        a1 = resume(down(t, 1u));
-        a2 = resume(down(t, 2u));
-        a3 = resume(down(t, 3u));
-    }
+    var a0 = start(t);
+    var a1 = start(down(t, 1u));
+    var a2 = start(down(t, 2u));
+    var a3 = start(down(t, 3u));
     r4_sum(&a0, &a1, &a2, &a3, t, p.ci0, p.ci0 + p.cn);
     store4(a0, a1, a2, a3, t);
 }

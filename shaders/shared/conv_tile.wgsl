@@ -68,15 +68,13 @@ fn row(a: ptr<function, Acc>,
     (*a).c7h = fma3((*a).c7h, w0h.w, s0h, w1h.w, s1h, w2h.w, s2h);
 }
 
-// `add`: the pass adds to y (the _add entry points) rather than writing it; a
-// constant in every entry point, so the compiler drops the other store.
 struct Tile {
-    n: u32, oy: u32, ox0: u32, co0: u32, ok: bool, add: bool,
+    n: u32, oy: u32, ox0: u32, co0: u32, ok: bool,
 }
 
 // The tile of invocation gid in workgroups of `wg`: `rows` output rows from oy,
 // 8 pixels from ox0, 8 output channels from co0.
-fn tile_of(gid: vec3<u32>, wid: vec3<u32>, nwg: vec3<u32>, wg: u32, rows: u32, add: bool) -> Tile {
+fn tile_of(gid: vec3<u32>, wid: vec3<u32>, nwg: vec3<u32>, wg: u32, rows: u32) -> Tile {
     let t = gid.x + gid.z * nwg.x * wg;
     let bands = (p.ho + rows - 1u) / rows;
     var r: Tile;
@@ -85,12 +83,11 @@ fn tile_of(gid: vec3<u32>, wid: vec3<u32>, nwg: vec3<u32>, wg: u32, rows: u32, a
     r.oy = ((t / p.tiles_x) % bands) * rows;
     r.n = t / (p.tiles_x * bands);
     r.co0 = wid.y * 8u;
-    r.add = add;
     return r;
 }
 
-fn tile(gid: vec3<u32>, wid: vec3<u32>, nwg: vec3<u32>, add: bool) -> Tile {
-    return tile_of(gid, wid, nwg, WG, 1u, add);
+fn tile(gid: vec3<u32>, wid: vec3<u32>, nwg: vec3<u32>) -> Tile {
+    return tile_of(gid, wid, nwg, WG, 1u);
 }
 
 // The same tile `dy` rows down.
@@ -226,8 +223,8 @@ fn s2_row(a: ptr<function, Acc>, w: Taps, v0: vec4<f32>, v1: vec4<f32>, v2: vec4
 // with 4 scalar stores before).
 override VEC4_ROWS: bool = false;
 
-// Writes (add: adds) 4 consecutive pixels of one output row starting at
-// element o (pixel ox), dropping those past the row's end: one vec4 store
+// Writes 4 consecutive pixels of one output row starting at element o
+// (pixel ox), dropping those past the row's end: one vec4 store
 // where rows are whole vec4s (on lavapipe every storage access is a loop over
 // the lanes: this ran the 4-row tiles 1.12-1.23x faster than 4 stores), else
 // one guarded store per value (y's binding then covers its last vec4 whole:
@@ -235,16 +232,9 @@ override VEC4_ROWS: bool = false;
 // driver's compile time by the tile's 64–512 values. Component access only:
 // indexing a vector or array in registers with a computed index here costs
 // more than the whole tile.
-fn put4(o: u32, ox: u32, v: vec4<f32>, add: bool) {
+fn put4(o: u32, ox: u32, v: vec4<f32>) {
     if VEC4_ROWS {
-        if ox < p.wo {
-            if add { y[o >> 2u] += v; } else { y[o >> 2u] = v; }
-        }
-    } else if add {
-        if ox < p.wo { put1(o, y_at(o) + v.x); }
-        if ox + 1u < p.wo { put1(o + 1u, y_at(o + 1u) + v.y); }
-        if ox + 2u < p.wo { put1(o + 2u, y_at(o + 2u) + v.z); }
-        if ox + 3u < p.wo { put1(o + 3u, y_at(o + 3u) + v.w); }
+        if ox < p.wo { y[o >> 2u] = v; }
     } else {
         if ox < p.wo { put1(o, v.x); }
         if ox + 1u < p.wo { put1(o + 1u, v.y); }
@@ -260,6 +250,55 @@ fn y_at(e: u32) -> f32 {
 
 fn put1(e: u32, v: f32) {
     y[e >> 2u][e & 3u] = v;
+}
+
+// 4 consecutive pixels of one output row from element o (pixel ox); 0 past
+// the row's end (never stored). As put4: one vec4 load where rows are whole
+// vec4s.
+fn get4(o: u32, ox: u32) -> vec4<f32> {
+    var v = vec4<f32>(0.0);
+    if VEC4_ROWS {
+        if ox < p.wo { v = y[o >> 2u]; }
+    } else {
+        if ox < p.wo { v.x = y_at(o); }
+        if ox + 1u < p.wo { v.y = y_at(o + 1u); }
+        if ox + 2u < p.wo { v.z = y_at(o + 2u); }
+        if ox + 3u < p.wo { v.w = y_at(o + 3u); }
+    }
+    return v;
+}
+
+// What y holds for tile t (where `store` writes it): the sums an earlier run
+// of input channels stored, or what an adding pass adds to.
+fn resume(t: Tile) -> Acc {
+    var a: Acc;
+    if t.oy >= p.ho {
+        return a;
+    }
+    let o = ((t.n * p.co + t.co0) * p.ho + t.oy) * p.wo + t.ox0;
+    let c = p.ho * p.wo; // one channel further
+    let x0 = t.ox0;
+    let x4 = t.ox0 + 4u;
+    if t.co0 < p.co { a.c0l = get4(o, x0); a.c0h = get4(o + 4u, x4); }
+    if t.co0 + 1u < p.co { a.c1l = get4(o + c, x0); a.c1h = get4(o + c + 4u, x4); }
+    if t.co0 + 2u < p.co { a.c2l = get4(o + 2u * c, x0); a.c2h = get4(o + 2u * c + 4u, x4); }
+    if t.co0 + 3u < p.co { a.c3l = get4(o + 3u * c, x0); a.c3h = get4(o + 3u * c + 4u, x4); }
+    if t.co0 + 4u < p.co { a.c4l = get4(o + 4u * c, x0); a.c4h = get4(o + 4u * c + 4u, x4); }
+    if t.co0 + 5u < p.co { a.c5l = get4(o + 5u * c, x0); a.c5h = get4(o + 5u * c + 4u, x4); }
+    if t.co0 + 6u < p.co { a.c6l = get4(o + 6u * c, x0); a.c6h = get4(o + 6u * c + 4u, x4); }
+    if t.co0 + 7u < p.co { a.c7l = get4(o + 7u * c, x0); a.c7h = get4(o + 7u * c + 4u, x4); }
+    return a;
+}
+
+// The accumulators a pass over tile t starts from: y's values where the pass
+// resumes (flags & 2: a later run of input channels, or a pass adding to y,
+// whose sums then start from what y holds), else zeros.
+fn start(t: Tile) -> Acc {
+    var a: Acc;
+    if (p.flags & 2u) != 0u {
+        a = resume(t);
+    }
+    return a;
 }
 
 // Writes channel co0 + i of the tile (pixels lo = 0..3, hi = 4..7) if it exists.

@@ -610,8 +610,8 @@ const MAX_TILE_ROWS: usize = 4;
 /// input rows; GPUs: one row, for register pressure), so it is chosen per
 /// adapter and shape: the tuning table of `reslab bench --tune` (see
 /// [`tuned`]), else [`default_variant`]. A pass that adds to its output
-/// always runs one row (the 4-row tiles have no adding twin: their stores
-/// would take the driver longer to compile than the rest of them).
+/// (a gradient's second term) runs the same kernel, its sums starting from
+/// y's values (`FLAG_RESUME`), in every tiling.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Tiling {
     /// 8 channels × 8 pixels of one row.
@@ -646,23 +646,21 @@ pub fn group_lanes(co8: usize) -> Option<usize> {
 }
 
 impl Tiling {
-    /// Its kernel for `co8` output channels on `gpu`, writing y or (`add`)
-    /// adding to it, `texels`: whether the input fits the device's textures;
-    /// the tiling that runs; and the lanes sharing a tile.
+    /// Its kernel for `co8` output channels on `gpu`, `texels`: whether the
+    /// input fits the device's textures; the tiling that runs; and the lanes
+    /// sharing a tile.
     fn kernel(
         self,
         gpu: &Gpu,
         co8: usize,
-        add: bool,
         texels: bool,
     ) -> (&'static table::Kernel<TiledParams>, Tiling, usize) {
         use Tiling::*;
         let lanes = group_lanes(co8).filter(|_| has_subgroups(gpu));
-        match (self, add, lanes) {
-            (_, true, _) => (&table::CONV2D_FORWARD_TILED_S1_ADD, Row, 1),
-            (Row, false, _) => (&table::CONV2D_FORWARD_TILED_S1, Row, 1),
-            (Rows4, false, _) => (&table::CONV2D_FORWARD_TILED_S1_R4, Rows4, 1),
-            (Rows4SubgroupTexels, false, Some(l)) if texels => {
+        match (self, lanes) {
+            (Row, _) => (&table::CONV2D_FORWARD_TILED_S1, Row, 1),
+            (Rows4, _) => (&table::CONV2D_FORWARD_TILED_S1_R4, Rows4, 1),
+            (Rows4SubgroupTexels, Some(l)) if texels => {
                 let k = match l {
                     8 => &table::CONV2D_FORWARD_TILED_S1_R4SG8_TEX,
                     4 => &table::CONV2D_FORWARD_TILED_S1_R4SG4_TEX,
@@ -670,7 +668,7 @@ impl Tiling {
                 };
                 (k, Rows4SubgroupTexels, l)
             }
-            (Rows4Subgroup | Rows4SubgroupTexels, false, Some(l)) => {
+            (Rows4Subgroup | Rows4SubgroupTexels, Some(l)) => {
                 let k = match l {
                     8 => &table::CONV2D_FORWARD_TILED_S1_R4SG8,
                     4 => &table::CONV2D_FORWARD_TILED_S1_R4SG4,
@@ -678,12 +676,12 @@ impl Tiling {
                 };
                 (k, Rows4Subgroup, l)
             }
-            (Rows4SubgroupTexels, false, None) if texels => (
+            (Rows4SubgroupTexels, None) if texels => (
                 &table::CONV2D_FORWARD_TILED_S1_R4U_TEX,
                 Rows4SubgroupTexels,
                 1,
             ),
-            (Rows4Uniform | Rows4Subgroup | Rows4SubgroupTexels, false, _) => {
+            (Rows4Uniform | Rows4Subgroup | Rows4SubgroupTexels, _) => {
                 (&table::CONV2D_FORWARD_TILED_S1_R4U, Rows4Uniform, 1)
             }
         }
@@ -703,8 +701,8 @@ impl Tiling {
 /// [`Tiling::Rows4Uniform`] (storage where the window cannot run), and with
 /// that its input rows shared by groups of lanes as [`Tiling::Rows4Subgroup`]
 /// (uniform where that cannot run). The same bits every way; the tuning table
-/// chooses, else [`default_variant`] (CPU adapters: subgroups). A pass that
-/// adds to its output reads storage. `SubgroupTexels` is `Subgroup` (or,
+/// chooses, else [`default_variant`] (CPU adapters: subgroups); a pass that
+/// adds to its output starts from y's values as [`Tiling`]'s do. `SubgroupTexels` is `Subgroup` (or,
 /// where lanes cannot form groups, `Uniform`) reading the input as texels
 /// (the storage kernel where it is too large for the device's textures).
 /// The stride-2 backward-data pass follows its conv's choice, with its dy
@@ -1476,6 +1474,8 @@ fn forward_tiled_bn(
     let tiles_x = g.wo().div_ceil(TILE_X);
     let co8 = g.cout.next_multiple_of(8);
     let flags = if b.is_some() { FLAG_BIAS } else { 0 };
+    // A pass adding to y starts its sums from y's values.
+    let adds = if accumulate { FLAG_RESUME } else { 0 };
     let p = TiledParams {
         n: g.n as u32,
         ci: g.cin as u32,
@@ -1486,7 +1486,7 @@ fn forward_tiled_bn(
         ho: g.ho() as u32,
         wo: g.wo() as u32,
         tiles_x: tiles_x as u32,
-        flags,
+        flags: flags | adds,
         ci0: 0,
         cn: g.cin as u32,
         ..Default::default()
@@ -1496,15 +1496,14 @@ fn forward_tiled_bn(
     // (the same bits), which runs where the window cannot.
     // (lanes: the invocations sharing a tile, each over its own 8 channels.)
     let texels = texels_fit(gpu, &[xp]);
-    let (k, rows, storage, lanes) = match (tiling, accumulate) {
-        (Some(t), add) => {
-            let (k, runs, lanes) = t.kernel(gpu, co8, add, texels);
+    let (k, rows, storage, lanes) = match tiling {
+        Some(t) => {
+            let (k, runs, lanes) = t.kernel(gpu, co8, texels);
             let uniform = !matches!(runs, Tiling::Row | Tiling::Rows4);
             let storage = uniform.then_some(&table::CONV2D_FORWARD_TILED_S1_R4);
             (k, runs.rows(), storage, lanes)
         }
-        (None, true) => (&table::CONV2D_FORWARD_TILED_S2_ADD, 1, None, 1),
-        (None, false) => {
+        None => {
             use S2Tiling::*;
             let lanes = group_lanes(co8).filter(|_| has_subgroups(gpu));
             let storage = Some(&table::CONV2D_FORWARD_TILED_S2);
@@ -1604,15 +1603,16 @@ fn forward_tiled_bn(
         copy_back(gpu, prog, scratch, y_out)?;
         return Ok(true);
     };
-    // One dispatch per run of input channels: the first writes y, the others
-    // resume from it, the last adds the bias (and runs the epilogue).
+    // One dispatch per run of input channels: the first writes y (or adds to
+    // it), the others resume from it, the last adds the bias (and runs the
+    // epilogue).
     for (i, (c0, cn, window)) in uniform.iter().enumerate() {
         let last = i + 1 == uniform.len();
         let (kk, pp) = if last { (last_k, last_p) } else { (k, p) };
         let q = TiledParams {
             ci0: *c0 as u32,
             cn: *cn as u32,
-            flags: if last { flags } else { 0 } | if i > 0 { FLAG_RESUME } else { 0 },
+            flags: if last { flags } else { 0 } | if i > 0 { FLAG_RESUME } else { adds },
             ..pp
         };
         launch(
@@ -1747,7 +1747,9 @@ fn copy_back(gpu: &Gpu, prog: &mut Program, from: Option<Tensor>, y: &Tensor) ->
     }
 }
 
-/// Flag of [`Tiling::Rows4Uniform`]'s later runs: start from the sums in y.
+/// Flag of a tiled forward pass starting its sums from y's values: the later
+/// runs of [`Tiling::Rows4Uniform`] (and the kernels sharing its runs), and
+/// every pass that adds to y.
 const FLAG_RESUME: u32 = 2;
 
 /// Where a convolution pass gets the scratch tensors of its layout copies
@@ -2161,16 +2163,7 @@ pub fn conv2d_backward_data_padded(
     }
     let (t, _) = backward_data_plan(g).ok_or_else(|| Error::invalid("no backward-data plan"))?;
     let tiling = tuned::<Tiling>(gpu, &t)?;
-    if accumulate && tiling != Tiling::Row {
-        // The 4-row tile has no adding twin: it writes a scratch tensor, which
-        // one memory-bound pass adds to dx (faster than the 1-row adding pass).
-        let tmp = scratch.take(gpu, dx.shape())?;
-        conv2d_forward_tiled_as(gpu, prog, &tmp, dyp, &wt, None, &t, false, Some(tiling))?;
-        crate::kernels::elementwise::copy(gpu, prog, dx, &tmp, true)?;
-        scratch.give(tmp);
-    } else {
-        conv2d_forward_tiled_as(gpu, prog, dx, dyp, &wt, None, &t, accumulate, Some(tiling))?;
-    }
+    conv2d_forward_tiled_as(gpu, prog, dx, dyp, &wt, None, &t, accumulate, Some(tiling))?;
     scratch.give_weight_tiles(wt);
     Ok(())
 }

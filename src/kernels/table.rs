@@ -403,7 +403,6 @@ table! {
     CONV2D_WEIGHT_TILES: conv2d::WeightParams = CONV2D_TILED_PREPARE::"conv2d_weight_tiles", [128, 1, 1], [Write, Read];
     CONV2D_WEIGHT_TILES_BATCH: conv2d::BatchParams = CONV2D_TILED_PREPARE::"conv2d_weight_tiles_batch", [128, 1, 1], [Write, Read, Read];
     CONV2D_FORWARD_TILED_S1: conv2d::TiledParams = CONV2D_FORWARD_TILED::"conv2d_forward_tiled_s1", [64, 1, 1], [Write, Read, Read, Read];
-    CONV2D_FORWARD_TILED_S1_ADD: conv2d::TiledParams = CONV2D_FORWARD_TILED::"conv2d_forward_tiled_s1_add", [64, 1, 1], [Write, Read, Read, Read];
     CONV2D_FORWARD_TILED_S1_R4: conv2d::TiledParams = CONV2D_FORWARD_TILED::"conv2d_forward_tiled_s1_r4", [32, 1, 1], [Write, Read, Read, Read];
     CONV2D_FORWARD_TILED_S1_R4U: conv2d::TiledParams = CONV2D_FORWARD_UNIFORM::"conv2d_forward_tiled_s1_r4u", [32, 1, 1], [Write, Read, Uniform, Read];
     // (needs subgroups: see conv2d::has_subgroups)
@@ -446,7 +445,6 @@ table! {
     CONV2D_FORWARD_TILED_S2U_TEX_BN: conv2d::TiledParams = CONV2D_FORWARD_BN_TEXEL::"conv2d_forward_tiled_s2u", [64, 1, 1], [Write, Texels, Uniform, Read, Read, Read, Read, Write];
     CONV2D_FORWARD_TILED_S2U_BN: conv2d::TiledParams = CONV2D_FORWARD_BN_UNIFORM::"conv2d_forward_tiled_s2u", [64, 1, 1], [Write, Read, Uniform, Read, Read, Read, Read, Write];
     CONV2D_FORWARD_TILED_S2_BN: conv2d::TiledParams = CONV2D_FORWARD_BN_TILED::"conv2d_forward_tiled_s2", [64, 1, 1], [Write, Read, Read, Read, Read, Read, Read, Write];
-    CONV2D_FORWARD_TILED_S2_ADD: conv2d::TiledParams = CONV2D_FORWARD_TILED::"conv2d_forward_tiled_s2_add", [64, 1, 1], [Write, Read, Read, Read];
     CONV2D_BACKWARD_DATA_TILED_S2: conv2d::S2Params = CONV2D_BACKWARD_DATA_S2::"conv2d_backward_data_tiled_s2", [64, 1, 1], [Write, Read, Read];
     CONV2D_BACKWARD_DATA_TILED_S2U: conv2d::S2Params = CONV2D_BACKWARD_DATA_UNIFORM::"conv2d_backward_data_tiled_s2u", [64, 1, 1], [Write, Read, Uniform];
     // (needs subgroups: see conv2d::has_subgroups)

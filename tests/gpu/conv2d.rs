@@ -372,7 +372,7 @@ fn conv2d_forward_tilings_agree_bit_for_bit() {
         (Conv2dGeom::square(1, 61, 9, 9, 66, 3, 1, 1), true),
         // Groups of 8, 4 and 2 lanes (64, 32 and 48 channels; 40: none),
         // with several runs of input channels and few tiles.
-        // (Every third case accumulates, which runs one row.)
+        // (Every third case adds to y: the same kernels, starting from y.)
         (Conv2dGeom::square(2, 5, 6, 9, 40, 3, 1, 1), false),
         (Conv2dGeom::square(2, 60, 8, 8, 64, 3, 1, 1), true),
         (Conv2dGeom::square(1, 7, 5, 11, 64, 3, 1, 1), false),
@@ -435,11 +435,7 @@ fn conv2d_forward_tilings_agree_bit_for_bit() {
                 .iter()
                 .filter(|d| d.label().ends_with("_r4u"))
                 .count();
-            let want_uniform = if t == Tiling::Rows4Uniform && !accumulate {
-                runs
-            } else {
-                0
-            };
+            let want_uniform = if t == Tiling::Rows4Uniform { runs } else { 0 };
             let lanes = group_lanes(g.cout.next_multiple_of(8)).filter(|_| has_subgroups(gpu));
             let sg = |l: usize| {
                 prog.dispatches
@@ -449,15 +445,15 @@ fn conv2d_forward_tilings_agree_bit_for_bit() {
             };
             let grouped_tiling = matches!(t, Tiling::Rows4Subgroup | Tiling::Rows4SubgroupTexels);
             let (want_uniform, want_sg) = match (grouped_tiling, lanes) {
-                (true, Some(l)) if !accumulate => (0, Some((l, runs))),
-                (true, None) if !accumulate => (runs, None),
+                (true, Some(l)) => (0, Some((l, runs))),
+                (true, None) => (runs, None),
                 _ => (want_uniform, None),
             };
             assert_eq!(uniform, want_uniform, "{t:?} {g:?} accumulate={accumulate}");
             // The texel kernels read the input as texels; the others storage.
             let texel = texel_dispatches(&prog, "conv2d_forward_texel");
             let want_texel = match t {
-                Tiling::Rows4SubgroupTexels if !accumulate => runs,
+                Tiling::Rows4SubgroupTexels => runs,
                 _ => 0,
             };
             assert_eq!(texel, want_texel, "{t:?} {g:?} accumulate={accumulate}");
@@ -589,7 +585,7 @@ fn conv2d_forward_stride2_weight_reads_agree_bit_for_bit() {
         (Conv2dGeom::square(2, 16, 32, 32, 32, 3, 2, 1), false),
         (Conv2dGeom::square(1, 60, 9, 7, 70, 3, 2, 1), true),
         (Conv2dGeom::square(2, 40, 6, 6, 130, 3, 2, 1), false),
-        // (Every fourth case accumulates.)
+        // (Every fourth case adds to y, starting from it in every way.)
         (Conv2dGeom::square(3, 8, 8, 8, 48, 3, 2, 1), false),
         (Conv2dGeom::square(2, 60, 9, 9, 64, 3, 2, 1), true),
         (Conv2dGeom::square(1, 5, 11, 6, 16, 3, 2, 1), false),
@@ -653,7 +649,6 @@ fn conv2d_forward_stride2_weight_reads_agree_bit_for_bit() {
                 .filter(|d| d.label().contains("_s2sg"))
                 .count();
             let (want_uniform, want_grouped) = match (t, lanes) {
-                (_, _) if accumulate => (0, 0),
                 (S2Tiling::Uniform, _) => (runs, 0),
                 (S2Tiling::Subgroup | S2Tiling::SubgroupTexels, None) => (runs, 0),
                 (S2Tiling::Subgroup | S2Tiling::SubgroupTexels, Some(l)) => {
@@ -671,7 +666,7 @@ fn conv2d_forward_stride2_weight_reads_agree_bit_for_bit() {
             assert_eq!(grouped, want_grouped, "{t:?} {g:?} accumulate={accumulate}");
             let texel = texel_dispatches(&prog, "conv2d_forward_texel");
             let want_texel = match t {
-                S2Tiling::SubgroupTexels if !accumulate => runs,
+                S2Tiling::SubgroupTexels => runs,
                 _ => 0,
             };
             assert_eq!(texel, want_texel, "{t:?} {g:?} accumulate={accumulate}");
