@@ -290,9 +290,11 @@ fn serial_loops_of_the_zoo_are_bounded() {
                     ..
                 } => conv2d::serial_loops(&graph.conv_geom(batch, *x, *y, *k, *stride, *pad))
                     .to_vec(),
-                Op::BatchNorm { x, .. } => {
-                    batchnorm::serial_loops(&graph.bn_geom(batch, *x)).to_vec()
-                }
+                // A GPU's reductions, and a one-thread CPU adapter's.
+                Op::BatchNorm { x, .. } => [256, 2]
+                    .into_iter()
+                    .flat_map(|groups| batchnorm::serial_loops(&graph.bn_geom(batch, *x), groups))
+                    .collect(),
                 _ => continue,
             };
             for (pass, len) in loops {

@@ -180,7 +180,7 @@ pub fn tuned_reads(gpu: &Gpu, g: &BnGeom) -> Result<BnReads> {
 /// per channel) within the uniform window the fused passes read them through.
 fn reads_texels(gpu: &Gpu, g: &BnGeom, ts: &[Option<&Tensor>]) -> Result<bool> {
     let present: Vec<&Tensor> = ts.iter().flatten().copied().collect();
-    let sums = g.c * (2 * chunks(g).0 + 3);
+    let sums = g.c * (2 * chunks(g, reduction_groups(gpu)).0 + 3);
     Ok(g.hw.is_multiple_of(4)
         && sums <= UNIFORM_FLOATS
         && tuned_reads(gpu, g)? == BnReads::Texels
@@ -196,24 +196,50 @@ const UPDATE_RUNNING: u32 = 4;
 const WRITE_DRES: u32 = 2;
 const ACCUMULATE_DRES: u32 = 4;
 
-/// Chunks of samples per channel for the reductions: enough workgroups to
-/// fill a GPU when there are few channels, none of fewer than ~2048 values.
-/// Returns (chunks, samples per chunk).
-fn chunks(g: &BnGeom) -> (usize, usize) {
-    let min_samples = 2048usize.div_ceil(g.hw.max(1)).max(1);
-    let want = 256usize.div_ceil(g.c).max(1);
-    let per = g.n.div_ceil(want).max(min_samples).min(g.n);
+/// Workgroups a batch-norm reduction aims for on `gpu`: 256 on a GPU (enough
+/// to fill one when there are few channels); on a CPU adapter two per thread
+/// the driver runs workgroups on (more only add per-workgroup cost, and make
+/// every invocation of the apply passes, which add up a channel's chunks,
+/// read more of them: with one chunk per channel instead of 16 / 8 / 4 at
+/// the ResNet-20 stages, lavapipe ran a resnet20 step's batch-norm passes
+/// about a fifth faster).
+pub fn reduction_groups(gpu: &Gpu) -> usize {
+    if gpu.adapter_info().device_type == wgpu::DeviceType::Cpu {
+        2 * std::thread::available_parallelism().map_or(1, |n| n.get())
+    } else {
+        256
+    }
+}
+
+/// Chunks of samples per channel for the reductions aiming at `groups`
+/// workgroups: none of fewer than ~2048 values, none whose lanes sum more
+/// than [`MAX_LANE_VALUES`] values each (but of one sample). Returns
+/// (chunks, samples per chunk).
+pub fn chunks(g: &BnGeom, groups: usize) -> (usize, usize) {
+    let hw = g.hw.max(1);
+    let min_samples = 2048usize.div_ceil(hw).max(1);
+    let max_samples = (MAX_LANE_VALUES * LANES / hw).max(1);
+    let want = groups.div_ceil(g.c).max(1);
+    let per =
+        g.n.div_ceil(want)
+            .max(min_samples)
+            .min(max_samples)
+            .min(g.n);
     (g.n.div_ceil(per), per)
 }
+
+/// Most values one lane of a reduction sums (where a sample has no more).
+const MAX_LANE_VALUES: usize = 8192;
 
 /// Lanes a batch-norm reduction sums over (`LANES` of the batch-norm shaders).
 const LANES: usize = 256;
 
-/// The longest serial loops of batch norm: the values one lane of the
-/// statistics (and backward) reductions sums, and the chunks a channel's
-/// finalize pass adds.
-pub fn serial_loops(g: &BnGeom) -> [(&'static str, usize); 2] {
-    let (s, len) = chunks(g);
+/// The longest serial loops of batch norm for reductions aiming at `groups`
+/// workgroups ([`reduction_groups`]): the values one lane of the statistics
+/// (and backward) reductions sums, and the chunks a channel's finalize pass
+/// adds.
+pub fn serial_loops(g: &BnGeom, groups: usize) -> [(&'static str, usize); 2] {
+    let (s, len) = chunks(g, groups);
     [
         ("batch-norm reduction lane", (len * g.hw).div_ceil(LANES)),
         ("batch-norm chunks", s),
@@ -246,12 +272,12 @@ fn pick(
     if g.hw.is_multiple_of(4) { vec4 } else { scalar }
 }
 
-fn params(g: &BnGeom, o: &BnOptions, flags: u32) -> Result<BnParams> {
+fn params(gpu: &Gpu, g: &BnGeom, o: &BnOptions, flags: u32) -> Result<BnParams> {
     if g.is_empty() {
         return Err(Error::invalid(format!("batch norm: empty geometry {g:?}")));
     }
     u32_of("batch norm elements", g.len())?;
-    let (s, len) = chunks(g);
+    let (s, len) = chunks(g, reduction_groups(gpu));
     Ok(BnParams {
         n: g.n as u32,
         c: g.c as u32,
@@ -371,7 +397,7 @@ pub fn batchnorm_forward_train_padded(
     if residual.is_some() {
         flags |= RESIDUAL;
     }
-    let p = params(g, o, flags)?;
+    let p = params(gpu, g, o, flags)?;
     if let Some(pd) = &padded {
         pd.check(g)?;
     }
@@ -546,7 +572,7 @@ pub fn batchnorm_forward_eval_padded(
         flags |= RESIDUAL;
     }
     expect_shape("batch norm coefficients", coef, &[2, g.c])?;
-    let p = params(g, o, flags)?;
+    let p = params(gpu, g, o, flags)?;
     if let Some(pd) = &padded {
         pd.check(g)?;
     }
@@ -719,7 +745,7 @@ pub fn batchnorm_backward_padded(
             flags |= ACCUMULATE_DRES;
         }
     }
-    let p = params(g, &BnOptions::default(), flags)?;
+    let p = params(gpu, g, &BnOptions::default(), flags)?;
     // The coefficients, parameter gradients, dx and its padded copy in one
     // pass after the sums, where dgamma and dbeta lie in one buffer (read
     // through one binding) and the stage has the buffers.

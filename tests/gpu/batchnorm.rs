@@ -27,11 +27,18 @@ fn geoms(seed: u64, count: usize, min_m: usize) -> Vec<BnGeom> {
             hw: 64,
         },
         BnGeom { n: 3, c: 5, hw: 49 },
+        // Several chunks per channel (two at least on any adapter: see
+        // the tests that run these).
         BnGeom {
             n: 32,
             c: 3,
             hw: 300,
-        }, // several chunks per channel
+        },
+        BnGeom {
+            n: 64,
+            c: 1,
+            hw: 64,
+        },
     ];
     while out.len() < count {
         let g = BnGeom {
@@ -44,6 +51,16 @@ fn geoms(seed: u64, count: usize, min_m: usize) -> Vec<BnGeom> {
         }
     }
     out
+}
+
+/// Asserts that some of `cases` sum a channel in several chunks on this
+/// adapter (whose reductions aim at [`reduction_groups`] workgroups).
+fn some_in_several_chunks(cases: &[BnGeom]) {
+    let groups = reduction_groups(gpu());
+    assert!(
+        cases.iter().any(|g| chunks(g, groups).0 > 1),
+        "no case sums a channel in several chunks aiming at {groups} workgroups"
+    );
 }
 
 struct BnData {
@@ -80,7 +97,9 @@ fn data(g: &BnGeom, seed: u64) -> BnData {
 #[test]
 fn batchnorm_forward_train_matches_cpu() {
     let gpu = gpu();
-    for (i, g) in geoms(10, 24, 2).iter().enumerate() {
+    let cases = geoms(10, 24, 2);
+    some_in_several_chunks(&cases);
+    for (i, g) in cases.iter().enumerate() {
         let d = data(g, i as u64);
         let relu = i % 2 == 0;
         let residual = i % 3 == 0;
@@ -243,7 +262,9 @@ fn gpu_backward(g: &BnGeom, d: &BnData, relu: bool, dres: Option<bool>) -> [Vec<
 
 #[test]
 fn batchnorm_backward_matches_cpu() {
-    for (i, g) in geoms(12, 24, 3).iter().enumerate() {
+    let cases = geoms(12, 24, 3);
+    some_in_several_chunks(&cases);
+    for (i, g) in cases.iter().enumerate() {
         let d = data(g, 100 + i as u64);
         let relu = i % 2 == 0;
         let dres = [None, Some(false), Some(true)][i % 3];
