@@ -94,7 +94,7 @@ fn partial_sums(c: u32, s: u32, t: u32, mean: f32) {
         var la = 0.0;
         var lb = 0.0;
         var it = chunk_start(s, lane, p.hw);
-        for (var j = lane; j < it.m; j += LANES) {
+        for (var j = it.j; j < it.end; j += RUN) {
             let i = (it.n * p.c + c) * p.hw + it.k;
             it = advance(it);
             var g = r_dout[i];

@@ -60,7 +60,7 @@ fn bn_stats_partial(@builtin(workgroup_id) wid: vec3<u32>,
         var la = 0.0;
         var lb = 0.0;
         var it = chunk_start(s, lane, p.hw);
-        for (var j = lane; j < it.m; j += LANES) {
+        for (var j = it.j; j < it.end; j += RUN) {
             let v = px[(it.n * p.c + c) * p.hw + it.k] - shift;
             la += v;
             lb += v * v;

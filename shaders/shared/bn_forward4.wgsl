@@ -78,7 +78,7 @@ fn stats_partial4(c: u32, s: u32, t: u32) {
         var la = 0.0;
         var lb = 0.0;
         var it = chunk_start(s, lane, q);
-        for (var j = lane; j < it.m; j += LANES) {
+        for (var j = it.j; j < it.end; j += RUN) {
             let v = stats_x((it.n * p.c + c) * q + it.k) - vec4<f32>(shift);
             la += v.x + v.y + v.z + v.w;
             lb += dot(v, v);
