@@ -290,8 +290,8 @@ fn serial_loops_of_the_zoo_are_bounded() {
                     ..
                 } => conv2d::serial_loops(&graph.conv_geom(batch, *x, *y, *k, *stride, *pad))
                     .to_vec(),
-                // A GPU's reductions, and a one-thread CPU adapter's.
-                Op::BatchNorm { x, .. } => [256, 2]
+                // A GPU's reductions, and a CPU adapter's.
+                Op::BatchNorm { x, .. } => [256, 32]
                     .into_iter()
                     .flat_map(|groups| batchnorm::serial_loops(&graph.bn_geom(batch, *x), groups))
                     .collect(),

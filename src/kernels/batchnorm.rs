@@ -197,15 +197,17 @@ const WRITE_DRES: u32 = 2;
 const ACCUMULATE_DRES: u32 = 4;
 
 /// Workgroups a batch-norm reduction aims for on `gpu`: 256 on a GPU (enough
-/// to fill one when there are few channels); on a CPU adapter two per thread
-/// the driver runs workgroups on (more only add per-workgroup cost, and make
-/// every invocation of the apply passes, which add up a channel's chunks,
-/// read more of them: with one chunk per channel instead of 16 / 8 / 4 at
+/// to fill one when there are few channels), 32 on a CPU adapter, whose
+/// threads need far fewer (more only add per-workgroup cost, and make every
+/// invocation of the apply passes, which add up a channel's chunks, read
+/// more of them: with 2 / 1 / 1 chunks per channel instead of 16 / 8 / 4 at
 /// the ResNet-20 stages, lavapipe ran a resnet20 step's batch-norm passes
-/// about a fifth faster).
+/// about a fifth faster). A constant per kind of adapter, not the host's
+/// thread count: the sums' order, and so a run's numbers, stay the same on
+/// every machine with the same kind of adapter.
 pub fn reduction_groups(gpu: &Gpu) -> usize {
     if gpu.adapter_info().device_type == wgpu::DeviceType::Cpu {
-        2 * std::thread::available_parallelism().map_or(1, |n| n.get())
+        32
     } else {
         256
     }

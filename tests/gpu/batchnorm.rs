@@ -27,8 +27,8 @@ fn geoms(seed: u64, count: usize, min_m: usize) -> Vec<BnGeom> {
             hw: 64,
         },
         BnGeom { n: 3, c: 5, hw: 49 },
-        // Several chunks per channel (two at least on any adapter: see
-        // the tests that run these).
+        // Several chunks per channel (on any adapter: see the tests that
+        // run these).
         BnGeom {
             n: 32,
             c: 3,
