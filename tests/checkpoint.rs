@@ -2,16 +2,19 @@
 
 use safetensors::tensor::{Dtype, TensorView};
 
-fn tmp(name: &str) -> std::path::PathBuf {
-    let d = std::env::temp_dir().join(format!("reslab-ck-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
+/// A fresh directory under the system temp dir, removed (with everything in
+/// it) when the returned guard drops, also when the test fails.
+fn tmp(name: &str) -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix(&format!("reslab-ck-{name}-"))
+        .tempdir()
+        .unwrap()
 }
 
 #[test]
 fn half_precision_is_converted_with_a_note_and_integers_are_refused() {
-    let d = tmp("dtypes");
+    let dir = tmp("dtypes");
+    let d = dir.path();
     let vals = [0.5f32, -1.25, 3.0];
     let h: Vec<u8> = vals
         .iter()
@@ -54,7 +57,8 @@ fn half_precision_is_converted_with_a_note_and_integers_are_refused() {
 
 #[test]
 fn writes_replace_files_whole() {
-    let d = tmp("atomic");
+    let dir = tmp("atomic");
+    let d = dir.path();
     let p = d.join("ck.safetensors");
     std::fs::write(&p, b"an older checkpoint").unwrap();
     let values = vec![("x".to_string(), vec![2], vec![1.0f32, 2.0])];
@@ -62,7 +66,7 @@ fn writes_replace_files_whole() {
     let t = reslab::checkpoint::read(&p).unwrap();
     assert_eq!(t.f32s["x"].1, vec![1.0, 2.0]);
     assert_eq!(t.i64s["n"].1, vec![7]);
-    let leftovers: Vec<_> = std::fs::read_dir(&d)
+    let leftovers: Vec<_> = std::fs::read_dir(d)
         .unwrap()
         .map(|e| e.unwrap().file_name())
         .collect();
@@ -71,7 +75,8 @@ fn writes_replace_files_whole() {
 
 #[test]
 fn npy_round_trips_and_refuses_what_it_cannot_read() {
-    let d = tmp("npy");
+    let dir = tmp("npy");
+    let d = dir.path();
     let a = reslab::npy::Array {
         shape: vec![2, 3],
         data: vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0],
@@ -135,7 +140,8 @@ fn a_pickle_that_would_run_code_is_refused_and_broken_archives_are_errors() {
     for n in (0..bytes.len()).step_by(997) {
         assert!(parse(p, &bytes[..n]).is_err(), "cut at {n} read");
     }
-    let d = tmp("foreign");
+    let dir = tmp("foreign");
+    let d = dir.path();
     let not_torch = d.join("x.pth");
     std::fs::write(&not_torch, b"PK\x03\x04 this is no zip archive at all").unwrap();
     let e = read(&not_torch).unwrap_err().to_string();

@@ -2,18 +2,20 @@
 //! are missing, truncated or of another format. The tests write their own files.
 
 use std::io::Write;
-use std::path::PathBuf;
 
 use reslab::data::folder::{FolderSpec, transform};
 use reslab::data::loader::{Normalize, epoch_order, eval_batches, train_batch};
 use reslab::data::synthetic::{self, SyntheticSpec};
 use reslab::data::{Augment, DataSpec, cifar, idx};
+use tempfile::TempDir;
 
-fn tmp(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("reslab-data-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
+/// A fresh directory under the system temp dir, removed (with everything in
+/// it) when the returned guard drops, also when the test fails.
+fn tmp(name: &str) -> TempDir {
+    tempfile::Builder::new()
+        .prefix(&format!("reslab-data-{name}-"))
+        .tempdir()
+        .unwrap()
 }
 
 fn idx_bytes(dims: &[u32], data: &[u8]) -> Vec<u8> {
@@ -32,8 +34,9 @@ fn gzip(bytes: &[u8]) -> Vec<u8> {
 }
 
 /// An MNIST-layout folder with `n` 4x4 images per split (gzip when asked).
-fn mnist_dir(name: &str, n: u32, gz: bool) -> PathBuf {
-    let d = tmp(name);
+fn mnist_dir(name: &str, n: u32, gz: bool) -> TempDir {
+    let dir = tmp(name);
+    let d = dir.path();
     for (stem, count) in [("train", n), ("t10k", n)] {
         let images: Vec<u8> = (0..count * 16).map(|i| (i % 251) as u8).collect();
         let labels: Vec<u8> = (0..count).map(|i| (i % 10) as u8).collect();
@@ -55,7 +58,7 @@ fn mnist_dir(name: &str, n: u32, gz: bool) -> PathBuf {
             }
         }
     }
-    d
+    dir
 }
 
 fn err_of<T>(r: reslab::Result<T>) -> String {
@@ -68,14 +71,15 @@ fn err_of<T>(r: reslab::Result<T>) -> String {
 #[test]
 fn idx_reads_raw_and_gzip() {
     for gz in [false, true] {
-        let d = mnist_dir(if gz { "gz" } else { "raw" }, 12, gz);
-        let (train, test) = idx::load_dir(&d).unwrap();
+        let dir = mnist_dir(if gz { "gz" } else { "raw" }, 12, gz);
+        let d = dir.path();
+        let (train, test) = idx::load_dir(d).unwrap();
         assert_eq!((train.len(), train.c, train.h, train.w), (12, 1, 4, 4));
         assert_eq!(test.labels[11], 1);
         assert_eq!(train.image(1)[0], 16);
         let spec = DataSpec {
             name: "mnist".into(),
-            dir: Some(d),
+            dir: Some(d.to_path_buf()),
             ..Default::default()
         };
         let ds = reslab::data::load(&spec).unwrap();
@@ -86,30 +90,31 @@ fn idx_reads_raw_and_gzip() {
 
 #[test]
 fn idx_rejects_bad_files_by_name() {
-    let d = mnist_dir("bad", 8, false);
+    let dir = mnist_dir("bad", 8, false);
+    let d = dir.path();
     let images = d.join("train-images-idx3-ubyte");
     let good = std::fs::read(&images).unwrap();
     // Truncated data.
     std::fs::write(&images, &good[..good.len() - 5]).unwrap();
-    let e = err_of(idx::load_dir(&d));
+    let e = err_of(idx::load_dir(d));
     assert!(
         e.contains("train-images-idx3-ubyte") && e.contains("truncated"),
         "{e}"
     );
     // Truncated header.
     std::fs::write(&images, &good[..6]).unwrap();
-    let e = err_of(idx::load_dir(&d));
+    let e = err_of(idx::load_dir(d));
     assert!(e.contains("truncated IDX header"), "{e}");
     // Another format altogether.
     std::fs::write(&images, b"\x89PNG\r\n\x1a\nnot an idx file").unwrap();
-    let e = err_of(idx::load_dir(&d));
+    let e = err_of(idx::load_dir(d));
     assert!(e.contains("not an IDX file"), "{e}");
     // A corrupt gzip stream.
     std::fs::remove_file(&images).unwrap();
     let mut gz = gzip(&good);
     gz.truncate(gz.len() / 2);
     std::fs::write(d.join("train-images-idx3-ubyte.gz"), gz).unwrap();
-    let e = err_of(idx::load_dir(&d));
+    let e = err_of(idx::load_dir(d));
     assert!(
         e.contains("gzip") && e.contains("train-images-idx3-ubyte.gz"),
         "{e}"
@@ -118,17 +123,18 @@ fn idx_rejects_bad_files_by_name() {
     std::fs::remove_file(d.join("train-images-idx3-ubyte.gz")).unwrap();
     std::fs::write(&images, &good).unwrap();
     std::fs::write(d.join("train-labels-idx1-ubyte"), idx_bytes(&[7], &[0; 7])).unwrap();
-    let e = err_of(idx::load_dir(&d));
+    let e = err_of(idx::load_dir(d));
     assert!(e.contains("7 labels for 8 images"), "{e}");
     // A missing file.
     std::fs::remove_file(d.join("train-labels-idx1-ubyte")).unwrap();
-    let e = err_of(idx::load_dir(&d));
+    let e = err_of(idx::load_dir(d));
     assert!(
         e.contains("train-labels-idx1-ubyte") && e.contains("missing"),
         "{e}"
     );
     // Labels beyond the classes.
-    let d = mnist_dir("labels", 8, false);
+    let labels_dir = mnist_dir("labels", 8, false);
+    let d = labels_dir.path();
     std::fs::write(
         d.join("t10k-labels-idx1-ubyte"),
         idx_bytes(&[8], &[0, 1, 2, 3, 4, 5, 6, 200]),
@@ -136,15 +142,16 @@ fn idx_rejects_bad_files_by_name() {
     .unwrap();
     let spec = DataSpec {
         name: "mnist".into(),
-        dir: Some(d),
+        dir: Some(d.to_path_buf()),
         ..Default::default()
     };
     let e = err_of(reslab::data::load(&spec));
     assert!(e.contains("label 200 out of range"), "{e}");
 }
 
-fn cifar_dir(name: &str, per_batch: usize) -> PathBuf {
-    let d = tmp(name);
+fn cifar_dir(name: &str, per_batch: usize) -> TempDir {
+    let dir = tmp(name);
+    let d = dir.path();
     for f in [
         "data_batch_1",
         "data_batch_2",
@@ -160,19 +167,20 @@ fn cifar_dir(name: &str, per_batch: usize) -> PathBuf {
         }
         std::fs::write(d.join(format!("{f}.bin")), v).unwrap();
     }
-    d
+    dir
 }
 
 #[test]
 fn cifar_reads_batches_and_rejects_bad_ones() {
-    let d = cifar_dir("cifar", 3);
-    let (train, test) = cifar::load_dir(&d).unwrap();
+    let dir = cifar_dir("cifar", 3);
+    let d = dir.path();
+    let (train, test) = cifar::load_dir(d).unwrap();
     assert_eq!((train.len(), test.len(), train.c, train.h), (15, 3, 3, 32));
     assert_eq!(train.image(1)[0], 1);
     let p = d.join("data_batch_3.bin");
     let good = std::fs::read(&p).unwrap();
     std::fs::write(&p, &good[..good.len() - 100]).unwrap();
-    let e = err_of(cifar::load_dir(&d));
+    let e = err_of(cifar::load_dir(d));
     assert!(
         e.contains("data_batch_3.bin") && e.contains("whole number"),
         "{e}"
@@ -180,10 +188,10 @@ fn cifar_reads_batches_and_rejects_bad_ones() {
     let mut bad = good.clone();
     bad[3073] = 42;
     std::fs::write(&p, &bad).unwrap();
-    let e = err_of(cifar::load_dir(&d));
+    let e = err_of(cifar::load_dir(d));
     assert!(e.contains("label 42"), "{e}");
     std::fs::remove_file(&p).unwrap();
-    let e = err_of(cifar::load_dir(&d));
+    let e = err_of(cifar::load_dir(d));
     assert!(e.contains("data_batch_3.bin"), "{e}");
     let e = err_of(reslab::data::load(&DataSpec {
         name: "cifar10".into(),
@@ -322,10 +330,11 @@ fn folder_spec(dir: &std::path::Path, side: usize) -> DataSpec {
 fn image_folders_in_torchvision_layouts() {
     let classes = ["dog", "ant", "cat"];
     // train/ and val/: classes numbered by sorted name, files in sorted order.
-    let d = tmp("folder-split");
-    image_tree(&d, "train", &classes, 5);
-    image_tree(&d, "val", &classes, 2);
-    let ds = reslab::data::load(&folder_spec(&d, 8)).unwrap();
+    let split_dir = tmp("folder-split");
+    let d = split_dir.path();
+    image_tree(d, "train", &classes, 5);
+    image_tree(d, "val", &classes, 2);
+    let ds = reslab::data::load(&folder_spec(d, 8)).unwrap();
     assert_eq!(ds.class_names, ["ant", "cat", "dog"]);
     assert_eq!((ds.train.len(), ds.test.len()), (15, 6));
     assert_eq!((ds.train.c, ds.train.h, ds.train.w), (3, 8, 8));
@@ -337,15 +346,16 @@ fn image_folders_in_torchvision_layouts() {
     // test/ in place of val/.
     std::fs::rename(d.join("val"), d.join("test")).unwrap();
     assert_eq!(
-        reslab::data::load(&folder_spec(&d, 8)).unwrap().test.len(),
+        reslab::data::load(&folder_spec(d, 8)).unwrap().test.len(),
         6
     );
 
     // One level of class folders, split by a fraction: the last files of
     // each class, in sorted order, are the test images.
-    let flat = tmp("folder-flat");
-    image_tree(&flat, "", &classes, 8);
-    let mut spec = folder_spec(&flat, 8);
+    let flat_dir = tmp("folder-flat");
+    let flat = flat_dir.path();
+    image_tree(flat, "", &classes, 8);
+    let mut spec = folder_spec(flat, 8);
     spec.folder.val_fraction = 0.25;
     let ds = reslab::data::load(&spec).unwrap();
     assert_eq!((ds.train.len(), ds.test.len()), (18, 6));
@@ -361,7 +371,7 @@ fn image_folders_in_torchvision_layouts() {
     }
 
     // Streaming gives the same pixels as decoding on loading.
-    let mut spec = folder_spec(&d, 8);
+    let mut spec = folder_spec(d, 8);
     let memory = reslab::data::load(&spec).unwrap();
     spec.folder.stream = true;
     let streamed = reslab::data::load(&spec).unwrap();
@@ -374,20 +384,17 @@ fn image_folders_in_torchvision_layouts() {
         (streamed.mean, streamed.std)
     );
     assert!(streamed.train.decoded().is_ok());
-    let _ = std::fs::remove_dir_all(&d);
-    let _ = std::fs::remove_dir_all(&flat);
 }
 
 #[test]
 fn image_folder_mistakes_are_named() {
     let classes = ["a", "b"];
     let case = |name: &str, make: &dyn Fn(&std::path::Path)| {
-        let d = tmp(&format!("folder-bad-{name}"));
-        std::fs::create_dir_all(&d).unwrap();
-        make(&d);
-        let e = err_of(reslab::data::load(&folder_spec(&d, 8)));
-        let _ = std::fs::remove_dir_all(&d);
-        e
+        let dir = tmp(&format!("folder-bad-{name}"));
+        let d = dir.path();
+        std::fs::create_dir_all(d).unwrap();
+        make(d);
+        err_of(reslab::data::load(&folder_spec(d, 8)))
     };
     let e = case("empty", &|_| {});
     assert!(e.contains("no class folders"), "{e}");
@@ -412,10 +419,11 @@ fn image_folder_mistakes_are_named() {
         std::fs::write(d.join("b/01.png"), "plain text").unwrap();
     });
     assert!(e.contains("01.png"), "{e}");
-    let d = tmp("folder-bad-stream");
-    image_tree(&d, "", &classes, 3);
+    let dir = tmp("folder-bad-stream");
+    let d = dir.path();
+    image_tree(d, "", &classes, 3);
     std::fs::write(d.join("a/02.png"), "plain text").unwrap();
-    let mut spec = folder_spec(&d, 8);
+    let mut spec = folder_spec(d, 8);
     spec.folder.stream = true;
     let e = err_of(reslab::data::load(&spec));
     assert!(e.contains("02.png"), "{e}");
@@ -427,12 +435,12 @@ fn image_folder_mistakes_are_named() {
         let e = err_of(reslab::data::load(&spec));
         assert!(e.contains("side") || e.contains("channels"), "{e}");
     }
-    let _ = std::fs::remove_dir_all(&d);
 }
 
 #[test]
 fn images_are_resized_on_the_shorter_side_and_centre_cropped() {
-    let d = tmp("folder-geometry");
+    let dir = tmp("folder-geometry");
+    let d = dir.path();
     // 40×20: black left of x = 20, white from it. The shorter side to 10
     // makes it 20×10; the centre 10×10 crop is columns 5..15: black then white.
     let wide = d.join("wide.png");
@@ -490,5 +498,4 @@ fn images_are_resized_on_the_shorter_side_and_centre_cropped() {
     };
     let v = transform(&rgb, &spec).unwrap();
     assert_eq!((v[0], v[16], v[32]), (10, 20, 30));
-    let _ = std::fs::remove_dir_all(&d);
 }

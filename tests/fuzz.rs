@@ -298,9 +298,14 @@ fn checkpoint_bytes(spec: &ModelSpec, side: usize, card: bool) -> Vec<u8> {
         step: 3,
         epoch: 0,
     };
-    let dir = std::env::temp_dir().join(format!("reslab-fuzz-seed-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join(format!("{}-{card}.safetensors", spec.name()));
+    // Removed with the checkpoint in it when `dir` drops, also on a panic.
+    let dir = tempfile::Builder::new()
+        .prefix("reslab-fuzz-seed-")
+        .tempdir()
+        .unwrap();
+    let path = dir
+        .path()
+        .join(format!("{}-{card}.safetensors", spec.name()));
     let json = serde_json::to_value(&meta).unwrap();
     checkpoint::save(&path, &graph, &host, &json).unwrap();
     let mut bytes = std::fs::read(&path).unwrap();
@@ -314,7 +319,6 @@ fn checkpoint_bytes(spec: &ModelSpec, side: usize, card: bool) -> Vec<u8> {
         checkpoint::write(&path, &values, &[], Default::default()).unwrap();
         bytes = std::fs::read(&path).unwrap();
     }
-    let _ = std::fs::remove_file(&path);
     bytes
 }
 

@@ -32,10 +32,16 @@ fn fails(args: &[&str]) -> String {
     err
 }
 
-fn tmp(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("reslab-cli-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    d
+/// A path that does not exist yet, `name` inside a fresh directory under the
+/// system temp dir. The guard removes that directory, with whatever the test
+/// made at the path, when it drops, also when the test fails: keep it alive.
+fn tmp(name: &str) -> (tempfile::TempDir, PathBuf) {
+    let guard = tempfile::Builder::new()
+        .prefix(&format!("reslab-cli-{name}-"))
+        .tempdir()
+        .unwrap();
+    let path = guard.path().join(name);
+    (guard, path)
 }
 
 #[test]
@@ -82,7 +88,7 @@ fn losses(dir: &Path) -> Vec<f64> {
 
 #[test]
 fn train_twice_with_one_seed_gives_the_same_losses() {
-    let (a, b) = (tmp("seed-a"), tmp("seed-b"));
+    let ((_guard_a, a), (_guard_b, b)) = (tmp("seed-a"), tmp("seed-b"));
     for d in [&a, &b] {
         let mut args = vec!["train", "--out", d.to_str().unwrap()];
         args.extend_from_slice(TINY);
@@ -121,14 +127,11 @@ fn train_twice_with_one_seed_gives_the_same_losses() {
     assert!(err.contains("--resume") && err.contains("--force"), "{err}");
     again.push("--force");
     ok(&again);
-    for d in [a, b] {
-        let _ = std::fs::remove_dir_all(d);
-    }
 }
 
 #[test]
 fn bad_inputs_get_one_clear_message() {
-    let out = tmp("bad");
+    let (_guard, out) = tmp("bad");
     let o = out.to_str().unwrap();
     let err = fails(&[
         "train",
@@ -149,18 +152,17 @@ fn bad_inputs_get_one_clear_message() {
     assert!(err.contains("unknown data set"), "{err}");
     let err = fails(&["eval", "--checkpoint", "/nonexistent.safetensors"]);
     assert!(err.contains("/nonexistent.safetensors"), "{err}");
-    let junk = tmp("junk");
+    let (_junk_guard, junk) = tmp("junk");
     std::fs::create_dir_all(&junk).unwrap();
     let f = junk.join("junk.safetensors");
     std::fs::write(&f, b"this is not a safetensors file").unwrap();
     let err = fails(&["eval", "--checkpoint", f.to_str().unwrap()]);
     assert!(err.contains("not a valid safetensors file"), "{err}");
-    let _ = std::fs::remove_dir_all(junk);
 }
 
 #[test]
 fn infer_writes_logits_and_refuses_bad_inputs() {
-    let d = tmp("infer");
+    let (_guard, d) = tmp("infer");
     let run = d.join("run");
     let mut args = vec!["train", "--out", run.to_str().unwrap()];
     args.extend_from_slice(TINY);
@@ -291,7 +293,6 @@ fn infer_writes_logits_and_refuses_bad_inputs() {
     std::fs::write(&wrong, &enc[..enc.len() - 10]).unwrap();
     let e = infer("resnet8", ck, &wrong);
     assert!(e.contains("wrong.npy") && e.contains("truncated"), "{e}");
-    let _ = std::fs::remove_dir_all(d);
 }
 
 /// A PNG that decodes, with its size.
@@ -302,7 +303,7 @@ fn png_size(p: &Path) -> (u32, u32) {
 
 #[test]
 fn every_analysis_writes_its_summary_and_plots() {
-    let root = tmp("analyses");
+    let (_guard, root) = tmp("analyses");
     let run = root.join("run");
     let mut train = vec!["train", "--out", run.to_str().unwrap()];
     train.extend_from_slice(TINY);
@@ -391,7 +392,6 @@ fn every_analysis_writes_its_summary_and_plots() {
             assert!(w >= 600 && h >= 400, "{cmd}: {png} is {w}x{h}");
         }
     }
-    let _ = std::fs::remove_dir_all(&root);
 }
 
 fn reslab_env(args: &[&str], env: &[(&str, &Path)]) -> Output {
@@ -409,7 +409,7 @@ fn reslab_env(args: &[&str], env: &[(&str, &Path)]) -> Output {
 /// is left as it was.
 #[test]
 fn bench_tune_files_a_table_per_adapter() {
-    let d = tmp("tune");
+    let (_guard, d) = tmp("tune");
     let path = d.join("cache").join("tuning.json");
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
     let other = r#"{"version": 1, "adapters": {"another gpu | vulkan | x | 1": {"k": "v"}}}"#;
@@ -493,7 +493,6 @@ fn bench_tune_files_a_table_per_adapter() {
         );
         assert_eq!(std::fs::read(&path).unwrap(), broken);
     }
-    let _ = std::fs::remove_dir_all(&d);
 }
 
 /// `bench --profile` accounts for every dispatch of a step by kernel: a

@@ -37,10 +37,16 @@ fn fails(args: &[&str]) -> String {
     err
 }
 
-fn tmp(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("reslab-foreign-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    d
+/// A path that does not exist yet, `name` inside a fresh directory under the
+/// system temp dir. The guard removes that directory, with whatever the test
+/// made at the path, when it drops, also when the test fails: keep it alive.
+fn tmp(name: &str) -> (tempfile::TempDir, PathBuf) {
+    let guard = tempfile::Builder::new()
+        .prefix(&format!("reslab-foreign-{name}-"))
+        .tempdir()
+        .unwrap();
+    let path = guard.path().join(name);
+    (guard, path)
 }
 
 fn fixtures() -> PathBuf {
@@ -137,7 +143,7 @@ fn probe_agrees_with_pytorch_for_basic_and_bottleneck_blocks() {
     for (model, files) in NETS {
         let want = &exp["models"][model]["probes"];
         for file in *files {
-            let out = tmp(&format!("probe-{file}"));
+            let (_guard, out) = tmp(&format!("probe-{file}"));
             run("probe", model, file, &["--out", out.to_str().unwrap()]);
             let s = json_file(&out.join("summary.json"));
             assert_eq!(s["images"], 40);
@@ -171,7 +177,6 @@ fn probe_agrees_with_pytorch_for_basic_and_bottleneck_blocks() {
                     .unwrap_or(0);
                 assert!(len > 1000, "{file}: {png} missing or empty");
             }
-            let _ = std::fs::remove_dir_all(&out);
         }
     }
 }
@@ -183,7 +188,7 @@ fn lesion_and_landscape_of_pytorch_checkpoints() {
         let want = &exp["models"][model];
         let blocks = want["probes"]["r"].as_object().unwrap().len();
         for file in *files {
-            let out = tmp(&format!("lesion-{file}"));
+            let (_lesion_guard, out) = tmp(&format!("lesion-{file}"));
             run("lesion", model, file, &["--out", out.to_str().unwrap()]);
             let s = json_file(&out.join("summary.json"));
             let base = s["base_accuracy"].as_f64().unwrap();
@@ -201,9 +206,8 @@ fn lesion_and_landscape_of_pytorch_checkpoints() {
                 assert!(close(r, pt, 1e-5), "{file} {name}: r {r} vs PyTorch {pt}");
             }
             assert!(out.join("lesion.png").exists());
-            let _ = std::fs::remove_dir_all(&out);
 
-            let out = tmp(&format!("landscape-{file}"));
+            let (_landscape_guard, out) = tmp(&format!("landscape-{file}"));
             run(
                 "landscape",
                 model,
@@ -230,14 +234,13 @@ fn lesion_and_landscape_of_pytorch_checkpoints() {
                 want["accuracy"].as_f64().unwrap() as f32
             );
             assert!(out.join("landscape_loss.png").exists());
-            let _ = std::fs::remove_dir_all(&out);
         }
     }
 }
 
 #[test]
 fn convert_writes_the_state_dict_as_safetensors() {
-    let out = tmp("convert");
+    let (_guard, out) = tmp("convert");
     std::fs::create_dir_all(&out).unwrap();
     let st = out.join("resnet18.safetensors");
     let st_s = st.to_str().unwrap();
@@ -279,7 +282,6 @@ fn convert_writes_the_state_dict_as_safetensors() {
         "{:?}",
         got.f32s.keys()
     );
-    let _ = std::fs::remove_dir_all(&out);
 }
 
 #[test]
@@ -300,7 +302,7 @@ fn hostile_and_broken_checkpoints_are_refused() {
             "{cmd} ran the pickle's code"
         );
     }
-    let out = tmp("convert-hostile");
+    let (_guard, out) = tmp("convert-hostile");
     let e = fails(&["convert", &hostile, out.to_str().unwrap()]);
     assert!(e.contains("system"), "{e}");
     assert!(!out.exists(), "nothing is written for a refused file");
@@ -334,7 +336,6 @@ fn hostile_and_broken_checkpoints_are_refused() {
         "resnet20",
     ]);
     assert!(e.contains("notes.pth"), "{e}");
-    let _ = std::fs::remove_dir_all(&out);
 }
 
 #[test]
@@ -350,7 +351,7 @@ fn a_foreign_checkpoint_must_be_described_and_a_described_one_must_agree() {
 
     // A reslab checkpoint carries its description: a contradicting flag is
     // an error naming both.
-    let run_dir = tmp("own");
+    let (_guard, run_dir) = tmp("own");
     ok(&[
         "train",
         "--model",
@@ -378,7 +379,6 @@ fn a_foreign_checkpoint_must_be_described_and_a_described_one_must_agree() {
     assert!(e.contains("mean"), "{e}");
     // Flags that agree are accepted.
     ok(&["eval", "--checkpoint", ckpt, "--model", "resnet8"]);
-    let _ = std::fs::remove_dir_all(&run_dir);
 }
 
 /// Writes an ImageFolder tree of three classes of generated pictures:
@@ -424,7 +424,7 @@ fn write_tree(dir: &Path, layout: &str) {
 
 #[test]
 fn an_image_folder_trains_and_is_analysed() {
-    let root = tmp("folder");
+    let (_guard, root) = tmp("folder");
     let tree = root.join("images");
     write_tree(&tree, "split");
     let tree_s = tree.to_str().unwrap();
@@ -515,12 +515,11 @@ fn an_image_folder_trains_and_is_analysed() {
     ]))
     .unwrap();
     assert_eq!(out["images"], 12, "{out}");
-    let _ = std::fs::remove_dir_all(&root);
 }
 
 #[test]
 fn an_image_that_breaks_during_a_run_stops_it_with_its_name() {
-    let root = tmp("broken");
+    let (_guard, root) = tmp("broken");
     let tree = root.join("images");
     write_tree(&tree, "split");
     // Readable headers (checked on loading), but the pixel data cut off.
@@ -556,7 +555,6 @@ fn an_image_that_breaks_during_a_run_stops_it_with_its_name() {
         tree.to_str().unwrap(),
     ]);
     assert!(e.contains("13.png"), "{e}");
-    let _ = std::fs::remove_dir_all(&root);
 }
 
 /// The app's worker opens a PyTorch checkpoint in place of its nets, on the

@@ -326,11 +326,13 @@ fn repo(path: &str) -> std::path::PathBuf {
     std::path::PathBuf::from(path)
 }
 
-fn temp_dir(name: &str) -> std::path::PathBuf {
-    let d = std::env::temp_dir().join(format!("reslab-gui-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
+/// A fresh directory under the system temp dir, removed (with everything in
+/// it) when the returned guard drops, also when the test fails.
+fn temp_dir(name: &str) -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix(&format!("reslab-gui-{name}-"))
+        .tempdir()
+        .unwrap()
 }
 
 /// A harness on an empty window (no nets), `tab` shown.
@@ -503,7 +505,8 @@ fn opened_lesion_and_landscape_runs_are_drawn() {
 
 #[test]
 fn a_run_being_written_is_followed() {
-    let dir = temp_dir("follow");
+    let guard = temp_dir("follow");
+    let dir = guard.path();
     let src = repo("tests/fixtures/train-resnet14");
     std::fs::copy(src.join("config.json"), dir.join("config.json")).unwrap();
     let metrics = std::fs::read_to_string(src.join("metrics.jsonl")).unwrap();
@@ -515,7 +518,7 @@ fn a_run_being_written_is_followed() {
     std::fs::write(dir.join("metrics.jsonl"), &first).unwrap();
     let mut h = empty_harness(Tab::Curves);
     h.run();
-    open_run(&mut h, &dir);
+    open_run(&mut h, dir);
     let count = |h: &Harness<'static, ReslabApp>| {
         let n = &h.state().view.runs[0].nets[0];
         n.steps.len() + n.tests.len() + n.probes.len()
@@ -540,12 +543,13 @@ fn a_run_being_written_is_followed() {
     std::fs::write(dir.join("metrics.jsonl"), lines[..5].join("\n") + "\n").unwrap();
     h.state_mut().follow_runs();
     assert_eq!(count(&h), 5);
-    std::fs::remove_dir_all(&dir).unwrap();
+    guard.close().unwrap();
 }
 
 #[test]
 fn broken_or_foreign_folders_get_a_message() {
-    let dir = temp_dir("broken");
+    let guard = temp_dir("broken");
+    let dir = guard.path();
     type Make = Box<dyn Fn(&std::path::Path)>;
     let cases: Vec<(&str, Make, &str)> = vec![
         ("missing", Box::new(|_| {}), "no such file or folder"),
@@ -634,13 +638,14 @@ fn broken_or_foreign_folders_get_a_message() {
         r.problems
     );
     assert_eq!(r.nets[0].steps.len(), 40);
-    std::fs::remove_dir_all(&dir).unwrap();
+    guard.close().unwrap();
 }
 
 #[test]
 fn plots_are_saved_as_png_and_csv() {
     let mut h = harness(Tab::Curves);
-    let out = temp_dir("save");
+    let guard = temp_dir("save");
+    let out = guard.path();
     h.state_mut().view.export_dir = out.display().to_string();
     h.run();
     h.get_all_by_label("CSV").next().unwrap().click();
@@ -683,7 +688,7 @@ fn plots_are_saved_as_png_and_csv() {
         "{:?}",
         img.dimensions()
     );
-    std::fs::remove_dir_all(&out).unwrap();
+    guard.close().unwrap();
 }
 
 /// The Degradation preset trained for real: four nets built by the worker,
@@ -837,7 +842,8 @@ fn the_degradation_preset_trains_four_nets_side_by_side() {
 #[test]
 fn a_folder_of_runs_picks_up_nets_as_they_start() {
     use reslab_app::gui::runs::RunKind;
-    let dir = temp_dir("runs");
+    let guard = temp_dir("runs");
+    let dir = guard.path();
     let src = repo("tests/fixtures/train-resnet14");
     let add = |name: &str| {
         let d = dir.join(name);
@@ -850,7 +856,7 @@ fn a_folder_of_runs_picks_up_nets_as_they_start() {
     std::fs::create_dir_all(dir.join("resnet14-seed1")).unwrap();
     let mut h = empty_harness(Tab::Curves);
     h.run();
-    open_run(&mut h, &dir);
+    open_run(&mut h, dir);
     let r = &h.state().view.runs[0];
     assert_eq!(r.kind, RunKind::Runs);
     assert_eq!(r.nets.len(), 1);
@@ -865,5 +871,5 @@ fn a_folder_of_runs_picks_up_nets_as_they_start() {
     );
     assert_eq!(r.nets[1].steps.len(), 40);
     assert_ne!(r.nets[0].slot, r.nets[1].slot, "each net its own colour");
-    std::fs::remove_dir_all(&dir).unwrap();
+    guard.close().unwrap();
 }

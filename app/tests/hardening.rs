@@ -91,10 +91,16 @@ fn ok(args: &[&str]) -> String {
     r.stderr
 }
 
-fn tmp(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("reslab-hard-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    d
+/// A path that does not exist yet, `name` inside a fresh directory under the
+/// system temp dir. The guard removes that directory, with whatever the test
+/// made at the path, when it drops, also when the test fails: keep it alive.
+fn tmp(name: &str) -> (tempfile::TempDir, PathBuf) {
+    let guard = tempfile::Builder::new()
+        .prefix(&format!("reslab-hard-{name}-"))
+        .tempdir()
+        .unwrap();
+    let path = guard.path().join(name);
+    (guard, path)
 }
 
 fn s(p: &Path) -> &str {
@@ -168,7 +174,7 @@ fn png(path: &Path) {
 
 #[test]
 fn every_bad_checkpoint_card_and_flag_is_refused_quickly() {
-    let root = tmp("cards");
+    let (_guard, root) = tmp("cards");
     let ck = trained(&root.join("run"));
     let d = |name: &str| root.join(name);
     let empty_mean = doctored(
@@ -376,7 +382,7 @@ fn idx(dims: &[u32], data: &[u8]) -> Vec<u8> {
 #[test]
 fn a_compressed_data_file_is_not_inflated_past_its_header() {
     use std::io::Write;
-    let dir = tmp("bomb");
+    let (_guard, dir) = tmp("bomb");
     std::fs::create_dir_all(&dir).unwrap();
     let gz = |name: &str, bytes: &[u8], zeros: usize| {
         let f = std::fs::File::create(dir.join(name)).unwrap();
@@ -532,7 +538,7 @@ fn resumes_exactly(dir: &Path, whole: &Path, killed_at: &str) {
 
 #[test]
 fn a_run_killed_in_an_epoch_or_a_checkpoint_write_resumes_exactly() {
-    let root = tmp("kill");
+    let (_guard, root) = tmp("kill");
     let whole = root.join("whole");
     ok(&run_args(&whole));
     // Killed in the middle of the second epoch.
@@ -563,7 +569,7 @@ fn a_run_killed_in_an_epoch_or_a_checkpoint_write_resumes_exactly() {
 
 #[test]
 fn resume_refuses_flags_that_disagree_and_applies_a_longer_run() {
-    let dir = tmp("flags");
+    let (_guard, dir) = tmp("flags");
     let mut first = vec![
         "train",
         "--out",
@@ -606,7 +612,7 @@ fn resume_refuses_flags_that_disagree_and_applies_a_longer_run() {
         &["already taken 16 steps"],
     );
     // A start that fails leaves no folder behind.
-    let never = tmp("never");
+    let (_never_guard, never) = tmp("never");
     let mut big = vec!["train", "--out", s(&never), "--batch", "100000"];
     big.extend_from_slice(DATA);
     refused(&big, &["batch 100000"]);
@@ -616,7 +622,7 @@ fn resume_refuses_flags_that_disagree_and_applies_a_longer_run() {
 
 #[test]
 fn a_run_that_diverges_exits_with_an_error_and_saves_nothing_unusable() {
-    let dir = tmp("diverge");
+    let (_guard, dir) = tmp("diverge");
     let mut a = vec![
         "train",
         "--out",
@@ -637,7 +643,7 @@ fn a_run_that_diverges_exits_with_an_error_and_saves_nothing_unusable() {
 /// a window.
 #[test]
 fn the_app_refuses_run_folders_it_cannot_read_before_opening() {
-    let d = tmp("gui-runs");
+    let (_guard, d) = tmp("gui-runs");
     refused(
         &["gui", s(&d.join("missing"))],
         &["cannot open the run", "no such file or folder"],
@@ -650,5 +656,4 @@ fn the_app_refuses_run_folders_it_cannot_read_before_opening() {
         &["cannot open the run", "not a summary"],
     );
     refused(&["gui", "--preset", "plain"], &["--preset", "degradation"]);
-    let _ = std::fs::remove_dir_all(&d);
 }

@@ -4,10 +4,13 @@
 
 use reslab_plot::{Series, bars, contour, heatmap, lines, palette};
 
-fn tmp(name: &str) -> std::path::PathBuf {
-    let d = std::env::temp_dir().join(format!("reslab-plot-{}", std::process::id()));
-    std::fs::create_dir_all(&d).unwrap();
-    d.join(name)
+/// A fresh directory under the system temp dir for the plots, removed (with
+/// them) when the returned guard drops, also when the test fails.
+fn tmp() -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix("reslab-plot-")
+        .tempdir()
+        .unwrap()
 }
 
 fn decodes(p: &std::path::Path) {
@@ -17,6 +20,8 @@ fn decodes(p: &std::path::Path) {
 
 #[test]
 fn lines_bars_and_heat_maps_survive_values_that_are_not_finite() {
+    let dir = tmp();
+    let path = |name: &str| dir.path().join(name);
     let odd = [f64::NAN, f64::INFINITY, f64::NEG_INFINITY, 1e300, -1e300];
     let series = vec![
         Series {
@@ -41,11 +46,11 @@ fn lines_bars_and_heat_maps_survive_values_that_are_not_finite() {
         },
     ];
     for log_y in [false, true] {
-        let p = tmp(&format!("lines-{log_y}.png"));
+        let p = path(&format!("lines-{log_y}.png"));
         lines(&p, "title", "x", "y", &series, log_y).unwrap();
         decodes(&p);
     }
-    let p = tmp("bars.png");
+    let p = path("bars.png");
     bars(
         &p,
         "bars",
@@ -63,7 +68,7 @@ fn lines_bars_and_heat_maps_survive_values_that_are_not_finite() {
         vec![1.0, 2.0, 1e300],
     ];
     let levels: Vec<f64> = contour(&xs, &xs, &z, 1.5).iter().map(|_| 1.5).collect();
-    let p = tmp("heat.png");
+    let p = path("heat.png");
     heatmap(&p, "heat", ["x", "y", "z"], &xs, &xs, &z, &levels).unwrap();
     decodes(&p);
     let all_nan = vec![vec![f64::NAN; 3]; 3];

@@ -37,10 +37,16 @@ fn tiny_config() -> TrainConfig {
     }
 }
 
-fn tmp_dir(name: &str) -> std::path::PathBuf {
-    let d = std::env::temp_dir().join(format!("reslab-train-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    d
+/// A path that does not exist yet, `name` inside a fresh directory under the
+/// system temp dir. The guard removes that directory, with whatever the test
+/// made at the path, when it drops, also when the test fails: keep it alive.
+fn tmp_dir(name: &str) -> (tempfile::TempDir, std::path::PathBuf) {
+    let guard = tempfile::Builder::new()
+        .prefix(&format!("reslab-train-{name}-"))
+        .tempdir()
+        .unwrap();
+    let path = guard.path().join(name);
+    (guard, path)
 }
 
 fn losses(t: &mut Trainer, dir: Option<&RunDir>) -> Vec<f32> {
@@ -93,7 +99,7 @@ fn a_resumed_run_continues_exactly() {
     let data = tiny_data();
     let mut whole = Trainer::new(gpu, tiny_config(), data.clone(), None).unwrap();
     let all = losses(&mut whole, None);
-    let path = tmp_dir("resume");
+    let (_guard, path) = tmp_dir("resume");
     let dir = RunDir::create(&path, false).unwrap();
     train::write_config(&dir, &tiny_config()).unwrap();
     // The same run, stopped by its observer at the first epoch end.
@@ -138,14 +144,13 @@ fn a_resumed_run_continues_exactly() {
     // An existing run is never replaced by accident.
     let e = RunDir::create(&path, false).unwrap_err().to_string();
     assert!(e.contains("--resume") && e.contains("--force"), "{e}");
-    let _ = std::fs::remove_dir_all(&path);
     no_errors();
 }
 
 #[test]
 fn a_diverging_run_stops_and_keeps_its_checkpoint() {
     let gpu = gpu();
-    let path = tmp_dir("nan");
+    let (_guard, path) = tmp_dir("nan");
     let dir = RunDir::create(&path, false).unwrap();
     let mut cfg = tiny_config();
     cfg.lr = 1e9;
@@ -160,14 +165,13 @@ fn a_diverging_run_stops_and_keeps_its_checkpoint() {
         !dir.file(train::CHECKPOINT_FILE).exists(),
         "a diverged model was checkpointed"
     );
-    let _ = std::fs::remove_dir_all(&path);
 }
 
 #[test]
 fn weights_that_blow_up_at_an_epoch_end_leave_the_previous_checkpoint() {
     let gpu = gpu();
     let data = tiny_data();
-    let path = tmp_dir("blowup");
+    let (_guard, path) = tmp_dir("blowup");
     let dir = RunDir::create(&path, false).unwrap();
     train::write_config(&dir, &tiny_config()).unwrap();
     let mut t = Trainer::new(gpu, tiny_config(), data.clone(), None).unwrap();
@@ -202,7 +206,6 @@ fn weights_that_blow_up_at_an_epoch_end_leave_the_previous_checkpoint() {
         "{e}"
     );
     assert_eq!(std::fs::read(&ck).unwrap(), first, "the checkpoint changed");
-    let _ = std::fs::remove_dir_all(&path);
 }
 
 #[test]
@@ -282,7 +285,7 @@ fn degradation_trains_every_net_and_seed_into_run_folders() {
         probe_every: 2,
         ..tiny_config()
     };
-    let out = tmp_dir("degradation");
+    let (_guard, out) = tmp_dir("degradation");
     let run = |force: bool| {
         degradation::run(
             gpu,
@@ -346,7 +349,6 @@ fn degradation_trains_every_net_and_seed_into_run_folders() {
     let e = run(false).unwrap_err().to_string();
     assert!(e.contains("plain8-seed3") && e.contains("--force"), "{e}");
     assert_eq!(run(true).unwrap().nets.len(), 8);
-    let _ = std::fs::remove_dir_all(&out);
     no_errors();
 }
 
