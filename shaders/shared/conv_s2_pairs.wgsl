@@ -1,28 +1,29 @@
-// The stride-2 backward-data pass with both column parities in one lane, for
-// conv2d_backward_data_pairs_subgroup.wgsl (dy from storage) and
-// conv2d_backward_data_pairs_texel_subgroup.wgsl (dy as texels). The kernels
-// of shared/conv_s2_data.wgsl give each lane one parity (py, px) of 8
-// channels and store its 8 outputs two floats apart, one float at a time; on
-// lavapipe every storage access is a loop over the lanes, and those stores
-// and the dy loads made the pass the weakest of all. Here a lane computes
-// input row iy = 2m + py at the 16 consecutive columns 2·l0 .. 2·l0 + 15 (px
-// 0 and 1 for 8 l) of 4 channels: the same dy vectors feed both parities, and
-// the 64 outputs leave as 16 vec4 stores. Each output's sum is the one the
-// single-parity kernels compute, in the same order: the same bits.
+// The stride-2 backward-data pass with both column parities and both row
+// parities in one lane, for conv2d_backward_data_pairs_subgroup.wgsl (dy from
+// storage) and conv2d_backward_data_pairs_texel_subgroup.wgsl (dy as texels).
+// The kernels of shared/conv_s2_data.wgsl give each lane one parity (py, px)
+// of 8 channels and store its 8 outputs two floats apart, one float at a
+// time; on lavapipe every storage access is a loop over the lanes, and those
+// stores and the dy loads made the pass the weakest of all. Here a lane
+// computes input rows 2m and 2m + 1 at the 16 consecutive columns
+// 2·l0 .. 2·l0 + 15 (px 0 and 1 for 8 l) of 4 channels: the same dy vectors
+// feed both column parities, dy row m feeds both rows (row 2m + 1 also takes
+// row m + 1), and the 128 outputs leave as 32 vec4 stores. Each output's sum
+// is the one the single-parity kernels compute, in the same order: the same
+// bits.
 //
 // Needs dx's rows to be whole vec4s (W % 4 == 0; the launcher runs the
 // single-parity kernels elsewhere) and subgroups, as conv2d_backward_data_
 // subgroup.wgsl: a group of L lanes (the entry point's suffix) computes one
 // tile for L consecutive runs of 4 input channels, its lanes loading the
-// tile's 3 or 6 dy vectors per output channel between them.
+// tile's 6 dy vectors per output channel between them.
 //
 // Bindings (the importer declares 2: dy, 3: the weights' uniform window, and
 // `input_vec(i)`, `weight(i)` as shared/conv_s2_data.wgsl's importers do):
 //   1 dx   [N, Ci, H, W] as vec4     written (added to when flags & 2; read
 //                                    first when flags & 4, a later run)
 // Dispatch: workgroups of 64 over (tiles × L) invocations in x (tiles of
-// (n, m, 8 l)), Ci8 / (4·L) in y, the 2 row parities in z; once per run of
-// output channels.
+// (n, m, 8 l)), Ci8 / (4·L) in y; once per run of output channels.
 
 struct S2Params {
     n: u32, co: u32, ho: u32, wo: u32,
@@ -48,25 +49,25 @@ struct PairAcc {
     c0: Pair, c1: Pair, c2: Pair, c3: Pair,
 }
 
-// The tile of one invocation: input row iy = 2m + py, columns from 2·l0,
-// channels ci0 .. ci0 + 3 of image n; `ok`: it exists.
+// The tile of one invocation: input rows 2m and 2m + 1, columns from 2·l0,
+// channels ci0 .. ci0 + 3 of image n; `ok`: it exists; `odd`: so does row
+// 2m + 1 (not past an odd H).
 struct PairTile {
-    n: u32, m: u32, l0: u32, iy: u32, py: u32, ci0: u32, ok: bool,
+    n: u32, m: u32, l0: u32, ci0: u32, ok: bool, odd: bool,
 }
 
-// Tile t (of N × rows × tiles_x) of row parity py over channels ci0 ..; t
-// past the last is clamped to it (and not ok).
-fn pair_tile(t: u32, py: u32, ci0: u32) -> PairTile {
+// Tile t (of N × rows × tiles_x) over channels ci0 ..; t past the last is
+// clamped to it (and not ok).
+fn pair_tile(t: u32, ci0: u32) -> PairTile {
     let tiles = p.n * p.rows * p.tiles_x;
     let tc = min(t, tiles - 1u);
     var s: PairTile;
-    s.py = py;
     s.l0 = (tc % p.tiles_x) * 8u;
     s.m = (tc / p.tiles_x) % p.rows;
     s.n = tc / (p.tiles_x * p.rows);
-    s.iy = 2u * s.m + s.py;
     s.ci0 = ci0;
-    s.ok = t < tiles && s.iy < p.h;
+    s.ok = t < tiles;
+    s.odd = s.ok && 2u * s.m + 1u < p.h;
     return s;
 }
 
@@ -100,16 +101,6 @@ fn pair_row(a: ptr<function, PairAcc>, s: PairTile, co: u32, ky: u32,
     (*a).c3 = pair_taps((*a).c3, w1.w, w2.w, w0.w, v0, v1, u0, u1);
 }
 
-// Kernel rows of the row parity and the dy rows they read: even iy takes row
-// 1 from oy = m; odd iy takes row 2 from oy = m and row 0 from oy = m + 1.
-fn pair_taps_y(s: PairTile) -> u32 {
-    return select(1u, 2u, s.py == 1u);
-}
-
-fn pair_kernel_row(s: PairTile, ty: u32) -> u32 {
-    return select(1u, select(2u, 0u, ty == 1u), s.py == 1u);
-}
-
 // The first vec4 of the tile's dy row oy of output channel co.
 fn pair_dy_row(s: PairTile, co: u32, oy: u32) -> u32 {
     let plane = (s.n * p.co + co) * (p.ho + 1u);
@@ -136,12 +127,12 @@ fn get4(row: u32, x: u32) -> vec4<f32> {
     return dx4[(row + x) / 4u];
 }
 
-// Channel ci's 16 outputs, even and odd columns interleaved.
-fn put_pair(s: PairTile, ci: u32, c: Pair) {
+// Channel ci's 16 outputs in row iy, even and odd columns interleaved.
+fn put_pair(s: PairTile, iy: u32, ci: u32, c: Pair) {
     if ci >= p.ci {
         return;
     }
-    let row = ((s.n * p.ci + ci) * p.h + s.iy) * p.w;
+    let row = ((s.n * p.ci + ci) * p.h + iy) * p.w;
     let x0 = 2u * s.l0;
     put4(row, x0, vec4<f32>(c.el.x, c.ol.x, c.el.y, c.ol.y));
     put4(row, x0 + 4u, vec4<f32>(c.el.z, c.ol.z, c.el.w, c.ol.w));
@@ -149,13 +140,14 @@ fn put_pair(s: PairTile, ci: u32, c: Pair) {
     put4(row, x0 + 12u, vec4<f32>(c.eh.z, c.oh.z, c.eh.w, c.oh.w));
 }
 
-// The sums an earlier run stored for channel ci (0 where it stored none).
-fn get_pair(s: PairTile, ci: u32) -> Pair {
+// The sums an earlier run stored for channel ci in row iy (0 where it
+// stored none).
+fn get_pair(s: PairTile, iy: u32, ci: u32) -> Pair {
     var c: Pair;
     if ci >= p.ci {
         return c;
     }
-    let row = ((s.n * p.ci + ci) * p.h + s.iy) * p.w;
+    let row = ((s.n * p.ci + ci) * p.h + iy) * p.w;
     let x0 = 2u * s.l0;
     let a = get4(row, x0);
     let b = get4(row, x0 + 4u);
@@ -168,44 +160,58 @@ fn get_pair(s: PairTile, ci: u32) -> Pair {
     return c;
 }
 
-fn store_pairs(s: PairTile, a: PairAcc) {
-    put_pair(s, s.ci0, a.c0);
-    put_pair(s, s.ci0 + 1u, a.c1);
-    put_pair(s, s.ci0 + 2u, a.c2);
-    put_pair(s, s.ci0 + 3u, a.c3);
+fn store_pairs(s: PairTile, iy: u32, a: PairAcc) {
+    put_pair(s, iy, s.ci0, a.c0);
+    put_pair(s, iy, s.ci0 + 1u, a.c1);
+    put_pair(s, iy, s.ci0 + 2u, a.c2);
+    put_pair(s, iy, s.ci0 + 3u, a.c3);
 }
 
-fn resume_pairs(s: PairTile) -> PairAcc {
+fn resume_pairs(s: PairTile, iy: u32) -> PairAcc {
     var a: PairAcc;
-    a.c0 = get_pair(s, s.ci0);
-    a.c1 = get_pair(s, s.ci0 + 1u);
-    a.c2 = get_pair(s, s.ci0 + 2u);
-    a.c3 = get_pair(s, s.ci0 + 3u);
+    a.c0 = get_pair(s, iy, s.ci0);
+    a.c1 = get_pair(s, iy, s.ci0 + 1u);
+    a.c2 = get_pair(s, iy, s.ci0 + 2u);
+    a.c3 = get_pair(s, iy, s.ci0 + 3u);
     return a;
 }
 
 // The pass for a group of l lanes over output channels co0 .. co0 + cn - 1.
+// Row 2m takes kernel row 1 from dy row m; row 2m + 1 takes kernel row 2
+// from dy row m, then kernel row 0 from dy row m + 1 (the padding's zero row
+// past the last).
 fn s2_pairs_group(wid: vec3<u32>, sid: u32, sl: u32, size: u32, l: u32) {
     let grp = group_of(sid, sl, size, l, WG);
-    let s = pair_tile(wid.x * (WG / l) + grp.index, wid.z, (wid.y * l + grp.k) * 4u);
-    var a: PairAcc;
-    if (p.flags & RESUME) != 0u && s.ok {
-        a = resume_pairs(s);
+    let s = pair_tile(wid.x * (WG / l) + grp.index, (wid.y * l + grp.k) * 4u);
+    let iy = 2u * s.m;
+    var e: PairAcc;
+    var o: PairAcc;
+    if (p.flags & RESUME) != 0u {
+        if s.ok {
+            e = resume_pairs(s, iy);
+        }
+        if s.odd {
+            o = resume_pairs(s, iy + 1u);
+        }
     }
     let next = p.pitch / 4u;
     let f = grp.first;
     for (var co = p.co0; co < p.co0 + p.cn; co++) {
-        // dy rows m and (odd rows) m + 1: vectors 0..2 and 3..5.
-        var m = own_vectors(pair_dy_row(s, co, s.m), next, grp.k, l, 3u, 3u * pair_taps_y(s));
-        pair_row(&a, s, co, pair_kernel_row(s, 0u), group_vector(&m, 0u, f, l),
-                 group_vector(&m, 1u, f, l), group_vector(&m, 2u, f, l));
-        if s.py == 1u {
-            pair_row(&a, s, co, pair_kernel_row(s, 1u), group_vector(&m, 3u, f, l),
-                     group_vector(&m, 4u, f, l), group_vector(&m, 5u, f, l));
-        }
+        // dy rows m and m + 1: vectors 0..2 and 3..5.
+        var m = own_vectors(pair_dy_row(s, co, s.m), next, grp.k, l, 3u, 6u);
+        let v0 = group_vector(&m, 0u, f, l);
+        let v1 = group_vector(&m, 1u, f, l);
+        let v2 = group_vector(&m, 2u, f, l);
+        pair_row(&e, s, co, 1u, v0, v1, v2);
+        pair_row(&o, s, co, 2u, v0, v1, v2);
+        pair_row(&o, s, co, 0u, group_vector(&m, 3u, f, l),
+                 group_vector(&m, 4u, f, l), group_vector(&m, 5u, f, l));
     }
     if s.ok {
-        store_pairs(s, a);
+        store_pairs(s, iy, e);
+    }
+    if s.odd {
+        store_pairs(s, iy + 1u, o);
     }
 }
 

@@ -2022,9 +2022,9 @@ pub fn conv2d_backward_data_tiled_s2_as(
         _pad1: 0,
     };
     // Groups of lanes sharing a tile (over as many runs of 8 channels, of 4
-    // for the paired kernels, which take both column parities).
+    // for the paired kernels, which take all four parities).
     let grid = |lanes: usize, paired: bool| {
-        let (per_run, parities) = if paired { (4, 2) } else { (8, 4) };
+        let (per_run, parities) = if paired { (4, 1) } else { (8, 4) };
         crate::kernels::check_grid(
             gpu,
             "conv2d_backward_data_tiled_s2",
@@ -2037,8 +2037,8 @@ pub fn conv2d_backward_data_tiled_s2_as(
     };
     // (With SubgroupTexels the grouped kernels read dy as texels.) Where dx's
     // rows are whole vec4s the grouped kernels are the paired ones (both
-    // column parities per lane, vec4 stores; shared/conv_s2_pairs.wgsl):
-    // groups over runs of 4 input channels, the 2 row parities in z.
+    // column and both row parities per lane, vec4 stores;
+    // shared/conv_s2_pairs.wgsl): groups over runs of 4 input channels.
     let grouped = matches!(s2, S2Tiling::Subgroup | S2Tiling::SubgroupTexels);
     let texels = s2 == S2Tiling::SubgroupTexels && texels_fit(gpu, &[dyp]);
     let paired = grouped && g.w.is_multiple_of(4) && has_subgroups(gpu);
