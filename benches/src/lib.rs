@@ -446,12 +446,35 @@ struct Setup {
 }
 
 fn setup(gpu: &Gpu, name: &str, batch: usize, train: bool) -> Result<Setup> {
-    let spec = ModelSpec::parse(name, None)?;
-    let side = if spec.family == reslab::model::Family::Imagenet {
-        224
-    } else {
-        32
-    };
+    setup_shaped(gpu, name, ProfileShape::default(), batch, train)
+}
+
+/// A model's width and input side where they are not its defaults.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ProfileShape {
+    pub width: Option<usize>,
+    pub side: Option<usize>,
+}
+
+/// [`setup`] with `shape`'s width and side where given.
+fn setup_shaped(
+    gpu: &Gpu,
+    name: &str,
+    shape: ProfileShape,
+    batch: usize,
+    train: bool,
+) -> Result<Setup> {
+    let mut spec = ModelSpec::parse(name, None)?;
+    if let Some(w) = shape.width {
+        spec.width = w;
+    }
+    let side = shape
+        .side
+        .unwrap_or(if spec.family == reslab::model::Family::Imagenet {
+            224
+        } else {
+            32
+        });
     setup_spec(gpu, &spec, side, batch, train)
 }
 
@@ -766,16 +789,18 @@ pub struct KernelShare {
 }
 
 /// Where one step of `name` (training with `train`, else inference) at
-/// `batch` goes: per entry point, largest first, from GPU timestamps (medians
-/// over settled runs). `None` when the adapter has no timestamps inside passes.
+/// `batch`, shaped as `shape` says, goes: per entry point, largest first,
+/// from GPU timestamps (medians over settled runs). `None` when the adapter
+/// has no timestamps inside passes.
 pub fn step_profile(
     gpu: &Gpu,
     name: &str,
+    shape: ProfileShape,
     batch: usize,
     train: bool,
     b: Budget,
 ) -> Result<Option<Vec<KernelShare>>> {
-    let s = setup(gpu, name, batch, train)?;
+    let s = setup_shaped(gpu, name, shape, batch, train)?;
     let prog = &s.plan.program;
     let Some(ms) = dispatch_ms(gpu, prog, b)? else {
         return Ok(None);

@@ -47,6 +47,14 @@ pub struct Args {
     /// With --profile: an inference step (BN on running statistics) instead.
     #[arg(long, requires = "profile")]
     inference: bool,
+    /// With --profile: the model's base width (default: the model's own;
+    /// the desktop app trains at 8).
+    #[arg(long, requires = "profile")]
+    width: Option<usize>,
+    /// With --profile: the side of the square input images (default 32, 224
+    /// for ImageNet models; the desktop app trains on 16).
+    #[arg(long, requires = "profile")]
+    image_size: Option<usize>,
 }
 
 pub fn run(a: Args) -> Result<()> {
@@ -201,7 +209,17 @@ fn profile(gpu: &reslab::Gpu, a: &Args, model: &str) -> Result<()> {
         seconds: if a.quick { 2.0 } else { 6.0 },
     };
     let what = if a.inference { "inference" } else { "training" };
-    let Some(shares) = bench::step_profile(gpu, model, batch, !a.inference, budget)? else {
+    if a.width.is_some_and(|w| !(1..=4096).contains(&w)) {
+        anyhow::bail!("--width must be 1 to 4096");
+    }
+    if a.image_size.is_some_and(|s| !(1..=4096).contains(&s)) {
+        anyhow::bail!("--image-size must be 1 to 4096");
+    }
+    let shape = bench::ProfileShape {
+        width: a.width,
+        side: a.image_size,
+    };
+    let Some(shares) = bench::step_profile(gpu, model, shape, batch, !a.inference, budget)? else {
         anyhow::bail!(
             "this adapter cannot time inside compute passes (no TIMESTAMP_QUERY_INSIDE_PASSES): no per-kernel profile"
         );
@@ -212,7 +230,14 @@ fn profile(gpu: &reslab::Gpu, a: &Args, model: &str) -> Result<()> {
     }
     let total: f64 = shares.iter().map(|s| s.ms).sum();
     let n: usize = shares.iter().map(|s| s.dispatches).sum();
-    println!("{model} {what} step, batch {batch}: {total:.2} ms in {n} dispatches");
+    let mut at = String::new();
+    if let Some(w) = a.width {
+        at += &format!(", width {w}");
+    }
+    if let Some(side) = a.image_size {
+        at += &format!(", {side}x{side} images");
+    }
+    println!("{model} {what} step, batch {batch}{at}: {total:.2} ms in {n} dispatches");
     println!("{:>9} {:>6} {:>10}  kernel", "ms", "share", "dispatches");
     for s in &shares {
         println!(
