@@ -28,6 +28,7 @@
 
 #import conv_tile
 #import conv_uniform
+#import conv_windows
 #import lanes
 #import conv_lanes
 

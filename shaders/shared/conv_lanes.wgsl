@@ -2,7 +2,8 @@
 // importing module's `input_vec` (shared/conv_tile.wgsl): the input from a
 // storage buffer there, as texels in conv2d_forward_texel_subgroup.wgsl.
 // Only for modules validated with subgroups (*_subgroup.wgsl); needs
-// shared/conv_tile.wgsl, conv_uniform.wgsl and lanes.wgsl imported first.
+// shared/conv_tile.wgsl, conv_uniform.wgsl, conv_windows.wgsl and lanes.wgsl
+// imported first.
 
 // An invocation's place: its tile (`ok` false past the last one, whose place
 // it then takes), its position k in its group and the subgroup lane of the
@@ -36,6 +37,19 @@ fn group_window(m: ptr<function, array<vec4<f32>, 9>>, j: u32, first: u32, l: u3
                      group_vector(m, 3u * j + 2u, first, l));
 }
 
+// a0..a3 += input channel ci's terms for lane's tile, its kernel rows k0..k2.
+fn r4sg_channel(a0: ptr<function, Acc>, a1: ptr<function, Acc>, a2: ptr<function, Acc>,
+                a3: ptr<function, Acc>, lane: Lane, l: u32, ci: u32,
+                k0: Taps, k1: Taps, k2: Taps) {
+    let t = lane.t;
+    let plane = (t.n * p.ci + ci) * p.hp;
+    var m = own_vectors(((plane + t.oy) * p.pitch + t.ox0) / 4u, p.pitch / 4u, lane.k, l, 3u, 18u);
+    let f = lane.first;
+    r4_channel(a0, a1, a2, a3, k0, k1, k2,
+        group_window(&m, 0u, f, l), group_window(&m, 1u, f, l), group_window(&m, 2u, f, l),
+        group_window(&m, 3u, f, l), group_window(&m, 4u, f, l), group_window(&m, 5u, f, l));
+}
+
 fn r4sg(wid: vec3<u32>, nwg: vec3<u32>, sid: u32, sl: u32, size: u32, l: u32) {
     let lane = lane_of(wid, nwg, sid, sl, size, l, 4u, WG_R4);
     let t = lane.t;
@@ -43,17 +57,21 @@ fn r4sg(wid: vec3<u32>, nwg: vec3<u32>, sid: u32, sl: u32, size: u32, l: u32) {
     var a1 = start(down(t, 1u));
     var a2 = start(down(t, 2u));
     var a3 = start(down(t, 3u));
-    let next = p.pitch / 4u;
-    for (var ci = p.ci0; ci < p.ci0 + p.cn; ci++) {
-        let plane = (t.n * p.ci + ci) * p.hp;
-        let k0 = taps(ci, 0u, t.co0);
-        let k1 = taps(ci, 1u, t.co0);
-        let k2 = taps(ci, 2u, t.co0);
-        var m = own_vectors(((plane + t.oy) * p.pitch + t.ox0) / 4u, next, lane.k, l, 3u, 18u);
-        let f = lane.first;
-        r4_channel(&a0, &a1, &a2, &a3, k0, k1, k2,
-            group_window(&m, 0u, f, l), group_window(&m, 1u, f, l), group_window(&m, 2u, f, l),
-            group_window(&m, 3u, f, l), group_window(&m, 4u, f, l), group_window(&m, 5u, f, l));
+    // The channels of each window in turn (shared/conv_windows.wgsl).
+    let e = window_ends();
+    for (var ci = p.ci0; ci < e.x; ci++) {
+        r4sg_channel(&a0, &a1, &a2, &a3, lane, l, ci,
+            taps(ci, 0u, t.co0), taps(ci, 1u, t.co0), taps(ci, 2u, t.co0));
+    }
+    if WINDOWS > 1u {
+        for (var ci = e.x; ci < e.y; ci++) {
+            r4sg_channel(&a0, &a1, &a2, &a3, lane, l, ci,
+                taps1(ci, 0u, t.co0), taps1(ci, 1u, t.co0), taps1(ci, 2u, t.co0));
+        }
+        for (var ci = e.y; ci < p.ci0 + p.cn; ci++) {
+            r4sg_channel(&a0, &a1, &a2, &a3, lane, l, ci,
+                taps2(ci, 0u, t.co0), taps2(ci, 1u, t.co0), taps2(ci, 2u, t.co0));
+        }
     }
     if t.ok {
         store4(a0, a1, a2, a3, t);
@@ -87,23 +105,39 @@ fn conv2d_forward_tiled_s1_r4sg8(@builtin(workgroup_id) wid: vec3<u32>,
     r4sg(wid, nwg, sid, sl, size, 8u);
 }
 
+// a += input channel ci's terms for lane's stride-2 tile, its kernel rows
+// k0..k2.
+fn s2sg_channel(a: ptr<function, Acc>, lane: Lane, l: u32, ci: u32, k0: Taps, k1: Taps, k2: Taps) {
+    let t = lane.t;
+    let f = lane.first;
+    let plane = (t.n * p.ci + ci) * p.hp;
+    var m = own_vectors(((plane + 2u * t.oy) * p.pitch + 2u * t.ox0) / 4u, p.pitch / 4u, lane.k, l, 5u, 15u);
+    s2_row(a, k0, group_vector(&m, 0u, f, l), group_vector(&m, 1u, f, l),
+           group_vector(&m, 2u, f, l), group_vector(&m, 3u, f, l), group_vector(&m, 4u, f, l));
+    s2_row(a, k1, group_vector(&m, 5u, f, l), group_vector(&m, 6u, f, l),
+           group_vector(&m, 7u, f, l), group_vector(&m, 8u, f, l), group_vector(&m, 9u, f, l));
+    s2_row(a, k2, group_vector(&m, 10u, f, l), group_vector(&m, 11u, f, l),
+           group_vector(&m, 12u, f, l), group_vector(&m, 13u, f, l), group_vector(&m, 14u, f, l));
+}
+
 // The stride-2 tile (one output row of 8 pixels; input rows 2·oy .. 2·oy + 2,
-// 5 vec4s each) for a group of l lanes, as conv2d_forward_tiled_s2u sums it.
+// 5 vec4s each) for a group of l lanes, as conv2d_forward_tiled_s2u sums it,
+// the weights from each window in turn (shared/conv_windows.wgsl).
 fn s2sg(wid: vec3<u32>, nwg: vec3<u32>, sid: u32, sl: u32, size: u32, l: u32) {
     let lane = lane_of(wid, nwg, sid, sl, size, l, 1u, WG);
     let t = lane.t;
     var a = start(t);
-    let next = p.pitch / 4u;
-    let f = lane.first;
-    for (var ci = p.ci0; ci < p.ci0 + p.cn; ci++) {
-        let plane = (t.n * p.ci + ci) * p.hp;
-        var m = own_vectors(((plane + 2u * t.oy) * p.pitch + 2u * t.ox0) / 4u, next, lane.k, l, 5u, 15u);
-        s2_row(&a, taps(ci, 0u, t.co0), group_vector(&m, 0u, f, l), group_vector(&m, 1u, f, l),
-               group_vector(&m, 2u, f, l), group_vector(&m, 3u, f, l), group_vector(&m, 4u, f, l));
-        s2_row(&a, taps(ci, 1u, t.co0), group_vector(&m, 5u, f, l), group_vector(&m, 6u, f, l),
-               group_vector(&m, 7u, f, l), group_vector(&m, 8u, f, l), group_vector(&m, 9u, f, l));
-        s2_row(&a, taps(ci, 2u, t.co0), group_vector(&m, 10u, f, l), group_vector(&m, 11u, f, l),
-               group_vector(&m, 12u, f, l), group_vector(&m, 13u, f, l), group_vector(&m, 14u, f, l));
+    let e = window_ends();
+    for (var ci = p.ci0; ci < e.x; ci++) {
+        s2sg_channel(&a, lane, l, ci, taps(ci, 0u, t.co0), taps(ci, 1u, t.co0), taps(ci, 2u, t.co0));
+    }
+    if WINDOWS > 1u {
+        for (var ci = e.x; ci < e.y; ci++) {
+            s2sg_channel(&a, lane, l, ci, taps1(ci, 0u, t.co0), taps1(ci, 1u, t.co0), taps1(ci, 2u, t.co0));
+        }
+        for (var ci = e.y; ci < p.ci0 + p.cn; ci++) {
+            s2sg_channel(&a, lane, l, ci, taps2(ci, 0u, t.co0), taps2(ci, 1u, t.co0), taps2(ci, 2u, t.co0));
+        }
     }
     if t.ok {
         store(a, t);

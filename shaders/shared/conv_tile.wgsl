@@ -22,6 +22,9 @@ struct TiledParams {
     // bindings, and the padded copy's rows per plane, row pitch and offset.
     bn_flags: u32, eps: f32, beta_at: u32, rv_at: u32,
     yp_hp: u32, yp_pitch: u32, yp_oy: u32, yp_ox: u32,
+    // Channels per uniform window of the passes that read up to three
+    // (shared/conv_windows.wgsl; 0 elsewhere).
+    run: u32, _pad0: u32, _pad1: u32, _pad2: u32,
 }
 
 const WG: u32 = 64u;

@@ -736,6 +736,21 @@ impl Variant for S2Tiling {
     }
 }
 
+/// Most uniform windows of weights one tiled forward pass reads (the grouped
+/// passes, [`Tiling::Rows4Subgroup`] and [`S2Tiling::Subgroup`] with their
+/// texel twins: shared/conv_windows.wgsl).
+pub const WINDOWS: usize = 3;
+
+/// Uniform windows of weights `k` reads in one pass: [`WINDOWS`] for the
+/// grouped tiled forward passes, else 1.
+pub fn windows(k: &table::Kernel<TiledParams>) -> usize {
+    k.bindings
+        .iter()
+        .filter(|b| **b == table::Binding::Uniform)
+        .count()
+        .max(1)
+}
+
 /// Room a tensor of weight tiles keeps after it in its buffer, in elements,
 /// so that a [`Tiling::Rows4Uniform`] window from any of its input channels
 /// stays inside the buffer.
@@ -1201,6 +1216,13 @@ params! {
         yp_pitch: u32,
         yp_oy: u32,
         yp_ox: u32,
+        // Input channels per uniform window of the kernels that read up to
+        // three in one pass ([`WINDOWS`]): ci0 .. ci0 + run from the first,
+        // the next run from the second, the rest from the third.
+        run: u32,
+        _pad0: u32,
+        _pad1: u32,
+        _pad2: u32,
     }
 }
 
@@ -1565,11 +1587,14 @@ fn forward_tiled_bn(
         }
     };
     let y = &yv;
-    // Rows of whole vec4s take the kernel's vec4 stores (a pipeline of its own).
-    let k = &k.with_constants(if g.wo().is_multiple_of(4) {
-        &[("VEC4_ROWS", 1)]
-    } else {
-        &[]
+    // Rows of whole vec4s take the kernel's vec4 stores, and passes over
+    // several windows their loops (each a pipeline of its own).
+    let multi = windows(k) > 1 && uniform.as_ref().is_some_and(|u| u.len() > 1);
+    let k = &k.with_constants(match (g.wo().is_multiple_of(4), multi) {
+        (true, true) => &[("VEC4_ROWS", 1), ("WINDOWS", WINDOWS as u32)],
+        (true, false) => &[("VEC4_ROWS", 1)],
+        (false, true) => &[("WINDOWS", WINDOWS as u32)],
+        (false, false) => &[],
     });
     // The last (or only) dispatch runs the epilogue's twin, if any.
     let constants = k.constants;
@@ -1603,26 +1628,28 @@ fn forward_tiled_bn(
         copy_back(gpu, prog, scratch, y_out)?;
         return Ok(true);
     };
-    // One dispatch per run of input channels: the first writes y (or adds to
+    // One dispatch per run of input channels, or per up to [`WINDOWS`] runs
+    // for the kernels that read as many windows (shared/conv_windows.wgsl,
+    // the windows after the others bindings): the first writes y (or adds to
     // it), the others resume from it, the last adds the bias (and runs the
     // epilogue).
-    for (i, (c0, cn, window)) in uniform.iter().enumerate() {
-        let last = i + 1 == uniform.len();
+    let per = windows(k);
+    let passes: Vec<&[(usize, usize, Tensor)]> = uniform.chunks(per).collect();
+    for (i, runs) in passes.iter().enumerate() {
+        let last = i + 1 == passes.len();
         let (kk, pp) = if last { (last_k, last_p) } else { (k, p) };
+        let (c0, run, first) = &runs[0];
         let q = TiledParams {
             ci0: *c0 as u32,
-            cn: *cn as u32,
+            cn: runs.iter().map(|r| r.1).sum::<usize>() as u32,
+            run: *run as u32,
             flags: if last { flags } else { 0 } | if i > 0 { FLAG_RESUME } else { adds },
             ..pp
         };
-        launch(
-            gpu,
-            prog,
-            kk,
-            &q,
-            &with_extra([Some(y), Some(xp), Some(window), b], extra.filter(|_| last)),
-            [gx, gy, gz],
-        )?;
+        let mut bindings = with_extra([Some(y), Some(xp), Some(first), b], extra.filter(|_| last));
+        // Windows past the pass's last run bind its first again (never read).
+        bindings.extend((1..per).map(|j| Some(&runs.get(j).unwrap_or(&runs[0]).2)));
+        launch(gpu, prog, kk, &q, &bindings, [gx, gy, gz])?;
     }
     copy_back(gpu, prog, scratch, y_out)?;
     Ok(true)

@@ -31,7 +31,11 @@ impl Module {
 
 /// The swap of the batch-norm epilogue variants: the tiled forward passes'
 /// output through batch norm's eval apply (shared/conv_out_bn.wgsl).
-const BN_EPILOGUE: &[(&str, &str)] = &[("conv_out", "conv_out_bn")];
+/// Their uniform windows 1 and 2 follow the epilogue's bindings.
+const BN_EPILOGUE: &[(&str, &str)] = &[
+    ("conv_out", "conv_out_bn"),
+    ("conv_window_bindings", "conv_window_bindings_bn"),
+];
 
 macro_rules! modules {
     ($($id:ident = $name:literal $(from $file:literal with $swaps:ident)?;)*) => {
@@ -138,6 +142,18 @@ pub static SHARED: &[(&str, &str)] = &[
     (
         "conv_uniform",
         include_str!("../../shaders/shared/conv_uniform.wgsl"),
+    ),
+    (
+        "conv_windows",
+        include_str!("../../shaders/shared/conv_windows.wgsl"),
+    ),
+    (
+        "conv_window_bindings",
+        include_str!("../../shaders/shared/conv_window_bindings.wgsl"),
+    ),
+    (
+        "conv_window_bindings_bn",
+        include_str!("../../shaders/shared/conv_window_bindings_bn.wgsl"),
     ),
     (
         "conv_tile",

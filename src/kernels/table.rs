@@ -180,6 +180,14 @@ impl KernelInfo {
         }
     }
 
+    /// Uniform windows it binds after the parameters.
+    pub fn uniform_windows(&self) -> u32 {
+        self.bindings
+            .iter()
+            .filter(|b| **b == Binding::Uniform)
+            .count() as u32
+    }
+
     pub fn invocations(&self) -> u32 {
         self.workgroup.iter().product()
     }
@@ -218,6 +226,11 @@ impl KernelInfo {
                 "max_uniform_buffer_binding_size",
                 l.max_uniform_buffer_binding_size.min(u32::MAX as u64) as u32,
                 self.uniform_window(),
+            ),
+            (
+                "max_uniform_buffers_per_shader_stage",
+                l.max_uniform_buffers_per_shader_stage,
+                1 + self.uniform_windows(),
             ),
         ]
         .into_iter()
@@ -406,19 +419,19 @@ table! {
     CONV2D_FORWARD_TILED_S1_R4: conv2d::TiledParams = CONV2D_FORWARD_TILED::"conv2d_forward_tiled_s1_r4", [32, 1, 1], [Write, Read, Read, Read];
     CONV2D_FORWARD_TILED_S1_R4U: conv2d::TiledParams = CONV2D_FORWARD_UNIFORM::"conv2d_forward_tiled_s1_r4u", [32, 1, 1], [Write, Read, Uniform, Read];
     // (needs subgroups: see conv2d::has_subgroups)
-    CONV2D_FORWARD_TILED_S1_R4SG2: conv2d::TiledParams = CONV2D_FORWARD_SUBGROUP::"conv2d_forward_tiled_s1_r4sg2", [32, 1, 1], [Write, Read, Uniform, Read];
-    CONV2D_FORWARD_TILED_S1_R4SG4: conv2d::TiledParams = CONV2D_FORWARD_SUBGROUP::"conv2d_forward_tiled_s1_r4sg4", [32, 1, 1], [Write, Read, Uniform, Read];
-    CONV2D_FORWARD_TILED_S1_R4SG8: conv2d::TiledParams = CONV2D_FORWARD_SUBGROUP::"conv2d_forward_tiled_s1_r4sg8", [32, 1, 1], [Write, Read, Uniform, Read];
+    CONV2D_FORWARD_TILED_S1_R4SG2: conv2d::TiledParams = CONV2D_FORWARD_SUBGROUP::"conv2d_forward_tiled_s1_r4sg2", [32, 1, 1], [Write, Read, Uniform, Read, Uniform, Uniform];
+    CONV2D_FORWARD_TILED_S1_R4SG4: conv2d::TiledParams = CONV2D_FORWARD_SUBGROUP::"conv2d_forward_tiled_s1_r4sg4", [32, 1, 1], [Write, Read, Uniform, Read, Uniform, Uniform];
+    CONV2D_FORWARD_TILED_S1_R4SG8: conv2d::TiledParams = CONV2D_FORWARD_SUBGROUP::"conv2d_forward_tiled_s1_r4sg8", [32, 1, 1], [Write, Read, Uniform, Read, Uniform, Uniform];
     // (needs subgroups: see conv2d::has_subgroups)
-    CONV2D_FORWARD_TILED_S2SG2: conv2d::TiledParams = CONV2D_FORWARD_SUBGROUP::"conv2d_forward_tiled_s2sg2", [64, 1, 1], [Write, Read, Uniform, Read];
-    CONV2D_FORWARD_TILED_S2SG4: conv2d::TiledParams = CONV2D_FORWARD_SUBGROUP::"conv2d_forward_tiled_s2sg4", [64, 1, 1], [Write, Read, Uniform, Read];
-    CONV2D_FORWARD_TILED_S2SG8: conv2d::TiledParams = CONV2D_FORWARD_SUBGROUP::"conv2d_forward_tiled_s2sg8", [64, 1, 1], [Write, Read, Uniform, Read];
-    CONV2D_FORWARD_TILED_S1_R4SG2_TEX: conv2d::TiledParams = CONV2D_FORWARD_TEXEL_SUBGROUP::"conv2d_forward_tiled_s1_r4sg2", [32, 1, 1], [Write, Texels, Uniform, Read];
-    CONV2D_FORWARD_TILED_S1_R4SG4_TEX: conv2d::TiledParams = CONV2D_FORWARD_TEXEL_SUBGROUP::"conv2d_forward_tiled_s1_r4sg4", [32, 1, 1], [Write, Texels, Uniform, Read];
-    CONV2D_FORWARD_TILED_S1_R4SG8_TEX: conv2d::TiledParams = CONV2D_FORWARD_TEXEL_SUBGROUP::"conv2d_forward_tiled_s1_r4sg8", [32, 1, 1], [Write, Texels, Uniform, Read];
-    CONV2D_FORWARD_TILED_S2SG2_TEX: conv2d::TiledParams = CONV2D_FORWARD_TEXEL_SUBGROUP::"conv2d_forward_tiled_s2sg2", [64, 1, 1], [Write, Texels, Uniform, Read];
-    CONV2D_FORWARD_TILED_S2SG4_TEX: conv2d::TiledParams = CONV2D_FORWARD_TEXEL_SUBGROUP::"conv2d_forward_tiled_s2sg4", [64, 1, 1], [Write, Texels, Uniform, Read];
-    CONV2D_FORWARD_TILED_S2SG8_TEX: conv2d::TiledParams = CONV2D_FORWARD_TEXEL_SUBGROUP::"conv2d_forward_tiled_s2sg8", [64, 1, 1], [Write, Texels, Uniform, Read];
+    CONV2D_FORWARD_TILED_S2SG2: conv2d::TiledParams = CONV2D_FORWARD_SUBGROUP::"conv2d_forward_tiled_s2sg2", [64, 1, 1], [Write, Read, Uniform, Read, Uniform, Uniform];
+    CONV2D_FORWARD_TILED_S2SG4: conv2d::TiledParams = CONV2D_FORWARD_SUBGROUP::"conv2d_forward_tiled_s2sg4", [64, 1, 1], [Write, Read, Uniform, Read, Uniform, Uniform];
+    CONV2D_FORWARD_TILED_S2SG8: conv2d::TiledParams = CONV2D_FORWARD_SUBGROUP::"conv2d_forward_tiled_s2sg8", [64, 1, 1], [Write, Read, Uniform, Read, Uniform, Uniform];
+    CONV2D_FORWARD_TILED_S1_R4SG2_TEX: conv2d::TiledParams = CONV2D_FORWARD_TEXEL_SUBGROUP::"conv2d_forward_tiled_s1_r4sg2", [32, 1, 1], [Write, Texels, Uniform, Read, Uniform, Uniform];
+    CONV2D_FORWARD_TILED_S1_R4SG4_TEX: conv2d::TiledParams = CONV2D_FORWARD_TEXEL_SUBGROUP::"conv2d_forward_tiled_s1_r4sg4", [32, 1, 1], [Write, Texels, Uniform, Read, Uniform, Uniform];
+    CONV2D_FORWARD_TILED_S1_R4SG8_TEX: conv2d::TiledParams = CONV2D_FORWARD_TEXEL_SUBGROUP::"conv2d_forward_tiled_s1_r4sg8", [32, 1, 1], [Write, Texels, Uniform, Read, Uniform, Uniform];
+    CONV2D_FORWARD_TILED_S2SG2_TEX: conv2d::TiledParams = CONV2D_FORWARD_TEXEL_SUBGROUP::"conv2d_forward_tiled_s2sg2", [64, 1, 1], [Write, Texels, Uniform, Read, Uniform, Uniform];
+    CONV2D_FORWARD_TILED_S2SG4_TEX: conv2d::TiledParams = CONV2D_FORWARD_TEXEL_SUBGROUP::"conv2d_forward_tiled_s2sg4", [64, 1, 1], [Write, Texels, Uniform, Read, Uniform, Uniform];
+    CONV2D_FORWARD_TILED_S2SG8_TEX: conv2d::TiledParams = CONV2D_FORWARD_TEXEL_SUBGROUP::"conv2d_forward_tiled_s2sg8", [64, 1, 1], [Write, Texels, Uniform, Read, Uniform, Uniform];
     CONV2D_FORWARD_TILED_S1_R4U_TEX: conv2d::TiledParams = CONV2D_FORWARD_TEXEL::"conv2d_forward_tiled_s1_r4u", [32, 1, 1], [Write, Texels, Uniform, Read];
     CONV2D_FORWARD_TILED_S2U_TEX: conv2d::TiledParams = CONV2D_FORWARD_TEXEL::"conv2d_forward_tiled_s2u", [64, 1, 1], [Write, Texels, Uniform, Read];
     CONV2D_FORWARD_TILED_S2U: conv2d::TiledParams = CONV2D_FORWARD_UNIFORM::"conv2d_forward_tiled_s2u", [64, 1, 1], [Write, Read, Uniform, Read];
@@ -429,18 +442,18 @@ table! {
     CONV2D_FORWARD_TILED_S1_BN: conv2d::TiledParams = CONV2D_FORWARD_BN_TILED::"conv2d_forward_tiled_s1", [64, 1, 1], [Write, Read, Read, Read, Read, Read, Read, Write];
     CONV2D_FORWARD_TILED_S1_R4_BN: conv2d::TiledParams = CONV2D_FORWARD_BN_TILED::"conv2d_forward_tiled_s1_r4", [32, 1, 1], [Write, Read, Read, Read, Read, Read, Read, Write];
     CONV2D_FORWARD_TILED_S1_R4U_BN: conv2d::TiledParams = CONV2D_FORWARD_BN_UNIFORM::"conv2d_forward_tiled_s1_r4u", [32, 1, 1], [Write, Read, Uniform, Read, Read, Read, Read, Write];
-    CONV2D_FORWARD_TILED_S1_R4SG2_BN: conv2d::TiledParams = CONV2D_FORWARD_BN_SUBGROUP::"conv2d_forward_tiled_s1_r4sg2", [32, 1, 1], [Write, Read, Uniform, Read, Read, Read, Read, Write];
-    CONV2D_FORWARD_TILED_S1_R4SG4_BN: conv2d::TiledParams = CONV2D_FORWARD_BN_SUBGROUP::"conv2d_forward_tiled_s1_r4sg4", [32, 1, 1], [Write, Read, Uniform, Read, Read, Read, Read, Write];
-    CONV2D_FORWARD_TILED_S1_R4SG8_BN: conv2d::TiledParams = CONV2D_FORWARD_BN_SUBGROUP::"conv2d_forward_tiled_s1_r4sg8", [32, 1, 1], [Write, Read, Uniform, Read, Read, Read, Read, Write];
-    CONV2D_FORWARD_TILED_S2SG2_BN: conv2d::TiledParams = CONV2D_FORWARD_BN_SUBGROUP::"conv2d_forward_tiled_s2sg2", [64, 1, 1], [Write, Read, Uniform, Read, Read, Read, Read, Write];
-    CONV2D_FORWARD_TILED_S2SG4_BN: conv2d::TiledParams = CONV2D_FORWARD_BN_SUBGROUP::"conv2d_forward_tiled_s2sg4", [64, 1, 1], [Write, Read, Uniform, Read, Read, Read, Read, Write];
-    CONV2D_FORWARD_TILED_S2SG8_BN: conv2d::TiledParams = CONV2D_FORWARD_BN_SUBGROUP::"conv2d_forward_tiled_s2sg8", [64, 1, 1], [Write, Read, Uniform, Read, Read, Read, Read, Write];
-    CONV2D_FORWARD_TILED_S1_R4SG2_TEX_BN: conv2d::TiledParams = CONV2D_FORWARD_BN_TEXEL_SUBGROUP::"conv2d_forward_tiled_s1_r4sg2", [32, 1, 1], [Write, Texels, Uniform, Read, Read, Read, Read, Write];
-    CONV2D_FORWARD_TILED_S1_R4SG4_TEX_BN: conv2d::TiledParams = CONV2D_FORWARD_BN_TEXEL_SUBGROUP::"conv2d_forward_tiled_s1_r4sg4", [32, 1, 1], [Write, Texels, Uniform, Read, Read, Read, Read, Write];
-    CONV2D_FORWARD_TILED_S1_R4SG8_TEX_BN: conv2d::TiledParams = CONV2D_FORWARD_BN_TEXEL_SUBGROUP::"conv2d_forward_tiled_s1_r4sg8", [32, 1, 1], [Write, Texels, Uniform, Read, Read, Read, Read, Write];
-    CONV2D_FORWARD_TILED_S2SG2_TEX_BN: conv2d::TiledParams = CONV2D_FORWARD_BN_TEXEL_SUBGROUP::"conv2d_forward_tiled_s2sg2", [64, 1, 1], [Write, Texels, Uniform, Read, Read, Read, Read, Write];
-    CONV2D_FORWARD_TILED_S2SG4_TEX_BN: conv2d::TiledParams = CONV2D_FORWARD_BN_TEXEL_SUBGROUP::"conv2d_forward_tiled_s2sg4", [64, 1, 1], [Write, Texels, Uniform, Read, Read, Read, Read, Write];
-    CONV2D_FORWARD_TILED_S2SG8_TEX_BN: conv2d::TiledParams = CONV2D_FORWARD_BN_TEXEL_SUBGROUP::"conv2d_forward_tiled_s2sg8", [64, 1, 1], [Write, Texels, Uniform, Read, Read, Read, Read, Write];
+    CONV2D_FORWARD_TILED_S1_R4SG2_BN: conv2d::TiledParams = CONV2D_FORWARD_BN_SUBGROUP::"conv2d_forward_tiled_s1_r4sg2", [32, 1, 1], [Write, Read, Uniform, Read, Read, Read, Read, Write, Uniform, Uniform];
+    CONV2D_FORWARD_TILED_S1_R4SG4_BN: conv2d::TiledParams = CONV2D_FORWARD_BN_SUBGROUP::"conv2d_forward_tiled_s1_r4sg4", [32, 1, 1], [Write, Read, Uniform, Read, Read, Read, Read, Write, Uniform, Uniform];
+    CONV2D_FORWARD_TILED_S1_R4SG8_BN: conv2d::TiledParams = CONV2D_FORWARD_BN_SUBGROUP::"conv2d_forward_tiled_s1_r4sg8", [32, 1, 1], [Write, Read, Uniform, Read, Read, Read, Read, Write, Uniform, Uniform];
+    CONV2D_FORWARD_TILED_S2SG2_BN: conv2d::TiledParams = CONV2D_FORWARD_BN_SUBGROUP::"conv2d_forward_tiled_s2sg2", [64, 1, 1], [Write, Read, Uniform, Read, Read, Read, Read, Write, Uniform, Uniform];
+    CONV2D_FORWARD_TILED_S2SG4_BN: conv2d::TiledParams = CONV2D_FORWARD_BN_SUBGROUP::"conv2d_forward_tiled_s2sg4", [64, 1, 1], [Write, Read, Uniform, Read, Read, Read, Read, Write, Uniform, Uniform];
+    CONV2D_FORWARD_TILED_S2SG8_BN: conv2d::TiledParams = CONV2D_FORWARD_BN_SUBGROUP::"conv2d_forward_tiled_s2sg8", [64, 1, 1], [Write, Read, Uniform, Read, Read, Read, Read, Write, Uniform, Uniform];
+    CONV2D_FORWARD_TILED_S1_R4SG2_TEX_BN: conv2d::TiledParams = CONV2D_FORWARD_BN_TEXEL_SUBGROUP::"conv2d_forward_tiled_s1_r4sg2", [32, 1, 1], [Write, Texels, Uniform, Read, Read, Read, Read, Write, Uniform, Uniform];
+    CONV2D_FORWARD_TILED_S1_R4SG4_TEX_BN: conv2d::TiledParams = CONV2D_FORWARD_BN_TEXEL_SUBGROUP::"conv2d_forward_tiled_s1_r4sg4", [32, 1, 1], [Write, Texels, Uniform, Read, Read, Read, Read, Write, Uniform, Uniform];
+    CONV2D_FORWARD_TILED_S1_R4SG8_TEX_BN: conv2d::TiledParams = CONV2D_FORWARD_BN_TEXEL_SUBGROUP::"conv2d_forward_tiled_s1_r4sg8", [32, 1, 1], [Write, Texels, Uniform, Read, Read, Read, Read, Write, Uniform, Uniform];
+    CONV2D_FORWARD_TILED_S2SG2_TEX_BN: conv2d::TiledParams = CONV2D_FORWARD_BN_TEXEL_SUBGROUP::"conv2d_forward_tiled_s2sg2", [64, 1, 1], [Write, Texels, Uniform, Read, Read, Read, Read, Write, Uniform, Uniform];
+    CONV2D_FORWARD_TILED_S2SG4_TEX_BN: conv2d::TiledParams = CONV2D_FORWARD_BN_TEXEL_SUBGROUP::"conv2d_forward_tiled_s2sg4", [64, 1, 1], [Write, Texels, Uniform, Read, Read, Read, Read, Write, Uniform, Uniform];
+    CONV2D_FORWARD_TILED_S2SG8_TEX_BN: conv2d::TiledParams = CONV2D_FORWARD_BN_TEXEL_SUBGROUP::"conv2d_forward_tiled_s2sg8", [64, 1, 1], [Write, Texels, Uniform, Read, Read, Read, Read, Write, Uniform, Uniform];
     CONV2D_FORWARD_TILED_S1_R4U_TEX_BN: conv2d::TiledParams = CONV2D_FORWARD_BN_TEXEL::"conv2d_forward_tiled_s1_r4u", [32, 1, 1], [Write, Texels, Uniform, Read, Read, Read, Read, Write];
     CONV2D_FORWARD_TILED_S2U_TEX_BN: conv2d::TiledParams = CONV2D_FORWARD_BN_TEXEL::"conv2d_forward_tiled_s2u", [64, 1, 1], [Write, Texels, Uniform, Read, Read, Read, Read, Write];
     CONV2D_FORWARD_TILED_S2U_BN: conv2d::TiledParams = CONV2D_FORWARD_BN_UNIFORM::"conv2d_forward_tiled_s2u", [64, 1, 1], [Write, Read, Uniform, Read, Read, Read, Read, Write];

@@ -356,8 +356,9 @@ fn conv2d_backward_weight_tiled_matches_cpu() {
 /// exceed 64 KiB: the later ones resume from y), or falls back to `Rows4`
 /// where the device's uniform bindings are smaller; the subgroup tiling runs
 /// its kernel for the lanes sharing a tile (8, 4 or 2 by the output
-/// channels; tiles that leave a workgroup part-empty) where the device has
-/// subgroups and the runs of 8 channels are even, else the uniform one.
+/// channels; tiles that leave a workgroup part-empty), a dispatch per up to
+/// three runs (windows), where the device has subgroups and the runs of 8
+/// channels are even, else the uniform one.
 #[test]
 fn conv2d_forward_tilings_agree_bit_for_bit() {
     let gpu = gpu();
@@ -379,12 +380,17 @@ fn conv2d_forward_tilings_agree_bit_for_bit() {
         (Conv2dGeom::square(1, 9, 10, 3, 48, 3, 1, 0), true),
         (Conv2dGeom::square(3, 32, 16, 16, 32, 3, 1, 1), false),
         (Conv2dGeom::square(1, 12, 7, 9, 32, 3, 1, 1), true),
+        // Groups of 8 over 4 runs: two passes of up to three windows, the
+        // second resuming from the first's sums.
+        (Conv2dGeom::square(1, 100, 6, 8, 64, 3, 1, 1), true),
+        (Conv2dGeom::square(1, 90, 5, 7, 64, 3, 1, 1), false),
     ];
     cases.extend(tiled_geoms(10, 40).into_iter().filter(|(g, _)| g.sh == 1));
     let mut seen = [0usize; Tiling::ALL.len()];
     let mut grouped = [0usize; 3];
     let mut texel_cases = 0;
     let mut several_runs = 0;
+    let mut multi_window = 0;
     for (i, (g, bias)) in cases.iter().enumerate() {
         let d = data(g, 300 + i as u64);
         let accumulate = i % 3 == 1;
@@ -444,16 +450,20 @@ fn conv2d_forward_tilings_agree_bit_for_bit() {
                     .count()
             };
             let grouped_tiling = matches!(t, Tiling::Rows4Subgroup | Tiling::Rows4SubgroupTexels);
+            // The grouped kernels read up to three windows a pass.
+            let passes = runs.div_ceil(WINDOWS);
             let (want_uniform, want_sg) = match (grouped_tiling, lanes) {
-                (true, Some(l)) => (0, Some((l, runs))),
+                (true, Some(l)) => (0, Some((l, passes))),
                 (true, None) => (runs, None),
                 _ => (want_uniform, None),
             };
+            multi_window += (grouped_tiling && lanes.is_some() && runs > WINDOWS) as usize;
             assert_eq!(uniform, want_uniform, "{t:?} {g:?} accumulate={accumulate}");
             // The texel kernels read the input as texels; the others storage.
             let texel = texel_dispatches(&prog, "conv2d_forward_texel");
-            let want_texel = match t {
-                Tiling::Rows4SubgroupTexels => runs,
+            let want_texel = match (t, lanes) {
+                (Tiling::Rows4SubgroupTexels, Some(_)) => passes,
+                (Tiling::Rows4SubgroupTexels, None) => runs,
                 _ => 0,
             };
             assert_eq!(texel, want_texel, "{t:?} {g:?} accumulate={accumulate}");
@@ -490,6 +500,10 @@ fn conv2d_forward_tilings_agree_bit_for_bit() {
                 "subgroup runs by lanes 8, 4, 2: {grouped:?}"
             );
             assert!(texel_cases >= 3, "cases read as texels: {texel_cases}");
+            assert!(
+                multi_window >= 2,
+                "grouped passes over more windows than one pass reads: {multi_window}"
+            );
         }
     }
     no_errors();
@@ -574,10 +588,10 @@ fn tiled_output_ending_its_buffer_inside_a_vec4_is_written_whole() {
 /// Every way the stride-2 pass reads its weights and input (storage, a
 /// uniform window in runs of input channels, that with the input shared by
 /// groups of 8, 4 or 2 lanes) matches the CPU twin and gives the same bits;
-/// the uniform and grouped ones run in as many dispatches as they have runs,
-/// or not at all where the device's uniform bindings are smaller (the
-/// grouped one runs the uniform kernel where it has no subgroups or Co8 / 8
-/// is odd).
+/// the uniform one runs in as many dispatches as it has runs, the grouped
+/// one in a dispatch per up to three runs (windows), or not at all where the
+/// device's uniform bindings are smaller (the grouped one runs the uniform
+/// kernel where it has no subgroups or Co8 / 8 is odd).
 #[test]
 fn conv2d_forward_stride2_weight_reads_agree_bit_for_bit() {
     let gpu = gpu();
@@ -589,10 +603,14 @@ fn conv2d_forward_stride2_weight_reads_agree_bit_for_bit() {
         (Conv2dGeom::square(3, 8, 8, 8, 48, 3, 2, 1), false),
         (Conv2dGeom::square(2, 60, 9, 9, 64, 3, 2, 1), true),
         (Conv2dGeom::square(1, 5, 11, 6, 16, 3, 2, 1), false),
+        // Groups over 4 runs: two passes of up to three windows.
+        (Conv2dGeom::square(1, 90, 9, 9, 64, 3, 2, 1), false),
+        (Conv2dGeom::square(2, 100, 7, 10, 64, 3, 2, 1), true),
     ];
     cases.extend(tiled_geoms(12, 40).into_iter().filter(|(g, _)| g.sh == 2));
     let mut several_runs = 0;
     let mut groups = 0;
+    let mut multi_window = 0;
     for (i, (g, bias)) in cases.iter().enumerate() {
         let d = data(g, 500 + i as u64);
         let accumulate = i % 4 == 3;
@@ -658,15 +676,18 @@ fn conv2d_forward_stride2_weight_reads_agree_bit_for_bit() {
                         .filter(|d| d.label().contains("_s2sg"));
                     assert!(k.clone().all(|d| d.label().ends_with(&format!("_s2sg{l}"))));
                     groups += (runs > 0) as usize;
-                    (0, runs)
+                    multi_window += (runs > WINDOWS) as usize;
+                    // Up to three windows a pass.
+                    (0, runs.div_ceil(WINDOWS))
                 }
                 (S2Tiling::Storage, _) => (0, 0),
             };
             assert_eq!(uniform, want_uniform, "{t:?} {g:?} accumulate={accumulate}");
             assert_eq!(grouped, want_grouped, "{t:?} {g:?} accumulate={accumulate}");
             let texel = texel_dispatches(&prog, "conv2d_forward_texel");
-            let want_texel = match t {
-                S2Tiling::SubgroupTexels => runs,
+            let want_texel = match (t, lanes) {
+                (S2Tiling::SubgroupTexels, Some(_)) => want_grouped,
+                (S2Tiling::SubgroupTexels, None) => runs,
                 _ => 0,
             };
             assert_eq!(texel, want_texel, "{t:?} {g:?} accumulate={accumulate}");
@@ -680,6 +701,10 @@ fn conv2d_forward_stride2_weight_reads_agree_bit_for_bit() {
         assert!(several_runs >= 2, "cases in several runs: {several_runs}");
         if has_subgroups(gpu) {
             assert!(groups >= 3, "cases in groups of lanes: {groups}");
+            assert!(
+                multi_window >= 2,
+                "grouped passes over more windows than one pass reads: {multi_window}"
+            );
         }
     }
     no_errors();
