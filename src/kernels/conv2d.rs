@@ -1630,7 +1630,7 @@ fn forward_tiled_bn(
     };
     // One dispatch per run of input channels, or per up to [`WINDOWS`] runs
     // for the kernels that read as many windows (shared/conv_windows.wgsl,
-    // the windows after the others bindings): the first writes y (or adds to
+    // the windows after the other bindings): the first writes y (or adds to
     // it), the others resume from it, the last adds the bias (and runs the
     // epilogue).
     let per = windows(k);
