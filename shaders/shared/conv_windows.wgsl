@@ -7,10 +7,10 @@
 // the dispatches (a 64-channel 3x3 conv's weights take three windows).
 //
 // Window 0 is the importing module's `wu` (binding 3, from channel ci0, read
-// by conv_uniform.wgsl's `taps`); windows 1 and 2 (from ci0 + run and
-// ci0 + 2·run) come from shared/conv_window_bindings.wgsl, whose bindings
-// follow the module's others (the _bn modules swap in
-// conv_window_bindings_bn.wgsl).
+// by conv_uniform.wgsl's `taps`, whose `window_index` taps1 and taps2 share);
+// windows 1 and 2 (from ci0 + run and ci0 + 2·run) come from
+// shared/conv_window_bindings.wgsl, whose bindings follow the module's others
+// (the _bn modules swap in conv_window_bindings_bn.wgsl).
 
 #import conv_window_bindings
 
@@ -19,12 +19,6 @@
 // passes run, compile without the other windows' loops (lavapipe compiles a
 // three-window pipeline about twice as long).
 override WINDOWS: u32 = 1u;
-
-// The window index of tap (ci, ky) for channels co0 .. co0 + 7, ci counted
-// from the window's first channel.
-fn window_index(ci: u32, ky: u32, co0: u32) -> u32 {
-    return ((ci * 3u + ky) * 3u * p.co8 + co0) / 4u;
-}
 
 fn taps1(ci: u32, ky: u32, co0: u32) -> Taps {
     let q = p.co8 / 4u;
