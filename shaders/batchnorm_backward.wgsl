@@ -72,7 +72,15 @@ fn bn_backward_mean(@builtin(global_invocation_id) gid: vec3<u32>) {
 @compute @workgroup_size(WG)
 fn bn_backward_partial(@builtin(workgroup_id) wid: vec3<u32>,
                        @builtin(local_invocation_index) t: u32) {
-    partial_sums(wid.x, wid.y, t, r_partials[p.c * p.chunks * 2u + wid.x]);
+    partial_sums(wid.x, wid.y, t, WG, r_partials[p.c * p.chunks * 2u + wid.x]);
+}
+
+// bn_backward_partial in a workgroup of NARROW invocations
+// (shared/bn.wgsl): the same sums.
+@compute @workgroup_size(NARROW)
+fn bn_backward_partial_w8(@builtin(workgroup_id) wid: vec3<u32>,
+                         @builtin(local_invocation_index) t: u32) {
+    partial_sums(wid.x, wid.y, t, NARROW, r_partials[p.c * p.chunks * 2u + wid.x]);
 }
 
 // bn_backward_partial reading the mean from saved (binding 5) where a stage
@@ -82,32 +90,44 @@ fn bn_backward_partial(@builtin(workgroup_id) wid: vec3<u32>,
 @compute @workgroup_size(WG)
 fn bn_backward_partial_saved(@builtin(workgroup_id) wid: vec3<u32>,
                              @builtin(local_invocation_index) t: u32) {
-    partial_sums(wid.x, wid.y, t, r_saved[wid.x]);
+    partial_sums(wid.x, wid.y, t, WG, r_saved[wid.x]);
 }
 
-// Σ g and Σ g·(x − mean) over chunk s of channel c, into the partials.
-fn partial_sums(c: u32, s: u32, t: u32, mean: f32) {
+// bn_backward_partial_saved in a workgroup of NARROW invocations
+// (shared/bn.wgsl): the same sums.
+@compute @workgroup_size(NARROW)
+fn bn_backward_partial_saved_w8(@builtin(workgroup_id) wid: vec3<u32>,
+                               @builtin(local_invocation_index) t: u32) {
+    partial_sums(wid.x, wid.y, t, NARROW, r_saved[wid.x]);
+}
+
+// Lane `lane` of chunk s of channel c: its share of Σ g and Σ g·(x − mean).
+fn back_lane(c: u32, s: u32, lane: u32, mean: f32) -> vec2<f32> {
     let relu = (p.flags & RELU) != 0u;
-    var a = 0.0;
-    var b = 0.0;
-    for (var lane = t; lane < LANES; lane += WG) {
-        var la = 0.0;
-        var lb = 0.0;
-        var it = chunk_start(s, lane, p.hw);
-        for (var j = it.j; j < it.end; j += RUN) {
-            let i = (it.n * p.c + c) * p.hw + it.k;
-            it = advance(it);
-            var g = r_dout[i];
-            if relu && r_out[i] <= 0.0 {
-                g = 0.0;
-            }
-            la += g;
-            lb += g * (r_x[i] - mean);
+    var la = 0.0;
+    var lb = 0.0;
+    var it = chunk_start(s, lane, p.hw);
+    for (var j = it.j; j < it.end; j += RUN) {
+        let i = (it.n * p.c + c) * p.hw + it.k;
+        it = advance(it);
+        var g = r_dout[i];
+        if relu && r_out[i] <= 0.0 {
+            g = 0.0;
         }
-        a += la;
-        b += lb;
+        la += g;
+        lb += g * (r_x[i] - mean);
     }
-    let total = workgroup_sum2(t, a, b);
+    return vec2<f32>(la, lb);
+}
+
+// Σ g and Σ g·(x − mean) over chunk s of channel c, into the partials, by a
+// workgroup of wg invocations.
+fn partial_sums(c: u32, s: u32, t: u32, wg: u32, mean: f32) {
+    var v: Leaves;
+    for (var i = 0u; i < LANES / wg; i++) {
+        v[i] = back_lane(c, s, t + wg * i, mean);
+    }
+    let total = leaves_sum2(t, wg, &v);
     if t == 0u {
         r_partials[(c * p.chunks + s) * 2u] = total.x;
         r_partials[(c * p.chunks + s) * 2u + 1u] = total.y;
@@ -232,13 +252,29 @@ fn bn_backward_apply(@builtin(global_invocation_id) gid: vec3<u32>,
 @compute @workgroup_size(WG)
 fn bn_backward_partial4(@builtin(workgroup_id) wid: vec3<u32>,
                         @builtin(local_invocation_index) t: u32) {
-    partial_sums4(wid.x, wid.y, t, r_partials4[p.c * p.chunks * 2u + wid.x]);
+    partial_sums4(wid.x, wid.y, t, WG, r_partials4[p.c * p.chunks * 2u + wid.x]);
+}
+
+// bn_backward_partial4 in a workgroup of NARROW invocations
+// (shared/bn.wgsl): the same sums.
+@compute @workgroup_size(NARROW)
+fn bn_backward_partial4_w8(@builtin(workgroup_id) wid: vec3<u32>,
+                          @builtin(local_invocation_index) t: u32) {
+    partial_sums4(wid.x, wid.y, t, NARROW, r_partials4[p.c * p.chunks * 2u + wid.x]);
 }
 
 @compute @workgroup_size(WG)
 fn bn_backward_partial4_saved(@builtin(workgroup_id) wid: vec3<u32>,
                               @builtin(local_invocation_index) t: u32) {
-    partial_sums4(wid.x, wid.y, t, r_saved[wid.x]);
+    partial_sums4(wid.x, wid.y, t, WG, r_saved[wid.x]);
+}
+
+// bn_backward_partial4_saved in a workgroup of NARROW invocations
+// (shared/bn.wgsl): the same sums.
+@compute @workgroup_size(NARROW)
+fn bn_backward_partial4_saved_w8(@builtin(workgroup_id) wid: vec3<u32>,
+                                @builtin(local_invocation_index) t: u32) {
+    partial_sums4(wid.x, wid.y, t, NARROW, r_saved[wid.x]);
 }
 
 // bn_backward_partial4_saved that also copies each channel's mean, invstd and
@@ -249,7 +285,15 @@ fn bn_backward_partial4_saved(@builtin(workgroup_id) wid: vec3<u32>,
 @compute @workgroup_size(WG)
 fn bn_backward_partial4_tail(@builtin(workgroup_id) wid: vec3<u32>,
                              @builtin(local_invocation_index) t: u32) {
-    partial4_tail(wid.x, wid.y, t);
+    partial4_tail(wid.x, wid.y, t, WG);
+}
+
+// bn_backward_partial4_tail in a workgroup of NARROW invocations
+// (shared/bn.wgsl): the same sums.
+@compute @workgroup_size(NARROW)
+fn bn_backward_partial4_tail_w8(@builtin(workgroup_id) wid: vec3<u32>,
+                               @builtin(local_invocation_index) t: u32) {
+    partial4_tail(wid.x, wid.y, t, NARROW);
 }
 
 fn sums_dout(i: u32) -> vec4<f32> {

@@ -28,7 +28,15 @@ const LANES: u32 = 256u;
 @compute @workgroup_size(WG)
 fn bn_backward_partial4_tail(@builtin(workgroup_id) wid: vec3<u32>,
                              @builtin(local_invocation_index) t: u32) {
-    partial4_tail(wid.x, wid.y, t);
+    partial4_tail(wid.x, wid.y, t, WG);
+}
+
+// bn_backward_partial4_tail in a workgroup of NARROW invocations
+// (shared/bn.wgsl): the same sums.
+@compute @workgroup_size(NARROW)
+fn bn_backward_partial4_tail_w8(@builtin(workgroup_id) wid: vec3<u32>,
+                               @builtin(local_invocation_index) t: u32) {
+    partial4_tail(wid.x, wid.y, t, NARROW);
 }
 
 fn sums_dout(i: u32) -> vec4<f32> {

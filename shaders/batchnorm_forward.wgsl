@@ -51,25 +51,39 @@ const LANES: u32 = 256u;
 @compute @workgroup_size(WG)
 fn bn_stats_partial(@builtin(workgroup_id) wid: vec3<u32>,
                     @builtin(local_invocation_index) t: u32) {
-    let c = wid.x;
-    let s = wid.y;
-    let shift = px[c * p.hw];
-    var a = 0.0;
-    var b = 0.0;
-    for (var lane = t; lane < LANES; lane += WG) {
-        var la = 0.0;
-        var lb = 0.0;
-        var it = chunk_start(s, lane, p.hw);
-        for (var j = it.j; j < it.end; j += RUN) {
-            let v = px[(it.n * p.c + c) * p.hw + it.k] - shift;
-            la += v;
-            lb += v * v;
-            it = advance(it);
-        }
-        a += la;
-        b += lb;
+    stats_partial(wid.x, wid.y, t, WG);
+}
+
+// bn_stats_partial in a workgroup of NARROW invocations
+// (shared/bn.wgsl): the same sums.
+@compute @workgroup_size(NARROW)
+fn bn_stats_partial_w8(@builtin(workgroup_id) wid: vec3<u32>,
+                      @builtin(local_invocation_index) t: u32) {
+    stats_partial(wid.x, wid.y, t, NARROW);
+}
+
+// Lane `lane` of chunk s of channel c: its share of Σ (v − K) and Σ (v − K)².
+fn stats_lane(c: u32, s: u32, lane: u32, shift: f32) -> vec2<f32> {
+    var la = 0.0;
+    var lb = 0.0;
+    var it = chunk_start(s, lane, p.hw);
+    for (var j = it.j; j < it.end; j += RUN) {
+        let v = px[(it.n * p.c + c) * p.hw + it.k] - shift;
+        la += v;
+        lb += v * v;
+        it = advance(it);
     }
-    let total = workgroup_sum2(t, a, b);
+    return vec2<f32>(la, lb);
+}
+
+// bn_stats_partial's workgroup (c, s) of wg invocations.
+fn stats_partial(c: u32, s: u32, t: u32, wg: u32) {
+    let shift = px[c * p.hw];
+    var v: Leaves;
+    for (var i = 0u; i < LANES / wg; i++) {
+        v[i] = stats_lane(c, s, t + wg * i, shift);
+    }
+    let total = leaves_sum2(t, wg, &v);
     if t == 0u {
         partials[(c * p.chunks + s) * 2u] = total.x;
         partials[(c * p.chunks + s) * 2u + 1u] = total.y;
@@ -209,7 +223,15 @@ fn bn_apply(@builtin(global_invocation_id) gid: vec3<u32>,
 @compute @workgroup_size(WG)
 fn bn_stats_partial4(@builtin(workgroup_id) wid: vec3<u32>,
                      @builtin(local_invocation_index) t: u32) {
-    stats_partial4(wid.x, wid.y, t);
+    stats_partial4(wid.x, wid.y, t, WG);
+}
+
+// bn_stats_partial4 in a workgroup of NARROW invocations
+// (shared/bn.wgsl): the same sums.
+@compute @workgroup_size(NARROW)
+fn bn_stats_partial4_w8(@builtin(workgroup_id) wid: vec3<u32>,
+                       @builtin(local_invocation_index) t: u32) {
+    stats_partial4(wid.x, wid.y, t, NARROW);
 }
 
 fn stats_x(i: u32) -> vec4<f32> {

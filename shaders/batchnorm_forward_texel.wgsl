@@ -26,7 +26,15 @@ const LANES: u32 = 256u;
 @compute @workgroup_size(WG)
 fn bn_stats_partial4(@builtin(workgroup_id) wid: vec3<u32>,
                      @builtin(local_invocation_index) t: u32) {
-    stats_partial4(wid.x, wid.y, t);
+    stats_partial4(wid.x, wid.y, t, WG);
+}
+
+// bn_stats_partial4 in a workgroup of NARROW invocations
+// (shared/bn.wgsl): the same sums.
+@compute @workgroup_size(NARROW)
+fn bn_stats_partial4_w8(@builtin(workgroup_id) wid: vec3<u32>,
+                       @builtin(local_invocation_index) t: u32) {
+    stats_partial4(wid.x, wid.y, t, NARROW);
 }
 
 fn stats_x(i: u32) -> vec4<f32> {

@@ -421,10 +421,10 @@ fn bench_tune_files_a_table_per_adapter() {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let results: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     let results = results.as_array().unwrap();
-    // Three stage shapes, each forward, backward-data, weight gradient and
-    // batch norm's reads, and the two stride-2 convs' forward and weight
-    // gradient between them.
-    assert_eq!(results.len(), 16, "{results:?}");
+    // Three stage shapes, each forward, backward-data, weight gradient,
+    // batch norm's reads and the width of its sums, and the two stride-2
+    // convs' forward and weight gradient between them.
+    assert_eq!(results.len(), 19, "{results:?}");
     let file: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
     let adapters = file["adapters"].as_object().unwrap();
     assert_eq!(adapters["another gpu | vulkan | x | 1"]["k"], "v");
@@ -445,14 +445,14 @@ fn bench_tune_files_a_table_per_adapter() {
         // Five tilings of the stride-1 forward (backward-data runs the
         // forward's), six of the weight gradient, four of the stride-2
         // forward, three of the stride-2 weight gradient, batch norm's two
-        // ways of reading.
+        // ways of reading and two widths of its sums.
         let tilings = if key.starts_with("conv2d_forward_tiled_s2 ") {
             4
         } else if key.starts_with("conv2d_backward_weight_tiled_s2 ") {
             3
         } else if key.starts_with("conv2d_backward_weight_tiled_s1 ") {
             6
-        } else if key.starts_with("batchnorm_reads ") {
+        } else if key.starts_with("batchnorm_reads ") || key.starts_with("batchnorm_sums ") {
             2
         } else {
             5

@@ -13,7 +13,7 @@ use serde::Serialize;
 use reslab::device::Gpu;
 use reslab::error::Result;
 use reslab::kernels::Program;
-use reslab::kernels::batchnorm::{self, BnReads, Padded, ResidualGrad};
+use reslab::kernels::batchnorm::{self, BnReads, BnSums, Padded, ResidualGrad};
 use reslab::kernels::conv2d::{self, S2Tiling, S2Wgrad, Tiling, Variant, WgradTiling};
 use reslab::ops::{BnGeom, BnOptions, Conv2dGeom};
 use reslab::rng::Rng;
@@ -130,8 +130,9 @@ fn wgrad_prog(gpu: &Gpu, g: &Conv2dGeom, t: Wgrad) -> Result<Timed> {
 
 /// Batch norm's fused training passes over the input of `g` (forward with
 /// ReLU and a residual, writing the padded copy the next convolution reads;
-/// backward writing dx's) with its reads `reads`, all timed.
-fn batchnorm_prog(gpu: &Gpu, g: &Conv2dGeom, reads: BnReads) -> Result<Timed> {
+/// backward writing dx's) with the tuning table's `key` set to `variant`
+/// (how they read, or how wide their sums are), all timed.
+fn batchnorm_prog(gpu: &Gpu, g: &Conv2dGeom, key: &str, variant: &str) -> Result<Timed> {
     let bg = BnGeom {
         n: g.n,
         c: g.cin,
@@ -172,7 +173,7 @@ fn batchnorm_prog(gpu: &Gpu, g: &Conv2dGeom, reads: BnReads) -> Result<Timed> {
         relu: true,
         ..Default::default()
     };
-    gpu.set_tuned(&batchnorm::reads_key(&bg), Some(reads.name()))?;
+    gpu.set_tuned(key, Some(variant))?;
     let mut prog = Program::new();
     batchnorm::batchnorm_forward_train_padded(
         gpu,
@@ -395,11 +396,22 @@ pub fn tune(
             format!("{shape} batch norm training passes"),
             &named::<BnReads>(),
             BnReads::DEFAULT.name(),
-            |reads| batchnorm_prog(gpu, &g, reads),
+            |reads| batchnorm_prog(gpu, &g, &batchnorm::reads_key(&bg), reads.name()),
         )?);
-        // Each program was recorded with its reads set; what the plans read
-        // is the table's choice, set below.
+        // Each program was recorded with its reads or sums set; what the
+        // plans run is the table's choice, set below.
         gpu.set_tuned(&batchnorm::reads_key(&bg), None)?;
+        progress(&format!("{shape} batch norm sums"));
+        out.push(tuned(
+            gpu,
+            b,
+            batchnorm::sums_key(&bg),
+            format!("{shape} batch norm sums"),
+            &named::<BnSums>(),
+            BnSums::default_for(gpu).name(),
+            |sums| batchnorm_prog(gpu, &g, &batchnorm::sums_key(&bg), sums.name()),
+        )?);
+        gpu.set_tuned(&batchnorm::sums_key(&bg), None)?;
     }
     for r in &out {
         gpu.set_tuned(&r.key, Some(&r.chosen))?;

@@ -1,9 +1,12 @@
 // What the batch-norm passes share: their parameters, the walk over one
-// channel's values in a chunk of samples, and the four values an apply
-// invocation takes. Needs `const WG: u32`, the reduction workgroup's size, and
-// `const LANES: u32`, a multiple of it: a reduction sums over LANES lanes, each
-// invocation running LANES / WG of them, so that the order of its sums (and
-// their bits) does not depend on the workgroup size.
+// channel's values in a chunk of samples, the tree that sums a reduction's
+// lanes, and the four values an apply invocation takes. Needs
+// `const WG: u32`, the wide reduction workgroup's size, and
+// `const LANES: u32`, twice that: a reduction sums over LANES lanes, each of
+// the wg invocations of its workgroup (WG, or NARROW) running LANES / wg of
+// them, in an order (and so with bits) that does not depend on wg.
+
+#import sum2
 
 struct BnParams {
     n: u32, c: u32, hw: u32, chunks: u32,
@@ -60,6 +63,31 @@ fn advance(it0: ChunkIter) -> ChunkIter {
         it.n += 1u;
     }
     return it;
+}
+
+// The workgroup of the reductions' _w8 twins: one SIMD row of lavapipe's
+// (and within one subgroup wherever subgroups have at least 8 invocations).
+// A CPU adapter runs a workgroup's invocations in turn, switching between
+// them at every barrier; a workgroup this narrow has no switches to make.
+const NARROW: u32 = 8u;
+
+// One invocation's lanes' sums (Σ a, Σ b): LANES / wg of them, at most
+// LANES / NARROW.
+alias Leaves = array<vec2<f32>, LANES / NARROW>;
+
+// (Σ a, Σ b) over a reduction's LANES lanes in a workgroup of wg invocations
+// (WG or NARROW), invocation t holding lanes t, t + wg, ... in
+// v[0 .. LANES / wg), by one tree: the levels that pair lanes of one
+// invocation (lane i with i + k for k ≥ wg) in its registers first, then
+// group_sum2's over the workgroup. The same tree for every wg: the same bits.
+// The sums in invocation 0.
+fn leaves_sum2(t: u32, wg: u32, v: ptr<function, Leaves>) -> vec2<f32> {
+    for (var k = LANES / wg / 2u; k > 0u; k >>= 1u) {
+        for (var i = 0u; i < k; i++) {
+            (*v)[i] += (*v)[i + k];
+        }
+    }
+    return group_sum2(t, wg, (*v)[0]);
 }
 
 // Apply passes: one invocation takes 4 consecutive values of one plane

@@ -38,41 +38,46 @@ fn dx4(g: vec4<f32>, x: vec4<f32>, a: f32, k: f32, b: f32, mean: f32) -> vec4<f3
     return a * g + k * (x - vec4<f32>(mean)) + vec4<f32>(b);
 }
 
-// Σ g and Σ g·(x − mean) over chunk s of channel c, into the partials.
-fn partial_sums4(c: u32, s: u32, t: u32, mean: f32) {
-    let q = p.hw / 4u;
+// Lane `lane` of chunk s of channel c (planes of q vec4s): its share of
+// Σ g and Σ g·(x − mean).
+fn back_lane4(c: u32, s: u32, lane: u32, q: u32, mean: f32) -> vec2<f32> {
     let relu = (p.flags & RELU) != 0u;
-    var a = 0.0;
-    var b = 0.0;
-    for (var lane = t; lane < LANES; lane += WG) {
-        var la = 0.0;
-        var lb = 0.0;
-        var it = chunk_start(s, lane, q);
-        for (var j = it.j; j < it.end; j += RUN) {
-            let i = (it.n * p.c + c) * q + it.k;
-            it = advance(it);
-            var g = sums_dout(i);
-            if relu {
-                g = select(vec4<f32>(0.0), g, sums_out(i) > vec4<f32>(0.0));
-            }
-            la += g.x + g.y + g.z + g.w;
-            lb += dot(g, sums_x(i) - vec4<f32>(mean));
+    var la = 0.0;
+    var lb = 0.0;
+    var it = chunk_start(s, lane, q);
+    for (var j = it.j; j < it.end; j += RUN) {
+        let i = (it.n * p.c + c) * q + it.k;
+        it = advance(it);
+        var g = sums_dout(i);
+        if relu {
+            g = select(vec4<f32>(0.0), g, sums_out(i) > vec4<f32>(0.0));
         }
-        a += la;
-        b += lb;
+        la += g.x + g.y + g.z + g.w;
+        lb += dot(g, sums_x(i) - vec4<f32>(mean));
     }
-    let total = workgroup_sum2(t, a, b);
+    return vec2<f32>(la, lb);
+}
+
+// Σ g and Σ g·(x − mean) over chunk s of channel c, into the partials, by a
+// workgroup of wg invocations.
+fn partial_sums4(c: u32, s: u32, t: u32, wg: u32, mean: f32) {
+    let q = p.hw / 4u;
+    var v: Leaves;
+    for (var i = 0u; i < LANES / wg; i++) {
+        v[i] = back_lane4(c, s, t + wg * i, q, mean);
+    }
+    let total = leaves_sum2(t, wg, &v);
     if t == 0u {
         r_partials4[(c * p.chunks + s) * 2u] = total.x;
         r_partials4[(c * p.chunks + s) * 2u + 1u] = total.y;
     }
 }
 
-// bn_backward_partial4_tail's workgroup (c, s): the sums, and each channel's
-// mean, invstd and gamma copied to the partials' tail [C·S·2 .. C·S·2 + 3C),
-// where bn_backward_finalize_apply_pad4 reads them.
-fn partial4_tail(c: u32, s: u32, t: u32) {
-    partial_sums4(c, s, t, r_saved[c]);
+// bn_backward_partial4_tail's workgroup (c, s) of wg invocations: the sums,
+// and each channel's mean, invstd and gamma copied to the partials' tail
+// [C·S·2 .. C·S·2 + 3C), where bn_backward_finalize_apply_pad4 reads them.
+fn partial4_tail(c: u32, s: u32, t: u32, wg: u32) {
+    partial_sums4(c, s, t, wg, r_saved[c]);
     if s == 0u && t == 0u {
         let tail = p.c * p.chunks * 2u;
         r_partials4[tail + c] = r_saved[c];

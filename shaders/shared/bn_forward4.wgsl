@@ -67,27 +67,32 @@ fn affine4(x: vec4<f32>, scale: f32, shift: f32, res: vec4<f32>) -> vec4<f32> {
     return v;
 }
 
-// bn_stats_partial4's workgroup (c, s): Σ (v − K) and Σ (v − K)² over the
-// samples of chunk s of channel c, in LANES lanes, as bn_stats_partial.
-fn stats_partial4(c: u32, s: u32, t: u32) {
+// Lane `lane` of chunk s of channel c (planes of q vec4s): its share of
+// Σ (v − K) and Σ (v − K)².
+fn stats_lane4(c: u32, s: u32, lane: u32, q: u32, shift: f32) -> vec2<f32> {
+    var la = 0.0;
+    var lb = 0.0;
+    var it = chunk_start(s, lane, q);
+    for (var j = it.j; j < it.end; j += RUN) {
+        let v = stats_x((it.n * p.c + c) * q + it.k) - vec4<f32>(shift);
+        la += v.x + v.y + v.z + v.w;
+        lb += dot(v, v);
+        it = advance(it);
+    }
+    return vec2<f32>(la, lb);
+}
+
+// bn_stats_partial4's workgroup (c, s) of wg invocations: Σ (v − K) and
+// Σ (v − K)² over the samples of chunk s of channel c, in LANES lanes, as
+// bn_stats_partial.
+fn stats_partial4(c: u32, s: u32, t: u32, wg: u32) {
     let q = p.hw / 4u;
     let shift = stats_x(c * q).x;
-    var a = 0.0;
-    var b = 0.0;
-    for (var lane = t; lane < LANES; lane += WG) {
-        var la = 0.0;
-        var lb = 0.0;
-        var it = chunk_start(s, lane, q);
-        for (var j = it.j; j < it.end; j += RUN) {
-            let v = stats_x((it.n * p.c + c) * q + it.k) - vec4<f32>(shift);
-            la += v.x + v.y + v.z + v.w;
-            lb += dot(v, v);
-            it = advance(it);
-        }
-        a += la;
-        b += lb;
+    var v: Leaves;
+    for (var i = 0u; i < LANES / wg; i++) {
+        v[i] = stats_lane4(c, s, t + wg * i, q, shift);
     }
-    let total = workgroup_sum2(t, a, b);
+    let total = leaves_sum2(t, wg, &v);
     if t == 0u {
         partials4[(c * p.chunks + s) * 2u] = total.x;
         partials4[(c * p.chunks + s) * 2u + 1u] = total.y;

@@ -174,6 +174,73 @@ pub fn tuned_reads(gpu: &Gpu, g: &BnGeom) -> Result<BnReads> {
         .unwrap_or(BnReads::DEFAULT))
 }
 
+/// How wide the workgroups of batch norm's reductions (the statistics' and
+/// the backward's sums) are: `Wide`, 128 invocations running 2 of a chunk's
+/// 256 lanes each, or `Narrow`, the `_w8` twins' 8 running 32 each. The same
+/// tree over the same lanes either way (shared/bn.wgsl's leaves_sum2): the
+/// same bits. A CPU adapter runs a workgroup's invocations in turn and
+/// switches between all of them at every barrier; 8 are one of lavapipe's
+/// SIMD rows, and its sums passes ran about twice as fast at the desktop
+/// app's size (BENCHMARKS.md). A GPU wants the wide ones' parallelism.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BnSums {
+    Wide,
+    Narrow,
+}
+
+impl BnSums {
+    /// The width where the tuning table has no choice: narrow on CPU
+    /// adapters, wide on the rest.
+    pub fn default_for(gpu: &Gpu) -> BnSums {
+        if gpu.adapter_info().device_type == wgpu::DeviceType::Cpu {
+            BnSums::Narrow
+        } else {
+            BnSums::Wide
+        }
+    }
+
+    /// `wide`, or its `_w8` twin `narrow`.
+    fn pick(
+        self,
+        wide: &'static Kernel<BnParams>,
+        narrow: &'static Kernel<BnParams>,
+    ) -> &'static Kernel<BnParams> {
+        match self {
+            BnSums::Wide => wide,
+            BnSums::Narrow => narrow,
+        }
+    }
+}
+
+impl conv2d::Variant for BnSums {
+    const ALL: &'static [BnSums] = &[BnSums::Wide, BnSums::Narrow];
+    const PASS: &'static str = "batchnorm_sums";
+
+    fn name(self) -> &'static str {
+        match self {
+            BnSums::Wide => "wide",
+            BnSums::Narrow => "narrow",
+        }
+    }
+}
+
+/// The key of `g`'s reductions' width in the tuning table: channels and
+/// plane size, the batch aside.
+pub fn sums_key(g: &BnGeom) -> String {
+    use conv2d::Variant;
+    format!("{} C{} {}px", BnSums::PASS, g.c, g.hw)
+}
+
+/// How wide `g`'s reductions are on `gpu`: the tuning table's choice, else
+/// [`BnSums::default_for`].
+pub fn tuned_sums(gpu: &Gpu, g: &BnGeom) -> Result<BnSums> {
+    use conv2d::Variant;
+    Ok(gpu
+        .tuned(&sums_key(g))?
+        .and_then(|n| BnSums::from_name(&n))
+        .unwrap_or_else(|| BnSums::default_for(gpu)))
+}
+
 /// Whether `g`'s vec4 passes read `ts` (the absent ones aside) as texels:
 /// chosen so, planes of a multiple of 4 values, every tensor within the
 /// device's textures, and the chunks' sums (with the backward's tail of 3
@@ -410,14 +477,22 @@ pub fn batchnorm_forward_train_padded(
     } else {
         partials(gpu, g, &p)?
     };
+    let width = tuned_sums(gpu, g)?;
     let (sums, k) = if tex {
         (
-            &table::BN_STATS_PARTIAL4_TEX,
+            width.pick(
+                &table::BN_STATS_PARTIAL4_TEX,
+                &table::BN_STATS_PARTIAL4_TEX_W8,
+            ),
             &table::BN_STATS_APPLY_PAD4_TEX,
         )
     } else {
         (
-            pick(g, &table::BN_STATS_PARTIAL, &table::BN_STATS_PARTIAL4),
+            pick(
+                g,
+                width.pick(&table::BN_STATS_PARTIAL, &table::BN_STATS_PARTIAL_W8),
+                width.pick(&table::BN_STATS_PARTIAL4, &table::BN_STATS_PARTIAL4_W8),
+            ),
             &table::BN_STATS_APPLY_PAD4,
         )
     };
@@ -752,14 +827,21 @@ pub fn batchnorm_backward_padded(
     // pass after the sums, where dgamma and dbeta lie in one buffer (read
     // through one binding) and the stage has the buffers.
     let tex = reads_texels(gpu, g, &[Some(dout), out, Some(x)])?;
+    let width = tuned_sums(gpu, g)?;
     let (sums, k) = if tex {
         (
-            &table::BN_BACKWARD_PARTIAL4_TAIL_TEX,
+            width.pick(
+                &table::BN_BACKWARD_PARTIAL4_TAIL_TEX,
+                &table::BN_BACKWARD_PARTIAL4_TAIL_TEX_W8,
+            ),
             &table::BN_BACKWARD_FINALIZE_APPLY_PAD4_TEX,
         )
     } else {
         (
-            &table::BN_BACKWARD_PARTIAL4_TAIL,
+            width.pick(
+                &table::BN_BACKWARD_PARTIAL4_TAIL,
+                &table::BN_BACKWARD_PARTIAL4_TAIL_W8,
+            ),
             &table::BN_BACKWARD_FINALIZE_APPLY_PAD4,
         )
     };
@@ -809,8 +891,14 @@ pub fn batchnorm_backward_padded(
     let bcoef = gpu.tensor(&[6, g.c])?;
     let direct = pick(
         g,
-        &table::BN_BACKWARD_PARTIAL_SAVED,
-        &table::BN_BACKWARD_PARTIAL4_SAVED,
+        width.pick(
+            &table::BN_BACKWARD_PARTIAL_SAVED,
+            &table::BN_BACKWARD_PARTIAL_SAVED_W8,
+        ),
+        width.pick(
+            &table::BN_BACKWARD_PARTIAL4_SAVED,
+            &table::BN_BACKWARD_PARTIAL4_SAVED_W8,
+        ),
     );
     if direct.fits(gpu) {
         launch(
@@ -834,7 +922,14 @@ pub fn batchnorm_backward_padded(
         launch(
             gpu,
             prog,
-            pick(g, &table::BN_BACKWARD_PARTIAL, &table::BN_BACKWARD_PARTIAL4),
+            pick(
+                g,
+                width.pick(&table::BN_BACKWARD_PARTIAL, &table::BN_BACKWARD_PARTIAL_W8),
+                width.pick(
+                    &table::BN_BACKWARD_PARTIAL4,
+                    &table::BN_BACKWARD_PARTIAL4_W8,
+                ),
+            ),
             &p,
             &[Some(&partials), Some(dout), out, Some(x)],
             [g.c as u32, p.chunks, 1],

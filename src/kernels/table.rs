@@ -245,6 +245,7 @@ pub const WITH_VARIANT: &[&str] = &[
     "bn_stats_apply_pad4",
     "bn_eval_apply_pad4",
     "bn_backward_partial4_tail",
+    "bn_backward_partial4_tail_w8",
     "bn_backward_finalize_apply_pad4",
     "bn_apply_pad4",
     "bn_backward_apply_pad4",
@@ -252,7 +253,9 @@ pub const WITH_VARIANT: &[&str] = &[
     "bn_backward_apply4",
     "bn_stats_coef",
     "bn_backward_partial_saved",
+    "bn_backward_partial_saved_w8",
     "bn_backward_partial4_saved",
+    "bn_backward_partial4_saved_w8",
     "bn_backward_finalize_grads",
     "conv2d_forward_tiled_s1_r4u",
     "conv2d_forward_tiled_s1_r4sg2",
@@ -341,7 +344,9 @@ table! {
     // (or the running ones, in eval mode); the per-channel scale and shift;
     // the apply pass (+ residual, ReLU).
     BN_STATS_PARTIAL: batchnorm::BnParams = BATCHNORM_FORWARD::"bn_stats_partial", [128, 1, 1], [Write, Read];
+    BN_STATS_PARTIAL_W8: batchnorm::BnParams = BATCHNORM_FORWARD::"bn_stats_partial_w8", [8, 1, 1], [Write, Read];
     BN_STATS_PARTIAL4: batchnorm::BnParams = BATCHNORM_FORWARD::"bn_stats_partial4", [128, 1, 1], [Write, Read];
+    BN_STATS_PARTIAL4_W8: batchnorm::BnParams = BATCHNORM_FORWARD::"bn_stats_partial4_w8", [8, 1, 1], [Write, Read];
     BN_STATS_FINALIZE: batchnorm::BnParams = BATCHNORM_FORWARD::"bn_stats_finalize", [64, 1, 1], [Write, Write, Write, Read];
     BN_EVAL_STATS: batchnorm::BnParams = BATCHNORM_FORWARD::"bn_eval_stats", [64, 1, 1], [Write, Read, Read];
     BN_COEF: batchnorm::BnParams = BATCHNORM_FORWARD::"bn_coef", [64, 1, 1], [Write, Read, Read, Read];
@@ -360,17 +365,22 @@ table! {
     /// as texels (BnReads::Texels), the latter its partials through a
     /// uniform window.
     BN_STATS_PARTIAL4_TEX: batchnorm::BnParams = BATCHNORM_FORWARD_TEXEL::"bn_stats_partial4", [128, 1, 1], [Write, Texels];
+    BN_STATS_PARTIAL4_TEX_W8: batchnorm::BnParams = BATCHNORM_FORWARD_TEXEL::"bn_stats_partial4_w8", [8, 1, 1], [Write, Texels];
     BN_STATS_APPLY_PAD4_TEX: batchnorm::BnParams = BATCHNORM_FORWARD_TEXEL::"bn_stats_apply_pad4", [64, 1, 1], [Write, Write, Uniform, Read, Write, Texels, Texels, Write];
     /// BN_EVAL_APPLY_PAD4 reading x and the residual as texels.
     BN_EVAL_APPLY_PAD4_TEX: batchnorm::BnParams = BATCHNORM_FORWARD_TEXEL::"bn_eval_apply_pad4", [64, 1, 1], [Write, Read, Read, Write, Texels, Texels, Write];
     // Batch norm backward.
     BN_BACKWARD_MEAN: batchnorm::BnParams = BATCHNORM_BACKWARD::"bn_backward_mean", [64, 1, 1], [Write, Read];
     BN_BACKWARD_PARTIAL: batchnorm::BnParams = BATCHNORM_BACKWARD::"bn_backward_partial", [128, 1, 1], [Write, Read, Read, Read];
+    BN_BACKWARD_PARTIAL_W8: batchnorm::BnParams = BATCHNORM_BACKWARD::"bn_backward_partial_w8", [8, 1, 1], [Write, Read, Read, Read];
     BN_BACKWARD_PARTIAL4: batchnorm::BnParams = BATCHNORM_BACKWARD::"bn_backward_partial4", [128, 1, 1], [Write, Read, Read, Read];
+    BN_BACKWARD_PARTIAL4_W8: batchnorm::BnParams = BATCHNORM_BACKWARD::"bn_backward_partial4_w8", [8, 1, 1], [Write, Read, Read, Read];
     /// BN_BACKWARD_PARTIAL(4) reading the mean from the saved statistics (no
     /// BN_BACKWARD_MEAN), where a stage has 5 storage buffers.
     BN_BACKWARD_PARTIAL_SAVED: batchnorm::BnParams = BATCHNORM_BACKWARD::"bn_backward_partial_saved", [128, 1, 1], [Write, Read, Read, Read, Read];
+    BN_BACKWARD_PARTIAL_SAVED_W8: batchnorm::BnParams = BATCHNORM_BACKWARD::"bn_backward_partial_saved_w8", [8, 1, 1], [Write, Read, Read, Read, Read];
     BN_BACKWARD_PARTIAL4_SAVED: batchnorm::BnParams = BATCHNORM_BACKWARD::"bn_backward_partial4_saved", [128, 1, 1], [Write, Read, Read, Read, Read];
+    BN_BACKWARD_PARTIAL4_SAVED_W8: batchnorm::BnParams = BATCHNORM_BACKWARD::"bn_backward_partial4_saved_w8", [8, 1, 1], [Write, Read, Read, Read, Read];
     /// BN_BACKWARD_FINALIZE and BN_BACKWARD_GRADS in one pass, where a stage has 6.
     BN_BACKWARD_FINALIZE_GRADS: batchnorm::BnParams = BATCHNORM_BACKWARD::"bn_backward_finalize_grads", [64, 1, 1], [Write, Write, Write, Read, Read, Read];
     BN_BACKWARD_FINALIZE: batchnorm::BnParams = BATCHNORM_BACKWARD::"bn_backward_finalize", [64, 1, 1], [Write, Read, Read, Read];
@@ -382,6 +392,7 @@ table! {
     /// BN_BACKWARD_PARTIAL4_SAVED also copying mean, invstd and gamma to the
     /// partials' tail (6 storage buffers), for BN_BACKWARD_FINALIZE_APPLY_PAD4.
     BN_BACKWARD_PARTIAL4_TAIL: batchnorm::BnParams = BATCHNORM_BACKWARD::"bn_backward_partial4_tail", [128, 1, 1], [Write, Read, Read, Read, Read, Read];
+    BN_BACKWARD_PARTIAL4_TAIL_W8: batchnorm::BnParams = BATCHNORM_BACKWARD::"bn_backward_partial4_tail_w8", [8, 1, 1], [Write, Read, Read, Read, Read, Read];
     /// BN_BACKWARD_FINALIZE_GRADS and BN_BACKWARD_APPLY_PAD4 in one pass (8 storage buffers).
     BN_BACKWARD_FINALIZE_APPLY_PAD4: batchnorm::BnParams = BATCHNORM_BACKWARD::"bn_backward_finalize_apply_pad4", [64, 1, 1], [Write, Read, Write, Write, Read, Read, Read, Write];
     /// BN_BACKWARD_APPLY4 also writing dx's padded copy (7 storage buffers;
@@ -391,6 +402,7 @@ table! {
     /// dout, out and x as texels (BnReads::Texels), the latter its partials
     /// through a uniform window.
     BN_BACKWARD_PARTIAL4_TAIL_TEX: batchnorm::BnParams = BATCHNORM_BACKWARD_TEXEL::"bn_backward_partial4_tail", [128, 1, 1], [Write, Texels, Texels, Texels, Read, Read];
+    BN_BACKWARD_PARTIAL4_TAIL_TEX_W8: batchnorm::BnParams = BATCHNORM_BACKWARD_TEXEL::"bn_backward_partial4_tail_w8", [8, 1, 1], [Write, Texels, Texels, Texels, Read, Read];
     BN_BACKWARD_FINALIZE_APPLY_PAD4_TEX: batchnorm::BnParams = BATCHNORM_BACKWARD_TEXEL::"bn_backward_finalize_apply_pad4", [64, 1, 1], [Write, Uniform, Write, Write, Texels, Texels, Texels, Write];
     BN_BACKWARD_GATE: batchnorm::BnParams = BATCHNORM_BACKWARD::"bn_backward_gate", [64, 1, 1], [Write, Write, Read, Read];
     BN_BACKWARD_GATE4: batchnorm::BnParams = BATCHNORM_BACKWARD::"bn_backward_gate4", [64, 1, 1], [Write, Write, Read, Read];

@@ -210,6 +210,18 @@ fn batchnorm_forward_eval_matches_cpu() {
 
 /// Runs the GPU training forward then backward; returns (dx, dgamma, dbeta, dres).
 fn gpu_backward(g: &BnGeom, d: &BnData, relu: bool, dres: Option<bool>) -> [Vec<f32>; 4] {
+    let ([dx, dg, db, dr, _, _], _) = gpu_chain(g, d, relu, dres);
+    [dx, dg, db, dr]
+}
+
+/// Runs the GPU training forward then backward; returns (dx, dgamma, dbeta,
+/// dres, y, saved) and the labels of the passes that ran.
+fn gpu_chain(
+    g: &BnGeom,
+    d: &BnData,
+    relu: bool,
+    dres: Option<bool>,
+) -> ([Vec<f32>; 6], Vec<String>) {
     let gpu = gpu();
     let o = BnOptions {
         relu,
@@ -222,6 +234,7 @@ fn gpu_backward(g: &BnGeom, d: &BnData, relu: bool, dres: Option<bool>) -> [Vec<
     let tdout = up(&shape, &d.dout);
     let (tdx, tdg, tdb) = (empty(&shape), empty(&[g.c]), empty(&[g.c]));
     let tdres = up(&shape, &d.dres0);
+    let mut labels = Vec::new();
     run(|p| {
         batchnorm_forward_train(
             gpu,
@@ -255,9 +268,12 @@ fn gpu_backward(g: &BnGeom, d: &BnData, relu: bool, dres: Option<bool>) -> [Vec<
             &tsaved,
             &tg,
             g,
-        )
+        )?;
+        labels = p.dispatches.iter().map(|d| d.label().to_string()).collect();
+        Ok(())
     });
-    [read(&tdx), read(&tdg), read(&tdb), read(&tdres)]
+    let outs = [&tdx, &tdg, &tdb, &tdres, &ty, &tsaved].map(read);
+    (outs, labels)
 }
 
 #[test]
@@ -307,6 +323,48 @@ fn batchnorm_backward_matches_cpu() {
         assert_close(&format!("dgamma {what}"), &dg, &wdg, 1e-4);
         assert_close(&format!("dbeta {what}"), &db, &wdb, 1e-4);
         assert_close(&format!("dres {what}"), &dr, &wdr, 1e-4);
+    }
+    no_errors();
+}
+
+/// The reductions in workgroups of 128 and in their 8-wide twins (BnSums):
+/// the same tree over the same lanes, so the same bits in every output of
+/// the forward and backward passes, planes of a multiple of 4 values or not,
+/// one chunk per channel or several; and each width's kernels are the ones
+/// that ran.
+#[test]
+fn batchnorm_sums_give_the_same_bits_at_either_width() {
+    let gpu = gpu();
+    let cases = geoms(15, 16, 3);
+    some_in_several_chunks(&cases);
+    for (i, g) in cases.iter().enumerate() {
+        let d = data(g, 400 + i as u64);
+        let relu = i % 2 == 0;
+        let dres = [None, Some(false), Some(true)][i % 3];
+        let mut first: Option<[Vec<f32>; 6]> = None;
+        for &sums in BnSums::ALL {
+            gpu.set_tuned(&sums_key(g), Some(sums.name())).unwrap();
+            assert_eq!(tuned_sums(gpu, g).unwrap(), sums);
+            let what = format!("{g:?} relu={relu} dres={dres:?} {sums:?}");
+            let (got, labels) = gpu_chain(g, &d, relu, dres);
+            let narrow = labels.iter().filter(|l| l.ends_with("_w8")).count();
+            // The statistics' sums, and the backward's.
+            let want = if sums == BnSums::Narrow { 2 } else { 0 };
+            assert_eq!(narrow, want, "8-wide passes {what}");
+            match &first {
+                None => first = Some(got),
+                Some(bits) => {
+                    for (k, (a, b)) in got.iter().zip(bits).enumerate() {
+                        assert!(
+                            a.iter().zip(b).all(|(a, b)| a.to_bits() == b.to_bits()),
+                            "{what}: output {k} not the bits of {:?}",
+                            BnSums::ALL[0]
+                        );
+                    }
+                }
+            }
+        }
+        gpu.set_tuned(&sums_key(g), None).unwrap();
     }
     no_errors();
 }
@@ -441,11 +499,15 @@ fn padded(pg: &PadGeom, plane: &[f32]) -> Vec<f32> {
 fn batchnorm_padded_outputs_match_cpu_twins() {
     let gpu = gpu();
     for (i, (g, pg, fused)) in pad_cases().into_iter().enumerate() {
-        // Every way of reading the activations (BnReads): the same bits,
-        // and each against the CPU twins.
+        // Every way of reading the activations (BnReads) with either width
+        // of the sums (BnSums): the same bits, and each against the CPU twins.
         let mut first: Option<Vec<Vec<f32>>> = None;
-        for &reads in BnReads::ALL {
+        let ways = BnReads::ALL
+            .iter()
+            .flat_map(|&r| BnSums::ALL.iter().map(move |&s| (r, s)));
+        for (reads, sums) in ways {
             gpu.set_tuned(&reads_key(&g), Some(reads.name())).unwrap();
+            gpu.set_tuned(&sums_key(&g), Some(sums.name())).unwrap();
             let d = data(&g, 300 + i as u64);
             let relu = i % 2 == 0;
             let residual = i % 3 != 1;
@@ -453,7 +515,7 @@ fn batchnorm_padded_outputs_match_cpu_twins() {
                 relu,
                 ..Default::default()
             };
-            let what = format!("{pg:?} relu={relu} residual={residual} {reads:?}");
+            let what = format!("{pg:?} relu={relu} residual={residual} {reads:?} {sums:?}");
             let shape = [g.n, g.c, g.hw, 1];
             let nan = vec![f32::NAN; pg.shape().iter().product()];
             // Gamma and beta, the running mean and variance: each pair in one
@@ -771,12 +833,14 @@ fn batchnorm_padded_outputs_match_cpu_twins() {
                         .flatten()
                         .zip(bits.iter().flatten())
                         .all(|(a, b)| a.to_bits() == b.to_bits()),
-                    "{what}: not the bits of {:?}",
-                    BnReads::ALL[0]
+                    "{what}: not the bits of {:?} {:?}",
+                    BnReads::ALL[0],
+                    BnSums::ALL[0]
                 ),
             }
         }
         gpu.set_tuned(&reads_key(&g), None).unwrap();
+        gpu.set_tuned(&sums_key(&g), None).unwrap();
     }
     no_errors();
 }
