@@ -4,6 +4,9 @@
 // conv2d_backward_weight_texel_subgroup.wgsl. Only for modules validated with
 // subgroups (*_subgroup.wgsl).
 
+// The _w8 twins' workgroup: one subgroup of lavapipe's, 8 input channels.
+const NARROW: u32 = 8u;
+
 // The dy vectors of channels co0 .. co0 + 7: lane k's v for channel k.
 fn lanes8(v: vec4<f32>) -> array<vec4<f32>, 8> {
     return array<vec4<f32>, 8>(
@@ -17,7 +20,23 @@ fn lanes8(v: vec4<f32>) -> array<vec4<f32>, 8> {
 fn conv2d_backward_weight_tiled_s1_c8sg(@builtin(workgroup_id) wid: vec3<u32>,
                                         @builtin(local_invocation_index) lid: u32,
                                         @builtin(subgroup_invocation_id) lane: u32) {
-    var j = job_of(wid, lid, 8u);
+    s1_c8sg(job_in(wid, lid, 8u, WG), lane);
+}
+
+// The _w8 twins: one workgroup of NARROW invocations per 8 input channels,
+// for convolutions with no more (WG's would run half their lanes on a copy of
+// the last channel). The same invocations: the same bits.
+@compute @workgroup_size(NARROW)
+fn conv2d_backward_weight_tiled_s1_c8sg_w8(@builtin(workgroup_id) wid: vec3<u32>,
+                                           @builtin(local_invocation_index) lid: u32,
+                                           @builtin(subgroup_invocation_id) lane: u32) {
+    s1_c8sg(job_in(wid, lid, 8u, NARROW), lane);
+}
+
+// A subgroup's share of a workgroup of s1_c8sg: lanes of the subgroup take
+// part in every broadcast, those past the input channels included.
+fn s1_c8sg(job: Job, lane: u32) {
+    var j = job;
     let ok = j.ok;
     j.ci = min(j.ci, p.ci - 1u);
     // Per kernel row ky: taps 0..2 of channels 0..3, then of channels 4..7.
@@ -59,7 +78,18 @@ fn conv2d_backward_weight_tiled_s1_c8sg(@builtin(workgroup_id) wid: vec3<u32>,
 fn conv2d_backward_weight_tiled_s1_c16sg(@builtin(workgroup_id) wid: vec3<u32>,
                                          @builtin(local_invocation_index) lid: u32,
                                          @builtin(subgroup_invocation_id) lane: u32) {
-    var j = job_of(wid, lid, 16u);
+    s1_c16sg(job_in(wid, lid, 16u, WG), lane);
+}
+
+@compute @workgroup_size(NARROW)
+fn conv2d_backward_weight_tiled_s1_c16sg_w8(@builtin(workgroup_id) wid: vec3<u32>,
+                                            @builtin(local_invocation_index) lid: u32,
+                                            @builtin(subgroup_invocation_id) lane: u32) {
+    s1_c16sg(job_in(wid, lid, 16u, NARROW), lane);
+}
+
+fn s1_c16sg(job: Job, lane: u32) {
+    var j = job;
     let ok = j.ok;
     j.ci = min(j.ci, p.ci - 1u);
     // Channels co0 .. co0 + 7 (k*) and co0 + 8 .. co0 + 15 (h*), as c8sg's k*.
@@ -110,7 +140,18 @@ fn conv2d_backward_weight_tiled_s1_c16sg(@builtin(workgroup_id) wid: vec3<u32>,
 fn conv2d_backward_weight_tiled_s2_c8sg(@builtin(workgroup_id) wid: vec3<u32>,
                                         @builtin(local_invocation_index) lid: u32,
                                         @builtin(subgroup_invocation_id) lane: u32) {
-    var j = job_of(wid, lid, 8u);
+    s2_c8sg(job_in(wid, lid, 8u, WG), lane);
+}
+
+@compute @workgroup_size(NARROW)
+fn conv2d_backward_weight_tiled_s2_c8sg_w8(@builtin(workgroup_id) wid: vec3<u32>,
+                                           @builtin(local_invocation_index) lid: u32,
+                                           @builtin(subgroup_invocation_id) lane: u32) {
+    s2_c8sg(job_in(wid, lid, 8u, NARROW), lane);
+}
+
+fn s2_c8sg(job: Job, lane: u32) {
+    var j = job;
     let ok = j.ok;
     j.ci = min(j.ci, p.ci - 1u);
     var k0 = array<vec4<f32>, 6>();

@@ -40,8 +40,13 @@ fn job(wid: vec3<u32>, lid: u32) -> Job {
 
 // The job of workgroup wid when each covers `channels` output channels.
 fn job_of(wid: vec3<u32>, lid: u32, channels: u32) -> Job {
+    return job_in(wid, lid, channels, WG);
+}
+
+// job_of in workgroups of wg invocations (input channels).
+fn job_in(wid: vec3<u32>, lid: u32, channels: u32, wg: u32) -> Job {
     var j: Job;
-    j.ci = wid.x * WG + lid;
+    j.ci = wid.x * wg + lid;
     j.co0 = wid.y * channels;
     j.chunk = wid.z;
     j.ok = j.ci < p.ci;

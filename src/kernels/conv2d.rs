@@ -1023,6 +1023,47 @@ impl S2Wgrad {
     }
 }
 
+/// The weight-gradient subgroup kernels and their `_w8` twins, which run
+/// workgroups of 8 input channels instead of 16.
+const WGRAD_NARROW: [(&table::Kernel<WgradParams>, &table::Kernel<WgradParams>); 6] = [
+    (
+        &table::CONV2D_BACKWARD_WEIGHT_TILED_S1_C8SG,
+        &table::CONV2D_BACKWARD_WEIGHT_TILED_S1_C8SG_W8,
+    ),
+    (
+        &table::CONV2D_BACKWARD_WEIGHT_TILED_S1_C16SG,
+        &table::CONV2D_BACKWARD_WEIGHT_TILED_S1_C16SG_W8,
+    ),
+    (
+        &table::CONV2D_BACKWARD_WEIGHT_TILED_S2_C8SG,
+        &table::CONV2D_BACKWARD_WEIGHT_TILED_S2_C8SG_W8,
+    ),
+    (
+        &table::CONV2D_BACKWARD_WEIGHT_TILED_S1_C8SG_TEX,
+        &table::CONV2D_BACKWARD_WEIGHT_TILED_S1_C8SG_TEX_W8,
+    ),
+    (
+        &table::CONV2D_BACKWARD_WEIGHT_TILED_S1_C16SG_TEX,
+        &table::CONV2D_BACKWARD_WEIGHT_TILED_S1_C16SG_TEX_W8,
+    ),
+    (
+        &table::CONV2D_BACKWARD_WEIGHT_TILED_S2_C8SG_TEX,
+        &table::CONV2D_BACKWARD_WEIGHT_TILED_S2_C8SG_TEX_W8,
+    ),
+];
+
+/// `k`'s `_w8` twin where it has one, for convolutions of at most 8 input
+/// channels: a subgroup kernel's lanes past the input channels run on (every
+/// lane takes part in the broadcasts), and in workgroups of 16 half of them
+/// would. The same invocations' sums: the same bits. Kernels without a twin
+/// return their lanes past the channels at once.
+fn wgrad_narrow(k: &'static table::Kernel<WgradParams>) -> &'static table::Kernel<WgradParams> {
+    WGRAD_NARROW
+        .iter()
+        .find(|(wide, _)| wide.entry == k.entry && wide.module.name == k.module.name)
+        .map_or(k, |(_, narrow)| *narrow)
+}
+
 /// Whether `gpu` runs the subgroup kernels: the device has subgroups, of at
 /// least 8 invocations (they broadcast from lanes 0..7).
 pub fn has_subgroups(gpu: &Gpu) -> bool {
@@ -2420,6 +2461,7 @@ fn wgrad_tiled_with(
         }
         None => s2.on(gpu, dyv, xp),
     };
+    let k = if g.cin <= 8 { wgrad_narrow(k) } else { k };
     // An invocation per input channel, `channels` output channels per workgroup row.
     let grid = crate::kernels::check_grid(
         gpu,
