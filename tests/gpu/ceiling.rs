@@ -4,12 +4,12 @@ use reslab::kernels::ceiling::{FLOPS_PER_ITER, bench_fma};
 use crate::common::*;
 
 /// The ceiling kernel does the work `reslab bench` counts: each invocation's
-/// sum is that of its 32 chains after `iters` trips of four rounds, as the
+/// sum is that of its 32 chains after `iters` trips of eight rounds, as the
 /// CPU computes it with fused multiply-adds.
 #[test]
 fn bench_fma_does_the_work_it_counts() {
     let gpu = gpu();
-    assert_eq!(FLOPS_PER_ITER, 4 * 32 * 2);
+    assert_eq!(FLOPS_PER_ITER, 8 * 32 * 2);
     let n = 64 * 5;
     for iters in [1u32, 3, 50] {
         let out = empty(&[n]);
@@ -32,7 +32,7 @@ fn bench_fma_does_the_work_it_counts() {
                 }
                 for ch in chains.iter_mut() {
                     for v in ch.iter_mut() {
-                        for _ in 0..4 * iters {
+                        for _ in 0..8 * iters {
                             *v = v.mul_add(0.9999, 1e-4);
                         }
                     }
