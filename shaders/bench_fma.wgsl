@@ -17,7 +17,7 @@ struct FmaParams {
 alias Chains = array<vec4<f32>, 8>;
 
 // One round: a multiply-add on each chain.
-fn round(a: ptr<function, Chains>, m: vec4<f32>, c: vec4<f32>) {
+fn fma_round(a: ptr<function, Chains>, m: vec4<f32>, c: vec4<f32>) {
     (*a)[0] = fma((*a)[0], m, c);
     (*a)[1] = fma((*a)[1], m, c);
     (*a)[2] = fma((*a)[2], m, c);
@@ -42,14 +42,14 @@ fn bench_fma(@builtin(global_invocation_id) gid: vec3<u32>,
     // multiply-adds, and a CPU adapter keeps per-lane masks for every loop
     // (lavapipe read half the ceiling with a loop over four rounds).
     for (var k = 0u; k < p.iters; k++) {
-        round(&ch, m, c);
-        round(&ch, m, c);
-        round(&ch, m, c);
-        round(&ch, m, c);
-        round(&ch, m, c);
-        round(&ch, m, c);
-        round(&ch, m, c);
-        round(&ch, m, c);
+        fma_round(&ch, m, c);
+        fma_round(&ch, m, c);
+        fma_round(&ch, m, c);
+        fma_round(&ch, m, c);
+        fma_round(&ch, m, c);
+        fma_round(&ch, m, c);
+        fma_round(&ch, m, c);
+        fma_round(&ch, m, c);
     }
     var s = vec4<f32>(0.0);
     for (var j = 0u; j < 8u; j++) {

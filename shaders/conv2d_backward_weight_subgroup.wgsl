@@ -11,7 +11,9 @@
 // their sums dropped) so that every lane of a subgroup takes part.
 //
 //   1 partials [S, Co, Ci, 9]  2 dy [N, Co, Ho, dy_pitch] as vec4  3 xp [N, Ci, Hp, pitch] as vec4
-//   grid and invocations as conv2d_backward_weight_tiled_s1_c8.
+//   grid and invocations as conv2d_backward_weight_tiled_s1_c8; the _w8 twins
+//   (shared/wgrad_lanes.wgsl) in workgroups of 8 input channels, ceil(Ci / 8)
+//   of them across.
 
 // (naga takes the subgroup built-ins without WGSL's `enable subgroups;`, which
 // it does not parse yet; wgpu creates this module only on devices with

@@ -388,6 +388,9 @@ pub fn tune(
             c: g.cin,
             hw: g.h * g.w,
         };
+        // Reads first, with the default sums; then the sums with the reads
+        // just chosen (each program is recorded with its reads or sums set).
+        gpu.set_tuned(&batchnorm::sums_key(&bg), None)?;
         progress(&format!("{shape} batch norm"));
         out.push(tuned(
             gpu,
@@ -398,20 +401,21 @@ pub fn tune(
             BnReads::DEFAULT.name(),
             |reads| batchnorm_prog(gpu, &g, &batchnorm::reads_key(&bg), reads.name()),
         )?);
-        // Each program was recorded with its reads or sums set; what the
-        // plans run is the table's choice, set below.
-        gpu.set_tuned(&batchnorm::reads_key(&bg), None)?;
-        progress(&format!("{shape} batch norm sums"));
-        out.push(tuned(
-            gpu,
-            b,
-            batchnorm::sums_key(&bg),
-            format!("{shape} batch norm sums"),
-            &named::<BnSums>(),
-            BnSums::default_for(gpu).name(),
-            |sums| batchnorm_prog(gpu, &g, &batchnorm::sums_key(&bg), sums.name()),
-        )?);
-        gpu.set_tuned(&batchnorm::sums_key(&bg), None)?;
+        let reads = out[out.len() - 1].chosen.clone();
+        gpu.set_tuned(&batchnorm::reads_key(&bg), Some(&reads))?;
+        // The narrow sums run only on CPU adapters (batchnorm::tuned_sums).
+        if gpu.adapter_info().device_type == wgpu::DeviceType::Cpu {
+            progress(&format!("{shape} batch norm sums"));
+            out.push(tuned(
+                gpu,
+                b,
+                batchnorm::sums_key(&bg),
+                format!("{shape} batch norm sums"),
+                &named::<BnSums>(),
+                BnSums::default_for(gpu).name(),
+                |sums| batchnorm_prog(gpu, &g, &batchnorm::sums_key(&bg), sums.name()),
+            )?);
+        }
     }
     for r in &out {
         gpu.set_tuned(&r.key, Some(&r.chosen))?;

@@ -176,7 +176,8 @@ pub fn tuned_reads(gpu: &Gpu, g: &BnGeom) -> Result<BnReads> {
 
 /// How wide the workgroups of batch norm's reductions (the statistics' and
 /// the backward's sums) are: `Wide`, 128 invocations running 2 of a chunk's
-/// 256 lanes each, or `Narrow`, the `_w8` twins' 8 running 32 each. The same
+/// 256 lanes each, or `Narrow`, the `_w8` twins' 8 running 32 each (on CPU
+/// adapters only: see [`tuned_sums`]). The same
 /// tree over the same lanes either way (shared/bn.wgsl's leaves_sum2): the
 /// same bits. A CPU adapter runs a workgroup's invocations in turn and
 /// switches between all of them at every barrier; 8 are one of lavapipe's
@@ -231,10 +232,15 @@ pub fn sums_key(g: &BnGeom) -> String {
     format!("{} C{} {}px", BnSums::PASS, g.c, g.hw)
 }
 
-/// How wide `g`'s reductions are on `gpu`: the tuning table's choice, else
-/// [`BnSums::default_for`].
+/// How wide `g`'s reductions are on `gpu`: on a CPU adapter the tuning
+/// table's choice, else [`BnSums::default_for`]; wide on every other adapter.
+/// (A narrow invocation runs 32 lanes' loops, up to 32 x
+/// [`serial_loops`]' lane: fine where nothing watches an invocation's time.)
 pub fn tuned_sums(gpu: &Gpu, g: &BnGeom) -> Result<BnSums> {
     use conv2d::Variant;
+    if gpu.adapter_info().device_type != wgpu::DeviceType::Cpu {
+        return Ok(BnSums::Wide);
+    }
     Ok(gpu
         .tuned(&sums_key(g))?
         .and_then(|n| BnSums::from_name(&n))
@@ -306,7 +312,8 @@ const LANES: usize = 256;
 /// The longest serial loops of batch norm for reductions aiming at `groups`
 /// workgroups ([`reduction_groups`]): the values one lane of the statistics
 /// (and backward) reductions sums, and the chunks a channel's finalize pass
-/// adds.
+/// adds. An invocation of the wide reductions runs 2 lanes; of the narrow
+/// twins, which run only on CPU adapters ([`tuned_sums`]), 32.
 pub fn serial_loops(g: &BnGeom, groups: usize) -> [(&'static str, usize); 2] {
     let (s, len) = chunks(g, groups);
     [
