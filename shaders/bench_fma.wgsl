@@ -40,7 +40,7 @@ fn bench_fma(@builtin(global_invocation_id) gid: vec3<u32>,
     // Eight rounds per trip, written out rather than as an inner loop: the
     // trip's own instructions take issue slots that a GPU would give to
     // multiply-adds, and a CPU adapter keeps per-lane masks for every loop
-    // (lavapipe read half the ceiling with a loop over four rounds).
+    // (lavapipe read half the ceiling with an inner loop over four rounds).
     for (var k = 0u; k < p.iters; k++) {
         fma_round(&ch, m, c);
         fma_round(&ch, m, c);
