@@ -760,16 +760,7 @@ fn conv2d_backward_weight_stride2_kernels_agree_bit_for_bit() {
                     "weight_texel_subgroup.wgsl:conv2d_backward_weight_tiled_s2_c8sg"
                 }
             };
-            // Their _w8 twins over at most 8 input channels.
-            let narrow = if g.cin <= 8 && label.contains("subgroup.wgsl") {
-                "_w8"
-            } else {
-                ""
-            };
-            assert!(
-                label.ends_with(&format!("{kernel}{narrow}")),
-                "{kind:?}: {label}"
-            );
+            assert_wgrad_kernel(label, kernel, g, &format!("{kind:?}"));
             prog.run(gpu).unwrap();
             let got = read(&tdw);
             assert_close(&format!("{kind:?} {g:?}"), &got, &want, 1e-4);
@@ -838,15 +829,7 @@ fn conv2d_backward_weight_tilings_agree_bit_for_bit() {
                 WgradTiling::Channels8SubgroupTexels => format!("{texels}8sg"),
                 WgradTiling::Channels16SubgroupTexels => format!("{texels}{c16}"),
             };
-            let narrow = if g.cin <= 8 && label.contains("subgroup.wgsl") {
-                "_w8"
-            } else {
-                ""
-            };
-            assert!(
-                label.ends_with(&format!("{kernel}{narrow}")),
-                "{t:?}: {label}"
-            );
+            assert_wgrad_kernel(label, &kernel, g, &format!("{t:?}"));
             prog.run(gpu).unwrap();
             let got = read(&tdw);
             assert_close(&format!("{t:?} {g:?}"), &got, &want, 1e-4);
@@ -854,6 +837,21 @@ fn conv2d_backward_weight_tilings_agree_bit_for_bit() {
         }
     }
     no_errors();
+}
+
+/// Asserts that the weight-gradient pass labelled `label` ran `kernel`, or,
+/// over at most 8 input channels, its subgroup kernels' _w8 twin (`what`:
+/// the variant, for the message).
+fn assert_wgrad_kernel(label: &str, kernel: &str, g: &Conv2dGeom, what: &str) {
+    let narrow = if g.cin <= 8 && label.contains("subgroup.wgsl") {
+        "_w8"
+    } else {
+        ""
+    };
+    assert!(
+        label.ends_with(&format!("{kernel}{narrow}")),
+        "{what}: {label}"
+    );
 }
 
 /// Dispatches of `prog` from the modules whose names start with `modules`.
