@@ -30,9 +30,14 @@
 //                              5 saved  6 gamma
 //       bn_backward_partial_saved also copying mean, invstd and gamma to the
 //       partials' tail, for
-//   bn_backward_finalize_apply_pad4  1 dgamma + dbeta  2 partials  3 dx
-//                                    4 dres  5 dout  6 out  7 x  8 dxp
+//   bn_backward_finalize_apply_pad4  1 dgamma + dbeta  2 dx  3 dres  4 dout
+//                                    5 out  6 x  7 dxp  8 partials
 //       bn_backward_finalize_grads and bn_backward_apply_pad4 in one pass.
+//   bn_backward_apply_pad4_one  bindings 1-7 of the pass above, 8 saved +
+//                               coef (the forward's, whose scale is gamma·invstd)
+//       bn_backward_partial4_tail_w8 over one chunk and the pass above in
+//       one, a workgroup of 8 per channel (grid (C, 1, 1)): for CPU adapters
+//       (BnSums::OnePass).
 //   bn_backward_apply_pad4  1 dx  2 dres  3 dout  4 out  5 x  6 bcoef
 //                           7 dxp [N, C, hp, pitch]
 //       bn_backward_apply (planes of a multiple of 4 values) also writing dx
@@ -471,13 +476,13 @@ fn bn_backward_apply_gated4(@builtin(global_invocation_id) gid: vec3<u32>,
 // bn_backward_partial4_tail (shared/bn_backward4.wgsl). 8 storage buffers,
 // WebGPU's default.
 @group(0) @binding(1) var<storage, read_write> y_dgb: array<f32>;
-@group(0) @binding(2) var<storage, read> y_partials: array<f32>;
-@group(0) @binding(3) var<storage, read_write> y_dx4: array<vec4<f32>>;
-@group(0) @binding(4) var<storage, read_write> y_dres4: array<vec4<f32>>;
-@group(0) @binding(5) var<storage, read> y_dout4: array<vec4<f32>>;
-@group(0) @binding(6) var<storage, read> y_out4: array<vec4<f32>>;
-@group(0) @binding(7) var<storage, read> y_x4: array<vec4<f32>>;
-@group(0) @binding(8) var<storage, read_write> y_dxp4: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read_write> y_dx4: array<vec4<f32>>;
+@group(0) @binding(3) var<storage, read_write> y_dres4: array<vec4<f32>>;
+@group(0) @binding(4) var<storage, read> y_dout4: array<vec4<f32>>;
+@group(0) @binding(5) var<storage, read> y_out4: array<vec4<f32>>;
+@group(0) @binding(6) var<storage, read> y_x4: array<vec4<f32>>;
+@group(0) @binding(7) var<storage, read_write> y_dxp4: array<vec4<f32>>;
+@group(0) @binding(8) var<storage, read> y_partials: array<f32>;
 
 @compute @workgroup_size(64)
 fn bn_backward_finalize_apply_pad4(@builtin(global_invocation_id) gid: vec3<u32>,
@@ -499,4 +504,23 @@ fn apply_x(i: u32) -> vec4<f32> {
 
 fn apply_partial(i: u32) -> f32 {
     return y_partials[i];
+}
+
+// bn_backward_partial4_tail_w8 and bn_backward_finalize_apply_pad4 in one
+// pass where a channel is summed in one chunk: a workgroup of NARROW per
+// channel sums it, then writes its rows (shared/bn_backward4.wgsl,
+// backward_one4). Bindings 1-7 of bn_backward_finalize_apply_pad4, then the
+// saved statistics and the forward's coefficients (coef at coef_at), whose
+// scale is gamma·invstd: 8 storage buffers. As few workgroups as channels:
+// for CPU adapters (BnSums::OnePass).
+@group(0) @binding(8) var<storage, read> y_stats: array<f32>;
+
+@compute @workgroup_size(NARROW)
+fn bn_backward_apply_pad4_one(@builtin(workgroup_id) wid: vec3<u32>,
+                              @builtin(local_invocation_index) t: u32) {
+    backward_one4(wid.x, t);
+}
+
+fn apply_stats(i: u32) -> f32 {
+    return y_stats[i];
 }

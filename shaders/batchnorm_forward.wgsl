@@ -26,8 +26,11 @@
 //       One invocation per 4 values of a plane, 64 per workgroup; grid x over a
 //       plane's values, y (and z) over the N·C planes.
 //   bn_stats_apply_pad4  1 saved + coef  2 running_mean + running_var
-//                        3 partials  4 gamma + beta  5 y  6 x  7 residual  8 yp
+//                        3 gamma + beta  4 y  5 x  6 residual  7 yp  8 partials
 //       bn_stats_coef and bn_apply_pad4 in one pass (see the pass).
+//   bn_stats_apply_pad4_one  bindings 1-7 of bn_stats_apply_pad4
+//       bn_stats_partial4_w8 and bn_stats_apply_pad4 in one pass, a workgroup
+//       of 8 per channel (grid (C, 1, 1)): for CPU adapters (BnSums::OnePass).
 //   bn_eval_apply_pad4   1 coef  2 running_mean + running_var  3 gamma + beta
 //                        4 y  5 x  6 residual  7 yp
 //       bn_eval_stats, bn_coef and bn_apply_pad4 in one pass.
@@ -303,17 +306,28 @@ fn bn_apply_pad4(@builtin(global_invocation_id) gid: vec3<u32>,
 // pass needs 8 storage buffers, WebGPU's default.
 @group(0) @binding(1) var<storage, read_write> s_stats: array<f32>;
 @group(0) @binding(2) var<storage, read_write> s_running: array<f32>;
-@group(0) @binding(3) var<storage, read> s_partials: array<f32>;
-@group(0) @binding(4) var<storage, read> s_gamma_beta: array<f32>;
-@group(0) @binding(5) var<storage, read_write> s_y4: array<vec4<f32>>;
-@group(0) @binding(6) var<storage, read> s_x4: array<vec4<f32>>;
-@group(0) @binding(7) var<storage, read> s_residual4: array<vec4<f32>>;
-@group(0) @binding(8) var<storage, read_write> s_yp4: array<vec4<f32>>;
+@group(0) @binding(3) var<storage, read> s_gamma_beta: array<f32>;
+@group(0) @binding(4) var<storage, read_write> s_y4: array<vec4<f32>>;
+@group(0) @binding(5) var<storage, read> s_x4: array<vec4<f32>>;
+@group(0) @binding(6) var<storage, read> s_residual4: array<vec4<f32>>;
+@group(0) @binding(7) var<storage, read_write> s_yp4: array<vec4<f32>>;
+@group(0) @binding(8) var<storage, read> s_partials: array<f32>;
 
 @compute @workgroup_size(64)
 fn bn_stats_apply_pad4(@builtin(global_invocation_id) gid: vec3<u32>,
                        @builtin(num_workgroups) nwg: vec3<u32>) {
     stats_apply_pad4(gid, nwg);
+}
+
+// bn_stats_partial4_w8 and bn_stats_apply_pad4 in one pass where a channel
+// is summed in one chunk: a workgroup of NARROW per channel sums it, then
+// writes its rows (shared/bn_forward4.wgsl, stats_apply_one4). Workgroups
+// as few as the channels: for CPU adapters, whose threads take a workgroup
+// at a time (BnSums::OnePass).
+@compute @workgroup_size(NARROW)
+fn bn_stats_apply_pad4_one(@builtin(workgroup_id) wid: vec3<u32>,
+                           @builtin(local_invocation_index) t: u32) {
+    stats_apply_one4(wid.x, t);
 }
 
 fn apply_x(i: u32) -> vec4<f32> {

@@ -1,12 +1,12 @@
 // batchnorm_forward.wgsl's fused vec4 passes (bn_stats_partial4,
-// bn_stats_apply_pad4, bn_eval_apply_pad4) with x and the residual read as texels
+// bn_stats_apply_pad4, bn_stats_apply_pad4_one, bn_eval_apply_pad4) with x and the residual read as texels
 // (shared/texels.wgsl) instead of from storage buffers: the launcher copies
 // each into its slot's texture before the pass. The bodies are
 // shared/bn_forward4.wgsl's: the same sums in the same order, the same bits.
 //
-// Bindings as batchnorm_forward.wgsl's passes of those names, but x (2; 6;
-// 5) and the residual (7; 6) as textures, and bn_stats_apply_pad4's partials
-// (3) as a 64 KiB uniform window (every invocation of a workgroup reads its
+// Bindings as batchnorm_forward.wgsl's passes of those names, but x (2; 5;
+// 5) and the residual (6; 6) as textures, and bn_stats_apply_pad4's partials
+// (8) as a 64 KiB uniform window (every invocation of a workgroup reads its
 // channels' chunk sums: on lavapipe a uniform read is a fraction of a
 // storage one's cost). Dispatch as there.
 
@@ -44,17 +44,23 @@ fn stats_x(i: u32) -> vec4<f32> {
 // ---- bn_stats_apply_pad4 ----
 @group(0) @binding(1) var<storage, read_write> s_stats: array<f32>;
 @group(0) @binding(2) var<storage, read_write> s_running: array<f32>;
-@group(0) @binding(3) var<uniform> s_partials_u: array<vec4<f32>, 4096>;
-@group(0) @binding(4) var<storage, read> s_gamma_beta: array<f32>;
-@group(0) @binding(5) var<storage, read_write> s_y4: array<vec4<f32>>;
-@group(0) @binding(6) var s_x_t: texture_2d<f32>;
-@group(0) @binding(7) var s_residual_t: texture_2d<f32>;
-@group(0) @binding(8) var<storage, read_write> s_yp4: array<vec4<f32>>;
+@group(0) @binding(3) var<storage, read> s_gamma_beta: array<f32>;
+@group(0) @binding(4) var<storage, read_write> s_y4: array<vec4<f32>>;
+@group(0) @binding(5) var s_x_t: texture_2d<f32>;
+@group(0) @binding(6) var s_residual_t: texture_2d<f32>;
+@group(0) @binding(7) var<storage, read_write> s_yp4: array<vec4<f32>>;
+@group(0) @binding(8) var<uniform> s_partials_u: array<vec4<f32>, 4096>;
 
 @compute @workgroup_size(64)
 fn bn_stats_apply_pad4(@builtin(global_invocation_id) gid: vec3<u32>,
                        @builtin(num_workgroups) nwg: vec3<u32>) {
     stats_apply_pad4(gid, nwg);
+}
+
+@compute @workgroup_size(NARROW)
+fn bn_stats_apply_pad4_one(@builtin(workgroup_id) wid: vec3<u32>,
+                           @builtin(local_invocation_index) t: u32) {
+    stats_apply_one4(wid.x, t);
 }
 
 fn apply_x(i: u32) -> vec4<f32> {

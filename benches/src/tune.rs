@@ -206,6 +206,7 @@ fn batchnorm_prog(gpu: &Gpu, g: &Conv2dGeom, key: &str, variant: &str) -> Result
         Some(&y),
         &x,
         &saved,
+        Some(&coef),
         &gamma,
         &bg,
     )?;
@@ -403,7 +404,8 @@ pub fn tune(
         )?);
         let reads = out[out.len() - 1].chosen.clone();
         gpu.set_tuned(&batchnorm::reads_key(&bg), Some(&reads))?;
-        // The narrow sums run only on CPU adapters (batchnorm::tuned_sums).
+        // The narrow and one-pass sums run only on CPU adapters
+        // (batchnorm::tuned_sums).
         if gpu.adapter_info().device_type == wgpu::DeviceType::Cpu {
             progress(&format!("{shape} batch norm sums"));
             out.push(tuned(

@@ -135,7 +135,11 @@ struct PadRow {
 }
 
 fn pad_row(gid: vec3<u32>, nwg: vec3<u32>) -> PadRow {
-    let r = gid.x + gid.y * nwg.x * 64u;
+    return row_at(gid.x + gid.y * nwg.x * 64u);
+}
+
+// Padded row r of the copy [N, C, hp, pitch].
+fn row_at(r: u32) -> PadRow {
     let yy = r % p.hp;
     let plane = r / p.hp;
     let h = p.hw / p.w;

@@ -6,9 +6,14 @@
 //                                            out, x (bindings 2, 3, 4);
 //   apply_dout(i), apply_out(i), apply_x(i)  the same of
 //                                            bn_backward_finalize_apply_pad4
-//                                            (bindings 5, 6, 7);
+//                                            and bn_backward_apply_pad4_one
+//                                            (bindings 4, 5, 6);
 //   apply_partial(i)                         float i of its partials
-//                                            (binding 2);
+//                                            (binding 8);
+//   apply_stats(i)                           float i of
+//                                            bn_backward_apply_pad4_one's
+//                                            saved statistics then
+//                                            coefficients (binding 8);
 // and declares the storage bindings the bodies write and read besides:
 // r_partials4, r_saved, r_gamma (the sums passes') and y_dgb, y_dx4,
 // y_dres4, y_dxp4 (the apply's), as batchnorm_backward.wgsl lists them.
@@ -27,9 +32,14 @@ struct BackCoef {
 }
 
 fn back_coef(sg: f32, sgx: f32, mean: f32, invstd: f32, gamma: f32) -> BackCoef {
+    return back_coef_scaled(sg, sgx, mean, invstd, gamma * invstd);
+}
+
+// back_coef from a = gamma·invstd: the forward's scale, which it computed
+// as that same product from the same two floats.
+fn back_coef_scaled(sg: f32, sgx: f32, mean: f32, invstd: f32, a: f32) -> BackCoef {
     let dgamma = sgx * invstd;
     let m = f32(p.n * p.hw);
-    let a = gamma * invstd;
     return BackCoef(a, -a * invstd * dgamma / m, -a * sg / m, mean, dgamma, sg);
 }
 
@@ -38,24 +48,50 @@ fn dx4(g: vec4<f32>, x: vec4<f32>, a: f32, k: f32, b: f32, mean: f32) -> vec4<f3
     return a * g + k * (x - vec4<f32>(mean)) + vec4<f32>(b);
 }
 
+// (Σ g, Σ g·(x − mean)) with g (dout masked) and x's values added.
+fn back_add4(sums: vec2<f32>, g: vec4<f32>, x: vec4<f32>, mean: f32) -> vec2<f32> {
+    return vec2<f32>(sums.x + (g.x + g.y + g.z + g.w), sums.y + dot(g, x - vec4<f32>(mean)));
+}
+
+// dout masked by out > 0 where the flags ask for ReLU's mask.
+fn masked4(dout: vec4<f32>, out: vec4<f32>) -> vec4<f32> {
+    return select(vec4<f32>(0.0), dout, out > vec4<f32>(0.0));
+}
+
 // Lane `lane` of chunk s of channel c (planes of q vec4s): its share of
 // Σ g and Σ g·(x − mean).
 fn back_lane4(c: u32, s: u32, lane: u32, q: u32, mean: f32) -> vec2<f32> {
     let relu = (p.flags & RELU) != 0u;
-    var la = 0.0;
-    var lb = 0.0;
+    var sums = vec2<f32>(0.0);
     var it = chunk_start(s, lane, q);
     for (var j = it.j; j < it.end; j += RUN) {
         let i = (it.n * p.c + c) * q + it.k;
         it = advance(it);
         var g = sums_dout(i);
         if relu {
-            g = select(vec4<f32>(0.0), g, sums_out(i) > vec4<f32>(0.0));
+            g = masked4(g, sums_out(i));
         }
-        la += g.x + g.y + g.z + g.w;
-        lb += dot(g, sums_x(i) - vec4<f32>(mean));
+        sums = back_add4(sums, g, sums_x(i), mean);
     }
-    return vec2<f32>(la, lb);
+    return sums;
+}
+
+// back_lane4 reading dout, out and x as the apply does
+// (bn_backward_apply_pad4_one's bindings).
+fn one_back_lane4(c: u32, lane: u32, q: u32, mean: f32) -> vec2<f32> {
+    let relu = (p.flags & RELU) != 0u;
+    var sums = vec2<f32>(0.0);
+    var it = chunk_start(0u, lane, q);
+    for (var j = it.j; j < it.end; j += RUN) {
+        let i = (it.n * p.c + c) * q + it.k;
+        it = advance(it);
+        var g = apply_dout(i);
+        if relu {
+            g = masked4(g, apply_out(i));
+        }
+        sums = back_add4(sums, g, apply_x(i), mean);
+    }
+    return sums;
 }
 
 // Σ g and Σ g·(x − mean) over chunk s of channel c, into the partials, by a
@@ -86,6 +122,34 @@ fn partial4_tail(c: u32, s: u32, t: u32, wg: u32) {
     }
 }
 
+// Padded row `row` of dx (and dx itself, and dres as the flags say, where
+// the row holds one) with a channel's coefficients k.
+fn back_row4(row: PadRow, k: BackCoef) {
+    let wq = p.w / 4u;
+    var prev = vec4<f32>(0.0);
+    for (var q = 0u; q < p.pitch / 4u; q++) {
+        var cur = vec4<f32>(0.0);
+        if row.src >= 0 && q < wq {
+            let i = u32(row.src) + q;
+            var g = apply_dout(i);
+            if (p.flags & RELU) != 0u {
+                g = masked4(g, apply_out(i));
+            }
+            if (p.flags & WRITE_DRES) != 0u {
+                var r = g;
+                if (p.flags & ACCUMULATE_DRES) != 0u {
+                    r += y_dres4[i];
+                }
+                y_dres4[i] = r;
+            }
+            cur = dx4(g, apply_x(i), k.a, k.k, k.b, k.mean);
+            y_dx4[i] = cur;
+        }
+        y_dxp4[row.out + q] = padded4(prev, cur);
+        prev = cur;
+    }
+}
+
 // bn_backward_finalize_apply_pad4's invocation: one padded row of dx. It
 // derives its channel's coefficients from the chunks' sums and the tail's
 // mean, invstd and gamma as bn_backward_finalize_grads does (the same
@@ -109,27 +173,40 @@ fn finalize_apply_pad4(gid: vec3<u32>, nwg: vec3<u32>) {
         y_dgb[c] = k.dgamma;
         y_dgb[p.beta_at + c] = k.dbeta;
     }
-    let wq = p.w / 4u;
-    var prev = vec4<f32>(0.0);
-    for (var q = 0u; q < p.pitch / 4u; q++) {
-        var cur = vec4<f32>(0.0);
-        if row.src >= 0 && q < wq {
-            let i = u32(row.src) + q;
-            var g = apply_dout(i);
-            if (p.flags & RELU) != 0u {
-                g = select(vec4<f32>(0.0), g, apply_out(i) > vec4<f32>(0.0));
-            }
-            if (p.flags & WRITE_DRES) != 0u {
-                var r = g;
-                if (p.flags & ACCUMULATE_DRES) != 0u {
-                    r += y_dres4[i];
-                }
-                y_dres4[i] = r;
-            }
-            cur = dx4(g, apply_x(i), k.a, k.k, k.b, k.mean);
-            y_dx4[i] = cur;
-        }
-        y_dxp4[row.out + q] = padded4(prev, cur);
-        prev = cur;
+    back_row4(row, k);
+}
+
+// The coefficients bn_backward_apply_pad4_one's workgroup applies.
+var<workgroup> one_back: BackCoef;
+
+// bn_backward_apply_pad4_one's workgroup of NARROW invocations: all of
+// channel c (one chunk: p.chunks 1, p.chunk_len N), its sums as
+// bn_backward_partial4_tail_w8's, invocation 0 deriving the coefficients
+// from them, the channel's saved mean and invstd and the forward's scale
+// (gamma·invstd, at coef_at) as bn_backward_finalize_apply_pad4 does from
+// gamma (the same bits as those two passes where they sum a channel in one
+// chunk), then the channel's padded rows in turn.
+fn backward_one4(c: u32, t: u32) {
+    let q = p.hw / 4u;
+    let mean = apply_stats(c);
+    var v: Leaves;
+    for (var i = 0u; i < LANES / NARROW; i++) {
+        v[i] = one_back_lane4(c, t + NARROW * i, q, mean);
+    }
+    let total = leaves_sum2(t, NARROW, &v);
+    if t == 0u {
+        // Added to 0 as bn_backward_finalize_apply_pad4 adds its chunks.
+        var sg = 0.0;
+        var sgx = 0.0;
+        sg += total.x;
+        sgx += total.y;
+        let k = back_coef_scaled(sg, sgx, mean, apply_stats(p.c + c), apply_stats(p.coef_at + c));
+        y_dgb[c] = k.dgamma;
+        y_dgb[p.beta_at + c] = k.dbeta;
+        one_back = k;
+    }
+    let k = workgroupUniformLoad(&one_back);
+    for (var r = t; r < p.n * p.hp; r += NARROW) {
+        back_row4(row_at((r / p.hp * p.c + c) * p.hp + r % p.hp), k);
     }
 }

@@ -4,11 +4,12 @@
 // batchnorm_forward_texel.wgsl (texels) run the same arithmetic: the same
 // bits. An importer defines
 //   stats_x(i)                 vec4 i of bn_stats_partial4's x (binding 2);
-//   apply_x(i), apply_res(i)   vec4 i of bn_stats_apply_pad4's x and residual
-//                              (bindings 6, 7);
+//   apply_x(i), apply_res(i)   vec4 i of bn_stats_apply_pad4's (and
+//                              bn_stats_apply_pad4_one's) x and residual
+//                              (bindings 5, 6);
 //   eval_x(i), eval_res(i)     the same of bn_eval_apply_pad4 (bindings 5, 6);
 //   apply_partial(i)           float i of bn_stats_apply_pad4's partials
-//                              (binding 3);
+//                              (binding 8);
 // and declares the storage bindings the bodies write and read besides:
 // partials4 (bn_stats_partial4's), s_stats, s_running,
 // s_gamma_beta, s_y4, s_yp4 (bn_stats_apply_pad4's) and v_coef, v_running,
@@ -67,19 +68,33 @@ fn affine4(x: vec4<f32>, scale: f32, shift: f32, res: vec4<f32>) -> vec4<f32> {
     return v;
 }
 
+// (Σ a, Σ b) with x's values v − K added: a += Σ (v − K), b += Σ (v − K)².
+fn stats_add4(sums: vec2<f32>, x: vec4<f32>, shift: f32) -> vec2<f32> {
+    let v = x - vec4<f32>(shift);
+    return vec2<f32>(sums.x + (v.x + v.y + v.z + v.w), sums.y + dot(v, v));
+}
+
 // Lane `lane` of chunk s of channel c (planes of q vec4s): its share of
 // Σ (v − K) and Σ (v − K)².
 fn stats_lane4(c: u32, s: u32, lane: u32, q: u32, shift: f32) -> vec2<f32> {
-    var la = 0.0;
-    var lb = 0.0;
+    var sums = vec2<f32>(0.0);
     var it = chunk_start(s, lane, q);
     for (var j = it.j; j < it.end; j += RUN) {
-        let v = stats_x((it.n * p.c + c) * q + it.k) - vec4<f32>(shift);
-        la += v.x + v.y + v.z + v.w;
-        lb += dot(v, v);
+        sums = stats_add4(sums, stats_x((it.n * p.c + c) * q + it.k), shift);
         it = advance(it);
     }
-    return vec2<f32>(la, lb);
+    return sums;
+}
+
+// stats_lane4 reading x as apply_x (bn_stats_apply_pad4_one's binding).
+fn one_lane4(c: u32, lane: u32, q: u32, shift: f32) -> vec2<f32> {
+    var sums = vec2<f32>(0.0);
+    var it = chunk_start(0u, lane, q);
+    for (var j = it.j; j < it.end; j += RUN) {
+        sums = stats_add4(sums, apply_x((it.n * p.c + c) * q + it.k), shift);
+        it = advance(it);
+    }
+    return sums;
 }
 
 // bn_stats_partial4's workgroup (c, s) of wg invocations: Σ (v − K) and
@@ -102,6 +117,40 @@ fn stats_partial4(c: u32, s: u32, t: u32, wg: u32) {
     }
 }
 
+// Channel c's statistics f: the saved and running statistics and the
+// coefficients, as bn_stats_coef writes them.
+fn publish(c: u32, f: Finalized) {
+    s_stats[c] = f.mean;
+    s_stats[p.c + c] = f.invstd;
+    if (p.flags & UPDATE_RUNNING) != 0u {
+        s_running[c] = running(s_running[c], f.mean);
+        s_running[p.rv_at + c] = running(s_running[p.rv_at + c], unbiased(f.var_b));
+    }
+    s_stats[p.coef_at + c] = f.scale;
+    s_stats[p.coef_at + p.c + c] = f.shift;
+}
+
+// Padded row `row` of y (and y itself where the row holds one) from x and
+// the residual with scale and shift.
+fn apply_row4(row: PadRow, scale: f32, shift: f32) {
+    let wq = p.w / 4u;
+    var prev = vec4<f32>(0.0);
+    for (var q = 0u; q < p.pitch / 4u; q++) {
+        var cur = vec4<f32>(0.0);
+        if row.src >= 0 && q < wq {
+            let i = u32(row.src) + q;
+            var res = vec4<f32>(0.0);
+            if (p.flags & RESIDUAL) != 0u {
+                res = apply_res(i);
+            }
+            cur = affine4(apply_x(i), scale, shift, res);
+            s_y4[i] = cur;
+        }
+        s_yp4[row.out + q] = padded4(prev, cur);
+        prev = cur;
+    }
+}
+
 // bn_stats_apply_pad4's invocation: one padded row of y. It derives its
 // channel's scale and shift from the chunks' sums as bn_stats_coef does (the
 // same arithmetic), and the first row of each channel's first plane writes
@@ -120,30 +169,40 @@ fn stats_apply_pad4(gid: vec3<u32>, nwg: vec3<u32>) {
     }
     let f = finalize(a, b, apply_partial(p.c * p.chunks * 2u + c), s_gamma_beta[c], s_gamma_beta[p.beta_at + c]);
     if row.first {
-        s_stats[c] = f.mean;
-        s_stats[p.c + c] = f.invstd;
-        if (p.flags & UPDATE_RUNNING) != 0u {
-            s_running[c] = running(s_running[c], f.mean);
-            s_running[p.rv_at + c] = running(s_running[p.rv_at + c], unbiased(f.var_b));
-        }
-        s_stats[p.coef_at + c] = f.scale;
-        s_stats[p.coef_at + p.c + c] = f.shift;
+        publish(c, f);
     }
-    let wq = p.w / 4u;
-    var prev = vec4<f32>(0.0);
-    for (var q = 0u; q < p.pitch / 4u; q++) {
-        var cur = vec4<f32>(0.0);
-        if row.src >= 0 && q < wq {
-            let i = u32(row.src) + q;
-            var res = vec4<f32>(0.0);
-            if (p.flags & RESIDUAL) != 0u {
-                res = apply_res(i);
-            }
-            cur = affine4(apply_x(i), f.scale, f.shift, res);
-            s_y4[i] = cur;
-        }
-        s_yp4[row.out + q] = padded4(prev, cur);
-        prev = cur;
+    apply_row4(row, f.scale, f.shift);
+}
+
+// The scale and shift bn_stats_apply_pad4_one's workgroup applies.
+var<workgroup> one_coef: vec2<f32>;
+
+// bn_stats_apply_pad4_one's workgroup of NARROW invocations: all of channel c
+// (one chunk of every sample: p.chunks 1, p.chunk_len N). Its sums as
+// bn_stats_partial4_w8's for that chunk, invocation 0 finalizing them as
+// bn_stats_apply_pad4 does (the same bits as those two passes where they
+// sum a channel in one chunk), then the channel's padded rows in turn.
+fn stats_apply_one4(c: u32, t: u32) {
+    let q = p.hw / 4u;
+    let shift = apply_x(c * q).x;
+    var v: Leaves;
+    for (var i = 0u; i < LANES / NARROW; i++) {
+        v[i] = one_lane4(c, t + NARROW * i, q, shift);
+    }
+    let total = leaves_sum2(t, NARROW, &v);
+    if t == 0u {
+        // Added to 0 as bn_stats_apply_pad4 adds its chunks: the same bits.
+        var a = 0.0;
+        var b = 0.0;
+        a += total.x;
+        b += total.y;
+        let f = finalize(a, b, shift, s_gamma_beta[c], s_gamma_beta[p.beta_at + c]);
+        publish(c, f);
+        one_coef = vec2<f32>(f.scale, f.shift);
+    }
+    let k = workgroupUniformLoad(&one_coef);
+    for (var r = t; r < p.n * p.hp; r += NARROW) {
+        apply_row4(row_at((r / p.hp * p.c + c) * p.hp + r % p.hp), k.x, k.y);
     }
 }
 

@@ -78,8 +78,8 @@ impl Padded<'_> {
         }
     }
 
-    /// Launches `k`, which writes the copy (its last binding, after
-    /// `bindings`): one invocation per padded row.
+    /// Launches `k`, which writes the copy (after `bindings`, before
+    /// `then`): one invocation per padded row.
     fn launch(
         &self,
         gpu: &Gpu,
@@ -87,9 +87,11 @@ impl Padded<'_> {
         k: &'static Kernel<BnParams>,
         p: &BnParams,
         bindings: &[Option<&Tensor>],
+        then: &[Option<&Tensor>],
     ) -> Result<()> {
         let mut b = bindings.to_vec();
         b.push(Some(self.xp));
+        b.extend_from_slice(then);
         let rows = self.pg.n * self.pg.c * self.pg.hp;
         launch(gpu, prog, k, &self.params(p), &b, k.grid_1d(gpu, rows)?)?;
         Ok(())
@@ -109,7 +111,7 @@ impl Padded<'_> {
         unfused: impl FnOnce(&mut Program) -> Result<()>,
     ) -> Result<()> {
         if self.fused(gpu, k) {
-            return self.launch(gpu, prog, k, p, bindings);
+            return self.launch(gpu, prog, k, p, bindings, &[]);
         }
         unfused(prog)?;
         let pg = self.pg;
@@ -183,18 +185,27 @@ pub fn tuned_reads(gpu: &Gpu, g: &BnGeom) -> Result<BnReads> {
 /// switches between all of them at every barrier; 8 are one of lavapipe's
 /// SIMD rows, and its sums passes ran about twice as fast at the desktop
 /// app's size (BENCHMARKS.md). A GPU wants the wide ones' parallelism.
+///
+/// `OnePass` sums each channel in one chunk, in one narrow workgroup per
+/// channel that then applies the statistics too: the training forward's
+/// sums and its fused apply in one pass (`bn_stats_apply_pad4_one`) where it
+/// writes a padded copy and a channel's lanes stay within
+/// [`MAX_LANE_VALUES`]; elsewhere the narrow passes. As few workgroups as
+/// channels: for CPU adapters, where a pass saved is worth more than the
+/// workgroups.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BnSums {
     Wide,
     Narrow,
+    OnePass,
 }
 
 impl BnSums {
-    /// The width where the tuning table has no choice: narrow on CPU
+    /// The way where the tuning table has no choice: one pass on CPU
     /// adapters, wide on the rest.
     pub fn default_for(gpu: &Gpu) -> BnSums {
         if gpu.adapter_info().device_type == wgpu::DeviceType::Cpu {
-            BnSums::Narrow
+            BnSums::OnePass
         } else {
             BnSums::Wide
         }
@@ -208,21 +219,27 @@ impl BnSums {
     ) -> &'static Kernel<BnParams> {
         match self {
             BnSums::Wide => wide,
-            BnSums::Narrow => narrow,
+            BnSums::Narrow | BnSums::OnePass => narrow,
         }
     }
 }
 
 impl conv2d::Variant for BnSums {
-    const ALL: &'static [BnSums] = &[BnSums::Wide, BnSums::Narrow];
+    const ALL: &'static [BnSums] = &[BnSums::Wide, BnSums::Narrow, BnSums::OnePass];
     const PASS: &'static str = "batchnorm_sums";
 
     fn name(self) -> &'static str {
         match self {
             BnSums::Wide => "wide",
             BnSums::Narrow => "narrow",
+            BnSums::OnePass => "one_pass",
         }
     }
+}
+
+/// Whether `g`'s channels fit one chunk each: what the one-pass kernels sum.
+fn one_chunk(g: &BnGeom) -> bool {
+    chunks(g, 1).0 == 1
 }
 
 /// The key of `g`'s reductions' width in the tuning table: channels and
@@ -232,10 +249,11 @@ pub fn sums_key(g: &BnGeom) -> String {
     format!("{} C{} {}px", BnSums::PASS, g.c, g.hw)
 }
 
-/// How wide `g`'s reductions are on `gpu`: on a CPU adapter the tuning
-/// table's choice, else [`BnSums::default_for`]; wide on every other adapter.
-/// (A narrow invocation runs 32 lanes' loops, up to 32 x
-/// [`serial_loops`]' lane: fine where nothing watches an invocation's time.)
+/// How `g`'s reductions run on `gpu`: on a CPU adapter the tuning table's
+/// choice, else [`BnSums::default_for`]; wide on every other adapter. (A
+/// narrow invocation runs 32 lanes' loops, up to 32 x [`serial_loops`]'
+/// lane, and a one-pass one a whole channel's share besides: fine where
+/// nothing watches an invocation's time.)
 pub fn tuned_sums(gpu: &Gpu, g: &BnGeom) -> Result<BnSums> {
     use conv2d::Variant;
     if gpu.adapter_info().device_type != wgpu::DeviceType::Cpu {
@@ -478,13 +496,56 @@ pub fn batchnorm_forward_train_padded(
         pd.check(g)?;
     }
     let tex = reads_texels(gpu, g, &[Some(x), residual])?;
+    let width = tuned_sums(gpu, g)?;
+    // The fused passes read and write pairs of small tensors through one
+    // binding each, where each pair lies in one buffer (saved then coef, the
+    // running mean then variance, gamma then beta): those bindings, then y,
+    // x and the residual, and the parameters with the pairs' offsets.
+    let pairs = (
+        saved.span(coef),
+        running_mean.span(running_var),
+        gamma.span(beta),
+    );
+    let merged = match &pairs {
+        (Some((stats, coef_at)), Some((run, rv_at)), Some((gb, beta_at))) => Some((
+            vec![Some(stats), Some(run), Some(gb), Some(y), Some(x), residual],
+            BnParams {
+                coef_at: u32_of("batch norm coefficients offset", *coef_at)?,
+                rv_at: u32_of("running variance offset", *rv_at)?,
+                beta_at: u32_of("beta offset", *beta_at)?,
+                ..p
+            },
+        )),
+        _ => None,
+    };
+    // Sums and apply in one pass, a workgroup per channel.
+    let one = if tex {
+        &table::BN_STATS_APPLY_PAD4_ONE_TEX
+    } else {
+        &table::BN_STATS_APPLY_PAD4_ONE
+    };
+    if width == BnSums::OnePass
+        && one_chunk(g)
+        && let Some(pd) = padded.filter(|pd| pd.fused(gpu, one))
+        && let Some((bindings, pm)) = &merged
+    {
+        let p = BnParams {
+            chunks: 1,
+            chunk_len: g.n as u32,
+            ..*pm
+        };
+        let mut bindings = bindings.clone();
+        bindings.push(Some(pd.xp));
+        let grid = crate::kernels::check_grid(gpu, "batch norm channels", [g.c as u64, 1, 1])?;
+        launch(gpu, prog, one, &pd.params(&p), &bindings, grid)?;
+        return Ok(());
+    }
     // The texel passes' partials are a whole uniform window.
     let partials = if tex {
         gpu.tensor(&[UNIFORM_FLOATS])?
     } else {
         partials(gpu, g, &p)?
     };
-    let width = tuned_sums(gpu, g)?;
     let (sums, k) = if tex {
         (
             width.pick(
@@ -511,30 +572,11 @@ pub fn batchnorm_forward_train_padded(
         &[Some(&partials), Some(x)],
         [g.c as u32, p.chunks, 1],
     )?;
-    // Statistics, coefficients, output and its padded copy in one pass, where
-    // the pairs it reads and writes through one binding each lie in one
-    // buffer (saved then coef, the running mean then variance, gamma then beta).
+    // Statistics, coefficients, output and its padded copy in one pass.
     if let Some(pd) = padded.filter(|pd| pd.fused(gpu, k))
-        && let Some((stats, coef_at)) = saved.span(coef)
-        && let Some((run, rv_at)) = running_mean.span(running_var)
-        && let Some((gb, beta_at)) = gamma.span(beta)
+        && let Some((bindings, pm)) = &merged
     {
-        let p = BnParams {
-            coef_at: u32_of("batch norm coefficients offset", coef_at)?,
-            rv_at: u32_of("running variance offset", rv_at)?,
-            beta_at: u32_of("beta offset", beta_at)?,
-            ..p
-        };
-        let bindings = [
-            Some(&stats),
-            Some(&run),
-            Some(&partials),
-            Some(&gb),
-            Some(y),
-            Some(x),
-            residual,
-        ];
-        return pd.launch(gpu, prog, k, &p, &bindings);
+        return pd.launch(gpu, prog, k, pm, bindings, &[Some(&partials)]);
     }
     if table::BN_STATS_COEF.fits(gpu) {
         launch(
@@ -684,7 +726,7 @@ pub fn batchnorm_forward_eval_padded(
             Some(x),
             residual,
         ];
-        return pd.launch(gpu, prog, k, &p, &bindings);
+        return pd.launch(gpu, prog, k, &p, &bindings, &[]);
     }
     let stats = gpu.tensor(&[2, g.c])?;
     launch(
@@ -784,11 +826,17 @@ pub fn batchnorm_backward(
     g: &BnGeom,
 ) -> Result<()> {
     batchnorm_backward_padded(
-        gpu, prog, dx, None, dgamma, dbeta, dres, dout, out, x, saved, gamma, g,
+        gpu, prog, dx, None, dgamma, dbeta, dres, dout, out, x, saved, None, gamma, g,
     )
 }
 
 /// [`batchnorm_backward`] writing, with `padded`, also dx's padded copy.
+/// `coef`, where given, must be the (scale, shift) the training forward
+/// wrote along with `saved` for this `gamma` (its scale is gamma·invstd,
+/// that very product): where it lies in saved's buffer after it, the
+/// one-pass kernel ([`BnSums::OnePass`]) reads the scale there instead of
+/// gamma, which keeps it within 8 storage buffers. Without it the two passes
+/// run.
 #[allow(clippy::too_many_arguments)]
 pub fn batchnorm_backward_padded(
     gpu: &Gpu,
@@ -802,6 +850,7 @@ pub fn batchnorm_backward_padded(
     out: Option<&Tensor>,
     x: &Tensor,
     saved: &Tensor,
+    coef: Option<&Tensor>,
     gamma: &Tensor,
     g: &BnGeom,
 ) -> Result<()> {
@@ -835,6 +884,42 @@ pub fn batchnorm_backward_padded(
     // through one binding) and the stage has the buffers.
     let tex = reads_texels(gpu, g, &[Some(dout), out, Some(x)])?;
     let width = tuned_sums(gpu, g)?;
+    if width == BnSums::OnePass
+        && one_chunk(g)
+        && g.hw.is_multiple_of(4)
+        && let Some(pd) = &padded
+        && let Some((dgb, beta_at)) = dgamma.span(dbeta)
+        && let Some((stats, coef_at)) = coef.and_then(|c| saved.span(c))
+    {
+        let one = if tex {
+            &table::BN_BACKWARD_APPLY_PAD4_ONE_TEX
+        } else {
+            &table::BN_BACKWARD_APPLY_PAD4_ONE
+        };
+        if pd.fused(gpu, one) {
+            let p = BnParams {
+                chunks: 1,
+                chunk_len: g.n as u32,
+                beta_at: u32_of("dbeta offset", beta_at)?,
+                coef_at: u32_of("batch norm coefficients offset", coef_at)?,
+                ..p
+            };
+            let grid = crate::kernels::check_grid(gpu, "batch norm channels", [g.c as u64, 1, 1])?;
+            let dres = dres.map(|r| r.dres);
+            let bindings = [
+                Some(&dgb),
+                Some(dx),
+                dres,
+                Some(dout),
+                out,
+                Some(x),
+                Some(pd.xp),
+                Some(&stats),
+            ];
+            launch(gpu, prog, one, &pd.params(&p), &bindings, grid)?;
+            return Ok(());
+        }
+    }
     let (sums, k) = if tex {
         (
             width.pick(
@@ -883,16 +968,8 @@ pub fn batchnorm_backward_padded(
             ..p
         };
         let dres = dres.map(|r| r.dres);
-        let bindings = [
-            Some(&dgb),
-            Some(&partials),
-            Some(dx),
-            dres,
-            Some(dout),
-            out,
-            Some(x),
-        ];
-        return pd.launch(gpu, prog, k, &p, &bindings);
+        let bindings = [Some(&dgb), Some(dx), dres, Some(dout), out, Some(x)];
+        return pd.launch(gpu, prog, k, &p, &bindings, &[Some(&partials)]);
     }
     let partials = partials(gpu, g, &p)?;
     let bcoef = gpu.tensor(&[6, g.c])?;

@@ -243,6 +243,8 @@ impl KernelInfo {
 /// where they do not fit (see [`Kernel::fits`]).
 pub const WITH_VARIANT: &[&str] = &[
     "bn_stats_apply_pad4",
+    "bn_stats_apply_pad4_one",
+    "bn_backward_apply_pad4_one",
     "bn_eval_apply_pad4",
     "bn_backward_partial4_tail",
     "bn_backward_partial4_tail_w8",
@@ -355,7 +357,11 @@ table! {
     BN_APPLY: batchnorm::BnParams = BATCHNORM_FORWARD::"bn_apply", [64, 1, 1], [Write, Read, Read, Read];
     BN_APPLY4: batchnorm::BnParams = BATCHNORM_FORWARD::"bn_apply4", [64, 1, 1], [Write, Read, Read, Read];
     /// BN_STATS_COEF and BN_APPLY_PAD4 in one pass (8 storage buffers).
-    BN_STATS_APPLY_PAD4: batchnorm::BnParams = BATCHNORM_FORWARD::"bn_stats_apply_pad4", [64, 1, 1], [Write, Write, Read, Read, Write, Read, Read, Write];
+    BN_STATS_APPLY_PAD4: batchnorm::BnParams = BATCHNORM_FORWARD::"bn_stats_apply_pad4", [64, 1, 1], [Write, Write, Read, Write, Read, Read, Write, Read];
+    /// BN_STATS_PARTIAL4_W8 over one chunk and BN_STATS_APPLY_PAD4 in one
+    /// pass, a workgroup per channel (7 storage buffers; CPU adapters,
+    /// BnSums::OnePass).
+    BN_STATS_APPLY_PAD4_ONE: batchnorm::BnParams = BATCHNORM_FORWARD::"bn_stats_apply_pad4_one", [8, 1, 1], [Write, Write, Read, Write, Read, Read, Write];
     /// BN_EVAL_STATS, BN_COEF and BN_APPLY_PAD4 in one pass (7 storage buffers).
     BN_EVAL_APPLY_PAD4: batchnorm::BnParams = BATCHNORM_FORWARD::"bn_eval_apply_pad4", [64, 1, 1], [Write, Read, Read, Write, Read, Read, Write];
     /// BN_APPLY4 also writing the output's padded copy (5 storage buffers;
@@ -366,7 +372,8 @@ table! {
     /// uniform window.
     BN_STATS_PARTIAL4_TEX: batchnorm::BnParams = BATCHNORM_FORWARD_TEXEL::"bn_stats_partial4", [128, 1, 1], [Write, Texels];
     BN_STATS_PARTIAL4_TEX_W8: batchnorm::BnParams = BATCHNORM_FORWARD_TEXEL::"bn_stats_partial4_w8", [8, 1, 1], [Write, Texels];
-    BN_STATS_APPLY_PAD4_TEX: batchnorm::BnParams = BATCHNORM_FORWARD_TEXEL::"bn_stats_apply_pad4", [64, 1, 1], [Write, Write, Uniform, Read, Write, Texels, Texels, Write];
+    BN_STATS_APPLY_PAD4_TEX: batchnorm::BnParams = BATCHNORM_FORWARD_TEXEL::"bn_stats_apply_pad4", [64, 1, 1], [Write, Write, Read, Write, Texels, Texels, Write, Uniform];
+    BN_STATS_APPLY_PAD4_ONE_TEX: batchnorm::BnParams = BATCHNORM_FORWARD_TEXEL::"bn_stats_apply_pad4_one", [8, 1, 1], [Write, Write, Read, Write, Texels, Texels, Write];
     /// BN_EVAL_APPLY_PAD4 reading x and the residual as texels.
     BN_EVAL_APPLY_PAD4_TEX: batchnorm::BnParams = BATCHNORM_FORWARD_TEXEL::"bn_eval_apply_pad4", [64, 1, 1], [Write, Read, Read, Write, Texels, Texels, Write];
     // Batch norm backward.
@@ -394,7 +401,11 @@ table! {
     BN_BACKWARD_PARTIAL4_TAIL: batchnorm::BnParams = BATCHNORM_BACKWARD::"bn_backward_partial4_tail", [128, 1, 1], [Write, Read, Read, Read, Read, Read];
     BN_BACKWARD_PARTIAL4_TAIL_W8: batchnorm::BnParams = BATCHNORM_BACKWARD::"bn_backward_partial4_tail_w8", [8, 1, 1], [Write, Read, Read, Read, Read, Read];
     /// BN_BACKWARD_FINALIZE_GRADS and BN_BACKWARD_APPLY_PAD4 in one pass (8 storage buffers).
-    BN_BACKWARD_FINALIZE_APPLY_PAD4: batchnorm::BnParams = BATCHNORM_BACKWARD::"bn_backward_finalize_apply_pad4", [64, 1, 1], [Write, Read, Write, Write, Read, Read, Read, Write];
+    BN_BACKWARD_FINALIZE_APPLY_PAD4: batchnorm::BnParams = BATCHNORM_BACKWARD::"bn_backward_finalize_apply_pad4", [64, 1, 1], [Write, Write, Write, Read, Read, Read, Write, Read];
+    /// BN_BACKWARD_PARTIAL4_TAIL_W8 over one chunk and
+    /// BN_BACKWARD_FINALIZE_APPLY_PAD4 in one pass, a workgroup per channel
+    /// (8 storage buffers; CPU adapters, BnSums::OnePass).
+    BN_BACKWARD_APPLY_PAD4_ONE: batchnorm::BnParams = BATCHNORM_BACKWARD::"bn_backward_apply_pad4_one", [8, 1, 1], [Write, Write, Write, Read, Read, Read, Write, Read];
     /// BN_BACKWARD_APPLY4 also writing dx's padded copy (7 storage buffers;
     /// where a stage has fewer, the unfused apply and CONV2D_PAD run instead).
     BN_BACKWARD_APPLY_PAD4: batchnorm::BnParams = BATCHNORM_BACKWARD::"bn_backward_apply_pad4", [64, 1, 1], [Write, Write, Read, Read, Read, Read, Write];
@@ -403,7 +414,8 @@ table! {
     /// through a uniform window.
     BN_BACKWARD_PARTIAL4_TAIL_TEX: batchnorm::BnParams = BATCHNORM_BACKWARD_TEXEL::"bn_backward_partial4_tail", [128, 1, 1], [Write, Texels, Texels, Texels, Read, Read];
     BN_BACKWARD_PARTIAL4_TAIL_TEX_W8: batchnorm::BnParams = BATCHNORM_BACKWARD_TEXEL::"bn_backward_partial4_tail_w8", [8, 1, 1], [Write, Texels, Texels, Texels, Read, Read];
-    BN_BACKWARD_FINALIZE_APPLY_PAD4_TEX: batchnorm::BnParams = BATCHNORM_BACKWARD_TEXEL::"bn_backward_finalize_apply_pad4", [64, 1, 1], [Write, Uniform, Write, Write, Texels, Texels, Texels, Write];
+    BN_BACKWARD_FINALIZE_APPLY_PAD4_TEX: batchnorm::BnParams = BATCHNORM_BACKWARD_TEXEL::"bn_backward_finalize_apply_pad4", [64, 1, 1], [Write, Write, Write, Texels, Texels, Texels, Write, Uniform];
+    BN_BACKWARD_APPLY_PAD4_ONE_TEX: batchnorm::BnParams = BATCHNORM_BACKWARD_TEXEL::"bn_backward_apply_pad4_one", [8, 1, 1], [Write, Write, Write, Texels, Texels, Texels, Write, Read];
     BN_BACKWARD_GATE: batchnorm::BnParams = BATCHNORM_BACKWARD::"bn_backward_gate", [64, 1, 1], [Write, Write, Read, Read];
     BN_BACKWARD_GATE4: batchnorm::BnParams = BATCHNORM_BACKWARD::"bn_backward_gate4", [64, 1, 1], [Write, Write, Read, Read];
     BN_BACKWARD_APPLY_GATED: batchnorm::BnParams = BATCHNORM_BACKWARD::"bn_backward_apply_gated", [64, 1, 1], [Write, Read, Read];

@@ -886,6 +886,7 @@ impl Plan {
                         relu.then_some(&self.acts[y]),
                         &self.acts[*x],
                         &saved,
+                        self.state[i].coef.as_ref(),
                         &gamma,
                         &g,
                     )?;

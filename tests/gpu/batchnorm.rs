@@ -348,8 +348,9 @@ fn batchnorm_sums_give_the_same_bits_at_either_width() {
             let what = format!("{g:?} relu={relu} dres={dres:?} {sums:?}");
             let (got, labels) = gpu_chain(g, &d, relu, dres);
             let narrow = labels.iter().filter(|l| l.ends_with("_w8")).count();
-            // The statistics' sums, and the backward's.
-            let want = if sums == BnSums::Narrow { 2 } else { 0 };
+            // The statistics' sums, and the backward's (OnePass's kernels
+            // write a padded copy: without one, the narrow passes run).
+            let want = if sums == BnSums::Wide { 0 } else { 2 };
             assert_eq!(narrow, want, "8-wide passes {what}");
             match &first {
                 None => first = Some(got),
@@ -467,6 +468,8 @@ fn pad_cases() -> Vec<(BnGeom, PadGeom, bool)> {
         (2, 2, 3, 5, 1, 1, 2, 1),
         (2, 3, 4, 8, 2, 2, 4, 1),
         (2, 2, 4, 4, 1, 1, 5, 2),
+        // A channel in several chunks of the two-pass sums on any adapter.
+        (64, 3, 8, 8, 1, 1, 2, 1),
     ] {
         let pg = PadGeom {
             n,
@@ -499,9 +502,12 @@ fn padded(pg: &PadGeom, plane: &[f32]) -> Vec<f32> {
 fn batchnorm_padded_outputs_match_cpu_twins() {
     let gpu = gpu();
     for (i, (g, pg, fused)) in pad_cases().into_iter().enumerate() {
-        // Every way of reading the activations (BnReads) with either width
-        // of the sums (BnSums): the same bits, and each against the CPU twins.
-        let mut first: Option<Vec<Vec<f32>>> = None;
+        // Every way of reading the activations (BnReads) with every way of
+        // summing them (BnSums): each against the CPU twins, and the same
+        // bits where they sum a channel in the same chunks (the one-pass
+        // kernels in one, the others in `chunks`).
+        let several = chunks(&g, reduction_groups(gpu)).0 > 1;
+        let mut firsts: [Option<Vec<Vec<f32>>>; 2] = [None, None];
         let ways = BnReads::ALL
             .iter()
             .flat_map(|&r| BnSums::ALL.iter().map(move |&s| (r, s)));
@@ -569,6 +575,20 @@ fn batchnorm_padded_outputs_match_cpu_twins() {
                 )
             };
             let bwd_fused = fused && bwd_apply.fits(gpu) && bwd_sums.fits(gpu);
+            // The one-pass kernels, where chosen and the device has their buffers.
+            let (fwd_one, bwd_one) = if texels {
+                (
+                    &table::BN_STATS_APPLY_PAD4_ONE_TEX,
+                    &table::BN_BACKWARD_APPLY_PAD4_ONE_TEX,
+                )
+            } else {
+                (
+                    &table::BN_STATS_APPLY_PAD4_ONE,
+                    &table::BN_BACKWARD_APPLY_PAD4_ONE,
+                )
+            };
+            let one = sums == BnSums::OnePass && fused;
+            let (fwd_one, bwd_one) = (one && fwd_one.fits(gpu), one && bwd_one.fits(gpu));
             let texel_passes = |p: &reslab::kernels::Program, from: usize, module: &str| {
                 p.dispatches[from..]
                     .iter()
@@ -588,6 +608,8 @@ fn batchnorm_padded_outputs_match_cpu_twins() {
                 lens[k] = p.len();
                 let want = if !texels {
                     0
+                } else if pad.is_some() && fwd_one {
+                    1
                 } else if pad.is_some() && fused && stats_apply.fits(gpu) {
                     2
                 } else {
@@ -612,8 +634,15 @@ fn batchnorm_padded_outputs_match_cpu_twins() {
                     1
                 }
             };
-            let extra_fwd = extra(stats_apply, &table::BN_APPLY_PAD4);
-            let extra_bwd = if bwd_fused {
+            // The one-pass kernels: two fewer.
+            let extra_fwd = if fwd_one {
+                -2
+            } else {
+                extra(stats_apply, &table::BN_APPLY_PAD4)
+            };
+            let extra_bwd = if bwd_one {
+                -2
+            } else if bwd_fused {
                 -1
             } else {
                 isize::from(!(fused && table::BN_BACKWARD_APPLY_PAD4.fits(gpu)))
@@ -669,6 +698,7 @@ fn batchnorm_padded_outputs_match_cpu_twins() {
                     relu.then_some(&ty),
                     &tx,
                     &tsaved,
+                    Some(&tcoef),
                     &tg,
                     &g,
                 )?;
@@ -677,9 +707,15 @@ fn batchnorm_padded_outputs_match_cpu_twins() {
                     plain.len() as isize + extra_bwd,
                     "backward passes {what}"
                 );
+                let want = match (texels, bwd_one, bwd_fused) {
+                    (false, ..) => 0,
+                    (true, true, _) => 1,
+                    (true, false, true) => 2,
+                    (true, false, false) => 0,
+                };
                 assert_eq!(
                     texel_passes(p, before, "batchnorm_backward_texel.wgsl:"),
-                    if texels && bwd_fused { 2 } else { 0 },
+                    want,
                     "backward texel passes {what}"
                 );
                 Ok(())
@@ -826,16 +862,15 @@ fn batchnorm_padded_outputs_match_cpu_twins() {
                 );
             }
             got.extend([&ty, &typ, &tcoef].iter().map(|t| read(t)));
-            match &first {
-                None => first = Some(got),
+            let first = &mut firsts[usize::from(several && sums == BnSums::OnePass)];
+            match first {
+                None => *first = Some(got),
                 Some(bits) => assert!(
                     got.iter()
                         .flatten()
                         .zip(bits.iter().flatten())
                         .all(|(a, b)| a.to_bits() == b.to_bits()),
-                    "{what}: not the bits of {:?} {:?}",
-                    BnReads::ALL[0],
-                    BnSums::ALL[0]
+                    "{what}: not the bits of the first way summing in the same chunks"
                 ),
             }
         }

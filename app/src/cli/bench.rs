@@ -31,7 +31,8 @@ pub struct Args {
     #[arg(long, default_value_t = 3)]
     rounds: usize,
     /// Time every tiling of the tiled 3x3 passes, and batch norm's reads
-    /// (storage or texels) and sums (workgroups of 128 or 8), at the
+    /// (storage or texels) and sums (workgroups of 128 or 8, or one pass
+    /// with the apply), at the
     /// ResNet-20/56 stage shapes (batch 128, 32 with --quick) and keep the
     /// fastest for each shape
     /// in this adapter's tuning table (RESLAB_TUNING, else
