@@ -37,7 +37,8 @@
 //                               coef (the forward's, whose scale is gamma·invstd)
 //       bn_backward_partial4_tail_w8 over one chunk and the pass above in
 //       one, a workgroup of 8 per channel (grid (C, 1, 1)): for CPU adapters
-//       (BnSums::OnePass).
+//       (BnSums::OnePass). With flags & 8 (NO_COPY) no dxp, as
+//       bn_stats_apply_pad4_one.
 //   bn_backward_apply_pad4  1 dx  2 dres  3 dout  4 out  5 x  6 bcoef
 //                           7 dxp [N, C, hp, pitch]
 //       bn_backward_apply (planes of a multiple of 4 values) also writing dx

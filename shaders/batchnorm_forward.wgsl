@@ -31,6 +31,8 @@
 //   bn_stats_apply_pad4_one  bindings 1-7 of bn_stats_apply_pad4
 //       bn_stats_partial4_w8 and bn_stats_apply_pad4 in one pass, a workgroup
 //       of 8 per channel (grid (C, 1, 1)): for CPU adapters (BnSums::OnePass).
+//       With flags & 8 (NO_COPY) no yp: each plane one row of y (w = hw,
+//       hp = 1, pitch = hw, no offset), binding 7 unwritten.
 //   bn_eval_apply_pad4   1 coef  2 running_mean + running_var  3 gamma + beta
 //                        4 y  5 x  6 residual  7 yp
 //       bn_eval_stats, bn_coef and bn_apply_pad4 in one pass.

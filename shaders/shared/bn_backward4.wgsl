@@ -24,6 +24,8 @@
 const RELU: u32 = 1u;
 const WRITE_DRES: u32 = 2u;
 const ACCUMULATE_DRES: u32 = 4u;
+// The one-pass kernel without a padded copy: rows of dx only (dxp unwritten).
+const NO_COPY: u32 = 8u;
 
 // The per-channel backward coefficients (a, k, b, mean, dgamma, dbeta) from
 // the channel's Σ g and Σ g·(x − mean) and its saved (mean, invstd).
@@ -145,7 +147,9 @@ fn back_row4(row: PadRow, k: BackCoef) {
             cur = dx4(g, apply_x(i), k.a, k.k, k.b, k.mean);
             y_dx4[i] = cur;
         }
-        y_dxp4[row.out + q] = padded4(prev, cur);
+        if (p.flags & NO_COPY) == 0u {
+            y_dxp4[row.out + q] = padded4(prev, cur);
+        }
         prev = cur;
     }
 }

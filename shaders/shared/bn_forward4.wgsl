@@ -23,6 +23,8 @@
 const RELU: u32 = 1u;
 const RESIDUAL: u32 = 2u;
 const UPDATE_RUNNING: u32 = 4u;
+// The one-pass kernel without a padded copy: rows of y only (yp unwritten).
+const NO_COPY: u32 = 8u;
 
 // (mean, biased variance) of channel c from its chunks' partial sums
 // (Σ v − K, Σ (v − K)²) and the shift K.
@@ -146,7 +148,9 @@ fn apply_row4(row: PadRow, scale: f32, shift: f32) {
             cur = affine4(apply_x(i), scale, shift, res);
             s_y4[i] = cur;
         }
-        s_yp4[row.out + q] = padded4(prev, cur);
+        if (p.flags & NO_COPY) == 0u {
+            s_yp4[row.out + q] = padded4(prev, cur);
+        }
         prev = cur;
     }
 }

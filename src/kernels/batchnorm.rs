@@ -188,8 +188,9 @@ pub fn tuned_reads(gpu: &Gpu, g: &BnGeom) -> Result<BnReads> {
 ///
 /// `OnePass` sums each channel in one chunk, in one narrow workgroup per
 /// channel that then applies the statistics too: the training forward's
-/// sums and its fused apply in one pass (`bn_stats_apply_pad4_one`) where it
-/// writes a padded copy and a channel's lanes stay within
+/// sums and apply in one pass (`bn_stats_apply_pad4_one`), and the
+/// backward's (`bn_backward_apply_pad4_one`), with or without a padded copy,
+/// where planes are whole vec4s and a channel's lanes stay within
 /// [`MAX_LANE_VALUES`]; elsewhere the narrow passes. As few workgroups as
 /// channels: for CPU adapters, where a pass saved is worth more than the
 /// workgroups.
@@ -286,6 +287,41 @@ const RESIDUAL: u32 = 2;
 const UPDATE_RUNNING: u32 = 4;
 const WRITE_DRES: u32 = 2;
 const ACCUMULATE_DRES: u32 = 4;
+/// The one-pass kernels' flag (either direction): no padded copy to write.
+const NO_COPY: u32 = 8;
+
+/// The parameters of a one-pass kernel `k` ([`BnSums::OnePass`]) from `p`:
+/// its channels in one chunk, written with the padded copy `padded` where
+/// given, else each plane a row of its own and no copy. `None` where the
+/// kernel cannot run so.
+fn one_pass(
+    gpu: &Gpu,
+    g: &BnGeom,
+    k: &Kernel<BnParams>,
+    p: &BnParams,
+    padded: Option<&Padded<'_>>,
+) -> Option<BnParams> {
+    if !(one_chunk(g) && g.hw.is_multiple_of(4)) {
+        return None;
+    }
+    let p = BnParams {
+        chunks: 1,
+        chunk_len: g.n as u32,
+        ..*p
+    };
+    match padded {
+        Some(pd) => pd.fused(gpu, k).then(|| pd.params(&p)),
+        None => k.fits(gpu).then_some(BnParams {
+            w: g.hw as u32,
+            hp: 1,
+            pitch: g.hw as u32,
+            pad_oy: 0,
+            pad_ox: 0,
+            flags: p.flags | NO_COPY,
+            ..p
+        }),
+    }
+}
 
 /// Workgroups a batch-norm reduction aims for on `gpu`: 256 on a GPU (enough
 /// to fill one when there are few channels), 32 on a CPU adapter, whose
@@ -525,19 +561,13 @@ pub fn batchnorm_forward_train_padded(
         &table::BN_STATS_APPLY_PAD4_ONE
     };
     if width == BnSums::OnePass
-        && one_chunk(g)
-        && let Some(pd) = padded.filter(|pd| pd.fused(gpu, one))
         && let Some((bindings, pm)) = &merged
+        && let Some(p) = one_pass(gpu, g, one, pm, padded.as_ref())
     {
-        let p = BnParams {
-            chunks: 1,
-            chunk_len: g.n as u32,
-            ..*pm
-        };
         let mut bindings = bindings.clone();
-        bindings.push(Some(pd.xp));
+        bindings.push(padded.map(|pd| pd.xp));
         let grid = crate::kernels::check_grid(gpu, "batch norm channels", [g.c as u64, 1, 1])?;
-        launch(gpu, prog, one, &pd.params(&p), &bindings, grid)?;
+        launch(gpu, prog, one, &p, &bindings, grid)?;
         return Ok(());
     }
     // The texel passes' partials are a whole uniform window.
@@ -884,41 +914,34 @@ pub fn batchnorm_backward_padded(
     // through one binding) and the stage has the buffers.
     let tex = reads_texels(gpu, g, &[Some(dout), out, Some(x)])?;
     let width = tuned_sums(gpu, g)?;
+    let one = if tex {
+        &table::BN_BACKWARD_APPLY_PAD4_ONE_TEX
+    } else {
+        &table::BN_BACKWARD_APPLY_PAD4_ONE
+    };
     if width == BnSums::OnePass
-        && one_chunk(g)
-        && g.hw.is_multiple_of(4)
-        && let Some(pd) = &padded
         && let Some((dgb, beta_at)) = dgamma.span(dbeta)
         && let Some((stats, coef_at)) = coef.and_then(|c| saved.span(c))
+        && let Some(p) = one_pass(gpu, g, one, &p, padded.as_ref())
     {
-        let one = if tex {
-            &table::BN_BACKWARD_APPLY_PAD4_ONE_TEX
-        } else {
-            &table::BN_BACKWARD_APPLY_PAD4_ONE
+        let p = BnParams {
+            beta_at: u32_of("dbeta offset", beta_at)?,
+            coef_at: u32_of("batch norm coefficients offset", coef_at)?,
+            ..p
         };
-        if pd.fused(gpu, one) {
-            let p = BnParams {
-                chunks: 1,
-                chunk_len: g.n as u32,
-                beta_at: u32_of("dbeta offset", beta_at)?,
-                coef_at: u32_of("batch norm coefficients offset", coef_at)?,
-                ..p
-            };
-            let grid = crate::kernels::check_grid(gpu, "batch norm channels", [g.c as u64, 1, 1])?;
-            let dres = dres.map(|r| r.dres);
-            let bindings = [
-                Some(&dgb),
-                Some(dx),
-                dres,
-                Some(dout),
-                out,
-                Some(x),
-                Some(pd.xp),
-                Some(&stats),
-            ];
-            launch(gpu, prog, one, &pd.params(&p), &bindings, grid)?;
-            return Ok(());
-        }
+        let grid = crate::kernels::check_grid(gpu, "batch norm channels", [g.c as u64, 1, 1])?;
+        let bindings = [
+            Some(&dgb),
+            Some(dx),
+            dres.map(|r| r.dres),
+            Some(dout),
+            out,
+            Some(x),
+            padded.map(|pd| pd.xp),
+            Some(&stats),
+        ];
+        launch(gpu, prog, one, &p, &bindings, grid)?;
+        return Ok(());
     }
     let (sums, k) = if tex {
         (
