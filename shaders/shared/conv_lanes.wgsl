@@ -51,6 +51,10 @@ fn r4sg_channel(a0: ptr<function, Acc>, a1: ptr<function, Acc>, a2: ptr<function
 }
 
 fn r4sg(wid: vec3<u32>, nwg: vec3<u32>, sid: u32, sl: u32, size: u32, l: u32) {
+    if FOLDED {
+        r4sg_folded(wid, nwg, sid, sl, size, l);
+        return;
+    }
     let lane = lane_of(wid, nwg, sid, sl, size, l, 4u, WG_R4);
     let t = lane.t;
     var a0 = start(t);
@@ -75,6 +79,87 @@ fn r4sg(wid: vec3<u32>, nwg: vec3<u32>, sid: u32, sl: u32, size: u32, l: u32) {
     }
     if t.ok {
         store4(a0, a1, a2, a3, t);
+    }
+}
+
+// The window of the group's folded tile (see r4sg_folded) for output rows
+// j - ky and j + 1 - ky through kernel row ky: the 4-pixel windows of input
+// rows j (under the lo pixels) and j + 1 (under the hi ones), each from the
+// row's first two vec4s as window_of takes pixels 0–3.
+fn folded_window(m: ptr<function, array<vec4<f32>, 9>>, j: u32, first: u32, l: u32) -> Window {
+    let a0 = group_vector(m, 2u * j, first, l);
+    let a1 = group_vector(m, 2u * j + 1u, first, l);
+    let b0 = group_vector(m, 2u * j + 2u, first, l);
+    let b1 = group_vector(m, 2u * j + 3u, first, l);
+    return Window(a0, b0, vec4<f32>(a0.yzw, a1.x), vec4<f32>(b0.yzw, b1.x),
+                  vec4<f32>(a0.zw, a1.xy), vec4<f32>(b0.zw, b1.xy));
+}
+
+// f0, f1 (the folded tile's rows oy, oy + 1 and oy + 2, oy + 3) += input
+// channel ci's terms: each output row's kernel rows in r4_channel's order.
+fn r4sg_folded_channel(f0: ptr<function, Acc>, f1: ptr<function, Acc>, lane: Lane, l: u32,
+                       ci: u32, k0: Taps, k1: Taps, k2: Taps) {
+    let t = lane.t;
+    let plane = (t.n * p.ci + ci) * p.hp;
+    var m = own_vectors(((plane + t.oy) * p.pitch + t.ox0) / 4u, p.pitch / 4u, lane.k, l, 2u, 12u);
+    let f = lane.first;
+    apply(f0, k0, folded_window(&m, 0u, f, l));
+    apply(f0, k1, folded_window(&m, 1u, f, l));
+    let w2 = folded_window(&m, 2u, f, l);
+    apply(f0, k2, w2);
+    apply(f1, k0, w2);
+    apply(f1, k1, folded_window(&m, 3u, f, l));
+    apply(f1, k2, folded_window(&m, 4u, f, l));
+}
+
+// Two rows' lo pixels as one accumulator's lo and hi.
+fn fold(a: Acc, b: Acc) -> Acc {
+    return Acc(a.c0l, b.c0l, a.c1l, b.c1l, a.c2l, b.c2l, a.c3l, b.c3l,
+               a.c4l, b.c4l, a.c5l, b.c5l, a.c6l, b.c6l, a.c7l, b.c7l);
+}
+
+// The first (hi = false) or second row of a folded accumulator, its pixels
+// 4–7 (past a row of at most 4) zero.
+fn unfold(f: Acc, hi: bool) -> Acc {
+    var a: Acc;
+    a.c0l = select(f.c0l, f.c0h, hi);
+    a.c1l = select(f.c1l, f.c1h, hi);
+    a.c2l = select(f.c2l, f.c2h, hi);
+    a.c3l = select(f.c3l, f.c3h, hi);
+    a.c4l = select(f.c4l, f.c4h, hi);
+    a.c5l = select(f.c5l, f.c5h, hi);
+    a.c6l = select(f.c6l, f.c6h, hi);
+    a.c7l = select(f.c7l, f.c7h, hi);
+    return a;
+}
+
+// r4sg for output rows of at most 4 pixels (FOLDED), where the 8-pixel tile
+// would leave half its sums unused: two rows share an accumulator, the upper
+// one as its pixels 0–3, the lower as 4–7, so a 4-row tile takes half the
+// multiply-adds and two thirds of the loads. Each output's terms are
+// r4sg's in r4sg's order: the same bits.
+fn r4sg_folded(wid: vec3<u32>, nwg: vec3<u32>, sid: u32, sl: u32, size: u32, l: u32) {
+    let lane = lane_of(wid, nwg, sid, sl, size, l, 4u, WG_R4);
+    let t = lane.t;
+    var f0 = fold(start(t), start(down(t, 1u)));
+    var f1 = fold(start(down(t, 2u)), start(down(t, 3u)));
+    let e = window_ends();
+    for (var ci = p.ci0; ci < e.x; ci++) {
+        r4sg_folded_channel(&f0, &f1, lane, l, ci,
+            taps(ci, 0u, t.co0), taps(ci, 1u, t.co0), taps(ci, 2u, t.co0));
+    }
+    if WINDOWS > 1u {
+        for (var ci = e.x; ci < e.y; ci++) {
+            r4sg_folded_channel(&f0, &f1, lane, l, ci,
+                taps1(ci, 0u, t.co0), taps1(ci, 1u, t.co0), taps1(ci, 2u, t.co0));
+        }
+        for (var ci = e.y; ci < p.ci0 + p.cn; ci++) {
+            r4sg_folded_channel(&f0, &f1, lane, l, ci,
+                taps2(ci, 0u, t.co0), taps2(ci, 1u, t.co0), taps2(ci, 2u, t.co0));
+        }
+    }
+    if t.ok {
+        store4(unfold(f0, false), unfold(f0, true), unfold(f1, false), unfold(f1, true), t);
     }
 }
 

@@ -226,6 +226,11 @@ fn s2_row(a: ptr<function, Acc>, w: Taps, v0: vec4<f32>, v1: vec4<f32>, v2: vec4
 // with 4 scalar stores before).
 override VEC4_ROWS: bool = false;
 
+// Whether output rows have at most 4 pixels, set per pipeline by the
+// launcher: then the 4-row subgroup tiles fold two rows into one
+// accumulator (shared/conv_lanes.wgsl, r4sg_folded).
+override FOLDED: bool = false;
+
 // Writes 4 consecutive pixels of one output row starting at element o
 // (pixel ox), dropping those past the row's end: one vec4 store
 // where rows are whole vec4s (on lavapipe every storage access is a loop over

@@ -1630,12 +1630,19 @@ fn forward_tiled_bn(
     let y = &yv;
     // Rows of whole vec4s take the kernel's vec4 stores, and passes over
     // several windows their loops (each a pipeline of its own).
+    // Rows of at most 4 pixels fold two rows into one accumulator of the
+    // subgroup tiles (`FOLDED`, shared/conv_lanes.wgsl).
     let multi = windows(k) > 1 && uniform.as_ref().is_some_and(|u| u.len() > 1);
-    let k = &k.with_constants(match (g.wo().is_multiple_of(4), multi) {
-        (true, true) => &[("VEC4_ROWS", 1), ("WINDOWS", WINDOWS as u32)],
-        (true, false) => &[("VEC4_ROWS", 1)],
-        (false, true) => &[("WINDOWS", WINDOWS as u32)],
-        (false, false) => &[],
+    let folded = rows == MAX_TILE_ROWS && lanes > 1 && g.wo() <= 4;
+    let k = &k.with_constants(match (g.wo().is_multiple_of(4), multi, folded) {
+        (true, true, false) => &[("VEC4_ROWS", 1), ("WINDOWS", WINDOWS as u32)],
+        (true, false, false) => &[("VEC4_ROWS", 1)],
+        (false, true, false) => &[("WINDOWS", WINDOWS as u32)],
+        (false, false, false) => &[],
+        (true, true, true) => &[("VEC4_ROWS", 1), ("WINDOWS", WINDOWS as u32), ("FOLDED", 1)],
+        (true, false, true) => &[("VEC4_ROWS", 1), ("FOLDED", 1)],
+        (false, true, true) => &[("WINDOWS", WINDOWS as u32), ("FOLDED", 1)],
+        (false, false, true) => &[("FOLDED", 1)],
     });
     // The last (or only) dispatch runs the epilogue's twin, if any.
     let constants = k.constants;

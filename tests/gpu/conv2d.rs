@@ -358,7 +358,8 @@ fn conv2d_backward_weight_tiled_matches_cpu() {
 /// its kernel for the lanes sharing a tile (8, 4 or 2 by the output
 /// channels; tiles that leave a workgroup part-empty), a dispatch per up to
 /// three runs (windows), where the device has subgroups and the runs of 8
-/// channels are even, else the uniform one.
+/// channels are even, else the uniform one; over rows of at most 4 pixels
+/// it folds two rows into one accumulator, with the same bits.
 #[test]
 fn conv2d_forward_tilings_agree_bit_for_bit() {
     let gpu = gpu();
@@ -384,10 +385,20 @@ fn conv2d_forward_tilings_agree_bit_for_bit() {
         // second resuming from the first's sums.
         (Conv2dGeom::square(1, 100, 6, 8, 64, 3, 1, 1), true),
         (Conv2dGeom::square(1, 90, 5, 7, 64, 3, 1, 1), false),
+        // Rows of at most 4 pixels: the grouped kernels fold two rows into
+        // one accumulator (4x4 as the desktop app's last stage, over several
+        // windows, rows of 3, 2 and 1, a last band of 2 rows, no padding).
+        (Conv2dGeom::square(2, 16, 4, 4, 32, 3, 1, 1), false),
+        (Conv2dGeom::square(1, 100, 5, 4, 64, 3, 1, 1), true),
+        (Conv2dGeom::square(1, 9, 3, 3, 64, 3, 1, 1), false),
+        (Conv2dGeom::square(3, 12, 6, 2, 16, 3, 1, 1), true),
+        (Conv2dGeom::square(1, 10, 6, 6, 32, 3, 1, 0), false),
+        (Conv2dGeom::square(2, 20, 9, 1, 48, 3, 1, 1), true),
     ];
     cases.extend(tiled_geoms(10, 40).into_iter().filter(|(g, _)| g.sh == 1));
     let mut seen = [0usize; Tiling::ALL.len()];
     let mut grouped = [0usize; 3];
+    let mut folded = 0;
     let mut texel_cases = 0;
     let mut several_runs = 0;
     let mut multi_window = 0;
@@ -458,6 +469,7 @@ fn conv2d_forward_tilings_agree_bit_for_bit() {
                 _ => (want_uniform, None),
             };
             multi_window += (grouped_tiling && lanes.is_some() && runs > WINDOWS) as usize;
+            folded += (grouped_tiling && lanes.is_some() && g.wo() <= 4) as usize;
             assert_eq!(uniform, want_uniform, "{t:?} {g:?} accumulate={accumulate}");
             // The texel kernels read the input as texels; the others storage.
             let texel = texel_dispatches(&prog, "conv2d_forward_texel");
@@ -504,6 +516,7 @@ fn conv2d_forward_tilings_agree_bit_for_bit() {
                 multi_window >= 2,
                 "grouped passes over more windows than one pass reads: {multi_window}"
             );
+            assert!(folded >= 12, "grouped passes over folded rows: {folded}");
         }
     }
     no_errors();
