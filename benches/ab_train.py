@@ -5,7 +5,10 @@ train` on the same arguments in turn, each round starting one further along
 rounds is printed, with the median of its per-round ratios to the first
 (the host's speed drifts; a round's ratio holds it about still). Each run's
 rate is what its metrics.jsonl logged after the first logged line (so
-pipeline compilation and the first steps stay out of it).
+pipeline compilation and the first steps stay out of it). Where the host's
+speed swings within a run, the spread of the rounds' ratios and the best
+logged interval of each binary (the one the host slowed least) are printed
+too.
 
     benches/ab_train.py A_BINARY B_BINARY [MORE_BINARIES...] ROUNDS -- TRAIN ARGS...
 
@@ -33,7 +36,7 @@ def rate(binary, args):
     rates = [m["images_per_s"] for m in lines if "images_per_s" in m]
     if len(rates) < 2:
         sys.exit("need at least two logged lines per run: lower --log-every")
-    return statistics.median(rates[1:])
+    return rates[1:]
 
 
 def main():
@@ -44,19 +47,26 @@ def main():
         sys.exit(__doc__)
     binaries, rounds, args = sys.argv[1 : dash - 1], int(sys.argv[dash - 1]), sys.argv[dash + 1 :]
     got = {b: [] for b in binaries}
+    best = {b: 0.0 for b in binaries}
     for r in range(rounds):
         k = r % len(binaries)
         for binary in binaries[k:] + binaries[:k]:
-            got[binary].append(rate(binary, args))
+            intervals = rate(binary, args)
+            got[binary].append(statistics.median(intervals))
+            best[binary] = max(best[binary], *intervals)
             print(f"round {r + 1}/{rounds} {binary}: {got[binary][-1]:.1f} images/s", flush=True)
     first = binaries[0]
     m0 = statistics.median(got[first])
-    print(f"A {first}: {m0:.1f} images/s (median of {rounds})")
+    print(f"A {first}: {m0:.1f} images/s (median of {rounds}; best interval {best[first]:.1f})")
     for i, b in enumerate(binaries[1:]):
+        name = chr(ord("B") + i)
         mb = statistics.median(got[b])
-        per_round = statistics.median(y / x for x, y in zip(got[first], got[b]))
-        print(f"{chr(ord('B') + i)} {b}: {mb:.1f} images/s")
-        print(f"{chr(ord('B') + i)} vs A: {mb / m0:.2f}x (median of the rounds' ratios {per_round:.2f}x)")
+        ratios = sorted(y / x for x, y in zip(got[first], got[b]))
+        print(f"{name} {b}: {mb:.1f} images/s (best interval {best[b]:.1f})")
+        print(
+            f"{name} vs A: {mb / m0:.2f}x (median of the rounds' ratios {statistics.median(ratios):.2f}x,"
+            f" from {ratios[0]:.2f}x to {ratios[-1]:.2f}x; best intervals {best[b] / best[first]:.2f}x)"
+        )
 
 
 if __name__ == "__main__":
