@@ -788,10 +788,49 @@ pub struct KernelShare {
     pub ms: f64,
 }
 
-/// Where one step of `name` (training with `train`, else inference) at
-/// `batch`, shaped as `shape` says, goes: per entry point, largest first,
-/// from GPU timestamps (medians over settled runs). `None` when the adapter
-/// has no timestamps inside passes.
+/// One dispatch of a step, in program order: its entry point, the shapes of
+/// the tensors bound to it (binding order), its workgroups and its time.
+#[derive(Debug, Clone, Serialize)]
+pub struct DispatchTime {
+    pub kernel: String,
+    pub shapes: Vec<Vec<usize>>,
+    pub workgroups: [u32; 3],
+    pub ms: f64,
+}
+
+/// Every dispatch of one step of `name` (training with `train`, else
+/// inference) at `batch`, shaped as `shape` says, in program order, timed by
+/// GPU timestamps (medians over settled runs). `None` when the adapter has
+/// no timestamps inside passes.
+pub fn step_dispatches(
+    gpu: &Gpu,
+    name: &str,
+    shape: ProfileShape,
+    batch: usize,
+    train: bool,
+    b: Budget,
+) -> Result<Option<Vec<DispatchTime>>> {
+    let s = setup_shaped(gpu, name, shape, batch, train)?;
+    let prog = &s.plan.program;
+    let Some(ms) = dispatch_ms(gpu, prog, b)? else {
+        return Ok(None);
+    };
+    Ok(Some(
+        prog.dispatches
+            .iter()
+            .zip(ms)
+            .map(|(d, ms)| DispatchTime {
+                kernel: d.label().to_string(),
+                shapes: d.bound_shapes().map(<[usize]>::to_vec).collect(),
+                workgroups: d.workgroups(),
+                ms,
+            })
+            .collect(),
+    ))
+}
+
+/// Where one step goes, per entry point, largest first: [`step_dispatches`]
+/// summed by kernel.
 pub fn step_profile(
     gpu: &Gpu,
     name: &str,
@@ -800,25 +839,21 @@ pub fn step_profile(
     train: bool,
     b: Budget,
 ) -> Result<Option<Vec<KernelShare>>> {
-    let s = setup_shaped(gpu, name, shape, batch, train)?;
-    let prog = &s.plan.program;
-    let Some(ms) = dispatch_ms(gpu, prog, b)? else {
+    let Some(each) = step_dispatches(gpu, name, shape, batch, train, b)? else {
         return Ok(None);
     };
-    let times: Vec<(String, f64)> = prog
-        .dispatches
-        .iter()
-        .zip(ms)
-        .map(|(d, t)| (d.label().to_string(), t))
-        .collect();
-    Ok(Some(
-        profile::by_kernel(&times)
-            .into_iter()
-            .map(|(kernel, ms, dispatches)| KernelShare {
-                kernel,
-                dispatches,
-                ms,
-            })
-            .collect(),
-    ))
+    Ok(Some(by_kernel(&each)))
+}
+
+/// Per-dispatch times summed by entry point, largest first.
+pub fn by_kernel(each: &[DispatchTime]) -> Vec<KernelShare> {
+    let times: Vec<(String, f64)> = each.iter().map(|d| (d.kernel.clone(), d.ms)).collect();
+    profile::by_kernel(&times)
+        .into_iter()
+        .map(|(kernel, ms, dispatches)| KernelShare {
+            kernel,
+            dispatches,
+            ms,
+        })
+        .collect()
 }

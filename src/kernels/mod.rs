@@ -55,6 +55,12 @@ impl Dispatch {
         self.workgroups
     }
 
+    /// The shapes of the tensors bound to it, in binding order (the output
+    /// first, for most kernels).
+    pub fn bound_shapes(&self) -> impl Iterator<Item = &[usize]> {
+        self._bound.iter().map(|t| t.shape())
+    }
+
     /// Rewrites the uniform parameter block (e.g. the learning rate of SGD) for the
     /// next submission.
     pub fn set_params<P: bytemuck::Pod>(&self, gpu: &Gpu, params: &P) {

@@ -57,6 +57,11 @@ pub struct Args {
     /// for ImageNet models; the desktop app trains on 16).
     #[arg(long, requires = "profile")]
     image_size: Option<usize>,
+    /// With --profile: list every dispatch of the step in program order (its
+    /// kernel, the shapes of the tensors bound to it, its workgroups and
+    /// time) instead of the sums per kernel.
+    #[arg(long, requires = "profile")]
+    dispatches: bool,
 }
 
 pub fn run(a: Args) -> Result<()> {
@@ -221,17 +226,22 @@ fn profile(gpu: &reslab::Gpu, a: &Args, model: &str) -> Result<()> {
         width: a.width,
         side: a.image_size,
     };
-    let Some(shares) = bench::step_profile(gpu, model, shape, batch, !a.inference, budget)? else {
+    let Some(each) = bench::step_dispatches(gpu, model, shape, batch, !a.inference, budget)? else {
         anyhow::bail!(
             "this adapter cannot time inside compute passes (no TIMESTAMP_QUERY_INSIDE_PASSES): no per-kernel profile"
         );
     };
+    let shares = bench::by_kernel(&each);
     if a.json {
-        println!("{}", serde_json::to_string_pretty(&shares)?);
+        let json = if a.dispatches {
+            serde_json::to_string_pretty(&each)?
+        } else {
+            serde_json::to_string_pretty(&shares)?
+        };
+        println!("{json}");
         return Ok(());
     }
-    let total: f64 = shares.iter().map(|s| s.ms).sum();
-    let n: usize = shares.iter().map(|s| s.dispatches).sum();
+    let total: f64 = each.iter().map(|d| d.ms).sum();
     let mut at = String::new();
     if let Some(w) = a.width {
         at += &format!(", width {w}");
@@ -239,7 +249,29 @@ fn profile(gpu: &reslab::Gpu, a: &Args, model: &str) -> Result<()> {
     if let Some(side) = a.image_size {
         at += &format!(", {side}x{side} images");
     }
-    println!("{model} {what} step, batch {batch}{at}: {total:.2} ms in {n} dispatches");
+    println!(
+        "{model} {what} step, batch {batch}{at}: {total:.2} ms in {} dispatches",
+        each.len()
+    );
+    if a.dispatches {
+        println!(
+            "{:>4} {:>9} {:>6}  {:<48} {:<16} tensors bound",
+            "#", "ms", "share", "kernel", "workgroups"
+        );
+        for (i, d) in each.iter().enumerate() {
+            let [x, y, z] = d.workgroups;
+            let shapes: Vec<String> = d.shapes.iter().map(|s| format!("{s:?}")).collect();
+            println!(
+                "{i:>4} {:>9.3} {:>5.1}%  {:<48} {:<16} {}",
+                d.ms,
+                100.0 * d.ms / total,
+                d.kernel,
+                format!("{x}x{y}x{z}"),
+                shapes.join(" ")
+            );
+        }
+        return Ok(());
+    }
     println!("{:>9} {:>6} {:>10}  kernel", "ms", "share", "dispatches");
     for s in &shares {
         println!(
