@@ -578,17 +578,30 @@ fn bench_profile_counts_every_kernel_of_a_step() {
     let each = v.as_array().unwrap();
     assert_eq!(each.len() as u64, total(&train), "{each:?}");
     for (kernel, n, _) in &train {
-        let here = each.iter().filter(|d| d["kernel"] == kernel.as_str()).count();
+        let here = each
+            .iter()
+            .filter(|d| d["kernel"] == kernel.as_str())
+            .count();
         assert_eq!(here as u64, *n, "{kernel}");
     }
     // The step ends with its one SGD dispatch; softmax_xent runs before any
     // backward batch norm, and the first conv writes [4, 16, 32, 32].
     let kernel = |d: &serde_json::Value| d["kernel"].as_str().unwrap().to_string();
-    assert!(kernel(each.last().unwrap()).ends_with(":sgd_step"), "{each:?}");
+    assert!(
+        kernel(each.last().unwrap()).ends_with(":sgd_step"),
+        "{each:?}"
+    );
     let at = |part: &str| each.iter().position(|d| kernel(d).contains(part)).unwrap();
-    assert!(at(":softmax_xent") < at("batchnorm_backward.wgsl"), "{each:?}");
+    assert!(
+        at(":softmax_xent") < at("batchnorm_backward.wgsl"),
+        "{each:?}"
+    );
     let conv = &each[at("conv2d_forward")];
-    assert_eq!(conv["shapes"][0], serde_json::json!([4, 16, 32, 32]), "{conv}");
+    assert_eq!(
+        conv["shapes"][0],
+        serde_json::json!([4, 16, 32, 32]),
+        "{conv}"
+    );
     for d in each {
         let ms = d["ms"].as_f64().unwrap();
         let groups: Vec<u64> = d["workgroups"]
@@ -597,7 +610,10 @@ fn bench_profile_counts_every_kernel_of_a_step() {
             .iter()
             .map(|g| g.as_u64().unwrap())
             .collect();
-        assert!(ms >= 0.0 && ms.is_finite() && groups.iter().all(|&g| g >= 1), "{d}");
+        assert!(
+            ms >= 0.0 && ms.is_finite() && groups.iter().all(|&g| g >= 1),
+            "{d}"
+        );
         assert!(!d["shapes"].as_array().unwrap().is_empty(), "{d}");
     }
 }
