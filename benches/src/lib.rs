@@ -829,23 +829,8 @@ pub fn step_dispatches(
     ))
 }
 
-/// Where one step goes, per entry point, largest first: [`step_dispatches`]
-/// summed by kernel.
-pub fn step_profile(
-    gpu: &Gpu,
-    name: &str,
-    shape: ProfileShape,
-    batch: usize,
-    train: bool,
-    b: Budget,
-) -> Result<Option<Vec<KernelShare>>> {
-    let Some(each) = step_dispatches(gpu, name, shape, batch, train, b)? else {
-        return Ok(None);
-    };
-    Ok(Some(by_kernel(&each)))
-}
-
-/// Per-dispatch times summed by entry point, largest first.
+/// Where a step goes: the times of [`step_dispatches`] summed by entry
+/// point, largest first.
 pub fn by_kernel(each: &[DispatchTime]) -> Vec<KernelShare> {
     let times: Vec<(String, f64)> = each.iter().map(|d| (d.kernel.clone(), d.ms)).collect();
     profile::by_kernel(&times)

@@ -42,8 +42,9 @@ pub struct Dispatch {
     /// textures just before it runs.
     copies: Vec<TexelCopy>,
     /// The bound tensors: holding them keeps their pooled buffers from being
-    /// handed out again while this dispatch can still run.
-    _bound: Vec<Tensor>,
+    /// handed out again while this dispatch can still run (and tells a
+    /// profile what the dispatch ran on).
+    bound: Vec<Tensor>,
 }
 
 impl Dispatch {
@@ -58,7 +59,7 @@ impl Dispatch {
     /// The shapes of the tensors bound to it, in binding order (the output
     /// first, for most kernels).
     pub fn bound_shapes(&self) -> impl Iterator<Item = &[usize]> {
-        self._bound.iter().map(|t| t.shape())
+        self.bound.iter().map(|t| t.shape())
     }
 
     /// Rewrites the uniform parameter block (e.g. the learning rate of SGD) for the
@@ -353,7 +354,7 @@ pub(crate) fn prepare<P: Params>(
         params,
         workgroups,
         copies: copies.into_iter().map(|(_, c)| c).collect(),
-        _bound: tensors.iter().flatten().map(|t| (*t).clone()).collect(),
+        bound: tensors.iter().flatten().map(|t| (*t).clone()).collect(),
     })
 }
 
