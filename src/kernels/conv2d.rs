@@ -443,9 +443,18 @@ impl Conv2dGeom {
         let tiles_x = self.wo().div_ceil(TILE_X);
         let rows = if s == 1 { MAX_TILE_ROWS } else { 1 };
         // Rows read: s·oy + ky for oy < Ho rounded up to a band, ky < 3.
-        // Columns: s·ox0 + 0 .. s·ox0 + 4·(2s + 1).
+        // Columns: s·ox0 + 0 .. s·ox0 + 4·(2s + 1), except at stride 1 over
+        // rows of at most 4 pixels: the pixels kept read columns 0 .. 5, the
+        // folded tiles no more than 8, and what the other tilings read past
+        // the row's 8 lands only in pixels past its end, which they drop. A
+        // 4x4 plane's copy is then [6, 8], not [6, 12]: a third fewer values
+        // for batch norm to store and for the texel copies to move.
         let hp = (self.h + 2 * self.ph).max((self.ho().next_multiple_of(rows) - 1) * s + 3);
-        let need = s * TILE_X * (tiles_x - 1) + 4 * (2 * s + 1);
+        let need = if s == 1 && self.wo() <= 4 {
+            8
+        } else {
+            s * TILE_X * (tiles_x - 1) + 4 * (2 * s + 1)
+        };
         PadGeom {
             n: self.n,
             c: self.cin,

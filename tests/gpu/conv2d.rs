@@ -232,6 +232,28 @@ fn conv2d_backward_matches_finite_differences() {
     no_errors();
 }
 
+/// The padded input the tiled passes read: rows with room for a tile's
+/// reads (12 floats from its first at stride 1, 20 at stride 2), except at
+/// stride 1 over rows of at most 4 pixels, where 8 floats hold everything
+/// the pixels kept read (a 4x4 plane: [6, 8], not [6, 12]); bands of 4
+/// output rows at stride 1.
+#[test]
+fn forward_pad_rows_fit_the_tiles() {
+    let pad = |h: usize, w: usize, s: usize, p: usize| {
+        let pg = Conv2dGeom::square(2, 8, h, w, 16, 3, s, p).forward_pad();
+        (pg.hp, pg.pitch)
+    };
+    assert_eq!(pad(4, 4, 1, 1), (6, 8));
+    assert_eq!(pad(3, 3, 1, 1), (6, 8));
+    assert_eq!(pad(2, 2, 1, 1), (6, 8));
+    assert_eq!(pad(1, 1, 1, 1), (6, 8));
+    assert_eq!(pad(6, 6, 1, 0), (6, 8));
+    assert_eq!(pad(5, 5, 1, 1), (10, 12));
+    assert_eq!(pad(8, 8, 1, 1), (10, 12));
+    assert_eq!(pad(16, 16, 1, 1), (18, 20));
+    assert_eq!(pad(8, 8, 2, 1), (10, 20));
+}
+
 /// The layout pass of the tiled kernels, its general entry and the vec4 one
 /// (offset 1, no dilation, rows of a multiple of 4).
 #[test]
