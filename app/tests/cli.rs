@@ -502,17 +502,18 @@ fn bench_tune_files_a_table_per_adapter() {
 /// step neither; an adapter without timestamps inside passes is told so.
 #[test]
 fn bench_profile_counts_every_kernel_of_a_step() {
+    let step = [
+        "bench",
+        "--profile",
+        "resnet8",
+        "--batch",
+        "4",
+        "--repeats",
+        "2",
+        "--json",
+    ];
     let run = |extra: &[&str]| -> Option<Vec<(String, u64, f64)>> {
-        let mut args = vec![
-            "bench",
-            "--profile",
-            "resnet8",
-            "--batch",
-            "4",
-            "--repeats",
-            "2",
-        ];
-        args.extend(["--json"]);
+        let mut args = step.to_vec();
         args.extend(extra);
         let o = reslab(&args);
         let err = String::from_utf8_lossy(&o.stderr);
@@ -562,17 +563,7 @@ fn bench_profile_counts_every_kernel_of_a_step() {
         "{err}"
     );
     // --dispatches: the same step dispatch by dispatch, in program order.
-    let o = reslab(&[
-        "bench",
-        "--profile",
-        "resnet8",
-        "--batch",
-        "4",
-        "--repeats",
-        "2",
-        "--dispatches",
-        "--json",
-    ]);
+    let o = reslab(&[&step[..], &["--dispatches"]].concat());
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     let each = v.as_array().unwrap();
