@@ -151,7 +151,9 @@ fn batchnorm_prog(gpu: &Gpu, g: &Conv2dGeom, key: &str, variant: &str) -> Result
         gpu.tensor(&shape)?,
         gpu.tensor(&shape)?,
     );
-    let (yp, dxp) = (gpu.tensor(&pg.shape())?, gpu.tensor(&pg.shape())?);
+    // Cleared, and written with their zero rows left as they are, as a
+    // plan's are.
+    let (yp, dxp) = (gpu.zeros(&pg.shape())?, gpu.zeros(&pg.shape())?);
     // Pairs of per-channel vectors in one buffer each, as a plan lays them
     // out (the fused passes read and write each pair through one binding).
     let align = (gpu.limits().min_storage_buffer_offset_alignment as usize / 4).max(1);
@@ -179,7 +181,11 @@ fn batchnorm_prog(gpu: &Gpu, g: &Conv2dGeom, key: &str, variant: &str) -> Result
         gpu,
         &mut prog,
         &y,
-        Some(Padded { xp: &yp, pg: &pg }),
+        Some(Padded {
+            xp: &yp,
+            pg: &pg,
+            halo_zero: true,
+        }),
         &saved,
         &coef,
         &rm,
@@ -195,7 +201,11 @@ fn batchnorm_prog(gpu: &Gpu, g: &Conv2dGeom, key: &str, variant: &str) -> Result
         gpu,
         &mut prog,
         &dx,
-        Some(Padded { xp: &dxp, pg: &pg }),
+        Some(Padded {
+            xp: &dxp,
+            pg: &pg,
+            halo_zero: true,
+        }),
         &dgamma,
         &dbeta,
         Some(ResidualGrad {

@@ -160,3 +160,26 @@ fn row_at(r: u32) -> PadRow {
 fn padded4(prev: vec4<f32>, cur: vec4<f32>) -> vec4<f32> {
     return select(cur, vec4<f32>(prev.w, cur.xyz), p.pad_ox == 1u);
 }
+
+// Flag of the passes writing a padded copy (either direction): the copy's
+// rows with no source (above and below each plane) already hold zeros, from
+// a copy that only such passes write, so only the rows with a source are
+// written.
+const HALO_ZERO: u32 = 16u;
+
+// Whether a pass leaves padded row `row` as it is: a row of zeros already.
+fn halo_kept(row: PadRow) -> bool {
+    return row.src < 0 && (p.flags & HALO_ZERO) != 0u;
+}
+
+// Rows per plane that a one-pass walk over a channel's padded copy visits:
+// all hp, or only the h with a source where the others hold zeros already.
+fn walk_rows() -> u32 {
+    return select(p.hp, p.hw / p.w, (p.flags & HALO_ZERO) != 0u);
+}
+
+// Row r of that walk over channel c (N·rows rows, `rows` = walk_rows()).
+fn walk_row(c: u32, r: u32, rows: u32) -> PadRow {
+    let skipped = select(0u, p.pad_oy, (p.flags & HALO_ZERO) != 0u);
+    return row_at((r / rows * p.c + c) * p.hp + skipped + r % rows);
+}

@@ -125,8 +125,12 @@ fn partial4_tail(c: u32, s: u32, t: u32, wg: u32) {
 }
 
 // Padded row `row` of dx (and dx itself, and dres as the flags say, where
-// the row holds one) with a channel's coefficients k.
+// the row holds one) with a channel's coefficients k (none where the row is
+// kept: halo_kept).
 fn back_row4(row: PadRow, k: BackCoef) {
+    if halo_kept(row) {
+        return;
+    }
     let wq = p.w / 4u;
     var prev = vec4<f32>(0.0);
     for (var q = 0u; q < p.pitch / 4u; q++) {
@@ -210,7 +214,8 @@ fn backward_one4(c: u32, t: u32) {
         one_back = k;
     }
     let k = workgroupUniformLoad(&one_back);
-    for (var r = t; r < p.n * p.hp; r += NARROW) {
-        back_row4(row_at((r / p.hp * p.c + c) * p.hp + r % p.hp), k);
+    let rows = walk_rows();
+    for (var r = t; r < p.n * rows; r += NARROW) {
+        back_row4(walk_row(c, r, rows), k);
     }
 }

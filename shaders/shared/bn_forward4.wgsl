@@ -133,8 +133,11 @@ fn publish(c: u32, f: Finalized) {
 }
 
 // Padded row `row` of y (and y itself where the row holds one) from x and
-// the residual with scale and shift.
+// the residual with scale and shift (none where it is kept: halo_kept).
 fn apply_row4(row: PadRow, scale: f32, shift: f32) {
+    if halo_kept(row) {
+        return;
+    }
     let wq = p.w / 4u;
     var prev = vec4<f32>(0.0);
     for (var q = 0u; q < p.pitch / 4u; q++) {
@@ -205,8 +208,9 @@ fn stats_apply_one4(c: u32, t: u32) {
         one_coef = vec2<f32>(f.scale, f.shift);
     }
     let k = workgroupUniformLoad(&one_coef);
-    for (var r = t; r < p.n * p.hp; r += NARROW) {
-        apply_row4(row_at((r / p.hp * p.c + c) * p.hp + r % p.hp), k.x, k.y);
+    let rows = walk_rows();
+    for (var r = t; r < p.n * rows; r += NARROW) {
+        apply_row4(walk_row(c, r, rows), k.x, k.y);
     }
 }
 
@@ -226,6 +230,9 @@ fn eval_apply_pad4(gid: vec3<u32>, nwg: vec3<u32>) {
     if row.first {
         v_coef[c] = scale;
         v_coef[p.c + c] = shift;
+    }
+    if halo_kept(row) {
+        return;
     }
     let wq = p.w / 4u;
     var prev = vec4<f32>(0.0);

@@ -40,6 +40,12 @@ params! {
 pub struct Padded<'a> {
     pub xp: &'a Tensor,
     pub pg: &'a PadGeom,
+    /// The copy's rows with no source (above and below each plane) hold
+    /// zeros already, and the pass may leave them so: a copy cleared once and
+    /// written only by padded passes of this layout, which write no other
+    /// value there. A pass writing the copy itself then writes only the
+    /// rows with a source.
+    pub halo_zero: bool,
 }
 
 impl Padded<'_> {
@@ -74,6 +80,11 @@ impl Padded<'_> {
             pitch: pg.pitch as u32,
             pad_oy: pg.oy as u32,
             pad_ox: pg.ox as u32,
+            flags: if self.halo_zero {
+                p.flags | HALO_ZERO
+            } else {
+                p.flags
+            },
             ..*p
         }
     }
@@ -289,6 +300,9 @@ const WRITE_DRES: u32 = 2;
 const ACCUMULATE_DRES: u32 = 4;
 /// The one-pass kernels' flag (either direction): no padded copy to write.
 const NO_COPY: u32 = 8;
+/// The padded passes' flag (either direction): the copy's rows with no
+/// source hold zeros already ([`Padded::halo_zero`]).
+const HALO_ZERO: u32 = 16;
 
 /// The parameters of a one-pass kernel `k` ([`BnSums::OnePass`]) from `p`:
 /// its channels in one chunk, written with the padded copy `padded` where

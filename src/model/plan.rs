@@ -75,8 +75,13 @@ struct Scratch {
     /// Those padded copies, once recorded.
     padded_acts: HashMap<Tid, (PadGeom, Tensor)>,
     /// Gradients of conv outputs that the batch norm after the conv wrote
-    /// zero-padded for the conv's backward-data pass.
-    padded_grads: HashMap<Tid, Tensor>,
+    /// zero-padded for the conv's backward-data pass, and their layout.
+    padded_grads: HashMap<Tid, (PadGeom, Tensor)>,
+    /// Those padded gradients free for reuse, by layout: cleared when made,
+    /// then written only by batch norm's padded passes, which leave the rows
+    /// with no source as they are ([`batchnorm::Padded::halo_zero`]), so
+    /// kept apart from the other scratch tensors.
+    free_padded: HashMap<PadGeom, Vec<Tensor>>,
     /// Weight gradients whose chunk sums wait to be reduced together.
     wgrad: Option<WgradBatch>,
     /// Batch norms run as the epilogue of the conv before them.
@@ -183,6 +188,17 @@ impl WgradBatch {
         self.jobs.clear();
         self.used = 0;
         Ok(())
+    }
+}
+
+impl Scratch {
+    /// A padded gradient copy of layout `pg` whose rows with no source hold
+    /// zeros: a free one, or a new one cleared.
+    fn take_padded(&mut self, gpu: &Gpu, pg: &PadGeom) -> Result<Tensor> {
+        match self.free_padded.get_mut(pg).and_then(|v| v.pop()) {
+            Some(t) => Ok(t),
+            None => gpu.zeros(&pg.shape()),
+        }
     }
 }
 
@@ -657,11 +673,17 @@ impl Plan {
                 let coef = stats_coef.view(coef_at, &[2, g.c])?;
                 let res = residual.map(|r| self.acts[r].clone());
                 let (xa, ya) = (self.acts[*x].clone(), self.acts[*y].clone());
+                // The padded copy the next conv reads: its rows with no
+                // source zeroed once, and only ever written by this pass.
                 let pad = match scratch.pad_acts.get(y) {
-                    Some(pg) => Some((*pg, gpu.tensor(&pg.shape())?)),
+                    Some(pg) => Some((*pg, gpu.zeros(&pg.shape())?)),
                     None => None,
                 };
-                let padded = pad.as_ref().map(|(pg, xp)| batchnorm::Padded { xp, pg });
+                let padded = pad.as_ref().map(|(pg, xp)| batchnorm::Padded {
+                    xp,
+                    pg,
+                    halo_zero: true,
+                });
                 match self.mode {
                     Mode::Train => {
                         let saved = stats_coef.view(0, &[2, g.c])?;
@@ -822,11 +844,11 @@ impl Plan {
                     if needs_grad(*x) {
                         let (gx, acc) = grad_target(&gpu, scratch, &mut grads, *x, &self.acts[*x])?;
                         match scratch.padded_grads.remove(&y) {
-                            Some(dyp) => {
+                            Some((pg, dyp)) => {
                                 conv2d::conv2d_backward_data_padded(
                                     &gpu, prog, &gx, &dyp, &w, &g, acc, scratch,
                                 )?;
-                                scratch.give(dyp);
+                                scratch.free_padded.entry(pg).or_default().push(dyp);
                             }
                             None => conv2d::conv2d_backward_data(
                                 &gpu, prog, &gx, &gy, &w, &g, acc, scratch,
@@ -864,13 +886,17 @@ impl Plan {
                         .conv_dy_pad(*x)
                         .filter(|_| needs_grad(*x) && grads[*x].is_none());
                     let dxp = match &pg {
-                        Some(pg) => Some(scratch.take(&gpu, &pg.shape())?),
+                        Some(pg) => Some(scratch.take_padded(&gpu, pg)?),
                         None => None,
                     };
                     let padded = pg
                         .as_ref()
                         .zip(dxp.as_ref())
-                        .map(|(pg, xp)| batchnorm::Padded { xp, pg });
+                        .map(|(pg, xp)| batchnorm::Padded {
+                            xp,
+                            pg,
+                            halo_zero: true,
+                        });
                     batchnorm::batchnorm_backward_padded(
                         &gpu,
                         prog,
@@ -893,8 +919,8 @@ impl Plan {
                     if let Some((r, (t, _))) = res {
                         grads[r] = Some(t);
                     }
-                    if let Some(dxp) = dxp {
-                        scratch.padded_grads.insert(*x, dxp);
+                    if let Some((pg, dxp)) = pg.zip(dxp) {
+                        scratch.padded_grads.insert(*x, (pg, dxp));
                     }
                     if needs_grad(*x) {
                         accumulate_into(&gpu, prog, scratch, &mut grads, *x, gx)?;

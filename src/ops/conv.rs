@@ -95,7 +95,7 @@ impl Conv2dGeom {
 /// Where a tiled pass reads its input: the zero-padded (and, for the
 /// backward-data pass of a strided convolution, dilated) copy made by
 /// the pad pass (`conv2d_pad`). Rows are `pitch` floats, a multiple of 4.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct PadGeom {
     pub n: usize,
     pub c: usize,

@@ -640,9 +640,16 @@ fn batchnorm_padded_outputs_match_cpu_twins() {
                     .count()
             };
             let mut lens = [0usize; 2];
-            for (k, pad) in [None, Some(Padded { xp: &typ, pg: &pg })]
-                .into_iter()
-                .enumerate()
+            for (k, pad) in [
+                None,
+                Some(Padded {
+                    xp: &typ,
+                    pg: &pg,
+                    halo_zero: false,
+                }),
+            ]
+            .into_iter()
+            .enumerate()
             {
                 let mut p = reslab::kernels::Program::new();
                 batchnorm_forward_train_padded(
@@ -695,7 +702,11 @@ fn batchnorm_padded_outputs_match_cpu_twins() {
                     gpu,
                     p,
                     &ty,
-                    Some(Padded { xp: &typ, pg: &pg }),
+                    Some(Padded {
+                        xp: &typ,
+                        pg: &pg,
+                        halo_zero: false,
+                    }),
                     &tsaved,
                     &tcoef,
                     &trm,
@@ -707,7 +718,11 @@ fn batchnorm_padded_outputs_match_cpu_twins() {
                     &g,
                     &o,
                 )?;
-                let dxp = Some(Padded { xp: &tdxp, pg: &pg });
+                let dxp = Some(Padded {
+                    xp: &tdxp,
+                    pg: &pg,
+                    halo_zero: false,
+                });
                 let mut plain = reslab::kernels::Program::new();
                 batchnorm_backward(
                     gpu,
@@ -828,9 +843,16 @@ fn batchnorm_padded_outputs_match_cpu_twins() {
             // Eval: the same apply over the running statistics.
             let typ = up(&pg.shape(), &nan);
             let mut lens = [0usize; 2];
-            for (k, pad) in [None, Some(Padded { xp: &typ, pg: &pg })]
-                .into_iter()
-                .enumerate()
+            for (k, pad) in [
+                None,
+                Some(Padded {
+                    xp: &typ,
+                    pg: &pg,
+                    halo_zero: false,
+                }),
+            ]
+            .into_iter()
+            .enumerate()
             {
                 let mut p = reslab::kernels::Program::new();
                 batchnorm_forward_eval_padded(
@@ -861,7 +883,11 @@ fn batchnorm_padded_outputs_match_cpu_twins() {
                     gpu,
                     p,
                     &ty,
-                    Some(Padded { xp: &typ, pg: &pg }),
+                    Some(Padded {
+                        xp: &typ,
+                        pg: &pg,
+                        halo_zero: false,
+                    }),
                     &tcoef,
                     &tx,
                     &trm,
@@ -912,6 +938,210 @@ fn batchnorm_padded_outputs_match_cpu_twins() {
                     "{what}: not the bits of the first way summing in the same chunks"
                 ),
             }
+        }
+        gpu.set_tuned(&reads_key(&g), None).unwrap();
+        gpu.set_tuned(&sums_key(&g), None).unwrap();
+    }
+    no_errors();
+}
+
+/// Whether row `yy` of a plane of copy `pg` has a source row.
+fn has_source(pg: &PadGeom, yy: usize) -> bool {
+    yy >= pg.oy && (yy - pg.oy).is_multiple_of(pg.dil) && (yy - pg.oy) / pg.dil < pg.h
+}
+
+/// Copy `pg` holding `data` in its rows with a source and `halo` in the others.
+fn with_halo(pg: &PadGeom, data: &[f32], halo: f32) -> Vec<f32> {
+    let mut out = data.to_vec();
+    for (r, row) in out.chunks_mut(pg.pitch).enumerate() {
+        if !has_source(pg, r % pg.hp) {
+            row.fill(halo);
+        }
+    }
+    out
+}
+
+/// With `halo_zero` the padded passes (forward train and eval, backward; every
+/// way of reading and summing) write every row of the copy that has a source
+/// (they start as NaN) and leave the others as they are (a sentinel there
+/// stays); where the layout needs the pad pass after an unfused apply, that
+/// pass writes the whole copy as before (zeros over the sentinel).
+#[test]
+fn batchnorm_padded_outputs_leave_zero_halos() {
+    let gpu = gpu();
+    const KEPT: f32 = 3.0;
+    // The cases of batchnorm_padded_outputs_match_cpu_twins with a channel
+    // more: the two tests run side by side, each setting the tuning table's
+    // entries of its geometries (keyed by channels and plane size).
+    let cases = pad_cases().into_iter().map(|(g, pg, _)| {
+        let c = g.c + 1;
+        (BnGeom { c, ..g }, PadGeom { c, ..pg })
+    });
+    for (i, (g, pg)) in cases.enumerate() {
+        let ways = BnReads::ALL
+            .iter()
+            .flat_map(|&r| BnSums::ALL.iter().map(move |&s| (r, s)));
+        for (reads, sums) in ways {
+            gpu.set_tuned(&reads_key(&g), Some(reads.name())).unwrap();
+            gpu.set_tuned(&sums_key(&g), Some(sums.name())).unwrap();
+            let d = data(&g, 700 + i as u64);
+            let (relu, residual) = (i % 2 == 1, i % 3 != 2);
+            let o = BnOptions {
+                relu,
+                ..Default::default()
+            };
+            let what = format!("{pg:?} relu={relu} residual={residual} {reads:?} {sums:?}");
+            let shape = [g.n, g.c, g.hw, 1];
+            let start = with_halo(&pg, &vec![f32::NAN; pg.shape().iter().product()], KEPT);
+            let (tg, tb, _) = pair(&g, &d.gamma, &d.beta);
+            let (trm, trv, _) = pair(&g, &d.rm, &d.rv);
+            let (tx, tres) = (up(&shape, &d.x), up(&shape, &d.res));
+            let (tsaved, tcoef, _) = stats_coef(&g);
+            let (ty, typ, tdxp, tyep) = (
+                empty(&shape),
+                up(&pg.shape(), &start),
+                up(&pg.shape(), &start),
+                up(&pg.shape(), &start),
+            );
+            let tdout = up(&shape, &d.dout);
+            let zeros = vec![0f32; g.c];
+            let (tdg, tdb, _) = pair(&g, &zeros, &zeros);
+            let (tdx, tdres) = (empty(&shape), up(&shape, &d.dres0));
+            let res = residual.then_some(&tres);
+            let copy = |xp| {
+                Some(Padded {
+                    xp,
+                    pg: &pg,
+                    halo_zero: true,
+                })
+            };
+            // Each pass in a program of its own, to see whether it ran the pad pass.
+            let mut progs = Vec::new();
+            let mut p = reslab::kernels::Program::new();
+            batchnorm_forward_train_padded(
+                gpu,
+                &mut p,
+                &ty,
+                copy(&typ),
+                &tsaved,
+                &tcoef,
+                &trm,
+                &trv,
+                &tx,
+                &tg,
+                &tb,
+                res,
+                &g,
+                &o,
+            )
+            .unwrap();
+            progs.push(p);
+            let mut p = reslab::kernels::Program::new();
+            batchnorm_backward_padded(
+                gpu,
+                &mut p,
+                &tdx,
+                copy(&tdxp),
+                &tdg,
+                &tdb,
+                residual.then_some(ResidualGrad {
+                    dres: &tdres,
+                    accumulate: true,
+                }),
+                &tdout,
+                relu.then_some(&ty),
+                &tx,
+                &tsaved,
+                Some(&tcoef),
+                &tg,
+                &g,
+            )
+            .unwrap();
+            progs.push(p);
+            let mut p = reslab::kernels::Program::new();
+            batchnorm_forward_eval_padded(
+                gpu,
+                &mut p,
+                &ty,
+                copy(&tyep),
+                &tcoef,
+                &tx,
+                &trm,
+                &trv,
+                &tg,
+                &tb,
+                res,
+                &g,
+                &o,
+            )
+            .unwrap();
+            progs.push(p);
+            let halos = progs.iter().map(|p| {
+                let pad_pass = p
+                    .dispatches
+                    .iter()
+                    .any(|d| d.label().contains("conv2d_pad"));
+                if pad_pass { 0.0 } else { KEPT }
+            });
+            let halos: Vec<f32> = halos.collect();
+            for p in progs {
+                p.run(gpu).unwrap();
+            }
+            // The CPU twins: batch norm train, backward and eval.
+            let (mut y, mut saved, mut rm, mut rv) = (
+                vec![0f32; g.len()],
+                vec![0f32; 2 * g.c],
+                d.rm.clone(),
+                d.rv.clone(),
+            );
+            let cres = residual.then_some(&d.res[..]);
+            cpu::batchnorm_forward_train(
+                &mut y, &mut saved, &mut rm, &mut rv, &d.x, &d.gamma, &d.beta, cres, &g, &o,
+            );
+            let (mut dx, mut dg, mut db, mut dr) = (
+                vec![0f32; g.len()],
+                vec![0f32; g.c],
+                vec![0f32; g.c],
+                d.dres0.clone(),
+            );
+            cpu::batchnorm_backward(
+                &mut dx,
+                &mut dg,
+                &mut db,
+                residual.then_some((&mut dr[..], true)),
+                &d.dout,
+                relu.then_some(&y[..]),
+                &d.x,
+                &saved,
+                &d.gamma,
+                &g,
+            );
+            let mut ye = vec![0f32; g.len()];
+            cpu::batchnorm_forward_eval(&mut ye, &d.x, &rm, &rv, &d.gamma, &d.beta, cres, &g, &o);
+            for ((name, t, plane), halo) in [
+                ("padded y", &typ, &y),
+                ("padded dx", &tdxp, &dx),
+                ("eval padded y", &tyep, &ye),
+            ]
+            .into_iter()
+            .zip(halos)
+            {
+                let got = read(t);
+                let want = with_halo(&pg, &padded(&pg, plane), halo);
+                assert_close(&format!("{name} {what}"), &got, &want, 1e-4);
+                let kept = got
+                    .chunks(pg.pitch)
+                    .enumerate()
+                    .filter(|(r, _)| !has_source(&pg, r % pg.hp))
+                    .all(|(_, row)| row.iter().all(|v| v.to_bits() == halo.to_bits()));
+                assert!(
+                    kept,
+                    "{name} {what}: rows without a source hold other than {halo}"
+                );
+            }
+            assert_close(&format!("dx {what}"), &read(&tdx), &dx, 1e-4);
+            assert_close(&format!("dres {what}"), &read(&tdres), &dr, 1e-4);
+            assert_close(&format!("dgamma {what}"), &read(&tdg), &dg, 1e-4);
         }
         gpu.set_tuned(&reads_key(&g), None).unwrap();
         gpu.set_tuned(&sums_key(&g), None).unwrap();

@@ -124,7 +124,11 @@ fn conv_batchnorm_epilogue_matches_the_unfused_chain() {
                 gpu,
                 &mut two,
                 &y2,
-                padded.then_some(Padded { xp: &yp2, pg: &pg }),
+                padded.then_some(Padded {
+                    xp: &yp2,
+                    pg: &pg,
+                    halo_zero: false,
+                }),
                 &coef,
                 &conv_y,
                 &stats.view(0, &[c]).unwrap(),
