@@ -38,7 +38,9 @@
 //       bn_backward_partial4_tail_w8 over one chunk and the pass above in
 //       one, a workgroup of 8 per channel (grid (C, 1, 1)): for CPU adapters
 //       (BnSums::OnePass). With flags & 8 (NO_COPY) no dxp, as
-//       bn_stats_apply_pad4_one.
+//       bn_stats_apply_pad4_one. With flags & 32 (MASK_FROM_X, and 1) the
+//       forward added no residual: the mask is x·scale + shift > 0, from x
+//       and coef, and out (5) is not read.
 //   bn_backward_apply_pad4  1 dx  2 dres  3 dout  4 out  5 x  6 bcoef
 //                           7 dxp [N, C, hp, pitch]
 //       bn_backward_apply (planes of a multiple of 4 values) also writing dx

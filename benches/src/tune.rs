@@ -216,7 +216,10 @@ fn batchnorm_prog(gpu: &Gpu, g: &Conv2dGeom, key: &str, variant: &str) -> Result
         Some(&y),
         &x,
         &saved,
-        Some(&coef),
+        Some(batchnorm::TrainForward {
+            coef: &coef,
+            residual: true,
+        }),
         &gamma,
         &bg,
     )?;

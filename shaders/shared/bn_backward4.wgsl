@@ -26,11 +26,16 @@ const WRITE_DRES: u32 = 2u;
 const ACCUMULATE_DRES: u32 = 4u;
 // The one-pass kernel without a padded copy: rows of dx only (dxp unwritten).
 const NO_COPY: u32 = 8u;
+// The one-pass kernel's flag (with RELU): the forward added no residual, so
+// ReLU's mask is its input x·scale + shift > 0 (the scale and shift at coef_at
+// in the saved statistics), computed again from x instead of read from out.
+const MASK_FROM_X: u32 = 32u;
 
 // The per-channel backward coefficients (a, k, b, mean, dgamma, dbeta) from
 // the channel's Σ g and Σ g·(x − mean) and its saved (mean, invstd).
+// `shift` is the forward's (the one-pass kernel's, for MASK_FROM_X; 0 else).
 struct BackCoef {
-    a: f32, k: f32, b: f32, mean: f32, dgamma: f32, dbeta: f32,
+    a: f32, k: f32, b: f32, mean: f32, dgamma: f32, dbeta: f32, shift: f32,
 }
 
 fn back_coef(sg: f32, sgx: f32, mean: f32, invstd: f32, gamma: f32) -> BackCoef {
@@ -42,7 +47,7 @@ fn back_coef(sg: f32, sgx: f32, mean: f32, invstd: f32, gamma: f32) -> BackCoef 
 fn back_coef_scaled(sg: f32, sgx: f32, mean: f32, invstd: f32, a: f32) -> BackCoef {
     let dgamma = sgx * invstd;
     let m = f32(p.n * p.hw);
-    return BackCoef(a, -a * invstd * dgamma / m, -a * sg / m, mean, dgamma, sg);
+    return BackCoef(a, -a * invstd * dgamma / m, -a * sg / m, mean, dgamma, sg, 0.0);
 }
 
 // dx from the masked gradient g and x, with a channel's a, k, b and mean.
@@ -58,6 +63,22 @@ fn back_add4(sums: vec2<f32>, g: vec4<f32>, x: vec4<f32>, mean: f32) -> vec2<f32
 // dout masked by out > 0 where the flags ask for ReLU's mask.
 fn masked4(dout: vec4<f32>, out: vec4<f32>) -> vec4<f32> {
     return select(vec4<f32>(0.0), dout, out > vec4<f32>(0.0));
+}
+
+// The apply's dout at vec4 i, masked as the flags say: by out > 0 (RELU), or
+// by x·scale + shift > 0 (and MASK_FROM_X) with x, the input's values there,
+// and the forward's scale and shift. That is shared/bn_forward4.wgsl's
+// affine4 without a residual: the same expression, the same bits, the same
+// mask as out's (a NaN is masked either way), without out's loads.
+fn apply_masked4(i: u32, x: vec4<f32>, scale: f32, shift: f32) -> vec4<f32> {
+    let g = apply_dout(i);
+    if (p.flags & RELU) == 0u {
+        return g;
+    }
+    if (p.flags & MASK_FROM_X) != 0u {
+        return masked4(g, x * scale + vec4<f32>(shift));
+    }
+    return masked4(g, apply_out(i));
 }
 
 // Lane `lane` of chunk s of channel c (planes of q vec4s): its share of
@@ -79,19 +100,15 @@ fn back_lane4(c: u32, s: u32, lane: u32, q: u32, mean: f32) -> vec2<f32> {
 }
 
 // back_lane4 reading dout, out and x as the apply does
-// (bn_backward_apply_pad4_one's bindings).
-fn one_back_lane4(c: u32, lane: u32, q: u32, mean: f32) -> vec2<f32> {
-    let relu = (p.flags & RELU) != 0u;
+// (bn_backward_apply_pad4_one's bindings; scale and shift the forward's).
+fn one_back_lane4(c: u32, lane: u32, q: u32, mean: f32, scale: f32, shift: f32) -> vec2<f32> {
     var sums = vec2<f32>(0.0);
     var it = chunk_start(0u, lane, q);
     for (var j = it.j; j < it.end; j += RUN) {
         let i = (it.n * p.c + c) * q + it.k;
         it = advance(it);
-        var g = apply_dout(i);
-        if relu {
-            g = masked4(g, apply_out(i));
-        }
-        sums = back_add4(sums, g, apply_x(i), mean);
+        let x = apply_x(i);
+        sums = back_add4(sums, apply_masked4(i, x, scale, shift), x, mean);
     }
     return sums;
 }
@@ -137,10 +154,8 @@ fn back_row4(row: PadRow, k: BackCoef) {
         var cur = vec4<f32>(0.0);
         if row.src >= 0 && q < wq {
             let i = u32(row.src) + q;
-            var g = apply_dout(i);
-            if (p.flags & RELU) != 0u {
-                g = masked4(g, apply_out(i));
-            }
+            let x = apply_x(i);
+            let g = apply_masked4(i, x, k.a, k.shift);
             if (p.flags & WRITE_DRES) != 0u {
                 var r = g;
                 if (p.flags & ACCUMULATE_DRES) != 0u {
@@ -148,7 +163,7 @@ fn back_row4(row: PadRow, k: BackCoef) {
                 }
                 y_dres4[i] = r;
             }
-            cur = dx4(g, apply_x(i), k.a, k.k, k.b, k.mean);
+            cur = dx4(g, x, k.a, k.k, k.b, k.mean);
             y_dx4[i] = cur;
         }
         if (p.flags & NO_COPY) == 0u {
@@ -197,9 +212,11 @@ var<workgroup> one_back: BackCoef;
 fn backward_one4(c: u32, t: u32) {
     let q = p.hw / 4u;
     let mean = apply_stats(c);
+    let scale = apply_stats(p.coef_at + c);
+    let shift = apply_stats(p.coef_at + p.c + c);
     var v: Leaves;
     for (var i = 0u; i < LANES / NARROW; i++) {
-        v[i] = one_back_lane4(c, t + NARROW * i, q, mean);
+        v[i] = one_back_lane4(c, t + NARROW * i, q, mean, scale, shift);
     }
     let total = leaves_sum2(t, NARROW, &v);
     if t == 0u {
@@ -208,7 +225,8 @@ fn backward_one4(c: u32, t: u32) {
         var sgx = 0.0;
         sg += total.x;
         sgx += total.y;
-        let k = back_coef_scaled(sg, sgx, mean, apply_stats(p.c + c), apply_stats(p.coef_at + c));
+        var k = back_coef_scaled(sg, sgx, mean, apply_stats(p.c + c), scale);
+        k.shift = shift;
         y_dgb[c] = k.dgamma;
         y_dgb[p.beta_at + c] = k.dbeta;
         one_back = k;

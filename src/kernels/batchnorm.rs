@@ -303,6 +303,9 @@ const NO_COPY: u32 = 8;
 /// The padded passes' flag (either direction): the copy's rows with no
 /// source hold zeros already ([`Padded::halo_zero`]).
 const HALO_ZERO: u32 = 16;
+/// The one-pass backward's flag: ReLU's mask from x and the forward's
+/// coefficients, not from its output ([`TrainForward::residual`]).
+const MASK_FROM_X: u32 = 32;
 
 /// The parameters of a one-pass kernel `k` ([`BnSums::OnePass`]) from `p`:
 /// its channels in one chunk, written with the padded copy `padded` where
@@ -874,13 +877,25 @@ pub fn batchnorm_backward(
     )
 }
 
+/// What a training forward ([`batchnorm_forward_train_padded`]) left for its
+/// backward besides the saved statistics, and how it made its output.
+#[derive(Clone, Copy)]
+pub struct TrainForward<'a> {
+    /// The (scale, shift) it wrote along with `saved` for this `gamma` (its
+    /// scale is gamma·invstd, that very product).
+    pub coef: &'a Tensor,
+    /// Whether it added a residual before its ReLU. Without one, ReLU's
+    /// input was x·scale + shift, and the one-pass kernel computes that
+    /// again from x, with the forward's own expression, for the mask instead
+    /// of reading `out` (the same mask: the same bits).
+    pub residual: bool,
+}
+
 /// [`batchnorm_backward`] writing, with `padded`, also dx's padded copy.
-/// `coef`, where given, must be the (scale, shift) the training forward
-/// wrote along with `saved` for this `gamma` (its scale is gamma·invstd,
-/// that very product): where it lies in saved's buffer after it, the
-/// one-pass kernel ([`BnSums::OnePass`]) reads the scale there instead of
-/// gamma, which keeps it within 8 storage buffers. Without it the two passes
-/// run.
+/// With `forward` (see [`TrainForward`]), where its coef lies in saved's
+/// buffer after `saved`, the one-pass kernel ([`BnSums::OnePass`]) reads the
+/// scale there instead of gamma, which keeps it within 8 storage buffers.
+/// Without it the two passes run.
 #[allow(clippy::too_many_arguments)]
 pub fn batchnorm_backward_padded(
     gpu: &Gpu,
@@ -894,7 +909,7 @@ pub fn batchnorm_backward_padded(
     out: Option<&Tensor>,
     x: &Tensor,
     saved: &Tensor,
-    coef: Option<&Tensor>,
+    forward: Option<TrainForward<'_>>,
     gamma: &Tensor,
     g: &BnGeom,
 ) -> Result<()> {
@@ -935,12 +950,16 @@ pub fn batchnorm_backward_padded(
     };
     if width == BnSums::OnePass
         && let Some((dgb, beta_at)) = dgamma.span(dbeta)
-        && let Some((stats, coef_at)) = coef.and_then(|c| saved.span(c))
+        && let Some(f) = forward
+        && let Some((stats, coef_at)) = saved.span(f.coef)
         && let Some(p) = one_pass(gpu, g, one, &p, padded.as_ref())
     {
+        // The mask from x where out is x·scale + shift after ReLU.
+        let from_x = out.is_some() && !f.residual;
         let p = BnParams {
             beta_at: u32_of("dbeta offset", beta_at)?,
             coef_at: u32_of("batch norm coefficients offset", coef_at)?,
+            flags: p.flags | if from_x { MASK_FROM_X } else { 0 },
             ..p
         };
         let grid = crate::kernels::check_grid(gpu, "batch norm channels", [g.c as u64, 1, 1])?;
@@ -949,7 +968,7 @@ pub fn batchnorm_backward_padded(
             Some(dx),
             dres.map(|r| r.dres),
             Some(dout),
-            out,
+            out.filter(|_| !from_x),
             Some(x),
             padded.map(|pd| pd.xp),
             Some(&stats),

@@ -912,7 +912,13 @@ impl Plan {
                         relu.then_some(&self.acts[y]),
                         &self.acts[*x],
                         &saved,
-                        self.state[i].coef.as_ref(),
+                        self.state[i]
+                            .coef
+                            .as_ref()
+                            .map(|coef| batchnorm::TrainForward {
+                                coef,
+                                residual: residual.is_some(),
+                            }),
                         &gamma,
                         &g,
                     )?;

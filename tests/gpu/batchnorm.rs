@@ -231,17 +231,20 @@ fn stats_coef(g: &BnGeom) -> (Tensor, Tensor, Tensor) {
 
 /// Runs the GPU training forward then backward; returns (dx, dgamma, dbeta, dres).
 fn gpu_backward(g: &BnGeom, d: &BnData, relu: bool, dres: Option<bool>) -> [Vec<f32>; 4] {
-    let ([dx, dg, db, dr, _, _], _) = gpu_chain(g, d, relu, dres);
+    let ([dx, dg, db, dr, _, _], _) = gpu_chain(g, d, relu, dres, false);
     [dx, dg, db, dr]
 }
 
 /// Runs the GPU training forward then backward; returns (dx, dgamma, dbeta,
-/// dres, y, saved) and the labels of the passes that ran.
+/// dres, y, saved) and the labels of the passes that ran. With `read_out`
+/// the backward is told that the forward added a residual even where it did
+/// not, so that it reads ReLU's mask from the output in every pass.
 fn gpu_chain(
     g: &BnGeom,
     d: &BnData,
     relu: bool,
     dres: Option<bool>,
+    read_out: bool,
 ) -> ([Vec<f32>; 6], Vec<String>) {
     let gpu = gpu();
     let o = BnOptions {
@@ -291,7 +294,10 @@ fn gpu_chain(
             relu.then_some(&ty),
             &tx,
             &tsaved,
-            Some(&tcoef),
+            Some(TrainForward {
+                coef: &tcoef,
+                residual: dres.is_some() || read_out,
+            }),
             &tg,
             g,
         )?;
@@ -372,7 +378,7 @@ fn batchnorm_sums_give_the_same_bits_at_either_width() {
             gpu.set_tuned(&sums_key(g), Some(sums.name())).unwrap();
             assert_eq!(tuned_sums(gpu, g).unwrap(), sums);
             let what = format!("{g:?} relu={relu} dres={dres:?} {sums:?}");
-            let (got, labels) = gpu_chain(g, &d, relu, dres);
+            let (got, labels) = gpu_chain(g, &d, relu, dres, false);
             let count = |end: &str| labels.iter().filter(|l| l.ends_with(end)).count();
             // The statistics' sums and the backward's: narrow, or, in one
             // pass each with the apply, over planes of whole vec4s where the
@@ -405,6 +411,55 @@ fn batchnorm_sums_give_the_same_bits_at_either_width() {
                 }
             }
         }
+        gpu.set_tuned(&sums_key(g), None).unwrap();
+    }
+    no_errors();
+}
+
+/// The one-pass backward after a forward with ReLU and no residual finds
+/// the mask from x and the forward's coefficients, without reading the
+/// output: the same bits as reading it, in every output; and the one-pass
+/// kernel is the one that ran (where the device has its buffers).
+#[test]
+fn batchnorm_backward_mask_from_x_gives_the_bits_of_the_output() {
+    use reslab::kernels::table::BN_BACKWARD_APPLY_PAD4_ONE;
+    let gpu = gpu();
+    let cases: Vec<BnGeom> = geoms(16, 16, 3)
+        .into_iter()
+        // The one-pass kernels' geometries: one chunk a channel.
+        .filter(|g| g.hw % 4 == 0 && chunks(g, 1).0 == 1)
+        .collect();
+    assert!(cases.len() >= 4, "too few cases: {cases:?}");
+    for (i, g) in cases.iter().enumerate() {
+        // Some inputs at 0 as well, where outputs sit at the mask's edge
+        // more often.
+        let mut d = data(g, 500 + i as u64);
+        for x in d.x.iter_mut().step_by(7) {
+            *x = 0.0;
+        }
+        gpu.set_tuned(&sums_key(g), Some(BnSums::OnePass.name()))
+            .unwrap();
+        let (from_x, labels) = gpu_chain(g, &d, true, None, false);
+        let (from_out, _) = gpu_chain(g, &d, true, None, true);
+        let what = format!("{g:?}");
+        let one = labels
+            .iter()
+            .filter(|l| l.ends_with("bn_backward_apply_pad4_one"))
+            .count();
+        assert_eq!(
+            one,
+            usize::from(BN_BACKWARD_APPLY_PAD4_ONE.fits(gpu)),
+            "one-pass backward {what}: {labels:?}"
+        );
+        for (k, (a, b)) in from_x.iter().zip(&from_out).enumerate() {
+            assert!(
+                a.iter().zip(b).all(|(a, b)| a.to_bits() == b.to_bits()),
+                "{what}: output {k} with the mask from x is not the bits of the mask from out"
+            );
+        }
+        // The mask both keeps and drops.
+        let y = &from_x[4];
+        assert!(y.iter().any(|&v| v > 0.0) && y.contains(&0.0), "{what}");
         gpu.set_tuned(&sums_key(g), None).unwrap();
     }
     no_errors();
@@ -751,7 +806,10 @@ fn batchnorm_padded_outputs_match_cpu_twins() {
                     relu.then_some(&ty),
                     &tx,
                     &tsaved,
-                    Some(&tcoef),
+                    Some(TrainForward {
+                        coef: &tcoef,
+                        residual,
+                    }),
                     &tg,
                     &g,
                 )?;
@@ -1052,7 +1110,10 @@ fn batchnorm_padded_outputs_leave_zero_halos() {
                 relu.then_some(&ty),
                 &tx,
                 &tsaved,
-                Some(&tcoef),
+                Some(TrainForward {
+                    coef: &tcoef,
+                    residual,
+                }),
                 &tg,
                 &g,
             )
