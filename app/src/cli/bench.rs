@@ -143,7 +143,8 @@ pub fn run(a: Args) -> Result<()> {
     }
     if r.first_train_step_s > 0.0 {
         println!(
-            "\nfirst resnet20 training step (batch 128) on a fresh device: {:.1} s",
+            "\nfirst resnet20 training step (batch 128) on a fresh device: {:.1} s \
+             (with the driver's own shader cache as this machine holds it)",
             r.first_train_step_s
         );
     }
