@@ -2,11 +2,11 @@
 """A/B of where a training step goes: two reslab binaries run `reslab bench
 --profile MODEL --dispatches --json` in turn, round after round (A, B, then
 B, A, ...), and each run's dispatches are summed by group (a batch-norm
-entry point and how many tensors it binds, since a block's first and second
+kernel, module and entry point, and how many tensors it binds, since a block's first and second
 batch norms bind different numbers; every conv pass together; the rest)
 and divided by that run's conv time. A change that leaves the conv kernels
 alone is then measured against them, run by run, which holds still however
-fast the host happens to be: on a noisy 2-core host the minima over 20
+fast the host happens to be: on a noisy 2-core host the minima over 10
 rounds of two copies of one binary differed by a quarter, their ratios to
 conv by a few percent. The groups are A's: the two builds must run the same
 dispatches in the same order, and B's dispatch i counts where A's does
@@ -30,7 +30,7 @@ import sys
 def group(d):
     kernel = d["kernel"]
     if kernel.startswith("batchnorm"):
-        return f"{kernel.split(':')[1]} ({len(d['shapes'])} tensors)"
+        return f"{kernel} ({len(d['shapes'])} tensors)"
     if kernel.startswith("conv2d") and "tiled_prepare" not in kernel and "reduce" not in kernel:
         return "conv"
     return "other"
@@ -66,28 +66,37 @@ def main():
     if len(argv) != 3:
         sys.exit(__doc__)
     a, b, rounds = argv[0], argv[1], int(argv[2])
+    if rounds < 1:
+        sys.exit("ROUNDS must be at least 1")
     model = "resnet20"
     if "--model" in args:
         i = args.index("--model")
+        if i + 1 == len(args):
+            sys.exit("--model needs a model name")
         model = args[i + 1]
         args = args[:i] + args[i + 2 :]
     if not args:
         args = ["--batch", "64", "--width", "8", "--image-size", "16"]
-    runs = {a: [], b: []}
+    # By position, not path: the same binary twice is an A/A run.
+    binaries = (a, b)
+    runs = ([], [])
     for r in range(rounds):
-        for binary in (a, b) if r % 2 == 0 else (b, a):
-            print(f"round {r + 1}/{rounds}: {binary}", file=sys.stderr)
-            runs[binary].append(dispatches(binary, model, args))
-    groups = [group(d) for d in runs[a][0]]
-    kernels = [[d["kernel"] for d in ds] for ds in runs[a][:1] + runs[b][:1]]
+        for k in (0, 1) if r % 2 == 0 else (1, 0):
+            print(f"round {r + 1}/{rounds}: {binaries[k]}", file=sys.stderr)
+            runs[k].append(dispatches(binaries[k], model, args))
+    groups = [group(d) for d in runs[0][0]]
+    # Entry points in order (the module aside: B may read storage where A
+    # read texels).
+    kernels = [[d["kernel"].split(":")[-1] for d in ds[0]] for ds in runs]
     if kernels[0] != kernels[1]:
         sys.exit("the two builds run different dispatches: no group to compare")
-    per = {binary: [ratios(ds, groups) for ds in runs[binary]] for binary in (a, b)}
-    print(f"{'dispatches / conv (medians of runs)':46s} {'A':>8s} {'B':>8s} {'B/A':>7s}")
+    per = [[ratios(ds, groups) for ds in runs[k]] for k in (0, 1)]
+    width = max(len(g) for g in groups) + 2
+    print(f"{'dispatches / conv (medians of runs)':{width}s} {'A':>8s} {'B':>8s} {'B/A':>7s}")
     for g in sorted(set(groups)) + ["step"]:
-        ma = statistics.median(r[g] for r in per[a])
-        mb = statistics.median(r[g] for r in per[b])
-        print(f"{g:46s} {ma:8.4f} {mb:8.4f} {mb / ma:7.3f}")
+        ma = statistics.median(r[g] for r in per[0])
+        mb = statistics.median(r[g] for r in per[1])
+        print(f"{g:{width}s} {ma:8.4f} {mb:8.4f} {mb / ma:7.3f}")
 
 
 if __name__ == "__main__":

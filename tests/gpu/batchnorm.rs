@@ -231,20 +231,17 @@ fn stats_coef(g: &BnGeom) -> (Tensor, Tensor, Tensor) {
 
 /// Runs the GPU training forward then backward; returns (dx, dgamma, dbeta, dres).
 fn gpu_backward(g: &BnGeom, d: &BnData, relu: bool, dres: Option<bool>) -> [Vec<f32>; 4] {
-    let ([dx, dg, db, dr, _, _], _) = gpu_chain(g, d, relu, dres, false);
+    let ([dx, dg, db, dr, _, _], _) = gpu_chain(g, d, relu, dres);
     [dx, dg, db, dr]
 }
 
 /// Runs the GPU training forward then backward; returns (dx, dgamma, dbeta,
-/// dres, y, saved) and the labels of the passes that ran. With `read_out`
-/// the backward is told that the forward added a residual even where it did
-/// not, so that it reads ReLU's mask from the output in every pass.
+/// dres, y, saved) and the labels of the passes that ran.
 fn gpu_chain(
     g: &BnGeom,
     d: &BnData,
     relu: bool,
     dres: Option<bool>,
-    read_out: bool,
 ) -> ([Vec<f32>; 6], Vec<String>) {
     let gpu = gpu();
     let o = BnOptions {
@@ -296,7 +293,7 @@ fn gpu_chain(
             &tsaved,
             Some(TrainForward {
                 coef: &tcoef,
-                residual: dres.is_some() || read_out,
+                residual: dres.is_some(),
             }),
             &tg,
             g,
@@ -378,7 +375,7 @@ fn batchnorm_sums_give_the_same_bits_at_either_width() {
             gpu.set_tuned(&sums_key(g), Some(sums.name())).unwrap();
             assert_eq!(tuned_sums(gpu, g).unwrap(), sums);
             let what = format!("{g:?} relu={relu} dres={dres:?} {sums:?}");
-            let (got, labels) = gpu_chain(g, &d, relu, dres, false);
+            let (got, labels) = gpu_chain(g, &d, relu, dres);
             let count = |end: &str| labels.iter().filter(|l| l.ends_with(end)).count();
             // The statistics' sums and the backward's: narrow, or, in one
             // pass each with the apply, over planes of whole vec4s where the
@@ -418,49 +415,122 @@ fn batchnorm_sums_give_the_same_bits_at_either_width() {
 
 /// The one-pass backward after a forward with ReLU and no residual finds
 /// the mask from x and the forward's coefficients, without reading the
-/// output: the same bits as reading it, in every output; and the one-pass
-/// kernel is the one that ran (where the device has its buffers).
+/// output: the same bits as reading it, in every output (dx, dgamma, dbeta
+/// and dx's padded copy), reading storage or texels, with the copy or
+/// without; and the one-pass kernel of those reads is the one that ran
+/// (where the device has its buffers).
 #[test]
 fn batchnorm_backward_mask_from_x_gives_the_bits_of_the_output() {
     use reslab::kernels::table::BN_BACKWARD_APPLY_PAD4_ONE;
     let gpu = gpu();
-    let cases: Vec<BnGeom> = geoms(16, 16, 3)
+    // Channel counts of this test alone: no test running beside it sets the
+    // same tuning keys.
+    for (i, (n, c, h, w)) in [(4, 17, 8, 8), (3, 19, 4, 4), (2, 23, 6, 8), (5, 29, 10, 12)]
         .into_iter()
-        // The one-pass kernels' geometries: one chunk a channel.
-        .filter(|g| g.hw % 4 == 0 && chunks(g, 1).0 == 1)
-        .collect();
-    assert!(cases.len() >= 4, "too few cases: {cases:?}");
-    for (i, g) in cases.iter().enumerate() {
-        // Some inputs at 0 as well, where outputs sit at the mask's edge
-        // more often.
-        let mut d = data(g, 500 + i as u64);
+        .enumerate()
+    {
+        let g = BnGeom { n, c, hw: h * w };
+        // The tiled conv's input layout (offset 1, 1), which the one-pass
+        // kernel writes itself.
+        let pg = PadGeom {
+            n,
+            c,
+            h,
+            w,
+            hp: h + 2,
+            pitch: (w + 2).next_multiple_of(4),
+            oy: 1,
+            ox: 1,
+            dil: 1,
+        };
+        // Some inputs at 0 too, where outputs sit at the mask's edge more often.
+        let mut d = data(&g, 500 + i as u64);
         for x in d.x.iter_mut().step_by(7) {
             *x = 0.0;
         }
-        gpu.set_tuned(&sums_key(g), Some(BnSums::OnePass.name()))
+        let o = BnOptions {
+            relu: true,
+            ..Default::default()
+        };
+        let shape = [n, c, h * w, 1];
+        let (tg, tb, _gb) = pair(&g, &d.gamma, &d.beta);
+        let (trm, trv, _run) = pair(&g, &d.rm, &d.rv);
+        let (tx, ty, tdout) = (up(&shape, &d.x), empty(&shape), up(&shape, &d.dout));
+        let (tsaved, tcoef, _stats) = stats_coef(&g);
+        gpu.set_tuned(&sums_key(&g), Some(BnSums::OnePass.name()))
             .unwrap();
-        let (from_x, labels) = gpu_chain(g, &d, true, None, false);
-        let (from_out, _) = gpu_chain(g, &d, true, None, true);
-        let what = format!("{g:?}");
-        let one = labels
-            .iter()
-            .filter(|l| l.ends_with("bn_backward_apply_pad4_one"))
-            .count();
-        assert_eq!(
-            one,
-            usize::from(BN_BACKWARD_APPLY_PAD4_ONE.fits(gpu)),
-            "one-pass backward {what}: {labels:?}"
-        );
-        for (k, (a, b)) in from_x.iter().zip(&from_out).enumerate() {
-            assert!(
-                a.iter().zip(b).all(|(a, b)| a.to_bits() == b.to_bits()),
-                "{what}: output {k} with the mask from x is not the bits of the mask from out"
-            );
+        for &reads in BnReads::ALL {
+            gpu.set_tuned(&reads_key(&g), Some(reads.name())).unwrap();
+            for copy in [false, true] {
+                let what = format!("{g:?} {reads:?} copy={copy}");
+                // [dx, dgamma, dbeta, dxp] with the mask from x, then from out.
+                let mut outs: Vec<Vec<Vec<f32>>> = Vec::new();
+                for read_out in [false, true] {
+                    let zeros = vec![0f32; c];
+                    let (tdg, tdb, _dgb) = pair(&g, &zeros, &zeros);
+                    let tdx = empty(&shape);
+                    let tdxp = up(&pg.shape(), &vec![0f32; pg.shape().iter().product()]);
+                    let mut labels = Vec::new();
+                    run(|p| {
+                        batchnorm_forward_train(
+                            gpu, p, &ty, &tsaved, &tcoef, &trm, &trv, &tx, &tg, &tb, None, &g, &o,
+                        )?;
+                        let before = p.len();
+                        batchnorm_backward_padded(
+                            gpu,
+                            p,
+                            &tdx,
+                            copy.then_some(Padded {
+                                xp: &tdxp,
+                                pg: &pg,
+                                halo_zero: false,
+                            }),
+                            &tdg,
+                            &tdb,
+                            None,
+                            &tdout,
+                            Some(&ty),
+                            &tx,
+                            &tsaved,
+                            Some(TrainForward {
+                                coef: &tcoef,
+                                residual: read_out,
+                            }),
+                            &tg,
+                            &g,
+                        )?;
+                        labels = p.dispatches[before..]
+                            .iter()
+                            .map(|d| d.label().to_string())
+                            .collect();
+                        Ok(())
+                    });
+                    if BN_BACKWARD_APPLY_PAD4_ONE.fits(gpu) {
+                        let module = match reads {
+                            BnReads::Storage => "batchnorm_backward.wgsl",
+                            BnReads::Texels => "batchnorm_backward_texel.wgsl",
+                        };
+                        assert_eq!(
+                            labels,
+                            [format!("{module}:bn_backward_apply_pad4_one")],
+                            "backward passes {what} read_out={read_out}"
+                        );
+                    }
+                    outs.push([&tdx, &tdg, &tdb, &tdxp].map(read).to_vec());
+                }
+                for (k, (a, b)) in outs[0].iter().zip(&outs[1]).enumerate() {
+                    assert!(
+                        a.iter().zip(b).all(|(a, b)| a.to_bits() == b.to_bits()),
+                        "{what}: output {k} with the mask from x is not the bits of the mask from out"
+                    );
+                }
+                // The mask both keeps and drops.
+                let y = read(&ty);
+                assert!(y.iter().any(|&v| v > 0.0) && y.contains(&0.0), "{what}");
+            }
         }
-        // The mask both keeps and drops.
-        let y = &from_x[4];
-        assert!(y.iter().any(|&v| v > 0.0) && y.contains(&0.0), "{what}");
-        gpu.set_tuned(&sums_key(g), None).unwrap();
+        gpu.set_tuned(&reads_key(&g), None).unwrap();
+        gpu.set_tuned(&sums_key(&g), None).unwrap();
     }
     no_errors();
 }
