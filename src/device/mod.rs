@@ -7,6 +7,7 @@ pub mod buffer;
 pub mod pipelines;
 pub mod profile;
 pub mod readback;
+mod specialize;
 pub mod texels;
 pub mod tuning;
 
@@ -89,6 +90,9 @@ struct Shared {
     features: wgpu::Features,
     errors: Arc<Mutex<Vec<String>>>,
     modules: Mutex<HashMap<&'static str, wgpu::ShaderModule>>,
+    /// The same modules parsed by naga, for the pipelines that set
+    /// overridable constants (each specialised from it, [`specialize`]).
+    parsed: Mutex<HashMap<&'static str, Arc<specialize::Parsed>>>,
     /// Each kernel's pipeline (made by `compiler`) and bind group layout.
     pipelines: Mutex<PipelineCache>,
     compiler: pipelines::Compiler,
@@ -277,6 +281,7 @@ impl Gpu {
                 features,
                 errors,
                 modules: Mutex::new(HashMap::new()),
+                parsed: Mutex::new(HashMap::new()),
                 pipelines: Mutex::new(HashMap::new()),
                 compiler,
                 pool,
@@ -449,7 +454,13 @@ impl Gpu {
         if let Some(p) = self.lock_pipelines()?.get(&key) {
             return Ok(p.clone());
         }
-        let module = self.module(key.module, source)?;
+        // A pipeline setting constants is made from a module of its own,
+        // specialised on its compile thread; the others share the module.
+        let module = if key.constants.is_empty() {
+            pipelines::Source::Shared(self.module(key.module, source)?)
+        } else {
+            pipelines::Source::Specialize(self.parsed(key.module, source)?)
+        };
         let device = &self.shared.device;
         let label = format!("{}:{}", key.module, key.entry);
         let scope = device.push_error_scope(wgpu::ErrorFilter::Validation);
@@ -493,6 +504,25 @@ impl Gpu {
             .pipelines
             .lock()
             .map_err(|_| Error::Wgpu("pipeline cache poisoned".into()))
+    }
+
+    /// Module `name` parsed and validated by naga, once.
+    fn parsed(
+        &self,
+        name: &'static str,
+        source: impl FnOnce() -> Result<String>,
+    ) -> Result<Arc<specialize::Parsed>> {
+        let mut parsed = self
+            .shared
+            .parsed
+            .lock()
+            .map_err(|_| Error::Wgpu("shader cache poisoned".into()))?;
+        if let Some(m) = parsed.get(name) {
+            return Ok(m.clone());
+        }
+        let m = Arc::new(specialize::parse(name, &source()?).map_err(Error::Wgpu)?);
+        parsed.insert(name, m.clone());
+        Ok(m)
     }
 
     fn module(

@@ -1,10 +1,13 @@
-//! Compute pipelines created on threads of their own. A driver compiles a
-//! pipeline's shader when it is created (lavapipe: LLVM, up to half a second
-//! for a large tile kernel), so a plan that needs thirty of them would wait
-//! seconds if it made them one by one as it records. Here a request returns
-//! at once with a [`Pipeline`] to be filled by the first free worker (as many
-//! as the machine has cores), and bind groups are made meanwhile from the
-//! kernel's explicit layout; whoever records the dispatch waits for it.
+//! Compute pipelines created on threads of their own. A driver translates a
+//! pipeline's shader when it is created (lavapipe: into its own IR, which it
+//! optimises, up to half a second for a large tile kernel before
+//! [`super::specialize`]; the machine code follows at the first dispatch),
+//! so a plan that needs thirty of them would wait seconds if it made them
+//! one by one as it records. Here a request returns at once with a
+//! [`Pipeline`] to be filled by the first free worker (as many as the
+//! machine has cores), which also specialises the module of a pipeline that
+//! sets constants, and bind groups are made meanwhile from the kernel's
+//! explicit layout; whoever records the dispatch waits for it.
 
 use super::PipelineKey;
 use std::sync::mpsc::{Receiver, Sender, channel};
@@ -29,8 +32,17 @@ impl Pipeline {
     }
 }
 
+/// What a pipeline is made from.
+pub(crate) enum Source {
+    /// The module all pipelines of its file share.
+    Shared(wgpu::ShaderModule),
+    /// A module of the pipeline's own, specialised to its constants from
+    /// the parsed file ([`super::specialize`]).
+    Specialize(Arc<super::specialize::Parsed>),
+}
+
 struct Job {
-    module: wgpu::ShaderModule,
+    module: Source,
     layout: wgpu::PipelineLayout,
     key: PipelineKey,
     label: String,
@@ -97,7 +109,7 @@ impl Compiler {
         &self,
         device: &wgpu::Device,
         errors: &Mutex<Vec<String>>,
-        module: wgpu::ShaderModule,
+        module: Source,
         layout: wgpu::PipelineLayout,
         key: PipelineKey,
         label: String,
@@ -147,33 +159,52 @@ fn work(device: &wgpu::Device, rx: &Mutex<Receiver<Job>>, errors: &Mutex<Vec<Str
 
 /// Creates the job's pipeline (error scopes are per thread) and fills its slot.
 fn make(device: &wgpu::Device, job: &Job, errors: &Mutex<Vec<String>>) {
+    let result = create(device, job).map_err(|e| {
+        let msg = format!("pipeline {}: {e}", job.label);
+        if let Ok(mut v) = errors.lock() {
+            v.push(msg.clone());
+        }
+        msg
+    });
+    let _ = job.slot.set(result);
+}
+
+fn create(device: &wgpu::Device, job: &Job) -> Result<wgpu::ComputePipeline, String> {
+    let module = module(device, job)?;
     let scope = device.push_error_scope(wgpu::ErrorFilter::Validation);
-    let constants: Vec<(&str, f64)> = job
-        .key
-        .constants
-        .iter()
-        .map(|&(k, v)| (k, f64::from(v)))
-        .collect();
     let pipeline = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
         label: Some(&job.label),
         layout: Some(&job.layout),
-        module: &job.module,
+        module: &module,
         entry_point: Some(job.key.entry),
+        // (A specialised module has its constants in place; a shared one
+        // is only used by pipelines that set none.)
         compilation_options: wgpu::PipelineCompilationOptions {
-            constants: &constants,
+            constants: &[],
             zero_initialize_workgroup_memory: false,
         },
         cache: None,
     });
-    let result = match pollster::block_on(scope.pop()) {
+    match pollster::block_on(scope.pop()) {
         None => Ok(pipeline),
-        Some(e) => {
-            let msg = format!("pipeline {}: {e}", job.label);
-            if let Ok(mut v) = errors.lock() {
-                v.push(msg.clone());
-            }
-            Err(msg)
-        }
+        Some(e) => Err(e.to_string()),
+    }
+}
+
+/// The job's shader module: the shared one, or its own specialised one.
+fn module(device: &wgpu::Device, job: &Job) -> Result<wgpu::ShaderModule, String> {
+    let parsed = match &job.module {
+        Source::Shared(m) => return Ok(m.clone()),
+        Source::Specialize(parsed) => parsed,
     };
-    let _ = job.slot.set(result);
+    let m = super::specialize::specialize(parsed, job.key.entry, job.key.constants)?;
+    let scope = device.push_error_scope(wgpu::ErrorFilter::Validation);
+    let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
+        label: Some(&job.label),
+        source: wgpu::ShaderSource::Naga(std::borrow::Cow::Owned(m)),
+    });
+    match pollster::block_on(scope.pop()) {
+        None => Ok(module),
+        Some(e) => Err(format!("its specialised module: {e}")),
+    }
 }

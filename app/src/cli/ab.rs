@@ -1,8 +1,9 @@
 //! `reslab bench --against OTHER`: two builds measured alternately in one
 //! run, so that whatever else the machine is doing falls on both alike. Each
 //! round runs `OTHER bench --json` and this binary's, and every measure both
-//! reports (the ceiling, the convolution passes, the models) is compared by
-//! its median over the rounds.
+//! reports (the ceiling, the convolution passes, the models, the first
+//! training step on a fresh device) is compared by its median over the
+//! rounds.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -34,6 +35,10 @@ fn measures(r: &Value) -> BTreeMap<String, (f64, bool)> {
     let mut m = BTreeMap::new();
     if let Some(f) = r["fma_gflops"].as_f64() {
         m.insert("ceiling GFLOP/s".to_string(), (f, true));
+    }
+    // (0 where the report has no first step: --quick leaves it out)
+    if let Some(s) = r["first_train_step_s"].as_f64().filter(|&s| s > 0.0) {
+        m.insert("first training step s".to_string(), (s, false));
     }
     for c in r["conv"].as_array().into_iter().flatten() {
         if let (Some(shape), Some(pass), Some(ms)) =
