@@ -497,6 +497,46 @@ fn bench_tune_files_a_table_per_adapter() {
     }
 }
 
+/// `bench --first-step` splits the time to a fresh device's first training
+/// step into its parts and lists the plan's pipelines, each once, slowest
+/// first, with the constants a specialised one sets.
+#[test]
+fn bench_first_step_lists_the_plans_pipelines() {
+    let out = ok(&["bench", "--first-step", "--repeats", "1", "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let runs = v.as_array().unwrap();
+    assert_eq!(runs.len(), 1, "{v}");
+    let r = &runs[0];
+    for part in ["open_s", "plan_s", "first_step_s", "next_step_s"] {
+        let s = r[part].as_f64().unwrap();
+        assert!(s > 0.0 && s.is_finite(), "{part}: {r}");
+    }
+    let pipelines: Vec<(String, f64)> = r["pipelines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| (p[0].as_str().unwrap().to_string(), p[1].as_f64().unwrap()))
+        .collect();
+    assert!(
+        pipelines.windows(2).all(|w| w[0].1 >= w[1].1),
+        "{pipelines:?}"
+    );
+    assert!(
+        pipelines.iter().all(|p| p.1 > 0.0 && p.1.is_finite()),
+        "{pipelines:?}"
+    );
+    let labels: std::collections::BTreeSet<&str> = pipelines.iter().map(|p| p.0.as_str()).collect();
+    assert_eq!(labels.len(), pipelines.len(), "{pipelines:?}");
+    assert!(labels.contains("sgd.wgsl:sgd_step"), "{labels:?}");
+    // resnet20's 32x32 planes: the tiled forward convs store whole vec4 rows.
+    assert!(
+        labels
+            .iter()
+            .any(|l| l.contains(":conv2d_forward_tiled_s1") && l.contains(" VEC4_ROWS=1")),
+        "{labels:?}"
+    );
+}
+
 /// `bench --profile` accounts for every dispatch of a step by kernel: a
 /// training step has the backward kernels and one SGD dispatch, an inference
 /// step neither; an adapter without timestamps inside passes is told so.

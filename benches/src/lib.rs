@@ -489,8 +489,36 @@ fn setup_spec(
     batch: usize,
     train: bool,
 ) -> Result<Setup> {
-    let graph = Graph::build(spec, side, side)?;
     let before = gpu.pool_stats().bytes_live;
+    let (plan, params) = plan_for(gpu, spec, side, batch, train)?;
+    let (x, y) = batch_for(spec, side, batch);
+    plan.run(&x, &y, train.then_some(0.01), true)?;
+    Ok(Setup {
+        plan,
+        _params: params,
+        input: [spec.in_channels, side, side],
+        memory_bytes: gpu.pool_stats().bytes_live.saturating_sub(before),
+    })
+}
+
+/// A batch of random images and labels for `spec`.
+fn batch_for(spec: &ModelSpec, side: usize, batch: usize) -> (Vec<f32>, Vec<u32>) {
+    let mut rng = Rng::new(3);
+    let x = rng.vec_normal(batch * spec.in_channels * side * side, 1.0);
+    let y: Vec<u32> = (0..batch).map(|_| rng.below(spec.classes) as u32).collect();
+    (x, y)
+}
+
+/// The plan a benchmark of `spec` runs (training: backward and SGD), and
+/// the parameters it holds.
+fn plan_for(
+    gpu: &Gpu,
+    spec: &ModelSpec,
+    side: usize,
+    batch: usize,
+    train: bool,
+) -> Result<(Plan, Params)> {
+    let graph = Graph::build(spec, side, side)?;
     let params = Params::upload(gpu, &graph, &HostParams::init(&graph, 0))?;
     let opts = if train {
         PlanOptions {
@@ -508,16 +536,7 @@ fn setup_spec(
     };
     let mode = if train { Mode::Train } else { Mode::Eval };
     let plan = Plan::new(gpu, &graph, &params, batch, mode, opts)?;
-    let mut rng = Rng::new(3);
-    let x = rng.vec_normal(batch * spec.in_channels * side * side, 1.0);
-    let y: Vec<u32> = (0..batch).map(|_| rng.below(spec.classes) as u32).collect();
-    plan.run(&x, &y, train.then_some(0.01), true)?;
-    Ok(Setup {
-        plan,
-        _params: params,
-        input: [spec.in_channels, side, side],
-        memory_bytes: gpu.pool_stats().bytes_live.saturating_sub(before),
-    })
+    Ok((plan, params))
 }
 
 /// Throughput of a model: inference (BN eval) or full training steps, with
@@ -659,10 +678,61 @@ pub fn probe_overhead(
 /// driver's on-disk one as it is) to the end of the first resnet20 training
 /// step at batch 128.
 pub fn first_step_seconds() -> Result<f64> {
+    let f = first_steps(false)?;
+    Ok(f.open_s + f.plan_s + f.first_step_s)
+}
+
+/// Where the time to the first resnet20 training step at batch 128 on a
+/// fresh device goes ([`first_step_seconds`] is the sum of the first three).
+#[derive(Debug, Clone, Serialize)]
+pub struct FirstStep {
+    /// Opening the device.
+    pub open_s: f64,
+    /// The model's parameters uploaded and the plan built: its buffers, its
+    /// bind groups and its pipelines, made on the compile threads meanwhile
+    /// (the plan waits for the last).
+    pub plan_s: f64,
+    /// The first step, batch upload and read-back included: the driver's own
+    /// work at a pipeline's first dispatch (lavapipe: its machine code, from
+    /// its shader cache or compiled) falls here.
+    pub first_step_s: f64,
+    /// The step after it, for comparison (0 where not run).
+    pub next_step_s: f64,
+    /// Each pipeline of the plan and the seconds its creation took on its
+    /// thread, slowest first (the threads run side by side, so these add
+    /// up to more than `plan_s`).
+    pub pipelines: Vec<(String, f64)>,
+}
+
+/// [`FirstStep`], with the next step too where `next`.
+pub fn first_steps(next: bool) -> Result<FirstStep> {
+    let spec = ModelSpec::parse("resnet20", None)?;
+    let (side, batch) = (32, 128);
+    let (x, y) = batch_for(&spec, side, batch);
     let t = Instant::now();
     let gpu = Gpu::new()?;
-    setup(&gpu, "resnet20", 128, true)?;
-    Ok(t.elapsed().as_secs_f64())
+    let open_s = t.elapsed().as_secs_f64();
+    let t = Instant::now();
+    let (plan, _params) = plan_for(&gpu, &spec, side, batch, true)?;
+    let plan_s = t.elapsed().as_secs_f64();
+    let t = Instant::now();
+    plan.run(&x, &y, Some(0.01), true)?;
+    let first_step_s = t.elapsed().as_secs_f64();
+    let mut next_step_s = 0.0;
+    if next {
+        let t = Instant::now();
+        plan.run(&x, &y, Some(0.01), false)?;
+        next_step_s = t.elapsed().as_secs_f64();
+    }
+    let mut pipelines = gpu.pipeline_seconds()?;
+    pipelines.sort_by(|a, b| b.1.total_cmp(&a.1));
+    Ok(FirstStep {
+        open_s,
+        plan_s,
+        first_step_s,
+        next_step_s,
+        pipelines,
+    })
 }
 
 /// Today's date (UTC) as YYYY-MM-DD.

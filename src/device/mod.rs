@@ -499,6 +499,26 @@ impl Gpu {
         Ok(())
     }
 
+    /// Every pipeline asked for so far (waited for), as `module:entry`
+    /// with the constants it sets, and the seconds its creation took.
+    pub fn pipeline_seconds(&self) -> Result<Vec<(String, f64)>> {
+        let all: Vec<(PipelineKey, Pipeline)> = self
+            .lock_pipelines()?
+            .iter()
+            .map(|(k, (p, _))| (*k, p.clone()))
+            .collect();
+        Ok(all
+            .into_iter()
+            .map(|(k, p)| {
+                let mut label = format!("{}:{}", k.module, k.entry);
+                for (name, v) in k.constants {
+                    label += &format!(" {name}={v}");
+                }
+                (label, p.seconds())
+            })
+            .collect())
+    }
+
     fn lock_pipelines(&self) -> Result<std::sync::MutexGuard<'_, PipelineCache>> {
         self.shared
             .pipelines

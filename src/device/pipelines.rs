@@ -17,18 +17,32 @@ use std::sync::{Arc, Mutex, OnceLock};
 /// the device's error log, which [`super::Gpu::check`] reports).
 #[derive(Clone, Debug)]
 pub struct Pipeline {
-    slot: Arc<OnceLock<Result<wgpu::ComputePipeline, String>>>,
+    slot: Arc<OnceLock<Made>>,
 }
+
+/// A pipeline made (or its error), and the seconds its creation took.
+type Made = (Result<wgpu::ComputePipeline, String>, f64);
 
 impl Pipeline {
     /// Blocks until the pipeline is made; `None` if it failed.
     pub fn wait(&self) -> Option<&wgpu::ComputePipeline> {
-        self.slot.wait().as_ref().ok()
+        self.slot.wait().0.as_ref().ok()
     }
 
     /// Blocks until the pipeline is made; its error if it failed.
     pub fn ready(&self) -> std::result::Result<(), String> {
-        self.slot.wait().as_ref().map(|_| ()).map_err(Clone::clone)
+        self.slot
+            .wait()
+            .0
+            .as_ref()
+            .map(|_| ())
+            .map_err(Clone::clone)
+    }
+
+    /// Blocks until the pipeline is made (or failed); the seconds its
+    /// creation took on its thread (specialising its module included).
+    pub fn seconds(&self) -> f64 {
+        self.slot.wait().1
     }
 }
 
@@ -46,7 +60,7 @@ struct Job {
     layout: wgpu::PipelineLayout,
     key: PipelineKey,
     label: String,
-    slot: Arc<OnceLock<Result<wgpu::ComputePipeline, String>>>,
+    slot: Arc<OnceLock<Made>>,
 }
 
 /// The workers and their queue of jobs. Dropping it ends the workers once
@@ -152,13 +166,14 @@ fn work(device: &wgpu::Device, rx: &Mutex<Receiver<Job>>, errors: &Mutex<Vec<Str
             if let Ok(mut v) = errors.lock() {
                 v.push(msg.clone());
             }
-            let _ = job.slot.set(Err(msg));
+            let _ = job.slot.set((Err(msg), 0.0));
         }
     }
 }
 
 /// Creates the job's pipeline (error scopes are per thread) and fills its slot.
 fn make(device: &wgpu::Device, job: &Job, errors: &Mutex<Vec<String>>) {
+    let start = std::time::Instant::now();
     let result = create(device, job).map_err(|e| {
         let msg = format!("pipeline {}: {e}", job.label);
         if let Ok(mut v) = errors.lock() {
@@ -166,7 +181,7 @@ fn make(device: &wgpu::Device, job: &Job, errors: &Mutex<Vec<String>>) {
         }
         msg
     });
-    let _ = job.slot.set(result);
+    let _ = job.slot.set((result, start.elapsed().as_secs_f64()));
 }
 
 fn create(device: &wgpu::Device, job: &Job) -> Result<wgpu::ComputePipeline, String> {

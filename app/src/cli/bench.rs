@@ -39,6 +39,12 @@ pub struct Args {
     /// ~/.cache/reslab/tuning.json), which later runs on this adapter follow.
     #[arg(long, conflicts_with_all = ["probes", "against"])]
     tune: bool,
+    /// Where the time to the first resnet20 training step (batch 128) on a
+    /// fresh device goes: opening it, the plan (its pipelines made
+    /// meanwhile), the first step and the one after, and the slowest
+    /// pipelines; --repeats fresh devices in turn (default 3).
+    #[arg(long, conflicts_with_all = ["probes", "against", "tune", "profile"])]
+    first_step: bool,
     /// Where one training step of this model goes: time and dispatches per
     /// kernel entry point, from GPU timestamps (adapters that have them).
     #[arg(long, value_name = "MODEL", conflicts_with_all = ["probes", "against", "tune"])]
@@ -77,6 +83,10 @@ pub fn run(a: Args) -> Result<()> {
     }
     if let Some(model) = &a.profile {
         return profile(&gpu, &a, model);
+    }
+    if a.first_step {
+        drop(gpu);
+        return first_step(&a);
     }
     let opts = bench::Options {
         repeats: a.repeats.unwrap_or(if a.quick { 5 } else { 9 }),
@@ -147,6 +157,45 @@ pub fn run(a: Args) -> Result<()> {
              (with the driver's own shader cache as this machine holds it)",
             r.first_train_step_s
         );
+    }
+    Ok(())
+}
+
+fn first_step(a: &Args) -> Result<()> {
+    let runs = (0..a.repeats.unwrap_or(3))
+        .map(|_| bench::first_steps(true))
+        .collect::<reslab::error::Result<Vec<_>>>()?;
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&runs)?);
+        return Ok(());
+    }
+    println!(
+        "first resnet20 training step (batch 128) on a fresh device, seconds \
+         (the driver's own shader cache as this machine holds it)"
+    );
+    println!(
+        "{:>4} {:>8} {:>8} {:>11} {:>8} {:>11}",
+        "run", "open", "plan", "first step", "to it", "next step"
+    );
+    for (i, r) in runs.iter().enumerate() {
+        println!(
+            "{:>4} {:>8.3} {:>8.3} {:>11.3} {:>8.3} {:>11.3}",
+            i + 1,
+            r.open_s,
+            r.plan_s,
+            r.first_step_s,
+            r.open_s + r.plan_s + r.first_step_s,
+            r.next_step_s
+        );
+    }
+    if let Some(last) = runs.last() {
+        println!(
+            "\nslowest of the plan's {} pipelines to create (last run, ms, on the compile threads):",
+            last.pipelines.len()
+        );
+        for (label, secs) in last.pipelines.iter().take(8) {
+            println!("{:>9.1}  {label}", 1e3 * secs);
+        }
     }
     Ok(())
 }
