@@ -85,6 +85,7 @@ pub fn run(a: Args) -> Result<()> {
         return profile(&gpu, &a, model);
     }
     if a.first_step {
+        // (this device only named the adapter: each run opens its own)
         drop(gpu);
         return first_step(&a);
     }
