@@ -63,6 +63,16 @@ pub fn write_atomic(path: &Path, data: &[u8]) -> Result<()> {
     sync_folder(folder_of(path))
 }
 
+/// reslab's folder in the user's cache folder: `$XDG_CACHE_HOME/reslab`, else
+/// `~/.cache/reslab`; `None` when neither variable is set.
+pub fn cache_home() -> Option<PathBuf> {
+    let env = |k: &str| std::env::var_os(k).filter(|v| !v.is_empty());
+    let cache = env("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| env("HOME").map(|h| PathBuf::from(h).join(".cache")))?;
+    Some(cache.join("reslab"))
+}
+
 /// Makes the folder's entries (created, renamed, removed files) durable.
 pub fn sync_folder(dir: &Path) -> Result<()> {
     // Windows cannot open a folder as a file; its renames are durable with

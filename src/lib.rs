@@ -15,5 +15,5 @@ pub mod pth;
 pub mod rng;
 pub mod train;
 
-pub use device::{Gpu, GpuOptions, Tensor};
+pub use device::{CacheFolder, Gpu, GpuOptions, Tensor};
 pub use error::{Error, Result};

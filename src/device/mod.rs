@@ -4,6 +4,7 @@
 //! ([`readback`]). It knows nothing of kernels or models.
 
 pub mod buffer;
+pub mod disk_cache;
 pub mod pipelines;
 pub mod profile;
 pub mod readback;
@@ -17,6 +18,7 @@ use std::sync::{Arc, Mutex};
 use serde::Serialize;
 
 pub use buffer::{BufferPool, PoolStats, Tensor, numel};
+pub use disk_cache::{CacheFolder, PipelineCacheInfo};
 pub use pipelines::Pipeline;
 pub use profile::LimitProfile;
 pub use texels::{TexelCopy, Texels};
@@ -28,9 +30,10 @@ pub const MAX_BINDINGS: usize = 12;
 
 /// Features reslab uses where the adapter has them (timestamps, for
 /// `reslab bench`; subgroups, for the kernels that share loads through
-/// them); none is required.
+/// them; pipeline caches, kept on disk: [`disk_cache`]); none is required.
 pub fn wanted_features() -> wgpu::Features {
     wgpu::Features::SUBGROUP
+        | wgpu::Features::PIPELINE_CACHE
         | wgpu::Features::TIMESTAMP_QUERY
         | wgpu::Features::TIMESTAMP_QUERY_INSIDE_ENCODERS
         | wgpu::Features::TIMESTAMP_QUERY_INSIDE_PASSES
@@ -61,6 +64,8 @@ pub struct GpuOptions {
     /// Limits at most a profile's; `None` reads `RESLAB_LIMITS` (the
     /// adapter's own limits if unset).
     pub profile: Option<LimitProfile>,
+    /// Where the driver's pipeline cache is kept between runs.
+    pub pipeline_cache: CacheFolder,
 }
 
 /// Whether `RESLAB_POISON=1` asks for poison mode.
@@ -80,6 +85,7 @@ pub struct GpuInfo {
     pub device: u32,
     pub features: Vec<String>,
     pub limits: wgpu::Limits,
+    pub pipeline_cache: PipelineCacheInfo,
 }
 
 struct Shared {
@@ -96,6 +102,8 @@ struct Shared {
     /// Each kernel's pipeline (made by `compiler`) and bind group layout.
     pipelines: Mutex<PipelineCache>,
     compiler: pipelines::Compiler,
+    /// What the compiler's pipeline cache on disk started from.
+    cache_info: PipelineCacheInfo,
     pool: BufferPool,
     /// Bound where a kernel's optional tensor is absent (bias, residual), one
     /// per binding slot so that one dispatch never binds the same buffer both
@@ -225,14 +233,26 @@ impl Gpu {
             .await
             .map_err(|e| Error::Device(e.to_string()))?;
         let poison = opts.poison || poison_from_env();
-        Ok(Self::build(device, queue, adapter.get_info(), poison))
+        Ok(Self::build(
+            device,
+            queue,
+            adapter.get_info(),
+            poison,
+            &opts.pipeline_cache,
+        ))
     }
 
     /// Wraps a device and queue made elsewhere (the desktop app shares its renderer's).
     /// Installs an uncaptured-error handler that turns validation errors into `Error`s
     /// returned by [`Gpu::check`].
     pub fn from_device(device: wgpu::Device, queue: wgpu::Queue, info: wgpu::AdapterInfo) -> Gpu {
-        Self::build(device, queue, info, poison_from_env())
+        Self::build(
+            device,
+            queue,
+            info,
+            poison_from_env(),
+            &CacheFolder::FromEnv,
+        )
     }
 
     fn build(
@@ -240,6 +260,7 @@ impl Gpu {
         queue: wgpu::Queue,
         info: wgpu::AdapterInfo,
         poison: bool,
+        cache: &CacheFolder,
     ) -> Gpu {
         let errors = Arc::new(Mutex::new(Vec::new()));
         let sink = errors.clone();
@@ -271,7 +292,8 @@ impl Gpu {
             })
             .collect();
         let pool = BufferPool::new(device.clone());
-        let compiler = pipelines::Compiler::new(&device, info.backend, errors.clone());
+        let (disk, cache_info) = disk_cache::DiskCache::open(&device, &info, cache);
+        let compiler = pipelines::Compiler::new(&device, info.backend, errors.clone(), disk);
         Gpu {
             shared: Arc::new(Shared {
                 device,
@@ -284,6 +306,7 @@ impl Gpu {
                 parsed: Mutex::new(HashMap::new()),
                 pipelines: Mutex::new(HashMap::new()),
                 compiler,
+                cache_info,
                 pool,
                 dummies,
                 texels: Mutex::new(vec![None; MAX_BINDINGS]),
@@ -422,7 +445,15 @@ impl Gpu {
                 .map(|(n, _)| n.to_string())
                 .collect(),
             limits: self.shared.limits.clone(),
+            pipeline_cache: self.shared.cache_info.clone(),
         }
+    }
+
+    /// Writes the driver's pipeline cache to its file now if its data
+    /// changed (it is also written when the device is dropped); whether it
+    /// wrote.
+    pub fn save_pipeline_cache(&self) -> Result<bool> {
+        self.shared.compiler.save_cache()
     }
 
     /// Returns the validation errors wgpu reported since the last call, as one error.

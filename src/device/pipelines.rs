@@ -57,19 +57,23 @@ pub(crate) enum Source {
 
 struct Job {
     module: Source,
+    cache: Option<wgpu::PipelineCache>,
     layout: wgpu::PipelineLayout,
     key: PipelineKey,
     label: String,
     slot: Arc<OnceLock<Made>>,
 }
 
-/// The workers and their queue of jobs. Dropping it ends the workers once
-/// the queue is empty and waits for them, so that the device's last handle
-/// is dropped by the thread that drops the compiler (a device torn down on
-/// another thread while the process exits crashed lavapipe).
+/// The workers and their queue of jobs, and the driver's pipeline cache they
+/// make pipelines through (kept on disk: [`super::disk_cache`]). Dropping it
+/// ends the workers once the queue is empty and waits for them, so that the
+/// device's last handle is dropped by the thread that drops the compiler (a
+/// device torn down on another thread while the process exits crashed
+/// lavapipe), then saves the cache.
 pub(crate) struct Compiler {
     jobs: Mutex<Option<Sender<Job>>>,
     workers: Vec<std::thread::JoinHandle<()>>,
+    disk: Option<super::disk_cache::DiskCache>,
 }
 
 impl Drop for Compiler {
@@ -79,6 +83,11 @@ impl Drop for Compiler {
         }
         for w in self.workers.drain(..) {
             let _ = w.join();
+        }
+        // A cache that cannot be written only costs a later run its
+        // compiles (`Gpu::save_pipeline_cache` reports why).
+        if let Some(d) = &self.disk {
+            let _ = d.save();
         }
     }
 }
@@ -92,6 +101,7 @@ impl Compiler {
         device: &wgpu::Device,
         backend: wgpu::Backend,
         errors: Arc<Mutex<Vec<String>>>,
+        disk: Option<super::disk_cache::DiskCache>,
     ) -> Compiler {
         let (tx, rx) = channel::<Job>();
         let rx = Arc::new(Mutex::new(rx));
@@ -114,7 +124,14 @@ impl Compiler {
         Compiler {
             jobs: Mutex::new(tx),
             workers,
+            disk,
         }
+    }
+
+    /// Writes the pipeline cache to its file if the driver's data changed;
+    /// whether it wrote (false too where no cache is kept on disk).
+    pub(crate) fn save_cache(&self) -> crate::error::Result<bool> {
+        self.disk.as_ref().map_or(Ok(false), |d| d.save())
     }
 
     /// Queues the creation of `key`'s pipeline (its entry point and constants)
@@ -131,6 +148,7 @@ impl Compiler {
         let slot = Arc::new(OnceLock::new());
         let job = Job {
             module,
+            cache: self.disk.as_ref().map(|d| d.cache.clone()),
             layout,
             key,
             label,
@@ -198,7 +216,7 @@ fn create(device: &wgpu::Device, job: &Job) -> Result<wgpu::ComputePipeline, Str
             constants: &[],
             zero_initialize_workgroup_memory: false,
         },
-        cache: None,
+        cache: job.cache.as_ref(),
     });
     match pollster::block_on(scope.pop()) {
         None => Ok(pipeline),

@@ -51,10 +51,7 @@ pub fn default_path() -> Option<PathBuf> {
     if let Some(p) = env("RESLAB_TUNING") {
         return Some(PathBuf::from(p));
     }
-    let cache = env("XDG_CACHE_HOME")
-        .map(PathBuf::from)
-        .or_else(|| env("HOME").map(|h| PathBuf::from(h).join(".cache")))?;
-    Some(cache.join("reslab").join("tuning.json"))
+    Some(crate::files::cache_home()?.join("tuning.json"))
 }
 
 /// Reads a tuning file; a missing one is an empty table. A file that is not

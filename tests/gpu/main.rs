@@ -13,6 +13,7 @@ mod limits;
 mod linear;
 mod loss;
 mod model;
+mod pipeline_cache;
 mod poison;
 mod pool;
 mod reduce;

@@ -31,5 +31,20 @@ pub fn run(a: Args) -> Result<()> {
         l.max_compute_workgroup_storage_size >> 10,
         l.max_storage_buffers_per_shader_stage
     );
+    let c = &info.pipeline_cache;
+    match &c.path {
+        Some(p) => println!(
+            "pipeline cache: {p} ({} bytes read{})",
+            c.loaded_bytes,
+            c.note
+                .as_ref()
+                .map(|n| format!("; {n}"))
+                .unwrap_or_default()
+        ),
+        None => println!(
+            "pipeline cache: none on disk ({})",
+            c.note.as_deref().unwrap_or("")
+        ),
+    }
     Ok(())
 }
