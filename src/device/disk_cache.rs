@@ -105,18 +105,29 @@ enum Read {
     Foreign(String),
 }
 
-fn read(path: &Path) -> Read {
+/// The file at `path`, opened and past its magic; the reason it is not
+/// one of reslab's cache files otherwise (`None`: there is no file).
+fn open_magic(path: &Path) -> Result<std::fs::File, Option<String>> {
     use std::io::Read as _;
     let mut f = match std::fs::File::open(path) {
         Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Read::Missing,
-        Err(e) => return Read::Foreign(format!("cannot be read ({e})")),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(None),
+        Err(e) => return Err(Some(format!("cannot be read ({e})"))),
     };
-    let mut head = [0u8; HEADER];
-    let got = f.read(&mut head[..8]).unwrap_or(0);
-    if got < 8 || &head[..8] != MAGIC {
-        return Read::Foreign("is not a reslab pipeline cache".into());
+    let mut magic = [0u8; 8];
+    match f.read_exact(&mut magic) {
+        Ok(()) if &magic == MAGIC => Ok(f),
+        _ => Err(Some("is not a reslab pipeline cache".into())),
     }
+}
+
+fn read(path: &Path) -> Read {
+    use std::io::Read as _;
+    let mut f = match open_magic(path) {
+        Ok(f) => f,
+        Err(None) => return Read::Missing,
+        Err(Some(why)) => return Read::Foreign(why),
+    };
     let len = f.metadata().map(|m| m.len()).unwrap_or(0);
     if len > MAX_BYTES {
         return Read::Damaged(format!("{len} bytes, more than a cache file holds"));
@@ -232,7 +243,7 @@ impl DiskCache {
         let _one = WRITING.lock().unwrap_or_else(|e| e.into_inner());
         // A file put there since this device opened that is not reslab's
         // stays.
-        if let Read::Foreign(_) = read(&self.path) {
+        if let Err(Some(_)) = open_magic(&self.path) {
             return Ok(false);
         }
         if let Some(dir) = self.path.parent() {
