@@ -9,8 +9,10 @@
 // computes one tile for L consecutive runs of 8 output channels, so all its
 // lanes need the same vectors; lane k of the group loads vectors k, k + L, ...
 // and the group takes each from the lane that loaded it with
-// subgroupShuffle. Each lane's sums are those of the kernel it replaces for
-// its tile and channels, in the same order: the same bits.
+// subgroupShuffle. The stride-2 tile covers two output rows (input rows
+// 2·oy .. 2·oy + 4, the middle one serving both), so a shared input row
+// feeds more multiply-adds. Each lane's sums are those of the kernel it
+// replaces for its outputs and channels, in the same order: the same bits.
 //
 // Lanes past the last tile keep running on the last one (their sums are not
 // stored) so that every lane of a group takes part in its shuffles. Needs
@@ -19,7 +21,8 @@
 // subgroup built-ins, not the order of the invocations.
 //
 // Bindings as conv2d_forward_tiled_s1_r4u. Dispatch: workgroups (32 for _r4sg,
-// 64 for _s2sg) over (tiles × L) invocations in x (and z), Co8 / (8·L) in y;
+// 64 for _s2sg) over (tiles × L) invocations in x (and z; _s2sg's tiles of 2
+// rows), Co8 / (8·L) in y;
 // once per run of input channels as conv2d_forward_tiled_s1_r4u.
 
 // (naga takes the subgroup built-ins without WGSL's `enable subgroups;`, which

@@ -190,42 +190,70 @@ fn conv2d_forward_tiled_s1_r4sg8(@builtin(workgroup_id) wid: vec3<u32>,
     r4sg(wid, nwg, sid, sl, size, 8u);
 }
 
-// a += input channel ci's terms for lane's stride-2 tile, its kernel rows
-// k0..k2.
-fn s2sg_channel(a: ptr<function, Acc>, lane: Lane, l: u32, ci: u32, k0: Taps, k1: Taps, k2: Taps) {
+// Output rows of the grouped stride-2 tile (the launcher's
+// `S2_GROUP_ROWS`).
+const S2_ROWS: u32 = 2u;
+
+// Kernel row w of a stride-2 tile over row j (vectors 5j .. 5j + 4) of the
+// group's input.
+fn s2sg_row(a: ptr<function, Acc>, w: Taps, m: ptr<function, array<vec4<f32>, 9>>, j: u32,
+            first: u32, l: u32) {
+    s2_row(a, w, group_vector(m, 5u * j, first, l), group_vector(m, 5u * j + 1u, first, l),
+           group_vector(m, 5u * j + 2u, first, l), group_vector(m, 5u * j + 3u, first, l),
+           group_vector(m, 5u * j + 4u, first, l));
+}
+
+// a0, a1 (output rows oy, oy + 1 of lane's stride-2 tile) += input channel
+// ci's terms, its kernel rows k0..k2: input rows 2·oy .. 2·oy + 4, the
+// middle one meeting both output rows. The group loads them in two parts
+// (rows 0–2, then 3–4) so that a lane's share fits `own_vectors` for every
+// group size.
+fn s2sg_channel(a0: ptr<function, Acc>, a1: ptr<function, Acc>, lane: Lane, l: u32, ci: u32,
+                k0: Taps, k1: Taps, k2: Taps) {
     let t = lane.t;
     let f = lane.first;
     let plane = (t.n * p.ci + ci) * p.hp;
-    var m = own_vectors(((plane + 2u * t.oy) * p.pitch + 2u * t.ox0) / 4u, p.pitch / 4u, lane.k, l, 5u, 15u);
-    s2_row(a, k0, group_vector(&m, 0u, f, l), group_vector(&m, 1u, f, l),
-           group_vector(&m, 2u, f, l), group_vector(&m, 3u, f, l), group_vector(&m, 4u, f, l));
-    s2_row(a, k1, group_vector(&m, 5u, f, l), group_vector(&m, 6u, f, l),
-           group_vector(&m, 7u, f, l), group_vector(&m, 8u, f, l), group_vector(&m, 9u, f, l));
-    s2_row(a, k2, group_vector(&m, 10u, f, l), group_vector(&m, 11u, f, l),
-           group_vector(&m, 12u, f, l), group_vector(&m, 13u, f, l), group_vector(&m, 14u, f, l));
+    let next = p.pitch / 4u;
+    let r = ((plane + 2u * t.oy) * p.pitch + 2u * t.ox0) / 4u;
+    var m = own_vectors(r, next, lane.k, l, 5u, 15u);
+    s2sg_row(a0, k0, &m, 0u, f, l);
+    s2sg_row(a0, k1, &m, 1u, f, l);
+    let v0 = group_vector(&m, 10u, f, l);
+    let v1 = group_vector(&m, 11u, f, l);
+    let v2 = group_vector(&m, 12u, f, l);
+    let v3 = group_vector(&m, 13u, f, l);
+    let v4 = group_vector(&m, 14u, f, l);
+    s2_row(a0, k2, v0, v1, v2, v3, v4);
+    s2_row(a1, k0, v0, v1, v2, v3, v4);
+    var n = own_vectors(r + 3u * next, next, lane.k, l, 5u, 10u);
+    s2sg_row(a1, k1, &n, 0u, f, l);
+    s2sg_row(a1, k2, &n, 1u, f, l);
 }
 
-// The stride-2 tile (one output row of 8 pixels; input rows 2·oy .. 2·oy + 2,
-// 5 vec4s each) for a group of l lanes, as conv2d_forward_tiled_s2u sums it,
-// the weights from each window in turn (shared/conv_windows.wgsl).
+// The stride-2 tile (two output rows of 8 pixels; input rows 2·oy ..
+// 2·oy + 4, 5 vec4s each) for a group of l lanes, each output's terms in
+// conv2d_forward_tiled_s2u's order, the weights from each window in turn
+// (shared/conv_windows.wgsl).
 fn s2sg(wid: vec3<u32>, nwg: vec3<u32>, sid: u32, sl: u32, size: u32, l: u32) {
-    let lane = lane_of(wid, nwg, sid, sl, size, l, 1u, WG);
+    let lane = lane_of(wid, nwg, sid, sl, size, l, S2_ROWS, WG);
     let t = lane.t;
-    var a = start(t);
+    var a0 = start(t);
+    var a1 = start(down(t, 1u));
     let e = window_ends();
     for (var ci = p.ci0; ci < e.x; ci++) {
-        s2sg_channel(&a, lane, l, ci, taps(ci, 0u, t.co0), taps(ci, 1u, t.co0), taps(ci, 2u, t.co0));
+        s2sg_channel(&a0, &a1, lane, l, ci, taps(ci, 0u, t.co0), taps(ci, 1u, t.co0), taps(ci, 2u, t.co0));
     }
     if WINDOWS > 1u {
         for (var ci = e.x; ci < e.y; ci++) {
-            s2sg_channel(&a, lane, l, ci, taps1(ci, 0u, t.co0), taps1(ci, 1u, t.co0), taps1(ci, 2u, t.co0));
+            s2sg_channel(&a0, &a1, lane, l, ci, taps1(ci, 0u, t.co0), taps1(ci, 1u, t.co0), taps1(ci, 2u, t.co0));
         }
         for (var ci = e.y; ci < p.ci0 + p.cn; ci++) {
-            s2sg_channel(&a, lane, l, ci, taps2(ci, 0u, t.co0), taps2(ci, 1u, t.co0), taps2(ci, 2u, t.co0));
+            s2sg_channel(&a0, &a1, lane, l, ci, taps2(ci, 0u, t.co0), taps2(ci, 1u, t.co0), taps2(ci, 2u, t.co0));
         }
     }
     if t.ok {
-        store(a, t);
+        store(a0, t);
+        store(a1, down(t, 1u));
     }
 }
 

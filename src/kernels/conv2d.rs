@@ -745,6 +745,11 @@ impl Variant for S2Tiling {
     }
 }
 
+/// Output rows of the grouped stride-2 forward tile ([`S2Tiling::Subgroup`]
+/// and its texel twin; `S2_ROWS` in shared/conv_lanes.wgsl): two rows share
+/// the input row between them.
+const S2_GROUP_ROWS: usize = 2;
+
 /// Most uniform windows of weights one tiled forward pass reads (the grouped
 /// passes, [`Tiling::Rows4Subgroup`] and [`S2Tiling::Subgroup`] with their
 /// texel twins: shared/conv_windows.wgsl).
@@ -1587,7 +1592,7 @@ fn forward_tiled_bn(
                         4 => &table::CONV2D_FORWARD_TILED_S2SG4_TEX,
                         _ => &table::CONV2D_FORWARD_TILED_S2SG2_TEX,
                     };
-                    (k, 1, storage, l)
+                    (k, S2_GROUP_ROWS, storage, l)
                 }
                 (Subgroup | SubgroupTexels, Some(l)) => {
                     let k = match l {
@@ -1595,7 +1600,7 @@ fn forward_tiled_bn(
                         4 => &table::CONV2D_FORWARD_TILED_S2SG4,
                         _ => &table::CONV2D_FORWARD_TILED_S2SG2,
                     };
-                    (k, 1, storage, l)
+                    (k, S2_GROUP_ROWS, storage, l)
                 }
                 (SubgroupTexels, None) if texels => {
                     (&table::CONV2D_FORWARD_TILED_S2U_TEX, 1, storage, 1)
