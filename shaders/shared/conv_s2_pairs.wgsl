@@ -18,10 +18,18 @@
 // tile for L consecutive runs of 4 input channels, its lanes loading the
 // tile's 6 dy vectors per output channel between them.
 //
+// With flags & 8 (SHORTCUT; the launcher sets it on the last run only) the
+// pass also adds the option-A shortcut's gradient (shortcut.wgsl's
+// shortcut_a_backward, stride 2): dx(2m, 2l) of channel ci takes sdy's
+// (m, l) of channel ci + sc_pad, after the conv's complete sum, as the
+// separate pass would add it to dx (one float addition each way: the same
+// value).
+//
 // Bindings (the importer declares 2: dy, 3: the weights' uniform window, and
 // `input_vec(i)`, `weight(i)` as shared/conv_s2_data.wgsl's importers do):
 //   1 dx   [N, Ci, H, W] as vec4     written (added to when flags & 2; read
 //                                    first when flags & 4, a later run)
+//   4 sdy  [N, sc_co, Ho, Wo]        read with flags & 8 (any buffer else)
 // Dispatch: workgroups of 64 over (tiles × L) invocations in x (tiles of
 // (n, m, 8 l)), Ci8 / (4·L) in y; once per run of output channels.
 
@@ -29,15 +37,17 @@ struct S2Params {
     n: u32, co: u32, ho: u32, wo: u32,
     ci: u32, ci8: u32, h: u32, w: u32,
     pitch: u32, rows: u32, tiles_x: u32, flags: u32,
-    co0: u32, cn: u32, _pad0: u32, _pad1: u32,
+    co0: u32, cn: u32, sc_pad: u32, sc_co: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: S2Params;
 @group(0) @binding(1) var<storage, read_write> dx4: array<vec4<f32>>;
+@group(0) @binding(4) var<storage, read> sdy: array<f32>;
 
 const WG: u32 = 64u;
 const ACCUMULATE: u32 = 2u;
 const RESUME: u32 = 4u;
+const SHORTCUT: u32 = 8u;
 
 // Four channels: e (px = 0) and o (px = 1) at the 8 l of the tile, as
 // (pixels 0–3, 4–7).
@@ -160,6 +170,34 @@ fn get_pair(s: PairTile, iy: u32, ci: u32) -> Pair {
     return c;
 }
 
+// The shortcut's gradient at column l of its row `row` (0 past Wo).
+fn shortcut_at(row: u32, l: u32) -> f32 {
+    if l >= p.wo {
+        return 0.0;
+    }
+    return sdy[row + l];
+}
+
+// Channel ci's even columns of row 2m plus the shortcut's gradient there.
+fn with_shortcut(s: PairTile, ci: u32, c: Pair) -> Pair {
+    if ci >= p.ci {
+        return c;
+    }
+    let row = ((s.n * p.sc_co + ci + p.sc_pad) * p.ho + s.m) * p.wo;
+    let l = s.l0;
+    var r = c;
+    r.el += vec4<f32>(shortcut_at(row, l), shortcut_at(row, l + 1u),
+                      shortcut_at(row, l + 2u), shortcut_at(row, l + 3u));
+    r.eh += vec4<f32>(shortcut_at(row, l + 4u), shortcut_at(row, l + 5u),
+                      shortcut_at(row, l + 6u), shortcut_at(row, l + 7u));
+    return r;
+}
+
+fn add_shortcut(s: PairTile, a: PairAcc) -> PairAcc {
+    return PairAcc(with_shortcut(s, s.ci0, a.c0), with_shortcut(s, s.ci0 + 1u, a.c1),
+                   with_shortcut(s, s.ci0 + 2u, a.c2), with_shortcut(s, s.ci0 + 3u, a.c3));
+}
+
 fn store_pairs(s: PairTile, iy: u32, a: PairAcc) {
     put_pair(s, iy, s.ci0, a.c0);
     put_pair(s, iy, s.ci0 + 1u, a.c1);
@@ -206,6 +244,9 @@ fn s2_pairs_group(wid: vec3<u32>, sid: u32, sl: u32, size: u32, l: u32) {
         pair_row(&o, s, co, 2u, v0, v1, v2);
         pair_row(&o, s, co, 0u, group_vector(&m, 3u, f, l),
                  group_vector(&m, 4u, f, l), group_vector(&m, 5u, f, l));
+    }
+    if (p.flags & SHORTCUT) != 0u {
+        e = add_shortcut(s, e);
     }
     if s.ok {
         store_pairs(s, iy, e);

@@ -5,8 +5,8 @@ use crate::device::{Tensor, numel};
 use crate::error::{Error, Result};
 use crate::kernels::table::{self, params};
 use crate::kernels::{Program, expect_shape, launch, u32_of};
-use crate::ops::Conv2dGeom;
 use crate::ops::PadGeom;
+use crate::ops::{Conv2dGeom, ShortcutGeom};
 
 params! {
     /// Mirrors `ConvParams` of the conv shaders.
@@ -2038,14 +2038,30 @@ params! {
         // the uniform kernel.
         co0: u32,
         cn: u32,
-        _pad0: u32,
-        _pad1: u32,
+        // The paired kernels' option-A shortcut (FLAG_S2_SHORTCUT): the
+        // zero channels before the copied ones and the channels of its dy.
+        sc_pad: u32,
+        sc_co: u32,
     }
 }
 
 /// Flag of the uniform stride-2 backward-data pass's later runs: start from
 /// the sums in dx.
 const FLAG_S2_RESUME: u32 = 4;
+
+/// Flag of the paired stride-2 backward-data pass's last run: add the
+/// option-A shortcut's gradient (shared/conv_s2_pairs.wgsl).
+const FLAG_S2_SHORTCUT: u32 = 8;
+
+/// The gradient `dy` at the output of an option-A shortcut of stride 2 (`geom`)
+/// that reads the same input as a stride-2 convolution: its backward pass
+/// (`shortcut::shortcut_a_backward`) can ride on the convolution's
+/// backward-data pass ([`conv2d_backward_data_padded_with_shortcut`]).
+#[derive(Clone, Copy, Debug)]
+pub struct S2Shortcut<'a> {
+    pub dy: &'a Tensor,
+    pub geom: &'a ShortcutGeom,
+}
 
 /// Direct backward-data of a 3x3 stride-2 pad-1 convolution: the four output
 /// parities each take only their own taps. `dyp` from [`conv2d_pad`] with
@@ -2079,6 +2095,53 @@ pub fn conv2d_backward_data_tiled_s2_as(
     accumulate: bool,
     s2: S2Tiling,
 ) -> Result<()> {
+    backward_data_s2(gpu, prog, dx, dyp, wt, g, accumulate, s2, None).map(|_| ())
+}
+
+/// [`conv2d_backward_data_tiled_s2_as`] that, given `shortcut`, also adds its
+/// gradient to dx where it can: the paired kernels over uniform windows,
+/// writing dx (not adding to it). Returns whether it did; where not, dx
+/// holds the convolution's gradient alone and the shortcut's pass is still
+/// to run.
+#[allow(clippy::too_many_arguments)]
+pub fn conv2d_backward_data_tiled_s2_with_shortcut(
+    gpu: &Gpu,
+    prog: &mut Program,
+    dx: &Tensor,
+    dyp: &Tensor,
+    wt: &Tensor,
+    g: &Conv2dGeom,
+    s2: S2Tiling,
+    shortcut: S2Shortcut<'_>,
+) -> Result<bool> {
+    backward_data_s2(gpu, prog, dx, dyp, wt, g, false, s2, Some(shortcut))
+}
+
+#[allow(clippy::too_many_arguments)]
+fn backward_data_s2(
+    gpu: &Gpu,
+    prog: &mut Program,
+    dx: &Tensor,
+    dyp: &Tensor,
+    wt: &Tensor,
+    g: &Conv2dGeom,
+    accumulate: bool,
+    s2: S2Tiling,
+    shortcut: Option<S2Shortcut<'_>>,
+) -> Result<bool> {
+    if let Some(sc) = shortcut {
+        let sg = sc.geom;
+        sg.validate()?;
+        if (sg.n, sg.cin, sg.h, sg.w, sg.stride, sg.ho(), sg.wo())
+            != (g.n, g.cin, g.h, g.w, 2, g.ho(), g.wo())
+        {
+            return Err(Error::invalid(format!(
+                "conv2d_backward_data_tiled_s2: shortcut {sg:?} does not read the input of {g:?}"
+            )));
+        }
+        expect_shape("shortcut dy", sc.dy, &sg.y_shape())?;
+        u32_of("shortcut dy elements", sc.dy.len())?;
+    }
     let pg = backward_data_s2_pad(g).ok_or_else(|| {
         Error::invalid(format!(
             "conv2d_backward_data_tiled_s2: not a 3x3/2 convolution: {g:?}"
@@ -2107,8 +2170,8 @@ pub fn conv2d_backward_data_tiled_s2_as(
         flags: if accumulate { FLAG_ACCUMULATE } else { 0 },
         co0: 0,
         cn: g.cout as u32,
-        _pad0: 0,
-        _pad1: 0,
+        sc_pad: 0,
+        sc_co: 0,
     };
     // Groups of lanes sharing a tile (over as many runs of 8 channels, of 4
     // for the paired kernels, which take all four parities).
@@ -2168,19 +2231,33 @@ pub fn conv2d_backward_data_tiled_s2_as(
             &[Some(dx), Some(dyp), Some(wt)],
             grid(1, false)?,
         )?;
-        return Ok(());
+        return Ok(false);
     };
+    // The shortcut's gradient rides on the paired kernels' last run where
+    // they write dx.
+    let shortcut = shortcut.filter(|_| paired && !accumulate);
     let grid = grid(lanes, paired)?;
     for (i, (c0, cn, window)) in runs.iter().enumerate() {
-        let q = S2Params {
+        let last = i + 1 == runs.len();
+        let mut q = S2Params {
             co0: *c0 as u32,
             cn: *cn as u32,
             flags: p.flags | if i > 0 { FLAG_S2_RESUME } else { 0 },
             ..p
         };
-        launch(gpu, prog, k, &q, &[Some(dx), Some(dyp), Some(window)], grid)?;
+        // The paired kernels bind the shortcut's dy (any buffer without it).
+        let mut bound = vec![Some(dx), Some(dyp), Some(window)];
+        if paired {
+            bound.push(Some(shortcut.map_or(dyp, |sc| sc.dy)));
+        }
+        if let (Some(sc), true) = (shortcut, last) {
+            q.flags |= FLAG_S2_SHORTCUT;
+            q.sc_pad = u32_of("shortcut zero channels", sc.geom.pad_before())?;
+            q.sc_co = u32_of("shortcut channels", sc.geom.cout)?;
+        }
+        launch(gpu, prog, k, &q, &bound, grid)?;
     }
-    Ok(())
+    Ok(shortcut.is_some())
 }
 
 /// The padded copy of dy that [`conv2d_backward_data`] reads for `g` (the
@@ -2222,6 +2299,36 @@ pub fn conv2d_backward_data(
     conv2d_backward_data_padded(gpu, prog, dx, &dyp, w, g, accumulate, scratch)?;
     scratch.give(dyp);
     Ok(())
+}
+
+/// [`conv2d_backward_data_padded`] writing dx (not adding to it) for a 3x3
+/// stride-2 convolution whose input an option-A shortcut also reads: adds
+/// the shortcut's gradient in the same pass where the tuned kernel can
+/// ([`conv2d_backward_data_tiled_s2_with_shortcut`]). Returns whether it
+/// did; where not, dx holds the convolution's gradient alone.
+#[allow(clippy::too_many_arguments)]
+pub fn conv2d_backward_data_padded_with_shortcut(
+    gpu: &Gpu,
+    prog: &mut Program,
+    dx: &Tensor,
+    dyp: &Tensor,
+    w: &Tensor,
+    g: &Conv2dGeom,
+    shortcut: S2Shortcut<'_>,
+    scratch: &mut dyn Scratch,
+) -> Result<bool> {
+    let (Some(flip), Some(pg)) = (backward_data_tiles(g), backward_data_s2_pad(g)) else {
+        return Err(Error::invalid(format!(
+            "conv2d_backward_data_padded_with_shortcut: not a 3x3/2 convolution: {g:?}"
+        )));
+    };
+    expect_shape("conv2d weight", w, &g.w_shape())?;
+    expect_shape("conv2d padded dy", dyp, &pg.shape())?;
+    let wt = scratch.weight_tiles(gpu, prog, w, g, true, flip)?;
+    let s2 = tuned::<S2Tiling>(gpu, g)?;
+    let fused = backward_data_s2(gpu, prog, dx, dyp, &wt, g, false, s2, Some(shortcut));
+    scratch.give_weight_tiles(wt);
+    fused
 }
 
 /// [`conv2d_backward_data`] from dy already padded (`dyp`, laid out as

@@ -492,12 +492,12 @@ table! {
     CONV2D_BACKWARD_DATA_TILED_S2SG4_TEX: conv2d::S2Params = CONV2D_BACKWARD_DATA_TEXEL_SUBGROUP::"conv2d_backward_data_tiled_s2sg4", [64, 1, 1], [Write, Texels, Uniform];
     CONV2D_BACKWARD_DATA_TILED_S2SG8_TEX: conv2d::S2Params = CONV2D_BACKWARD_DATA_TEXEL_SUBGROUP::"conv2d_backward_data_tiled_s2sg8", [64, 1, 1], [Write, Texels, Uniform];
     // (needs subgroups and dx rows of whole vec4s: see conv2d_backward_data_tiled_s2_as)
-    CONV2D_BACKWARD_DATA_TILED_S2P2: conv2d::S2Params = CONV2D_BACKWARD_DATA_PAIRS_SUBGROUP::"conv2d_backward_data_tiled_s2p2", [64, 1, 1], [Write, Read, Uniform];
-    CONV2D_BACKWARD_DATA_TILED_S2P4: conv2d::S2Params = CONV2D_BACKWARD_DATA_PAIRS_SUBGROUP::"conv2d_backward_data_tiled_s2p4", [64, 1, 1], [Write, Read, Uniform];
-    CONV2D_BACKWARD_DATA_TILED_S2P8: conv2d::S2Params = CONV2D_BACKWARD_DATA_PAIRS_SUBGROUP::"conv2d_backward_data_tiled_s2p8", [64, 1, 1], [Write, Read, Uniform];
-    CONV2D_BACKWARD_DATA_TILED_S2P2_TEX: conv2d::S2Params = CONV2D_BACKWARD_DATA_PAIRS_TEXEL_SUBGROUP::"conv2d_backward_data_tiled_s2p2", [64, 1, 1], [Write, Texels, Uniform];
-    CONV2D_BACKWARD_DATA_TILED_S2P4_TEX: conv2d::S2Params = CONV2D_BACKWARD_DATA_PAIRS_TEXEL_SUBGROUP::"conv2d_backward_data_tiled_s2p4", [64, 1, 1], [Write, Texels, Uniform];
-    CONV2D_BACKWARD_DATA_TILED_S2P8_TEX: conv2d::S2Params = CONV2D_BACKWARD_DATA_PAIRS_TEXEL_SUBGROUP::"conv2d_backward_data_tiled_s2p8", [64, 1, 1], [Write, Texels, Uniform];
+    CONV2D_BACKWARD_DATA_TILED_S2P2: conv2d::S2Params = CONV2D_BACKWARD_DATA_PAIRS_SUBGROUP::"conv2d_backward_data_tiled_s2p2", [64, 1, 1], [Write, Read, Uniform, Read];
+    CONV2D_BACKWARD_DATA_TILED_S2P4: conv2d::S2Params = CONV2D_BACKWARD_DATA_PAIRS_SUBGROUP::"conv2d_backward_data_tiled_s2p4", [64, 1, 1], [Write, Read, Uniform, Read];
+    CONV2D_BACKWARD_DATA_TILED_S2P8: conv2d::S2Params = CONV2D_BACKWARD_DATA_PAIRS_SUBGROUP::"conv2d_backward_data_tiled_s2p8", [64, 1, 1], [Write, Read, Uniform, Read];
+    CONV2D_BACKWARD_DATA_TILED_S2P2_TEX: conv2d::S2Params = CONV2D_BACKWARD_DATA_PAIRS_TEXEL_SUBGROUP::"conv2d_backward_data_tiled_s2p2", [64, 1, 1], [Write, Texels, Uniform, Read];
+    CONV2D_BACKWARD_DATA_TILED_S2P4_TEX: conv2d::S2Params = CONV2D_BACKWARD_DATA_PAIRS_TEXEL_SUBGROUP::"conv2d_backward_data_tiled_s2p4", [64, 1, 1], [Write, Texels, Uniform, Read];
+    CONV2D_BACKWARD_DATA_TILED_S2P8_TEX: conv2d::S2Params = CONV2D_BACKWARD_DATA_PAIRS_TEXEL_SUBGROUP::"conv2d_backward_data_tiled_s2p8", [64, 1, 1], [Write, Texels, Uniform, Read];
     CONV2D_BACKWARD_WEIGHT_TILED_S1: conv2d::WgradParams = CONV2D_BACKWARD_WEIGHT_TILED::"conv2d_backward_weight_tiled_s1", [16, 1, 1], [Write, Read, Read];
     CONV2D_BACKWARD_WEIGHT_TILED_S1_C8: conv2d::WgradParams = CONV2D_BACKWARD_WEIGHT_TILED::"conv2d_backward_weight_tiled_s1_c8", [16, 1, 1], [Write, Read, Read];
     // (needs subgroups: see conv2d::has_subgroups)

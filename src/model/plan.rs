@@ -17,7 +17,7 @@ use crate::kernels::{Program, conv2d, elementwise, linear, loss, pool, shortcut}
 use crate::model::graph::{Block, Graph, Op, Tid};
 use crate::model::params::Params;
 use crate::ops::SgdConfig;
-use crate::ops::{BnOptions, PadGeom};
+use crate::ops::{BnOptions, Conv2dGeom, PadGeom, ShortcutGeom};
 
 /// Batch norm with batch statistics (training) or running statistics (eval).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -845,9 +845,39 @@ impl Plan {
                         let (gx, acc) = grad_target(&gpu, scratch, &mut grads, *x, &self.acts[*x])?;
                         match scratch.padded_grads.remove(&y) {
                             Some((pg, dyp)) => {
-                                conv2d::conv2d_backward_data_padded(
-                                    &gpu, prog, &gx, &dyp, &w, &g, acc, scratch,
-                                )?;
+                                // An option-A shortcut beside a stride-2 conv:
+                                // its gradient joins this pass where it can.
+                                let beside = match acc {
+                                    false => self.shortcut_beside(i, *x, &g),
+                                    true => None,
+                                };
+                                // (Whether the conv's pass is recorded.)
+                                let done = match beside
+                                    .and_then(|(t, sg)| grads[t].take().map(|dres| (t, sg, dres)))
+                                {
+                                    Some((t, sg, dres)) => {
+                                        let shortcut = conv2d::S2Shortcut {
+                                            dy: &dres,
+                                            geom: &sg,
+                                        };
+                                        let fused =
+                                            conv2d::conv2d_backward_data_padded_with_shortcut(
+                                                &gpu, prog, &gx, &dyp, &w, &g, shortcut, scratch,
+                                            )?;
+                                        if fused {
+                                            scratch.give(dres);
+                                        } else {
+                                            grads[t] = Some(dres);
+                                        }
+                                        true
+                                    }
+                                    None => false,
+                                };
+                                if !done {
+                                    conv2d::conv2d_backward_data_padded(
+                                        &gpu, prog, &gx, &dyp, &w, &g, acc, scratch,
+                                    )?;
+                                }
                                 scratch.free_padded.entry(pg).or_default().push(dyp);
                             }
                             None => conv2d::conv2d_backward_data(
@@ -1021,6 +1051,29 @@ impl Plan {
             b.flush(&gpu, prog)?;
         }
         Ok(())
+    }
+
+    /// The output and geometry of the option-A shortcut of stride 2 that
+    /// reads `x` beside op `i`, a 3x3 stride-2 conv (`g`) over `x`, when
+    /// the shortcut comes before the conv and everything that reads its
+    /// output after it: then, walking the ops backwards, the shortcut's
+    /// gradient is whole when the conv's backward-data pass runs, which can
+    /// add it to dx (see [`conv2d::conv2d_backward_data_padded_with_shortcut`]).
+    fn shortcut_beside(&self, i: usize, x: Tid, g: &Conv2dGeom) -> Option<(Tid, ShortcutGeom)> {
+        if (g.kh, g.kw, g.sh, g.sw) != (3, 3, 2, 2) || conv2d::backward_data_s2_pad(g).is_none() {
+            return None;
+        }
+        let consumers = self.graph.consumers();
+        self.graph.ops[..i].iter().find_map(|op| match op {
+            Op::ShortcutA {
+                x: sx,
+                y,
+                stride: 2,
+            } if *sx == x && consumers[*y].iter().all(|&c| c > i) => {
+                Some((*y, self.graph.shortcut_geom(self.batch, x, *y, 2)))
+            }
+            _ => None,
+        })
     }
 
     /// The padded dy the backward-data pass of the conv producing `t` reads,

@@ -3,6 +3,7 @@
 //! (conv, batch norm eval, pad) and the GPU's own two passes.
 
 use reslab::cpu;
+use reslab::device::numel;
 use reslab::kernels::Program;
 use reslab::kernels::batchnorm::{self, Padded};
 use reslab::kernels::conv2d::*;
@@ -209,6 +210,149 @@ fn conv_batchnorm_epilogue_matches_the_unfused_chain() {
             several_runs >= 3,
             "fused passes in several runs: {several_runs}"
         );
+    }
+    no_errors();
+}
+
+/// The stride-2 backward-data pass with the option-A shortcut's gradient
+/// added in it (the paired kernels' last run), against the unfused chain:
+/// the CPU twins (conv backward-data, then the shortcut's backward adding to
+/// it) and the GPU's own two passes, whose values it matches exactly (one
+/// float addition either way; only a zero's sign may differ). Every weight
+/// read; where the pass cannot take the shortcut (other kernels, rows not
+/// of whole vec4s) it says so and dx holds the conv's gradient alone.
+/// Shapes: rows of whole vec4s and not, odd heights, weights over 64 KiB
+/// (runs: the shortcut on the last), shortcuts doubling the channels or not,
+/// groups of 8, 4, 2 lanes.
+#[test]
+fn stride2_backward_data_with_the_shortcut_matches_the_separate_passes() {
+    use reslab::kernels::shortcut::shortcut_a_backward;
+    use reslab::ops::ShortcutGeom;
+    let gpu = gpu();
+    // (conv, the shortcut's output channels)
+    let cases = [
+        (Conv2dGeom::square(2, 16, 32, 32, 32, 3, 2, 1), 32),
+        (Conv2dGeom::square(3, 32, 16, 16, 64, 3, 2, 1), 64),
+        (Conv2dGeom::square(1, 64, 8, 8, 128, 3, 2, 1), 128),
+        (Conv2dGeom::square(2, 4, 9, 12, 8, 3, 2, 1), 8),
+        (Conv2dGeom::square(2, 8, 10, 10, 16, 3, 2, 1), 16),
+        (Conv2dGeom::square(1, 12, 7, 8, 20, 3, 2, 1), 30),
+        (Conv2dGeom::square(2, 6, 8, 20, 6, 3, 2, 1), 6),
+    ];
+    let (mut fused_cases, mut several_runs) = (0, 0);
+    for (i, (g, sc_co)) in cases.iter().enumerate() {
+        let sg = ShortcutGeom {
+            n: g.n,
+            cin: g.cin,
+            h: g.h,
+            w: g.w,
+            cout: *sc_co,
+            stride: 2,
+        };
+        let d = data(g, 900 + i as u64);
+        let sdy = Rng::new(950 + i as u64).vec_uniform(numel(&sg.y_shape()), -1.0, 1.0);
+        let (tdy, tw, tsdy) = (
+            up(&g.y_shape(), &d.dy),
+            up(&g.w_shape(), &d.w),
+            up(&sg.y_shape(), &sdy),
+        );
+        let pg = backward_data_s2_pad(g).unwrap();
+        let dyp = empty(&pg.shape());
+        let flip = backward_data_tiles(g).unwrap();
+        let wt = weight_tiles_tensor(gpu, &mut Fresh, &weight_tiles_shape(g, true)).unwrap();
+        run(|p| {
+            conv2d_pad(gpu, p, &dyp, &tdy, &pg)?;
+            conv2d_weight_tiles_with(gpu, p, &wt, &tw, g, true, flip)
+        });
+        let runs = uniform_runs(gpu, &wt).map_or(0, |r| r.len());
+        several_runs += (runs > 1) as usize;
+        let mut want = vec![0f32; numel(&g.x_shape())];
+        cpu::conv2d_backward_data(&mut want, &d.dy, &d.w, g, false);
+        cpu::shortcut_a_backward(&mut want, &sdy, &sg, true);
+        for &t in S2Tiling::ALL {
+            let what = format!("{t:?} {g:?} shortcut to {sc_co}");
+            // The two passes.
+            let apart = empty(&g.x_shape());
+            run(|p| {
+                conv2d_backward_data_tiled_s2_as(gpu, p, &apart, &dyp, &wt, g, false, t)?;
+                shortcut_a_backward(gpu, p, &apart, &tsdy, &sg, true)
+            });
+            let apart = read(&apart);
+            // One, where it can.
+            let dx = empty(&g.x_shape());
+            let mut prog = Program::new();
+            let shortcut = S2Shortcut {
+                dy: &tsdy,
+                geom: &sg,
+            };
+            let fused = conv2d_backward_data_tiled_s2_with_shortcut(
+                gpu, &mut prog, &dx, &dyp, &wt, g, t, shortcut,
+            )
+            .unwrap();
+            let grouped = matches!(t, S2Tiling::Subgroup | S2Tiling::SubgroupTexels);
+            let can = grouped && has_subgroups(gpu) && g.w % 4 == 0 && runs > 0;
+            assert_eq!(fused, can, "{what}: fused");
+            fused_cases += fused as usize;
+            if !fused {
+                shortcut_a_backward(gpu, &mut prog, &dx, &tsdy, &sg, true).unwrap();
+            }
+            prog.run(gpu).unwrap();
+            let got = read(&dx);
+            assert_close(&what, &got, &want, 1e-4);
+            if let Some(j) = (0..got.len()).find(|&j| got[j] != apart[j]) {
+                panic!(
+                    "{what}: value {j} {} against {} in two passes",
+                    got[j], apart[j]
+                );
+            }
+        }
+    }
+    if gpu.limits().max_uniform_buffer_binding_size >= 65536 {
+        assert!(several_runs >= 1, "cases in several runs: {several_runs}");
+        if has_subgroups(gpu) {
+            assert!(
+                fused_cases >= 8,
+                "cases with the shortcut in the pass: {fused_cases}"
+            );
+        }
+    }
+    no_errors();
+}
+
+/// A training step of a CIFAR ResNet runs no separate pass for the option-A
+/// shortcuts' gradients where their stride-2 convs' backward-data passes take
+/// them (devices with subgroups), and still matches the CPU twin
+/// (model::resnet_chain_gradients_match_cpu checks the gradients).
+#[test]
+fn training_step_takes_the_shortcut_gradients_into_the_conv_passes() {
+    use reslab::model::plan::PlanOptions;
+    use reslab::model::{Graph, HostParams, Mode, ModelSpec, Params, Plan};
+    let gpu = gpu();
+    let mut spec = ModelSpec::parse("resnet14", None).unwrap();
+    spec.width = 8;
+    let graph = Graph::build(&spec, 16, 16).unwrap();
+    let host = HostParams::init(&graph, 3);
+    let params = Params::upload(gpu, &graph, &host).unwrap();
+    let opts = PlanOptions {
+        backward: true,
+        ..Default::default()
+    };
+    let plan = Plan::new(gpu, &graph, &params, 4, Mode::Train, opts).unwrap();
+    let count = |name: &str| {
+        plan.program
+            .dispatches
+            .iter()
+            .filter(|d| d.label().contains(name))
+            .count()
+    };
+    let paired = count("conv2d_backward_data_tiled_s2p");
+    let separate = count("shortcut_a_backward");
+    // Two downsampling blocks: each shortcut's gradient in one place.
+    assert_eq!(count("shortcut_a_forward"), 2);
+    if has_subgroups(gpu) && paired > 0 {
+        assert_eq!(separate, 0, "{paired} paired passes");
+    } else {
+        assert_eq!(separate, 2);
     }
     no_errors();
 }
