@@ -988,8 +988,9 @@ pub(crate) fn texels_fit(gpu: &Gpu, ts: &[&Tensor]) -> bool {
 }
 
 /// The stride-2 tiled weight gradient's kernels: 4 output channels per
-/// invocation, 8 with dy shared through subgroups, and those reading dy and
-/// the input as texels. All the same sums in the same order.
+/// invocation, 8 or 16 with dy shared through subgroups (16: twice the sums
+/// per input row loaded, as [`WgradTiling::Channels16Subgroup`]), and those
+/// reading dy and the input as texels. All the same sums in the same order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum S2Wgrad {
     Channels4,
@@ -997,6 +998,11 @@ pub enum S2Wgrad {
     Channels8Subgroup,
     /// Where the tensors fit the device's textures; else `Channels8Subgroup`.
     Channels8SubgroupTexels,
+    /// `Channels8Subgroup` over 16 output channels (8 where the conv has no
+    /// more); `Channels4` without subgroups.
+    Channels16Subgroup,
+    /// `Channels16Subgroup` reading texels as `Channels8SubgroupTexels`.
+    Channels16SubgroupTexels,
 }
 
 impl Variant for S2Wgrad {
@@ -1004,6 +1010,8 @@ impl Variant for S2Wgrad {
         S2Wgrad::Channels4,
         S2Wgrad::Channels8Subgroup,
         S2Wgrad::Channels8SubgroupTexels,
+        S2Wgrad::Channels16Subgroup,
+        S2Wgrad::Channels16SubgroupTexels,
     ];
     const PASS: &'static str = "conv2d_backward_weight_tiled_s2";
 
@@ -1013,23 +1021,35 @@ impl Variant for S2Wgrad {
             S2Wgrad::Channels4 => table::CONV2D_BACKWARD_WEIGHT_TILED_S2.entry,
             S2Wgrad::Channels8Subgroup => table::CONV2D_BACKWARD_WEIGHT_TILED_S2_C8SG.entry,
             S2Wgrad::Channels8SubgroupTexels => "conv2d_backward_weight_tiled_s2_c8sg_tex",
+            S2Wgrad::Channels16Subgroup => table::CONV2D_BACKWARD_WEIGHT_TILED_S2_C16SG.entry,
+            S2Wgrad::Channels16SubgroupTexels => "conv2d_backward_weight_tiled_s2_c16sg_tex",
         }
     }
 }
 
 impl S2Wgrad {
-    /// The kernel that runs on `gpu` in its place for dy and xp, and its
+    /// The kernel that runs on `gpu` in its place for `g`, dy and xp, and its
     /// output channels per invocation.
     fn on(
         self,
         gpu: &Gpu,
+        g: &Conv2dGeom,
         dy: &Tensor,
         xp: &Tensor,
     ) -> (&'static table::Kernel<WgradParams>, usize) {
+        use S2Wgrad::*;
+        let texels = texels_fit(gpu, &[dy, xp]);
+        let wide = g.cout > 8;
         match self {
-            S2Wgrad::Channels4 => (&table::CONV2D_BACKWARD_WEIGHT_TILED_S2, 4),
+            Channels4 => (&table::CONV2D_BACKWARD_WEIGHT_TILED_S2, 4),
             _ if !has_subgroups(gpu) => (&table::CONV2D_BACKWARD_WEIGHT_TILED_S2, 4),
-            S2Wgrad::Channels8SubgroupTexels if texels_fit(gpu, &[dy, xp]) => {
+            Channels16SubgroupTexels if texels && wide => {
+                (&table::CONV2D_BACKWARD_WEIGHT_TILED_S2_C16SG_TEX, 16)
+            }
+            Channels16Subgroup | Channels16SubgroupTexels if wide => {
+                (&table::CONV2D_BACKWARD_WEIGHT_TILED_S2_C16SG, 16)
+            }
+            Channels8SubgroupTexels | Channels16SubgroupTexels if texels => {
                 (&table::CONV2D_BACKWARD_WEIGHT_TILED_S2_C8SG_TEX, 8)
             }
             _ => (&table::CONV2D_BACKWARD_WEIGHT_TILED_S2_C8SG, 8),
@@ -1039,7 +1059,7 @@ impl S2Wgrad {
 
 /// The weight-gradient subgroup kernels and their `_w8` twins, which run
 /// workgroups of 8 input channels instead of 16.
-const WGRAD_NARROW: [(&table::Kernel<WgradParams>, &table::Kernel<WgradParams>); 6] = [
+const WGRAD_NARROW: [(&table::Kernel<WgradParams>, &table::Kernel<WgradParams>); 8] = [
     (
         &table::CONV2D_BACKWARD_WEIGHT_TILED_S1_C8SG,
         &table::CONV2D_BACKWARD_WEIGHT_TILED_S1_C8SG_W8,
@@ -1063,6 +1083,14 @@ const WGRAD_NARROW: [(&table::Kernel<WgradParams>, &table::Kernel<WgradParams>);
     (
         &table::CONV2D_BACKWARD_WEIGHT_TILED_S2_C8SG_TEX,
         &table::CONV2D_BACKWARD_WEIGHT_TILED_S2_C8SG_TEX_W8,
+    ),
+    (
+        &table::CONV2D_BACKWARD_WEIGHT_TILED_S2_C16SG,
+        &table::CONV2D_BACKWARD_WEIGHT_TILED_S2_C16SG_W8,
+    ),
+    (
+        &table::CONV2D_BACKWARD_WEIGHT_TILED_S2_C16SG_TEX,
+        &table::CONV2D_BACKWARD_WEIGHT_TILED_S2_C16SG_TEX_W8,
     ),
 ];
 
@@ -2587,7 +2615,7 @@ fn wgrad_tiled_with(
             let t = t.on(gpu, g, dyv, xp);
             (t.kernel(), t.channels())
         }
-        None => s2.on(gpu, dyv, xp),
+        None => s2.on(gpu, g, dyv, xp),
     };
     let k = if g.cin <= 8 { wgrad_narrow(k) } else { k };
     // An invocation per input channel, `channels` output channels per workgroup row.

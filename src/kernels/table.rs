@@ -509,12 +509,16 @@ table! {
     // (needs subgroups: see conv2d::has_subgroups)
     CONV2D_BACKWARD_WEIGHT_TILED_S2_C8SG: conv2d::WgradParams = CONV2D_BACKWARD_WEIGHT_SUBGROUP::"conv2d_backward_weight_tiled_s2_c8sg", [16, 1, 1], [Write, Read, Read];
     CONV2D_BACKWARD_WEIGHT_TILED_S2_C8SG_W8: conv2d::WgradParams = CONV2D_BACKWARD_WEIGHT_SUBGROUP::"conv2d_backward_weight_tiled_s2_c8sg_w8", [8, 1, 1], [Write, Read, Read];
+    CONV2D_BACKWARD_WEIGHT_TILED_S2_C16SG: conv2d::WgradParams = CONV2D_BACKWARD_WEIGHT_SUBGROUP::"conv2d_backward_weight_tiled_s2_c16sg", [16, 1, 1], [Write, Read, Read];
+    CONV2D_BACKWARD_WEIGHT_TILED_S2_C16SG_W8: conv2d::WgradParams = CONV2D_BACKWARD_WEIGHT_SUBGROUP::"conv2d_backward_weight_tiled_s2_c16sg_w8", [8, 1, 1], [Write, Read, Read];
     CONV2D_BACKWARD_WEIGHT_TILED_S1_C8SG_TEX: conv2d::WgradParams = CONV2D_BACKWARD_WEIGHT_TEXEL_SUBGROUP::"conv2d_backward_weight_tiled_s1_c8sg", [16, 1, 1], [Write, Texels, Texels];
     CONV2D_BACKWARD_WEIGHT_TILED_S1_C8SG_TEX_W8: conv2d::WgradParams = CONV2D_BACKWARD_WEIGHT_TEXEL_SUBGROUP::"conv2d_backward_weight_tiled_s1_c8sg_w8", [8, 1, 1], [Write, Texels, Texels];
     CONV2D_BACKWARD_WEIGHT_TILED_S1_C16SG_TEX: conv2d::WgradParams = CONV2D_BACKWARD_WEIGHT_TEXEL_SUBGROUP::"conv2d_backward_weight_tiled_s1_c16sg", [16, 1, 1], [Write, Texels, Texels];
     CONV2D_BACKWARD_WEIGHT_TILED_S1_C16SG_TEX_W8: conv2d::WgradParams = CONV2D_BACKWARD_WEIGHT_TEXEL_SUBGROUP::"conv2d_backward_weight_tiled_s1_c16sg_w8", [8, 1, 1], [Write, Texels, Texels];
     CONV2D_BACKWARD_WEIGHT_TILED_S2_C8SG_TEX: conv2d::WgradParams = CONV2D_BACKWARD_WEIGHT_TEXEL_SUBGROUP::"conv2d_backward_weight_tiled_s2_c8sg", [16, 1, 1], [Write, Texels, Texels];
     CONV2D_BACKWARD_WEIGHT_TILED_S2_C8SG_TEX_W8: conv2d::WgradParams = CONV2D_BACKWARD_WEIGHT_TEXEL_SUBGROUP::"conv2d_backward_weight_tiled_s2_c8sg_w8", [8, 1, 1], [Write, Texels, Texels];
+    CONV2D_BACKWARD_WEIGHT_TILED_S2_C16SG_TEX: conv2d::WgradParams = CONV2D_BACKWARD_WEIGHT_TEXEL_SUBGROUP::"conv2d_backward_weight_tiled_s2_c16sg", [16, 1, 1], [Write, Texels, Texels];
+    CONV2D_BACKWARD_WEIGHT_TILED_S2_C16SG_TEX_W8: conv2d::WgradParams = CONV2D_BACKWARD_WEIGHT_TEXEL_SUBGROUP::"conv2d_backward_weight_tiled_s2_c16sg_w8", [8, 1, 1], [Write, Texels, Texels];
     CONV2D_BACKWARD_WEIGHT_REDUCE: conv2d::WgradParams = CONV2D_BACKWARD_WEIGHT_TILED::"conv2d_backward_weight_reduce", [128, 1, 1], [Write, Read];
     CONV2D_BACKWARD_WEIGHT_REDUCE_BATCH: conv2d::BatchParams = CONV2D_BACKWARD_WEIGHT_TILED::"conv2d_backward_weight_reduce_batch", [128, 1, 1], [Write, Read, Read];
     // Elementwise passes.

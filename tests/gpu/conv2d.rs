@@ -745,9 +745,9 @@ fn conv2d_forward_stride2_weight_reads_agree_bit_for_bit() {
     no_errors();
 }
 
-/// Both kernels of the stride-2 weight gradient (4 channels; 8 with dy shared
-/// through subgroups, where the device has them) match the CPU twin and give
-/// the same bits.
+/// Every kernel of the stride-2 weight gradient (4 channels; 8 or 16 with dy
+/// shared through subgroups, where the device has them, reading storage or
+/// texels) matches the CPU twin and gives the same bits.
 #[test]
 fn conv2d_backward_weight_stride2_kernels_agree_bit_for_bit() {
     let gpu = gpu();
@@ -755,6 +755,8 @@ fn conv2d_backward_weight_stride2_kernels_agree_bit_for_bit() {
         Conv2dGeom::square(2, 16, 32, 32, 32, 3, 2, 1),
         Conv2dGeom::square(3, 8, 7, 9, 12, 3, 2, 1),
         Conv2dGeom::square(1, 5, 9, 13, 5, 3, 2, 1),
+        // 16 channels per invocation: two runs, part of one.
+        Conv2dGeom::square(2, 9, 10, 10, 40, 3, 2, 1),
     ];
     cases.extend(
         tiled_geoms(13, 40)
@@ -792,6 +794,19 @@ fn conv2d_backward_weight_stride2_kernels_agree_bit_for_bit() {
                     "weight_subgroup.wgsl:conv2d_backward_weight_tiled_s2_c8sg"
                 }
                 S2Wgrad::Channels8SubgroupTexels => {
+                    "weight_texel_subgroup.wgsl:conv2d_backward_weight_tiled_s2_c8sg"
+                }
+                // 16 channels an invocation where the conv has more than 8.
+                S2Wgrad::Channels16Subgroup if g.cout > 8 => {
+                    "weight_subgroup.wgsl:conv2d_backward_weight_tiled_s2_c16sg"
+                }
+                S2Wgrad::Channels16Subgroup => {
+                    "weight_subgroup.wgsl:conv2d_backward_weight_tiled_s2_c8sg"
+                }
+                S2Wgrad::Channels16SubgroupTexels if g.cout > 8 => {
+                    "weight_texel_subgroup.wgsl:conv2d_backward_weight_tiled_s2_c16sg"
+                }
+                S2Wgrad::Channels16SubgroupTexels => {
                     "weight_texel_subgroup.wgsl:conv2d_backward_weight_tiled_s2_c8sg"
                 }
             };
