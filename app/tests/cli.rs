@@ -444,12 +444,12 @@ fn bench_tune_files_a_table_per_adapter() {
             .collect();
         // Five tilings of the stride-1 forward (backward-data runs the
         // forward's), six of the weight gradient, four of the stride-2
-        // forward, three of the stride-2 weight gradient, batch norm's two
+        // forward, five of the stride-2 weight gradient, batch norm's two
         // ways of reading and three ways of summing (two widths, one pass).
         let tilings = if key.starts_with("conv2d_forward_tiled_s2 ") {
             4
         } else if key.starts_with("conv2d_backward_weight_tiled_s2 ") {
-            3
+            5
         } else if key.starts_with("conv2d_backward_weight_tiled_s1 ") {
             6
         } else if key.starts_with("batchnorm_reads ") {

@@ -8,7 +8,9 @@ struct S2Params {
     n: u32, co: u32, ho: u32, wo: u32,
     ci: u32, ci8: u32, h: u32, w: u32,
     pitch: u32, rows: u32, tiles_x: u32, flags: u32,
-    co0: u32, cn: u32, _pad0: u32, _pad1: u32,
+    // (sc_pad, sc_co: the paired kernels' shortcut, shared/conv_s2_pairs.wgsl;
+    // unused here.)
+    co0: u32, cn: u32, sc_pad: u32, sc_co: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: S2Params;

@@ -5,8 +5,7 @@ use crate::device::{Tensor, numel};
 use crate::error::{Error, Result};
 use crate::kernels::table::{self, params};
 use crate::kernels::{Program, expect_shape, launch, u32_of};
-use crate::ops::PadGeom;
-use crate::ops::{Conv2dGeom, ShortcutGeom};
+use crate::ops::{Conv2dGeom, PadGeom, ShortcutGeom};
 
 params! {
     /// Mirrors `ConvParams` of the conv shaders.
@@ -746,8 +745,8 @@ impl Variant for S2Tiling {
 }
 
 /// Output rows of the grouped stride-2 forward tile ([`S2Tiling::Subgroup`]
-/// and its texel twin; `S2_ROWS` in shared/conv_lanes.wgsl): two rows share
-/// the input row between them.
+/// and its texel twin; `S2_ROWS` in shared/conv_lanes.wgsl): two, which
+/// share the middle one of their five input rows.
 const S2_GROUP_ROWS: usize = 2;
 
 /// Most uniform windows of weights one tiled forward pass reads (the grouped
