@@ -1597,20 +1597,21 @@ fn forward_tiled_bn(
     };
     // The kernel, the output rows of its tile, and for a kernel reading its
     // weights through a uniform window the one reading them from storage
-    // (the same bits), which runs where the window cannot.
-    // (lanes: the invocations sharing a tile, each over its own 8 channels.)
+    // (the same bits) and that one's rows, which runs where the window
+    // cannot. (lanes: the invocations sharing a tile, each over its own 8
+    // channels.)
     let texels = texels_fit(gpu, &[xp]);
     let (k, rows, storage, lanes) = match tiling {
         Some(t) => {
             let (k, runs, lanes) = t.kernel(gpu, co8, texels);
             let uniform = !matches!(runs, Tiling::Row | Tiling::Rows4);
-            let storage = uniform.then_some(&table::CONV2D_FORWARD_TILED_S1_R4);
+            let storage = uniform.then_some((&table::CONV2D_FORWARD_TILED_S1_R4, MAX_TILE_ROWS));
             (k, runs.rows(), storage, lanes)
         }
         None => {
             use S2Tiling::*;
             let lanes = group_lanes(co8).filter(|_| has_subgroups(gpu));
-            let storage = Some(&table::CONV2D_FORWARD_TILED_S2);
+            let storage = Some((&table::CONV2D_FORWARD_TILED_S2, 1));
             match (s2, lanes) {
                 (Storage, _) => (&table::CONV2D_FORWARD_TILED_S2, 1, None, 1),
                 (SubgroupTexels, Some(l)) if texels => {
@@ -1639,9 +1640,9 @@ fn forward_tiled_bn(
         }
     };
     let uniform = storage.and_then(|_| k.fits(gpu).then(|| uniform_runs(gpu, wt)).flatten());
-    let (k, lanes) = match storage {
-        Some(s) if uniform.is_none() => (s, 1),
-        _ => (k, lanes),
+    let (k, rows, lanes) = match storage {
+        Some((s, s_rows)) if uniform.is_none() => (s, s_rows, 1),
+        _ => (k, rows, lanes),
     };
     let tiles = g.n * g.ho().div_ceil(rows) * tiles_x;
     let [gx, gz, _] = k.grid_1d(gpu, tiles * lanes)?;

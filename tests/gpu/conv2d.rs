@@ -641,6 +641,9 @@ fn conv2d_forward_stride2_weight_reads_agree_bit_for_bit() {
         // Groups over 4 runs: two passes of up to three windows.
         (Conv2dGeom::square(1, 90, 9, 9, 64, 3, 2, 1), false),
         (Conv2dGeom::square(2, 100, 7, 10, 64, 3, 2, 1), true),
+        // More tiles than a workgroup has invocations, whichever rows a
+        // tile covers (the grouped tiles 2, the storage fallback 1).
+        (Conv2dGeom::square(5, 8, 32, 32, 16, 3, 2, 1), false),
     ];
     cases.extend(tiled_geoms(12, 40).into_iter().filter(|(g, _)| g.sh == 2));
     let mut several_runs = 0;
