@@ -140,23 +140,47 @@ fn s1_c16sg(job: Job, lane: u32) {
 fn conv2d_backward_weight_tiled_s2_c8sg(@builtin(workgroup_id) wid: vec3<u32>,
                                         @builtin(local_invocation_index) lid: u32,
                                         @builtin(subgroup_invocation_id) lane: u32) {
-    s2_c8sg(job_in(wid, lid, 8u, WG), lane);
+    s2_sg(job_in(wid, lid, 8u, WG), lane, false);
 }
 
 @compute @workgroup_size(NARROW)
 fn conv2d_backward_weight_tiled_s2_c8sg_w8(@builtin(workgroup_id) wid: vec3<u32>,
                                            @builtin(local_invocation_index) lid: u32,
                                            @builtin(subgroup_invocation_id) lane: u32) {
-    s2_c8sg(job_in(wid, lid, 8u, NARROW), lane);
+    s2_sg(job_in(wid, lid, 8u, NARROW), lane, false);
 }
 
-fn s2_c8sg(job: Job, lane: u32) {
+// conv2d_backward_weight_tiled_s2_c8sg over 16 output channels per
+// invocation (two runs of 8, dy of each shared as there): twice the sums per
+// input row loaded, as s1_c16sg is to s1_c8sg. Each weight's sum is the
+// same as c8sg's, in the same order: the same bits.
+@compute @workgroup_size(WG)
+fn conv2d_backward_weight_tiled_s2_c16sg(@builtin(workgroup_id) wid: vec3<u32>,
+                                         @builtin(local_invocation_index) lid: u32,
+                                         @builtin(subgroup_invocation_id) lane: u32) {
+    s2_sg(job_in(wid, lid, 16u, WG), lane, true);
+}
+
+@compute @workgroup_size(NARROW)
+fn conv2d_backward_weight_tiled_s2_c16sg_w8(@builtin(workgroup_id) wid: vec3<u32>,
+                                            @builtin(local_invocation_index) lid: u32,
+                                            @builtin(subgroup_invocation_id) lane: u32) {
+    s2_sg(job_in(wid, lid, 16u, NARROW), lane, true);
+}
+
+// The stride-2 passes' body: channels co0 .. co0 + 7 (k*), and with `wide`
+// (a constant of each entry point) co0 + 8 .. co0 + 15 as well (h*), from
+// the same input rows.
+fn s2_sg(job: Job, lane: u32, wide: bool) {
     var j = job;
     let ok = j.ok;
     j.ci = min(j.ci, p.ci - 1u);
     var k0 = array<vec4<f32>, 6>();
     var k1 = array<vec4<f32>, 6>();
     var k2 = array<vec4<f32>, 6>();
+    var h0 = array<vec4<f32>, 6>();
+    var h1 = array<vec4<f32>, 6>();
+    var h2 = array<vec4<f32>, 6>();
     let n0 = j.chunk * p.imgs;
     let n1 = min(n0 + p.imgs, p.n);
     let quads = p.dy_pitch / 4u;
@@ -173,6 +197,12 @@ fn s2_c8sg(job: Job, lane: u32) {
                 row8_s2(&k0, d, w0);
                 row8_s2(&k1, d, w1);
                 row8_s2(&k2, d, w2);
+                if wide {
+                    let e = lanes8(dy_vec(dy_row(n, j.co0 + 8u, mine, oy) + q));
+                    row8_s2(&h0, e, w0);
+                    row8_s2(&h1, e, w1);
+                    row8_s2(&h2, e, w2);
+                }
                 w0 = w2;
             }
         }
@@ -181,66 +211,9 @@ fn s2_c8sg(job: Job, lane: u32) {
         return;
     }
     write8(j, k0, k1, k2);
-}
-
-// conv2d_backward_weight_tiled_s2_c8sg over 16 output channels per
-// invocation (two runs of 8, dy of each shared as there): twice the sums per
-// input row loaded, as s1_c16sg is to s1_c8sg. Each weight's sum is the
-// same as c8sg's, in the same order: the same bits.
-@compute @workgroup_size(WG)
-fn conv2d_backward_weight_tiled_s2_c16sg(@builtin(workgroup_id) wid: vec3<u32>,
-                                         @builtin(local_invocation_index) lid: u32,
-                                         @builtin(subgroup_invocation_id) lane: u32) {
-    s2_c16sg(job_in(wid, lid, 16u, WG), lane);
-}
-
-@compute @workgroup_size(NARROW)
-fn conv2d_backward_weight_tiled_s2_c16sg_w8(@builtin(workgroup_id) wid: vec3<u32>,
-                                            @builtin(local_invocation_index) lid: u32,
-                                            @builtin(subgroup_invocation_id) lane: u32) {
-    s2_c16sg(job_in(wid, lid, 16u, NARROW), lane);
-}
-
-fn s2_c16sg(job: Job, lane: u32) {
-    var j = job;
-    let ok = j.ok;
-    j.ci = min(j.ci, p.ci - 1u);
-    // Channels co0 .. co0 + 7 (k*) and co0 + 8 .. co0 + 15 (h*), as c8sg's k*.
-    var k0 = array<vec4<f32>, 6>();
-    var k1 = array<vec4<f32>, 6>();
-    var k2 = array<vec4<f32>, 6>();
-    var h0 = array<vec4<f32>, 6>();
-    var h1 = array<vec4<f32>, 6>();
-    var h2 = array<vec4<f32>, 6>();
-    let n0 = j.chunk * p.imgs;
-    let n1 = min(n0 + p.imgs, p.n);
-    let quads = p.dy_pitch / 4u;
-    let next = p.pitch / 4u;
-    let mine = lane % 8u;
-    for (var n = n0; n < n1; n++) {
-        let plane = (n * p.ci + j.ci) * p.hp * next;
-        for (var q = 0u; q < quads; q++) {
-            var w0 = row3_at(plane + 2u * q);
-            for (var oy = 0u; oy < p.ho; oy++) {
-                let w1 = row3_at(plane + (2u * oy + 1u) * next + 2u * q);
-                let w2 = row3_at(plane + (2u * oy + 2u) * next + 2u * q);
-                let d = lanes8(dy_vec(dy_row(n, j.co0, mine, oy) + q));
-                let e = lanes8(dy_vec(dy_row(n, j.co0 + 8u, mine, oy) + q));
-                row8_s2(&k0, d, w0);
-                row8_s2(&k1, d, w1);
-                row8_s2(&k2, d, w2);
-                row8_s2(&h0, e, w0);
-                row8_s2(&h1, e, w1);
-                row8_s2(&h2, e, w2);
-                w0 = w2;
-            }
-        }
+    if wide {
+        var hi = j;
+        hi.co0 = j.co0 + 8u;
+        write8(hi, h0, h1, h2);
     }
-    if !ok {
-        return;
-    }
-    write8(j, k0, k1, k2);
-    var hi = j;
-    hi.co0 = j.co0 + 8u;
-    write8(hi, h0, h1, h2);
 }

@@ -2091,27 +2091,14 @@ pub struct S2Shortcut<'a> {
     pub geom: &'a ShortcutGeom,
 }
 
-/// Direct backward-data of a 3x3 stride-2 pad-1 convolution: the four output
-/// parities each take only their own taps. `dyp` from [`conv2d_pad`] with
-/// [`backward_data_s2_pad`], `wt` from [`conv2d_weight_tiles`] with `unflipped`.
-#[allow(clippy::too_many_arguments)]
-pub fn conv2d_backward_data_tiled_s2(
-    gpu: &Gpu,
-    prog: &mut Program,
-    dx: &Tensor,
-    dyp: &Tensor,
-    wt: &Tensor,
-    g: &Conv2dGeom,
-    accumulate: bool,
-) -> Result<()> {
-    let s2 = tuned::<S2Tiling>(gpu, g)?;
-    conv2d_backward_data_tiled_s2_as(gpu, prog, dx, dyp, wt, g, accumulate, s2)
-}
-
-/// [`conv2d_backward_data_tiled_s2`] with its weights read as `s2` says (the
-/// tuning table's choice for the conv's forward pass, in that function): a
-/// uniform window in runs of output channels, or storage where the window
-/// cannot run or a pass of several runs would add to dx. The same bits.
+/// Direct backward-data of a 3x3 stride-2 pad-1 convolution, the four output
+/// parities each taking only their own taps, with its weights read as `s2`
+/// says (the tuning table's choice for the conv's forward pass, which
+/// [`conv2d_backward_data_padded`] passes): a uniform window in runs of
+/// output channels, or storage where the window cannot run or a pass of
+/// several runs would add to dx. The same bits. `dyp` from [`conv2d_pad`]
+/// with [`backward_data_s2_pad`], `wt` from [`conv2d_weight_tiles`] with
+/// `unflipped`.
 #[allow(clippy::too_many_arguments)]
 pub fn conv2d_backward_data_tiled_s2_as(
     gpu: &Gpu,
@@ -2345,18 +2332,12 @@ pub fn conv2d_backward_data_padded_with_shortcut(
     shortcut: S2Shortcut<'_>,
     scratch: &mut dyn Scratch,
 ) -> Result<bool> {
-    let (Some(flip), Some(pg)) = (backward_data_tiles(g), backward_data_s2_pad(g)) else {
+    if backward_data_s2_pad(g).is_none() {
         return Err(Error::invalid(format!(
             "conv2d_backward_data_padded_with_shortcut: not a 3x3/2 convolution: {g:?}"
         )));
-    };
-    expect_shape("conv2d weight", w, &g.w_shape())?;
-    expect_shape("conv2d padded dy", dyp, &pg.shape())?;
-    let wt = scratch.weight_tiles(gpu, prog, w, g, true, flip)?;
-    let s2 = tuned::<S2Tiling>(gpu, g)?;
-    let fused = backward_data_s2(gpu, prog, dx, dyp, &wt, g, false, s2, Some(shortcut));
-    scratch.give_weight_tiles(wt);
-    fused
+    }
+    backward_data_padded(gpu, prog, dx, dyp, w, g, false, Some(shortcut), scratch)
 }
 
 /// [`conv2d_backward_data`] from dy already padded (`dyp`, laid out as
@@ -2372,6 +2353,22 @@ pub fn conv2d_backward_data_padded(
     accumulate: bool,
     scratch: &mut dyn Scratch,
 ) -> Result<()> {
+    backward_data_padded(gpu, prog, dx, dyp, w, g, accumulate, None, scratch).map(|_| ())
+}
+
+/// Both of the above: whether the shortcut's gradient was added.
+#[allow(clippy::too_many_arguments)]
+fn backward_data_padded(
+    gpu: &Gpu,
+    prog: &mut Program,
+    dx: &Tensor,
+    dyp: &Tensor,
+    w: &Tensor,
+    g: &Conv2dGeom,
+    accumulate: bool,
+    shortcut: Option<S2Shortcut<'_>>,
+    scratch: &mut dyn Scratch,
+) -> Result<bool> {
     let (Some(flip), Some(pg)) = (backward_data_tiles(g), backward_data_pad(g)) else {
         return Err(Error::invalid(format!(
             "conv2d_backward_data_padded: no padded backward-data pass for {g:?}"
@@ -2380,16 +2377,18 @@ pub fn conv2d_backward_data_padded(
     expect_shape("conv2d weight", w, &g.w_shape())?;
     expect_shape("conv2d padded dy", dyp, &pg.shape())?;
     let wt = scratch.weight_tiles(gpu, prog, w, g, true, flip)?;
-    if backward_data_s2_pad(g).is_some() {
-        conv2d_backward_data_tiled_s2(gpu, prog, dx, dyp, &wt, g, accumulate)?;
-        scratch.give_weight_tiles(wt);
-        return Ok(());
-    }
-    let (t, _) = backward_data_plan(g).ok_or_else(|| Error::invalid("no backward-data plan"))?;
-    let tiling = tuned::<Tiling>(gpu, &t)?;
-    conv2d_forward_tiled_as(gpu, prog, dx, dyp, &wt, None, &t, accumulate, Some(tiling))?;
+    let added = if backward_data_s2_pad(g).is_some() {
+        let s2 = tuned::<S2Tiling>(gpu, g)?;
+        backward_data_s2(gpu, prog, dx, dyp, &wt, g, accumulate, s2, shortcut)?
+    } else {
+        let (t, _) =
+            backward_data_plan(g).ok_or_else(|| Error::invalid("no backward-data plan"))?;
+        let tiling = tuned::<Tiling>(gpu, &t)?;
+        conv2d_forward_tiled_as(gpu, prog, dx, dyp, &wt, None, &t, accumulate, Some(tiling))?;
+        false
+    };
     scratch.give_weight_tiles(wt);
-    Ok(())
+    Ok(added)
 }
 
 params! {

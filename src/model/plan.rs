@@ -846,37 +846,31 @@ impl Plan {
                         match scratch.padded_grads.remove(&y) {
                             Some((pg, dyp)) => {
                                 // An option-A shortcut beside a stride-2 conv:
-                                // its gradient joins this pass where it can.
+                                // its gradient joins this pass where it can
+                                // (else its own pass adds it later).
                                 let beside = match acc {
-                                    false => self.shortcut_beside(i, *x, &g),
+                                    false => self.shortcut_beside(i, *x, &g).and_then(|(t, sg)| {
+                                        grads[t].take().map(|dres| (t, sg, dres))
+                                    }),
                                     true => None,
                                 };
-                                // (Whether the conv's pass is recorded.)
-                                let done = match beside
-                                    .and_then(|(t, sg)| grads[t].take().map(|dres| (t, sg, dres)))
-                                {
+                                match beside {
                                     Some((t, sg, dres)) => {
                                         let shortcut = conv2d::S2Shortcut {
                                             dy: &dres,
                                             geom: &sg,
                                         };
-                                        let fused =
-                                            conv2d::conv2d_backward_data_padded_with_shortcut(
-                                                &gpu, prog, &gx, &dyp, &w, &g, shortcut, scratch,
-                                            )?;
-                                        if fused {
+                                        if conv2d::conv2d_backward_data_padded_with_shortcut(
+                                            &gpu, prog, &gx, &dyp, &w, &g, shortcut, scratch,
+                                        )? {
                                             scratch.give(dres);
                                         } else {
                                             grads[t] = Some(dres);
                                         }
-                                        true
                                     }
-                                    None => false,
-                                };
-                                if !done {
-                                    conv2d::conv2d_backward_data_padded(
+                                    None => conv2d::conv2d_backward_data_padded(
                                         &gpu, prog, &gx, &dyp, &w, &g, acc, scratch,
-                                    )?;
+                                    )?,
                                 }
                                 scratch.free_padded.entry(pg).or_default().push(dyp);
                             }
