@@ -29,8 +29,12 @@
 //   3 x        [N, Ci, H, W]
 //   One invocation computes 4 output × 4 input channels of one tap over the
 //   p.rows positions of chunk s (p.chunks chunks): 8 loads feed 16
-//   multiply-adds. Grid x numbers input-channel tiles, y output-channel tiles
-//   and taps, z chunks; conv2d_backward_weight_reduce sums the chunks.
+//   multiply-adds. The invocations of a chunk number its (tap, output-channel
+//   tile, input-channel tile) jobs, the tap fastest (x, folded into y beyond
+//   the per-dimension limit); z numbers the chunks, which
+//   conv2d_backward_weight_reduce sums. (With the input-channel tiles alone
+//   along x, a stem's 3 input channels left 63 of each workgroup's 64
+//   invocations idle.)
 
 #import conv_params
 
@@ -152,15 +156,18 @@ fn conv2d_direct(@builtin(local_invocation_index) t: u32,
 @group(0) @binding(3) var<storage, read> wx: array<f32>;
 
 @compute @workgroup_size(WG)
-fn conv2d_direct_weight(@builtin(global_invocation_id) gid: vec3<u32>) {
+fn conv2d_direct_weight(@builtin(global_invocation_id) gid: vec3<u32>,
+                        @builtin(num_workgroups) nwg: vec3<u32>) {
+    let taps = p.kh * p.kw;
     let co_tiles = (p.co + 3u) / 4u;
-    let ci0 = gid.x * 4u;
-    let co0 = (gid.y % co_tiles) * 4u;
-    let k = gid.y / co_tiles;
-    let s = gid.z;
-    if ci0 >= p.ci || k >= p.kh * p.kw {
+    let job = gid.x + gid.y * nwg.x * WG;
+    if job >= taps * co_tiles * ((p.ci + 3u) / 4u) {
         return;
     }
+    let k = job % taps;
+    let co0 = (job / taps) % co_tiles * 4u;
+    let ci0 = job / (taps * co_tiles) * 4u;
+    let s = gid.z;
     let ky = k / p.kw;
     let kx = k % p.kw;
     let total = p.n * p.ho * p.wo;
@@ -177,20 +184,35 @@ fn conv2d_direct_weight(@builtin(global_invocation_id) gid: vec3<u32>) {
     var a1 = vec4<f32>(0.0);
     var a2 = vec4<f32>(0.0);
     var a3 = vec4<f32>(0.0);
+    // Position q's image n, row oy and column ox, stepped along with q rather
+    // than divided out of it: an integer division is a loop over the lanes
+    // on a CPU adapter, and the weight gradient never reads x dilated.
+    var n = q0 / pixels;
+    var oy = q0 % pixels / p.wo;
+    var ox = q0 % p.wo;
     for (var q = q0; q < q1; q++) {
-        let o = pos(q);
-        let tp = tap(o, ky, kx);
-        if tp.y == 0u {
-            continue;
+        let iy = i32(oy * p.sh + ky) - i32(p.ph);
+        let ix = i32(ox * p.sw + kx) - i32(p.pw);
+        if iy >= 0 && ix >= 0 && u32(iy) < p.h && u32(ix) < p.w {
+            let xo = n * p.ci * plane + u32(iy) * p.w + u32(ix);
+            let yo = n * p.co * pixels + oy * p.wo + ox;
+            let v = vec4<f32>(wx[xo + xi.x], wx[xo + xi.y], wx[xo + xi.z], wx[xo + xi.w]);
+            a0 = fma(vec4<f32>(wdy[yo + di.x]), v, a0);
+            a1 = fma(vec4<f32>(wdy[yo + di.y]), v, a1);
+            a2 = fma(vec4<f32>(wdy[yo + di.z]), v, a2);
+            a3 = fma(vec4<f32>(wdy[yo + di.w]), v, a3);
         }
-        let v = vec4<f32>(wx[tp.x + xi.x], wx[tp.x + xi.y], wx[tp.x + xi.z], wx[tp.x + xi.w]);
-        a0 = fma(vec4<f32>(wdy[o.yo + di.x]), v, a0);
-        a1 = fma(vec4<f32>(wdy[o.yo + di.y]), v, a1);
-        a2 = fma(vec4<f32>(wdy[o.yo + di.z]), v, a2);
-        a3 = fma(vec4<f32>(wdy[o.yo + di.w]), v, a3);
+        ox += 1u;
+        if ox == p.wo {
+            ox = 0u;
+            oy += 1u;
+            if oy == p.ho {
+                oy = 0u;
+                n += 1u;
+            }
+        }
     }
     var acc = array<vec4<f32>, 4>(a0, a1, a2, a3);
-    let taps = p.kh * p.kw;
     let base = s * p.co * p.ci * taps;
     for (var j = 0u; j < 4u; j++) {
         let co = co0 + j;

@@ -397,15 +397,11 @@ pub fn conv2d_direct_weight(
         ..ConvParams::new(g, 0)?
     };
     let k = &table::CONV2D_DIRECT_WEIGHT;
-    let grid = crate::kernels::check_grid(
-        gpu,
-        k.entry,
-        [
-            g.cin.div_ceil(4 * k.width() as usize) as u64,
-            (g.cout.div_ceil(4) * g.kh * g.kw) as u64,
-            chunks as u64,
-        ],
-    )?;
+    // An invocation per (tap, 4 output channels, 4 input channels) job of
+    // each chunk: the jobs along x (folded into y), the chunks along z.
+    let jobs = g.kh * g.kw * g.cout.div_ceil(4) * g.cin.div_ceil(4);
+    let [gx, gy, _] = k.grid_1d(gpu, jobs)?;
+    let grid = crate::kernels::check_grid(gpu, k.entry, [gx as u64, gy as u64, chunks as u64])?;
     launch(
         gpu,
         prog,
