@@ -178,8 +178,46 @@ fn walk_rows() -> u32 {
     return select(p.hp, p.hw / p.w, (p.flags & HALO_ZERO) != 0u);
 }
 
-// Row r of that walk over channel c (N·rows rows, `rows` = walk_rows()).
-fn walk_row(c: u32, r: u32, rows: u32) -> PadRow {
-    let skipped = select(0u, p.pad_oy, (p.flags & HALO_ZERO) != 0u);
-    return row_at((r / rows * p.c + c) * p.hp + skipped + r % rows);
+// A lane's walk over channel c's rows in a one-pass kernel: rows t,
+// t + NARROW, ... of N·rows (`rows` = walk_rows() per plane), as sample n
+// and row j of its plane's walk, stepped without a division per row (an
+// integer division is a loop over the lanes on a CPU adapter: with one per
+// row, planes of 4x4 values spent more on finding their rows than on them).
+struct RowWalk {
+    n: u32, j: u32, dn: u32, dj: u32, rows: u32,
+    // The plane's rows with a source.
+    h: u32,
+}
+
+fn row_walk(t: u32, rows: u32) -> RowWalk {
+    return RowWalk(t / rows, t % rows, NARROW / rows, NARROW % rows, rows, p.hw / p.w);
+}
+
+fn row_step(w0: RowWalk) -> RowWalk {
+    var w = w0;
+    w.j += w.dj;
+    w.n += w.dn;
+    if w.j >= w.rows {
+        w.j -= w.rows;
+        w.n += 1u;
+    }
+    return w;
+}
+
+// The walk's row over channel c: row_at of padded row
+// (n·C + c)·hp + skipped + j, where `skipped` is the halo kept above each
+// plane, worked out as row_at does without its divisions.
+fn walk_row(c: u32, w: RowWalk) -> PadRow {
+    let yy = select(0u, p.pad_oy, (p.flags & HALO_ZERO) != 0u) + w.j;
+    let plane = w.n * p.c + c;
+    var row: PadRow;
+    row.ok = w.n < p.n;
+    row.c = c;
+    row.out = (plane * p.hp + yy) * (p.pitch / 4u);
+    row.first = w.n == 0u && yy == 0u;
+    row.src = -1;
+    if yy >= p.pad_oy && yy - p.pad_oy < w.h {
+        row.src = i32((plane * w.h + yy - p.pad_oy) * (p.w / 4u));
+    }
+    return row;
 }

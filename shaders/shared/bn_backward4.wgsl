@@ -233,7 +233,9 @@ fn backward_one4(c: u32, t: u32) {
     }
     let k = workgroupUniformLoad(&one_back);
     let rows = walk_rows();
+    var w = row_walk(t, rows);
     for (var r = t; r < p.n * rows; r += NARROW) {
-        back_row4(walk_row(c, r, rows), k);
+        back_row4(walk_row(c, w), k);
+        w = row_step(w);
     }
 }

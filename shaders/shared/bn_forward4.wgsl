@@ -209,8 +209,10 @@ fn stats_apply_one4(c: u32, t: u32) {
     }
     let k = workgroupUniformLoad(&one_coef);
     let rows = walk_rows();
+    var w = row_walk(t, rows);
     for (var r = t; r < p.n * rows; r += NARROW) {
-        apply_row4(walk_row(c, r, rows), k.x, k.y);
+        apply_row4(walk_row(c, w), k.x, k.y);
+        w = row_step(w);
     }
 }
 
