@@ -1243,6 +1243,12 @@ impl Plan {
         self.state.get(op).and_then(|s| s.coef.as_ref())
     }
 
+    /// The batch statistics (mean, invstd) a batch norm of a
+    /// [`Mode::Train`] plan normalized with in the last run, [2, C].
+    pub fn bn_saved(&self, op: usize) -> Option<&Tensor> {
+        self.state.get(op).and_then(|s| s.saved.as_ref())
+    }
+
     pub fn lesions(&self) -> &BTreeSet<usize> {
         &self.lesions
     }

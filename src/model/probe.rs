@@ -6,6 +6,12 @@
 //! reads it, before ReLU/addition, He et al. 2016 Fig. 7; the conv output where
 //! it goes straight into an addition, in pre-activation residual blocks).
 //!
+//! A response that is the output of a batch norm normalizing with its batch's
+//! statistics (a training plan's) needs no pass over it: each channel's values
+//! have mean scale·mean + shift and variance scale²·var, from the statistics
+//! and coefficients the batch norm saved, so those are read back instead and
+//! the sums made from them on the host.
+//!
 //! The reductions read the activations a step has just made, so they are
 //! recorded after that step in the same encoder, and their results come back
 //! through the device's [`Readback`], mapped later: probing never stalls the GPU.
@@ -19,6 +25,11 @@ use crate::kernels::Program;
 use crate::kernels::reduce::{ChannelAffine, sum_sumsq_channels, sum_sumsq_rows};
 use crate::model::Plan;
 use crate::model::graph::{Branch, Op};
+use crate::ops::BnOptions;
+
+/// Why [`Probes::read_samples`] refuses probes made by [`Probes::new`].
+const NOT_PER_SAMPLE: &str =
+    "these probes sum responses per channel; make them with Probes::per_sample";
 
 /// Probe values of one step.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -48,6 +59,15 @@ enum Slot {
         sums: Tensor,
         count: usize,
         per_sample: bool,
+    },
+    /// A response that is a batch norm's output over its batch's statistics:
+    /// the (mean, invstd) and (scale, shift) it saved, [2, C] each, over
+    /// `per_channel` values a channel, and its ε.
+    BnResponse {
+        saved: Tensor,
+        coef: Tensor,
+        per_channel: usize,
+        eps: f64,
     },
 }
 
@@ -115,6 +135,20 @@ impl Probes {
             slots.push(Slot::Block { f, x });
         }
         for &op in &g.responses {
+            if let (false, Op::BatchNorm { x, .. }, Some(saved), Some(coef)) =
+                (per_sample, &g.ops[op], plan.bn_saved(op), plan.bn_coef(op))
+            {
+                sums.push(saved.clone());
+                sums.push(coef.clone());
+                let d = g.tensors[*x];
+                slots.push(Slot::BnResponse {
+                    saved: saved.clone(),
+                    coef: coef.clone(),
+                    per_channel: n * d.h * d.w,
+                    eps: BnOptions::default().eps as f64,
+                });
+                continue;
+            }
             let (src, coef) = match &g.ops[op] {
                 Op::BatchNorm { .. } => affine_of(op)?,
                 o => (plan.acts[o.output()].clone(), None),
@@ -212,12 +246,10 @@ impl Probes {
                 Slot::Response {
                     per_sample: false,
                     ..
-                }
+                } | Slot::BnResponse { .. }
             )
         }) {
-            return Err(Error::invalid(
-                "these probes sum responses per channel; make them with Probes::per_sample",
-            ));
+            return Err(Error::invalid(NOT_PER_SAMPLE));
         }
         let mut enc = self
             .gpu
@@ -249,6 +281,9 @@ impl Probes {
                             .map(|i| ratio(fs[2 * i + 1], xs[2 * i + 1]))
                             .collect(),
                     );
+                }
+                Slot::BnResponse { .. } => {
+                    return Err(Error::invalid(NOT_PER_SAMPLE));
                 }
                 Slot::Response { sums, count, .. } => {
                     let s = &raw[at..at + sums.len()];
@@ -291,10 +326,38 @@ impl Probes {
                         .fold((0f64, 0f64), |(a, b), c| (a + c[0] as f64, b + c[1] as f64));
                     response_std.push(std_of(s1, s2, *count as f64));
                 }
+                Slot::BnResponse {
+                    saved,
+                    coef,
+                    per_channel,
+                    eps,
+                } => {
+                    let (saved, coef) = (take(saved.len()), take(coef.len()));
+                    let (s1, s2) = bn_response_sums(&saved, &coef, *per_channel as f64, *eps);
+                    let count = (*per_channel * saved.len() / 2) as f64;
+                    response_std.push(std_of(s1, s2, count));
+                }
             }
         }
         ProbeValues { r, response_std }
     }
+}
+
+/// Σ y and Σ y² over the `m` values a channel of a batch norm's output
+/// y = x·scale + shift, summed over its channels, from its batch statistics
+/// `saved` (mean, invstd) and coefficients `coef` (scale, shift), [2, C]
+/// each: channel c's values have mean scale·mean + shift and variance
+/// scale²·var, var = 1/invstd² − ε (the batch's own, which it normalized
+/// with).
+fn bn_response_sums(saved: &[f32], coef: &[f32], m: f64, eps: f64) -> (f64, f64) {
+    let c = saved.len() / 2;
+    (0..c).fold((0.0, 0.0), |(s1, s2), i| {
+        let (mean, invstd) = (saved[i] as f64, saved[c + i] as f64);
+        let (scale, shift) = (coef[i] as f64, coef[c + i] as f64);
+        let var = (1.0 / (invstd * invstd) - eps).max(0.0);
+        let mu = scale * mean + shift;
+        (s1 + m * mu, s2 + m * (scale * scale * var + mu * mu))
+    })
 }
 
 /// ‖F(x)‖ / ‖x‖ from the two sums of squares (0 where x is 0).
@@ -307,4 +370,57 @@ fn ratio(f_sq: f32, x_sq: f32) -> f32 {
 fn std_of(s1: f64, s2: f64, m: f64) -> f32 {
     let var = (s2 / m - (s1 / m) * (s1 / m)).max(0.0);
     var.sqrt() as f32
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The sums from a batch norm's saved statistics equal those over its
+    /// output, made as the batch norm makes it (f32 statistics, ε 1e-5),
+    /// also for channels whose variance is as small as ε, where leaving ε
+    /// out of var would be off by a factor of about two.
+    #[test]
+    fn bn_response_sums_equal_the_sums_over_the_output() {
+        let eps = 1e-5f32;
+        let m = 257usize;
+        let mut rng = crate::rng::Rng::new(3);
+        let (spreads, gammas, betas) = (
+            [1.5f32, 3e-3, 2e-4],
+            [0.7f32, -1.3, 2.0],
+            [0.1f32, -0.4, 0.0],
+        );
+        let c = spreads.len();
+        let (mut saved, mut coef) = (vec![0f32; 2 * c], vec![0f32; 2 * c]);
+        let (mut want1, mut want2) = (0f64, 0f64);
+        for i in 0..c {
+            let x: Vec<f32> = (0..m)
+                .map(|_| 0.3 + spreads[i] * (2.0 * rng.uniform() as f32 - 1.0))
+                .collect();
+            let mean = x.iter().map(|&v| v as f64).sum::<f64>() / m as f64;
+            let var = x.iter().map(|&v| (v as f64 - mean).powi(2)).sum::<f64>() / m as f64;
+            let invstd = (1.0 / (var + eps as f64).sqrt()) as f32;
+            let scale = gammas[i] * invstd;
+            let shift = betas[i] - mean as f32 * scale;
+            (saved[i], saved[c + i]) = (mean as f32, invstd);
+            (coef[i], coef[c + i]) = (scale, shift);
+            for &v in &x {
+                let y = (v * scale + shift) as f64;
+                want1 += y;
+                want2 += y * y;
+            }
+        }
+        let (s1, s2) = bn_response_sums(&saved, &coef, m as f64, eps as f64);
+        let n = (m * c) as f64;
+        let (want, got) = (std_of(want1, want2, n), std_of(s1, s2, n));
+        assert!((s1 - want1).abs() <= 1e-5 * n, "Σ y {s1} against {want1}");
+        assert!(
+            (s2 - want2).abs() <= 1e-5 * want2,
+            "Σ y² {s2} against {want2}"
+        );
+        assert!(
+            (got - want).abs() <= 1e-5 * want,
+            "std {got} against {want}"
+        );
+    }
 }
