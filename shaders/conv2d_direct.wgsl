@@ -66,14 +66,21 @@ fn pos(q: u32) -> Pos {
 // The offset in x (channel 0) of tap (ky, kx) of position o, and whether it
 // lies inside the image (offset 0 when not: the load is then discarded). The
 // image is read as if dily − 1 zero rows and dilx − 1 zero columns stood
-// between its rows and columns (1 and 1 but for a backward-data pass).
+// between its rows and columns (1 and 1 but for a backward-data pass; the
+// divisions only run there: on a CPU adapter each is a loop over the lanes,
+// and a 7x7 stem has 49 taps a position).
 fn tap(o: Pos, ky: u32, kx: u32) -> vec2<u32> {
     let vy = o.iy + i32(ky);
     let vx = o.ix + i32(kx);
-    let iy = u32(max(vy, 0)) / p.dily;
-    let ix = u32(max(vx, 0)) / p.dilx;
-    let inside = vy >= 0 && vx >= 0 && u32(vy) % p.dily == 0u && u32(vx) % p.dilx == 0u
-        && iy < p.h && ix < p.w;
+    var iy = u32(max(vy, 0));
+    var ix = u32(max(vx, 0));
+    var on = vy >= 0 && vx >= 0;
+    if p.dily != 1u || p.dilx != 1u {
+        on = on && iy % p.dily == 0u && ix % p.dilx == 0u;
+        iy /= p.dily;
+        ix /= p.dilx;
+    }
+    let inside = on && iy < p.h && ix < p.w;
     return select(vec2<u32>(0u, 0u), vec2<u32>(o.xb + iy * p.w + ix, 1u), inside);
 }
 
