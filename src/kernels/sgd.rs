@@ -75,13 +75,20 @@ pub fn sgd_step(
     }
     let len = param.len();
     u32_of("sgd elements", len)?;
+    // Four elements an invocation where the length allows (the parameter
+    // block keeps counting elements, so a step's new block fits either).
+    let (k, threads) = if len.is_multiple_of(4) {
+        (&table::SGD_STEP4, len / 4)
+    } else {
+        (&table::SGD_STEP, len)
+    };
     launch(
         gpu,
         prog,
-        &table::SGD_STEP,
+        k,
         &SgdParams::new(len, c, first),
         &[Some(param), Some(momentum_buf), Some(grad)],
-        table::SGD_STEP.grid_1d(gpu, len)?,
+        k.grid_1d(gpu, threads)?,
     )
 }
 

@@ -547,6 +547,7 @@ table! {
     SUM_SUMSQ_CHANNELS: reduce::ReduceParams = REDUCE::"sum_sumsq_channels", [64, 1, 1], [Write, Read, Read];
     // The optimiser, the shortcut and the loss.
     SGD_STEP: sgd::SgdParams = SGD::"sgd_step", [128, 1, 1], [Write, Write, Read];
+    SGD_STEP4: sgd::SgdParams = SGD::"sgd_step4", [128, 1, 1], [Write, Write, Read];
     SHORTCUT_A_FORWARD: shortcut::ShortcutParams = SHORTCUT::"shortcut_a_forward", [128, 1, 1], [Write, Read];
     SHORTCUT_A_BACKWARD: shortcut::ShortcutParams = SHORTCUT::"shortcut_a_backward", [128, 1, 1], [Write, Read];
     SHORTCUT_A_FORWARD4: shortcut::ShortcutParams = SHORTCUT::"shortcut_a_forward4", [128, 1, 1], [Write, Read];

@@ -32,12 +32,24 @@ fn sgd_matches_cpu_over_several_steps() {
     ];
     let mut rng = Rng::new(60);
     for (c, cfg) in configs.iter().cycle().take(20).enumerate() {
+        // Every other case a multiple of 4 (the vec4 kernel), the others odd.
         let n = [1, 255, 257, 1000, 70_001][c % 5] + rng.below(3);
+        let n = if c % 2 == 0 {
+            n.next_multiple_of(4)
+        } else {
+            n | 1
+        };
         let mut p = rng.vec_uniform(n, -1.0, 1.0);
         let mut buf = vec![0f32; n];
         let (tp, tb, tg) = (up(&[n], &p), up(&[n], &buf), empty(&[n]));
         let mut prog = Program::new();
         let at = sgd_step(gpu, &mut prog, &tp, &tb, &tg, cfg, true).unwrap();
+        let entry = if n % 4 == 0 {
+            ":sgd_step4"
+        } else {
+            ":sgd_step"
+        };
+        assert!(prog.dispatches[at].label().ends_with(entry), "n={n}");
         for step in 0..3 {
             let g = rng.vec_uniform(n, -1.0, 1.0);
             gpu.write(&tg, &g).unwrap();
