@@ -25,6 +25,8 @@
 //       One invocation per element of the jobs one after another (job j's from
 //       element `first`, a multiple of the workgroup size); each workgroup
 //       finds its job by binary search.
+//   conv2d_backward_weight_reduce_batch4  the same over vec4s, where every
+//       job's length and offsets are multiples of 4 (the table in vec4s).
 
 #import wgrad_tile
 
@@ -198,15 +200,20 @@ struct BatchParams {
 
 const REDUCE_JOB: u32 = 5u;
 
-@compute @workgroup_size(REDUCE_WG)
-fn conv2d_backward_weight_reduce_batch(@builtin(workgroup_id) wid: vec3<u32>,
-                                       @builtin(local_invocation_index) lid: u32,
-                                       @builtin(num_workgroups) nwg: vec3<u32>) {
-    // Jobs start at multiples of the workgroup size, so the job is the
-    // workgroup's: found from its first element, the same in every invocation.
-    let w0 = (wid.x + wid.y * nwg.x) * REDUCE_WG;
+// A reduce job as the table holds it: its first element in the pass, its
+// length, where it writes and reads, its chunks; `e` the invocation's element
+// of it, `ok` false past the pass's end or the job's.
+struct ReduceJob {
+    ok: bool, e: u32, len: u32, dst: u32, src: u32, chunks: u32,
+}
+
+// Invocation lid's job in the workgroup that starts at element w0. Jobs start
+// at multiples of the workgroup size, so the job is the workgroup's: found
+// from its first element, the same in every invocation.
+fn reduce_job(w0: u32, lid: u32) -> ReduceJob {
+    var r: ReduceJob;
     if w0 >= rb.total {
-        return;
+        return r;
     }
     // The last job starting at or before w0.
     var lo = 0u;
@@ -220,18 +227,48 @@ fn conv2d_backward_weight_reduce_batch(@builtin(workgroup_id) wid: vec3<u32>,
         }
     }
     let j = REDUCE_JOB * lo;
-    let first = b_jobs[j];
-    let len = b_jobs[j + 1u];
-    let dst = b_jobs[j + 2u];
-    let src = b_jobs[j + 3u];
-    let chunks = b_jobs[j + 4u];
-    let e = w0 - first + lid;
-    if e >= len {
+    r.e = w0 - b_jobs[j] + lid;
+    r.len = b_jobs[j + 1u];
+    r.dst = b_jobs[j + 2u];
+    r.src = b_jobs[j + 3u];
+    r.chunks = b_jobs[j + 4u];
+    r.ok = r.e < r.len;
+    return r;
+}
+
+@compute @workgroup_size(REDUCE_WG)
+fn conv2d_backward_weight_reduce_batch(@builtin(workgroup_id) wid: vec3<u32>,
+                                       @builtin(local_invocation_index) lid: u32,
+                                       @builtin(num_workgroups) nwg: vec3<u32>) {
+    let j = reduce_job((wid.x + wid.y * nwg.x) * REDUCE_WG, lid);
+    if !j.ok {
         return;
     }
     var acc = 0.0;
-    for (var s = 0u; s < chunks; s++) {
-        acc += b_partials[src + s * len + e];
+    for (var s = 0u; s < j.chunks; s++) {
+        acc += b_partials[j.src + s * j.len + j.e];
     }
-    b_grads[dst + e] = acc;
+    b_grads[j.dst + j.e] = acc;
+}
+
+@group(0) @binding(1) var<storage, read_write> b_grads4: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read> b_partials4: array<vec4<f32>>;
+
+// conv2d_backward_weight_reduce_batch over vec4s, where every job's length
+// and offsets are multiples of 4 (the table then counts vec4s): on a CPU
+// adapter a storage access is a loop over the lanes, and a vec4 costs one
+// trip of it. The same sums in the same order.
+@compute @workgroup_size(REDUCE_WG)
+fn conv2d_backward_weight_reduce_batch4(@builtin(workgroup_id) wid: vec3<u32>,
+                                        @builtin(local_invocation_index) lid: u32,
+                                        @builtin(num_workgroups) nwg: vec3<u32>) {
+    let j = reduce_job((wid.x + wid.y * nwg.x) * REDUCE_WG, lid);
+    if !j.ok {
+        return;
+    }
+    var acc = vec4<f32>(0.0);
+    for (var s = 0u; s < j.chunks; s++) {
+        acc += b_partials4[j.src + s * j.len + j.e];
+    }
+    b_grads4[j.dst + j.e] = acc;
 }

@@ -196,14 +196,36 @@ pub fn conv2d_backward_weight_reduce_batch(
     if jobs.is_empty() {
         return Ok(());
     }
-    let k = &table::CONV2D_BACKWARD_WEIGHT_REDUCE_BATCH;
+    if jobs
+        .iter()
+        .any(|j| !j.dw.lies_within(grads) || !j.partials.lies_within(arena))
+    {
+        return Err(Error::invalid(
+            "conv2d_backward_weight_reduce_batch: a job's tensors are not ranges of the batch's",
+        ));
+    }
+    // Over vec4s where every job's length and offsets allow (the table then
+    // counts vec4s; the same sums).
+    let floats = |t: &Tensor, base: &Tensor| ((t.offset() - base.offset()) / 4) as usize;
+    let vec4 = grads.offset().is_multiple_of(16)
+        && arena.offset().is_multiple_of(16)
+        && jobs.iter().all(|j| {
+            j.dw.len().is_multiple_of(4)
+                && floats(&j.dw, grads).is_multiple_of(4)
+                && floats(&j.partials, arena).is_multiple_of(4)
+        });
+    let (k, unit) = if vec4 {
+        (&table::CONV2D_BACKWARD_WEIGHT_REDUCE_BATCH4, 4)
+    } else {
+        (&table::CONV2D_BACKWARD_WEIGHT_REDUCE_BATCH, 1)
+    };
     let mut table = Vec::with_capacity(REDUCE_JOB_FIELDS * jobs.len());
     let mut total = 0usize;
     for j in jobs {
         let [co, ci, kh, kw] = <[usize; 4]>::try_from(j.dw.shape()).map_err(|_| {
             Error::invalid("conv2d_backward_weight_reduce_batch: dw is not [Co, Ci, 3, 3]")
         })?;
-        let len = co * ci * kh * kw;
+        let len = co * ci * kh * kw / unit;
         if kh != 3 || kw != 3 || j.partials.shape().get(1..) != Some(&[co, ci, 9][..]) {
             return Err(Error::invalid(format!(
                 "conv2d_backward_weight_reduce_batch: partial sums {:?} are not of dw {:?}",
@@ -211,24 +233,13 @@ pub fn conv2d_backward_weight_reduce_batch(
                 j.dw.shape()
             )));
         }
-        if !j.dw.lies_within(grads) || !j.partials.lies_within(arena) {
-            return Err(Error::invalid(
-                "conv2d_backward_weight_reduce_batch: a job's tensors are not ranges of the batch's",
-            ));
-        }
         // Each job starts a workgroup of the pass.
         total = total.next_multiple_of(k.width() as usize);
         table.extend([
             u32_of("weight gradients of a batch", total)?,
             u32_of("weight gradient length", len)?,
-            u32_of(
-                "weight gradient offset",
-                ((j.dw.offset() - grads.offset()) / 4) as usize,
-            )?,
-            u32_of(
-                "partial sums offset",
-                ((j.partials.offset() - arena.offset()) / 4) as usize,
-            )?,
+            u32_of("weight gradient offset", floats(&j.dw, grads) / unit)?,
+            u32_of("partial sums offset", floats(&j.partials, arena) / unit)?,
             j.partials.shape()[0] as u32,
         ]);
         total += len;

@@ -521,6 +521,7 @@ table! {
     CONV2D_BACKWARD_WEIGHT_TILED_S2_C16SG_TEX_W8: conv2d::WgradParams = CONV2D_BACKWARD_WEIGHT_TEXEL_SUBGROUP::"conv2d_backward_weight_tiled_s2_c16sg_w8", [8, 1, 1], [Write, Texels, Texels];
     CONV2D_BACKWARD_WEIGHT_REDUCE: conv2d::WgradParams = CONV2D_BACKWARD_WEIGHT_TILED::"conv2d_backward_weight_reduce", [128, 1, 1], [Write, Read];
     CONV2D_BACKWARD_WEIGHT_REDUCE_BATCH: conv2d::BatchParams = CONV2D_BACKWARD_WEIGHT_TILED::"conv2d_backward_weight_reduce_batch", [128, 1, 1], [Write, Read, Read];
+    CONV2D_BACKWARD_WEIGHT_REDUCE_BATCH4: conv2d::BatchParams = CONV2D_BACKWARD_WEIGHT_TILED::"conv2d_backward_weight_reduce_batch4", [128, 1, 1], [Write, Read, Read];
     // Elementwise passes.
     RELU_FORWARD: elementwise::EwParams = ELEMENTWISE::"relu_forward", [128, 1, 1], [Write, Read];
     RELU_BACKWARD: elementwise::EwParams = ELEMENTWISE::"relu_backward", [128, 1, 1], [Write, Read, Read];

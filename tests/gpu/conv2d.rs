@@ -1382,27 +1382,55 @@ fn weight_gradients_reduced_in_one_batch_equal_one_conv_at_a_time() {
             partials,
         });
     }
-    let mut prog = reslab::kernels::Program::new();
-    conv2d_backward_weight_reduce_batch(gpu, &mut prog, &grads, &arena, &jobs).unwrap();
-    assert_eq!(prog.len(), 1, "one pass for every conv");
-    prog.run(gpu).unwrap();
-    let got = read(&grads);
-    let mut written = vec![false; got.len()];
-    for (((g, &(dw_at, _, _)), want), i) in cases.iter().zip(&places).zip(&want_bits).zip(0..) {
-        let n = g.cout * g.cin * 9;
-        let mine = &got[dw_at..dw_at + n];
-        assert!(
-            mine.iter()
-                .zip(want)
-                .all(|(a, b)| a.to_bits() == b.to_bits()),
-            "job {i} {g:?} differs from its own reduction"
-        );
-        written[dw_at..dw_at + n].iter_mut().for_each(|w| *w = true);
-    }
+    // Every job (some of a length that is no multiple of 4: the pass over
+    // floats), then those whose lengths are (over vec4s).
+    let all: Vec<usize> = (0..cases.len()).collect();
+    let whole: Vec<usize> = all
+        .iter()
+        .copied()
+        .filter(|&i| (cases[i].cout * cases[i].cin * 9).is_multiple_of(4))
+        .collect();
     assert!(
-        got.iter().zip(&written).all(|(v, w)| *w || *v == sentinel),
-        "a value between the jobs' gradients was written"
+        whole.len() >= 3 && whole.len() < cases.len(),
+        "{} of {}",
+        whole.len(),
+        cases.len()
     );
+    for (chosen, entry) in [
+        (all, ":conv2d_backward_weight_reduce_batch"),
+        (whole, ":conv2d_backward_weight_reduce_batch4"),
+    ] {
+        gpu.write(&grads, &vec![sentinel; at_dw]).unwrap();
+        let some: Vec<WgradJob> = chosen.iter().map(|&i| jobs[i].clone()).collect();
+        let mut prog = reslab::kernels::Program::new();
+        conv2d_backward_weight_reduce_batch(gpu, &mut prog, &grads, &arena, &some).unwrap();
+        assert_eq!(prog.len(), 1, "one pass for every conv");
+        assert!(
+            prog.dispatches[0].label().ends_with(entry),
+            "{}",
+            prog.dispatches[0].label()
+        );
+        prog.run(gpu).unwrap();
+        let got = read(&grads);
+        let mut written = vec![false; got.len()];
+        for &i in &chosen {
+            let (g, (dw_at, _, _)) = (&cases[i], places[i]);
+            let n = g.cout * g.cin * 9;
+            let mine = &got[dw_at..dw_at + n];
+            assert!(
+                mine.iter()
+                    .zip(&want_bits[i])
+                    .all(|(a, b)| a.to_bits() == b.to_bits()),
+                "job {i} {g:?} differs from its own reduction ({entry})"
+            );
+            written[dw_at..dw_at + n].iter_mut().for_each(|w| *w = true);
+        }
+        assert!(
+            got.iter().zip(&written).all(|(v, w)| *w || *v == sentinel),
+            "a value between the jobs' gradients was written ({entry})"
+        );
+    }
+    let mut prog = reslab::kernels::Program::new();
     // Tensors that are not ranges of the batch's are refused.
     let stray = WgradJob {
         dw: empty(&cases[0].w_shape()),

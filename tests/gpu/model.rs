@@ -142,7 +142,9 @@ fn batched_weight_gradient_reductions_give_the_same_bits() {
         };
         runs.push((
             bytes,
-            reductions(":conv2d_backward_weight_reduce_batch"),
+            // (over floats or vec4s)
+            reductions(":conv2d_backward_weight_reduce_batch")
+                + reductions(":conv2d_backward_weight_reduce_batch4"),
             reductions(":conv2d_backward_weight_reduce"),
             params.download_grads(gpu).unwrap(),
         ));
