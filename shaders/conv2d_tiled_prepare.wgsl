@@ -24,7 +24,10 @@
 //       flags; jobs are sorted by dst and start at multiples of 64 elements,
 //       and an invocation finds its job by binary search (elements between
 //       jobs, alignment padding, stay as they are). One invocation per 16
-//       elements of tiles.
+//       elements of tiles, stored as vec4s (on a CPU adapter a storage access
+//       is a loop over the lanes, and a vec4 costs one trip of it): opad is a
+//       multiple of 8, so a job holds whole vec4s and the 4 values of one
+//       differ only in o.
 
 struct PadParams {
     n: u32, c: u32, h: u32, w: u32,
@@ -181,7 +184,7 @@ struct BatchParams {
 }
 
 @group(0) @binding(0) var<uniform> bp: BatchParams;
-@group(0) @binding(1) var<storage, read_write> tiles: array<f32>;
+@group(0) @binding(1) var<storage, read_write> tiles: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read> weights: array<f32>;
 @group(0) @binding(3) var<storage, read> jobs: array<u32>;
 
@@ -224,24 +227,28 @@ fn conv2d_weight_tiles_batch(@builtin(global_invocation_id) gid: vec3<u32>,
     let flip = (flags & 2u) == 0u;
     let outs = select(co, ci, backward);
     let i0 = e0 - job(lo, 0u);
-    // Element i of the job is wt[a, ky, kx, o]; walked with carries.
+    // Element i of the job is wt[a, ky, kx, o]; walked a vec4 (o .. o + 3)
+    // at a time, with carries.
     var o = i0 % opad;
     var kx = (i0 / opad) % kw;
     var ky = (i0 / (opad * kw)) % kh;
     var a = i0 / (opad * kw * kh);
-    for (var i = i0; i < min(i0 + RUN, len); i++) {
-        var v = 0.0;
-        if o < outs {
-            if backward {
-                let sy = select(ky, kh - 1u - ky, flip);
-                let sx = select(kx, kw - 1u - kx, flip);
-                v = weights[src + ((a * ci + o) * kh + sy) * kw + sx];
-            } else {
-                v = weights[src + ((o * ci + a) * kh + ky) * kw + kx];
+    for (var i = i0; i < min(i0 + RUN, len); i += 4u) {
+        var v = vec4<f32>(0.0);
+        for (var k = 0u; k < 4u; k++) {
+            let ok = o + k;
+            if ok < outs {
+                if backward {
+                    let sy = select(ky, kh - 1u - ky, flip);
+                    let sx = select(kx, kw - 1u - kx, flip);
+                    v[k] = weights[src + ((a * ci + ok) * kh + sy) * kw + sx];
+                } else {
+                    v[k] = weights[src + ((ok * ci + a) * kh + ky) * kw + kx];
+                }
             }
         }
-        tiles[e0 + (i - i0)] = v;
-        o += 1u;
+        tiles[(e0 + (i - i0)) / 4u] = v;
+        o += 4u;
         if o == opad {
             o = 0u;
             kx += 1u;
