@@ -527,7 +527,11 @@ fn bench_first_step_lists_the_plans_pipelines() {
     );
     let labels: std::collections::BTreeSet<&str> = pipelines.iter().map(|p| p.0.as_str()).collect();
     assert_eq!(labels.len(), pipelines.len(), "{pipelines:?}");
-    assert!(labels.contains("sgd.wgsl:sgd_step"), "{labels:?}");
+    // (over floats, or vec4s where the parameters' count allows)
+    assert!(
+        labels.iter().any(|l| l.starts_with("sgd.wgsl:sgd_step")),
+        "{labels:?}"
+    );
     // resnet20's 32x32 planes: the tiled forward convs store whole vec4 rows.
     assert!(
         labels
@@ -619,7 +623,7 @@ fn bench_profile_counts_every_kernel_of_a_step() {
     // backward batch norm, and the first conv writes [4, 16, 32, 32].
     let kernel = |d: &serde_json::Value| d["kernel"].as_str().unwrap().to_string();
     assert!(
-        kernel(each.last().unwrap()).ends_with(":sgd_step"),
+        kernel(each.last().unwrap()).contains(":sgd_step"),
         "{each:?}"
     );
     let at = |part: &str| each.iter().position(|d| kernel(d).contains(part)).unwrap();
