@@ -103,13 +103,9 @@ fn r4sg_folded_channel(f0: ptr<function, Acc>, f1: ptr<function, Acc>, lane: Lan
     let plane = (t.n * p.ci + ci) * p.hp;
     var m = own_vectors(((plane + t.oy) * p.pitch + t.ox0) / 4u, p.pitch / 4u, lane.k, l, 2u, 12u);
     let f = lane.first;
-    apply(f0, k0, folded_window(&m, 0u, f, l));
-    apply(f0, k1, folded_window(&m, 1u, f, l));
     let w2 = folded_window(&m, 2u, f, l);
-    apply(f0, k2, w2);
-    apply(f1, k0, w2);
-    apply(f1, k1, folded_window(&m, 3u, f, l));
-    apply(f1, k2, folded_window(&m, 4u, f, l));
+    apply3(f0, k0, k1, k2, folded_window(&m, 0u, f, l), folded_window(&m, 1u, f, l), w2);
+    apply3(f1, k0, k1, k2, w2, folded_window(&m, 3u, f, l), folded_window(&m, 4u, f, l));
 }
 
 // Two rows' lo pixels as one accumulator's lo and hi.
@@ -194,13 +190,12 @@ fn conv2d_forward_tiled_s1_r4sg8(@builtin(workgroup_id) wid: vec3<u32>,
 // `S2_GROUP_ROWS`).
 const S2_ROWS: u32 = 2u;
 
-// Kernel row w of a stride-2 tile over row j (vectors 5j .. 5j + 4) of the
-// group's input.
-fn s2sg_row(a: ptr<function, Acc>, w: Taps, m: ptr<function, array<vec4<f32>, 9>>, j: u32,
-            first: u32, l: u32) {
-    s2_row(a, w, group_vector(m, 5u * j, first, l), group_vector(m, 5u * j + 1u, first, l),
-           group_vector(m, 5u * j + 2u, first, l), group_vector(m, 5u * j + 3u, first, l),
-           group_vector(m, 5u * j + 4u, first, l));
+// The stride-2 window of row j (vectors 5j .. 5j + 4) of the group's input
+// `m`.
+fn s2sg_window(m: ptr<function, array<vec4<f32>, 9>>, j: u32, first: u32, l: u32) -> Window {
+    return s2_window(group_vector(m, 5u * j, first, l), group_vector(m, 5u * j + 1u, first, l),
+                     group_vector(m, 5u * j + 2u, first, l), group_vector(m, 5u * j + 3u, first, l),
+                     group_vector(m, 5u * j + 4u, first, l));
 }
 
 // a0, a1 (output rows oy, oy + 1 of lane's stride-2 tile) += input channel
@@ -216,18 +211,10 @@ fn s2sg_channel(a0: ptr<function, Acc>, a1: ptr<function, Acc>, lane: Lane, l: u
     let next = p.pitch / 4u;
     let r = ((plane + 2u * t.oy) * p.pitch + 2u * t.ox0) / 4u;
     var m = own_vectors(r, next, lane.k, l, 5u, 15u);
-    s2sg_row(a0, k0, &m, 0u, f, l);
-    s2sg_row(a0, k1, &m, 1u, f, l);
-    let v0 = group_vector(&m, 10u, f, l);
-    let v1 = group_vector(&m, 11u, f, l);
-    let v2 = group_vector(&m, 12u, f, l);
-    let v3 = group_vector(&m, 13u, f, l);
-    let v4 = group_vector(&m, 14u, f, l);
-    s2_row(a0, k2, v0, v1, v2, v3, v4);
-    s2_row(a1, k0, v0, v1, v2, v3, v4);
+    let w2 = s2sg_window(&m, 2u, f, l);
+    apply3(a0, k0, k1, k2, s2sg_window(&m, 0u, f, l), s2sg_window(&m, 1u, f, l), w2);
     var n = own_vectors(r + 3u * next, next, lane.k, l, 5u, 10u);
-    s2sg_row(a1, k1, &n, 0u, f, l);
-    s2sg_row(a1, k2, &n, 1u, f, l);
+    apply3(a1, k0, k1, k2, w2, s2sg_window(&n, 0u, f, l), s2sg_window(&n, 1u, f, l));
 }
 
 // The stride-2 tile (two output rows of 8 pixels; input rows 2·oy ..

@@ -131,6 +131,75 @@ fn apply(a: ptr<function, Acc>, w: Taps, s: Window) {
     row(a, w.w0l, w.w0h, w.w1l, w.w1h, w.w2l, w.w2h, s.s0l, s.s0h, s.s1l, s.s1h, s.s2l, s.s2h);
 }
 
+struct W8 {
+    c0: vec3<f32>, c1: vec3<f32>, c2: vec3<f32>, c3: vec3<f32>,
+    c4: vec3<f32>, c5: vec3<f32>, c6: vec3<f32>, c7: vec3<f32>,
+}
+
+// A kernel row's weights by output channel: (kx = 0, 1, 2) of channel i as ci.
+fn by_channel(k: Taps) -> W8 {
+    return W8(vec3<f32>(k.w0l.x, k.w1l.x, k.w2l.x),
+              vec3<f32>(k.w0l.y, k.w1l.y, k.w2l.y),
+              vec3<f32>(k.w0l.z, k.w1l.z, k.w2l.z),
+              vec3<f32>(k.w0l.w, k.w1l.w, k.w2l.w),
+              vec3<f32>(k.w0h.x, k.w1h.x, k.w2h.x),
+              vec3<f32>(k.w0h.y, k.w1h.y, k.w2h.y),
+              vec3<f32>(k.w0h.z, k.w1h.z, k.w2h.z),
+              vec3<f32>(k.w0h.w, k.w1h.w, k.w2h.w));
+}
+
+// The three taps' input under 4 pixels of a window: its lo (pixels 0–3) or
+// hi (4–7) half.
+struct Px3 {
+    s0: vec4<f32>, s1: vec4<f32>, s2: vec4<f32>,
+}
+
+fn lo(s: Window) -> Px3 {
+    return Px3(s.s0l, s.s1l, s.s2l);
+}
+
+fn hi(s: Window) -> Px3 {
+    return Px3(s.s0h, s.s1h, s.s2h);
+}
+
+// acc + kernel row 0's terms (weights w0 over input a), then row 1's (w1, b),
+// then row 2's (w2, c), each as `fma3` adds it.
+fn rows3(acc: vec4<f32>, w0: vec3<f32>, w1: vec3<f32>, w2: vec3<f32>, a: Px3, b: Px3, c: Px3) -> vec4<f32> {
+    let r0 = fma3(acc, w0.x, a.s0, w0.y, a.s1, w0.z, a.s2);
+    let r1 = fma3(r0, w1.x, b.s0, w1.y, b.s1, w1.z, b.s2);
+    return fma3(r1, w2.x, c.s0, w2.y, c.s1, w2.z, c.s2);
+}
+
+// apply(a, k0, sa), apply(a, k1, sb), apply(a, k2, sc) in one: each output's
+// sum is the same, in the same order, but each accumulator takes its three
+// kernel rows at once. A CPU driver keeps a tile this size in memory, and
+// inside the loop over input channels every update of it is a load, a blend
+// with the lanes' mask and a store (lavapipe's machine code): one update per
+// nine products instead of per three.
+fn apply3(a: ptr<function, Acc>, k0: Taps, k1: Taps, k2: Taps, sa: Window, sb: Window, sc: Window) {
+    let u = by_channel(k0);
+    let v = by_channel(k1);
+    let w = by_channel(k2);
+    let al = lo(sa); let bl = lo(sb); let cl = lo(sc);
+    let ah = hi(sa); let bh = hi(sb); let ch = hi(sc);
+    (*a).c0l = rows3((*a).c0l, u.c0, v.c0, w.c0, al, bl, cl);
+    (*a).c0h = rows3((*a).c0h, u.c0, v.c0, w.c0, ah, bh, ch);
+    (*a).c1l = rows3((*a).c1l, u.c1, v.c1, w.c1, al, bl, cl);
+    (*a).c1h = rows3((*a).c1h, u.c1, v.c1, w.c1, ah, bh, ch);
+    (*a).c2l = rows3((*a).c2l, u.c2, v.c2, w.c2, al, bl, cl);
+    (*a).c2h = rows3((*a).c2h, u.c2, v.c2, w.c2, ah, bh, ch);
+    (*a).c3l = rows3((*a).c3l, u.c3, v.c3, w.c3, al, bl, cl);
+    (*a).c3h = rows3((*a).c3h, u.c3, v.c3, w.c3, ah, bh, ch);
+    (*a).c4l = rows3((*a).c4l, u.c4, v.c4, w.c4, al, bl, cl);
+    (*a).c4h = rows3((*a).c4h, u.c4, v.c4, w.c4, ah, bh, ch);
+    (*a).c5l = rows3((*a).c5l, u.c5, v.c5, w.c5, al, bl, cl);
+    (*a).c5h = rows3((*a).c5h, u.c5, v.c5, w.c5, ah, bh, ch);
+    (*a).c6l = rows3((*a).c6l, u.c6, v.c6, w.c6, al, bl, cl);
+    (*a).c6h = rows3((*a).c6h, u.c6, v.c6, w.c6, ah, bh, ch);
+    (*a).c7l = rows3((*a).c7l, u.c7, v.c7, w.c7, al, bl, cl);
+    (*a).c7h = rows3((*a).c7h, u.c7, v.c7, w.c7, ah, bh, ch);
+}
+
 const WG_R4: u32 = 32u;
 
 // a0..a3 (output rows oy .. oy + 3 of tile t) += the sums over input channels
@@ -147,8 +216,9 @@ fn r4_sum(a0: ptr<function, Acc>, a1: ptr<function, Acc>, a2: ptr<function, Acc>
         let r = ((plane + t.oy) * p.pitch + t.ox0) / 4u;
         // Input rows oy .. oy + 5, each loaded once: row j meets output row
         // j - ky through kernel row ky, ky ascending for every output row.
-        // (r4_channel's order, with each row loaded just before its use:
-        // 3-5% faster on lavapipe than loading all six first.)
+        // (r4_channel's sums, with each row loaded just before its use:
+        // 3-5% faster on lavapipe than loading all six first, when the
+        // input came from a storage buffer.)
         var s = window_s1(r);
         apply(a0, k0, s);
         s = window_s1(r + next);
@@ -170,23 +240,16 @@ fn r4_sum(a0: ptr<function, Acc>, a1: ptr<function, Acc>, a2: ptr<function, Acc>
     }
 }
 
-// a0..a3 += one input channel's terms (as r4_sum adds them): its kernel rows
-// k0..k2 over the windows s0..s5 of input rows oy .. oy + 5.
+// a0..a3 += one input channel's terms (the sums r4_sum adds, each output row
+// taking its three kernel rows at once): its kernel rows k0..k2 over the
+// windows s0..s5 of input rows oy .. oy + 5.
 fn r4_channel(a0: ptr<function, Acc>, a1: ptr<function, Acc>, a2: ptr<function, Acc>,
               a3: ptr<function, Acc>, k0: Taps, k1: Taps, k2: Taps,
               s0: Window, s1: Window, s2: Window, s3: Window, s4: Window, s5: Window) {
-    apply(a0, k0, s0);
-    apply(a0, k1, s1);
-    apply(a1, k0, s1);
-    apply(a0, k2, s2);
-    apply(a1, k1, s2);
-    apply(a2, k0, s2);
-    apply(a1, k2, s3);
-    apply(a2, k1, s3);
-    apply(a3, k0, s3);
-    apply(a2, k2, s4);
-    apply(a3, k1, s4);
-    apply(a3, k2, s5);
+    apply3(a0, k0, k1, k2, s0, s1, s2);
+    apply3(a1, k0, k1, k2, s1, s2, s3);
+    apply3(a2, k0, k1, k2, s2, s3, s4);
+    apply3(a3, k0, k1, k2, s3, s4, s5);
 }
 
 // a (one output row of tile t, stride 2) += the sums over input channels
@@ -211,10 +274,14 @@ fn s2_sum(a: ptr<function, Acc>, t: Tile, c0: u32, c1: u32) {
 // pixel i reads input pixels 2i + kx).
 fn s2_row(a: ptr<function, Acc>, w: Taps, v0: vec4<f32>, v1: vec4<f32>, v2: vec4<f32>,
           v3: vec4<f32>, v4: vec4<f32>) {
-    row(a, w.w0l, w.w0h, w.w1l, w.w1h, w.w2l, w.w2h,
-        vec4<f32>(v0.xz, v1.xz), vec4<f32>(v2.xz, v3.xz),
-        vec4<f32>(v0.yw, v1.yw), vec4<f32>(v2.yw, v3.yw),
-        vec4<f32>(v0.z, v1.xz, v2.x), vec4<f32>(v2.z, v3.xz, v4.x));
+    apply(a, w, s2_window(v0, v1, v2, v3, v4));
+}
+
+// The three taps' views of the 20 input pixels v0..v4 of a stride-2 row.
+fn s2_window(v0: vec4<f32>, v1: vec4<f32>, v2: vec4<f32>, v3: vec4<f32>, v4: vec4<f32>) -> Window {
+    return Window(vec4<f32>(v0.xz, v1.xz), vec4<f32>(v2.xz, v3.xz),
+                  vec4<f32>(v0.yw, v1.yw), vec4<f32>(v2.yw, v3.yw),
+                  vec4<f32>(v0.z, v1.xz, v2.x), vec4<f32>(v2.z, v3.xz, v4.x));
 }
 
 // Whether output rows are whole vec4s (Wo a multiple of 4), set per pipeline
