@@ -54,14 +54,22 @@ fn chunk_start(s: u32, t: u32, len: u32) -> ChunkIter {
     return it;
 }
 
+// (k, n) stepped by (dk, dn) in a count whose k wraps at len into n: the
+// place t + step of place t = n·len + k, without a division.
+fn step_carry(k: u32, n: u32, dk: u32, dn: u32, len: u32) -> vec2<u32> {
+    var r = vec2<u32>(k + dk, n + dn);
+    if r.x >= len {
+        r.x -= len;
+        r.y += 1u;
+    }
+    return r;
+}
+
 fn advance(it0: ChunkIter) -> ChunkIter {
     var it = it0;
-    it.k += it.dk;
-    it.n += it.dn;
-    if it.k >= it.len {
-        it.k -= it.len;
-        it.n += 1u;
-    }
+    let s = step_carry(it.k, it.n, it.dk, it.dn, it.len);
+    it.k = s.x;
+    it.n = s.y;
     return it;
 }
 
@@ -195,12 +203,9 @@ fn row_walk(t: u32, rows: u32) -> RowWalk {
 
 fn row_step(w0: RowWalk) -> RowWalk {
     var w = w0;
-    w.j += w.dj;
-    w.n += w.dn;
-    if w.j >= w.rows {
-        w.j -= w.rows;
-        w.n += 1u;
-    }
+    let s = step_carry(w.j, w.n, w.dj, w.dn, w.rows);
+    w.j = s.x;
+    w.n = s.y;
     return w;
 }
 

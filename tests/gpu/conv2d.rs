@@ -51,6 +51,29 @@ pub struct ConvData {
     pub dx0: Vec<f32>,
 }
 
+/// The stride-2 backward-data pass's inputs on the GPU, made as a plan makes
+/// them: dy padded (zero row below, zero columns right) and the weights as
+/// backward tiles; and how many uniform windows those tiles take (0: they do
+/// not fit one).
+pub fn s2_data_inputs(
+    g: &Conv2dGeom,
+    dy: &[f32],
+    w: &[f32],
+) -> (reslab::Tensor, reslab::Tensor, usize) {
+    let gpu = gpu();
+    let (tdy, tw) = (up(&g.y_shape(), dy), up(&g.w_shape(), w));
+    let pg = backward_data_s2_pad(g).unwrap();
+    let dyp = empty(&pg.shape());
+    let flip = backward_data_tiles(g).unwrap();
+    let wt = weight_tiles_tensor(gpu, &mut Fresh, &weight_tiles_shape(g, true)).unwrap();
+    run(|p| {
+        conv2d_pad(gpu, p, &dyp, &tdy, &pg)?;
+        conv2d_weight_tiles_with(gpu, p, &wt, &tw, g, true, flip)
+    });
+    let runs = uniform_runs(gpu, &wt).map_or(0, |r| r.len());
+    (dyp, wt, runs)
+}
+
 pub fn data(g: &Conv2dGeom, seed: u64) -> ConvData {
     let mut rng = Rng::new(seed);
     ConvData {
@@ -1174,16 +1197,7 @@ fn conv2d_backward_data_stride2_weight_reads_agree_bit_for_bit() {
     let mut paired_cases = 0;
     for (i, (g, accumulate)) in cases.iter().enumerate() {
         let d = data(g, 700 + i as u64);
-        let (tdy, tw) = (up(&g.y_shape(), &d.dy), up(&g.w_shape(), &d.w));
-        let pg = backward_data_s2_pad(g).unwrap();
-        let dyp = empty(&pg.shape());
-        let flip = backward_data_tiles(g).unwrap();
-        let wt = weight_tiles_tensor(gpu, &mut Fresh, &weight_tiles_shape(g, true)).unwrap();
-        run(|p| {
-            conv2d_pad(gpu, p, &dyp, &tdy, &pg)?;
-            conv2d_weight_tiles_with(gpu, p, &wt, &tw, g, true, flip)
-        });
-        let runs = uniform_runs(gpu, &wt).map_or(0, |r| r.len());
+        let (dyp, wt, runs) = s2_data_inputs(g, &d.dy, &d.w);
         several_runs += (runs > 1) as usize;
         let mut want = d.dx0.clone();
         cpu::conv2d_backward_data(&mut want, &d.dy, &d.w, g, *accumulate);

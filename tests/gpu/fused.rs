@@ -11,7 +11,7 @@ use reslab::ops::{BnGeom, BnOptions, Conv2dGeom, PadGeom};
 use reslab::rng::Rng;
 
 use crate::common::*;
-use crate::conv2d::data;
+use crate::conv2d::{data, s2_data_inputs};
 
 /// The padded layout the next 3x3 conv of `g`'s output reads.
 fn next_pad(g: &Conv2dGeom) -> PadGeom {
@@ -251,20 +251,8 @@ fn stride2_backward_data_with_the_shortcut_matches_the_separate_passes() {
         };
         let d = data(g, 900 + i as u64);
         let sdy = Rng::new(950 + i as u64).vec_uniform(numel(&sg.y_shape()), -1.0, 1.0);
-        let (tdy, tw, tsdy) = (
-            up(&g.y_shape(), &d.dy),
-            up(&g.w_shape(), &d.w),
-            up(&sg.y_shape(), &sdy),
-        );
-        let pg = backward_data_s2_pad(g).unwrap();
-        let dyp = empty(&pg.shape());
-        let flip = backward_data_tiles(g).unwrap();
-        let wt = weight_tiles_tensor(gpu, &mut Fresh, &weight_tiles_shape(g, true)).unwrap();
-        run(|p| {
-            conv2d_pad(gpu, p, &dyp, &tdy, &pg)?;
-            conv2d_weight_tiles_with(gpu, p, &wt, &tw, g, true, flip)
-        });
-        let runs = uniform_runs(gpu, &wt).map_or(0, |r| r.len());
+        let tsdy = up(&sg.y_shape(), &sdy);
+        let (dyp, wt, runs) = s2_data_inputs(g, &d.dy, &d.w);
         several_runs += (runs > 1) as usize;
         let mut want = vec![0f32; numel(&g.x_shape())];
         cpu::conv2d_backward_data(&mut want, &d.dy, &d.w, g, false);
