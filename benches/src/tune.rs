@@ -15,7 +15,7 @@ use reslab::error::Result;
 use reslab::kernels::Program;
 use reslab::kernels::batchnorm::{self, BnReads, BnSums, Padded, ResidualGrad};
 use reslab::kernels::conv2d::{self, S2Tiling, S2Wgrad, Tiling, Variant, WgradTiling};
-use reslab::ops::{BnGeom, BnOptions, Conv2dGeom};
+use reslab::ops::{BnGeom, BnOptions, Conv2dGeom, PadGeom};
 use reslab::rng::Rng;
 
 use crate::{Budget, conv_shapes, median};
@@ -36,6 +36,22 @@ pub struct TuneResult {
     pub default_vs_chosen: f64,
 }
 
+/// The layout of an [N, C, H, W] tensor as conv2d_pad writes it unpadded:
+/// that pass as a plain copy (its rows must be whole vec4s).
+fn unpadded([n, c, h, w]: [usize; 4]) -> PadGeom {
+    PadGeom {
+        n,
+        c,
+        h,
+        w,
+        hp: h,
+        pitch: w,
+        oy: 0,
+        ox: 0,
+        dil: 1,
+    }
+}
+
 fn upload(gpu: &Gpu, rng: &mut Rng, shape: &[usize]) -> Result<reslab::Tensor> {
     let n = shape.iter().product();
     gpu.upload(shape, &rng.vec_uniform(n, -1.0, 1.0))
@@ -50,8 +66,10 @@ enum Forward {
 }
 
 /// One tiled forward of `g` run as `t` (the stride-1 backward-data pass is
-/// this over dy padded, in its own geometry), every dispatch timed: a tiling
-/// may run in several (one per run of channels).
+/// this over dy padded, in its own geometry), every dispatch of it timed: a
+/// tiling may run in several (one per run of channels). Its padded input is
+/// written just before it, untimed, as the batch norm before a conv in a
+/// training step writes it.
 fn forward_prog(gpu: &Gpu, g: &Conv2dGeom, t: Forward) -> Result<Timed> {
     let mut rng = Rng::new(4);
     let pg = g.forward_pad();
@@ -66,11 +84,12 @@ fn forward_prog(gpu: &Gpu, g: &Conv2dGeom, t: Forward) -> Result<Timed> {
         )?,
     );
     let mut prep = Program::new();
-    conv2d::conv2d_pad(gpu, &mut prep, &xp, &x, &pg)?;
     conv2d::conv2d_weight_tiles(gpu, &mut prep, &wt, &w, g, false)?;
     prep.run(gpu)?;
     let y = gpu.tensor(&g.y_shape())?;
     let mut prog = Program::new();
+    conv2d::conv2d_pad(gpu, &mut prog, &xp, &x, &pg)?;
+    let first = prog.len();
     match t {
         Forward::S1(t) => {
             conv2d::conv2d_forward_tiled_as(gpu, &mut prog, &y, &xp, &wt, None, g, false, Some(t))?
@@ -80,9 +99,9 @@ fn forward_prog(gpu: &Gpu, g: &Conv2dGeom, t: Forward) -> Result<Timed> {
         }
     }
     Ok(Timed {
+        counted: (first..prog.len()).collect(),
         prog,
-        main: None,
-        _keep: vec![xp, wt, y],
+        _keep: vec![x, xp, wt, y],
     })
 }
 
@@ -95,7 +114,11 @@ enum Wgrad {
 }
 
 /// The tiled weight gradient of `g` run as `t`, its first dispatch timed
-/// (the chunk reduction after it aside).
+/// (the chunk reduction after it aside). dy is written just before it,
+/// untimed, as the batch norm backward before it in a training step writes
+/// it: on lavapipe at batch 128 the 16-channel kernels took 1.5–2 times as
+/// long over a dy fresh from memory as over one just written, which ranked
+/// them behind the 8-channel ones, the other way round from a training step.
 fn wgrad_prog(gpu: &Gpu, g: &Conv2dGeom, t: Wgrad) -> Result<Timed> {
     let mut rng = Rng::new(5);
     let pg = g.forward_pad();
@@ -103,18 +126,16 @@ fn wgrad_prog(gpu: &Gpu, g: &Conv2dGeom, t: Wgrad) -> Result<Timed> {
     let xp = gpu.tensor(&pg.shape())?;
     let mut prep = Program::new();
     conv2d::conv2d_pad(gpu, &mut prep, &xp, &x, &pg)?;
-    let dyv = match conv2d::backward_weight_dy_pad(g) {
-        Some(dpg) => {
-            let dy = upload(gpu, &mut rng, &g.y_shape())?;
-            let t = gpu.tensor(&dpg.shape())?;
-            conv2d::conv2d_pad(gpu, &mut prep, &t, &dy, &dpg)?;
-            t
-        }
-        None => upload(gpu, &mut rng, &g.y_shape())?,
-    };
     prep.run(gpu)?;
+    let dy = upload(gpu, &mut rng, &g.y_shape())?;
+    // dy's rows as the pass reads them: padded to 4 floats where they are
+    // not whole vec4s, else as they are.
+    let dpg = conv2d::backward_weight_dy_pad(g).unwrap_or(unpadded(g.y_shape()));
+    let dyv = gpu.tensor(&dpg.shape())?;
     let dw = gpu.tensor(&g.w_shape())?;
     let mut prog = Program::new();
+    conv2d::conv2d_pad(gpu, &mut prog, &dyv, &dy, &dpg)?;
+    let first = prog.len();
     match t {
         Wgrad::S1(t) => {
             conv2d::conv2d_backward_weight_tiled_as(gpu, &mut prog, &dw, &dyv, &xp, g, Some(t))?
@@ -122,16 +143,19 @@ fn wgrad_prog(gpu: &Gpu, g: &Conv2dGeom, t: Wgrad) -> Result<Timed> {
         Wgrad::S2(t) => conv2d::conv2d_backward_weight_s2_as(gpu, &mut prog, &dw, &dyv, &xp, g, t)?,
     }
     Ok(Timed {
+        counted: vec![first],
         prog,
-        main: Some(0),
-        _keep: vec![xp, dyv, dw],
+        _keep: vec![x, xp, dy, dyv, dw],
     })
 }
 
 /// Batch norm's fused training passes over the input of `g` (forward with
 /// ReLU and a residual, writing the padded copy the next convolution reads;
 /// backward writing dx's) with the tuning table's `key` set to `variant`
-/// (how they read, or how wide their sums are), all timed.
+/// (how they read, or how wide their sums are), all timed. Their inputs
+/// fresh from the pass before in a training step (the forward's x from the
+/// conv, the backward's dout from the conv's backward-data) are written just
+/// before them, untimed.
 fn batchnorm_prog(gpu: &Gpu, g: &Conv2dGeom, key: &str, variant: &str) -> Result<Timed> {
     let bg = BnGeom {
         n: g.n,
@@ -141,11 +165,12 @@ fn batchnorm_prog(gpu: &Gpu, g: &Conv2dGeom, key: &str, variant: &str) -> Result
     let pg = g.forward_pad();
     let mut rng = Rng::new(6);
     let shape = g.x_shape();
-    let (x, res, dout) = (
+    let (x0, res, dout0) = (
         upload(gpu, &mut rng, &shape)?,
         upload(gpu, &mut rng, &shape)?,
         upload(gpu, &mut rng, &shape)?,
     );
+    let (x, dout) = (gpu.tensor(&shape)?, gpu.tensor(&shape)?);
     let (y, dx, dres) = (
         gpu.tensor(&shape)?,
         gpu.tensor(&shape)?,
@@ -177,6 +202,8 @@ fn batchnorm_prog(gpu: &Gpu, g: &Conv2dGeom, key: &str, variant: &str) -> Result
     };
     gpu.set_tuned(key, Some(variant))?;
     let mut prog = Program::new();
+    conv2d::conv2d_pad(gpu, &mut prog, &x, &x0, &unpadded(shape))?;
+    let forward = prog.len();
     batchnorm::batchnorm_forward_train_padded(
         gpu,
         &mut prog,
@@ -197,6 +224,9 @@ fn batchnorm_prog(gpu: &Gpu, g: &Conv2dGeom, key: &str, variant: &str) -> Result
         &bg,
         &o,
     )?;
+    let forward = forward..prog.len();
+    conv2d::conv2d_pad(gpu, &mut prog, &dout, &dout0, &unpadded(shape))?;
+    let backward = prog.len();
     batchnorm::batchnorm_backward_padded(
         gpu,
         &mut prog,
@@ -224,26 +254,30 @@ fn batchnorm_prog(gpu: &Gpu, g: &Conv2dGeom, key: &str, variant: &str) -> Result
         &bg,
     )?;
     Ok(Timed {
+        counted: forward.chain(backward..prog.len()).collect(),
         prog,
-        main: None,
         _keep: vec![
-            x, res, dout, y, dx, dres, yp, dxp, saved, coef, rm, rv, gamma, beta, dgamma, dbeta,
+            x0, x, res, dout0, dout, y, dx, dres, yp, dxp, saved, coef, rm, rv, gamma, beta,
+            dgamma, dbeta,
         ],
     })
 }
 
-/// A program to time, which of its dispatches count (`None`: all of them),
-/// and the tensors it reads and writes, kept alive as long as it is.
+/// A program to time, which of its dispatches count (the others write the
+/// pass's inputs first, as the pass before it in a training step does, so
+/// that it reads them from the cache as it does there), and the tensors it
+/// reads and writes, kept alive as long as it is.
 struct Timed {
     prog: Program,
-    main: Option<usize>,
+    counted: Vec<usize>,
     _keep: Vec<reslab::Tensor>,
 }
 
 /// The median milliseconds of each of `variants`, timed in turn: each round
 /// runs every variant once, a round starting one further along, so that a
 /// host whose speed drifts (a shared VM) moves all of them alike. Kernel
-/// times from GPU timestamps, else the wall clock of a whole run.
+/// times from GPU timestamps (the counted dispatches), else the wall clock
+/// of a whole run (the writes before the pass included).
 fn race(gpu: &Gpu, variants: &[Timed], b: Budget) -> Result<Vec<f64>> {
     let n = variants.len();
     // A warm-up run of each: pipelines made, caches filled.
@@ -258,10 +292,7 @@ fn race(gpu: &Gpu, variants: &[Timed], b: Budget) -> Result<Vec<f64>> {
             let i = (round + k) % n;
             let v = &variants[i];
             let ms = match crate::profile::profile(gpu, &v.prog)? {
-                Some(t) => match v.main {
-                    Some(d) => t[d].1 / 1e6,
-                    None => t.iter().map(|(_, ns)| ns / 1e6).sum(),
-                },
+                Some(t) => v.counted.iter().map(|&i| t[i].1 / 1e6).sum(),
                 None => {
                     let t = std::time::Instant::now();
                     v.prog.run(gpu)?;
@@ -441,6 +472,76 @@ pub fn tune(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The labels of `t`'s dispatches, split into the counted and the rest.
+    fn split(t: &Timed) -> (Vec<String>, Vec<String>) {
+        let (mut counted, mut rest) = (Vec::new(), Vec::new());
+        for (i, d) in t.prog.dispatches.iter().enumerate() {
+            let label = d.label().to_string();
+            if t.counted.contains(&i) {
+                counted.push(label);
+            } else {
+                rest.push(label);
+            }
+        }
+        (counted, rest)
+    }
+
+    #[test]
+    fn a_race_times_the_pass_alone_after_writing_what_it_reads() {
+        let gpu = Gpu::new().expect("a wgpu adapter");
+        for (shape, g) in crate::conv_shapes(2) {
+            let mut progs = vec![(
+                "weight gradient",
+                wgrad_prog(
+                    &gpu,
+                    &g,
+                    match g.sh {
+                        1 => Wgrad::S1(conv2d::default_variant(&gpu)),
+                        _ => Wgrad::S2(conv2d::default_variant(&gpu)),
+                    },
+                )
+                .unwrap(),
+            )];
+            if g.sh == 1 {
+                let t = conv2d::default_variant(&gpu);
+                progs.push(("forward", forward_prog(&gpu, &g, Forward::S1(t)).unwrap()));
+                let bg = BnGeom {
+                    n: g.n,
+                    c: g.cin,
+                    hw: g.h * g.w,
+                };
+                let key = batchnorm::reads_key(&bg);
+                let prog = batchnorm_prog(&gpu, &g, &key, BnReads::DEFAULT.name()).unwrap();
+                gpu.set_tuned(&key, None).unwrap();
+                progs.push(("batch norm", prog));
+            }
+            for (what, t) in &progs {
+                t.prog.run(&gpu).unwrap();
+                let (counted, rest) = split(t);
+                let pass = |l: &String| match *what {
+                    "weight gradient" => l.contains("backward_weight_tiled"),
+                    "forward" => l.contains("forward_tiled"),
+                    _ => l.starts_with("batchnorm_"),
+                };
+                assert!(
+                    !counted.is_empty() && counted.iter().all(pass),
+                    "{shape} {what}: counted {counted:?}"
+                );
+                // What is not counted: the writes of the pass's inputs just
+                // before it (one per input), and the weight gradient's
+                // reduction of its chunks.
+                let writes = rest.iter().filter(|l| l.contains("conv2d_pad")).count();
+                let want = if *what == "batch norm" { 2 } else { 1 };
+                assert_eq!(writes, want, "{shape} {what}: not counted {rest:?}");
+                assert!(
+                    rest.iter()
+                        .all(|l| l.contains("conv2d_pad") || l.contains("reduce")),
+                    "{shape} {what}: not counted {rest:?}"
+                );
+            }
+        }
+    }
 
     fn times(v: &[(&str, f64)]) -> Vec<(String, f64)> {
         v.iter().map(|&(n, t)| (n.to_string(), t)).collect()
