@@ -71,6 +71,8 @@ modules! {
     BENCH_FMA = "bench_fma.wgsl";
     COLORMAP = "colormap.wgsl";
     CONV2D_DIRECT = "conv2d_direct.wgsl";
+    CONV2D_POINTWISE = "conv2d_pointwise.wgsl";
+    CONV2D_POINTWISE_SUBGROUP = "conv2d_pointwise_subgroup.wgsl";
     CONV2D_BACKWARD_DATA = "conv2d_backward_data.wgsl";
     CONV2D_BACKWARD_DATA_S2 = "conv2d_backward_data_s2.wgsl";
     CONV2D_BACKWARD_DATA_UNIFORM = "conv2d_backward_data_uniform.wgsl";
@@ -110,6 +112,10 @@ modules! {
 
 /// The files of `shaders/shared/`, by the name an import gives.
 pub static SHARED: &[(&str, &str)] = &[
+    (
+        "pointwise",
+        include_str!("../../shaders/shared/pointwise.wgsl"),
+    ),
     ("bn", include_str!("../../shaders/shared/bn.wgsl")),
     (
         "bn_forward4",

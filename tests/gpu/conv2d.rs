@@ -1347,6 +1347,118 @@ fn conv2d_direct_matches_cpu() {
     check_backward_data("direct", backward_data, &direct);
 }
 
+/// 1x1 convolutions the pointwise kernels take: stride 1 over planes of
+/// whole vec4s (quads per plane odd, even, one; quad counts that do and do
+/// not fill the plain kernel's runs of 4) and stride 2 with output rows of
+/// whole vec4s (odd and even input heights); channel counts that do and do
+/// not fill tiles of 8 and 32, one input channel and many.
+fn pointwise_geoms(seed: u64, count: usize) -> Vec<(Conv2dGeom, bool)> {
+    let mut rng = Rng::new(seed);
+    let mut out = vec![
+        (Conv2dGeom::square(2, 64, 16, 16, 256, 1, 1, 0), true),
+        (Conv2dGeom::square(3, 9, 14, 14, 13, 1, 1, 0), false),
+        (Conv2dGeom::square(1, 5, 2, 2, 33, 1, 1, 0), true),
+        (Conv2dGeom::square(5, 17, 6, 2, 9, 1, 1, 0), false),
+        (Conv2dGeom::square(1, 1, 4, 1, 1, 1, 1, 0), false),
+        (Conv2dGeom::square(2, 7, 16, 16, 40, 1, 2, 0), true),
+        (Conv2dGeom::square(1, 3, 9, 8, 70, 1, 2, 0), false),
+        (Conv2dGeom::square(3, 32, 8, 8, 64, 1, 2, 0), false),
+    ];
+    while out.len() < count {
+        let (n, ci, co) = (1 + rng.below(3), 1 + rng.below(40), 1 + rng.below(70));
+        let g = if rng.below(2) == 0 {
+            let h = 1 + rng.below(12);
+            let w = [4, 8, 12][rng.below(3)] / [1, 2, 4][rng.below(3)];
+            let h = if (h * w).is_multiple_of(4) { h } else { 4 * h };
+            Conv2dGeom::square(n, ci, h, w, co, 1, 1, 0)
+        } else {
+            let wo = [4, 8][rng.below(2)];
+            Conv2dGeom::square(n, ci, 1 + rng.below(12), 2 * wo, co, 1, 2, 0)
+        };
+        out.push((g, rng.below(2) == 0));
+    }
+    for (g, _) in &out {
+        assert!(pointwise_fits(&ConvParams::new(g, 0).unwrap()), "{g:?}");
+    }
+    out
+}
+
+/// The 1x1 kernels (forward: each of them; backward-data: the one the
+/// device runs) match the CPU twins, adding to their output or not, with
+/// bias or not, and give the same bits as each other (the same sums in the
+/// same order); the direct passes of these shapes run them.
+#[test]
+fn conv2d_pointwise_matches_cpu() {
+    let gpu = gpu();
+    let cases = pointwise_geoms(51, 30);
+    let mut kernels = vec![(Pointwise::Plain, ":conv2d_pointwise")];
+    if has_subgroups(gpu) {
+        kernels.push((Pointwise::SharedWeights, ":conv2d_pointwise_sg"));
+    }
+    let on = kernels
+        .iter()
+        .find(|k| k.0 == Pointwise::on(gpu))
+        .unwrap()
+        .1;
+    for (i, &(g, accumulate)) in cases.iter().enumerate() {
+        let d = data(&g, 900 + i as u64);
+        let (tx, tw, tb) = (
+            up(&g.x_shape(), &d.x),
+            up(&g.w_shape(), &d.w),
+            up(&[g.cout], &d.b),
+        );
+        let bias = (i % 3 == 0).then_some(&tb);
+        let y0 = &d.dy;
+        let mut want = vec![0f32; y0.len()];
+        cpu::conv2d_forward(&mut want, &d.x, &d.w, bias.map(|_| &d.b[..]), &g);
+        if accumulate {
+            want.iter_mut().zip(y0).for_each(|(w, y)| *w += y);
+        }
+        let mut first = None;
+        for &(kernel, entry) in &kernels {
+            let ty = up(&g.y_shape(), y0);
+            let wt = empty(&weight_tiles_shape(&g, false));
+            let mut prog = Program::new();
+            conv2d_weight_tiles(gpu, &mut prog, &wt, &tw, &g, false).unwrap();
+            conv2d_pointwise(gpu, &mut prog, &ty, &tx, &wt, bias, &g, accumulate, kernel).unwrap();
+            let label = prog.dispatches.last().unwrap().label();
+            assert!(label.ends_with(entry), "{kernel:?} {g:?}: {label}");
+            prog.run(gpu).unwrap();
+            let got = read(&ty);
+            let what = format!("{kernel:?} {g:?} accumulate={accumulate}");
+            assert_close(&what, &got, &want, 1e-4);
+            same_bits_as_first(&mut first, got, &what);
+        }
+
+        // The direct pass of this shape runs the device's 1x1 kernel.
+        let ty = empty(&g.y_shape());
+        let wt = empty(&weight_tiles_shape(&g, false));
+        let mut prog = Program::new();
+        conv2d_weight_tiles(gpu, &mut prog, &wt, &tw, &g, false).unwrap();
+        conv2d_direct(gpu, &mut prog, &ty, &tx, &wt, None, &g, false).unwrap();
+        let label = prog.dispatches.last().unwrap().label();
+        assert!(label.ends_with(on), "direct pass of {g:?}: {label}");
+
+        // Backward-data of stride 1: the same kernel over dy.
+        if g.sh == 1 {
+            let tdy = up(&g.y_shape(), &d.dy);
+            let tdx = up(&g.x_shape(), &d.dx0);
+            let mut prog = Program::new();
+            backward_data(gpu, &mut prog, &tdx, &tdy, &tw, &g, accumulate).unwrap();
+            assert!(
+                prog.dispatches.iter().any(|d| d.label().ends_with(on)),
+                "backward-data of {g:?} without {on}"
+            );
+            prog.run(gpu).unwrap();
+            let mut want = d.dx0.clone();
+            cpu::conv2d_backward_data(&mut want, &d.dy, &d.w, &g, accumulate);
+            let what = format!("backward-data {g:?} accumulate={accumulate}");
+            assert_close(&what, &read(&tdx), &want, 1e-4);
+        }
+    }
+    no_errors();
+}
+
 /// Weight gradients left as partial sums and reduced together in one pass
 /// (side by side in one tensor at aligned offsets, into ranges of one flat
 /// gradient tensor with gaps between them) equal, bit for bit, those each
