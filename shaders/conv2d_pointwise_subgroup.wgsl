@@ -54,3 +54,160 @@ fn conv2d_pointwise_sg(@builtin(local_invocation_index) t: u32,
         store8(q.y, c0 + 24u, a3);
     }
 }
+
+// conv2d_pointwise_weight_sg: the weight gradient of the same 1x1
+// convolutions (where the launcher runs the forward pass above), summed over
+// chunks of quads like conv2d_direct_weight (conv2d_direct.wgsl):
+//
+// partials[s, co, ci] = Σ_{quads in chunk s} dot(dy[n, co, quad], x[n, ci, pos(quad)])
+//   1 partials [S, Co, Ci]  written; conv2d_backward_weight_reduce sums the chunks
+//   2 dy       [N, Co, Ho, Wo] as vec4
+//   3 x        [N, Ci, H, W] as vec4
+//
+// A workgroup is 8 lanes (one subgroup), all on the same quad at a time:
+// lane k sums 16 output channels × the 8 input channels of octet k (64 input
+// channels a workgroup). Per quad it loads its 8 channels' x (stride 2: 16
+// vec4s) and 2 of the 16 channels' dy, and takes the other 14 from the
+// subgroup: 10 loads feed 512 multiply-adds, where conv2d_direct_weight's 8
+// scalar loads feed 16. Grid: x the 64-channel tiles of ci, y the
+// 16-channel tiles of co, z the chunks (p.rows quads each).
+
+@group(0) @binding(1) var<storage, read_write> partials: array<f32>;
+@group(0) @binding(2) var<storage, read> wdy: array<vec4<f32>>;
+@group(0) @binding(3) var<storage, read> wx: array<vec4<f32>>;
+
+// 8 input channels' inputs of one quad.
+struct X8 {
+    v0: vec4<f32>, v1: vec4<f32>, v2: vec4<f32>, v3: vec4<f32>,
+    v4: vec4<f32>, v5: vec4<f32>, v6: vec4<f32>, v7: vec4<f32>,
+}
+
+// One output channel's sums with 8 input channels.
+struct Row8 {
+    lo: vec4<f32>, hi: vec4<f32>,
+}
+
+// a + the quad's products of dy d with each of the 8 channels' inputs.
+fn dots(a: Row8, d: vec4<f32>, u: X8) -> Row8 {
+    return Row8(a.lo + vec4<f32>(dot(d, u.v0), dot(d, u.v1), dot(d, u.v2), dot(d, u.v3)),
+                a.hi + vec4<f32>(dot(d, u.v4), dot(d, u.v5), dot(d, u.v6), dot(d, u.v7)));
+}
+
+// The quad's 4 inputs of the channel whose plane starts at vec4 `at` of wx.
+fn wgrad_inputs(at: u32) -> vec4<f32> {
+    if p.sh == 1u {
+        return wx[at];
+    }
+    let a = wx[at];
+    let b = wx[at + 1u];
+    return vec4<f32>(a.x, a.z, b.x, b.z);
+}
+
+// Output channel co's sums with the 8 input channels from ci0 leave for
+// chunk s's partials (none past Co or Ci).
+fn put_row(s: u32, co: u32, ci0: u32, a: Row8) {
+    if co >= p.co {
+        return;
+    }
+    let at = (s * p.co + co) * p.ci + ci0;
+    let v = array<f32, 8>(a.lo.x, a.lo.y, a.lo.z, a.lo.w, a.hi.x, a.hi.y, a.hi.z, a.hi.w);
+    for (var e = 0u; e < 8u; e++) {
+        if ci0 + e < p.ci {
+            partials[at + e] = v[e];
+        }
+    }
+}
+
+@compute @workgroup_size(8)
+fn conv2d_pointwise_weight_sg(@builtin(workgroup_id) wid: vec3<u32>,
+                              @builtin(subgroup_invocation_id) lane: u32) {
+    let per = p.ho * p.wo / 4u;
+    let quads = p.n * per;
+    let s = wid.z;
+    let v0 = s * p.rows;
+    let v1 = min(v0 + p.rows, quads);
+    let ci0 = (wid.x * 8u + lane) * 8u;
+    let co0 = wid.y * 16u;
+    // Offsets of this lane's 8 input channels' planes, and of the 2 output
+    // channels' whose dy it loads (channels past the last: the last again,
+    // loaded, summed and not stored).
+    let xs = p.h * p.w / 4u;
+    let last = p.ci - 1u;
+    let c = array<u32, 8>(min(ci0, last) * xs, min(ci0 + 1u, last) * xs,
+                          min(ci0 + 2u, last) * xs, min(ci0 + 3u, last) * xs,
+                          min(ci0 + 4u, last) * xs, min(ci0 + 5u, last) * xs,
+                          min(ci0 + 6u, last) * xs, min(ci0 + 7u, last) * xs);
+    let dlo = min(co0 + lane, p.co - 1u) * per;
+    let dhi = min(co0 + 8u + lane, p.co - 1u) * per;
+    var r0: Row8; var r1: Row8; var r2: Row8; var r3: Row8;
+    var r4: Row8; var r5: Row8; var r6: Row8; var r7: Row8;
+    var r8: Row8; var r9: Row8; var r10: Row8; var r11: Row8;
+    var r12: Row8; var r13: Row8; var r14: Row8; var r15: Row8;
+    // The quad's image n and place r in its plane (stride 2: its first
+    // output's row oy and column ox), stepped along rather than divided out.
+    var n = v0 / per;
+    var r = v0 % per;
+    var oy = 4u * r / p.wo;
+    var ox = 4u * r % p.wo;
+    for (var v = v0; v < v1; v++) {
+        let yq = n * p.co * per + r;
+        var xq = n * p.ci * per + r;
+        if p.sh != 1u {
+            xq = (n * p.ci * p.h * p.w + 2u * oy * p.w + 2u * ox) / 4u;
+        }
+        let u = X8(wgrad_inputs(xq + c[0]), wgrad_inputs(xq + c[1]),
+                   wgrad_inputs(xq + c[2]), wgrad_inputs(xq + c[3]),
+                   wgrad_inputs(xq + c[4]), wgrad_inputs(xq + c[5]),
+                   wgrad_inputs(xq + c[6]), wgrad_inputs(xq + c[7]));
+        let dl = wdy[yq + dlo];
+        let dh = wdy[yq + dhi];
+        r0 = dots(r0, subgroupBroadcast(dl, 0u), u);
+        r1 = dots(r1, subgroupBroadcast(dl, 1u), u);
+        r2 = dots(r2, subgroupBroadcast(dl, 2u), u);
+        r3 = dots(r3, subgroupBroadcast(dl, 3u), u);
+        r4 = dots(r4, subgroupBroadcast(dl, 4u), u);
+        r5 = dots(r5, subgroupBroadcast(dl, 5u), u);
+        r6 = dots(r6, subgroupBroadcast(dl, 6u), u);
+        r7 = dots(r7, subgroupBroadcast(dl, 7u), u);
+        r8 = dots(r8, subgroupBroadcast(dh, 0u), u);
+        r9 = dots(r9, subgroupBroadcast(dh, 1u), u);
+        r10 = dots(r10, subgroupBroadcast(dh, 2u), u);
+        r11 = dots(r11, subgroupBroadcast(dh, 3u), u);
+        r12 = dots(r12, subgroupBroadcast(dh, 4u), u);
+        r13 = dots(r13, subgroupBroadcast(dh, 5u), u);
+        r14 = dots(r14, subgroupBroadcast(dh, 6u), u);
+        r15 = dots(r15, subgroupBroadcast(dh, 7u), u);
+        r += 1u;
+        if p.sh != 1u {
+            ox += 4u;
+            if ox == p.wo {
+                ox = 0u;
+                oy += 1u;
+            }
+        }
+        if r == per {
+            r = 0u;
+            oy = 0u;
+            n += 1u;
+        }
+    }
+    if ci0 >= p.ci {
+        return;
+    }
+    put_row(s, co0, ci0, r0);
+    put_row(s, co0 + 1u, ci0, r1);
+    put_row(s, co0 + 2u, ci0, r2);
+    put_row(s, co0 + 3u, ci0, r3);
+    put_row(s, co0 + 4u, ci0, r4);
+    put_row(s, co0 + 5u, ci0, r5);
+    put_row(s, co0 + 6u, ci0, r6);
+    put_row(s, co0 + 7u, ci0, r7);
+    put_row(s, co0 + 8u, ci0, r8);
+    put_row(s, co0 + 9u, ci0, r9);
+    put_row(s, co0 + 10u, ci0, r10);
+    put_row(s, co0 + 11u, ci0, r11);
+    put_row(s, co0 + 12u, ci0, r12);
+    put_row(s, co0 + 13u, ci0, r13);
+    put_row(s, co0 + 14u, ci0, r14);
+    put_row(s, co0 + 15u, ci0, r15);
+}

@@ -512,7 +512,9 @@ fn launch_pointwise(
 }
 
 /// The direct weight gradient: 4x4 channel tiles of each tap over chunks of
-/// positions, then the chunks summed.
+/// positions, then the chunks summed; where the 1x1 passes share their
+/// weights ([`Pointwise::on`] the device is `SharedWeights`) and the
+/// convolution [`pointwise_fits`], [`conv2d_pointwise_weight`] instead.
 pub fn conv2d_direct_weight(
     gpu: &Gpu,
     prog: &mut Program,
@@ -522,6 +524,9 @@ pub fn conv2d_direct_weight(
     g: &Conv2dGeom,
 ) -> Result<()> {
     check(g, dy, x, dw, None)?;
+    if pointwise_fits(&ConvParams::new(g, 0)?) && Pointwise::on(gpu) == Pointwise::SharedWeights {
+        return conv2d_pointwise_weight(gpu, prog, dw, dy, x, g);
+    }
     let (rows, chunks) = direct_weight_split(g);
     u32_of("weight-gradient partial sums", chunks * dw.len())?;
     let partials = gpu.tensor(&[chunks, dw.len()])?;
@@ -536,6 +541,60 @@ pub fn conv2d_direct_weight(
     let jobs = g.kh * g.kw * g.cout.div_ceil(4) * g.cin.div_ceil(4);
     let [gx, gy, _] = k.grid_1d(gpu, jobs)?;
     let grid = crate::kernels::check_grid(gpu, k.entry, [gx as u64, gy as u64, chunks as u64])?;
+    launch(
+        gpu,
+        prog,
+        k,
+        &params,
+        &[Some(&partials), Some(dy), Some(x)],
+        grid,
+    )?;
+    reduce_chunks(gpu, prog, dw, &partials, chunks)
+}
+
+/// The weight gradient of a 1x1 convolution that [`pointwise_fits`], over
+/// quads of positions with dy shared through the subgroup
+/// ([`table::CONV2D_POINTWISE_WEIGHT_SG`]: 16 output × 8 input channels a
+/// lane, 64 input channels a workgroup of 8), in chunks of
+/// [`WGRAD_POSITIONS`] positions (more where there would be over 4096), then
+/// the chunks summed. Needs [`has_subgroups`].
+pub fn conv2d_pointwise_weight(
+    gpu: &Gpu,
+    prog: &mut Program,
+    dw: &Tensor,
+    dy: &Tensor,
+    x: &Tensor,
+    g: &Conv2dGeom,
+) -> Result<()> {
+    check(g, dy, x, dw, None)?;
+    let p = ConvParams::new(g, 0)?;
+    if !pointwise_fits(&p) {
+        return Err(Error::invalid(format!(
+            "conv2d_pointwise_weight: not a 1x1 convolution over whole vec4s: {g:?}"
+        )));
+    }
+    if !has_subgroups(gpu) {
+        return Err(Error::invalid(
+            "conv2d_pointwise_weight: needs subgroups of at least 8 invocations",
+        ));
+    }
+    let quads = g.n * g.ho() * g.wo() / 4;
+    let rows = (WGRAD_POSITIONS / 4).max(quads.div_ceil(4096)).min(quads);
+    let chunks = quads.div_ceil(rows);
+    u32_of("weight-gradient partial sums", chunks * dw.len())?;
+    let partials = gpu.tensor(&[chunks, dw.len()])?;
+    let params = ConvParams {
+        rows: rows as u32,
+        chunks: chunks as u32,
+        ..p
+    };
+    let k = &table::CONV2D_POINTWISE_WEIGHT_SG;
+    let grid = [
+        g.cin.div_ceil(64) as u64,
+        g.cout.div_ceil(16) as u64,
+        chunks as u64,
+    ];
+    let grid = crate::kernels::check_grid(gpu, k.entry, grid)?;
     launch(
         gpu,
         prog,

@@ -1363,6 +1363,9 @@ fn pointwise_geoms(seed: u64, count: usize) -> Vec<(Conv2dGeom, bool)> {
         (Conv2dGeom::square(2, 7, 16, 16, 40, 1, 2, 0), true),
         (Conv2dGeom::square(1, 3, 9, 8, 70, 1, 2, 0), false),
         (Conv2dGeom::square(3, 32, 8, 8, 64, 1, 2, 0), false),
+        // Weight gradients over chunks that end inside a plane (and a row).
+        (Conv2dGeom::square(4, 3, 48, 48, 18, 1, 1, 0), false),
+        (Conv2dGeom::square(30, 3, 24, 24, 5, 1, 2, 0), true),
     ];
     while out.len() < count {
         let (n, ci, co) = (1 + rng.below(3), 1 + rng.below(40), 1 + rng.below(70));
@@ -1384,9 +1387,11 @@ fn pointwise_geoms(seed: u64, count: usize) -> Vec<(Conv2dGeom, bool)> {
 }
 
 /// The 1x1 kernels (forward: each of them; backward-data: the one the
-/// device runs) match the CPU twins, adding to their output or not, with
-/// bias or not, and give the same bits as each other (the same sums in the
-/// same order); the direct passes of these shapes run them.
+/// device runs; weight gradient: the one sharing dy through the subgroup
+/// where there are subgroups, and the device's) match the CPU twins, adding
+/// to their output or not, with bias or not, and the forward ones give the
+/// same bits as each other (the same sums in the same order); the direct
+/// passes of these shapes run them.
 #[test]
 fn conv2d_pointwise_matches_cpu() {
     let gpu = gpu();
@@ -1438,6 +1443,38 @@ fn conv2d_pointwise_matches_cpu() {
         conv2d_direct(gpu, &mut prog, &ty, &tx, &wt, None, &g, false).unwrap();
         let label = prog.dispatches.last().unwrap().label();
         assert!(label.ends_with(on), "direct pass of {g:?}: {label}");
+
+        // The weight gradient: with dy shared through the subgroup, and the
+        // policy's (that kernel where the 1x1 passes share their weights).
+        let tdy = up(&g.y_shape(), &d.dy);
+        let mut want = vec![0f32; g.cout * g.cin];
+        cpu::conv2d_backward_weight(&mut want, &d.dy, &d.x, &g);
+        let mut paths: Vec<(&str, BackwardWeightFn)> = vec![("policy", |gpu, p, dw, dy, x, g| {
+            conv2d_backward_weight(gpu, p, dw, dy, x, None, g, &mut Fresh)
+        })];
+        if has_subgroups(gpu) {
+            paths.push(("shared dy", |gpu, p, dw, dy, x, g| {
+                conv2d_pointwise_weight(gpu, p, dw, dy, x, g)
+            }));
+        }
+        for (path, f) in paths {
+            let tdw = empty(&g.w_shape());
+            let mut prog = Program::new();
+            f(gpu, &mut prog, &tdw, &tdy, &tx, &g).unwrap();
+            let shared = prog
+                .dispatches
+                .iter()
+                .any(|d| d.label().ends_with(":conv2d_pointwise_weight_sg"));
+            let expected = path == "shared dy" || Pointwise::on(gpu) == Pointwise::SharedWeights;
+            assert_eq!(shared, expected, "{path} weight gradient of {g:?}");
+            prog.run(gpu).unwrap();
+            assert_close(
+                &format!("{path} weight gradient {g:?}"),
+                &read(&tdw),
+                &want,
+                1e-4,
+            );
+        }
 
         // Backward-data of stride 1: the same kernel over dy.
         if g.sh == 1 {
