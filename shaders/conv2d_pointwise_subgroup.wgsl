@@ -72,7 +72,6 @@ fn conv2d_pointwise_sg(@builtin(local_invocation_index) t: u32,
 // scalar loads feed 16. Grid: x the 64-channel tiles of ci, y the
 // 16-channel tiles of co, z the chunks (p.rows quads each).
 
-@group(0) @binding(1) var<storage, read_write> partials: array<f32>;
 @group(0) @binding(2) var<storage, read> wdy: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read> wx: array<vec4<f32>>;
 
@@ -80,11 +79,6 @@ fn conv2d_pointwise_sg(@builtin(local_invocation_index) t: u32,
 struct X8 {
     v0: vec4<f32>, v1: vec4<f32>, v2: vec4<f32>, v3: vec4<f32>,
     v4: vec4<f32>, v5: vec4<f32>, v6: vec4<f32>, v7: vec4<f32>,
-}
-
-// One output channel's sums with 8 input channels.
-struct Row8 {
-    lo: vec4<f32>, hi: vec4<f32>,
 }
 
 // a + the quad's products of dy d with each of the 8 channels' inputs.
@@ -101,21 +95,6 @@ fn wgrad_inputs(at: u32) -> vec4<f32> {
     let a = wx[at];
     let b = wx[at + 1u];
     return vec4<f32>(a.x, a.z, b.x, b.z);
-}
-
-// Output channel co's sums with the 8 input channels from ci0 leave for
-// chunk s's partials (none past Co or Ci).
-fn put_row(s: u32, co: u32, ci0: u32, a: Row8) {
-    if co >= p.co {
-        return;
-    }
-    let at = (s * p.co + co) * p.ci + ci0;
-    let v = array<f32, 8>(a.lo.x, a.lo.y, a.lo.z, a.lo.w, a.hi.x, a.hi.y, a.hi.z, a.hi.w);
-    for (var e = 0u; e < 8u; e++) {
-        if ci0 + e < p.ci {
-            partials[at + e] = v[e];
-        }
-    }
 }
 
 @compute @workgroup_size(8)
@@ -139,10 +118,7 @@ fn conv2d_pointwise_weight_sg(@builtin(workgroup_id) wid: vec3<u32>,
                           min(ci0 + 6u, last) * xs, min(ci0 + 7u, last) * xs);
     let dlo = min(co0 + lane, p.co - 1u) * per;
     let dhi = min(co0 + 8u + lane, p.co - 1u) * per;
-    var r0: Row8; var r1: Row8; var r2: Row8; var r3: Row8;
-    var r4: Row8; var r5: Row8; var r6: Row8; var r7: Row8;
-    var r8: Row8; var r9: Row8; var r10: Row8; var r11: Row8;
-    var r12: Row8; var r13: Row8; var r14: Row8; var r15: Row8;
+    var a: Rows16;
     // The quad's image n and place r in its plane (stride 2: its first
     // output's row oy and column ox), stepped along rather than divided out.
     var n = v0 / per;
@@ -161,22 +137,22 @@ fn conv2d_pointwise_weight_sg(@builtin(workgroup_id) wid: vec3<u32>,
                    wgrad_inputs(xq + c[6]), wgrad_inputs(xq + c[7]));
         let dl = wdy[yq + dlo];
         let dh = wdy[yq + dhi];
-        r0 = dots(r0, subgroupBroadcast(dl, 0u), u);
-        r1 = dots(r1, subgroupBroadcast(dl, 1u), u);
-        r2 = dots(r2, subgroupBroadcast(dl, 2u), u);
-        r3 = dots(r3, subgroupBroadcast(dl, 3u), u);
-        r4 = dots(r4, subgroupBroadcast(dl, 4u), u);
-        r5 = dots(r5, subgroupBroadcast(dl, 5u), u);
-        r6 = dots(r6, subgroupBroadcast(dl, 6u), u);
-        r7 = dots(r7, subgroupBroadcast(dl, 7u), u);
-        r8 = dots(r8, subgroupBroadcast(dh, 0u), u);
-        r9 = dots(r9, subgroupBroadcast(dh, 1u), u);
-        r10 = dots(r10, subgroupBroadcast(dh, 2u), u);
-        r11 = dots(r11, subgroupBroadcast(dh, 3u), u);
-        r12 = dots(r12, subgroupBroadcast(dh, 4u), u);
-        r13 = dots(r13, subgroupBroadcast(dh, 5u), u);
-        r14 = dots(r14, subgroupBroadcast(dh, 6u), u);
-        r15 = dots(r15, subgroupBroadcast(dh, 7u), u);
+        a.r0 = dots(a.r0, subgroupBroadcast(dl, 0u), u);
+        a.r1 = dots(a.r1, subgroupBroadcast(dl, 1u), u);
+        a.r2 = dots(a.r2, subgroupBroadcast(dl, 2u), u);
+        a.r3 = dots(a.r3, subgroupBroadcast(dl, 3u), u);
+        a.r4 = dots(a.r4, subgroupBroadcast(dl, 4u), u);
+        a.r5 = dots(a.r5, subgroupBroadcast(dl, 5u), u);
+        a.r6 = dots(a.r6, subgroupBroadcast(dl, 6u), u);
+        a.r7 = dots(a.r7, subgroupBroadcast(dl, 7u), u);
+        a.r8 = dots(a.r8, subgroupBroadcast(dh, 0u), u);
+        a.r9 = dots(a.r9, subgroupBroadcast(dh, 1u), u);
+        a.r10 = dots(a.r10, subgroupBroadcast(dh, 2u), u);
+        a.r11 = dots(a.r11, subgroupBroadcast(dh, 3u), u);
+        a.r12 = dots(a.r12, subgroupBroadcast(dh, 4u), u);
+        a.r13 = dots(a.r13, subgroupBroadcast(dh, 5u), u);
+        a.r14 = dots(a.r14, subgroupBroadcast(dh, 6u), u);
+        a.r15 = dots(a.r15, subgroupBroadcast(dh, 7u), u);
         r += 1u;
         if p.sh != 1u {
             ox += 4u;
@@ -194,20 +170,5 @@ fn conv2d_pointwise_weight_sg(@builtin(workgroup_id) wid: vec3<u32>,
     if ci0 >= p.ci {
         return;
     }
-    put_row(s, co0, ci0, r0);
-    put_row(s, co0 + 1u, ci0, r1);
-    put_row(s, co0 + 2u, ci0, r2);
-    put_row(s, co0 + 3u, ci0, r3);
-    put_row(s, co0 + 4u, ci0, r4);
-    put_row(s, co0 + 5u, ci0, r5);
-    put_row(s, co0 + 6u, ci0, r6);
-    put_row(s, co0 + 7u, ci0, r7);
-    put_row(s, co0 + 8u, ci0, r8);
-    put_row(s, co0 + 9u, ci0, r9);
-    put_row(s, co0 + 10u, ci0, r10);
-    put_row(s, co0 + 11u, ci0, r11);
-    put_row(s, co0 + 12u, ci0, r12);
-    put_row(s, co0 + 13u, ci0, r13);
-    put_row(s, co0 + 14u, ci0, r14);
-    put_row(s, co0 + 15u, ci0, r15);
+    put_rows16(s, co0, ci0, a);
 }

@@ -1,6 +1,8 @@
-// What the 1x1 passes of conv2d_pointwise.wgsl and
-// conv2d_pointwise_subgroup.wgsl share: their bindings but the weights', the
-// place of a quad of positions, its inputs and the stores of its sums.
+// What the 1x1 passes of conv2d_pointwise.wgsl,
+// conv2d_pointwise_subgroup.wgsl and conv2d_pointwise_any_subgroup.wgsl
+// share: the forward passes' accumulators; over quads of whole vec4s, their
+// bindings but the weights', the place of a quad of positions, its inputs
+// and the stores of its sums; the weight gradients' sums and their stores.
 //
 // y[n, co, q] (+)= Σ_ci w[co, ci]·x[n, ci, pos(q)] (+ bias[co]), in ci order
 //   1 y    [N, Co, Ho, Wo] as vec4  written (added to when flags & 2)
@@ -20,6 +22,9 @@
 @group(0) @binding(1) var<storage, read_write> y: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read> x: array<vec4<f32>>;
 @group(0) @binding(4) var<storage, read> bias: array<f32>;
+// The weight gradients' output (conv2d_pointwise_weight_sg and _any_sg):
+// partials [S, Co, Ci], the sums of chunk s of positions.
+@group(0) @binding(1) var<storage, read_write> partials: array<f32>;
 
 const WG: u32 = 64u;
 
@@ -95,4 +100,50 @@ fn store8(at: u32, c0: u32, a: Acc8) {
     put(at + (c0 + 5u) * per, c0 + 5u, a.c5);
     put(at + (c0 + 6u) * per, c0 + 6u, a.c6);
     put(at + (c0 + 7u) * per, c0 + 7u, a.c7);
+}
+
+// One output channel's sums with 8 input channels.
+struct Row8 {
+    lo: vec4<f32>, hi: vec4<f32>,
+}
+
+// Output channel co's sums with the 8 input channels from ci0 leave for
+// chunk s's partials (none past Co or Ci).
+fn put_row(s: u32, co: u32, ci0: u32, a: Row8) {
+    if co >= p.co {
+        return;
+    }
+    let at = (s * p.co + co) * p.ci + ci0;
+    let v = array<f32, 8>(a.lo.x, a.lo.y, a.lo.z, a.lo.w, a.hi.x, a.hi.y, a.hi.z, a.hi.w);
+    for (var e = 0u; e < 8u; e++) {
+        if ci0 + e < p.ci {
+            partials[at + e] = v[e];
+        }
+    }
+}
+
+// 16 output channels' sums with 8 input channels.
+struct Rows16 {
+    r0: Row8, r1: Row8, r2: Row8, r3: Row8, r4: Row8, r5: Row8, r6: Row8, r7: Row8,
+    r8: Row8, r9: Row8, r10: Row8, r11: Row8, r12: Row8, r13: Row8, r14: Row8, r15: Row8,
+}
+
+// The 16 output channels from co0 leave for chunk s's partials.
+fn put_rows16(s: u32, co0: u32, ci0: u32, a: Rows16) {
+    put_row(s, co0, ci0, a.r0);
+    put_row(s, co0 + 1u, ci0, a.r1);
+    put_row(s, co0 + 2u, ci0, a.r2);
+    put_row(s, co0 + 3u, ci0, a.r3);
+    put_row(s, co0 + 4u, ci0, a.r4);
+    put_row(s, co0 + 5u, ci0, a.r5);
+    put_row(s, co0 + 6u, ci0, a.r6);
+    put_row(s, co0 + 7u, ci0, a.r7);
+    put_row(s, co0 + 8u, ci0, a.r8);
+    put_row(s, co0 + 9u, ci0, a.r9);
+    put_row(s, co0 + 10u, ci0, a.r10);
+    put_row(s, co0 + 11u, ci0, a.r11);
+    put_row(s, co0 + 12u, ci0, a.r12);
+    put_row(s, co0 + 13u, ci0, a.r13);
+    put_row(s, co0 + 14u, ci0, a.r14);
+    put_row(s, co0 + 15u, ci0, a.r15);
 }

@@ -306,8 +306,9 @@ pub fn conv2d_direct(
     launch_direct(gpu, prog, &params, y, x, wt, b)
 }
 
-/// The 1x1 pass `kernel` over `x` (where [`pointwise_fits`] `g`), with the
-/// arguments of [`conv2d_direct`], which runs [`Pointwise::on`] the device.
+/// The 1x1 pass `kernel` over `x` (where [`pointwise_fits`] `g`; `Plain`
+/// where [`quads_fit`]), with the arguments of [`conv2d_direct`], which runs
+/// [`Pointwise::on`] the device.
 #[allow(clippy::too_many_arguments)]
 pub fn conv2d_pointwise(
     gpu: &Gpu,
@@ -323,7 +324,7 @@ pub fn conv2d_pointwise(
     let params = direct_params(y, x, wt, b, g, accumulate)?;
     if !pointwise_fits(&params) {
         return Err(Error::invalid(format!(
-            "conv2d_pointwise: not a 1x1 convolution over whole vec4s: {g:?}"
+            "conv2d_pointwise: not a 1x1 convolution without padding: {g:?}"
         )));
     }
     if kernel == Pointwise::SharedWeights && !has_subgroups(gpu) {
@@ -402,20 +403,35 @@ pub fn conv2d_direct_backward_data(
     launch_direct(gpu, prog, &params, dx, dy, wt, None)
 }
 
-/// Whether the 1x1 kernels ([`Pointwise`]) take the direct pass of
-/// `params`: a 1x1 window without padding or dilation, at stride 1 over
-/// planes of whole vec4s, or at stride 2 with output rows of whole vec4s over
-/// input rows twice as long. Of ResNet-50's at 224 px that is all but those
-/// with 7x7 outputs and the 28→14 projection; of the CIFAR ResNets' option-B/C
-/// projections, all; and the backward-data passes of the stride-1 ones.
+/// Whether a 1x1 kernel ([`Pointwise`]) can take the direct pass of
+/// `params`: a 1x1 window without padding at any stride, or the
+/// backward-data pass of one (dy read dilated by the stride, each dy
+/// position owning the stride's block of dx) — every 1x1 convolution of the
+/// ResNets, forward and backward. Without [`quads_fit`] only
+/// `SharedWeights` takes it.
 pub fn pointwise_fits(params: &ConvParams) -> bool {
     let p = params;
-    let plain = p.kh == 1 && p.kw == 1 && p.ph == 0 && p.pw == 0 && p.dily == 1 && p.dilx == 1;
-    plain
+    let one = p.kh == 1 && p.kw == 1 && p.ph == 0 && p.pw == 0;
+    let blocks = |size: u32, dil: u32, out: u32| (size - 1) * dil < out && out <= size * dil;
+    let dilated = p.dily != 1 || p.dilx != 1;
+    one && (!dilated
+        || (p.sh == 1 && p.sw == 1 && blocks(p.h, p.dily, p.ho) && blocks(p.w, p.dilx, p.wo)))
+}
+
+/// Whether the 1x1 pass of `params` reads and writes quads of positions as
+/// whole vec4s: no dilation, and stride 1 over planes of a multiple of 4
+/// positions, or stride 2 with output rows of whole vec4s over input rows
+/// twice as long. Of ResNet-50's at 224 px, all but those with 7x7 outputs,
+/// the 28→14 projection and the strided backward-data passes.
+pub fn quads_fit(params: &ConvParams) -> bool {
+    let p = params;
+    pointwise_fits(p)
+        && p.dily == 1
+        && p.dilx == 1
         && p.sh == p.sw
         && match p.sh {
             1 => (p.ho * p.wo).is_multiple_of(4),
-            2 => p.wo.is_multiple_of(4) && p.w == 2 * p.wo && p.h >= 2 * p.ho - 1,
+            2 => p.wo.is_multiple_of(4) && p.w == 2 * p.wo,
             _ => false,
         }
 }
@@ -425,11 +441,13 @@ pub fn pointwise_fits(params: &ConvParams) -> bool {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Pointwise {
     /// [`table::CONV2D_POINTWISE`]: 8 output channels × 4 quads of positions
-    /// an invocation.
+    /// an invocation, where [`quads_fit`].
     Plain,
     /// [`table::CONV2D_POINTWISE_SG`]: 32 output channels × 1 quad, each
     /// lane loading an eighth of the weights and taking the rest from the
-    /// subgroup; needs [`has_subgroups`].
+    /// subgroup, where [`quads_fit`]; elsewhere
+    /// [`table::CONV2D_POINTWISE_ANY_SG`], the same reading positions one by
+    /// one. Needs [`has_subgroups`].
     SharedWeights,
 }
 
@@ -448,9 +466,10 @@ impl Pointwise {
 }
 
 /// Records the direct pass of `params`: the 1x1 kernel [`Pointwise::on`]
-/// `gpu` where [`pointwise_fits`], else [`table::CONV2D_DIRECT`] (a tile of 4
-/// positions per invocation along x, folded into z; 8 output channels per
-/// workgroup row).
+/// `gpu` where it fits ([`quads_fit`], or for `SharedWeights`
+/// [`pointwise_fits`]), else [`table::CONV2D_DIRECT`] (a tile of 4 positions
+/// per invocation along x, folded into z; 8 output channels per workgroup
+/// row).
 fn launch_direct(
     gpu: &Gpu,
     prog: &mut Program,
@@ -460,8 +479,9 @@ fn launch_direct(
     wt: &Tensor,
     b: Option<&Tensor>,
 ) -> Result<()> {
-    if pointwise_fits(params) {
-        return launch_pointwise(gpu, prog, params, Pointwise::on(gpu), y, x, wt, b);
+    let kernel = Pointwise::on(gpu);
+    if quads_fit(params) || (kernel == Pointwise::SharedWeights && pointwise_fits(params)) {
+        return launch_pointwise(gpu, prog, params, kernel, y, x, wt, b);
     }
     let k = &table::CONV2D_DIRECT;
     let tiles = (params.n as usize * params.ho as usize * params.wo as usize).div_ceil(4);
@@ -492,11 +512,23 @@ fn launch_pointwise(
     wt: &Tensor,
     b: Option<&Tensor>,
 ) -> Result<()> {
-    let quads = params.n as usize * params.ho as usize * params.wo as usize / 4;
+    // The grid of points: the output positions, or a backward-data pass's dy.
+    let (gh, gw) = if params.dily != 1 || params.dilx != 1 {
+        (params.h, params.w)
+    } else {
+        (params.ho, params.wo)
+    };
+    let quads = (params.n as usize * gh as usize * gw as usize).div_ceil(4);
     // The kernel, its invocations and the output channels each takes.
-    let (k, invocations, channels) = match kernel {
-        Pointwise::Plain => (&table::CONV2D_POINTWISE, quads.div_ceil(4), 8),
-        Pointwise::SharedWeights => (&table::CONV2D_POINTWISE_SG, quads, 32),
+    let (k, invocations, channels) = match (kernel, quads_fit(params)) {
+        (Pointwise::Plain, true) => (&table::CONV2D_POINTWISE, quads.div_ceil(4), 8),
+        (Pointwise::SharedWeights, true) => (&table::CONV2D_POINTWISE_SG, quads, 32),
+        (Pointwise::SharedWeights, false) => (&table::CONV2D_POINTWISE_ANY_SG, quads, 32),
+        (Pointwise::Plain, false) => {
+            return Err(Error::invalid(format!(
+                "conv2d_pointwise: the plain 1x1 kernel needs whole vec4s of positions: {params:?}"
+            )));
+        }
     };
     let [gx, gz, _] = k.grid_1d(gpu, invocations)?;
     let gy = (params.co as usize).div_ceil(channels) as u32;
@@ -552,12 +584,13 @@ pub fn conv2d_direct_weight(
     reduce_chunks(gpu, prog, dw, &partials, chunks)
 }
 
-/// The weight gradient of a 1x1 convolution that [`pointwise_fits`], over
-/// quads of positions with dy shared through the subgroup
-/// ([`table::CONV2D_POINTWISE_WEIGHT_SG`]: 16 output × 8 input channels a
-/// lane, 64 input channels a workgroup of 8), in chunks of
-/// [`WGRAD_POSITIONS`] positions (more where there would be over 4096), then
-/// the chunks summed. Needs [`has_subgroups`].
+/// The weight gradient of a 1x1 convolution that [`pointwise_fits`] with dy
+/// shared through the subgroup: 16 output × 8 input channels a lane, 64
+/// input channels a workgroup of 8, over chunks of positions, then the
+/// chunks summed. Where [`quads_fit`], [`table::CONV2D_POINTWISE_WEIGHT_SG`]
+/// over chunks of whole quads (sums of 4 products at a time); elsewhere
+/// [`table::CONV2D_POINTWISE_WEIGHT_ANY_SG`], position by position, over the
+/// chunks of [`conv2d_direct_weight`]. Needs [`has_subgroups`].
 pub fn conv2d_pointwise_weight(
     gpu: &Gpu,
     prog: &mut Program,
@@ -570,7 +603,7 @@ pub fn conv2d_pointwise_weight(
     let p = ConvParams::new(g, 0)?;
     if !pointwise_fits(&p) {
         return Err(Error::invalid(format!(
-            "conv2d_pointwise_weight: not a 1x1 convolution over whole vec4s: {g:?}"
+            "conv2d_pointwise_weight: not a 1x1 convolution without padding: {g:?}"
         )));
     }
     if !has_subgroups(gpu) {
@@ -578,9 +611,19 @@ pub fn conv2d_pointwise_weight(
             "conv2d_pointwise_weight: needs subgroups of at least 8 invocations",
         ));
     }
-    let quads = g.n * g.ho() * g.wo() / 4;
-    let rows = (WGRAD_POSITIONS / 4).max(quads.div_ceil(4096)).min(quads);
-    let chunks = quads.div_ceil(rows);
+    // The kernel, and its chunks' length in its steps (quads or positions).
+    let (k, rows, chunks) = if quads_fit(&p) {
+        let quads = g.n * g.ho() * g.wo() / 4;
+        let rows = (WGRAD_POSITIONS / 4).max(quads.div_ceil(4096)).min(quads);
+        (
+            &table::CONV2D_POINTWISE_WEIGHT_SG,
+            rows,
+            quads.div_ceil(rows),
+        )
+    } else {
+        let (rows, chunks) = direct_weight_split(g);
+        (&table::CONV2D_POINTWISE_WEIGHT_ANY_SG, rows, chunks)
+    };
     u32_of("weight-gradient partial sums", chunks * dw.len())?;
     let partials = gpu.tensor(&[chunks, dw.len()])?;
     let params = ConvParams {
@@ -588,7 +631,6 @@ pub fn conv2d_pointwise_weight(
         chunks: chunks as u32,
         ..p
     };
-    let k = &table::CONV2D_POINTWISE_WEIGHT_SG;
     let grid = [
         g.cin.div_ceil(64) as u64,
         g.cout.div_ceil(16) as u64,

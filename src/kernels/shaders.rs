@@ -73,6 +73,7 @@ modules! {
     CONV2D_DIRECT = "conv2d_direct.wgsl";
     CONV2D_POINTWISE = "conv2d_pointwise.wgsl";
     CONV2D_POINTWISE_SUBGROUP = "conv2d_pointwise_subgroup.wgsl";
+    CONV2D_POINTWISE_ANY_SUBGROUP = "conv2d_pointwise_any_subgroup.wgsl";
     CONV2D_BACKWARD_DATA = "conv2d_backward_data.wgsl";
     CONV2D_BACKWARD_DATA_S2 = "conv2d_backward_data_s2.wgsl";
     CONV2D_BACKWARD_DATA_UNIFORM = "conv2d_backward_data_uniform.wgsl";

@@ -433,10 +433,12 @@ table! {
     // Convolution: the register-tiled direct passes (any window, stride, padding).
     CONV2D_DIRECT: conv2d::ConvParams = CONV2D_DIRECT::"conv2d_direct", [64, 1, 1], [Write, Read, Read, Read];
     CONV2D_DIRECT_WEIGHT: conv2d::ConvParams = CONV2D_DIRECT::"conv2d_direct_weight", [64, 1, 1], [Write, Read, Read];
-    // Convolution: 1x1 passes of stride 1 or 2 over vec4s of positions.
+    // Convolution: 1x1 passes over quads of positions (vec4s where they fit).
     CONV2D_POINTWISE: conv2d::ConvParams = CONV2D_POINTWISE::"conv2d_pointwise", [64, 1, 1], [Write, Read, Read, Read];
     CONV2D_POINTWISE_SG: conv2d::ConvParams = CONV2D_POINTWISE_SUBGROUP::"conv2d_pointwise_sg", [64, 1, 1], [Write, Read, Read, Read];
     CONV2D_POINTWISE_WEIGHT_SG: conv2d::ConvParams = CONV2D_POINTWISE_SUBGROUP::"conv2d_pointwise_weight_sg", [8, 1, 1], [Write, Read, Read];
+    CONV2D_POINTWISE_ANY_SG: conv2d::ConvParams = CONV2D_POINTWISE_ANY_SUBGROUP::"conv2d_pointwise_any_sg", [64, 1, 1], [Write, Read, Read, Read];
+    CONV2D_POINTWISE_WEIGHT_ANY_SG: conv2d::ConvParams = CONV2D_POINTWISE_ANY_SUBGROUP::"conv2d_pointwise_weight_any_sg", [8, 1, 1], [Write, Read, Read];
     // Convolution: the tiled 3x3 passes (each writing, or adding to, its
     // output; stride 1 in two tilings) and their layout passes.
     CONV2D_PAD: conv2d::PadParams = CONV2D_TILED_PREPARE::"conv2d_pad", [64, 1, 1], [Write, Read];

@@ -1347,37 +1347,39 @@ fn conv2d_direct_matches_cpu() {
     check_backward_data("direct", backward_data, &direct);
 }
 
-/// 1x1 convolutions the pointwise kernels take: stride 1 over planes of
-/// whole vec4s (quads per plane odd, even, one; quad counts that do and do
-/// not fill the plain kernel's runs of 4) and stride 2 with output rows of
-/// whole vec4s (odd and even input heights); channel counts that do and do
-/// not fill tiles of 8 and 32, one input channel and many.
+/// 1x1 convolutions without padding, as the pointwise kernels take them:
+/// strides 1 to 3; planes whose position counts are and are not multiples of
+/// 4 (7x7, one position), images that end inside a quad, odd and even input
+/// sizes at stride 2 (dx's last row and column outside or inside a dy
+/// position's block); channel counts that do and do not fill tiles of 8, 16,
+/// 32 and 64; chunks of the weight gradient that end inside a plane.
 fn pointwise_geoms(seed: u64, count: usize) -> Vec<(Conv2dGeom, bool)> {
     let mut rng = Rng::new(seed);
     let mut out = vec![
         (Conv2dGeom::square(2, 64, 16, 16, 256, 1, 1, 0), true),
         (Conv2dGeom::square(3, 9, 14, 14, 13, 1, 1, 0), false),
         (Conv2dGeom::square(1, 5, 2, 2, 33, 1, 1, 0), true),
-        (Conv2dGeom::square(5, 17, 6, 2, 9, 1, 1, 0), false),
-        (Conv2dGeom::square(1, 1, 4, 1, 1, 1, 1, 0), false),
+        (Conv2dGeom::square(3, 70, 7, 7, 40, 1, 1, 0), false),
+        (Conv2dGeom::square(1, 1, 1, 1, 1, 1, 1, 0), false),
         (Conv2dGeom::square(2, 7, 16, 16, 40, 1, 2, 0), true),
         (Conv2dGeom::square(1, 3, 9, 8, 70, 1, 2, 0), false),
-        (Conv2dGeom::square(3, 32, 8, 8, 64, 1, 2, 0), false),
-        // Weight gradients over chunks that end inside a plane (and a row).
+        (Conv2dGeom::square(2, 33, 14, 14, 66, 1, 2, 0), false),
+        (Conv2dGeom::square(3, 20, 7, 9, 17, 1, 2, 0), true),
+        (Conv2dGeom::square(2, 6, 10, 11, 5, 1, 3, 0), false),
         (Conv2dGeom::square(4, 3, 48, 48, 18, 1, 1, 0), false),
-        (Conv2dGeom::square(30, 3, 24, 24, 5, 1, 2, 0), true),
+        (Conv2dGeom::square(30, 3, 23, 24, 5, 1, 2, 0), true),
     ];
     while out.len() < count {
-        let (n, ci, co) = (1 + rng.below(3), 1 + rng.below(40), 1 + rng.below(70));
-        let g = if rng.below(2) == 0 {
-            let h = 1 + rng.below(12);
-            let w = [4, 8, 12][rng.below(3)] / [1, 2, 4][rng.below(3)];
-            let h = if (h * w).is_multiple_of(4) { h } else { 4 * h };
-            Conv2dGeom::square(n, ci, h, w, co, 1, 1, 0)
-        } else {
-            let wo = [4, 8][rng.below(2)];
-            Conv2dGeom::square(n, ci, 1 + rng.below(12), 2 * wo, co, 1, 2, 0)
-        };
+        let g = Conv2dGeom::square(
+            1 + rng.below(4),
+            1 + rng.below(70),
+            1 + rng.below(15),
+            1 + rng.below(15),
+            1 + rng.below(70),
+            1,
+            1 + rng.below(3),
+            0,
+        );
         out.push((g, rng.below(2) == 0));
     }
     for (g, _) in &out {
@@ -1386,26 +1388,28 @@ fn pointwise_geoms(seed: u64, count: usize) -> Vec<(Conv2dGeom, bool)> {
     out
 }
 
-/// The 1x1 kernels (forward: each of them; backward-data: the one the
-/// device runs; weight gradient: the one sharing dy through the subgroup
-/// where there are subgroups, and the device's) match the CPU twins, adding
-/// to their output or not, with bias or not, and the forward ones give the
-/// same bits as each other (the same sums in the same order); the direct
-/// passes of these shapes run them.
+/// The 1x1 kernels match the CPU twins, adding to their output or not, with
+/// bias or not: forward, each kernel that takes the shape (the vec4 ones
+/// where quads fit, the shared-weights one everywhere on devices with
+/// subgroups), all with the same bits (the same sums in the same order);
+/// the weight gradient with dy shared through the subgroup; and the
+/// device's own choices — the direct forward and weight-gradient passes run
+/// the 1x1 kernel the device takes, and its backward-data pass, which writes
+/// the zeros between dy's positions, a 1x1 kernel where it shares weights.
+/// Both the vec4 and the scalar kernels see at least 8 shapes.
 #[test]
 fn conv2d_pointwise_matches_cpu() {
     let gpu = gpu();
     let cases = pointwise_geoms(51, 30);
-    let mut kernels = vec![(Pointwise::Plain, ":conv2d_pointwise")];
-    if has_subgroups(gpu) {
-        kernels.push((Pointwise::SharedWeights, ":conv2d_pointwise_sg"));
-    }
-    let on = kernels
-        .iter()
-        .find(|k| k.0 == Pointwise::on(gpu))
-        .unwrap()
-        .1;
+    let shares = Pointwise::on(gpu) == Pointwise::SharedWeights;
+    let (mut vec4s, mut scalars) = (0, 0);
     for (i, &(g, accumulate)) in cases.iter().enumerate() {
+        let fit = quads_fit(&ConvParams::new(&g, 0).unwrap());
+        if fit {
+            vec4s += 1
+        } else {
+            scalars += 1
+        }
         let d = data(&g, 900 + i as u64);
         let (tx, tw, tb) = (
             up(&g.x_shape(), &d.x),
@@ -1418,6 +1422,19 @@ fn conv2d_pointwise_matches_cpu() {
         cpu::conv2d_forward(&mut want, &d.x, &d.w, bias.map(|_| &d.b[..]), &g);
         if accumulate {
             want.iter_mut().zip(y0).for_each(|(w, y)| *w += y);
+        }
+        // Each kernel that takes the shape, and its entry point.
+        let shared = if fit {
+            ":conv2d_pointwise_sg"
+        } else {
+            ":conv2d_pointwise_any_sg"
+        };
+        let mut kernels = Vec::new();
+        if fit {
+            kernels.push((Pointwise::Plain, ":conv2d_pointwise"));
+        }
+        if has_subgroups(gpu) {
+            kernels.push((Pointwise::SharedWeights, shared));
         }
         let mut first = None;
         for &(kernel, entry) in &kernels {
@@ -1435,20 +1452,31 @@ fn conv2d_pointwise_matches_cpu() {
             same_bits_as_first(&mut first, got, &what);
         }
 
-        // The direct pass of this shape runs the device's 1x1 kernel.
+        // The direct pass of this shape runs the device's 1x1 kernel where
+        // that takes it.
         let ty = empty(&g.y_shape());
         let wt = empty(&weight_tiles_shape(&g, false));
         let mut prog = Program::new();
         conv2d_weight_tiles(gpu, &mut prog, &wt, &tw, &g, false).unwrap();
         conv2d_direct(gpu, &mut prog, &ty, &tx, &wt, None, &g, false).unwrap();
         let label = prog.dispatches.last().unwrap().label();
-        assert!(label.ends_with(on), "direct pass of {g:?}: {label}");
+        let runs = match (shares, fit) {
+            (true, _) => shared,
+            (false, true) => ":conv2d_pointwise",
+            (false, false) => ":conv2d_direct",
+        };
+        assert!(label.ends_with(runs), "direct pass of {g:?}: {label}");
 
         // The weight gradient: with dy shared through the subgroup, and the
         // policy's (that kernel where the 1x1 passes share their weights).
         let tdy = up(&g.y_shape(), &d.dy);
         let mut want = vec![0f32; g.cout * g.cin];
         cpu::conv2d_backward_weight(&mut want, &d.dy, &d.x, &g);
+        let wgrad = if fit {
+            ":conv2d_pointwise_weight_sg"
+        } else {
+            ":conv2d_pointwise_weight_any_sg"
+        };
         let mut paths: Vec<(&str, BackwardWeightFn)> = vec![("policy", |gpu, p, dw, dy, x, g| {
             conv2d_backward_weight(gpu, p, dw, dy, x, None, g, &mut Fresh)
         })];
@@ -1461,12 +1489,12 @@ fn conv2d_pointwise_matches_cpu() {
             let tdw = empty(&g.w_shape());
             let mut prog = Program::new();
             f(gpu, &mut prog, &tdw, &tdy, &tx, &g).unwrap();
-            let shared = prog
-                .dispatches
-                .iter()
-                .any(|d| d.label().ends_with(":conv2d_pointwise_weight_sg"));
-            let expected = path == "shared dy" || Pointwise::on(gpu) == Pointwise::SharedWeights;
-            assert_eq!(shared, expected, "{path} weight gradient of {g:?}");
+            let ran = prog.dispatches.iter().any(|d| d.label().ends_with(wgrad));
+            assert_eq!(
+                ran,
+                path == "shared dy" || shares,
+                "{path} weight gradient of {g:?}"
+            );
             prog.run(gpu).unwrap();
             assert_close(
                 &format!("{path} weight gradient {g:?}"),
@@ -1476,23 +1504,29 @@ fn conv2d_pointwise_matches_cpu() {
             );
         }
 
-        // Backward-data of stride 1: the same kernel over dy.
-        if g.sh == 1 {
-            let tdy = up(&g.y_shape(), &d.dy);
-            let tdx = up(&g.x_shape(), &d.dx0);
-            let mut prog = Program::new();
-            backward_data(gpu, &mut prog, &tdx, &tdy, &tw, &g, accumulate).unwrap();
-            assert!(
-                prog.dispatches.iter().any(|d| d.label().ends_with(on)),
-                "backward-data of {g:?} without {on}"
-            );
-            prog.run(gpu).unwrap();
-            let mut want = d.dx0.clone();
-            cpu::conv2d_backward_data(&mut want, &d.dy, &d.w, &g, accumulate);
-            let what = format!("backward-data {g:?} accumulate={accumulate}");
-            assert_close(&what, &read(&tdx), &want, 1e-4);
-        }
+        // Backward-data: a 1x1 kernel over dy (scattered by the stride, the
+        // zeros between written) where the device shares weights.
+        let tdx = up(&g.x_shape(), &d.dx0);
+        let mut prog = Program::new();
+        backward_data(gpu, &mut prog, &tdx, &tdy, &tw, &g, accumulate).unwrap();
+        let pointwise = prog
+            .dispatches
+            .iter()
+            .any(|d| d.label().contains(":conv2d_pointwise"));
+        assert!(
+            pointwise || !shares,
+            "backward-data of {g:?} without a 1x1 kernel"
+        );
+        prog.run(gpu).unwrap();
+        let mut want = d.dx0.clone();
+        cpu::conv2d_backward_data(&mut want, &d.dy, &d.w, &g, accumulate);
+        let what = format!("backward-data {g:?} accumulate={accumulate}");
+        assert_close(&what, &read(&tdx), &want, 1e-4);
     }
+    assert!(
+        vec4s >= 8 && scalars >= 8,
+        "{vec4s} vec4 and {scalars} other shapes"
+    );
     no_errors();
 }
 
