@@ -1155,7 +1155,8 @@ fn conv2d_backward_data_stride2_matches_cpu() {
 /// (storage; a uniform window in runs of output channels, the later runs
 /// resuming from dx; that with dy shared by groups of 8, 4 or 2 lanes) matches
 /// the CPU twin and gives the same bits, writing dx and adding to it (an
-/// adding pass of several runs reads storage instead).
+/// adding pass of several runs reads storage instead, and so does an
+/// unpaired one of more than `S2_DATA_RUNS` runs).
 #[test]
 fn conv2d_backward_data_stride2_weight_reads_agree_bit_for_bit() {
     let gpu = gpu();
@@ -1175,8 +1176,12 @@ fn conv2d_backward_data_stride2_weight_reads_agree_bit_for_bit() {
         (Conv2dGeom::square(1, 64, 7, 12, 40, 3, 2, 1), false),
         (Conv2dGeom::square(2, 24, 7, 20, 16, 3, 2, 1), true),
         (Conv2dGeom::square(1, 8, 5, 4, 3, 3, 2, 1), false),
+        // 20 runs: the unpaired kernels give way to the storage one, the
+        // paired ones run them all.
+        (Conv2dGeom::square(1, 512, 5, 7, 60, 3, 2, 1), false),
+        (Conv2dGeom::square(1, 512, 5, 8, 60, 3, 2, 1), false),
     ];
-    while cases.len() < 27 {
+    while cases.len() < 29 {
         let g = Conv2dGeom {
             w: 1 + rng.below(37),
             ..Conv2dGeom::square(
@@ -1195,6 +1200,7 @@ fn conv2d_backward_data_stride2_weight_reads_agree_bit_for_bit() {
     let mut several_runs = 0;
     let mut groups = 0;
     let mut paired_cases = 0;
+    let mut storage_instead = 0;
     for (i, (g, accumulate)) in cases.iter().enumerate() {
         let d = data(g, 700 + i as u64);
         let (dyp, wt, runs) = s2_data_inputs(g, &d.dy, &d.w);
@@ -1236,7 +1242,15 @@ fn conv2d_backward_data_stride2_weight_reads_agree_bit_for_bit() {
                 .map(|d| d.label())
                 .filter(|l| l.contains(tag))
                 .collect();
-            let window = if !*accumulate || runs == 1 { runs } else { 0 };
+            // (Past S2_DATA_RUNS runs only the paired kernels run them.)
+            let grouping = matches!(t, S2Tiling::Subgroup | S2Tiling::SubgroupTexels);
+            let many = runs > S2_DATA_RUNS && !(paired && grouping);
+            storage_instead += (many && t == S2Tiling::Subgroup) as usize;
+            let window = if (!*accumulate || runs == 1) && !many {
+                runs
+            } else {
+                0
+            };
             // Both subgroup tilings run the grouped backward-data kernels,
             // SubgroupTexels reading dy as texels.
             let (want_uniform, want_grouped) = match (t, lanes) {
@@ -1275,6 +1289,7 @@ fn conv2d_backward_data_stride2_weight_reads_agree_bit_for_bit() {
     }
     if gpu.limits().max_uniform_buffer_binding_size >= 65536 {
         assert!(several_runs >= 3, "cases in several runs: {several_runs}");
+        assert!(storage_instead >= 1, "cases past {S2_DATA_RUNS} runs");
         if has_subgroups(gpu) {
             assert!(groups >= 3, "cases in groups of lanes: {groups}");
             assert!(
