@@ -1,0 +1,96 @@
+#!/usr/bin/env python3
+"""A/B of a training step between two reslab binaries that may run different
+dispatches: each runs `reslab bench --profile MODEL --dispatches --json` in
+turn, round after round (A, B, then B, A, ...), and each run's dispatch
+times are summed into groups by kernel name and divided by that run's time
+in a reference group both builds run unchanged (the stride-1 3x3 forward
+tiles and batch norm), which cancels the host's fast and slow phases.
+Prints, per group, the median of those ratios per binary and B's over A's,
+and the median summed step time of each binary in ms. (`ab_profile.py`
+compares builds that run the same dispatches, group by group in finer
+detail.)
+
+    benches/ab_groups.py A_BINARY B_BINARY ROUNDS [-- PROFILE ARGS...]
+
+PROFILE ARGS default to --model resnet50 --batch 8 --image-size 64, e.g.
+    benches/ab_groups.py /tmp/reslab-old target/release/reslab 3 -- \
+        --model resnet50 --batch 2 --image-size 224
+"""
+
+import json
+import statistics
+import subprocess
+import sys
+
+# Group of a dispatch by its kernel's entry point (the first that matches).
+GROUPS = [
+    ("reference", lambda e: e.startswith("conv2d_forward_tiled_s1") or e.startswith("bn_")),
+    ("1x1 weight gradients",
+     lambda e: e.startswith("conv2d_pointwise_weight") or e == "conv2d_direct_weight"
+     or e == "conv2d_backward_weight_reduce"),
+    ("1x1 and direct passes", lambda e: e.startswith("conv2d_pointwise") or e == "conv2d_direct"),
+    ("stride-2 backward-data", lambda e: e.startswith("conv2d_backward_data_tiled_s2")),
+]
+
+
+def group(kernel):
+    entry = kernel.split(":")[-1]
+    for name, test in GROUPS:
+        if test(entry):
+            return name
+    return "other"
+
+
+def profile(binary, args):
+    out = subprocess.run(
+        [binary, "bench", "--profile", *args, "--dispatches", "--json"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    sums = {}
+    for d in json.loads(out):
+        g = group(d["kernel"])
+        sums[g] = sums.get(g, 0.0) + d["ms"]
+    step = sum(sums.values())
+    ref = sums.get("reference", 0.0)
+    if ref <= 0:
+        sys.exit("no reference dispatches (stride-1 3x3 forward tiles, batch norm) in the step")
+    ratios = {g: ms / ref for g, ms in sums.items() if g != "reference"}
+    ratios["whole step"] = step / ref
+    return ratios, step
+
+
+def main():
+    if len(sys.argv) < 4:
+        sys.exit(__doc__)
+    binaries, rounds = sys.argv[1:3], int(sys.argv[3])
+    rest = sys.argv[4:]
+    if rest and rest[0] == "--":
+        rest = rest[1:]
+    args = rest or ["--batch", "8", "--image-size", "64"]
+    if "--model" in args:
+        i = args.index("--model")
+        model = args[i + 1]
+        args = args[:i] + args[i + 2:]
+    else:
+        model = "resnet50"
+    args = [model, *args]
+    runs = ([], [])
+    for r in range(rounds):
+        for k in (0, 1) if r % 2 == 0 else (1, 0):
+            runs[k].append(profile(binaries[k], args))
+    names = [g for g, _ in GROUPS if g != "reference"] + ["other", "whole step"]
+    print(f"{'group (over the reference)':28s} {'A':>8s} {'B':>8s} {'B/A':>7s}")
+    for g in names:
+        a = statistics.median(x.get(g, 0.0) for x, _ in runs[0])
+        b = statistics.median(x.get(g, 0.0) for x, _ in runs[1])
+        ratio = f"{b / a:7.3f}" if a > 0 else "      -"
+        print(f"{g:28s} {a:8.3f} {b:8.3f} {ratio}")
+    for k, name in enumerate("AB"):
+        steps = [round(s) for _, s in runs[k]]
+        print(f"{name} step ms (summed GPU time): {steps}, median {statistics.median(steps)}")
+
+
+if __name__ == "__main__":
+    main()
