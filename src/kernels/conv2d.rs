@@ -483,24 +483,21 @@ fn launch_direct(
     if quads_fit(params) || (kernel == Pointwise::SharedWeights && pointwise_fits(params)) {
         return launch_pointwise(gpu, prog, params, kernel, y, x, wt, b);
     }
-    let k = &table::CONV2D_DIRECT;
     let tiles = (params.n as usize * params.ho as usize * params.wo as usize).div_ceil(4);
-    let [gx, gz, _] = k.grid_1d(gpu, tiles)?;
-    let gy = (params.co as usize).div_ceil(8) as u32;
-    launch(
+    launch_tiles(
         gpu,
         prog,
-        k,
+        &table::CONV2D_DIRECT,
         params,
-        &[Some(y), Some(x), Some(wt), b],
-        [gx, gy, gz],
-    )?;
-    Ok(())
+        tiles,
+        8,
+        [y, x, wt],
+        b,
+    )
 }
 
 /// Records the 1x1 pass `kernel` of `params` (which [`pointwise_fits`]):
-/// invocations along x (folded into z) over quads of positions, tiles of
-/// output channels along y.
+/// invocations over quads of positions, tiles of output channels.
 #[allow(clippy::too_many_arguments)]
 fn launch_pointwise(
     gpu: &Gpu,
@@ -530,6 +527,23 @@ fn launch_pointwise(
             )));
         }
     };
+    launch_tiles(gpu, prog, k, params, invocations, channels, [y, x, wt], b)
+}
+
+/// Records a direct or 1x1 pass `k` over y, x, weight tiles and bias:
+/// `invocations` along x (folded into z), tiles of `channels` output
+/// channels along y.
+#[allow(clippy::too_many_arguments)]
+fn launch_tiles(
+    gpu: &Gpu,
+    prog: &mut Program,
+    k: &table::Kernel<ConvParams>,
+    params: &ConvParams,
+    invocations: usize,
+    channels: usize,
+    [y, x, wt]: [&Tensor; 3],
+    b: Option<&Tensor>,
+) -> Result<()> {
     let [gx, gz, _] = k.grid_1d(gpu, invocations)?;
     let gy = (params.co as usize).div_ceil(channels) as u32;
     launch(
