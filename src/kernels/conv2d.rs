@@ -573,19 +573,35 @@ pub fn conv2d_direct_weight(
     if pointwise_fits(&ConvParams::new(g, 0)?) && Pointwise::on(gpu) == Pointwise::SharedWeights {
         return conv2d_pointwise_weight(gpu, prog, dw, dy, x, g);
     }
-    let (rows, chunks) = direct_weight_split(g);
-    u32_of("weight-gradient partial sums", chunks * dw.len())?;
-    let partials = gpu.tensor(&[chunks, dw.len()])?;
-    let params = ConvParams {
-        rows: rows as u32,
-        chunks: chunks as u32,
-        ..ConvParams::new(g, 0)?
-    };
+    let split = direct_weight_split(g);
     let k = &table::CONV2D_DIRECT_WEIGHT;
     // An invocation per (tap, 4 output channels, 4 input channels) job of
     // each chunk: the jobs along x (folded into y), the chunks along z.
     let jobs = g.kh * g.kw * g.cout.div_ceil(4) * g.cin.div_ceil(4);
     let [gx, gy, _] = k.grid_1d(gpu, jobs)?;
+    let params = ConvParams::new(g, 0)?;
+    launch_weight_chunks(gpu, prog, k, params, split, [gx, gy], [dw, dy, x])
+}
+
+/// Records weight-gradient kernel `k` over `chunks` chunks of `rows` steps
+/// each (grid x, y from `xy`, the chunks along z) into partial sums, then
+/// their sum into `dw`.
+fn launch_weight_chunks(
+    gpu: &Gpu,
+    prog: &mut Program,
+    k: &table::Kernel<ConvParams>,
+    params: ConvParams,
+    (rows, chunks): (usize, usize),
+    [gx, gy]: [u32; 2],
+    [dw, dy, x]: [&Tensor; 3],
+) -> Result<()> {
+    u32_of("weight-gradient partial sums", chunks * dw.len())?;
+    let partials = gpu.tensor(&[chunks, dw.len()])?;
+    let params = ConvParams {
+        rows: rows as u32,
+        chunks: chunks as u32,
+        ..params
+    };
     let grid = crate::kernels::check_grid(gpu, k.entry, [gx as u64, gy as u64, chunks as u64])?;
     launch(
         gpu,
@@ -626,40 +642,21 @@ pub fn conv2d_pointwise_weight(
         ));
     }
     // The kernel, and its chunks' length in its steps (quads or positions).
-    let (k, rows, chunks) = if quads_fit(&p) {
+    let (k, split) = if quads_fit(&p) {
         let quads = g.n * g.ho() * g.wo() / 4;
         let rows = (WGRAD_POSITIONS / 4).max(quads.div_ceil(4096)).min(quads);
         (
             &table::CONV2D_POINTWISE_WEIGHT_SG,
-            rows,
-            quads.div_ceil(rows),
+            (rows, quads.div_ceil(rows)),
         )
     } else {
-        let (rows, chunks) = direct_weight_split(g);
-        (&table::CONV2D_POINTWISE_WEIGHT_ANY_SG, rows, chunks)
+        (
+            &table::CONV2D_POINTWISE_WEIGHT_ANY_SG,
+            direct_weight_split(g),
+        )
     };
-    u32_of("weight-gradient partial sums", chunks * dw.len())?;
-    let partials = gpu.tensor(&[chunks, dw.len()])?;
-    let params = ConvParams {
-        rows: rows as u32,
-        chunks: chunks as u32,
-        ..p
-    };
-    let grid = [
-        g.cin.div_ceil(64) as u64,
-        g.cout.div_ceil(16) as u64,
-        chunks as u64,
-    ];
-    let grid = crate::kernels::check_grid(gpu, k.entry, grid)?;
-    launch(
-        gpu,
-        prog,
-        k,
-        &params,
-        &[Some(&partials), Some(dy), Some(x)],
-        grid,
-    )?;
-    reduce_chunks(gpu, prog, dw, &partials, chunks)
+    let xy = [g.cin.div_ceil(64) as u32, g.cout.div_ceil(16) as u32];
+    launch_weight_chunks(gpu, prog, k, p, split, xy, [dw, dy, x])
 }
 
 /// The direct weight gradient's split of the N·Ho·Wo positions: (positions
