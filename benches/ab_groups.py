@@ -5,10 +5,10 @@ turn, round after round (A, B, then B, A, ...), and each run's dispatch
 times are summed into groups by kernel name and divided by that run's time
 in a reference group both builds run unchanged (the stride-1 3x3 forward
 tiles and batch norm), which cancels the host's fast and slow phases.
-Prints, per group, the median of those ratios per binary and B's over A's,
-and the median summed step time of each binary in ms. (`ab_profile.py`
-compares builds that run the same dispatches, group by group in finer
-detail.)
+Prints, per group (and per sum of groups in AGGREGATES), the median of
+those ratios per binary and B's over A's, and the median summed step time
+of each binary in ms. (`ab_profile.py` compares builds that run the same
+dispatches, group by group in finer detail.)
 
     benches/ab_groups.py A_BINARY B_BINARY ROUNDS [-- PROFILE ARGS...]
 
@@ -30,6 +30,14 @@ GROUPS = [
      or e == "conv2d_backward_weight_reduce"),
     ("1x1 and direct passes", lambda e: e.startswith("conv2d_pointwise") or e == "conv2d_direct"),
     ("stride-2 backward-data", lambda e: e.startswith("conv2d_backward_data_tiled_s2")),
+    ("unfolded inputs", lambda e: e.startswith("conv2d_unfold")),
+]
+
+# Sums of groups, for passes that one build runs in one group and the other
+# in another (a 7x7 stem: the direct kernels, or unfolded input and 1x1).
+AGGREGATES = [
+    ("1x1, direct and unfolded",
+     ["1x1 weight gradients", "1x1 and direct passes", "unfolded inputs"]),
 ]
 
 
@@ -57,6 +65,8 @@ def profile(binary, args):
     if ref <= 0:
         sys.exit("no reference dispatches (stride-1 3x3 forward tiles, batch norm) in the step")
     ratios = {g: ms / ref for g, ms in sums.items() if g != "reference"}
+    for name, parts in AGGREGATES:
+        ratios[name] = sum(ratios.get(g, 0.0) for g in parts)
     ratios["whole step"] = step / ref
     return ratios, step
 
@@ -80,7 +90,8 @@ def main():
     for r in range(rounds):
         for k in (0, 1) if r % 2 == 0 else (1, 0):
             runs[k].append(profile(binaries[k], args))
-    names = [g for g, _ in GROUPS if g != "reference"] + ["other", "whole step"]
+    names = [g for g, _ in GROUPS if g != "reference"] + ["other"]
+    names += [name for name, _ in AGGREGATES] + ["whole step"]
     print(f"{'group (over the reference)':28s} {'A':>8s} {'B':>8s} {'B/A':>7s}")
     for g in names:
         a = statistics.median(x.get(g, 0.0) for x, _ in runs[0])

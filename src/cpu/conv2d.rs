@@ -149,3 +149,34 @@ pub fn conv2d_pad<T: Real>(xp: &mut [T], x: &[T], pg: &crate::ops::PadGeom) {
         }
     }
 }
+
+/// col[m, (ci·Kh + ky)·Kw + kx, oy, ox] = x[n0 + m, ci, oy·sh + ky − ph, ox·sw + kx − pw],
+/// zero outside the input, for the `col.len() / (Ci·Kh·Kw·Ho·Wo)` images from
+/// `n0` (the unfolded input, im2col, of `conv2d_unfold.wgsl`).
+pub fn conv2d_unfold<T: Real>(col: &mut [T], x: &[T], g: &Conv2dGeom, n0: usize) {
+    let (ho, wo) = (g.ho(), g.wo());
+    let taps = g.cin * g.kh * g.kw;
+    let images = col.len() / (taps * ho * wo).max(1);
+    for m in 0..images {
+        for ci in 0..g.cin {
+            for ky in 0..g.kh {
+                for kx in 0..g.kw {
+                    let k = (ci * g.kh + ky) * g.kw + kx;
+                    for oy in 0..ho {
+                        for ox in 0..wo {
+                            let iy = (oy * g.sh + ky) as isize - g.ph as isize;
+                            let ix = (ox * g.sw + kx) as isize - g.pw as isize;
+                            let inside =
+                                iy >= 0 && ix >= 0 && (iy as usize) < g.h && (ix as usize) < g.w;
+                            col[((m * taps + k) * ho + oy) * wo + ox] = if inside {
+                                x[(((n0 + m) * g.cin + ci) * g.h + iy as usize) * g.w + ix as usize]
+                            } else {
+                                T::of(0.0)
+                            };
+                        }
+                    }
+                }
+            }
+        }
+    }
+}

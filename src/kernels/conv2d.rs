@@ -668,6 +668,241 @@ fn direct_weight_split(g: &Conv2dGeom) -> (usize, usize) {
     (rows, total.div_ceil(rows))
 }
 
+params! {
+    /// Mirrors `UnfoldParams` of conv2d_unfold.wgsl.
+    pub struct UnfoldParams {
+        n0: u32,
+        ci: u32,
+        h: u32,
+        w: u32,
+        ho: u32,
+        wo: u32,
+        kh: u32,
+        kw: u32,
+        sh: u32,
+        sw: u32,
+        ph: u32,
+        pw: u32,
+    }
+}
+
+/// The most bytes of unfolded input one pass holds: a batch whose unfolded
+/// input is larger runs in chunks of images.
+pub const UNFOLD_BYTES: u64 = 64 << 20;
+
+/// The 1x1 convolution over the unfolded input of `images` images of `g`
+/// ([`conv2d_unfold`]): Ci·Kh·Kw input channels at the Ho×Wo output positions.
+pub fn unfolded_geom(g: &Conv2dGeom, images: usize) -> Conv2dGeom {
+    Conv2dGeom {
+        n: images,
+        cin: g.cin * g.kh * g.kw,
+        h: g.ho(),
+        w: g.wo(),
+        cout: g.cout,
+        kh: 1,
+        kw: 1,
+        sh: 1,
+        sw: 1,
+        ph: 0,
+        pw: 0,
+    }
+}
+
+/// Writes `col` [M, Ci·Kh·Kw, Ho, Wo], the unfolded input (im2col) of the M
+/// images of `x` from image `n0`: channel (ci·Kh + ky)·Kw + kx holds tap
+/// (ky, kx) of input channel ci at every output position, zero where the tap
+/// falls in the padding. `g` over it ([`unfolded_geom`]) is a 1x1
+/// convolution with weights [Co, Ci·Kh·Kw] — `g`'s own, reshaped — and
+/// output y's images n0 .. n0 + M.
+pub fn conv2d_unfold(
+    gpu: &Gpu,
+    prog: &mut Program,
+    col: &Tensor,
+    x: &Tensor,
+    g: &Conv2dGeom,
+    n0: usize,
+) -> Result<()> {
+    g.validate()?;
+    expect_shape("conv2d input", x, &g.x_shape())?;
+    let taps = g.cin * g.kh * g.kw;
+    let images = col.shape().first().copied().unwrap_or(0);
+    expect_shape("unfolded input", col, &[images, taps, g.ho(), g.wo()])?;
+    if images == 0 || n0 + images > g.n {
+        return Err(Error::invalid(format!(
+            "conv2d_unfold: images {n0} .. {} of a batch of {}",
+            n0 + images,
+            g.n
+        )));
+    }
+    u32_of("unfolded input elements", col.len())?;
+    u32_of("conv2d input elements", x.len())?;
+    let p = UnfoldParams {
+        n0: n0 as u32,
+        ci: g.cin as u32,
+        h: g.h as u32,
+        w: g.w as u32,
+        ho: g.ho() as u32,
+        wo: g.wo() as u32,
+        kh: g.kh as u32,
+        kw: g.kw as u32,
+        sh: g.sh as u32,
+        sw: g.sw as u32,
+        ph: g.ph as u32,
+        pw: g.pw as u32,
+    };
+    let pixels = g.ho() * g.wo();
+    let k = if pixels.is_multiple_of(4) {
+        &table::CONV2D_UNFOLD4
+    } else {
+        &table::CONV2D_UNFOLD
+    };
+    let quads = pixels.div_ceil(4).div_ceil(k.width() as usize);
+    let grid =
+        crate::kernels::check_grid(gpu, k.entry, [quads as u64, taps as u64, images as u64])?;
+    launch(gpu, prog, k, &p, &[Some(col), Some(x)], grid)?;
+    Ok(())
+}
+
+/// Images per chunk where `gpu` runs the direct passes of `g` as 1x1 ones
+/// over its unfolded input ([`conv2d_unfolded_forward`],
+/// [`conv2d_unfolded_weight`]), `None` where it runs [`conv2d_direct`] and
+/// [`conv2d_direct_weight`]: on devices whose 1x1 kernels share weights
+/// through the subgroup ([`Pointwise::SharedWeights`]), for windows other
+/// than 1x1 and the tiled 3x3 ones, as many images as [`UNFOLD_BYTES`] holds
+/// where [`unfold_fits`] them.
+pub fn unfold_chunk(gpu: &Gpu, g: &Conv2dGeom) -> Option<usize> {
+    let params = ConvParams::new(g, 0).ok()?;
+    if Pointwise::on(gpu) != Pointwise::SharedWeights
+        || has_tiled_forward(g)
+        || pointwise_fits(&params)
+    {
+        return None;
+    }
+    let image = 4 * (g.cin * g.kh * g.kw * g.ho() * g.wo()) as u64;
+    let images = ((UNFOLD_BYTES / image.max(1)) as usize).min(g.n);
+    unfold_fits(gpu, g, images).ok().map(|()| images)
+}
+
+/// Whether the unfolded passes of `g` can run `images` images at a time: at
+/// least one, the unfolded input of that many within a binding, its Ci·Kh·Kw
+/// planes within a grid dimension, and, in more than one chunk, y's images
+/// starting where a binding may.
+pub fn unfold_fits(gpu: &Gpu, g: &Conv2dGeom, images: usize) -> Result<()> {
+    let limits = gpu.limits();
+    let taps = g.cin * g.kh * g.kw;
+    let col = 4 * (images * taps * g.ho() * g.wo()) as u64;
+    let y_image = 4 * (g.cout * g.ho() * g.wo()) as u64;
+    let align = limits.min_storage_buffer_offset_alignment as u64;
+    let why = if images == 0 || images > g.n {
+        format!("{images} images of a batch of {}", g.n)
+    } else if col > limits.max_storage_buffer_binding_size {
+        format!(
+            "{col} bytes of unfolded input, more than a binding's {}",
+            limits.max_storage_buffer_binding_size
+        )
+    } else if taps > limits.max_compute_workgroups_per_dimension as usize {
+        format!("{taps} unfolded channels, more than a grid dimension holds")
+    } else if images < g.n && !y_image.is_multiple_of(align) {
+        format!(
+            "an output image of {y_image} bytes, not a multiple of the {align} a binding starts at"
+        )
+    } else {
+        return Ok(());
+    };
+    Err(Error::invalid(format!("conv2d unfolded {g:?}: {why}")))
+}
+
+/// The forward pass of `g` over its unfolded input, `images` images at a
+/// time ([`unfold_fits`]): [`conv2d_unfold`] then the 1x1 pass
+/// ([`Pointwise::on`] the device; `Plain` needs output planes of whole
+/// quads) with `g`'s forward weight tiles read as the 1x1 convolution's.
+#[allow(clippy::too_many_arguments)]
+pub fn conv2d_unfolded_forward(
+    gpu: &Gpu,
+    prog: &mut Program,
+    y: &Tensor,
+    x: &Tensor,
+    w: &Tensor,
+    b: Option<&Tensor>,
+    g: &Conv2dGeom,
+    images: usize,
+    scratch: &mut dyn Scratch,
+) -> Result<()> {
+    check(g, y, x, w, b)?;
+    unfold_fits(gpu, g, images)?;
+    let taps = g.cin * g.kh * g.kw;
+    let wt = scratch.weight_tiles(gpu, prog, w, g, false, false)?;
+    let wt1 = wt.reshape(&[taps, 1, 1, wt.len() / taps])?;
+    let col = scratch.take(gpu, &[images, taps, g.ho(), g.wo()])?;
+    let per_image = g.cout * g.ho() * g.wo();
+    for n0 in (0..g.n).step_by(images) {
+        let m = images.min(g.n - n0);
+        let cols = col.view(0, &[m, taps, g.ho(), g.wo()])?;
+        conv2d_unfold(gpu, prog, &cols, x, g, n0)?;
+        let g1 = unfolded_geom(g, m);
+        let ys = y.view(n0 * per_image, &g1.y_shape())?;
+        conv2d_pointwise(
+            gpu,
+            prog,
+            &ys,
+            &cols,
+            &wt1,
+            b,
+            &g1,
+            false,
+            Pointwise::on(gpu),
+        )?;
+    }
+    scratch.give(col);
+    scratch.give_weight_tiles(wt);
+    Ok(())
+}
+
+/// The weight gradient of `g` over its unfolded input, `images` images at a
+/// time ([`unfold_fits`]): [`conv2d_unfold`] then
+/// [`conv2d_pointwise_weight`] into dw read as [Co, Ci·Kh·Kw, 1, 1], each
+/// later chunk's added to the first's. Needs [`has_subgroups`].
+#[allow(clippy::too_many_arguments)]
+pub fn conv2d_unfolded_weight(
+    gpu: &Gpu,
+    prog: &mut Program,
+    dw: &Tensor,
+    dy: &Tensor,
+    x: &Tensor,
+    g: &Conv2dGeom,
+    images: usize,
+    scratch: &mut dyn Scratch,
+) -> Result<()> {
+    check(g, dy, x, dw, None)?;
+    unfold_fits(gpu, g, images)?;
+    let taps = g.cin * g.kh * g.kw;
+    let dw1 = dw.reshape(&[g.cout, taps, 1, 1])?;
+    let col = scratch.take(gpu, &[images, taps, g.ho(), g.wo()])?;
+    // A later chunk's gradient, before it joins the first's.
+    let chunk_dw = if images < g.n {
+        Some(gpu.tensor(dw1.shape())?)
+    } else {
+        None
+    };
+    let per_image = g.cout * g.ho() * g.wo();
+    for n0 in (0..g.n).step_by(images) {
+        let m = images.min(g.n - n0);
+        let cols = col.view(0, &[m, taps, g.ho(), g.wo()])?;
+        conv2d_unfold(gpu, prog, &cols, x, g, n0)?;
+        let g1 = unfolded_geom(g, m);
+        let dys = dy.view(n0 * per_image, &g1.y_shape())?;
+        match (&chunk_dw, n0) {
+            (Some(sum), 1..) => {
+                conv2d_pointwise_weight(gpu, prog, sum, &dys, &cols, &g1)?;
+                crate::kernels::elementwise::copy(gpu, prog, &dw1, sum, true)?;
+            }
+            _ => conv2d_pointwise_weight(gpu, prog, &dw1, &dys, &cols, &g1)?,
+        }
+    }
+    scratch.give(col);
+    Ok(())
+}
+
 /// Output pixels per invocation of the tiled 3x3 kernels, along a row.
 const TILE_X: usize = 8;
 
@@ -2156,7 +2391,8 @@ impl Scratch for Fresh {
 
 /// The forward convolution, on the fastest path for its shape: the tiled
 /// kernels for 3x3 windows of stride 1 or 2 (a padded copy of x and the
-/// weight tiles first), the direct kernel (over the weight tiles) otherwise.
+/// weight tiles first); otherwise a 1x1 kernel over the unfolded input where
+/// [`unfold_chunk`] says so, else the direct kernel (over the weight tiles).
 /// Returns the padded copy of x on the tiled path, which
 /// [`conv2d_backward_weight`] reads again.
 #[allow(clippy::too_many_arguments)]
@@ -2172,6 +2408,10 @@ pub fn conv2d_forward(
 ) -> Result<Option<Tensor>> {
     if !has_tiled_forward(g) {
         check(g, y, x, w, b)?;
+        if let Some(images) = unfold_chunk(gpu, g) {
+            conv2d_unfolded_forward(gpu, prog, y, x, w, b, g, images, scratch)?;
+            return Ok(None);
+        }
         let wt = scratch.weight_tiles(gpu, prog, w, g, false, false)?;
         conv2d_direct(gpu, prog, y, x, &wt, b, g, false)?;
         scratch.give_weight_tiles(wt);
@@ -2894,7 +3134,8 @@ fn wgrad_tiled_with(
 /// The weight gradient, on the fastest path for its shape: the tiled 3x3
 /// kernel (reading `xp`, the padded input [`conv2d_forward`] returned, or
 /// padding x itself when there is none; and dy padded when its rows need it),
-/// or the direct kernel over chunks of positions.
+/// the 1x1 one over the unfolded input where [`unfold_chunk`] says so, or
+/// the direct kernel over chunks of positions.
 #[allow(clippy::too_many_arguments)]
 pub fn conv2d_backward_weight(
     gpu: &Gpu,
@@ -2907,7 +3148,10 @@ pub fn conv2d_backward_weight(
     scratch: &mut dyn Scratch,
 ) -> Result<()> {
     if !has_tiled_forward(g) {
-        return conv2d_direct_weight(gpu, prog, dw, dy, x, g);
+        return match unfold_chunk(gpu, g) {
+            Some(images) => conv2d_unfolded_weight(gpu, prog, dw, dy, x, g, images, scratch),
+            None => conv2d_direct_weight(gpu, prog, dw, dy, x, g),
+        };
     }
     check(g, dy, x, dw, None)?;
     backward_weight_tiled_from(gpu, prog, WgradOut::Reduced(dw), dy, x, xp, g, scratch)

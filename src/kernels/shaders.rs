@@ -72,6 +72,7 @@ modules! {
     COLORMAP = "colormap.wgsl";
     CONV2D_DIRECT = "conv2d_direct.wgsl";
     CONV2D_POINTWISE = "conv2d_pointwise.wgsl";
+    CONV2D_UNFOLD = "conv2d_unfold.wgsl";
     CONV2D_POINTWISE_SUBGROUP = "conv2d_pointwise_subgroup.wgsl";
     CONV2D_POINTWISE_ANY_SUBGROUP = "conv2d_pointwise_any_subgroup.wgsl";
     CONV2D_BACKWARD_DATA = "conv2d_backward_data.wgsl";

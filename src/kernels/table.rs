@@ -430,9 +430,12 @@ table! {
     CONV2D_BACKWARD_DATA_REFERENCE: conv2d::ConvParams = CONV2D_BACKWARD_DATA::"conv2d_backward_data_reference", [64, 1, 1], [Write, Read, Read];
     CONV2D_BACKWARD_WEIGHT_REFERENCE: conv2d::ConvParams = CONV2D_BACKWARD_WEIGHT::"conv2d_backward_weight_reference", [64, 1, 1], [Write, Read, Read];
     CONV2D_BACKWARD_BIAS: conv2d::ConvParams = CONV2D_BACKWARD_WEIGHT::"conv2d_backward_bias", [64, 1, 1], [Write, Read];
-    // Convolution: the register-tiled direct passes (any window, stride, padding).
+    // Convolution: the register-tiled direct passes (any window, stride,
+    // padding), and the unfolded input that makes them 1x1 ones.
     CONV2D_DIRECT: conv2d::ConvParams = CONV2D_DIRECT::"conv2d_direct", [64, 1, 1], [Write, Read, Read, Read];
     CONV2D_DIRECT_WEIGHT: conv2d::ConvParams = CONV2D_DIRECT::"conv2d_direct_weight", [64, 1, 1], [Write, Read, Read];
+    CONV2D_UNFOLD: conv2d::UnfoldParams = CONV2D_UNFOLD::"conv2d_unfold", [64, 1, 1], [Write, Read];
+    CONV2D_UNFOLD4: conv2d::UnfoldParams = CONV2D_UNFOLD::"conv2d_unfold4", [64, 1, 1], [Write, Read];
     // Convolution: 1x1 passes over quads of positions (vec4s where they fit).
     CONV2D_POINTWISE: conv2d::ConvParams = CONV2D_POINTWISE::"conv2d_pointwise", [64, 1, 1], [Write, Read, Read, Read];
     CONV2D_POINTWISE_SG: conv2d::ConvParams = CONV2D_POINTWISE_SUBGROUP::"conv2d_pointwise_sg", [64, 1, 1], [Write, Read, Read, Read];

@@ -114,6 +114,9 @@ impl MemoryNeed {
             t.add(elems, || name(tid))?;
         }
         let mut largest_pad = 0u64;
+        // Elements of the largest unfolded input (a scratch tensor shared by
+        // the convolutions the 1x1 kernels run unfolded).
+        let mut largest_unfold = 0u64;
         // Elements of every tiled weight gradient's partial sums.
         let mut partials = 0u64;
         // Elements of every conv's weight tiles (one buffer, not per batch,
@@ -149,6 +152,20 @@ impl MemoryNeed {
                         let elems = s.iter().try_fold(1u64, |a, &d| a.checked_mul(d as u64))?;
                         partials = partials.checked_add(elems.checked_add(64)?)?;
                     }
+                    // Its unfolded input, where the direct passes may run over
+                    // one (crate::kernels::conv2d::unfold_chunk): at most
+                    // UNFOLD_BYTES of images at a time.
+                    let unfolded = (g.kh, g.kw, g.ph, g.pw) != (1, 1, 0, 0);
+                    if unfolded && !crate::kernels::conv2d::has_tiled_forward(&g) {
+                        let image = (g.cin as u64)
+                            .checked_mul((g.kh * g.kw) as u64)?
+                            .checked_mul((g.ho() * g.wo()) as u64)?;
+                        let most = crate::kernels::conv2d::UNFOLD_BYTES / 4;
+                        if image <= most {
+                            let images = (most / image.max(1)).min(n);
+                            largest_unfold = largest_unfold.max(images.checked_mul(image)?);
+                        }
+                    }
                     if crate::kernels::conv2d::has_tiled_forward(&g) {
                         let s = g.forward_pad().shape();
                         let elems = (s[1] as u64)
@@ -172,6 +189,9 @@ impl MemoryNeed {
                 }
                 _ => {}
             }
+        }
+        if largest_unfold > 0 {
+            t.add(largest_unfold, || "an unfolded conv input".into())?;
         }
         // The textures kernels read activations through (one per binding
         // slot, device::texels, as large as the largest tensor read there):

@@ -1362,6 +1362,154 @@ fn conv2d_direct_matches_cpu() {
     check_backward_data("direct", backward_data, &direct);
 }
 
+/// The direct kernels themselves, on the cases of [`conv2d_direct_matches_cpu`]
+/// (where the device's policy runs them over the unfolded input instead):
+/// the forward pass over the weight tiles and the weight gradient.
+#[test]
+fn conv2d_direct_kernels_match_cpu() {
+    let mut cases: Vec<_> = geoms(40, 40)
+        .into_iter()
+        .filter(|(g, _)| !has_tiled_forward(g))
+        .collect();
+    cases.push((Conv2dGeom::square(2, 3, 140, 140, 8, 7, 2, 3), false));
+    check_forward(
+        "direct kernel",
+        |gpu, p, y, x, w, b, g| {
+            let wt = weight_tiles_tensor(gpu, &mut Fresh, &weight_tiles_shape(g, false))?;
+            conv2d_weight_tiles(gpu, p, &wt, w, g, false)?;
+            conv2d_direct(gpu, p, y, x, &wt, b, g, false)
+        },
+        &cases,
+    );
+    check_backward_weight("direct kernel", conv2d_direct_weight, &cases);
+}
+
+/// Geometries the unfolded passes take, with the images a chunk holds: a
+/// 7x7/2 stem in one chunk and in chunks of 2 (the last of 1), windows of 2
+/// to 7, strides 1 to 3, paddings, planes of whole quads and not, more
+/// unfolded channels than a workgroup of the 1x1 weight gradient takes (64).
+fn unfold_cases() -> Vec<(Conv2dGeom, usize)> {
+    vec![
+        (Conv2dGeom::square(2, 3, 40, 40, 16, 7, 2, 3), 2),
+        (Conv2dGeom::square(5, 3, 16, 16, 16, 7, 2, 3), 2),
+        (Conv2dGeom::square(3, 4, 11, 11, 64, 5, 1, 2), 1),
+        (Conv2dGeom::square(2, 9, 9, 9, 7, 3, 3, 1), 2),
+        (Conv2dGeom::square(1, 2, 6, 6, 33, 2, 1, 0), 1),
+        (
+            Conv2dGeom {
+                n: 3,
+                cin: 5,
+                h: 13,
+                w: 10,
+                cout: 11,
+                kh: 5,
+                kw: 3,
+                sh: 2,
+                sw: 1,
+                ph: 1,
+                pw: 2,
+            },
+            3,
+        ),
+    ]
+}
+
+/// The unfolded input (im2col) equals its CPU twin bit for bit, for every
+/// chunk of images; the forward pass and weight gradient over it match the
+/// CPU twins of the convolution in one chunk and in several; a chunk split
+/// that bindings cannot take is an error, not a wgpu one; and the device's
+/// policy unfolds the stem where its 1x1 kernels share weights.
+#[test]
+fn conv2d_unfolded_passes_match_cpu() {
+    let gpu = gpu();
+    for (i, &(g, images)) in unfold_cases().iter().enumerate() {
+        let d = data(&g, 700 + i as u64);
+        let (tx, tw) = (up(&g.x_shape(), &d.x), up(&g.w_shape(), &d.w));
+        let taps = g.cin * g.kh * g.kw;
+        for n0 in (0..g.n).step_by(images) {
+            let m = images.min(g.n - n0);
+            let shape = [m, taps, g.ho(), g.wo()];
+            let col = empty(&shape);
+            run(|p| conv2d_unfold(gpu, p, &col, &tx, &g, n0));
+            let mut want = vec![f32::NAN; col.len()];
+            cpu::conv2d_unfold(&mut want, &d.x, &g, n0);
+            assert_eq!(read(&col), want, "unfold of images {n0}.. of {g:?}");
+        }
+
+        // Forward: the 1x1 kernel the device runs (the plain one needs
+        // planes of whole quads).
+        let shares = Pointwise::on(gpu) == Pointwise::SharedWeights;
+        let mut want = vec![0f32; g.n * g.cout * g.ho() * g.wo()];
+        cpu::conv2d_forward(&mut want, &d.x, &d.w, None, &g);
+        if shares || (g.ho() * g.wo()).is_multiple_of(4) {
+            for chunk in [g.n, images] {
+                let ty = empty(&g.y_shape());
+                run(|p| {
+                    conv2d_unfolded_forward(gpu, p, &ty, &tx, &tw, None, &g, chunk, &mut Fresh)
+                });
+                assert_close(
+                    &format!("unfolded forward {g:?} by {chunk}"),
+                    &read(&ty),
+                    &want,
+                    1e-4,
+                );
+            }
+        }
+        // Weight gradient: the 1x1 one shares dy through the subgroup.
+        if has_subgroups(gpu) {
+            let tdy = up(&g.y_shape(), &d.dy);
+            let mut want = vec![0f32; g.cout * taps];
+            cpu::conv2d_backward_weight(&mut want, &d.dy, &d.x, &g);
+            for chunk in [g.n, images] {
+                let tdw = up(&g.w_shape(), &vec![f32::NAN; g.cout * taps]);
+                run(|p| conv2d_unfolded_weight(gpu, p, &tdw, &tdy, &tx, &g, chunk, &mut Fresh));
+                assert_close(
+                    &format!("unfolded weight gradient {g:?} by {chunk}"),
+                    &read(&tdw),
+                    &want,
+                    1e-4,
+                );
+            }
+        }
+    }
+
+    // Chunks that would bind y at an offset no binding may start at, and
+    // none at all: errors naming the problem.
+    let g = Conv2dGeom::square(3, 3, 9, 9, 5, 3, 3, 1);
+    let (tx, tw, ty) = (
+        empty(&g.x_shape()),
+        empty(&g.w_shape()),
+        empty(&g.y_shape()),
+    );
+    for (images, says) in [(1, "not a multiple"), (0, "0 images")] {
+        let mut prog = Program::new();
+        let err =
+            conv2d_unfolded_forward(gpu, &mut prog, &ty, &tx, &tw, None, &g, images, &mut Fresh)
+                .unwrap_err()
+                .to_string();
+        assert!(err.contains(says), "{images} images: {err}");
+    }
+
+    // The policy: the stem unfolded in one chunk where the 1x1 kernels share
+    // weights, and the direct kernels elsewhere.
+    let stem = Conv2dGeom::square(2, 3, 224, 224, 64, 7, 2, 3);
+    let shares = Pointwise::on(gpu) == Pointwise::SharedWeights;
+    assert_eq!(unfold_chunk(gpu, &stem), shares.then_some(2));
+    let (tx, tw, ty) = (
+        empty(&stem.x_shape()),
+        empty(&stem.w_shape()),
+        empty(&stem.y_shape()),
+    );
+    let mut prog = Program::new();
+    conv2d_forward(gpu, &mut prog, &ty, &tx, &tw, None, &stem, &mut Fresh).unwrap();
+    let unfolded = prog
+        .dispatches
+        .iter()
+        .any(|d| d.label().ends_with(":conv2d_unfold4"));
+    assert_eq!(unfolded, shares, "stem forward");
+    no_errors();
+}
+
 /// 1x1 convolutions without padding, as the pointwise kernels take them:
 /// strides 1 to 3; planes whose position counts are and are not multiples of
 /// 4 (7x7, one position), images that end inside a quad, odd and even input
