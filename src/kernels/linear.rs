@@ -40,6 +40,46 @@ fn p(n: usize, i: usize, o: usize, flags: u32) -> LinearParams {
     }
 }
 
+/// The kernels of a pass: the same sums, in another order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Linear {
+    /// One invocation per output element, reading scalars.
+    Scalar,
+    /// The `…4` kernels: blocks of 16 outputs an invocation, rows of x, W
+    /// and dx read as vec4s. Needs I, the input size, a multiple of 4.
+    Blocks,
+}
+
+impl Linear {
+    /// `Blocks` where I is a multiple of 4 (a ResNet's 64 to 2048
+    /// features), else `Scalar`.
+    pub fn for_inputs(i: usize) -> Linear {
+        if i.is_multiple_of(4) {
+            Linear::Blocks
+        } else {
+            Linear::Scalar
+        }
+    }
+
+    /// The kernel among (scalar, blocks), and the invocations it needs for
+    /// `scalar` outputs or `blocks` blocks; an error where the blocks do not
+    /// fit I.
+    fn pick<'a, P>(
+        self,
+        i: usize,
+        kernels: (&'a table::Kernel<P>, &'a table::Kernel<P>),
+        (scalar, blocks): (usize, usize),
+    ) -> Result<(&'a table::Kernel<P>, usize)> {
+        match self {
+            Linear::Scalar => Ok((kernels.0, scalar)),
+            Linear::Blocks if i.is_multiple_of(4) => Ok((kernels.1, blocks)),
+            Linear::Blocks => Err(Error::invalid(format!(
+                "linear: vec4 blocks need inputs of a multiple of 4, not {i}"
+            ))),
+        }
+    }
+}
+
 /// y [N, O] = x [N, I] · Wᵀ + b
 pub fn linear_forward(
     gpu: &Gpu,
@@ -49,18 +89,37 @@ pub fn linear_forward(
     w: &Tensor,
     b: Option<&Tensor>,
 ) -> Result<()> {
+    let kernel = Linear::for_inputs(x.shape().last().copied().unwrap_or(0));
+    linear_forward_with(gpu, prog, y, x, w, b, kernel)
+}
+
+/// [`linear_forward`] with the given kernel.
+pub fn linear_forward_with(
+    gpu: &Gpu,
+    prog: &mut Program,
+    y: &Tensor,
+    x: &Tensor,
+    w: &Tensor,
+    b: Option<&Tensor>,
+    kernel: Linear,
+) -> Result<()> {
     let (n, i, o) = sizes(x, w)?;
     expect_shape("linear output", y, &[n, o])?;
     if let Some(b) = b {
         expect_shape("linear bias", b, &[o])?;
     }
+    let (k, invocations) = kernel.pick(
+        i,
+        (&table::LINEAR_FORWARD, &table::LINEAR_FORWARD4),
+        (n * o, n.div_ceil(4) * o.div_ceil(4)),
+    )?;
     launch(
         gpu,
         prog,
-        &table::LINEAR_FORWARD,
+        k,
         &p(n, i, o, b.is_some() as u32),
         &[Some(y), Some(x), Some(w), b],
-        table::LINEAR_FORWARD.grid_1d(gpu, n * o)?,
+        k.grid_1d(gpu, invocations)?,
     )?;
     Ok(())
 }
@@ -73,15 +132,33 @@ pub fn linear_backward_data(
     dy: &Tensor,
     w: &Tensor,
 ) -> Result<()> {
+    let kernel = Linear::for_inputs(dx.shape().last().copied().unwrap_or(0));
+    linear_backward_data_with(gpu, prog, dx, dy, w, kernel)
+}
+
+/// [`linear_backward_data`] with the given kernel.
+pub fn linear_backward_data_with(
+    gpu: &Gpu,
+    prog: &mut Program,
+    dx: &Tensor,
+    dy: &Tensor,
+    w: &Tensor,
+    kernel: Linear,
+) -> Result<()> {
     let (n, i, o) = sizes(dx, w)?;
     expect_shape("linear dy", dy, &[n, o])?;
+    let (k, invocations) = kernel.pick(
+        i,
+        (&table::LINEAR_BACKWARD_DATA, &table::LINEAR_BACKWARD_DATA4),
+        (n * i, n * (i / 4).div_ceil(4)),
+    )?;
     launch(
         gpu,
         prog,
-        &table::LINEAR_BACKWARD_DATA,
+        k,
         &p(n, i, o, 0),
         &[Some(dx), Some(dy), Some(w)],
-        table::LINEAR_BACKWARD_DATA.grid_1d(gpu, n * i)?,
+        k.grid_1d(gpu, invocations)?,
     )?;
     Ok(())
 }
@@ -94,15 +171,36 @@ pub fn linear_backward_weight(
     dy: &Tensor,
     x: &Tensor,
 ) -> Result<()> {
+    let kernel = Linear::for_inputs(x.shape().last().copied().unwrap_or(0));
+    linear_backward_weight_with(gpu, prog, dw, dy, x, kernel)
+}
+
+/// [`linear_backward_weight`] with the given kernel.
+pub fn linear_backward_weight_with(
+    gpu: &Gpu,
+    prog: &mut Program,
+    dw: &Tensor,
+    dy: &Tensor,
+    x: &Tensor,
+    kernel: Linear,
+) -> Result<()> {
     let (n, i, o) = sizes(x, dw)?;
     expect_shape("linear dy", dy, &[n, o])?;
+    let (k, invocations) = kernel.pick(
+        i,
+        (
+            &table::LINEAR_BACKWARD_WEIGHT,
+            &table::LINEAR_BACKWARD_WEIGHT4,
+        ),
+        (o * i, o.div_ceil(4) * i / 4),
+    )?;
     launch(
         gpu,
         prog,
-        &table::LINEAR_BACKWARD_WEIGHT,
+        k,
         &p(n, i, o, 0),
         &[Some(dw), Some(dy), Some(x)],
-        table::LINEAR_BACKWARD_WEIGHT.grid_1d(gpu, o * i)?,
+        k.grid_1d(gpu, invocations)?,
     )?;
     Ok(())
 }

@@ -547,6 +547,9 @@ table! {
     LINEAR_BACKWARD_DATA: linear::LinearParams = LINEAR::"linear_backward_data", [64, 1, 1], [Write, Read, Read];
     LINEAR_BACKWARD_WEIGHT: linear::LinearParams = LINEAR::"linear_backward_weight", [64, 1, 1], [Write, Read, Read];
     LINEAR_BACKWARD_BIAS: linear::LinearParams = LINEAR::"linear_backward_bias", [64, 1, 1], [Write, Read];
+    LINEAR_FORWARD4: linear::LinearParams = LINEAR::"linear_forward4", [64, 1, 1], [Write, Read, Read, Read];
+    LINEAR_BACKWARD_DATA4: linear::LinearParams = LINEAR::"linear_backward_data4", [64, 1, 1], [Write, Read, Read];
+    LINEAR_BACKWARD_WEIGHT4: linear::LinearParams = LINEAR::"linear_backward_weight4", [64, 1, 1], [Write, Read, Read];
     // Pooling.
     MAXPOOL_FORWARD: pool::PoolParams = POOL::"maxpool_forward", [128, 1, 1], [Write, Write, Read];
     MAXPOOL_BACKWARD: pool::PoolParams = POOL::"maxpool_backward", [128, 1, 1], [Write, Read, Read];

@@ -5,17 +5,33 @@ use crate::common::*;
 
 fn sizes(seed: u64, count: usize) -> Vec<(usize, usize, usize)> {
     let mut rng = Rng::new(seed);
-    let mut v = vec![(1, 1, 1), (128, 64, 10), (3, 512, 1000)];
+    let mut v = vec![
+        (1, 1, 1),
+        (128, 64, 10),
+        (3, 512, 1000),
+        (5, 8, 7),
+        (4, 4, 4),
+        (7, 12, 3),
+        (1, 16, 1),
+    ];
     while v.len() < count {
         v.push((1 + rng.below(40), 1 + rng.below(100), 1 + rng.below(30)));
     }
     v
 }
 
+/// Every pass against its CPU twin, with each kernel that takes the shape
+/// (the vec4 blocks where I is a multiple of 4, which the launchers then
+/// pick): outputs and samples that end inside a block of 4, one sample, one
+/// output.
 #[test]
 fn linear_matches_cpu() {
     let gpu = gpu();
-    for (s, &(n, i, o)) in sizes(40, 22).iter().enumerate() {
+    let mut cases = sizes(40, 26);
+    cases.push((2, 2048, 1000));
+    let blocks = cases.iter().filter(|c| c.1 % 4 == 0).count();
+    assert!(blocks >= 10, "{blocks} shapes for the vec4 blocks");
+    for (s, &(n, i, o)) in cases.iter().enumerate() {
         let mut rng = Rng::new(s as u64);
         let (x, w, b, dy) = (
             rng.vec_uniform(n * i, -1.0, 1.0),
@@ -30,23 +46,53 @@ fn linear_matches_cpu() {
             up(&[o], &b),
             up(&[n, o], &dy),
         );
-        let (ty, tdx, tdw, tdb) = (empty(&[n, o]), empty(&[n, i]), empty(&[o, i]), empty(&[o]));
-        run(|p| {
-            linear_forward(gpu, p, &ty, &tx, &tw, bias.then_some(&tb))?;
-            linear_backward_data(gpu, p, &tdx, &tdy, &tw)?;
-            linear_backward_weight(gpu, p, &tdw, &tdy, &tx)?;
-            linear_backward_bias(gpu, p, &tdb, &tdy)
-        });
-        let what = format!("n={n} i={i} o={o}");
         let mut y = vec![0f32; n * o];
         cpu::linear_forward(&mut y, &x, &w, bias.then_some(&b[..]), n, i, o);
-        assert_close(&format!("forward {what}"), &read(&ty), &y, 1e-4);
         let mut dx = vec![0f32; n * i];
         cpu::linear_backward_data(&mut dx, &dy, &w, n, i, o);
-        assert_close(&format!("backward data {what}"), &read(&tdx), &dx, 1e-4);
         let mut dw = vec![0f32; o * i];
         cpu::linear_backward_weight(&mut dw, &dy, &x, n, i, o);
-        assert_close(&format!("backward weight {what}"), &read(&tdw), &dw, 1e-4);
+        let mut kernels = vec![Linear::Scalar];
+        if i % 4 == 0 {
+            kernels.push(Linear::Blocks);
+        }
+        for kernel in kernels {
+            let nan = |len| up(&[len], &vec![f32::NAN; len]);
+            let (ty, tdx, tdw) = (
+                nan(n * o).reshape(&[n, o]).unwrap(),
+                nan(n * i).reshape(&[n, i]).unwrap(),
+                nan(o * i).reshape(&[o, i]).unwrap(),
+            );
+            run(|p| {
+                linear_forward_with(gpu, p, &ty, &tx, &tw, bias.then_some(&tb), kernel)?;
+                linear_backward_data_with(gpu, p, &tdx, &tdy, &tw, kernel)?;
+                linear_backward_weight_with(gpu, p, &tdw, &tdy, &tx, kernel)
+            });
+            let what = format!("{kernel:?} n={n} i={i} o={o}");
+            assert_close(&format!("forward {what}"), &read(&ty), &y, 1e-4);
+            assert_close(&format!("backward data {what}"), &read(&tdx), &dx, 1e-4);
+            assert_close(&format!("backward weight {what}"), &read(&tdw), &dw, 1e-4);
+        }
+        // The launchers' own pick.
+        let (ty, tdx, tdw, tdb) = (empty(&[n, o]), empty(&[n, i]), empty(&[o, i]), empty(&[o]));
+        let mut prog = reslab::kernels::Program::new();
+        linear_forward(gpu, &mut prog, &ty, &tx, &tw, bias.then_some(&tb)).unwrap();
+        linear_backward_data(gpu, &mut prog, &tdx, &tdy, &tw).unwrap();
+        linear_backward_weight(gpu, &mut prog, &tdw, &tdy, &tx).unwrap();
+        let suffix = if i % 4 == 0 { "4" } else { "" };
+        for (d, pass) in prog
+            .dispatches
+            .iter()
+            .zip(["forward", "backward_data", "backward_weight"])
+        {
+            let label = d.label();
+            assert!(
+                label.ends_with(&format!(":linear_{pass}{suffix}")),
+                "n={n} i={i} o={o}: {label}"
+            );
+        }
+        run(|p| linear_backward_bias(gpu, p, &tdb, &tdy));
+        let what = format!("n={n} i={i} o={o}");
         let mut db = vec![0f32; o];
         cpu::linear_backward_bias(&mut db, &dy, n, o);
         assert_close(&format!("backward bias {what}"), &read(&tdb), &db, 1e-4);
