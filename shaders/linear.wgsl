@@ -3,13 +3,14 @@
 //   linear_backward_data    1 dx [N, I]  2 dy [N, O]  3 W
 //   linear_backward_weight  1 dW [O, I]  2 dy [N, O]  3 x
 //   linear_backward_bias    1 db [O]     2 dy [N, O]
-// Each pass: one invocation per output element, 64 per workgroup, folded over (x, y).
+// Each pass: one invocation per output element, 64 per workgroup, folded over (x, y),
+// its terms fused multiply-adds in order of k, o or n.
 // Where I is a multiple of 4, the passes of the same names ending in 4 read
 // rows of x, W and dx as vec4s (a storage load on a CPU adapter is a loop
 // over the lanes, whatever its width) and each invocation computes a block of
 // 16 outputs (rows and vec4s past the end read the last again and are not
-// written):
-//   linear_forward4          4 samples × 4 outputs: 8 vec4 loads, 16 dot products
+// written), each output the same sum in the same order: the same bits.
+//   linear_forward4          4 samples × 4 outputs: 8 vec4 loads, 64 multiply-adds
 //   linear_backward_data4    1 sample × 4 vec4s of inputs: 4 vec4s of W and
 //                            a value of dy a step of O (a batch of 2 fills
 //                            the blocks as well as one of 128)
@@ -41,7 +42,7 @@ fn linear_forward(@builtin(global_invocation_id) gid: vec3<u32>,
     let n = e / p.o;
     var acc = 0.0;
     for (var k = 0u; k < p.i; k++) {
-        acc += a[n * p.i + k] * b[o * p.i + k];
+        acc = fma(a[n * p.i + k], b[o * p.i + k], acc);
     }
     if (p.flags & 1u) != 0u {
         acc += bias[o];
@@ -60,7 +61,7 @@ fn linear_backward_data(@builtin(global_invocation_id) gid: vec3<u32>,
     let n = e / p.i;
     var acc = 0.0;
     for (var o = 0u; o < p.o; o++) {
-        acc += a[n * p.o + o] * b[o * p.i + k];
+        acc = fma(a[n * p.o + o], b[o * p.i + k], acc);
     }
     out[e] = acc;
 }
@@ -76,7 +77,7 @@ fn linear_backward_weight(@builtin(global_invocation_id) gid: vec3<u32>,
     let o = e / p.i;
     var acc = 0.0;
     for (var n = 0u; n < p.n; n++) {
-        acc += a[n * p.o + o] * b[n * p.i + k];
+        acc = fma(a[n * p.o + o], b[n * p.i + k], acc);
     }
     out[e] = acc;
 }
@@ -128,10 +129,15 @@ fn linear_forward4(@builtin(global_invocation_id) gid: vec3<u32>,
         let x1 = a4[xs.y + k];
         let x2 = a4[xs.z + k];
         let x3 = a4[xs.w + k];
-        acc[0] += vec4<f32>(dot(x0, w0), dot(x0, w1), dot(x0, w2), dot(x0, w3));
-        acc[1] += vec4<f32>(dot(x1, w0), dot(x1, w1), dot(x1, w2), dot(x1, w3));
-        acc[2] += vec4<f32>(dot(x2, w0), dot(x2, w1), dot(x2, w2), dot(x2, w3));
-        acc[3] += vec4<f32>(dot(x3, w0), dot(x3, w1), dot(x3, w2), dot(x3, w3));
+        // Term by term in k's order, as linear_forward sums them.
+        let wx = vec4<f32>(w0.x, w1.x, w2.x, w3.x);
+        let wy = vec4<f32>(w0.y, w1.y, w2.y, w3.y);
+        let wz = vec4<f32>(w0.z, w1.z, w2.z, w3.z);
+        let ww = vec4<f32>(w0.w, w1.w, w2.w, w3.w);
+        acc[0] = fma(vec4<f32>(x0.w), ww, fma(vec4<f32>(x0.z), wz, fma(vec4<f32>(x0.y), wy, fma(vec4<f32>(x0.x), wx, acc[0]))));
+        acc[1] = fma(vec4<f32>(x1.w), ww, fma(vec4<f32>(x1.z), wz, fma(vec4<f32>(x1.y), wy, fma(vec4<f32>(x1.x), wx, acc[1]))));
+        acc[2] = fma(vec4<f32>(x2.w), ww, fma(vec4<f32>(x2.z), wz, fma(vec4<f32>(x2.y), wy, fma(vec4<f32>(x2.x), wx, acc[2]))));
+        acc[3] = fma(vec4<f32>(x3.w), ww, fma(vec4<f32>(x3.z), wz, fma(vec4<f32>(x3.y), wy, fma(vec4<f32>(x3.x), wx, acc[3]))));
     }
     for (var r = 0u; r < min(4u, p.n - n0); r++) {
         for (var c = 0u; c < min(4u, p.o - o0); c++) {

@@ -40,7 +40,7 @@ fn p(n: usize, i: usize, o: usize, flags: u32) -> LinearParams {
     }
 }
 
-/// The kernels of a pass: the same sums, in another order.
+/// The kernels of a pass: the same sums in the same order, the same bits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Linear {
     /// One invocation per output element, reading scalars.

@@ -56,6 +56,7 @@ fn linear_matches_cpu() {
         if i % 4 == 0 {
             kernels.push(Linear::Blocks);
         }
+        let mut first: Option<[Vec<f32>; 3]> = None;
         for kernel in kernels {
             let nan = |len| up(&[len], &vec![f32::NAN; len]);
             let (ty, tdx, tdw) = (
@@ -69,9 +70,23 @@ fn linear_matches_cpu() {
                 linear_backward_weight_with(gpu, p, &tdw, &tdy, &tx, kernel)
             });
             let what = format!("{kernel:?} n={n} i={i} o={o}");
-            assert_close(&format!("forward {what}"), &read(&ty), &y, 1e-4);
-            assert_close(&format!("backward data {what}"), &read(&tdx), &dx, 1e-4);
-            assert_close(&format!("backward weight {what}"), &read(&tdw), &dw, 1e-4);
+            let got = [read(&ty), read(&tdx), read(&tdw)];
+            assert_close(&format!("forward {what}"), &got[0], &y, 1e-4);
+            assert_close(&format!("backward data {what}"), &got[1], &dx, 1e-4);
+            assert_close(&format!("backward weight {what}"), &got[2], &dw, 1e-4);
+            // The same sums in the same order: the same bits.
+            match &first {
+                None => first = Some(got),
+                Some(bits) => {
+                    for (pass, (a, b)) in ["forward", "backward data", "backward weight"]
+                        .iter()
+                        .zip(bits.iter().zip(&got))
+                    {
+                        let same = a.iter().zip(b).all(|(a, b)| a.to_bits() == b.to_bits());
+                        assert!(same, "{pass} {what}: not the scalar kernel's bits");
+                    }
+                }
+            }
         }
         // The launchers' own pick.
         let (ty, tdx, tdw, tdb) = (empty(&[n, o]), empty(&[n, i]), empty(&[o, i]), empty(&[o]));
