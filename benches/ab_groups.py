@@ -10,7 +10,10 @@ those ratios per binary and B's over A's, and the median summed step time
 of each binary in ms. (`ab_profile.py` compares builds that run the same
 dispatches, group by group in finer detail.)
 
-    benches/ab_groups.py A_BINARY B_BINARY ROUNDS [-- PROFILE ARGS...]
+    benches/ab_groups.py A_BINARY B_BINARY ROUNDS [--bn-reference] [-- PROFILE ARGS...]
+
+With --bn-reference the reference is batch norm's dispatches alone, for
+builds whose stride-1 3x3 forward tiles differ.
 
 PROFILE ARGS default to --model resnet50 --batch 8 --image-size 64, e.g.
     benches/ab_groups.py /tmp/reslab-old target/release/reslab 3 -- \
@@ -49,7 +52,11 @@ def group(kernel):
     return "other"
 
 
-def profile(binary, args):
+def bn_only(kernel):
+    return kernel.split(":")[-1].startswith("bn_")
+
+
+def profile(binary, args, bn_reference=False):
     out = subprocess.run(
         [binary, "bench", "--profile", *args, "--dispatches", "--json"],
         check=True,
@@ -59,11 +66,13 @@ def profile(binary, args):
     sums = {}
     for d in json.loads(out):
         g = group(d["kernel"])
+        if bn_reference and g == "reference" and not bn_only(d["kernel"]):
+            g = "stride-1 3x3 forward tiles"
         sums[g] = sums.get(g, 0.0) + d["ms"]
     step = sum(sums.values())
     ref = sums.get("reference", 0.0)
     if ref <= 0:
-        sys.exit("no reference dispatches (stride-1 3x3 forward tiles, batch norm) in the step")
+        sys.exit("no reference dispatches (batch norm, and the stride-1 3x3 forward tiles) in the step")
     ratios = {g: ms / ref for g, ms in sums.items() if g != "reference"}
     for name, parts in AGGREGATES:
         ratios[name] = sum(ratios.get(g, 0.0) for g in parts)
@@ -76,6 +85,9 @@ def main():
         sys.exit(__doc__)
     binaries, rounds = sys.argv[1:3], int(sys.argv[3])
     rest = sys.argv[4:]
+    bn_reference = bool(rest) and rest[0] == "--bn-reference"
+    if bn_reference:
+        rest = rest[1:]
     if rest and rest[0] == "--":
         rest = rest[1:]
     args = rest or ["--batch", "8", "--image-size", "64"]
@@ -89,8 +101,10 @@ def main():
     runs = ([], [])
     for r in range(rounds):
         for k in (0, 1) if r % 2 == 0 else (1, 0):
-            runs[k].append(profile(binaries[k], args))
+            runs[k].append(profile(binaries[k], args, bn_reference))
     names = [g for g, _ in GROUPS if g != "reference"] + ["other"]
+    if bn_reference:
+        names.insert(0, "stride-1 3x3 forward tiles")
     names += [name for name, _ in AGGREGATES] + ["whole step"]
     print(f"{'group (over the reference)':28s} {'A':>8s} {'B':>8s} {'B/A':>7s}")
     for g in names:

@@ -1226,6 +1226,64 @@ impl Variant for S2Tiling {
 /// share the middle one of their five input rows.
 const S2_GROUP_ROWS: usize = 2;
 
+/// Most runs of uniform weight windows a grouped tiled forward pass
+/// ([`Tiling::Rows4Subgroup`], [`S2Tiling::Subgroup`] and their texel twins)
+/// takes: past them its storage twin ([`storage_twin`]) reads every input
+/// channel's weights in one dispatch. Each dispatch of up to [`WINDOWS`]
+/// runs reads and writes all of y again.
+pub const GROUPED_RUNS: usize = 12;
+
+/// The twin of grouped tiled forward kernel `k` reading its weights from
+/// storage (the same sums in the same order: the same bits), if it has one.
+pub fn storage_twin(k: &table::Kernel<TiledParams>) -> Option<&'static table::Kernel<TiledParams>> {
+    use table::*;
+    let twins: [(&Kernel<TiledParams>, &'static Kernel<TiledParams>); 12] = [
+        (
+            &CONV2D_FORWARD_TILED_S1_R4SG2,
+            &CONV2D_FORWARD_TILED_S1_R4SG2_ST,
+        ),
+        (
+            &CONV2D_FORWARD_TILED_S1_R4SG4,
+            &CONV2D_FORWARD_TILED_S1_R4SG4_ST,
+        ),
+        (
+            &CONV2D_FORWARD_TILED_S1_R4SG8,
+            &CONV2D_FORWARD_TILED_S1_R4SG8_ST,
+        ),
+        (&CONV2D_FORWARD_TILED_S2SG2, &CONV2D_FORWARD_TILED_S2SG2_ST),
+        (&CONV2D_FORWARD_TILED_S2SG4, &CONV2D_FORWARD_TILED_S2SG4_ST),
+        (&CONV2D_FORWARD_TILED_S2SG8, &CONV2D_FORWARD_TILED_S2SG8_ST),
+        (
+            &CONV2D_FORWARD_TILED_S1_R4SG2_TEX,
+            &CONV2D_FORWARD_TILED_S1_R4SG2_TEX_ST,
+        ),
+        (
+            &CONV2D_FORWARD_TILED_S1_R4SG4_TEX,
+            &CONV2D_FORWARD_TILED_S1_R4SG4_TEX_ST,
+        ),
+        (
+            &CONV2D_FORWARD_TILED_S1_R4SG8_TEX,
+            &CONV2D_FORWARD_TILED_S1_R4SG8_TEX_ST,
+        ),
+        (
+            &CONV2D_FORWARD_TILED_S2SG2_TEX,
+            &CONV2D_FORWARD_TILED_S2SG2_TEX_ST,
+        ),
+        (
+            &CONV2D_FORWARD_TILED_S2SG4_TEX,
+            &CONV2D_FORWARD_TILED_S2SG4_TEX_ST,
+        ),
+        (
+            &CONV2D_FORWARD_TILED_S2SG8_TEX,
+            &CONV2D_FORWARD_TILED_S2SG8_TEX_ST,
+        ),
+    ];
+    twins
+        .into_iter()
+        .find(|(grouped, _)| std::ptr::eq(grouped.module, k.module) && grouped.entry == k.entry)
+        .map(|(_, twin)| twin)
+}
+
 /// Most uniform windows of weights one tiled forward pass reads (the grouped
 /// passes, [`Tiling::Rows4Subgroup`] and [`S2Tiling::Subgroup`] with their
 /// texel twins: shared/conv_windows.wgsl).
@@ -2120,6 +2178,15 @@ fn forward_tiled_bn(
     let (k, rows, lanes) = match storage {
         Some((s, s_rows)) if uniform.is_none() => (s, s_rows, 1),
         _ => (k, rows, lanes),
+    };
+    // Past GROUPED_RUNS windows a grouped kernel reads its weights from
+    // storage in one dispatch (not where batch norm rides on the pass: the
+    // epilogue's twins read windows).
+    let (k, uniform) = match (&uniform, storage_twin(k)) {
+        (Some(u), Some(twin)) if u.len() > GROUPED_RUNS && bn.is_none() && twin.fits(gpu) => {
+            (twin, None)
+        }
+        _ => (k, uniform),
     };
     let tiles = g.n * g.ho().div_ceil(rows) * tiles_x;
     let [gx, gz, _] = k.grid_1d(gpu, tiles * lanes)?;

@@ -37,6 +37,14 @@ const BN_EPILOGUE: &[(&str, &str)] = &[
     ("conv_window_bindings", "conv_window_bindings_bn"),
 ];
 
+/// The swap of the grouped tiled forward passes' `*_storage_subgroup` variants: every
+/// input channel's weights from one storage binding (shared/conv_storage.wgsl)
+/// instead of 64 KiB uniform windows, one dispatch a pass.
+const STORAGE_WEIGHTS: &[(&str, &str)] = &[
+    ("conv_uniform", "conv_storage"),
+    ("conv_windows", "conv_windows_storage"),
+];
+
 macro_rules! modules {
     ($($id:ident = $name:literal $(from $file:literal with $swaps:ident)?;)*) => {
         $(
@@ -92,6 +100,10 @@ modules! {
     CONV2D_FORWARD_SUBGROUP = "conv2d_forward_subgroup.wgsl";
     CONV2D_FORWARD_TEXEL = "conv2d_forward_texel.wgsl";
     CONV2D_FORWARD_TEXEL_SUBGROUP = "conv2d_forward_texel_subgroup.wgsl";
+    CONV2D_FORWARD_SUBGROUP_STORAGE = "conv2d_forward_storage_subgroup.wgsl"
+        from "conv2d_forward_subgroup.wgsl" with STORAGE_WEIGHTS;
+    CONV2D_FORWARD_TEXEL_SUBGROUP_STORAGE = "conv2d_forward_texel_storage_subgroup.wgsl"
+        from "conv2d_forward_texel_subgroup.wgsl" with STORAGE_WEIGHTS;
     CONV2D_FORWARD_BN_TILED = "conv2d_forward_bn_tiled.wgsl"
         from "conv2d_forward_tiled.wgsl" with BN_EPILOGUE;
     CONV2D_FORWARD_BN_UNIFORM = "conv2d_forward_bn_uniform.wgsl"
@@ -154,6 +166,14 @@ pub static SHARED: &[(&str, &str)] = &[
     (
         "conv_windows",
         include_str!("../../shaders/shared/conv_windows.wgsl"),
+    ),
+    (
+        "conv_storage",
+        include_str!("../../shaders/shared/conv_storage.wgsl"),
+    ),
+    (
+        "conv_windows_storage",
+        include_str!("../../shaders/shared/conv_windows_storage.wgsl"),
     ),
     (
         "conv_window_bindings",

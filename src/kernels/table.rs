@@ -465,6 +465,20 @@ table! {
     CONV2D_FORWARD_TILED_S2SG2_TEX: conv2d::TiledParams = CONV2D_FORWARD_TEXEL_SUBGROUP::"conv2d_forward_tiled_s2sg2", [64, 1, 1], [Write, Texels, Uniform, Read, Uniform, Uniform];
     CONV2D_FORWARD_TILED_S2SG4_TEX: conv2d::TiledParams = CONV2D_FORWARD_TEXEL_SUBGROUP::"conv2d_forward_tiled_s2sg4", [64, 1, 1], [Write, Texels, Uniform, Read, Uniform, Uniform];
     CONV2D_FORWARD_TILED_S2SG8_TEX: conv2d::TiledParams = CONV2D_FORWARD_TEXEL_SUBGROUP::"conv2d_forward_tiled_s2sg8", [64, 1, 1], [Write, Texels, Uniform, Read, Uniform, Uniform];
+    // The grouped kernels above with every input channel's weights from one
+    // storage binding (one dispatch a pass; conv2d::GROUPED_RUNS).
+    CONV2D_FORWARD_TILED_S1_R4SG2_ST: conv2d::TiledParams = CONV2D_FORWARD_SUBGROUP_STORAGE::"conv2d_forward_tiled_s1_r4sg2", [32, 1, 1], [Write, Read, Read, Read];
+    CONV2D_FORWARD_TILED_S1_R4SG4_ST: conv2d::TiledParams = CONV2D_FORWARD_SUBGROUP_STORAGE::"conv2d_forward_tiled_s1_r4sg4", [32, 1, 1], [Write, Read, Read, Read];
+    CONV2D_FORWARD_TILED_S1_R4SG8_ST: conv2d::TiledParams = CONV2D_FORWARD_SUBGROUP_STORAGE::"conv2d_forward_tiled_s1_r4sg8", [32, 1, 1], [Write, Read, Read, Read];
+    CONV2D_FORWARD_TILED_S2SG2_ST: conv2d::TiledParams = CONV2D_FORWARD_SUBGROUP_STORAGE::"conv2d_forward_tiled_s2sg2", [64, 1, 1], [Write, Read, Read, Read];
+    CONV2D_FORWARD_TILED_S2SG4_ST: conv2d::TiledParams = CONV2D_FORWARD_SUBGROUP_STORAGE::"conv2d_forward_tiled_s2sg4", [64, 1, 1], [Write, Read, Read, Read];
+    CONV2D_FORWARD_TILED_S2SG8_ST: conv2d::TiledParams = CONV2D_FORWARD_SUBGROUP_STORAGE::"conv2d_forward_tiled_s2sg8", [64, 1, 1], [Write, Read, Read, Read];
+    CONV2D_FORWARD_TILED_S1_R4SG2_TEX_ST: conv2d::TiledParams = CONV2D_FORWARD_TEXEL_SUBGROUP_STORAGE::"conv2d_forward_tiled_s1_r4sg2", [32, 1, 1], [Write, Texels, Read, Read];
+    CONV2D_FORWARD_TILED_S1_R4SG4_TEX_ST: conv2d::TiledParams = CONV2D_FORWARD_TEXEL_SUBGROUP_STORAGE::"conv2d_forward_tiled_s1_r4sg4", [32, 1, 1], [Write, Texels, Read, Read];
+    CONV2D_FORWARD_TILED_S1_R4SG8_TEX_ST: conv2d::TiledParams = CONV2D_FORWARD_TEXEL_SUBGROUP_STORAGE::"conv2d_forward_tiled_s1_r4sg8", [32, 1, 1], [Write, Texels, Read, Read];
+    CONV2D_FORWARD_TILED_S2SG2_TEX_ST: conv2d::TiledParams = CONV2D_FORWARD_TEXEL_SUBGROUP_STORAGE::"conv2d_forward_tiled_s2sg2", [64, 1, 1], [Write, Texels, Read, Read];
+    CONV2D_FORWARD_TILED_S2SG4_TEX_ST: conv2d::TiledParams = CONV2D_FORWARD_TEXEL_SUBGROUP_STORAGE::"conv2d_forward_tiled_s2sg4", [64, 1, 1], [Write, Texels, Read, Read];
+    CONV2D_FORWARD_TILED_S2SG8_TEX_ST: conv2d::TiledParams = CONV2D_FORWARD_TEXEL_SUBGROUP_STORAGE::"conv2d_forward_tiled_s2sg8", [64, 1, 1], [Write, Texels, Read, Read];
     CONV2D_FORWARD_TILED_S1_R4U_TEX: conv2d::TiledParams = CONV2D_FORWARD_TEXEL::"conv2d_forward_tiled_s1_r4u", [32, 1, 1], [Write, Texels, Uniform, Read];
     CONV2D_FORWARD_TILED_S2U_TEX: conv2d::TiledParams = CONV2D_FORWARD_TEXEL::"conv2d_forward_tiled_s2u", [64, 1, 1], [Write, Texels, Uniform, Read];
     CONV2D_FORWARD_TILED_S2U: conv2d::TiledParams = CONV2D_FORWARD_UNIFORM::"conv2d_forward_tiled_s2u", [64, 1, 1], [Write, Read, Uniform, Read];

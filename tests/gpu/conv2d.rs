@@ -938,6 +938,130 @@ fn texel_dispatches(prog: &Program, modules: &str) -> usize {
         .count()
 }
 
+/// Grouped tiled forward passes over more than [`GROUPED_RUNS`] runs of
+/// uniform weight windows (a 512-channel conv's weights fill 171) read their
+/// weights from storage in one dispatch, as the grouped kernels' storage
+/// twins: stride 1 and 2, groups of 8, 4 and 2 lanes, storage input and
+/// texels, rows folded, adding to y or not. The same bits as the storage
+/// kernels without groups, and the CPU twin's values.
+#[test]
+fn grouped_forward_passes_past_the_runs_read_storage_weights() {
+    let gpu = gpu();
+    let cases: Vec<(Conv2dGeom, bool)> = vec![
+        (Conv2dGeom::square(1, 100, 6, 6, 256, 3, 1, 1), false),
+        (Conv2dGeom::square(2, 700, 5, 6, 32, 3, 1, 1), true),
+        (Conv2dGeom::square(1, 480, 4, 4, 48, 3, 1, 1), false),
+        (Conv2dGeom::square(1, 100, 9, 9, 256, 3, 2, 1), true),
+        (Conv2dGeom::square(2, 480, 8, 7, 48, 3, 2, 1), false),
+    ];
+    let windows = gpu.limits().max_uniform_buffer_binding_size >= 65536;
+    let mut twins = 0;
+    for (i, (g, bias)) in cases.iter().enumerate() {
+        let d = data(g, 560 + i as u64);
+        let accumulate = i % 2 == 1;
+        let (tx, tw, tb) = (
+            up(&g.x_shape(), &d.x),
+            up(&g.w_shape(), &d.w),
+            up(&[g.cout], &d.b),
+        );
+        let pg = g.forward_pad();
+        let xp = empty(&pg.shape());
+        let wt = weight_tiles_tensor(gpu, &mut Fresh, &weight_tiles_shape(g, false)).unwrap();
+        run(|p| {
+            conv2d_pad(gpu, p, &xp, &tx, &pg)?;
+            conv2d_weight_tiles(gpu, p, &wt, &tw, g, false)
+        });
+        let runs = uniform_runs(gpu, &wt).map_or(0, |r| r.len());
+        assert!(!windows || runs > GROUPED_RUNS, "{runs} runs for {g:?}");
+        let mut want = if accumulate {
+            d.dy.clone()
+        } else {
+            vec![0f32; d.dy.len()]
+        };
+        let mut fresh = vec![0f32; want.len()];
+        cpu::conv2d_forward(&mut fresh, &d.x, &d.w, bias.then_some(&d.b[..]), g);
+        want.iter_mut().zip(&fresh).for_each(|(w, f)| *w += f);
+        // The storage kernel without groups first, then the grouped ones.
+        let variants: Vec<(&str, Option<Tiling>, S2Tiling)> = if g.sh == 1 {
+            vec![
+                ("storage", Some(Tiling::Rows4), S2Tiling::Storage),
+                ("grouped", Some(Tiling::Rows4Subgroup), S2Tiling::Storage),
+                (
+                    "grouped texels",
+                    Some(Tiling::Rows4SubgroupTexels),
+                    S2Tiling::Storage,
+                ),
+            ]
+        } else {
+            vec![
+                ("storage", None, S2Tiling::Storage),
+                ("grouped", None, S2Tiling::Subgroup),
+                ("grouped texels", None, S2Tiling::SubgroupTexels),
+            ]
+        };
+        let lanes = group_lanes(g.cout.next_multiple_of(8)).filter(|_| has_subgroups(gpu));
+        let mut first = None;
+        for (name, tiling, s2) in variants {
+            let ty = up(&g.y_shape(), &d.dy);
+            let mut prog = Program::new();
+            let b = bias.then_some(&tb);
+            match tiling {
+                Some(t) => conv2d_forward_tiled_as(
+                    gpu,
+                    &mut prog,
+                    &ty,
+                    &xp,
+                    &wt,
+                    b,
+                    g,
+                    accumulate,
+                    Some(t),
+                ),
+                None => conv2d_forward_s2_as(gpu, &mut prog, &ty, &xp, &wt, b, g, accumulate, s2),
+            }
+            .unwrap();
+            let what = format!("{name} {g:?} accumulate={accumulate}");
+            let convs: Vec<&str> = prog
+                .dispatches
+                .iter()
+                .map(|d| d.label())
+                .filter(|l| l.contains(":conv2d_forward_tiled"))
+                .collect();
+            if let (true, true, Some(l)) = (name != "storage", windows, lanes) {
+                let entry = if g.sh == 1 {
+                    format!("_r4sg{l}")
+                } else {
+                    format!("_s2sg{l}")
+                };
+                let module = if name == "grouped" {
+                    "conv2d_forward_storage_subgroup.wgsl:"
+                } else {
+                    "conv2d_forward_texel_storage_subgroup.wgsl:"
+                };
+                assert_eq!(convs.len(), 1, "{what}: {convs:?}");
+                assert!(
+                    convs[0].starts_with(module) && convs[0].ends_with(&entry),
+                    "{what}: {convs:?}"
+                );
+                twins += 1;
+            } else {
+                assert!(
+                    convs.iter().all(|l| !l.contains("_storage_subgroup.wgsl")),
+                    "{what}: {convs:?}"
+                );
+            }
+            prog.run(gpu).unwrap();
+            let got = read(&ty);
+            assert_close(&what, &got, &want, 1e-4);
+            same_bits_as_first(&mut first, got, &what);
+        }
+    }
+    if windows && has_subgroups(gpu) {
+        assert_eq!(twins, 2 * cases.len(), "passes on the storage twins");
+    }
+    no_errors();
+}
+
 /// Keeps the first of several variants' outputs and asserts every later one
 /// has the same bits (`what`: the variant and case, for the message).
 fn same_bits_as_first(first: &mut Option<Vec<f32>>, got: Vec<f32>, what: &str) {
