@@ -17,17 +17,24 @@
 //       with flags & 3 the same without the flip (the stride-2 backward-data kernel
 //       picks its taps itself).
 //       One invocation per element of wt.
-//   conv2d_weight_tiles_batch  1 tiles  2 weights  3 jobs (u32, 8 per job)
+//   conv2d_weight_tiles_batch  1 tiles  2 weights  3 jobs (u32, 12 per job, as
+//                              vec4s)  4 weights as vec4
 //       conv2d_weight_tiles for many convolutions in one pass (a plan's every
 //       layer, forward and backward): job j writes tiles[dst .. dst + len) from
 //       weights[src ..], as conv2d_weight_tiles with co, ci, kh, kw, opad and
-//       flags; jobs are sorted by dst and start at multiples of 64 elements,
-//       and an invocation finds its job by binary search (elements between
-//       jobs, alignment padding, stay as they are). One invocation per 16
-//       elements of tiles, stored as vec4s (on a CPU adapter a storage access
-//       is a loop over the lanes, and a vec4 costs one trip of it): opad is a
-//       multiple of 8, so a job holds whole vec4s and the 4 values of one
-//       differ only in o.
+//       flags; jobs are sorted by dst and start at multiples of 64 elements
+//       (elements between jobs, alignment padding, stay as they are), and an
+//       invocation finds its job by binary search over their first
+//       invocations. A job of 1x1 or 3x3 windows with channel counts of a
+//       multiple of 16 and weights starting at a vec4 runs in blocks of 16
+//       output × 16 input channels (forward) or 1 × 16 (backward-data; 1x1:
+//       64 weights copied as they are),
+//       reading whole vec4s of weights and storing whole lines of tiles (see
+//       forward_block);
+//       any other one invocation per 16 elements of tiles, each vec4 stored
+//       from 4 values loaded one by one (on a CPU adapter a storage access is
+//       a loop over the lanes, whatever its width): opad is a multiple of 8,
+//       so a job holds whole vec4s and the 4 values of one differ only in o.
 
 struct PadParams {
     n: u32, c: u32, h: u32, w: u32,
@@ -186,80 +193,177 @@ struct BatchParams {
 @group(0) @binding(0) var<uniform> bp: BatchParams;
 @group(0) @binding(1) var<storage, read_write> tiles: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read> weights: array<f32>;
-@group(0) @binding(3) var<storage, read> jobs: array<u32>;
+@group(0) @binding(3) var<storage, read> jobs: array<vec4<u32>>;
+@group(0) @binding(4) var<storage, read> weights4: array<vec4<f32>>;
 
-// Job j's field k: 0 dst, 1 len, 2 src, 3 co, 4 ci, 5 kh, 6 kw, 7 opad | flags << 16.
-fn job(j: u32, k: u32) -> u32 {
-    return jobs[8u * j + k];
+// A job: 3 vec4s of the table, (dst, len, src, co), (ci, kh, kw,
+// opad | flags << 16), (its first invocation, blocks, 0, 0) — blocks 1: in
+// blocks of vec4s (below), 0: in runs of elements.
+struct Job {
+    dst: u32, len: u32, src: u32, co: u32,
+    ci: u32, kh: u32, kw: u32, opad: u32,
+    flags: u32, first: u32, blocks: bool,
 }
 
-// Elements one invocation writes: a run that never crosses into the next job
-// (jobs start at multiples of 64 elements).
+fn job_at(j: u32) -> Job {
+    let a = jobs[3u * j];
+    let b = jobs[3u * j + 1u];
+    let c = jobs[3u * j + 2u];
+    return Job(a.x, a.y, a.z, a.w, b.x, b.y, b.z, b.w & 0xffffu, b.w >> 16u, c.x, c.y == 1u);
+}
+
+// Elements one invocation of a job in runs writes: a run never crosses into
+// the next job (jobs start at multiples of 64 elements).
 const RUN: u32 = 16u;
+
+// Input channels a block of a job in blocks covers.
+const BLOCK_CI: u32 = 16u;
 
 @compute @workgroup_size(WG)
 fn conv2d_weight_tiles_batch(@builtin(global_invocation_id) gid: vec3<u32>,
                              @builtin(num_workgroups) nwg: vec3<u32>) {
-    let e0 = folded_index(gid, nwg) * RUN;
-    if e0 >= bp.total {
+    let inv = folded_index(gid, nwg);
+    if inv >= bp.total {
         return;
     }
-    // The last job starting at or before e0.
+    // The last job whose invocations start at or before this one.
     var lo = 0u;
     var hi = bp.jobs;
     while hi - lo > 1u {
         let mid = (lo + hi) / 2u;
-        if job(mid, 0u) <= e0 {
+        if jobs[3u * mid + 2u].x <= inv {
             lo = mid;
         } else {
             hi = mid;
         }
     }
-    let len = job(lo, 1u);
-    let co = job(lo, 3u);
-    let ci = job(lo, 4u);
-    let kh = job(lo, 5u);
-    let kw = job(lo, 6u);
-    let opad = job(lo, 7u) & 0xffffu;
-    let flags = job(lo, 7u) >> 16u;
-    let src = job(lo, 2u);
-    let backward = (flags & 1u) != 0u;
-    let flip = (flags & 2u) == 0u;
-    let outs = select(co, ci, backward);
-    let i0 = e0 - job(lo, 0u);
+    let j = job_at(lo);
+    let b = inv - j.first;
+    if !j.blocks {
+        run_of_elements(j, b * RUN);
+    } else if (j.flags & 1u) != 0u {
+        backward_block(j, b);
+    } else {
+        forward_block(j, b);
+    }
+}
+
+// Elements i0 .. i0 + RUN of job j, each of the 4 values of a vec4 loaded
+// on its own.
+fn run_of_elements(j: Job, i0: u32) {
+    let backward = (j.flags & 1u) != 0u;
+    let flip = (j.flags & 2u) == 0u;
+    let outs = select(j.co, j.ci, backward);
+    let e0 = j.dst + i0;
     // Element i of the job is wt[a, ky, kx, o]; walked a vec4 (o .. o + 3)
     // at a time, with carries.
-    var o = i0 % opad;
-    var kx = (i0 / opad) % kw;
-    var ky = (i0 / (opad * kw)) % kh;
-    var a = i0 / (opad * kw * kh);
-    for (var i = i0; i < min(i0 + RUN, len); i += 4u) {
+    var o = i0 % j.opad;
+    var kx = (i0 / j.opad) % j.kw;
+    var ky = (i0 / (j.opad * j.kw)) % j.kh;
+    var a = i0 / (j.opad * j.kw * j.kh);
+    for (var i = i0; i < min(i0 + RUN, j.len); i += 4u) {
         var v = vec4<f32>(0.0);
         for (var k = 0u; k < 4u; k++) {
             let ok = o + k;
             if ok < outs {
                 if backward {
-                    let sy = select(ky, kh - 1u - ky, flip);
-                    let sx = select(kx, kw - 1u - kx, flip);
-                    v[k] = weights[src + ((a * ci + ok) * kh + sy) * kw + sx];
+                    let sy = select(ky, j.kh - 1u - ky, flip);
+                    let sx = select(kx, j.kw - 1u - kx, flip);
+                    v[k] = weights[j.src + ((a * j.ci + ok) * j.kh + sy) * j.kw + sx];
                 } else {
-                    v[k] = weights[src + ((ok * ci + a) * kh + ky) * kw + kx];
+                    v[k] = weights[j.src + ((ok * j.ci + a) * j.kh + ky) * j.kw + kx];
                 }
             }
         }
         tiles[(e0 + (i - i0)) / 4u] = v;
         o += 4u;
-        if o == opad {
+        if o == j.opad {
             o = 0u;
             kx += 1u;
-            if kx == kw {
+            if kx == j.kw {
                 kx = 0u;
                 ky += 1u;
-                if ky == kh {
+                if ky == j.kh {
                     ky = 0u;
                     a += 1u;
                 }
             }
+        }
+    }
+}
+
+// The jobs in blocks (the launcher's choice: 1x1 or 3x3 windows, channel
+// counts of a multiple of 16, so the tiles have no padding, and weights
+// starting at a vec4) read their weights as vec4s (on a CPU adapter every
+// storage access is a loop over the lanes, whatever its width) and store
+// whole 64-byte lines of tiles. A block covers BLOCK_CI input channels, 4 at
+// a time.
+//
+// Forward layout, wt[ci, t, co] (t = ky·Kw + kx, T taps): block b holds 16
+// output channels co0 .. co0 + 15, and 4 of its input channels ci0 .. ci0 +
+// 3 have 16 rows (one per co) of 4·T consecutive weights. Vec4 q of the rows
+// holds values 4q .. 4q + 3 of each, value f being (ci0 + f / T, tap f % T):
+// its 16 values side by side are the 16 output channels of 4 consecutive
+// vec4s of wt. T iterations of 16 loads and 16 stores.
+fn forward_block(j: Job, b: u32) {
+    let taps = j.kh * j.kw;
+    let groups = j.ci / BLOCK_CI;
+    let co0 = b / groups * 16u;
+    let row = j.ci * taps / 4u;
+    let step = j.opad / 4u;
+    for (var ci0 = b % groups * BLOCK_CI; ci0 < (b % groups + 1u) * BLOCK_CI; ci0 += 4u) {
+        let r0 = (j.src + (co0 * j.ci + ci0) * taps) / 4u;
+        // Value f's vec4s of wt: out + (i·T + t)·opad / 4, i.e. out + f·step.
+        let out = (j.dst + ci0 * taps * j.opad + co0) / 4u;
+        for (var q = 0u; q < taps; q++) {
+            var v: array<vec4<f32>, 16>;
+            for (var c = 0u; c < 16u; c++) {
+                v[c] = weights4[r0 + c * row + q];
+            }
+            let at = out + 4u * q * step;
+            for (var k = 0u; k < 4u; k++) {
+                let c = 4u * k;
+                tiles[at + k] = vec4<f32>(v[c].x, v[c + 1u].x, v[c + 2u].x, v[c + 3u].x);
+                tiles[at + step + k] = vec4<f32>(v[c].y, v[c + 1u].y, v[c + 2u].y, v[c + 3u].y);
+                tiles[at + 2u * step + k] = vec4<f32>(v[c].z, v[c + 1u].z, v[c + 2u].z, v[c + 3u].z);
+                tiles[at + 3u * step + k] = vec4<f32>(v[c].w, v[c + 1u].w, v[c + 2u].w, v[c + 3u].w);
+            }
+        }
+    }
+}
+
+// Backward-data layout, wt[co, t', ci] with t' = T − 1 − t (the window
+// flipped) unless flags & 2: block b holds output channel co, and 4 of its
+// input channels ci0 .. ci0 + 3 one row of 4·T consecutive weights (ci0 +
+// f / T, tap f % T); the vec4 of wt for tap t is values t, T + t, 2T + t,
+// 3T + t. 9 loads and 9 stores (the row in registers). For 1x1 windows wt is
+// the weights as they are: a block copies 64 of them.
+fn backward_block(j: Job, b: u32) {
+    let taps = j.kh * j.kw;
+    if taps == 1u {
+        // wt[co, ci] is the weights as they are: block b copies 16 vec4s.
+        let src = j.src / 4u + 16u * b;
+        let to = j.dst / 4u + 16u * b;
+        for (var k = 0u; k < 16u; k++) {
+            tiles[to + k] = weights4[src + k];
+        }
+        return;
+    }
+    let flip = (j.flags & 2u) == 0u;
+    let groups = j.ci / BLOCK_CI;
+    let co = b / groups;
+    let step = j.opad / 4u;
+    for (var ci0 = b % groups * BLOCK_CI; ci0 < (b % groups + 1u) * BLOCK_CI; ci0 += 4u) {
+        let r0 = (j.src + (co * j.ci + ci0) * taps) / 4u;
+        let out = (j.dst + co * taps * j.opad + ci0) / 4u;
+        var r: array<vec4<f32>, 9>;
+        for (var q = 0u; q < 9u; q++) {
+            r[q] = weights4[r0 + q];
+        }
+        for (var t = 0u; t < 9u; t++) {
+            let v = vec4<f32>(r[t / 4u][t % 4u], r[(9u + t) / 4u][(9u + t) % 4u],
+                              r[(18u + t) / 4u][(18u + t) % 4u], r[(27u + t) / 4u][(27u + t) % 4u]);
+            tiles[out + select(t, 8u - t, flip) * step] = v;
         }
     }
 }

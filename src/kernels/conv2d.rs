@@ -1703,7 +1703,37 @@ pub fn backward_data_tiles(g: &Conv2dGeom) -> Option<bool> {
 }
 
 /// Job fields per job in the table the kernel reads.
-const JOB_FIELDS: usize = 8;
+const JOB_FIELDS: usize = 12;
+
+/// Elements of tiles one invocation of a job in runs writes (`RUN` in
+/// conv2d_tiled_prepare.wgsl).
+const TILE_RUN: usize = 16;
+
+/// Input channels of a block of the batched weight tiles pass
+/// (`BLOCK_CI` in conv2d_tiled_prepare.wgsl).
+const TILE_BLOCK_CI: usize = 16;
+
+/// Whether the batched pass writes `j`'s tiles in blocks of vec4s
+/// (conv2d_tiled_prepare.wgsl's `forward_block`, `backward_block`): a 1x1
+/// or 3x3 window, channel counts of a multiple of 16 (tiles without padding)
+/// and weights `src` elements into the batch's source, a multiple of 4; and
+/// its invocations (blocks, else runs of 16 elements).
+pub fn tile_blocks(j: &TileJob, src: usize) -> (bool, usize) {
+    let g = &j.g;
+    let taps = g.kh * g.kw;
+    let blocks = (taps == 1 || (g.kh == 3 && g.kw == 3))
+        && g.cin.is_multiple_of(TILE_BLOCK_CI)
+        && g.cout.is_multiple_of(16)
+        && src.is_multiple_of(4);
+    let invocations = match (blocks, j.backward_data) {
+        (true, false) => g.cout / 16 * (g.cin / TILE_BLOCK_CI),
+        // 1x1: the weights as they are, 64 values a block.
+        (true, true) if taps == 1 => g.cout * g.cin / 64,
+        (true, true) => g.cout * (g.cin / TILE_BLOCK_CI),
+        (false, _) => numel(&weight_tiles_shape(g, j.backward_data)).div_ceil(TILE_RUN),
+    };
+    (blocks, invocations)
+}
 
 /// The weight tiles of every job in as few dispatches as the binding limits
 /// allow (one for the CIFAR nets; under WebGPU's 128 MiB bindings two for
@@ -1764,6 +1794,7 @@ pub fn conv2d_weight_tiles_batch(
         // Room after the last job's tiles for a uniform window over them.
         let tiles = gpu.tensor(&[end + WEIGHT_TILES_ROOM])?.view(0, &[end])?;
         let mut table = Vec::with_capacity(JOB_FIELDS * group.len());
+        let mut invocations = 0usize;
         for (j, &at) in group.iter().zip(&dst) {
             let shape = weight_tiles_shape(&j.g, j.backward_data);
             let opad = u32_of("conv2d weight tiles' channels", shape[3])?;
@@ -1773,24 +1804,42 @@ pub fn conv2d_weight_tiles_batch(
                 )));
             }
             let flags = j.backward_data as u32 | ((j.backward_data && !j.flip) as u32) << 1;
+            let src = src_of(j)? - src0;
+            let (blocks, count) = tile_blocks(j, src);
             table.extend([
                 u32_of("weight tiles offset", at)?,
                 u32_of("weight tiles length", numel(&shape))?,
-                u32_of("weights offset", src_of(j)? - src0)?,
+                u32_of("weights offset", src)?,
                 j.g.cout as u32,
                 j.g.cin as u32,
                 j.g.kh as u32,
                 j.g.kw as u32,
                 opad | flags << 16,
+                u32_of("weight tiles invocations", invocations)?,
+                blocks as u32,
+                0,
+                0,
             ]);
+            invocations += count;
             out.push(tiles.view(at, &shape)?);
         }
         let table_t = gpu.tensor(&[table.len()])?;
         gpu.write_u32(&table_t, &table)?;
         let source = weights.view(src0, &[src_end - src0])?;
+        // The source again as vec4s: its whole vec4s (every block's weights
+        // lie in them), or 4 values from its start past a shorter one's end.
+        let quads = source.len() / 4 * 4;
+        let source4 = match quads {
+            0 => source.window(0, 4).ok_or_else(|| {
+                Error::invalid(
+                    "conv2d_weight_tiles_batch: weights shorter than a vec4 at a buffer's end",
+                )
+            })?,
+            _ => source.view(0, &[quads])?,
+        };
         let p = BatchParams {
             jobs: group.len() as u32,
-            total: u32_of("weight tiles of a batch", end)?,
+            total: u32_of("weight tiles invocations", invocations)?,
             _pad0: 0,
             _pad1: 0,
         };
@@ -1799,8 +1848,8 @@ pub fn conv2d_weight_tiles_batch(
             prog,
             &table::CONV2D_WEIGHT_TILES_BATCH,
             &p,
-            &[Some(&tiles), Some(&source), Some(&table_t)],
-            table::CONV2D_WEIGHT_TILES_BATCH.grid_1d(gpu, end.div_ceil(16))?,
+            &[Some(&tiles), Some(&source), Some(&table_t), Some(&source4)],
+            table::CONV2D_WEIGHT_TILES_BATCH.grid_1d(gpu, invocations)?,
         )?;
         start = next;
     }

@@ -447,7 +447,7 @@ table! {
     CONV2D_PAD: conv2d::PadParams = CONV2D_TILED_PREPARE::"conv2d_pad", [64, 1, 1], [Write, Read];
     CONV2D_PAD_SHIFT1: conv2d::PadParams = CONV2D_TILED_PREPARE::"conv2d_pad_shift1", [64, 1, 1], [Write, Read];
     CONV2D_WEIGHT_TILES: conv2d::WeightParams = CONV2D_TILED_PREPARE::"conv2d_weight_tiles", [128, 1, 1], [Write, Read];
-    CONV2D_WEIGHT_TILES_BATCH: conv2d::BatchParams = CONV2D_TILED_PREPARE::"conv2d_weight_tiles_batch", [128, 1, 1], [Write, Read, Read];
+    CONV2D_WEIGHT_TILES_BATCH: conv2d::BatchParams = CONV2D_TILED_PREPARE::"conv2d_weight_tiles_batch", [128, 1, 1], [Write, Read, Read, Read];
     CONV2D_FORWARD_TILED_S1: conv2d::TiledParams = CONV2D_FORWARD_TILED::"conv2d_forward_tiled_s1", [64, 1, 1], [Write, Read, Read, Read];
     CONV2D_FORWARD_TILED_S1_R4: conv2d::TiledParams = CONV2D_FORWARD_TILED::"conv2d_forward_tiled_s1_r4", [32, 1, 1], [Write, Read, Read, Read];
     CONV2D_FORWARD_TILED_S1_R4U: conv2d::TiledParams = CONV2D_FORWARD_UNIFORM::"conv2d_forward_tiled_s1_r4u", [32, 1, 1], [Write, Read, Uniform, Read];

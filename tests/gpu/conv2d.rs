@@ -1093,8 +1093,17 @@ fn weight_tiles_in_batches_equal_one_conv_at_a_time() {
         Conv2dGeom::square(1, 3, 8, 8, 16, 7, 2, 3),
         Conv2dGeom::square(1, 16, 8, 8, 16, 3, 1, 1),
         Conv2dGeom::square(1, 16, 8, 8, 32, 1, 2, 0),
+        // Channels of a multiple of 16 in 1x1 and 3x3 windows: blocks of
+        // vec4s in every layout where their weights start at a vec4 (each
+        // also placed one value past one, where they run as elements).
+        Conv2dGeom::square(1, 16, 5, 5, 32, 3, 1, 1),
+        Conv2dGeom::square(1, 16, 5, 5, 48, 3, 2, 1),
+        Conv2dGeom::square(1, 48, 5, 5, 16, 3, 1, 1),
+        Conv2dGeom::square(1, 32, 4, 4, 16, 1, 1, 0),
+        Conv2dGeom::square(1, 16, 4, 4, 64, 1, 2, 0),
+        Conv2dGeom::square(1, 64, 4, 4, 16, 1, 1, 0),
     ];
-    while geoms.len() < 14 {
+    while geoms.len() < 20 {
         let k = [1, 3, 5][rng.below(3)];
         geoms.push(Conv2dGeom::square(
             1,
@@ -1111,28 +1120,48 @@ fn weight_tiles_in_batches_equal_one_conv_at_a_time() {
         .iter()
         .map(|g| g.cout * g.cin * g.kh * g.kw)
         .sum::<usize>()
-        + 37;
+        + 37
+        + 6 * 4;
     let flat = rng.vec_uniform(total, -1.0, 1.0);
-    for gpu in [gpu(), &small] {
+    for (gpu, past_vec4) in [(gpu(), false), (gpu(), true), (&small, false)] {
         let weights = gpu.upload(&[total], &flat).unwrap();
         let mut jobs = Vec::new();
         let mut starts = Vec::new();
-        let mut at = 37; // the first conv's weights not at the start
+        let mut at = 37usize; // the first conv's weights not at the start
+        let mut blocks = [0usize; 4];
         for (i, g) in geoms.iter().enumerate() {
+            if (3..9).contains(&i) {
+                // At a vec4, or one value past one.
+                at = at.next_multiple_of(4) + past_vec4 as usize;
+            }
             let w = weights.view(at, &g.w_shape()).unwrap();
             starts.push(at);
-            at += w.len();
+            let w_len = w.len();
+            at += w_len;
             let (backward_data, flip) = match i % 3 {
                 0 => (false, false),
                 1 => (true, true),
                 _ => (true, false),
             };
-            jobs.push(TileJob {
+            let job = TileJob {
                 w,
                 g: *g,
                 backward_data,
                 flip,
-            });
+            };
+            // (The batch's source starts at a multiple of 64 elements.)
+            if tile_blocks(&job, at - w_len).0 {
+                blocks[2 * (g.kh == 3) as usize + backward_data as usize] += 1;
+            }
+            jobs.push(job);
+        }
+        if !past_vec4 {
+            assert!(
+                blocks.iter().all(|&n| n >= 1),
+                "jobs in blocks (1x1, 3x3 × forward, backward): {blocks:?}"
+            );
+        } else {
+            assert_eq!(blocks, [0; 4], "jobs one value past a vec4");
         }
         let mut prog = reslab::kernels::Program::new();
         let views = conv2d_weight_tiles_batch(gpu, &mut prog, &weights, &jobs).unwrap();
