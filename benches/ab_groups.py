@@ -34,6 +34,7 @@ GROUPS = [
     ("1x1 and direct passes", lambda e: e.startswith("conv2d_pointwise") or e == "conv2d_direct"),
     ("stride-2 backward-data", lambda e: e.startswith("conv2d_backward_data_tiled_s2")),
     ("unfolded inputs", lambda e: e.startswith("conv2d_unfold")),
+    ("weight tiles", lambda e: e.startswith("conv2d_weight_tiles")),
 ]
 
 # Sums of groups, for passes that one build runs in one group and the other
