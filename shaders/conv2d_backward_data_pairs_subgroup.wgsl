@@ -14,13 +14,9 @@
 
 #import lanes
 #import conv_s2_pairs
+#import s2_weights_uniform
 
 @group(0) @binding(2) var<storage, read> dyp: array<vec4<f32>>;
-@group(0) @binding(3) var<uniform> wu: array<vec4<f32>, 4096>;
-
-fn weight(i: u32) -> vec4<f32> {
-    return wu[i - p.co0 * 9u * (p.ci8 / 4u)];
-}
 
 fn input_vec(i: u32) -> vec4<f32> {
     return dyp[i];

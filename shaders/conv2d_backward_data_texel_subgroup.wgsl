@@ -15,13 +15,9 @@
 #import lanes
 #import conv_s2_lanes
 #import texels
+#import s2_weights_uniform
 
 @group(0) @binding(2) var dyp_t: texture_2d<f32>;
-@group(0) @binding(3) var<uniform> wu: array<vec4<f32>, 4096>;
-
-fn weight(i: u32) -> vec4<f32> {
-    return wu[i - p.co0 * 9u * (p.ci8 / 4u)];
-}
 
 fn input_vec(i: u32) -> vec4<f32> {
     return textureLoad(dyp_t, texel(i), 0);

@@ -2730,12 +2730,77 @@ pub fn conv2d_backward_data_tiled_s2_with_shortcut(
     backward_data_s2(gpu, prog, dx, dyp, wt, g, false, s2, Some(shortcut))
 }
 
-/// Most runs of input channels (uniform windows of weights) the unpaired
-/// stride-2 backward-data kernels take; past it the storage kernel runs in
-/// one pass. Each run reads dy's tiles and rewrites all of dx: on lavapipe,
-/// ResNet-50 at 112 px, the storage kernel took 0.61x the grouped kernels'
-/// time at 37 runs and 0.30x at 171 (the paired kernels held even at 171).
+/// Most runs of output channels (uniform windows of weights) the grouped
+/// stride-2 backward-data kernels take; past it their storage twins
+/// ([`s2_data_storage_twin`]) run in one pass, and the storage kernel
+/// without groups where those cannot. Each run reads dy's tiles and
+/// rewrites all of dx: on lavapipe, ResNet-50 at 112 px, the storage kernel
+/// without groups took 0.61x the unpaired grouped kernels' time at 37 runs
+/// and 0.30x at 171.
 pub const S2_DATA_RUNS: usize = 16;
+
+/// The twin of grouped stride-2 backward-data kernel `k` reading its
+/// weights from storage (the same sums in the same order: the same bits),
+/// if it has one.
+pub fn s2_data_storage_twin(
+    k: &table::Kernel<S2Params>,
+) -> Option<&'static table::Kernel<S2Params>> {
+    use table::*;
+    let twins: [(&Kernel<S2Params>, &'static Kernel<S2Params>); 12] = [
+        (
+            &CONV2D_BACKWARD_DATA_TILED_S2SG2,
+            &CONV2D_BACKWARD_DATA_TILED_S2SG2_ST,
+        ),
+        (
+            &CONV2D_BACKWARD_DATA_TILED_S2SG4,
+            &CONV2D_BACKWARD_DATA_TILED_S2SG4_ST,
+        ),
+        (
+            &CONV2D_BACKWARD_DATA_TILED_S2SG8,
+            &CONV2D_BACKWARD_DATA_TILED_S2SG8_ST,
+        ),
+        (
+            &CONV2D_BACKWARD_DATA_TILED_S2SG2_TEX,
+            &CONV2D_BACKWARD_DATA_TILED_S2SG2_TEX_ST,
+        ),
+        (
+            &CONV2D_BACKWARD_DATA_TILED_S2SG4_TEX,
+            &CONV2D_BACKWARD_DATA_TILED_S2SG4_TEX_ST,
+        ),
+        (
+            &CONV2D_BACKWARD_DATA_TILED_S2SG8_TEX,
+            &CONV2D_BACKWARD_DATA_TILED_S2SG8_TEX_ST,
+        ),
+        (
+            &CONV2D_BACKWARD_DATA_TILED_S2P2,
+            &CONV2D_BACKWARD_DATA_TILED_S2P2_ST,
+        ),
+        (
+            &CONV2D_BACKWARD_DATA_TILED_S2P4,
+            &CONV2D_BACKWARD_DATA_TILED_S2P4_ST,
+        ),
+        (
+            &CONV2D_BACKWARD_DATA_TILED_S2P8,
+            &CONV2D_BACKWARD_DATA_TILED_S2P8_ST,
+        ),
+        (
+            &CONV2D_BACKWARD_DATA_TILED_S2P2_TEX,
+            &CONV2D_BACKWARD_DATA_TILED_S2P2_TEX_ST,
+        ),
+        (
+            &CONV2D_BACKWARD_DATA_TILED_S2P4_TEX,
+            &CONV2D_BACKWARD_DATA_TILED_S2P4_TEX_ST,
+        ),
+        (
+            &CONV2D_BACKWARD_DATA_TILED_S2P8_TEX,
+            &CONV2D_BACKWARD_DATA_TILED_S2P8_TEX_ST,
+        ),
+    ];
+    twins
+        .into_iter()
+        .find(|(grouped, _)| std::ptr::eq(grouped.module, k.module) && grouped.entry == k.entry)
+        .map(|(_, twin)| twin)
+}
 
 #[allow(clippy::too_many_arguments)]
 fn backward_data_s2(
@@ -2840,9 +2905,31 @@ fn backward_data_s2(
             uniform_runs(gpu, wt)
         }
         _ => None,
+    };
+    // Past S2_DATA_RUNS windows a grouped kernel's storage twin takes every
+    // output channel in one pass (adding to dx, and the shortcut's gradient
+    // riding on it, as a single run would).
+    let twin = s2_data_storage_twin(k).filter(|t| t.fits(gpu));
+    if let (Some(r), Some(twin)) = (&runs, twin)
+        && r.len() > S2_DATA_RUNS
+    {
+        let shortcut = shortcut.filter(|_| paired && !accumulate);
+        let mut q = p;
+        let mut bound = vec![Some(dx), Some(dyp), Some(wt)];
+        if paired {
+            bound.push(Some(shortcut.map_or(dyp, |sc| sc.dy)));
+        }
+        if let Some(sc) = shortcut {
+            q.flags |= FLAG_S2_SHORTCUT;
+            q.sc_pad = u32_of("shortcut zero channels", sc.geom.pad_before())?;
+            q.sc_co = u32_of("shortcut channels", sc.geom.cout)?;
+        }
+        launch(gpu, prog, twin, &q, &bound, grid(lanes, paired)?)?;
+        return Ok(shortcut.is_some());
     }
-    .filter(|r| !accumulate || r.len() == 1)
-    .filter(|r| paired || r.len() <= S2_DATA_RUNS);
+    let runs = runs
+        .filter(|r| !accumulate || r.len() == 1)
+        .filter(|r| paired || r.len() <= S2_DATA_RUNS);
     let Some(runs) = runs else {
         launch(
             gpu,

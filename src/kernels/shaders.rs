@@ -45,6 +45,10 @@ const STORAGE_WEIGHTS: &[(&str, &str)] = &[
     ("conv_windows", "conv_windows_storage"),
 ];
 
+/// The swap of the grouped stride-2 backward-data passes' storage twins:
+/// every output channel's weights from one storage binding.
+const S2_STORAGE_WEIGHTS: &[(&str, &str)] = &[("s2_weights_uniform", "s2_weights_storage")];
+
 macro_rules! modules {
     ($($id:ident = $name:literal $(from $file:literal with $swaps:ident)?;)*) => {
         $(
@@ -90,6 +94,14 @@ modules! {
     CONV2D_BACKWARD_DATA_TEXEL_SUBGROUP = "conv2d_backward_data_texel_subgroup.wgsl";
     CONV2D_BACKWARD_DATA_PAIRS_SUBGROUP = "conv2d_backward_data_pairs_subgroup.wgsl";
     CONV2D_BACKWARD_DATA_PAIRS_TEXEL_SUBGROUP = "conv2d_backward_data_pairs_texel_subgroup.wgsl";
+    CONV2D_BACKWARD_DATA_STORAGE_SUBGROUP = "conv2d_backward_data_storage_subgroup.wgsl"
+        from "conv2d_backward_data_subgroup.wgsl" with S2_STORAGE_WEIGHTS;
+    CONV2D_BACKWARD_DATA_TEXEL_STORAGE_SUBGROUP = "conv2d_backward_data_texel_storage_subgroup.wgsl"
+        from "conv2d_backward_data_texel_subgroup.wgsl" with S2_STORAGE_WEIGHTS;
+    CONV2D_BACKWARD_DATA_PAIRS_STORAGE_SUBGROUP = "conv2d_backward_data_pairs_storage_subgroup.wgsl"
+        from "conv2d_backward_data_pairs_subgroup.wgsl" with S2_STORAGE_WEIGHTS;
+    CONV2D_BACKWARD_DATA_PAIRS_TEXEL_STORAGE_SUBGROUP = "conv2d_backward_data_pairs_texel_storage_subgroup.wgsl"
+        from "conv2d_backward_data_pairs_texel_subgroup.wgsl" with S2_STORAGE_WEIGHTS;
     CONV2D_BACKWARD_WEIGHT = "conv2d_backward_weight.wgsl";
     CONV2D_BACKWARD_WEIGHT_TILED = "conv2d_backward_weight_tiled.wgsl";
     CONV2D_BACKWARD_WEIGHT_SUBGROUP = "conv2d_backward_weight_subgroup.wgsl";
@@ -170,6 +182,14 @@ pub static SHARED: &[(&str, &str)] = &[
     (
         "conv_storage",
         include_str!("../../shaders/shared/conv_storage.wgsl"),
+    ),
+    (
+        "s2_weights_uniform",
+        include_str!("../../shaders/shared/s2_weights_uniform.wgsl"),
+    ),
+    (
+        "s2_weights_storage",
+        include_str!("../../shaders/shared/s2_weights_storage.wgsl"),
     ),
     (
         "conv_windows_storage",

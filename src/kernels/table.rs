@@ -521,6 +521,20 @@ table! {
     CONV2D_BACKWARD_DATA_TILED_S2P2_TEX: conv2d::S2Params = CONV2D_BACKWARD_DATA_PAIRS_TEXEL_SUBGROUP::"conv2d_backward_data_tiled_s2p2", [64, 1, 1], [Write, Texels, Uniform, Read];
     CONV2D_BACKWARD_DATA_TILED_S2P4_TEX: conv2d::S2Params = CONV2D_BACKWARD_DATA_PAIRS_TEXEL_SUBGROUP::"conv2d_backward_data_tiled_s2p4", [64, 1, 1], [Write, Texels, Uniform, Read];
     CONV2D_BACKWARD_DATA_TILED_S2P8_TEX: conv2d::S2Params = CONV2D_BACKWARD_DATA_PAIRS_TEXEL_SUBGROUP::"conv2d_backward_data_tiled_s2p8", [64, 1, 1], [Write, Texels, Uniform, Read];
+    // The grouped stride-2 backward-data kernels above with every output
+    // channel's weights from one storage binding (conv2d::s2_data_storage_twin).
+    CONV2D_BACKWARD_DATA_TILED_S2SG2_ST: conv2d::S2Params = CONV2D_BACKWARD_DATA_STORAGE_SUBGROUP::"conv2d_backward_data_tiled_s2sg2", [64, 1, 1], [Write, Read, Read];
+    CONV2D_BACKWARD_DATA_TILED_S2SG4_ST: conv2d::S2Params = CONV2D_BACKWARD_DATA_STORAGE_SUBGROUP::"conv2d_backward_data_tiled_s2sg4", [64, 1, 1], [Write, Read, Read];
+    CONV2D_BACKWARD_DATA_TILED_S2SG8_ST: conv2d::S2Params = CONV2D_BACKWARD_DATA_STORAGE_SUBGROUP::"conv2d_backward_data_tiled_s2sg8", [64, 1, 1], [Write, Read, Read];
+    CONV2D_BACKWARD_DATA_TILED_S2SG2_TEX_ST: conv2d::S2Params = CONV2D_BACKWARD_DATA_TEXEL_STORAGE_SUBGROUP::"conv2d_backward_data_tiled_s2sg2", [64, 1, 1], [Write, Texels, Read];
+    CONV2D_BACKWARD_DATA_TILED_S2SG4_TEX_ST: conv2d::S2Params = CONV2D_BACKWARD_DATA_TEXEL_STORAGE_SUBGROUP::"conv2d_backward_data_tiled_s2sg4", [64, 1, 1], [Write, Texels, Read];
+    CONV2D_BACKWARD_DATA_TILED_S2SG8_TEX_ST: conv2d::S2Params = CONV2D_BACKWARD_DATA_TEXEL_STORAGE_SUBGROUP::"conv2d_backward_data_tiled_s2sg8", [64, 1, 1], [Write, Texels, Read];
+    CONV2D_BACKWARD_DATA_TILED_S2P2_ST: conv2d::S2Params = CONV2D_BACKWARD_DATA_PAIRS_STORAGE_SUBGROUP::"conv2d_backward_data_tiled_s2p2", [64, 1, 1], [Write, Read, Read, Read];
+    CONV2D_BACKWARD_DATA_TILED_S2P4_ST: conv2d::S2Params = CONV2D_BACKWARD_DATA_PAIRS_STORAGE_SUBGROUP::"conv2d_backward_data_tiled_s2p4", [64, 1, 1], [Write, Read, Read, Read];
+    CONV2D_BACKWARD_DATA_TILED_S2P8_ST: conv2d::S2Params = CONV2D_BACKWARD_DATA_PAIRS_STORAGE_SUBGROUP::"conv2d_backward_data_tiled_s2p8", [64, 1, 1], [Write, Read, Read, Read];
+    CONV2D_BACKWARD_DATA_TILED_S2P2_TEX_ST: conv2d::S2Params = CONV2D_BACKWARD_DATA_PAIRS_TEXEL_STORAGE_SUBGROUP::"conv2d_backward_data_tiled_s2p2", [64, 1, 1], [Write, Texels, Read, Read];
+    CONV2D_BACKWARD_DATA_TILED_S2P4_TEX_ST: conv2d::S2Params = CONV2D_BACKWARD_DATA_PAIRS_TEXEL_STORAGE_SUBGROUP::"conv2d_backward_data_tiled_s2p4", [64, 1, 1], [Write, Texels, Read, Read];
+    CONV2D_BACKWARD_DATA_TILED_S2P8_TEX_ST: conv2d::S2Params = CONV2D_BACKWARD_DATA_PAIRS_TEXEL_STORAGE_SUBGROUP::"conv2d_backward_data_tiled_s2p8", [64, 1, 1], [Write, Texels, Read, Read];
     CONV2D_BACKWARD_WEIGHT_TILED_S1: conv2d::WgradParams = CONV2D_BACKWARD_WEIGHT_TILED::"conv2d_backward_weight_tiled_s1", [16, 1, 1], [Write, Read, Read];
     CONV2D_BACKWARD_WEIGHT_TILED_S1_C8: conv2d::WgradParams = CONV2D_BACKWARD_WEIGHT_TILED::"conv2d_backward_weight_tiled_s1_c8", [16, 1, 1], [Write, Read, Read];
     // (needs subgroups: see conv2d::has_subgroups)

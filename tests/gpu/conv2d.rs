@@ -1308,8 +1308,9 @@ fn conv2d_backward_data_stride2_matches_cpu() {
 /// (storage; a uniform window in runs of output channels, the later runs
 /// resuming from dx; that with dy shared by groups of 8, 4 or 2 lanes) matches
 /// the CPU twin and gives the same bits, writing dx and adding to it (an
-/// adding pass of several runs reads storage instead, and so does an
-/// unpaired one of more than `S2_DATA_RUNS` runs).
+/// adding pass of several runs reads storage instead; past `S2_DATA_RUNS`
+/// runs the grouped kernels' storage twins run one pass, the uniform
+/// kernel's the storage kernel).
 #[test]
 fn conv2d_backward_data_stride2_weight_reads_agree_bit_for_bit() {
     let gpu = gpu();
@@ -1329,10 +1330,12 @@ fn conv2d_backward_data_stride2_weight_reads_agree_bit_for_bit() {
         (Conv2dGeom::square(1, 64, 7, 12, 40, 3, 2, 1), false),
         (Conv2dGeom::square(2, 24, 7, 20, 16, 3, 2, 1), true),
         (Conv2dGeom::square(1, 8, 5, 4, 3, 3, 2, 1), false),
-        // 20 runs: the unpaired kernels give way to the storage one, the
-        // paired ones run them all.
+        // 20 runs: the grouped kernels give way to their storage twins (one
+        // pass, adding to dx or not), the uniform one to the storage kernel.
         (Conv2dGeom::square(1, 512, 5, 7, 60, 3, 2, 1), false),
         (Conv2dGeom::square(1, 512, 5, 8, 60, 3, 2, 1), false),
+        (Conv2dGeom::square(1, 512, 5, 7, 60, 3, 2, 1), true),
+        (Conv2dGeom::square(1, 512, 5, 8, 60, 3, 2, 1), true),
     ];
     while cases.len() < 29 {
         let g = Conv2dGeom {
@@ -1354,6 +1357,7 @@ fn conv2d_backward_data_stride2_weight_reads_agree_bit_for_bit() {
     let mut groups = 0;
     let mut paired_cases = 0;
     let mut storage_instead = 0;
+    let mut twins = 0;
     for (i, (g, accumulate)) in cases.iter().enumerate() {
         let d = data(g, 700 + i as u64);
         let (dyp, wt, runs) = s2_data_inputs(g, &d.dy, &d.w);
@@ -1395,15 +1399,26 @@ fn conv2d_backward_data_stride2_weight_reads_agree_bit_for_bit() {
                 .map(|d| d.label())
                 .filter(|l| l.contains(tag))
                 .collect();
-            // (Past S2_DATA_RUNS runs only the paired kernels run them.)
+            // Past S2_DATA_RUNS runs the grouped kernels' storage twins take
+            // them all in one pass, and the storage kernel the uniform one's.
             let grouping = matches!(t, S2Tiling::Subgroup | S2Tiling::SubgroupTexels);
-            let many = runs > S2_DATA_RUNS && !(paired && grouping);
-            storage_instead += (many && t == S2Tiling::Subgroup) as usize;
-            let window = if (!*accumulate || runs == 1) && !many {
+            let twin = grouping && lanes.is_some() && runs > S2_DATA_RUNS;
+            let many = runs > S2_DATA_RUNS && !twin;
+            storage_instead += (many && t == S2Tiling::Uniform) as usize;
+            twins += twin as usize;
+            let window = if twin {
+                1
+            } else if (!*accumulate || runs == 1) && !many {
                 runs
             } else {
                 0
             };
+            assert!(
+                grouped
+                    .iter()
+                    .all(|l| l.contains("_storage_subgroup.wgsl:") == twin),
+                "{t:?} {g:?} accumulate={accumulate}: {grouped:?}"
+            );
             // Both subgroup tilings run the grouped backward-data kernels,
             // SubgroupTexels reading dy as texels.
             let (want_uniform, want_grouped) = match (t, lanes) {
@@ -1449,6 +1464,8 @@ fn conv2d_backward_data_stride2_weight_reads_agree_bit_for_bit() {
                 paired_cases >= 4,
                 "cases of the paired kernels: {paired_cases}"
             );
+            // Paired and not, storage input and texels, adding or not.
+            assert_eq!(twins, 8, "passes on the storage twins");
         }
     }
     no_errors();

@@ -238,6 +238,8 @@ fn stride2_backward_data_with_the_shortcut_matches_the_separate_passes() {
         (Conv2dGeom::square(2, 8, 10, 10, 16, 3, 2, 1), 16),
         (Conv2dGeom::square(1, 12, 7, 8, 20, 3, 2, 1), 30),
         (Conv2dGeom::square(2, 6, 8, 20, 6, 3, 2, 1), 6),
+        // 19 runs: the paired kernels' storage twin, one pass.
+        (Conv2dGeom::square(1, 128, 8, 8, 256, 3, 2, 1), 256),
     ];
     let (mut fused_cases, mut several_runs) = (0, 0);
     for (i, (g, sc_co)) in cases.iter().enumerate() {
