@@ -3209,7 +3209,8 @@ pub enum WgradOut<'a> {
 }
 
 /// The partial sums, [chunks, Co, Ci, 9], that the tiled weight gradient of
-/// `g` reduces; `None` where `g` has none.
+/// `g` reduces; `None` where `g` has none. (A weight gradient of one chunk
+/// writes dw itself where it is asked for dw, [`WgradOut::Reduced`].)
 pub fn wgrad_partials_shape(g: &Conv2dGeom) -> Option<[usize; 4]> {
     has_tiled_forward(g).then(|| [tiled_weight_split(g).1, g.cout, g.cin, 9])
 }
@@ -3278,6 +3279,8 @@ fn wgrad_tiled_with(
     let len = g.cout * g.cin * 9;
     u32_of("weight-gradient partial sums", chunks * len)?;
     let partials = match out {
+        // One chunk's sums are dw's, in dw's layout.
+        WgradOut::Reduced(dw) if chunks == 1 => dw.reshape(&[1, g.cout, g.cin, 9])?,
         WgradOut::Reduced(_) => gpu.tensor(&[chunks, g.cout, g.cin, 9])?,
         WgradOut::Partials(t) => {
             expect_shape(
@@ -3329,6 +3332,7 @@ fn wgrad_tiled_with(
         grid,
     )?;
     match out {
+        WgradOut::Reduced(_) if chunks == 1 => Ok(()),
         WgradOut::Reduced(dw) => reduce_chunks(gpu, prog, dw, &partials, chunks),
         WgradOut::Partials(_) => Ok(()),
     }

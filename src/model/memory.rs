@@ -146,9 +146,12 @@ impl MemoryNeed {
                         let elems = s.iter().try_fold(1u64, |a, &d| a.checked_mul(d as u64))?;
                         tiles = tiles.checked_add(elems.checked_add(64)?)?;
                     }
-                    // Its weight gradient's partial sums (chunks of the batch).
+                    // Its weight gradient's partial sums (chunks of the batch;
+                    // one chunk's go to its gradient directly).
                     let gb = graph.conv_geom(batch, *x, *y, *k, *stride, *pad);
-                    if let Some(s) = crate::kernels::conv2d::wgrad_partials_shape(&gb) {
+                    if let Some(s) = crate::kernels::conv2d::wgrad_partials_shape(&gb)
+                        && s[0] > 1
+                    {
                         let elems = s.iter().try_fold(1u64, |a, &d| a.checked_mul(d as u64))?;
                         partials = partials.checked_add(elems.checked_add(64)?)?;
                     }

@@ -130,6 +130,7 @@ impl WgradBatch {
             } = op
                 && let Some(s) =
                     conv2d::wgrad_partials_shape(&graph.conv_geom(batch, *x, *y, *k, *stride, *pad))
+                && s[0] > 1
             {
                 let len: usize = s.iter().product();
                 if len <= max {
@@ -814,8 +815,11 @@ impl Plan {
                     let g = self.graph.conv_geom(self.batch, *x, y, *k, *stride, *pad);
                     let w = params.param(&format!("{name}.weight"))?;
                     let dw = params.grad(&format!("{name}.weight"))?;
+                    // (A weight gradient of one chunk writes dw itself.)
                     let partials = match (conv2d::wgrad_partials_shape(&g), &mut scratch.wgrad) {
-                        (Some(shape), Some(b)) => b.reserve(&gpu, prog, &dw, shape)?,
+                        (Some(shape), Some(b)) if shape[0] > 1 => {
+                            b.reserve(&gpu, prog, &dw, shape)?
+                        }
                         _ => None,
                     };
                     let xp = self.state[i].xp.clone();
