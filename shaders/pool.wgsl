@@ -5,7 +5,8 @@
 //       row-major window order wins, and a NaN wins over any number (as PyTorch).
 //   maxpool_backward  1 dx [N, C, H, W]  2 dy [N, C, Ho, Wo]  3 argmax
 //       one invocation per element of dx: gathers dy from every window whose
-//       maximum it was (no atomics).
+//       maximum it was (no atomics); maxpool_backward4 the same a vec4 of dx
+//       an invocation where W is a multiple of 4.
 //   avgpool_forward   1 y [N, C]  2 x [N, C, H, W]     global average, one invocation per (n, c)
 //   avgpool_backward  1 dx [N, C, H, W]  2 dy [N, C]   one invocation per element of dx
 
@@ -101,6 +102,47 @@ fn maxpool_backward(@builtin(global_invocation_id) gid: vec3<u32>,
         }
     }
     mb_dx[i] = acc;
+}
+
+// maxpool_backward over rows of a multiple of 4 values, one invocation per
+// vec4 of dx: the windows over any of its 4 columns, each argmax and dy
+// loaded once for the 4 (a storage load on a CPU adapter is a loop over the
+// lanes, and a 3x3/2 pool's windows overlap), each value's terms in
+// maxpool_backward's order: the same bits.
+@group(0) @binding(1) var<storage, read_write> mb_dx4: array<vec4<f32>>;
+
+@compute @workgroup_size(WG)
+fn maxpool_backward4(@builtin(global_invocation_id) gid: vec3<u32>,
+                     @builtin(num_workgroups) nwg: vec3<u32>) {
+    let q = folded_index(gid, nwg);
+    let w4 = p.w / 4u;
+    if q >= p.n * p.c * p.h * w4 {
+        return;
+    }
+    let ix = (q % w4) * 4u;
+    let iy = (q / w4) % p.h;
+    let plane = q / (w4 * p.h);
+    let at = iy * p.w + ix;
+    let ats = vec4<u32>(at, at + 1u, at + 2u, at + 3u);
+    // Windows oy with oy·s − pad ≤ iy ≤ oy·s − pad + k − 1; columns likewise
+    // for ix .. ix + 3.
+    let ty = i32(iy + p.pad) - i32(p.k) + 1;
+    let tx = i32(ix + p.pad) - i32(p.k) + 1;
+    let oy0 = u32(max(ty + i32(p.stride) - 1, 0)) / p.stride;
+    let ox0 = u32(max(tx + i32(p.stride) - 1, 0)) / p.stride;
+    let oy1 = min((iy + p.pad) / p.stride + 1u, p.ho);
+    let ox1 = min((ix + 3u + p.pad) / p.stride + 1u, p.wo);
+    var acc = vec4<f32>(0.0);
+    for (var oy = oy0; oy < oy1; oy++) {
+        for (var ox = ox0; ox < ox1; ox++) {
+            let o = (plane * p.ho + oy) * p.wo + ox;
+            let hit = vec4<u32>(mb_argmax[o]) == ats;
+            if any(hit) {
+                acc += select(vec4<f32>(0.0), vec4<f32>(mb_dy[o]), hit);
+            }
+        }
+    }
+    mb_dx4[q] = acc;
 }
 
 // ---- avgpool_forward / avgpool_backward (global) ----

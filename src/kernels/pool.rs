@@ -2,7 +2,7 @@
 
 use crate::device::Gpu;
 use crate::device::Tensor;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::kernels::table::{self, params};
 use crate::kernels::{Program, expect_shape, launch, nchw, u32_of};
 use crate::ops::Pool2dGeom;
@@ -66,7 +66,8 @@ pub fn maxpool_forward(
     Ok(())
 }
 
-/// dx = dy routed back to each window's maximum.
+/// dx = dy routed back to each window's maximum (a vec4 of dx an invocation
+/// where rows are whole vec4s).
 pub fn maxpool_backward(
     gpu: &Gpu,
     prog: &mut Program,
@@ -75,17 +76,42 @@ pub fn maxpool_backward(
     argmax: &Tensor,
     g: &Pool2dGeom,
 ) -> Result<()> {
+    maxpool_backward_with(gpu, prog, dx, dy, argmax, g, g.w.is_multiple_of(4))
+}
+
+/// [`maxpool_backward`] a vec4 of dx an invocation (`vec4`: rows of a
+/// multiple of 4 values) or one value: the same bits.
+pub fn maxpool_backward_with(
+    gpu: &Gpu,
+    prog: &mut Program,
+    dx: &Tensor,
+    dy: &Tensor,
+    argmax: &Tensor,
+    g: &Pool2dGeom,
+    vec4: bool,
+) -> Result<()> {
     expect_shape("max pool dx", dx, &g.x_shape())?;
     expect_shape("max pool dy", dy, &g.y_shape())?;
     expect_shape("max pool argmax", argmax, &g.y_shape())?;
+    if vec4 && !g.w.is_multiple_of(4) {
+        return Err(Error::invalid(format!(
+            "maxpool_backward: rows of {} values are not whole vec4s",
+            g.w
+        )));
+    }
     let p = max_params(g)?;
+    let (k, invocations) = if vec4 {
+        (&table::MAXPOOL_BACKWARD4, dx.len() / 4)
+    } else {
+        (&table::MAXPOOL_BACKWARD, dx.len())
+    };
     launch(
         gpu,
         prog,
-        &table::MAXPOOL_BACKWARD,
+        k,
         &p,
         &[Some(dx), Some(dy), Some(argmax)],
-        table::MAXPOOL_BACKWARD.grid_1d(gpu, dx.len())?,
+        k.grid_1d(gpu, invocations)?,
     )?;
     Ok(())
 }

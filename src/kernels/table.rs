@@ -581,6 +581,7 @@ table! {
     // Pooling.
     MAXPOOL_FORWARD: pool::PoolParams = POOL::"maxpool_forward", [128, 1, 1], [Write, Write, Read];
     MAXPOOL_BACKWARD: pool::PoolParams = POOL::"maxpool_backward", [128, 1, 1], [Write, Read, Read];
+    MAXPOOL_BACKWARD4: pool::PoolParams = POOL::"maxpool_backward4", [128, 1, 1], [Write, Read, Read];
     AVGPOOL_FORWARD: pool::PoolParams = POOL::"avgpool_forward", [64, 1, 1], [Write, Read];
     AVGPOOL_BACKWARD: pool::PoolParams = POOL::"avgpool_backward", [128, 1, 1], [Write, Read];
     // Sums for the analysis probes.

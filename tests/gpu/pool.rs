@@ -51,10 +51,32 @@ fn geoms(seed: u64, count: usize) -> Vec<Pool2dGeom> {
     v
 }
 
+/// Forward and backward against the CPU twins; the backward over rows of
+/// whole vec4s both ways, a vec4 an invocation (which the launcher picks)
+/// and a value, with the same bits.
 #[test]
 fn maxpool_matches_cpu() {
     let gpu = gpu();
-    for (i, g) in geoms(30, 22).iter().enumerate() {
+    let mut cases = geoms(30, 22);
+    // The ResNet stem's 3x3/2 pad 1, others over rows of whole vec4s.
+    let pool = |n, c, h, w, k, stride, pad| Pool2dGeom {
+        n,
+        c,
+        h,
+        w,
+        k,
+        stride,
+        pad,
+    };
+    cases.extend([
+        pool(2, 3, 16, 16, 3, 2, 1),
+        pool(1, 2, 9, 12, 3, 2, 1),
+        pool(2, 2, 8, 8, 2, 2, 0),
+        pool(1, 3, 7, 20, 3, 1, 1),
+        pool(1, 1, 5, 4, 3, 3, 1),
+    ]);
+    let mut vec4s = 0;
+    for (i, g) in cases.iter().enumerate() {
         let mut rng = Rng::new(i as u64);
         let nx = g.n * g.c * g.h * g.w;
         let ny = g.n * g.c * g.ho() * g.wo();
@@ -77,8 +99,22 @@ fn maxpool_matches_cpu() {
         cpu::maxpool_backward(&mut dx, &dy, &arg, g);
         assert_close(&format!("forward {g:?}"), &read(&ty), &y, 1e-6);
         assert_eq!(gpu.read_u32(&targ).unwrap(), arg, "argmax {g:?}");
-        assert_close(&format!("backward {g:?}"), &read(&tdx), &dx, 1e-6);
+        let got = read(&tdx);
+        assert_close(&format!("backward {g:?}"), &got, &dx, 1e-6);
+        if g.w % 4 == 0 {
+            vec4s += 1;
+            let one = empty(&g.x_shape());
+            run(|p| maxpool_backward_with(gpu, p, &one, &tdy, &targ, g, false));
+            let one = read(&one);
+            assert!(
+                got.iter()
+                    .zip(&one)
+                    .all(|(a, b)| a.to_bits() == b.to_bits()),
+                "backward {g:?}: a vec4 an invocation, not the bits of one value"
+            );
+        }
     }
+    assert!(vec4s >= 6, "{vec4s} cases over rows of whole vec4s");
     no_errors();
 }
 
