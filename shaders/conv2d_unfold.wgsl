@@ -10,8 +10,8 @@
 //       One invocation writes 4 consecutive positions of one plane (m, k),
 //       fewer at the plane's end; grid x numbers the quads of a plane, y the
 //       K planes of an image, z the images.
-//   conv2d_unfold4  the same, storing each quad as one vec4: planes of a
-//       multiple of 4 positions.
+//   conv2d_unfold4  the same, 4 quads an invocation, each stored as one vec4:
+//       planes of a multiple of 4 positions.
 
 struct UnfoldParams {
     n0: u32, ci: u32, h: u32, w: u32,
@@ -73,12 +73,41 @@ fn conv2d_unfold(@builtin(global_invocation_id) gid: vec3<u32>,
 
 @group(0) @binding(1) var<storage, read_write> col4: array<vec4<f32>>;
 
+// Quads conv2d_unfold4 writes an invocation: the divisions that place its
+// first position and tap (each a loop over the lanes on a CPU adapter) serve
+// 16 values.
+const QUADS: u32 = 4u;
+
 @compute @workgroup_size(WG)
 fn conv2d_unfold4(@builtin(global_invocation_id) gid: vec3<u32>,
                   @builtin(num_workgroups) nwg: vec3<u32>) {
     let quads = p.ho * p.wo / 4u;
-    if gid.x >= quads {
+    let first = gid.x * QUADS;
+    if first >= quads {
         return;
     }
-    col4[(gid.z * nwg.y + gid.y) * quads + gid.x] = quad(gid.x * 4u, gid.y, gid.z);
+    let k = gid.y;
+    let kx = k % p.kw;
+    let ky = (k / p.kw) % p.kh;
+    let ci = k / (p.kw * p.kh);
+    let xb = ((p.n0 + gid.z) * p.ci + ci) * p.h * p.w;
+    let out = (gid.z * nwg.y + k) * quads;
+    var oy = first * 4u / p.wo;
+    var ox = first * 4u % p.wo;
+    for (var q = first; q < min(first + QUADS, quads); q++) {
+        var v = vec4<f32>(0.0);
+        for (var e = 0u; e < 4u; e++) {
+            let iy = i32(oy * p.sh + ky) - i32(p.ph);
+            let ix = i32(ox * p.sw + kx) - i32(p.pw);
+            if iy >= 0 && ix >= 0 && u32(iy) < p.h && u32(ix) < p.w {
+                v[e] = x[xb + u32(iy) * p.w + u32(ix)];
+            }
+            ox += 1u;
+            if ox == p.wo {
+                ox = 0u;
+                oy += 1u;
+            }
+        }
+        col4[out + q] = v;
+    }
 }

@@ -751,12 +751,16 @@ pub fn conv2d_unfold(
         pw: g.pw as u32,
     };
     let pixels = g.ho() * g.wo();
-    let k = if pixels.is_multiple_of(4) {
-        &table::CONV2D_UNFOLD4
+    // Invocations along a plane: a quad each, 4 (`QUADS`) for the vec4 kernel.
+    let (k, per) = if pixels.is_multiple_of(4) {
+        (&table::CONV2D_UNFOLD4, 4)
     } else {
-        &table::CONV2D_UNFOLD
+        (&table::CONV2D_UNFOLD, 1)
     };
-    let quads = pixels.div_ceil(4).div_ceil(k.width() as usize);
+    let quads = pixels
+        .div_ceil(4)
+        .div_ceil(per)
+        .div_ceil(k.width() as usize);
     let grid =
         crate::kernels::check_grid(gpu, k.entry, [quads as u64, taps as u64, images as u64])?;
     launch(gpu, prog, k, &p, &[Some(col), Some(x)], grid)?;
