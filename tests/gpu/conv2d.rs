@@ -1533,8 +1533,9 @@ fn conv2d_direct_matches_cpu() {
 }
 
 /// The direct kernels themselves, on the cases of [`conv2d_direct_matches_cpu`]
-/// (where the device's policy runs them over the unfolded input instead):
-/// the forward pass over the weight tiles and the weight gradient.
+/// (where the device's policy runs the weight gradient over the unfolded
+/// input instead): the forward pass over the weight tiles and the weight
+/// gradient.
 #[test]
 fn conv2d_direct_kernels_match_cpu() {
     let mut cases: Vec<_> = geoms(40, 40)
@@ -1588,7 +1589,8 @@ fn unfold_cases() -> Vec<(Conv2dGeom, usize)> {
 /// chunk of images; the forward pass and weight gradient over it match the
 /// CPU twins of the convolution in one chunk and in several; a chunk split
 /// that bindings cannot take is an error, not a wgpu one; and the device's
-/// policy unfolds the stem where its 1x1 kernels share weights.
+/// policy unfolds the stem's weight gradient (not its forward pass) where
+/// its 1x1 kernels share weights.
 #[test]
 fn conv2d_unfolded_passes_match_cpu() {
     let gpu = gpu();
@@ -1660,8 +1662,9 @@ fn conv2d_unfolded_passes_match_cpu() {
         assert!(err.contains(says), "{images} images: {err}");
     }
 
-    // The policy: the stem unfolded in one chunk where the 1x1 kernels share
-    // weights, and the direct kernels elsewhere.
+    // The policy: the stem's weight gradient unfolded in one chunk where the
+    // 1x1 kernels share weights, the direct kernel elsewhere; its forward
+    // pass direct everywhere.
     let stem = Conv2dGeom::square(2, 3, 224, 224, 64, 7, 2, 3);
     let shares = Pointwise::on(gpu) == Pointwise::SharedWeights;
     assert_eq!(unfold_chunk(gpu, &stem), shares.then_some(2));
@@ -1670,13 +1673,17 @@ fn conv2d_unfolded_passes_match_cpu() {
         empty(&stem.w_shape()),
         empty(&stem.y_shape()),
     );
+    let unfolded = |prog: &Program| {
+        prog.dispatches
+            .iter()
+            .any(|d| d.label().ends_with(":conv2d_unfold4"))
+    };
+    let mut prog = Program::new();
+    conv2d_backward_weight(gpu, &mut prog, &tw, &ty, &tx, None, &stem, &mut Fresh).unwrap();
+    assert_eq!(unfolded(&prog), shares, "stem weight gradient");
     let mut prog = Program::new();
     conv2d_forward(gpu, &mut prog, &ty, &tx, &tw, None, &stem, &mut Fresh).unwrap();
-    let unfolded = prog
-        .dispatches
-        .iter()
-        .any(|d| d.label().ends_with(":conv2d_unfold4"));
-    assert_eq!(unfolded, shares, "stem forward");
+    assert!(!unfolded(&prog), "stem forward");
     no_errors();
 }
 
