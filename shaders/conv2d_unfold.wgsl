@@ -24,31 +24,32 @@ struct UnfoldParams {
 
 const WG: u32 = 64u;
 
-// The values of positions q0 .. q0 + 3 of plane (m, k) (0 past the plane's end).
-fn quad(q0: u32, k: u32, m: u32) -> vec4<f32> {
-    let kx = k % p.kw;
-    let ky = (k / p.kw) % p.kh;
+// A walk along plane (m, k) of col: the tap's source (channel plane of x,
+// ky, kx) and the output position reached, stepped along rather than divided
+// out (an integer division is a loop over the lanes on a CPU adapter).
+struct Walk {
+    xb: u32, ky: u32, kx: u32, oy: u32, ox: u32,
+}
+
+fn walk_from(q0: u32, k: u32, m: u32) -> Walk {
     let ci = k / (p.kw * p.kh);
     let xb = ((p.n0 + m) * p.ci + ci) * p.h * p.w;
-    let pixels = p.ho * p.wo;
-    // Stepped along with the position: an integer division is a loop over
-    // the lanes on a CPU adapter.
-    var oy = q0 / p.wo;
-    var ox = q0 % p.wo;
+    return Walk(xb, (k / p.kw) % p.kh, k % p.kw, q0 / p.wo, q0 % p.wo);
+}
+
+// The next `count` (at most 4) values of the walk, 0 after them.
+fn next_values(w: ptr<function, Walk>, count: u32) -> vec4<f32> {
     var v = vec4<f32>(0.0);
-    for (var e = 0u; e < 4u; e++) {
-        if q0 + e >= pixels {
-            break;
-        }
-        let iy = i32(oy * p.sh + ky) - i32(p.ph);
-        let ix = i32(ox * p.sw + kx) - i32(p.pw);
+    for (var e = 0u; e < count; e++) {
+        let iy = i32((*w).oy * p.sh + (*w).ky) - i32(p.ph);
+        let ix = i32((*w).ox * p.sw + (*w).kx) - i32(p.pw);
         if iy >= 0 && ix >= 0 && u32(iy) < p.h && u32(ix) < p.w {
-            v[e] = x[xb + u32(iy) * p.w + u32(ix)];
+            v[e] = x[(*w).xb + u32(iy) * p.w + u32(ix)];
         }
-        ox += 1u;
-        if ox == p.wo {
-            ox = 0u;
-            oy += 1u;
+        (*w).ox += 1u;
+        if (*w).ox == p.wo {
+            (*w).ox = 0u;
+            (*w).oy += 1u;
         }
     }
     return v;
@@ -64,7 +65,8 @@ fn conv2d_unfold(@builtin(global_invocation_id) gid: vec3<u32>,
     if q0 >= pixels {
         return;
     }
-    let v = quad(q0, gid.y, gid.z);
+    var w = walk_from(q0, gid.y, gid.z);
+    let v = next_values(&w, min(4u, pixels - q0));
     let out = (gid.z * nwg.y + gid.y) * pixels + q0;
     for (var e = 0u; e < min(4u, pixels - q0); e++) {
         col[out + e] = v[e];
@@ -86,28 +88,9 @@ fn conv2d_unfold4(@builtin(global_invocation_id) gid: vec3<u32>,
     if first >= quads {
         return;
     }
-    let k = gid.y;
-    let kx = k % p.kw;
-    let ky = (k / p.kw) % p.kh;
-    let ci = k / (p.kw * p.kh);
-    let xb = ((p.n0 + gid.z) * p.ci + ci) * p.h * p.w;
-    let out = (gid.z * nwg.y + k) * quads;
-    var oy = first * 4u / p.wo;
-    var ox = first * 4u % p.wo;
+    let out = (gid.z * nwg.y + gid.y) * quads;
+    var w = walk_from(first * 4u, gid.y, gid.z);
     for (var q = first; q < min(first + QUADS, quads); q++) {
-        var v = vec4<f32>(0.0);
-        for (var e = 0u; e < 4u; e++) {
-            let iy = i32(oy * p.sh + ky) - i32(p.ph);
-            let ix = i32(ox * p.sw + kx) - i32(p.pw);
-            if iy >= 0 && ix >= 0 && u32(iy) < p.h && u32(ix) < p.w {
-                v[e] = x[xb + u32(iy) * p.w + u32(ix)];
-            }
-            ox += 1u;
-            if ox == p.wo {
-                ox = 0u;
-                oy += 1u;
-            }
-        }
-        col4[out + q] = v;
+        col4[out + q] = next_values(&w, 4u);
     }
 }
