@@ -15,7 +15,9 @@
 //       Forward: I = Ci, O = Co. With flags & 1 (backward data): I = Co, O = Ci
 //       and the window flipped, wt[co, ky, kx, ci] = weight[co, ci, Kh-1-ky, Kw-1-kx];
 //       with flags & 3 the same without the flip (the stride-2 backward-data kernel
-//       picks its taps itself).
+//       picks its taps itself). With flags & 4 (forward only) the taps
+//       outermost, wt [Kh, Kw, Ci, Opad]: the weights of a 1x1 pass over a
+//       tap-major unfolded input (conv2d_unfold.wgsl).
 //       One invocation per element of wt.
 //   conv2d_weight_tiles_batch  1 tiles  2 weights  3 jobs (u32, 12 per job, as
 //                              vec4s)  4 weights as vec4
@@ -168,9 +170,14 @@ fn conv2d_weight_tiles(@builtin(global_invocation_id) gid: vec3<u32>,
         return;
     }
     let o = i % wp.opad;
-    let kx = (i / wp.opad) % wp.kw;
-    let ky = (i / (wp.opad * wp.kw)) % wp.kh;
-    let a = i / (wp.opad * wp.kw * wp.kh);
+    var kx = (i / wp.opad) % wp.kw;
+    var ky = (i / (wp.opad * wp.kw)) % wp.kh;
+    var a = i / (wp.opad * wp.kw * wp.kh);
+    if (wp.flags & 4u) != 0u {
+        a = (i / wp.opad) % ins;
+        kx = (i / (wp.opad * ins)) % wp.kw;
+        ky = i / (wp.opad * ins * wp.kw);
+    }
     var v = 0.0;
     if o < outs {
         if backward {

@@ -4,9 +4,10 @@
 // input channels and 49 taps leave conv2d_direct little to tile.
 //
 //   conv2d_unfold   1 col [M, K, Ho, Wo]  2 x [N, Ci, H, W]
-//       col[m, (ci·Kh + ky)·Kw + kx, oy, ox]
-//           = x[n0 + m, ci, oy·sh + ky − ph, ox·sw + kx − pw],
-//       zero outside the image, for the M images from n0 (K = Ci·Kh·Kw).
+//       col[m, k, oy, ox] = x[n0 + m, ci, oy·sh + ky − ph, ox·sw + kx − pw],
+//       zero outside the image, for the M images from n0 (K = Ci·Kh·Kw),
+//       channel k being tap (ky, kx) of ci: k = (ci·Kh + ky)·Kw + kx, or
+//       with tap_major = 1, k = (ky·Kw + kx)·Ci + ci (ops::UnfoldOrder).
 //       One invocation writes 4 consecutive positions of one plane (m, k),
 //       fewer at the plane's end; grid x numbers the quads of a plane, y the
 //       K planes of an image, z the images.
@@ -17,6 +18,7 @@ struct UnfoldParams {
     n0: u32, ci: u32, h: u32, w: u32,
     ho: u32, wo: u32, kh: u32, kw: u32,
     sh: u32, sw: u32, ph: u32, pw: u32,
+    tap_major: u32, _pad0: u32, _pad1: u32, _pad2: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: UnfoldParams;
@@ -32,9 +34,14 @@ struct Walk {
 }
 
 fn walk_from(q0: u32, k: u32, m: u32) -> Walk {
-    let ci = k / (p.kw * p.kh);
+    var ci = k / (p.kw * p.kh);
+    var tap = k % (p.kw * p.kh);
+    if p.tap_major != 0u {
+        ci = k % p.ci;
+        tap = k / p.ci;
+    }
     let xb = ((p.n0 + m) * p.ci + ci) * p.h * p.w;
-    return Walk(xb, (k / p.kw) % p.kh, k % p.kw, q0 / p.wo, q0 % p.wo);
+    return Walk(xb, tap / p.kw, tap % p.kw, q0 / p.wo, q0 % p.wo);
 }
 
 // The next `count` (at most 4) values of the walk, 0 after them.

@@ -1,7 +1,7 @@
 //! CPU twins of `shaders/conv2d_*.wgsl`: plain loops, f64 accumulation.
 
 use super::Real;
-use crate::ops::Conv2dGeom;
+use crate::ops::{Conv2dGeom, UnfoldOrder};
 
 /// y[n, co, oy, ox] = bias[co] + sum over ci, ky, kx of x[n, ci, iy, ix] * w[co, ci, ky, kx]
 /// with iy = oy*sh + ky - ph, ix = ox*sw + kx - pw (zero outside the input).
@@ -150,10 +150,17 @@ pub fn conv2d_pad<T: Real>(xp: &mut [T], x: &[T], pg: &crate::ops::PadGeom) {
     }
 }
 
-/// col[m, (ci·Kh + ky)·Kw + kx, oy, ox] = x[n0 + m, ci, oy·sh + ky − ph, ox·sw + kx − pw],
+/// col[m, k, oy, ox] = x[n0 + m, ci, oy·sh + ky − ph, ox·sw + kx − pw], k
+/// being tap (ky, kx) of channel ci in `order` ([`Conv2dGeom::unfolded_channel`]),
 /// zero outside the input, for the `col.len() / (Ci·Kh·Kw·Ho·Wo)` images from
 /// `n0` (the unfolded input, im2col, of `conv2d_unfold.wgsl`).
-pub fn conv2d_unfold<T: Real>(col: &mut [T], x: &[T], g: &Conv2dGeom, n0: usize) {
+pub fn conv2d_unfold<T: Real>(
+    col: &mut [T],
+    x: &[T],
+    g: &Conv2dGeom,
+    n0: usize,
+    order: UnfoldOrder,
+) {
     let (ho, wo) = (g.ho(), g.wo());
     let taps = g.cin * g.kh * g.kw;
     let images = col.len() / (taps * ho * wo).max(1);
@@ -161,7 +168,7 @@ pub fn conv2d_unfold<T: Real>(col: &mut [T], x: &[T], g: &Conv2dGeom, n0: usize)
         for ci in 0..g.cin {
             for ky in 0..g.kh {
                 for kx in 0..g.kw {
-                    let k = (ci * g.kh + ky) * g.kw + kx;
+                    let k = g.unfolded_channel(order, ci, ky, kx);
                     for oy in 0..ho {
                         for ox in 0..wo {
                             let iy = (oy * g.sh + ky) as isize - g.ph as isize;

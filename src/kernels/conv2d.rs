@@ -5,7 +5,7 @@ use crate::device::{Tensor, numel};
 use crate::error::{Error, Result};
 use crate::kernels::table::{self, params};
 use crate::kernels::{Program, expect_shape, launch, u32_of};
-use crate::ops::{Conv2dGeom, PadGeom, ShortcutGeom};
+use crate::ops::{Conv2dGeom, PadGeom, ShortcutGeom, UnfoldOrder};
 
 params! {
     /// Mirrors `ConvParams` of the conv shaders.
@@ -683,6 +683,10 @@ params! {
         sw: u32,
         ph: u32,
         pw: u32,
+        tap_major: u32,
+        _pad0: u32,
+        _pad1: u32,
+        _pad2: u32,
     }
 }
 
@@ -709,11 +713,13 @@ pub fn unfolded_geom(g: &Conv2dGeom, images: usize) -> Conv2dGeom {
 }
 
 /// Writes `col` [M, Ci·Kh·Kw, Ho, Wo], the unfolded input (im2col) of the M
-/// images of `x` from image `n0`: channel (ci·Kh + ky)·Kw + kx holds tap
-/// (ky, kx) of input channel ci at every output position, zero where the tap
-/// falls in the padding. `g` over it ([`unfolded_geom`]) is a 1x1
-/// convolution with weights [Co, Ci·Kh·Kw] — `g`'s own, reshaped — and
-/// output y's images n0 .. n0 + M.
+/// images of `x` from image `n0`: the channel of tap (ky, kx) of input
+/// channel ci (in `order`, [`Conv2dGeom::unfolded_channel`]) holds that tap at
+/// every output position, zero where it falls in the padding. `g` over it
+/// ([`unfolded_geom`]) is a 1x1 convolution with output y's images n0 .. n0 +
+/// M and weights [Co, Ci·Kh·Kw]: `g`'s own reshaped (channel-major), or its
+/// forward tiles with the taps outermost (tap-major,
+/// [`conv2d_weight_tiles_tap_major`]).
 pub fn conv2d_unfold(
     gpu: &Gpu,
     prog: &mut Program,
@@ -721,6 +727,7 @@ pub fn conv2d_unfold(
     x: &Tensor,
     g: &Conv2dGeom,
     n0: usize,
+    order: UnfoldOrder,
 ) -> Result<()> {
     g.validate()?;
     expect_shape("conv2d input", x, &g.x_shape())?;
@@ -749,6 +756,8 @@ pub fn conv2d_unfold(
         sw: g.sw as u32,
         ph: g.ph as u32,
         pw: g.pw as u32,
+        tap_major: (order == UnfoldOrder::TapMajor) as u32,
+        ..Default::default()
     };
     let pixels = g.ho() * g.wo();
     // Invocations along a plane: a quad each, 4 (`QUADS`) for the vec4 kernel.
@@ -767,9 +776,11 @@ pub fn conv2d_unfold(
     Ok(())
 }
 
-/// Images per chunk where `gpu` runs the weight gradient of `g` as a 1x1
-/// one over its unfolded input ([`conv2d_unfolded_weight`]), `None` where it
-/// runs [`conv2d_direct_weight`]: on devices whose 1x1 kernels share weights
+/// Images per chunk where `gpu` runs the forward pass and the weight
+/// gradient of `g` as 1x1 ones over its unfolded input
+/// ([`conv2d_unfolded_forward`], [`conv2d_unfolded_weight`]), `None` where
+/// it runs [`conv2d_direct`] and [`conv2d_direct_weight`]: on devices whose
+/// 1x1 kernels share weights
 /// through the subgroup ([`Pointwise::SharedWeights`]), for windows other
 /// than 1x1 and the tiled 3x3 ones, as many images as [`UNFOLD_BYTES`] holds
 /// where [`unfold_fits`] them.
@@ -816,9 +827,11 @@ pub fn unfold_fits(gpu: &Gpu, g: &Conv2dGeom, images: usize) -> Result<()> {
 }
 
 /// The forward pass of `g` over its unfolded input, `images` images at a
-/// time ([`unfold_fits`]): [`conv2d_unfold`] then the 1x1 pass
+/// time ([`unfold_fits`]): [`conv2d_unfold`] tap-major, then the 1x1 pass
 /// ([`Pointwise::on`] the device; `Plain` needs output planes of whole
-/// quads) with `g`'s forward weight tiles read as the 1x1 convolution's.
+/// quads) over [`conv2d_weight_tiles_tap_major`]'s tiles. Each output sums
+/// its terms in [`conv2d_direct`]'s order (ky, kx, ci), from zero, so the two
+/// give the same bits.
 #[allow(clippy::too_many_arguments)]
 pub fn conv2d_unfolded_forward(
     gpu: &Gpu,
@@ -834,14 +847,15 @@ pub fn conv2d_unfolded_forward(
     check(g, y, x, w, b)?;
     unfold_fits(gpu, g, images)?;
     let taps = g.cin * g.kh * g.kw;
-    let wt = scratch.weight_tiles(gpu, prog, w, g, false, false)?;
+    let wt = scratch.take(gpu, &tap_major_tiles_shape(g))?;
+    conv2d_weight_tiles_tap_major(gpu, prog, &wt, w, g)?;
     let wt1 = wt.reshape(&[taps, 1, 1, wt.len() / taps])?;
     let col = scratch.take(gpu, &[images, taps, g.ho(), g.wo()])?;
     let per_image = g.cout * g.ho() * g.wo();
     for n0 in (0..g.n).step_by(images) {
         let m = images.min(g.n - n0);
         let cols = col.view(0, &[m, taps, g.ho(), g.wo()])?;
-        conv2d_unfold(gpu, prog, &cols, x, g, n0)?;
+        conv2d_unfold(gpu, prog, &cols, x, g, n0, UnfoldOrder::TapMajor)?;
         let g1 = unfolded_geom(g, m);
         let ys = y.view(n0 * per_image, &g1.y_shape())?;
         conv2d_pointwise(
@@ -857,12 +871,12 @@ pub fn conv2d_unfolded_forward(
         )?;
     }
     scratch.give(col);
-    scratch.give_weight_tiles(wt);
+    scratch.give(wt);
     Ok(())
 }
 
 /// The weight gradient of `g` over its unfolded input, `images` images at a
-/// time ([`unfold_fits`]): [`conv2d_unfold`] then
+/// time ([`unfold_fits`]): [`conv2d_unfold`] channel-major, then
 /// [`conv2d_pointwise_weight`] into dw read as [Co, Ci·Kh·Kw, 1, 1], each
 /// later chunk's added to the first's. Needs [`has_subgroups`].
 #[allow(clippy::too_many_arguments)]
@@ -891,7 +905,7 @@ pub fn conv2d_unfolded_weight(
     for n0 in (0..g.n).step_by(images) {
         let m = images.min(g.n - n0);
         let cols = col.view(0, &[m, taps, g.ho(), g.wo()])?;
-        conv2d_unfold(gpu, prog, &cols, x, g, n0)?;
+        conv2d_unfold(gpu, prog, &cols, x, g, n0, UnfoldOrder::ChannelMajor)?;
         let g1 = unfolded_geom(g, m);
         let dys = dy.view(n0 * per_image, &g1.y_shape())?;
         match (&chunk_dw, n0) {
@@ -1083,6 +1097,46 @@ pub fn conv2d_weight_tiles_with(
         table::CONV2D_WEIGHT_TILES.grid_1d(gpu, wt.len())?,
     )?;
     Ok(())
+}
+
+/// Writes the forward weight tiles of `g` with the taps outermost, wt [Kh,
+/// Kw, Ci, Co8]: the weights of the 1x1 pass over the tap-major unfolded
+/// input ([`UnfoldOrder::TapMajor`]).
+pub fn conv2d_weight_tiles_tap_major(
+    gpu: &Gpu,
+    prog: &mut Program,
+    wt: &Tensor,
+    w: &Tensor,
+    g: &Conv2dGeom,
+) -> Result<()> {
+    expect_shape("conv2d weight", w, &g.w_shape())?;
+    let shape = tap_major_tiles_shape(g);
+    expect_shape("conv2d tap-major weight tiles", wt, &shape)?;
+    let p = WeightParams {
+        co: g.cout as u32,
+        ci: g.cin as u32,
+        kh: g.kh as u32,
+        kw: g.kw as u32,
+        opad: shape[3] as u32,
+        flags: 4,
+        _pad0: 0,
+        _pad1: 0,
+    };
+    let k = &table::CONV2D_WEIGHT_TILES;
+    launch(
+        gpu,
+        prog,
+        k,
+        &p,
+        &[Some(wt), Some(w)],
+        k.grid_1d(gpu, wt.len())?,
+    )?;
+    Ok(())
+}
+
+/// The shape of [`conv2d_weight_tiles_tap_major`]'s tiles.
+pub fn tap_major_tiles_shape(g: &Conv2dGeom) -> [usize; 4] {
+    [g.kh, g.kw, g.cin, g.cout.next_multiple_of(8)]
 }
 
 /// Most output rows one invocation of a tiled stride-1 pass covers.
@@ -2523,11 +2577,9 @@ impl Scratch for Fresh {
 
 /// The forward convolution, on the fastest path for its shape: the tiled
 /// kernels for 3x3 windows of stride 1 or 2 (a padded copy of x and the
-/// weight tiles first), the direct kernel (over the weight tiles) otherwise.
-/// (Not [`conv2d_unfolded_forward`], whose sums run in another order than
-/// the direct kernel's: a stem's output feeds a max pool, whose argmax a
-/// change of rounding can move, and the ResNet-50 fixture's three SGD steps
-/// against PyTorch then part by 1e-3 under the downlevel limits.)
+/// weight tiles first), the 1x1 kernel over the unfolded input where
+/// [`unfold_chunk`] says so, the direct kernel (over the weight tiles)
+/// otherwise. The last two give the same bits.
 /// Returns the padded copy of x on the tiled path, which
 /// [`conv2d_backward_weight`] reads again.
 #[allow(clippy::too_many_arguments)]
@@ -2543,6 +2595,10 @@ pub fn conv2d_forward(
 ) -> Result<Option<Tensor>> {
     if !has_tiled_forward(g) {
         check(g, y, x, w, b)?;
+        if let Some(images) = unfold_chunk(gpu, g) {
+            conv2d_unfolded_forward(gpu, prog, y, x, w, b, g, images, scratch)?;
+            return Ok(None);
+        }
         let wt = scratch.weight_tiles(gpu, prog, w, g, false, false)?;
         conv2d_direct(gpu, prog, y, x, &wt, b, g, false)?;
         scratch.give_weight_tiles(wt);

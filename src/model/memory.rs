@@ -115,7 +115,7 @@ impl MemoryNeed {
         }
         let mut largest_pad = 0u64;
         // Elements of the largest unfolded input (a scratch tensor shared by
-        // the weight gradients the 1x1 kernels run unfolded).
+        // the passes the 1x1 kernels run unfolded).
         let mut largest_unfold = 0u64;
         // Elements of every tiled weight gradient's partial sums.
         let mut partials = 0u64;
@@ -155,11 +155,13 @@ impl MemoryNeed {
                         let elems = s.iter().try_fold(1u64, |a, &d| a.checked_mul(d as u64))?;
                         partials = partials.checked_add(elems.checked_add(64)?)?;
                     }
-                    // Its unfolded input, where its weight gradient may run
-                    // over one (crate::kernels::conv2d::unfold_chunk): at most
-                    // UNFOLD_BYTES of images at a time.
+                    // Its unfolded input, where its forward pass and weight
+                    // gradient may run over one
+                    // (crate::kernels::conv2d::unfold_chunk): at most
+                    // UNFOLD_BYTES of images at a time. (Its tiles, taps
+                    // outermost, take the forward layout's room.)
                     let unfolded = (g.kh, g.kw, g.ph, g.pw) != (1, 1, 0, 0);
-                    if backward && unfolded && !crate::kernels::conv2d::has_tiled_forward(&g) {
+                    if unfolded && !crate::kernels::conv2d::has_tiled_forward(&g) {
                         let image = (g.cin as u64)
                             .checked_mul((g.kh * g.kw) as u64)?
                             .checked_mul((g.ho() * g.wo()) as u64)?;

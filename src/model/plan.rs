@@ -260,8 +260,11 @@ struct OpState {
 
 /// The weight tiles a plan's convolutions read: every conv's forward layout
 /// and, with the backward pass, the backward-data layout of each whose input
-/// needs a gradient; lesioned convs (never recorded) left out.
+/// needs a gradient; lesioned convs (never recorded) left out, and the
+/// forward layout of those whose forward pass runs over the unfolded input
+/// (which writes its own tiles, taps outermost).
 fn tile_jobs(
+    gpu: &Gpu,
     graph: &Graph,
     params: &Params,
     batch: usize,
@@ -286,12 +289,14 @@ fn tile_jobs(
         }
         let g = graph.conv_geom(batch, *x, *y, *k, *stride, *pad);
         let w = params.param(&format!("{name}.weight"))?;
-        jobs.push(conv2d::TileJob {
-            w: w.clone(),
-            g,
-            backward_data: false,
-            flip: false,
-        });
+        if conv2d::unfold_chunk(gpu, &g).is_none() {
+            jobs.push(conv2d::TileJob {
+                w: w.clone(),
+                g,
+                backward_data: false,
+                flip: false,
+            });
+        }
         if backward
             && *x != graph.input
             && let Some(flip) = conv2d::backward_data_tiles(&g)
@@ -428,7 +433,7 @@ impl Plan {
         scratch.pad_acts = fused_pads(graph, batch, &skipped, &opts.lesions);
         // Every conv's weight tiles (forward, and backward-data where the
         // input's gradient is needed), in one pass at the start of the step.
-        let jobs = tile_jobs(graph, params, batch, opts.backward, &skipped)?;
+        let jobs = tile_jobs(gpu, graph, params, batch, opts.backward, &skipped)?;
         let views = conv2d::conv2d_weight_tiles_batch(gpu, &mut prog, &params.params, &jobs)?;
         for (j, t) in jobs.iter().zip(views) {
             scratch

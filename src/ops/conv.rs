@@ -19,6 +19,21 @@ pub struct Conv2dGeom {
     pub pw: usize,
 }
 
+/// How the unfolded input of a convolution (im2col: its taps as the input
+/// channels of a 1x1 convolution at the output positions) orders its
+/// Ci·Kh·Kw channels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UnfoldOrder {
+    /// Channel (ci·Kh + ky)·Kw + kx: the weights [Co, Ci, Kh, Kw] as they
+    /// stand are the 1x1 convolution's [Co, Ci·Kh·Kw] (the weight gradient
+    /// comes out in the weights' own layout).
+    ChannelMajor,
+    /// Channel (ky·Kw + kx)·Ci + ci: a 1x1 pass summing its channels in order
+    /// takes the terms in the direct kernel's order (ky, kx, ci), so gives the
+    /// same bits; its weights are the forward tiles with the taps outermost.
+    TapMajor,
+}
+
 impl Conv2dGeom {
     /// A square kernel `k` with equal stride and padding on both axes.
     #[allow(clippy::too_many_arguments)]
@@ -65,6 +80,14 @@ impl Conv2dGeom {
 
     pub fn y_shape(&self) -> [usize; 4] {
         [self.n, self.cout, self.ho(), self.wo()]
+    }
+
+    /// The unfolded input's channel holding tap (ky, kx) of input channel ci.
+    pub fn unfolded_channel(&self, order: UnfoldOrder, ci: usize, ky: usize, kx: usize) -> usize {
+        match order {
+            UnfoldOrder::ChannelMajor => (ci * self.kh + ky) * self.kw + kx,
+            UnfoldOrder::TapMajor => (ky * self.kw + kx) * self.cin + ci,
+        }
     }
 
     /// Multiply-adds of the forward pass (FLOPs are twice this).

@@ -11,7 +11,7 @@ pub mod sgd;
 pub mod shortcut;
 
 pub use batchnorm::{BnGeom, BnOptions};
-pub use conv::{Conv2dGeom, PadGeom};
+pub use conv::{Conv2dGeom, PadGeom, UnfoldOrder};
 pub use pool::Pool2dGeom;
 pub use sgd::SgdConfig;
 pub use shortcut::ShortcutGeom;

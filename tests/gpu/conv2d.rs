@@ -1,8 +1,8 @@
 use reslab::cpu;
 use reslab::kernels::Program;
 use reslab::kernels::conv2d::*;
-use reslab::ops::Conv2dGeom;
 use reslab::ops::PadGeom;
+use reslab::ops::{Conv2dGeom, UnfoldOrder};
 
 use crate::common::*;
 
@@ -1560,7 +1560,7 @@ fn conv2d_direct_kernels_match_cpu() {
 /// to 7, strides 1 to 3, paddings, planes of whole quads and not, more
 /// unfolded channels than a workgroup of the 1x1 weight gradient takes (64).
 fn unfold_cases() -> Vec<(Conv2dGeom, usize)> {
-    vec![
+    let mut out = vec![
         (Conv2dGeom::square(2, 3, 40, 40, 16, 7, 2, 3), 2),
         (Conv2dGeom::square(5, 3, 16, 16, 16, 7, 2, 3), 2),
         (Conv2dGeom::square(3, 4, 11, 11, 64, 5, 1, 2), 1),
@@ -1582,15 +1582,38 @@ fn unfold_cases() -> Vec<(Conv2dGeom, usize)> {
             },
             3,
         ),
-    ]
+    ];
+    // And random windows, strides and paddings (any window the direct
+    // kernel takes: padding below the window), in one chunk or several.
+    let mut rng = Rng::new(77);
+    while out.len() < 12 {
+        let (kh, kw) = (1 + rng.below(7), 1 + rng.below(7));
+        let g = Conv2dGeom {
+            n: 1 + rng.below(4),
+            cin: 1 + rng.below(9),
+            h: kh + rng.below(12),
+            w: kw + rng.below(12),
+            cout: 1 + rng.below(40),
+            kh,
+            kw,
+            sh: 1 + rng.below(3),
+            sw: 1 + rng.below(3),
+            ph: rng.below(kh),
+            pw: rng.below(kw),
+        };
+        out.push((g, 1 + rng.below(g.n)));
+    }
+    out
 }
 
-/// The unfolded input (im2col) equals its CPU twin bit for bit, for every
-/// chunk of images; the forward pass and weight gradient over it match the
-/// CPU twins of the convolution in one chunk and in several; a chunk split
-/// that bindings cannot take is an error, not a wgpu one; and the device's
-/// policy unfolds the stem's weight gradient (not its forward pass) where
-/// its 1x1 kernels share weights.
+/// The unfolded input (im2col) equals its CPU twin bit for bit, in both
+/// channel orders, for every chunk of images; the tap-major weight tiles
+/// equal the weights rearranged; the forward pass over the unfolded input
+/// gives the direct kernel's bits (and matches the CPU twin) in one chunk and
+/// in several, with bias and without; the weight gradient matches the CPU
+/// twin; a chunk split that bindings cannot take is an error, not a wgpu
+/// one; and the device's policy unfolds the stem (forward and weight
+/// gradient) where the 1x1 kernels share weights, and nowhere else.
 #[test]
 fn conv2d_unfolded_passes_match_cpu() {
     let gpu = gpu();
@@ -1598,37 +1621,74 @@ fn conv2d_unfolded_passes_match_cpu() {
         let d = data(&g, 700 + i as u64);
         let (tx, tw) = (up(&g.x_shape(), &d.x), up(&g.w_shape(), &d.w));
         let taps = g.cin * g.kh * g.kw;
-        for n0 in (0..g.n).step_by(images) {
-            let m = images.min(g.n - n0);
-            let shape = [m, taps, g.ho(), g.wo()];
-            let col = empty(&shape);
-            run(|p| conv2d_unfold(gpu, p, &col, &tx, &g, n0));
-            let mut want = vec![f32::NAN; col.len()];
-            cpu::conv2d_unfold(&mut want, &d.x, &g, n0);
-            assert_eq!(read(&col), want, "unfold of images {n0}.. of {g:?}");
-        }
-
-        // Forward: the 1x1 kernel the device runs (the plain one needs
-        // planes of whole quads).
-        let shares = Pointwise::on(gpu) == Pointwise::SharedWeights;
-        let mut want = vec![0f32; g.n * g.cout * g.ho() * g.wo()];
-        cpu::conv2d_forward(&mut want, &d.x, &d.w, None, &g);
-        if shares || (g.ho() * g.wo()).is_multiple_of(4) {
-            for chunk in [g.n, images] {
-                let ty = empty(&g.y_shape());
-                run(|p| {
-                    conv2d_unfolded_forward(gpu, p, &ty, &tx, &tw, None, &g, chunk, &mut Fresh)
-                });
-                assert_close(
-                    &format!("unfolded forward {g:?} by {chunk}"),
-                    &read(&ty),
-                    &want,
-                    1e-4,
+        let fits = unfold_fits(gpu, &g, images).is_ok();
+        for order in [UnfoldOrder::ChannelMajor, UnfoldOrder::TapMajor] {
+            for n0 in (0..g.n).step_by(images) {
+                let m = images.min(g.n - n0);
+                let shape = [m, taps, g.ho(), g.wo()];
+                let col = empty(&shape);
+                run(|p| conv2d_unfold(gpu, p, &col, &tx, &g, n0, order));
+                let mut want = vec![f32::NAN; col.len()];
+                cpu::conv2d_unfold(&mut want, &d.x, &g, n0, order);
+                assert_eq!(
+                    read(&col),
+                    want,
+                    "{order:?} unfold of images {n0}.. of {g:?}"
                 );
             }
         }
+
+        // The tap-major tiles: wt[ky, kx, ci, co] = w[co, ci, ky, kx], zero
+        // past Co.
+        let shape = tap_major_tiles_shape(&g);
+        let wt = up(&shape, &vec![f32::NAN; shape.iter().product()]);
+        run(|p| conv2d_weight_tiles_tap_major(gpu, p, &wt, &tw, &g));
+        let mut want = vec![0f32; wt.len()];
+        for co in 0..g.cout {
+            for ci in 0..g.cin {
+                for t in 0..g.kh * g.kw {
+                    want[(t * g.cin + ci) * shape[3] + co] =
+                        d.w[(co * g.cin + ci) * g.kh * g.kw + t];
+                }
+            }
+        }
+        assert_eq!(read(&wt), want, "tap-major tiles of {g:?}");
+
+        // Forward: the 1x1 kernel the device runs (the plain one needs
+        // planes of whole quads), the direct kernel's bits.
+        let shares = Pointwise::on(gpu) == Pointwise::SharedWeights;
+        if fits && (shares || (g.ho() * g.wo()).is_multiple_of(4)) {
+            let tb = up(&[g.cout], &d.b);
+            for bias in [None, Some(&tb)] {
+                let mut want = vec![0f32; g.n * g.cout * g.ho() * g.wo()];
+                let b = bias.map(|_| d.b.as_slice());
+                cpu::conv2d_forward(&mut want, &d.x, &d.w, b, &g);
+                let direct = empty(&g.y_shape());
+                run(|p| {
+                    let wt = weight_tiles_tensor(gpu, &mut Fresh, &weight_tiles_shape(&g, false))?;
+                    conv2d_weight_tiles(gpu, p, &wt, &tw, &g, false)?;
+                    conv2d_direct(gpu, p, &direct, &tx, &wt, bias, &g, false)
+                });
+                let direct = read(&direct);
+                assert_close(&format!("direct forward {g:?}"), &direct, &want, 1e-4);
+                for chunk in [g.n, images] {
+                    let ty = empty(&g.y_shape());
+                    run(|p| {
+                        conv2d_unfolded_forward(gpu, p, &ty, &tx, &tw, bias, &g, chunk, &mut Fresh)
+                    });
+                    let got = read(&ty);
+                    let differ = (0..got.len()).find(|&j| got[j].to_bits() != direct[j].to_bits());
+                    assert_eq!(
+                        differ.map(|j| (j, got[j], direct[j])),
+                        None,
+                        "unfolded forward {g:?} by {chunk}, bias {}: (index, value, direct's)",
+                        bias.is_some()
+                    );
+                }
+            }
+        }
         // Weight gradient: the 1x1 one shares dy through the subgroup.
-        if has_subgroups(gpu) {
+        if fits && has_subgroups(gpu) {
             let tdy = up(&g.y_shape(), &d.dy);
             let mut want = vec![0f32; g.cout * taps];
             cpu::conv2d_backward_weight(&mut want, &d.dy, &d.x, &g);
@@ -1662,9 +1722,9 @@ fn conv2d_unfolded_passes_match_cpu() {
         assert!(err.contains(says), "{images} images: {err}");
     }
 
-    // The policy: the stem's weight gradient unfolded in one chunk where the
-    // 1x1 kernels share weights, the direct kernel elsewhere; its forward
-    // pass direct everywhere.
+    // The policy: the stem's forward pass and weight gradient unfolded in
+    // one chunk where the 1x1 kernels share weights, the direct kernels
+    // elsewhere.
     let stem = Conv2dGeom::square(2, 3, 224, 224, 64, 7, 2, 3);
     let shares = Pointwise::on(gpu) == Pointwise::SharedWeights;
     assert_eq!(unfold_chunk(gpu, &stem), shares.then_some(2));
@@ -1683,7 +1743,7 @@ fn conv2d_unfolded_passes_match_cpu() {
     assert_eq!(unfolded(&prog), shares, "stem weight gradient");
     let mut prog = Program::new();
     conv2d_forward(gpu, &mut prog, &ty, &tx, &tw, None, &stem, &mut Fresh).unwrap();
-    assert!(!unfolded(&prog), "stem forward");
+    assert_eq!(unfolded(&prog), shares, "stem forward");
     no_errors();
 }
 
