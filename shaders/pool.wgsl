@@ -3,6 +3,8 @@
 //                     within the input plane)  3 x [N, C, H, W]
 //       one invocation per element of y; padding counts as −∞; the first maximum in
 //       row-major window order wins, and a NaN wins over any number (as PyTorch).
+//       maxpool3s2_forward4 the same for the ResNet stem's 3x3/2 pool with
+//       padding 1 over rows of a multiple of 8, a vec4 of y an invocation.
 //   maxpool_backward  1 dx [N, C, H, W]  2 dy [N, C, Ho, Wo]  3 argmax
 //       one invocation per element of dx: gathers dy from every window whose
 //       maximum it was (no atomics); maxpool_backward4 the same a vec4 of dx
@@ -67,6 +69,81 @@ fn maxpool_forward(@builtin(global_invocation_id) gid: vec3<u32>,
     }
     mf_y[i] = best;
     mf_argmax[i] = arg;
+}
+
+// A window's maximum so far, as maxpool_forward keeps it; `done` once a NaN
+// won (maxpool_forward then leaves its loops).
+struct Pick {
+    best: f32, arg: u32, done: bool,
+}
+
+fn consider(b: ptr<function, Pick>, v: f32, at: u32) {
+    if (*b).done {
+        return;
+    }
+    if (*b).arg == 0xffffffffu || v > (*b).best || is_nan(v) {
+        (*b).best = v;
+        (*b).arg = at;
+        (*b).done = is_nan(v);
+    }
+}
+
+// maxpool_forward for the ResNet stem's 3x3/2 pool with padding 1 over rows
+// of a multiple of 8 (Wo = W / 2, a multiple of 4), one invocation per vec4
+// of y, ox0 = 4t: its windows read columns 8t − 1 .. 8t + 7 of each input
+// row, the last value of vec4 2t − 1 and vec4s 2t and 2t + 1, each loaded
+// once (a storage load on a CPU adapter is a loop over the lanes, and the
+// windows overlap). Each output takes its values in maxpool_forward's order:
+// the same values and indices.
+@group(0) @binding(1) var<storage, read_write> mf_y4: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read_write> mf_argmax4: array<vec4<u32>>;
+@group(0) @binding(3) var<storage, read> mf_x4: array<vec4<f32>>;
+
+@compute @workgroup_size(WG)
+fn maxpool3s2_forward4(@builtin(global_invocation_id) gid: vec3<u32>,
+                       @builtin(num_workgroups) nwg: vec3<u32>) {
+    let q = folded_index(gid, nwg);
+    let wo4 = p.wo / 4u;
+    if q >= p.n * p.c * p.ho * wo4 {
+        return;
+    }
+    let t = q % wo4;
+    let oy = (q / wo4) % p.ho;
+    let plane = q / (wo4 * p.ho);
+    let w4 = p.w / 4u;
+    let none = Pick(0.0, 0xffffffffu, false);
+    var b0 = none;
+    var b1 = none;
+    var b2 = none;
+    var b3 = none;
+    for (var ky = 0u; ky < 3u; ky++) {
+        let iy = i32(2u * oy + ky) - 1;
+        if iy < 0 || iy >= i32(p.h) {
+            continue;
+        }
+        let row = (plane * p.h + u32(iy)) * w4 + 2u * t;
+        let a = mf_x4[max(row, 1u) - 1u];
+        let m = mf_x4[row];
+        let z = mf_x4[row + 1u];
+        // Column 8t + j's index in the plane.
+        let at = u32(iy) * p.w + 8u * t;
+        if t > 0u {
+            consider(&b0, a.w, at - 1u);
+        }
+        consider(&b0, m.x, at);
+        consider(&b0, m.y, at + 1u);
+        consider(&b1, m.y, at + 1u);
+        consider(&b1, m.z, at + 2u);
+        consider(&b1, m.w, at + 3u);
+        consider(&b2, m.w, at + 3u);
+        consider(&b2, z.x, at + 4u);
+        consider(&b2, z.y, at + 5u);
+        consider(&b3, z.y, at + 5u);
+        consider(&b3, z.z, at + 6u);
+        consider(&b3, z.w, at + 7u);
+    }
+    mf_y4[q] = vec4<f32>(b0.best, b1.best, b2.best, b3.best);
+    mf_argmax4[q] = vec4<u32>(b0.arg, b1.arg, b2.arg, b3.arg);
 }
 
 // ---- maxpool_backward ----

@@ -42,7 +42,8 @@ fn max_params(g: &Pool2dGeom) -> Result<PoolParams> {
     })
 }
 
-/// y = max over each window; `argmax` (u32, same shape as y) records where.
+/// y = max over each window; `argmax` (u32, same shape as y) records where
+/// (a vec4 of y an invocation where [`stem_fits`]).
 pub fn maxpool_forward(
     gpu: &Gpu,
     prog: &mut Program,
@@ -51,17 +52,48 @@ pub fn maxpool_forward(
     x: &Tensor,
     g: &Pool2dGeom,
 ) -> Result<()> {
+    maxpool_forward_with(gpu, prog, y, argmax, x, g, stem_fits(g))
+}
+
+/// Whether `g` is the ResNet stem's 3x3/2 pool with padding 1 over rows of
+/// a multiple of 8 values, which [`maxpool_forward`] runs a vec4 of y an
+/// invocation.
+pub fn stem_fits(g: &Pool2dGeom) -> bool {
+    (g.k, g.stride, g.pad) == (3, 2, 1) && g.w.is_multiple_of(8)
+}
+
+/// [`maxpool_forward`] a vec4 of y an invocation (`vec4`, where
+/// [`stem_fits`]) or one value: the same values and indices.
+pub fn maxpool_forward_with(
+    gpu: &Gpu,
+    prog: &mut Program,
+    y: &Tensor,
+    argmax: &Tensor,
+    x: &Tensor,
+    g: &Pool2dGeom,
+    vec4: bool,
+) -> Result<()> {
     expect_shape("max pool output", y, &g.y_shape())?;
     expect_shape("max pool argmax", argmax, &g.y_shape())?;
     expect_shape("max pool input", x, &g.x_shape())?;
+    if vec4 && !stem_fits(g) {
+        return Err(Error::invalid(format!(
+            "maxpool_forward: {g:?} is not a 3x3/2 pool with padding 1 over rows of a multiple of 8"
+        )));
+    }
     let p = max_params(g)?;
+    let (k, invocations) = if vec4 {
+        (&table::MAXPOOL3S2_FORWARD4, y.len() / 4)
+    } else {
+        (&table::MAXPOOL_FORWARD, y.len())
+    };
     launch(
         gpu,
         prog,
-        &table::MAXPOOL_FORWARD,
+        k,
         &p,
         &[Some(y), Some(argmax), Some(x)],
-        table::MAXPOOL_FORWARD.grid_1d(gpu, y.len())?,
+        k.grid_1d(gpu, invocations)?,
     )?;
     Ok(())
 }

@@ -580,6 +580,7 @@ table! {
     LINEAR_BACKWARD_WEIGHT4: linear::LinearParams = LINEAR::"linear_backward_weight4", [64, 1, 1], [Write, Read, Read];
     // Pooling.
     MAXPOOL_FORWARD: pool::PoolParams = POOL::"maxpool_forward", [128, 1, 1], [Write, Write, Read];
+    MAXPOOL3S2_FORWARD4: pool::PoolParams = POOL::"maxpool3s2_forward4", [128, 1, 1], [Write, Write, Read];
     MAXPOOL_BACKWARD: pool::PoolParams = POOL::"maxpool_backward", [128, 1, 1], [Write, Read, Read];
     MAXPOOL_BACKWARD4: pool::PoolParams = POOL::"maxpool_backward4", [128, 1, 1], [Write, Read, Read];
     AVGPOOL_FORWARD: pool::PoolParams = POOL::"avgpool_forward", [64, 1, 1], [Write, Read];

@@ -51,9 +51,10 @@ fn geoms(seed: u64, count: usize) -> Vec<Pool2dGeom> {
     v
 }
 
-/// Forward and backward against the CPU twins; the backward over rows of
-/// whole vec4s both ways, a vec4 an invocation (which the launcher picks)
-/// and a value, with the same bits.
+/// Forward and backward against the CPU twins; both where they have a vec4
+/// kernel (the stem's pool forward, rows of whole vec4s backward) both ways,
+/// a vec4 an invocation (which the launcher picks) and a value, with the
+/// same bits.
 #[test]
 fn maxpool_matches_cpu() {
     let gpu = gpu();
@@ -74,8 +75,16 @@ fn maxpool_matches_cpu() {
         pool(2, 2, 8, 8, 2, 2, 0),
         pool(1, 3, 7, 20, 3, 1, 1),
         pool(1, 1, 5, 4, 3, 3, 1),
+        // The stem's pool over rows of a multiple of 8: odd and even
+        // heights, one row, several vec4s of output a row.
+        pool(1, 2, 7, 8, 3, 2, 1),
+        pool(2, 1, 8, 24, 3, 2, 1),
+        pool(1, 1, 1, 8, 3, 2, 1),
+        pool(1, 3, 11, 40, 3, 2, 1),
     ]);
     let mut vec4s = 0;
+    let mut stems = 0;
+    let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
     for (i, g) in cases.iter().enumerate() {
         let mut rng = Rng::new(i as u64);
         let nx = g.n * g.c * g.h * g.w;
@@ -101,6 +110,13 @@ fn maxpool_matches_cpu() {
         assert_eq!(gpu.read_u32(&targ).unwrap(), arg, "argmax {g:?}");
         let got = read(&tdx);
         assert_close(&format!("backward {g:?}"), &got, &dx, 1e-6);
+        if stem_fits(g) {
+            stems += 1;
+            let (one, one_arg) = (empty(&g.y_shape()), empty(&g.y_shape()));
+            run(|p| maxpool_forward_with(gpu, p, &one, &one_arg, &tx, g, false));
+            assert_eq!(bits(&read(&one)), bits(&read(&ty)), "forward {g:?}: vec4s");
+            assert_eq!(gpu.read_u32(&one_arg).unwrap(), arg, "argmax {g:?}: vec4s");
+        }
         if g.w % 4 == 0 {
             vec4s += 1;
             let one = empty(&g.x_shape());
@@ -115,6 +131,7 @@ fn maxpool_matches_cpu() {
         }
     }
     assert!(vec4s >= 6, "{vec4s} cases over rows of whole vec4s");
+    assert!(stems >= 5, "{stems} cases of the stem's pool");
     no_errors();
 }
 
@@ -269,5 +286,39 @@ fn a_nan_wins_its_max_pool_window_as_in_pytorch() {
         );
     }
     assert_eq!(got.iter().filter(|v| v.is_nan()).count(), 4);
+
+    // The stem's pool (a vec4 of y an invocation) over values a third of
+    // them NaN, so that windows hold none, one before or after their
+    // maximum, or several (the first wins): as the CPU twin, and as the
+    // kernel of one value.
+    let g = Pool2dGeom {
+        n: 4,
+        c: 4,
+        h: 9,
+        w: 16,
+        k: 3,
+        stride: 2,
+        pad: 1,
+    };
+    assert!(stem_fits(&g));
+    let mut rng = Rng::new(5);
+    let x: Vec<f32> = rng
+        .vec_uniform(g.n * g.c * g.h * g.w, -1.0, 1.0)
+        .into_iter()
+        .map(|v| if rng.below(3) == 0 { nan } else { v })
+        .collect();
+    let tx = up(&g.x_shape(), &x);
+    let ny = g.n * g.c * g.ho() * g.wo();
+    let (mut y, mut arg) = (vec![0f32; ny], vec![0u32; ny]);
+    cpu::maxpool_forward(&mut y, &mut arg, &x, &g);
+    let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+    for vec4 in [true, false] {
+        let (ty, targ) = (empty(&g.y_shape()), empty(&g.y_shape()));
+        run(|p| maxpool_forward_with(gpu, p, &ty, &targ, &tx, &g, vec4));
+        assert_eq!(gpu.read_u32(&targ).unwrap(), arg, "argmax, vec4 {vec4}");
+        assert_eq!(bits(&read(&ty)), bits(&y), "values, vec4 {vec4}");
+    }
+    let nans = y.iter().filter(|v| v.is_nan()).count();
+    assert!(nans > 0 && nans < ny, "{nans} NaN maxima of {ny}");
     no_errors();
 }
