@@ -24,8 +24,11 @@
 // A quad is 4 consecutive points of the N·gh·gw (points past the end repeat
 // the last and store nothing). One invocation computes 32 output channels ×
 // 1 quad, lane k of each 8 loading vec4 k of the channel's weights and
-// broadcasting it. Grid x (and z beyond the per-dimension limit) numbers
-// groups of 64 quads, y the 32-channel tiles.
+// broadcasting it (shared/pointwise_lanes.wgsl). Grid x (and z beyond the
+// per-dimension limit) numbers groups of 64 quads, y the 32-channel tiles.
+// conv2d_pointwise_any_sg64: the same, 64 output channels an invocation
+// (two runs of 32, the quad's inputs loaded once for both), y the
+// 64-channel tiles.
 //
 // conv2d_pointwise_weight_any_sg: partials[s, co, ci] = Σ_{positions q in
 // chunk s} dy[n, co, q]·x[n, ci, in(q)], for any stride:
@@ -42,6 +45,7 @@
 // Features::SUBGROUP.)
 
 #import pointwise
+#import pointwise_lanes
 
 @group(0) @binding(1) var<storage, read_write> ys: array<f32>;
 @group(0) @binding(2) var<storage, read> xs: array<f32>;
@@ -145,16 +149,18 @@ fn put4(q: Points4, co: u32, v: vec4<f32>) {
     }
 }
 
-// The 8 channels from c0 of quad q.
-fn store8_any(q: Points4, c0: u32, a: Acc8) {
-    put4(q, c0, a.c0);
-    put4(q, c0 + 1u, a.c1);
-    put4(q, c0 + 2u, a.c2);
-    put4(q, c0 + 3u, a.c3);
-    put4(q, c0 + 4u, a.c4);
-    put4(q, c0 + 5u, a.c5);
-    put4(q, c0 + 6u, a.c6);
-    put4(q, c0 + 7u, a.c7);
+// The 32 channels from c0 of quad q, one at a time in a loop: each
+// channel's stores (a loop over the point's block) written out 32 or 64
+// times made the 64-channel pipeline take lavapipe over 40 s to compile.
+fn store32_any(q: Points4, c0: u32, a: Acc32) {
+    var v = array<vec4<f32>, 32>(
+        a.a0.c0, a.a0.c1, a.a0.c2, a.a0.c3, a.a0.c4, a.a0.c5, a.a0.c6, a.a0.c7,
+        a.a1.c0, a.a1.c1, a.a1.c2, a.a1.c3, a.a1.c4, a.a1.c5, a.a1.c6, a.a1.c7,
+        a.a2.c0, a.a2.c1, a.a2.c2, a.a2.c3, a.a2.c4, a.a2.c5, a.a2.c6, a.a2.c7,
+        a.a3.c0, a.a3.c1, a.a3.c2, a.a3.c3, a.a3.c4, a.a3.c5, a.a3.c6, a.a3.c7);
+    for (var j = 0u; j < 32u; j++) {
+        put4(q, c0 + j, v[j]);
+    }
 }
 
 @compute @workgroup_size(WG)
@@ -164,27 +170,29 @@ fn conv2d_pointwise_any_sg(@builtin(local_invocation_index) t: u32,
                            @builtin(subgroup_invocation_id) lane: u32) {
     let q = points4((wid.x + wid.z * nwg.x) * WG + t);
     let plane = p.h * p.w;
-    let co8 = (p.co + 7u) / 8u;
-    // This lane's vec4 of each input channel's 32 weights (past the last
-    // channel the last one's, which nobody stores).
-    let mine = min(wid.y * 8u + lane % 8u, co8 * 2u - 1u);
-    var a0: Acc8;
-    var a1: Acc8;
-    var a2: Acc8;
-    var a3: Acc8;
+    var a: Acc32;
     for (var ci = 0u; ci < p.ci; ci++) {
-        let k = wt[ci * co8 * 2u + mine];
-        let u = inputs4(q, ci * plane);
-        a0 = mac8(a0, u, subgroupBroadcast(k, 0u), subgroupBroadcast(k, 1u));
-        a1 = mac8(a1, u, subgroupBroadcast(k, 2u), subgroupBroadcast(k, 3u));
-        a2 = mac8(a2, u, subgroupBroadcast(k, 4u), subgroupBroadcast(k, 5u));
-        a3 = mac8(a3, u, subgroupBroadcast(k, 6u), subgroupBroadcast(k, 7u));
+        a = mac32(a, inputs4(q, ci * plane), lane_weights(ci, wid.y, lane));
     }
-    let c0 = wid.y * 32u;
-    store8_any(q, c0, a0);
-    store8_any(q, c0 + 8u, a1);
-    store8_any(q, c0 + 16u, a2);
-    store8_any(q, c0 + 24u, a3);
+    store32_any(q, wid.y * 32u, a);
+}
+
+@compute @workgroup_size(WG)
+fn conv2d_pointwise_any_sg64(@builtin(local_invocation_index) t: u32,
+                             @builtin(workgroup_id) wid: vec3<u32>,
+                             @builtin(num_workgroups) nwg: vec3<u32>,
+                             @builtin(subgroup_invocation_id) lane: u32) {
+    let q = points4((wid.x + wid.z * nwg.x) * WG + t);
+    let plane = p.h * p.w;
+    var lo: Acc32;
+    var hi: Acc32;
+    for (var ci = 0u; ci < p.ci; ci++) {
+        let u = inputs4(q, ci * plane);
+        lo = mac32(lo, u, lane_weights(ci, 2u * wid.y, lane));
+        hi = mac32(hi, u, lane_weights(ci, 2u * wid.y + 1u, lane));
+    }
+    store32_any(q, wid.y * 64u, lo);
+    store32_any(q, wid.y * 64u + 32u, hi);
 }
 
 // a + dy d times the 8 channels' inputs xl, xh.

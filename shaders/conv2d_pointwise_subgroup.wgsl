@@ -3,55 +3,78 @@
 // invocation of a workgroup needs the same weights; on a CPU adapter each
 // storage load is a loop over the lanes, so there the weight loads cost as
 // much as the inputs'. Here lane k of each 8 loads vec4 k of a channel's 8
-// (32 output channels) and the others take them with subgroupBroadcast: per
-// input channel each lane makes one vec4 load of x (stride 2: two) and one of
-// weights for 128 multiply-adds. Needs subgroups of at least 8 invocations
-// (the launcher runs conv2d_pointwise elsewhere); invocations past the last
-// quad compute the last again (their sums dropped) so that every lane takes
-// part in every broadcast.
+// (32 output channels) and the others take them with subgroupBroadcast
+// (shared/pointwise_lanes.wgsl): per input channel each lane makes one vec4
+// load of x (stride 2: two) and one of weights for 128 multiply-adds.
+// conv2d_pointwise_sg64 computes 64 output channels the same way, two such
+// runs of 32: per input channel its one load of x feeds 256 multiply-adds
+// (on lavapipe about 1.3 times as fast where Co fills them). Needs
+// subgroups of at least 8 invocations (the launcher runs conv2d_pointwise
+// elsewhere); invocations past the last quad compute the last again (their
+// sums dropped) so that every lane takes part in every broadcast.
 //
-// One invocation computes 32 output channels × 1 quad. Grid x (and z beyond
-// the per-dimension limit) numbers groups of 64 quads, y the 32-channel tiles.
+// One invocation computes 32 (64) output channels × 1 quad. Grid x (and z
+// beyond the per-dimension limit) numbers groups of 64 quads, y the 32
+// (64)-channel tiles.
 
 // (naga takes the subgroup built-ins without WGSL's `enable subgroups;`, which
 // it does not parse yet; wgpu creates this module only on devices with
 // Features::SUBGROUP.)
 
 #import pointwise
+#import pointwise_lanes
 
 @group(0) @binding(3) var<storage, read> wt: array<vec4<f32>>;
+
+// The quad of invocation v (past the last quad, the last).
+fn quad_of(v: u32) -> Quad {
+    let quads = p.n * p.ho * p.wo / 4u;
+    return quad(min(v, quads - 1u));
+}
+
+// The 32 channels from c0 of the quad at y's vec4 `at`.
+fn store32(at: u32, c0: u32, a: Acc32) {
+    store8(at, c0, a.a0);
+    store8(at, c0 + 8u, a.a1);
+    store8(at, c0 + 16u, a.a2);
+    store8(at, c0 + 24u, a.a3);
+}
 
 @compute @workgroup_size(WG)
 fn conv2d_pointwise_sg(@builtin(local_invocation_index) t: u32,
                        @builtin(workgroup_id) wid: vec3<u32>,
                        @builtin(num_workgroups) nwg: vec3<u32>,
                        @builtin(subgroup_invocation_id) lane: u32) {
-    let quads = p.n * p.ho * p.wo / 4u;
     let v = (wid.x + wid.z * nwg.x) * WG + t;
-    let q = quad(min(v, quads - 1u));
+    let q = quad_of(v);
     let xs = p.h * p.w / 4u;
-    let co8 = (p.co + 7u) / 8u;
-    // This lane's vec4 of each input channel's 32 weights (past the last
-    // channel the last one's, which nobody stores).
-    let mine = min(wid.y * 8u + lane % 8u, co8 * 2u - 1u);
-    var a0: Acc8;
-    var a1: Acc8;
-    var a2: Acc8;
-    var a3: Acc8;
+    var a: Acc32;
     for (var ci = 0u; ci < p.ci; ci++) {
-        let k = wt[ci * co8 * 2u + mine];
-        let u = inputs(q.x + ci * xs);
-        a0 = mac8(a0, u, subgroupBroadcast(k, 0u), subgroupBroadcast(k, 1u));
-        a1 = mac8(a1, u, subgroupBroadcast(k, 2u), subgroupBroadcast(k, 3u));
-        a2 = mac8(a2, u, subgroupBroadcast(k, 4u), subgroupBroadcast(k, 5u));
-        a3 = mac8(a3, u, subgroupBroadcast(k, 6u), subgroupBroadcast(k, 7u));
+        a = mac32(a, inputs(q.x + ci * xs), lane_weights(ci, wid.y, lane));
     }
-    if v < quads {
-        let c0 = wid.y * 32u;
-        store8(q.y, c0, a0);
-        store8(q.y, c0 + 8u, a1);
-        store8(q.y, c0 + 16u, a2);
-        store8(q.y, c0 + 24u, a3);
+    if v < p.n * p.ho * p.wo / 4u {
+        store32(q.y, wid.y * 32u, a);
+    }
+}
+
+@compute @workgroup_size(WG)
+fn conv2d_pointwise_sg64(@builtin(local_invocation_index) t: u32,
+                         @builtin(workgroup_id) wid: vec3<u32>,
+                         @builtin(num_workgroups) nwg: vec3<u32>,
+                         @builtin(subgroup_invocation_id) lane: u32) {
+    let v = (wid.x + wid.z * nwg.x) * WG + t;
+    let q = quad_of(v);
+    let xs = p.h * p.w / 4u;
+    var lo: Acc32;
+    var hi: Acc32;
+    for (var ci = 0u; ci < p.ci; ci++) {
+        let u = inputs(q.x + ci * xs);
+        lo = mac32(lo, u, lane_weights(ci, 2u * wid.y, lane));
+        hi = mac32(hi, u, lane_weights(ci, 2u * wid.y + 1u, lane));
+    }
+    if v < p.n * p.ho * p.wo / 4u {
+        store32(q.y, wid.y * 64u, lo);
+        store32(q.y, wid.y * 64u + 32u, hi);
     }
 }
 

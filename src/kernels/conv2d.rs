@@ -447,7 +447,8 @@ pub enum Pointwise {
     /// lane loading an eighth of the weights and taking the rest from the
     /// subgroup, where [`quads_fit`]; elsewhere
     /// [`table::CONV2D_POINTWISE_ANY_SG`], the same reading positions one by
-    /// one. Needs [`has_subgroups`].
+    /// one. Both with 64 output channels an invocation (`_SG64`) where Co is
+    /// more than 32. Needs [`has_subgroups`].
     SharedWeights,
 }
 
@@ -517,9 +518,14 @@ fn launch_pointwise(
     };
     let quads = (params.n as usize * gh as usize * gw as usize).div_ceil(4);
     // The kernel, its invocations and the output channels each takes.
+    // The shared-weights kernels take 64 output channels an invocation where
+    // more than 32 fill them (their input loads serve twice the sums).
+    let wide = params.co > 32;
     let (k, invocations, channels) = match (kernel, quads_fit(params)) {
         (Pointwise::Plain, true) => (&table::CONV2D_POINTWISE, quads.div_ceil(4), 8),
+        (Pointwise::SharedWeights, true) if wide => (&table::CONV2D_POINTWISE_SG64, quads, 64),
         (Pointwise::SharedWeights, true) => (&table::CONV2D_POINTWISE_SG, quads, 32),
+        (Pointwise::SharedWeights, false) if wide => (&table::CONV2D_POINTWISE_ANY_SG64, quads, 64),
         (Pointwise::SharedWeights, false) => (&table::CONV2D_POINTWISE_ANY_SG, quads, 32),
         (Pointwise::Plain, false) => {
             return Err(Error::invalid(format!(

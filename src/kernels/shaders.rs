@@ -142,6 +142,10 @@ pub static SHARED: &[(&str, &str)] = &[
         "pointwise",
         include_str!("../../shaders/shared/pointwise.wgsl"),
     ),
+    (
+        "pointwise_lanes",
+        include_str!("../../shaders/shared/pointwise_lanes.wgsl"),
+    ),
     ("bn", include_str!("../../shaders/shared/bn.wgsl")),
     (
         "bn_forward4",

@@ -439,8 +439,10 @@ table! {
     // Convolution: 1x1 passes over quads of positions (vec4s where they fit).
     CONV2D_POINTWISE: conv2d::ConvParams = CONV2D_POINTWISE::"conv2d_pointwise", [64, 1, 1], [Write, Read, Read, Read];
     CONV2D_POINTWISE_SG: conv2d::ConvParams = CONV2D_POINTWISE_SUBGROUP::"conv2d_pointwise_sg", [64, 1, 1], [Write, Read, Read, Read];
+    CONV2D_POINTWISE_SG64: conv2d::ConvParams = CONV2D_POINTWISE_SUBGROUP::"conv2d_pointwise_sg64", [64, 1, 1], [Write, Read, Read, Read];
     CONV2D_POINTWISE_WEIGHT_SG: conv2d::ConvParams = CONV2D_POINTWISE_SUBGROUP::"conv2d_pointwise_weight_sg", [8, 1, 1], [Write, Read, Read];
     CONV2D_POINTWISE_ANY_SG: conv2d::ConvParams = CONV2D_POINTWISE_ANY_SUBGROUP::"conv2d_pointwise_any_sg", [64, 1, 1], [Write, Read, Read, Read];
+    CONV2D_POINTWISE_ANY_SG64: conv2d::ConvParams = CONV2D_POINTWISE_ANY_SUBGROUP::"conv2d_pointwise_any_sg64", [64, 1, 1], [Write, Read, Read, Read];
     CONV2D_POINTWISE_WEIGHT_ANY_SG: conv2d::ConvParams = CONV2D_POINTWISE_ANY_SUBGROUP::"conv2d_pointwise_weight_any_sg", [8, 1, 1], [Write, Read, Read];
     // Convolution: the tiled 3x3 passes (each writing, or adding to, its
     // output; stride 1 in two tilings) and their layout passes.

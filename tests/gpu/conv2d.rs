@@ -1803,6 +1803,7 @@ fn conv2d_pointwise_matches_cpu() {
     let cases = pointwise_geoms(51, 30);
     let shares = Pointwise::on(gpu) == Pointwise::SharedWeights;
     let (mut vec4s, mut scalars) = (0, 0);
+    let (mut wides, mut narrows) = (0, 0);
     for (i, &(g, accumulate)) in cases.iter().enumerate() {
         let fit = quads_fit(&ConvParams::new(&g, 0).unwrap());
         if fit {
@@ -1823,11 +1824,19 @@ fn conv2d_pointwise_matches_cpu() {
         if accumulate {
             want.iter_mut().zip(y0).for_each(|(w, y)| *w += y);
         }
-        // Each kernel that takes the shape, and its entry point.
-        let shared = if fit {
-            ":conv2d_pointwise_sg"
+        // Each kernel that takes the shape, and its entry point (the
+        // shared-weights ones 64 channels an invocation past 32).
+        let wide = g.cout > 32;
+        if wide {
+            wides += 1
         } else {
-            ":conv2d_pointwise_any_sg"
+            narrows += 1
+        }
+        let shared = match (fit, wide) {
+            (true, false) => ":conv2d_pointwise_sg",
+            (true, true) => ":conv2d_pointwise_sg64",
+            (false, false) => ":conv2d_pointwise_any_sg",
+            (false, true) => ":conv2d_pointwise_any_sg64",
         };
         let mut kernels = Vec::new();
         if fit {
@@ -1926,6 +1935,10 @@ fn conv2d_pointwise_matches_cpu() {
     assert!(
         vec4s >= 8 && scalars >= 8,
         "{vec4s} vec4 and {scalars} other shapes"
+    );
+    assert!(
+        wides >= 8 && narrows >= 8,
+        "{wides} shapes of more than 32 output channels, {narrows} of at most 32"
     );
     no_errors();
 }

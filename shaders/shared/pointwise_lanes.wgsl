@@ -1,0 +1,27 @@
+// The forward 1x1 passes' sums with the weights shared through the
+// subgroup (conv2d_pointwise_subgroup.wgsl, conv2d_pointwise_any_subgroup.wgsl):
+// lane k of each 8 loads vec4 k of an input channel's 32 weights and the
+// others take it with subgroupBroadcast. Only for modules validated with
+// subgroups (*_subgroup.wgsl); needs shared/pointwise.wgsl imported first.
+
+// 32 output channels' sums over one quad.
+struct Acc32 {
+    a0: Acc8, a1: Acc8, a2: Acc8, a3: Acc8,
+}
+
+// a + one input channel's terms: its quad of inputs u times the 32 weights
+// whose vec4 k lane k of each 8 holds in `mine`.
+fn mac32(a: Acc32, u: vec4<f32>, mine: vec4<f32>) -> Acc32 {
+    return Acc32(mac8(a.a0, u, subgroupBroadcast(mine, 0u), subgroupBroadcast(mine, 1u)),
+                 mac8(a.a1, u, subgroupBroadcast(mine, 2u), subgroupBroadcast(mine, 3u)),
+                 mac8(a.a2, u, subgroupBroadcast(mine, 4u), subgroupBroadcast(mine, 5u)),
+                 mac8(a.a3, u, subgroupBroadcast(mine, 6u), subgroupBroadcast(mine, 7u)));
+}
+
+// The vec4 of input channel ci's weights (tiles [Ci, 1, 1, Co8]) that this
+// lane loads for the 32 channels from tile t (past the last channel the
+// last one's, which nobody stores).
+fn lane_weights(ci: u32, t: u32, lane: u32) -> vec4<f32> {
+    let co8 = (p.co + 7u) / 8u;
+    return wt[ci * co8 * 2u + min(t * 8u + lane % 8u, co8 * 2u - 1u)];
+}
