@@ -35,10 +35,12 @@
 //   1 partials [S, Co, Ci]  written; conv2d_backward_weight_reduce sums the chunks
 //   2 wdy      [N, Co, Ho, Wo]
 //   3 wx       [N, Ci, H, W]
-// A workgroup is 8 lanes on one position at a time, each summing 16 output
-// × 8 input channels: per position 8 loads of x and 2 of dy (the other 14
-// channels' broadcast) feed 128 multiply-adds. Grid: x the 64-channel tiles
-// of ci, y the 16-channel tiles of co, z the chunks (p.rows positions each).
+// A workgroup is 8 lanes on one position at a time, each summing CO_TILE
+// (32, or 16 where Co is at most 16) output × 8 input channels: per
+// position 8 loads of x and 4 of dy (the other 28 channels' broadcast) feed
+// 256 multiply-adds (16 channels: 2 of dy, 128). Grid: x the 64-channel
+// tiles of ci, y the CO_TILE-channel tiles of co, z the chunks (p.rows
+// positions each).
 
 // (naga takes the subgroup built-ins without WGSL's `enable subgroups;`, which
 // it does not parse yet; wgpu creates this module only on devices with
@@ -200,6 +202,27 @@ fn mac_row(a: Row8, d: f32, xl: vec4<f32>, xh: vec4<f32>) -> Row8 {
     return Row8(fma(vec4<f32>(d), xl, a.lo), fma(vec4<f32>(d), xh, a.hi));
 }
 
+// a + 16 output channels' dy (lane k of each 8 holding channel k's in dl,
+// channel 8 + k's in dh) times the 8 channels' inputs xl, xh.
+fn mac_rows16(a: Rows16, dl: f32, dh: f32, xl: vec4<f32>, xh: vec4<f32>) -> Rows16 {
+    return Rows16(mac_row(a.r0, subgroupBroadcast(dl, 0u), xl, xh),
+                  mac_row(a.r1, subgroupBroadcast(dl, 1u), xl, xh),
+                  mac_row(a.r2, subgroupBroadcast(dl, 2u), xl, xh),
+                  mac_row(a.r3, subgroupBroadcast(dl, 3u), xl, xh),
+                  mac_row(a.r4, subgroupBroadcast(dl, 4u), xl, xh),
+                  mac_row(a.r5, subgroupBroadcast(dl, 5u), xl, xh),
+                  mac_row(a.r6, subgroupBroadcast(dl, 6u), xl, xh),
+                  mac_row(a.r7, subgroupBroadcast(dl, 7u), xl, xh),
+                  mac_row(a.r8, subgroupBroadcast(dh, 0u), xl, xh),
+                  mac_row(a.r9, subgroupBroadcast(dh, 1u), xl, xh),
+                  mac_row(a.r10, subgroupBroadcast(dh, 2u), xl, xh),
+                  mac_row(a.r11, subgroupBroadcast(dh, 3u), xl, xh),
+                  mac_row(a.r12, subgroupBroadcast(dh, 4u), xl, xh),
+                  mac_row(a.r13, subgroupBroadcast(dh, 5u), xl, xh),
+                  mac_row(a.r14, subgroupBroadcast(dh, 6u), xl, xh),
+                  mac_row(a.r15, subgroupBroadcast(dh, 7u), xl, xh));
+}
+
 @compute @workgroup_size(8)
 fn conv2d_pointwise_weight_any_sg(@builtin(workgroup_id) wid: vec3<u32>,
                                   @builtin(subgroup_invocation_id) lane: u32) {
@@ -208,19 +231,19 @@ fn conv2d_pointwise_weight_any_sg(@builtin(workgroup_id) wid: vec3<u32>,
     let q0 = s * p.rows;
     let q1 = min(q0 + p.rows, p.n * per);
     let ci0 = (wid.x * 8u + lane) * 8u;
-    let co0 = wid.y * 16u;
-    // Where this lane's 8 input channels' planes and the 2 output channels'
-    // whose dy it loads start (channels past the last: the last again,
-    // loaded, summed and not stored).
+    let co0 = wid.y * CO_TILE;
+    // Where this lane's 8 input channels' planes and the 4 (2) output
+    // channels' whose dy it loads start (channels past the last: the last
+    // again, loaded, summed and not stored).
     let plane = p.h * p.w;
     let last = p.ci - 1u;
     let c = array<u32, 8>(min(ci0, last) * plane, min(ci0 + 1u, last) * plane,
                           min(ci0 + 2u, last) * plane, min(ci0 + 3u, last) * plane,
                           min(ci0 + 4u, last) * plane, min(ci0 + 5u, last) * plane,
                           min(ci0 + 6u, last) * plane, min(ci0 + 7u, last) * plane);
-    let dlo = min(co0 + lane, p.co - 1u) * per;
-    let dhi = min(co0 + 8u + lane, p.co - 1u) * per;
+    let d = dy_planes(co0, lane, per);
     var a: Rows16;
+    var b: Rows16;
     // Position q's image n, place r in its plane, row oy and column ox,
     // stepped along rather than divided out (an integer division is a loop
     // over the lanes on a CPU adapter).
@@ -233,24 +256,10 @@ fn conv2d_pointwise_weight_any_sg(@builtin(workgroup_id) wid: vec3<u32>,
         let xq = n * p.ci * plane + oy * p.sh * p.w + ox * p.sw;
         let xl = vec4<f32>(wx[xq + c[0]], wx[xq + c[1]], wx[xq + c[2]], wx[xq + c[3]]);
         let xh = vec4<f32>(wx[xq + c[4]], wx[xq + c[5]], wx[xq + c[6]], wx[xq + c[7]]);
-        let dl = wdy[yq + dlo];
-        let dh = wdy[yq + dhi];
-        a.r0 = mac_row(a.r0, subgroupBroadcast(dl, 0u), xl, xh);
-        a.r1 = mac_row(a.r1, subgroupBroadcast(dl, 1u), xl, xh);
-        a.r2 = mac_row(a.r2, subgroupBroadcast(dl, 2u), xl, xh);
-        a.r3 = mac_row(a.r3, subgroupBroadcast(dl, 3u), xl, xh);
-        a.r4 = mac_row(a.r4, subgroupBroadcast(dl, 4u), xl, xh);
-        a.r5 = mac_row(a.r5, subgroupBroadcast(dl, 5u), xl, xh);
-        a.r6 = mac_row(a.r6, subgroupBroadcast(dl, 6u), xl, xh);
-        a.r7 = mac_row(a.r7, subgroupBroadcast(dl, 7u), xl, xh);
-        a.r8 = mac_row(a.r8, subgroupBroadcast(dh, 0u), xl, xh);
-        a.r9 = mac_row(a.r9, subgroupBroadcast(dh, 1u), xl, xh);
-        a.r10 = mac_row(a.r10, subgroupBroadcast(dh, 2u), xl, xh);
-        a.r11 = mac_row(a.r11, subgroupBroadcast(dh, 3u), xl, xh);
-        a.r12 = mac_row(a.r12, subgroupBroadcast(dh, 4u), xl, xh);
-        a.r13 = mac_row(a.r13, subgroupBroadcast(dh, 5u), xl, xh);
-        a.r14 = mac_row(a.r14, subgroupBroadcast(dh, 6u), xl, xh);
-        a.r15 = mac_row(a.r15, subgroupBroadcast(dh, 7u), xl, xh);
+        a = mac_rows16(a, wdy[yq + d[0]], wdy[yq + d[1]], xl, xh);
+        if CO_TILE == 32u {
+            b = mac_rows16(b, wdy[yq + d[2]], wdy[yq + d[3]], xl, xh);
+        }
         r += 1u;
         ox += 1u;
         if ox == p.wo {
@@ -267,4 +276,7 @@ fn conv2d_pointwise_weight_any_sg(@builtin(workgroup_id) wid: vec3<u32>,
         return;
     }
     put_rows16(s, co0, ci0, a);
+    if CO_TILE == 32u {
+        put_rows16(s, co0 + 16u, ci0, b);
+    }
 }

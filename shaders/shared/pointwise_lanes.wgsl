@@ -1,7 +1,8 @@
-// The forward 1x1 passes' sums with the weights shared through the
-// subgroup (conv2d_pointwise_subgroup.wgsl, conv2d_pointwise_any_subgroup.wgsl):
-// lane k of each 8 loads vec4 k of an input channel's 32 weights and the
-// others take it with subgroupBroadcast. Only for modules validated with
+// The 1x1 passes sharing values through the subgroup
+// (conv2d_pointwise_subgroup.wgsl, conv2d_pointwise_any_subgroup.wgsl): the
+// forward passes' sums, lane k of each 8 loading vec4 k of an input
+// channel's 32 weights and the others taking it with subgroupBroadcast; the
+// weight gradients' channel tiles. Only for modules validated with
 // subgroups (*_subgroup.wgsl); needs shared/pointwise.wgsl imported first.
 
 // 32 output channels' sums over one quad.
@@ -24,4 +25,18 @@ fn mac32(a: Acc32, u: vec4<f32>, mine: vec4<f32>) -> Acc32 {
 fn lane_weights(ci: u32, t: u32, lane: u32) -> vec4<f32> {
     let co8 = (p.co + 7u) / 8u;
     return wt[ci * co8 * 2u + min(t * 8u + lane % 8u, co8 * 2u - 1u)];
+}
+
+// Output channels a lane of the weight gradients (conv2d_pointwise_weight_sg,
+// conv2d_pointwise_weight_any_sg) sums: 32, or 16 (the launcher's choice
+// where Co is at most 16).
+override CO_TILE: u32 = 32u;
+
+// Where the planes of the 4 output channels whose dy the lane loads for its
+// workgroup's channels from co0 start, in units of `per` (lane k: channels
+// co0 + k, + 8, + 16, + 24; past the last channel the last).
+fn dy_planes(co0: u32, lane: u32, per: u32) -> vec4<u32> {
+    let last = p.co - 1u;
+    return vec4<u32>(min(co0 + lane, last), min(co0 + 8u + lane, last),
+                     min(co0 + 16u + lane, last), min(co0 + 24u + lane, last)) * per;
 }

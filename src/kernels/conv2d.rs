@@ -661,8 +661,15 @@ pub fn conv2d_pointwise_weight(
             direct_weight_split(g),
         )
     };
-    let xy = [g.cin.div_ceil(64) as u32, g.cout.div_ceil(16) as u32];
-    launch_weight_chunks(gpu, prog, k, p, split, xy, [dw, dy, x])
+    // Each lane sums 32 output channels (`CO_TILE`), 16 where no more fill
+    // them.
+    let (k, co_tile) = if g.cout > 16 {
+        (*k, 32)
+    } else {
+        (k.with_constants(&[("CO_TILE", 16)]), 16)
+    };
+    let xy = [g.cin.div_ceil(64) as u32, g.cout.div_ceil(co_tile) as u32];
+    launch_weight_chunks(gpu, prog, &k, p, split, xy, [dw, dy, x])
 }
 
 /// The direct weight gradient's split of the N·Ho·Wo positions: (positions
