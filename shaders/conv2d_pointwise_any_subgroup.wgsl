@@ -25,10 +25,10 @@
 // the last and store nothing). One invocation computes 32 output channels ×
 // 1 quad, lane k of each 8 loading vec4 k of the channel's weights and
 // broadcasting it (shared/pointwise_lanes.wgsl). Grid x (and z beyond the
-// per-dimension limit) numbers groups of 64 quads, y the 32-channel tiles.
+// per-dimension limit) numbers groups of 64 invocations over the
+// 32-channel tiles and their quads (shared/pointwise_lanes.wgsl's `slot`).
 // conv2d_pointwise_any_sg64: the same, 64 output channels an invocation
-// (two runs of 32, the quad's inputs loaded once for both), y the
-// 64-channel tiles.
+// (two runs of 32, the quad's inputs loaded once for both).
 //
 // conv2d_pointwise_weight_any_sg: partials[s, co, ci] = Σ_{positions q in
 // chunk s} dy[n, co, q]·x[n, ci, in(q)], for any stride:
@@ -165,36 +165,56 @@ fn store32_any(q: Points4, c0: u32, a: Acc32) {
     }
 }
 
-@compute @workgroup_size(WG)
-fn conv2d_pointwise_any_sg(@builtin(local_invocation_index) t: u32,
-                           @builtin(workgroup_id) wid: vec3<u32>,
-                           @builtin(num_workgroups) nwg: vec3<u32>,
-                           @builtin(subgroup_invocation_id) lane: u32) {
-    let q = points4((wid.x + wid.z * nwg.x) * WG + t);
-    let plane = p.h * p.w;
-    var a: Acc32;
-    for (var ci = 0u; ci < p.ci; ci++) {
-        a = mac32(a, inputs4(q, ci * plane), lane_weights(ci, wid.y, lane));
+// The quads of the pass's grid of points.
+fn point_quads() -> u32 {
+    let size = grid();
+    return (p.n * size.x * size.y + 3u) / 4u;
+}
+
+// Quad `at.v`'s points, none of them real where the invocation stores
+// nothing.
+fn points_at(at: Slot) -> Points4 {
+    var q = points4(at.v);
+    if !at.stored {
+        q.valid = 0u;
     }
-    store32_any(q, wid.y * 32u, a);
+    return q;
 }
 
 @compute @workgroup_size(WG)
-fn conv2d_pointwise_any_sg64(@builtin(local_invocation_index) t: u32,
-                             @builtin(workgroup_id) wid: vec3<u32>,
+fn conv2d_pointwise_any_sg(@builtin(workgroup_id) wid: vec3<u32>,
+                           @builtin(num_workgroups) nwg: vec3<u32>,
+                           @builtin(subgroup_id) sid: u32,
+                           @builtin(subgroup_invocation_id) lane: u32,
+                           @builtin(subgroup_size) size: u32) {
+    let at = slot(wid, nwg, sid, lane, size, point_quads(), 32u);
+    let q = points_at(at);
+    let plane = p.h * p.w;
+    var a: Acc32;
+    for (var ci = 0u; ci < p.ci; ci++) {
+        a = mac32(a, inputs4(q, ci * plane), lane_weights(ci, at.tile, lane));
+    }
+    store32_any(q, at.tile * 32u, a);
+}
+
+@compute @workgroup_size(WG)
+fn conv2d_pointwise_any_sg64(@builtin(workgroup_id) wid: vec3<u32>,
                              @builtin(num_workgroups) nwg: vec3<u32>,
-                             @builtin(subgroup_invocation_id) lane: u32) {
-    let q = points4((wid.x + wid.z * nwg.x) * WG + t);
+                             @builtin(subgroup_id) sid: u32,
+                             @builtin(subgroup_invocation_id) lane: u32,
+                             @builtin(subgroup_size) size: u32) {
+    let at = slot(wid, nwg, sid, lane, size, point_quads(), 64u);
+    let q = points_at(at);
     let plane = p.h * p.w;
     var lo: Acc32;
     var hi: Acc32;
     for (var ci = 0u; ci < p.ci; ci++) {
         let u = inputs4(q, ci * plane);
-        lo = mac32(lo, u, lane_weights(ci, 2u * wid.y, lane));
-        hi = mac32(hi, u, lane_weights(ci, 2u * wid.y + 1u, lane));
+        lo = mac32(lo, u, lane_weights(ci, 2u * at.tile, lane));
+        hi = mac32(hi, u, lane_weights(ci, 2u * at.tile + 1u, lane));
     }
-    store32_any(q, wid.y * 64u, lo);
-    store32_any(q, wid.y * 64u + 32u, hi);
+    store32_any(q, at.tile * 64u, lo);
+    store32_any(q, at.tile * 64u + 32u, hi);
 }
 
 // a + dy d times the 8 channels' inputs xl, xh.

@@ -14,8 +14,9 @@
 // sums dropped) so that every lane takes part in every broadcast.
 //
 // One invocation computes 32 (64) output channels × 1 quad. Grid x (and z
-// beyond the per-dimension limit) numbers groups of 64 quads, y the 32
-// (64)-channel tiles.
+// beyond the per-dimension limit) numbers groups of 64 invocations over
+// the 32 (64)-channel tiles and their quads (shared/pointwise_lanes.wgsl's
+// `slot`).
 
 // (naga takes the subgroup built-ins without WGSL's `enable subgroups;`, which
 // it does not parse yet; wgpu creates this module only on devices with
@@ -26,12 +27,6 @@
 
 @group(0) @binding(3) var<storage, read> wt: array<vec4<f32>>;
 
-// The quad of invocation v (past the last quad, the last).
-fn quad_of(v: u32) -> Quad {
-    let quads = p.n * p.ho * p.wo / 4u;
-    return quad(min(v, quads - 1u));
-}
-
 // The 32 channels from c0 of the quad at y's vec4 `at`.
 fn store32(at: u32, c0: u32, a: Acc32) {
     store8(at, c0, a.a0);
@@ -41,40 +36,42 @@ fn store32(at: u32, c0: u32, a: Acc32) {
 }
 
 @compute @workgroup_size(WG)
-fn conv2d_pointwise_sg(@builtin(local_invocation_index) t: u32,
-                       @builtin(workgroup_id) wid: vec3<u32>,
+fn conv2d_pointwise_sg(@builtin(workgroup_id) wid: vec3<u32>,
                        @builtin(num_workgroups) nwg: vec3<u32>,
-                       @builtin(subgroup_invocation_id) lane: u32) {
-    let v = (wid.x + wid.z * nwg.x) * WG + t;
-    let q = quad_of(v);
+                       @builtin(subgroup_id) sid: u32,
+                       @builtin(subgroup_invocation_id) lane: u32,
+                       @builtin(subgroup_size) size: u32) {
+    let at = slot(wid, nwg, sid, lane, size, p.n * p.ho * p.wo / 4u, 32u);
+    let q = quad(at.v);
     let xs = p.h * p.w / 4u;
     var a: Acc32;
     for (var ci = 0u; ci < p.ci; ci++) {
-        a = mac32(a, inputs(q.x + ci * xs), lane_weights(ci, wid.y, lane));
+        a = mac32(a, inputs(q.x + ci * xs), lane_weights(ci, at.tile, lane));
     }
-    if v < p.n * p.ho * p.wo / 4u {
-        store32(q.y, wid.y * 32u, a);
+    if at.stored {
+        store32(q.y, at.tile * 32u, a);
     }
 }
 
 @compute @workgroup_size(WG)
-fn conv2d_pointwise_sg64(@builtin(local_invocation_index) t: u32,
-                         @builtin(workgroup_id) wid: vec3<u32>,
+fn conv2d_pointwise_sg64(@builtin(workgroup_id) wid: vec3<u32>,
                          @builtin(num_workgroups) nwg: vec3<u32>,
-                         @builtin(subgroup_invocation_id) lane: u32) {
-    let v = (wid.x + wid.z * nwg.x) * WG + t;
-    let q = quad_of(v);
+                         @builtin(subgroup_id) sid: u32,
+                         @builtin(subgroup_invocation_id) lane: u32,
+                         @builtin(subgroup_size) size: u32) {
+    let at = slot(wid, nwg, sid, lane, size, p.n * p.ho * p.wo / 4u, 64u);
+    let q = quad(at.v);
     let xs = p.h * p.w / 4u;
     var lo: Acc32;
     var hi: Acc32;
     for (var ci = 0u; ci < p.ci; ci++) {
         let u = inputs(q.x + ci * xs);
-        lo = mac32(lo, u, lane_weights(ci, 2u * wid.y, lane));
-        hi = mac32(hi, u, lane_weights(ci, 2u * wid.y + 1u, lane));
+        lo = mac32(lo, u, lane_weights(ci, 2u * at.tile, lane));
+        hi = mac32(hi, u, lane_weights(ci, 2u * at.tile + 1u, lane));
     }
-    if v < p.n * p.ho * p.wo / 4u {
-        store32(q.y, wid.y * 64u, lo);
-        store32(q.y, wid.y * 64u + 32u, hi);
+    if at.stored {
+        store32(q.y, at.tile * 64u, lo);
+        store32(q.y, at.tile * 64u + 32u, hi);
     }
 }
 

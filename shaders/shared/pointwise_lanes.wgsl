@@ -5,6 +5,29 @@
 // weight gradients' channel tiles. Only for modules validated with
 // subgroups (*_subgroup.wgsl); needs shared/pointwise.wgsl imported first.
 
+// Where an invocation of a forward pass works: its channel tile (of
+// `width` output channels) and its quad v, and whether it stores them. The
+// pass numbers tiles and quads together, p.slots invocations a tile (the
+// quads rounded up to whole subgroups), so that a subgroup's lanes share
+// their tile's weights while a workgroup may hold several tiles: with a tile
+// a workgroup, the last stages' few quads (at batch 2, 25 on 7x7 planes)
+// left most of its 64 lanes computing a copy of the last. Invocation g is
+// counted subgroup by subgroup (its subgroup, then its lane), whatever the
+// order the device numbers them in; past the last tile or quad it takes the
+// last again and stores nothing.
+struct Slot {
+    tile: u32, v: u32, stored: bool,
+}
+
+fn slot(wid: vec3<u32>, nwg: vec3<u32>, sid: u32, lane: u32, size: u32, quads: u32,
+        width: u32) -> Slot {
+    let g = (wid.x + wid.z * nwg.x) * WG + sid * min(size, WG) + lane;
+    let tiles = (p.co + width - 1u) / width;
+    let tile = g / p.slots;
+    let v = g % p.slots;
+    return Slot(min(tile, tiles - 1u), min(v, quads - 1u), tile < tiles && v < quads);
+}
+
 // 32 output channels' sums over one quad.
 struct Acc32 {
     a0: Acc8, a1: Acc8, a2: Acc8, a3: Acc8,

@@ -28,7 +28,7 @@ params! {
         chunks: u32,
         dily: u32,
         dilx: u32,
-        _pad0: u32,
+        slots: u32,
         _pad1: u32,
     }
 }
@@ -62,7 +62,7 @@ impl ConvParams {
             chunks: 1,
             dily: 1,
             dilx: 1,
-            _pad0: 0,
+            slots: 0,
             _pad1: 0,
         })
     }
@@ -533,7 +533,30 @@ fn launch_pointwise(
             )));
         }
     };
-    launch_tiles(gpu, prog, k, params, invocations, channels, [y, x, wt], b)
+    if kernel == Pointwise::Plain {
+        return launch_tiles(gpu, prog, k, params, invocations, channels, [y, x, wt], b);
+    }
+    // The shared-weights kernels number their channel tiles and quads
+    // together (shared/pointwise_lanes.wgsl's `slot`): `slots` invocations a
+    // tile, the quads rounded up to whole subgroups, so that where the quads
+    // are few a workgroup holds several tiles instead of idling.
+    let size = (gpu.adapter_info().subgroup_max_size as usize).clamp(8, k.width() as usize);
+    let slots = invocations.next_multiple_of(size);
+    let tiles = (params.co as usize).div_ceil(channels);
+    let params = ConvParams {
+        slots: u32_of("1x1 pass invocations a tile", slots)?,
+        ..*params
+    };
+    let [gx, gz, _] = k.grid_1d(gpu, slots * tiles)?;
+    launch(
+        gpu,
+        prog,
+        k,
+        &params,
+        &[Some(y), Some(x), Some(wt), b],
+        [gx, 1, gz],
+    )?;
+    Ok(())
 }
 
 /// Records a direct or 1x1 pass `k` over y, x, weight tiles and bias:
