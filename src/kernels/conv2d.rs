@@ -614,7 +614,7 @@ pub fn conv2d_direct_weight(
 
 /// Records weight-gradient kernel `k` over `chunks` chunks of `rows` steps
 /// each (grid x, y from `xy`, the chunks along z) into partial sums, then
-/// their sum into `dw`.
+/// their sum into `dw` (one chunk's into `dw` directly).
 fn launch_weight_chunks(
     gpu: &Gpu,
     prog: &mut Program,
@@ -625,7 +625,12 @@ fn launch_weight_chunks(
     [dw, dy, x]: [&Tensor; 3],
 ) -> Result<()> {
     u32_of("weight-gradient partial sums", chunks * dw.len())?;
-    let partials = gpu.tensor(&[chunks, dw.len()])?;
+    // One chunk's partial sums are the gradient: written to dw directly.
+    let partials = if chunks == 1 {
+        dw.clone()
+    } else {
+        gpu.tensor(&[chunks, dw.len()])?
+    };
     let params = ConvParams {
         rows: rows as u32,
         chunks: chunks as u32,
@@ -640,6 +645,9 @@ fn launch_weight_chunks(
         &[Some(&partials), Some(dy), Some(x)],
         grid,
     )?;
+    if chunks == 1 {
+        return Ok(());
+    }
     reduce_chunks(gpu, prog, dw, &partials, chunks)
 }
 
