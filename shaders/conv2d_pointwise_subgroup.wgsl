@@ -6,17 +6,19 @@
 // (32 output channels) and the others take them with subgroupBroadcast
 // (shared/pointwise_lanes.wgsl): per input channel each lane makes one vec4
 // load of x (stride 2: two) and one of weights for 128 multiply-adds.
-// conv2d_pointwise_sg64 computes 64 output channels the same way, two such
-// runs of 32: per input channel its one load of x feeds 256 multiply-adds
-// (on lavapipe about 1.3 times as fast where Co fills them). Needs
+// conv2d_pointwise_sg64 computes 64 output channels × 2 quads the same way,
+// two such runs of 32 over each quad: per input channel its 2 loads of x
+// and 2 of weights feed 512 multiply-adds (on lavapipe, against the
+// 32-channel kernel, 64 channels of one quad took about 0.75 of the time,
+// two quads about 0.8 of that, where Co fills them). Needs
 // subgroups of at least 8 invocations (the launcher runs conv2d_pointwise
 // elsewhere); invocations past the last quad compute the last again (their
 // sums dropped) so that every lane takes part in every broadcast.
 //
-// One invocation computes 32 (64) output channels × 1 quad. Grid x (and z
-// beyond the per-dimension limit) numbers groups of 64 invocations over
-// the 32 (64)-channel tiles and their quads (shared/pointwise_lanes.wgsl's
-// `slot`).
+// One invocation computes 32 output channels × 1 quad (64 × 2). Grid x
+// (and z beyond the per-dimension limit) numbers groups of 64 invocations
+// over the 32 (64)-channel tiles and their quads (pairs of quads;
+// shared/pointwise_lanes.wgsl's `slot`).
 
 // (naga takes the subgroup built-ins without WGSL's `enable subgroups;`, which
 // it does not parse yet; wgpu creates this module only on devices with
@@ -59,19 +61,34 @@ fn conv2d_pointwise_sg64(@builtin(workgroup_id) wid: vec3<u32>,
                          @builtin(subgroup_id) sid: u32,
                          @builtin(subgroup_invocation_id) lane: u32,
                          @builtin(subgroup_size) size: u32) {
-    let at = slot(wid, nwg, sid, lane, size, p.n * p.ho * p.wo / 4u, 64u);
-    let q = quad(at.v);
+    let quads = p.n * p.ho * p.wo / 4u;
+    // Its pair of quads 2v and 2v + 1 (past the last quad, the last again).
+    let at = slot(wid, nwg, sid, lane, size, (quads + 1u) / 2u, 64u);
+    let q0 = quad(min(2u * at.v, quads - 1u));
+    let q1 = quad(min(2u * at.v + 1u, quads - 1u));
     let xs = p.h * p.w / 4u;
-    var lo: Acc32;
-    var hi: Acc32;
+    var lo0: Acc32;
+    var hi0: Acc32;
+    var lo1: Acc32;
+    var hi1: Acc32;
     for (var ci = 0u; ci < p.ci; ci++) {
-        let u = inputs(q.x + ci * xs);
-        lo = mac32(lo, u, lane_weights(ci, 2u * at.tile, lane));
-        hi = mac32(hi, u, lane_weights(ci, 2u * at.tile + 1u, lane));
+        let wlo = lane_weights(ci, 2u * at.tile, lane);
+        let whi = lane_weights(ci, 2u * at.tile + 1u, lane);
+        let u0 = inputs(q0.x + ci * xs);
+        let u1 = inputs(q1.x + ci * xs);
+        lo0 = mac32(lo0, u0, wlo);
+        hi0 = mac32(hi0, u0, whi);
+        lo1 = mac32(lo1, u1, wlo);
+        hi1 = mac32(hi1, u1, whi);
     }
+    let c0 = at.tile * 64u;
     if at.stored {
-        store32(q.y, at.tile * 64u, lo);
-        store32(q.y, at.tile * 64u + 32u, hi);
+        store32(q0.y, c0, lo0);
+        store32(q0.y, c0 + 32u, hi0);
+        if 2u * at.v + 1u < quads {
+            store32(q1.y, c0, lo1);
+            store32(q1.y, c0 + 32u, hi1);
+        }
     }
 }
 

@@ -447,8 +447,8 @@ pub enum Pointwise {
     /// lane loading an eighth of the weights and taking the rest from the
     /// subgroup, where [`quads_fit`]; elsewhere
     /// [`table::CONV2D_POINTWISE_ANY_SG`], the same reading positions one by
-    /// one. Both with 64 output channels an invocation (`_SG64`) where Co is
-    /// more than 32. Needs [`has_subgroups`].
+    /// one. Both with 64 output channels an invocation (`_SG64`; the first
+    /// over 2 quads) where Co is more than 32. Needs [`has_subgroups`].
     SharedWeights,
 }
 
@@ -523,7 +523,10 @@ fn launch_pointwise(
     let wide = params.co > 32;
     let (k, invocations, channels) = match (kernel, quads_fit(params)) {
         (Pointwise::Plain, true) => (&table::CONV2D_POINTWISE, quads.div_ceil(4), 8),
-        (Pointwise::SharedWeights, true) if wide => (&table::CONV2D_POINTWISE_SG64, quads, 64),
+        // 64 channels × a pair of quads an invocation.
+        (Pointwise::SharedWeights, true) if wide => {
+            (&table::CONV2D_POINTWISE_SG64, quads.div_ceil(2), 64)
+        }
         (Pointwise::SharedWeights, true) => (&table::CONV2D_POINTWISE_SG, quads, 32),
         (Pointwise::SharedWeights, false) if wide => (&table::CONV2D_POINTWISE_ANY_SG64, quads, 64),
         (Pointwise::SharedWeights, false) => (&table::CONV2D_POINTWISE_ANY_SG, quads, 32),
