@@ -1125,23 +1125,39 @@ pub fn conv2d_weight_tiles_with(
     expect_shape("conv2d weight", w, &g.w_shape())?;
     let shape = weight_tiles_shape(g, backward_data);
     expect_shape("conv2d weight tiles", wt, &shape)?;
+    let flags = backward_data as u32 | ((backward_data && !flip) as u32) << 1;
+    launch_weight_tiles(gpu, prog, wt, w, g, shape[3], flags)
+}
+
+/// Records `conv2d_weight_tiles` of `g`'s weights `w` into `wt`, output
+/// channels padded to `opad`, in the layout `flags` names.
+fn launch_weight_tiles(
+    gpu: &Gpu,
+    prog: &mut Program,
+    wt: &Tensor,
+    w: &Tensor,
+    g: &Conv2dGeom,
+    opad: usize,
+    flags: u32,
+) -> Result<()> {
     let p = WeightParams {
         co: g.cout as u32,
         ci: g.cin as u32,
         kh: g.kh as u32,
         kw: g.kw as u32,
-        opad: shape[3] as u32,
-        flags: backward_data as u32 | ((backward_data && !flip) as u32) << 1,
+        opad: opad as u32,
+        flags,
         _pad0: 0,
         _pad1: 0,
     };
+    let k = &table::CONV2D_WEIGHT_TILES;
     launch(
         gpu,
         prog,
-        &table::CONV2D_WEIGHT_TILES,
+        k,
         &p,
         &[Some(wt), Some(w)],
-        table::CONV2D_WEIGHT_TILES.grid_1d(gpu, wt.len())?,
+        k.grid_1d(gpu, wt.len())?,
     )?;
     Ok(())
 }
@@ -1159,26 +1175,7 @@ pub fn conv2d_weight_tiles_tap_major(
     expect_shape("conv2d weight", w, &g.w_shape())?;
     let shape = tap_major_tiles_shape(g);
     expect_shape("conv2d tap-major weight tiles", wt, &shape)?;
-    let p = WeightParams {
-        co: g.cout as u32,
-        ci: g.cin as u32,
-        kh: g.kh as u32,
-        kw: g.kw as u32,
-        opad: shape[3] as u32,
-        flags: 4,
-        _pad0: 0,
-        _pad1: 0,
-    };
-    let k = &table::CONV2D_WEIGHT_TILES;
-    launch(
-        gpu,
-        prog,
-        k,
-        &p,
-        &[Some(wt), Some(w)],
-        k.grid_1d(gpu, wt.len())?,
-    )?;
-    Ok(())
+    launch_weight_tiles(gpu, prog, wt, w, g, shape[3], 4)
 }
 
 /// The shape of [`conv2d_weight_tiles_tap_major`]'s tiles.
