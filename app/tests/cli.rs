@@ -442,7 +442,7 @@ fn bench_tune_files_a_table_per_adapter() {
             .iter()
             .map(|t| t[0].as_str().unwrap())
             .collect();
-        // Five tilings of the stride-1 forward (backward-data runs the
+        // Six tilings of the stride-1 forward (backward-data runs the
         // forward's), six of the weight gradient, four of the stride-2
         // forward, five of the stride-2 weight gradient, batch norm's two
         // ways of reading and three ways of summing (two widths, one pass).
@@ -457,7 +457,7 @@ fn bench_tune_files_a_table_per_adapter() {
         } else if key.starts_with("batchnorm_sums ") {
             3
         } else {
-            5
+            6
         };
         assert!(
             tried.len() == tilings && tried.contains(&r["chosen"].as_str().unwrap()),

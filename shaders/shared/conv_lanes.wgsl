@@ -55,6 +55,10 @@ fn r4sg(wid: vec3<u32>, nwg: vec3<u32>, sid: u32, sl: u32, size: u32, l: u32) {
         r4sg_folded(wid, nwg, sid, sl, size, l);
         return;
     }
+    if ROWS8 {
+        r8sg(wid, nwg, sid, sl, size, l);
+        return;
+    }
     let lane = lane_of(wid, nwg, sid, sl, size, l, 4u, WG_R4);
     let t = lane.t;
     var a0 = start(t);
@@ -79,6 +83,69 @@ fn r4sg(wid: vec3<u32>, nwg: vec3<u32>, sid: u32, sl: u32, size: u32, l: u32) {
     }
     if t.ok {
         store4(a0, a1, a2, a3, t);
+    }
+}
+
+// a0..a7 += input channel ci's terms for lane's 8-row tile, its kernel rows
+// k0..k2: r4sg_channel's sums for output rows oy .. oy + 3 and for
+// oy + 4 .. oy + 7, over input rows oy .. oy + 9 loaded once (rows 4 and 5
+// meet both halves), in two parts so that a lane's share fits `own_vectors`
+// for every group size.
+fn r8sg_channel(a0: ptr<function, Acc>, a1: ptr<function, Acc>, a2: ptr<function, Acc>,
+                a3: ptr<function, Acc>, a4: ptr<function, Acc>, a5: ptr<function, Acc>,
+                a6: ptr<function, Acc>, a7: ptr<function, Acc>, lane: Lane, l: u32,
+                ci: u32, k0: Taps, k1: Taps, k2: Taps) {
+    let t = lane.t;
+    let plane = (t.n * p.ci + ci) * p.hp;
+    let next = p.pitch / 4u;
+    let r = ((plane + t.oy) * p.pitch + t.ox0) / 4u;
+    let f = lane.first;
+    var m = own_vectors(r, next, lane.k, l, 3u, 18u);
+    let s4 = group_window(&m, 4u, f, l);
+    let s5 = group_window(&m, 5u, f, l);
+    r4_channel(a0, a1, a2, a3, k0, k1, k2,
+        group_window(&m, 0u, f, l), group_window(&m, 1u, f, l), group_window(&m, 2u, f, l),
+        group_window(&m, 3u, f, l), s4, s5);
+    var n = own_vectors(r + 6u * next, next, lane.k, l, 3u, 12u);
+    r4_channel(a4, a5, a6, a7, k0, k1, k2, s4, s5,
+        group_window(&n, 0u, f, l), group_window(&n, 1u, f, l), group_window(&n, 2u, f, l),
+        group_window(&n, 3u, f, l));
+}
+
+// r4sg over tiles of 8 output rows (ROWS8): per input channel, ten input
+// rows serve eight output rows where six serve four, and each output's terms
+// are r4sg's in r4sg's order: the same bits. Rows past the output (a last
+// band of fewer than 8) are computed from whatever the rows below hold and
+// not stored, as r4sg's are.
+fn r8sg(wid: vec3<u32>, nwg: vec3<u32>, sid: u32, sl: u32, size: u32, l: u32) {
+    let lane = lane_of(wid, nwg, sid, sl, size, l, 8u, WG_R4);
+    let t = lane.t;
+    var a0 = start(t);
+    var a1 = start(down(t, 1u));
+    var a2 = start(down(t, 2u));
+    var a3 = start(down(t, 3u));
+    var a4 = start(down(t, 4u));
+    var a5 = start(down(t, 5u));
+    var a6 = start(down(t, 6u));
+    var a7 = start(down(t, 7u));
+    let e = window_ends();
+    for (var ci = p.ci0; ci < e.x; ci++) {
+        r8sg_channel(&a0, &a1, &a2, &a3, &a4, &a5, &a6, &a7, lane, l, ci,
+            taps(ci, 0u, t.co0), taps(ci, 1u, t.co0), taps(ci, 2u, t.co0));
+    }
+    if WINDOWS > 1u {
+        for (var ci = e.x; ci < e.y; ci++) {
+            r8sg_channel(&a0, &a1, &a2, &a3, &a4, &a5, &a6, &a7, lane, l, ci,
+                taps1(ci, 0u, t.co0), taps1(ci, 1u, t.co0), taps1(ci, 2u, t.co0));
+        }
+        for (var ci = e.y; ci < p.ci0 + p.cn; ci++) {
+            r8sg_channel(&a0, &a1, &a2, &a3, &a4, &a5, &a6, &a7, lane, l, ci,
+                taps2(ci, 0u, t.co0), taps2(ci, 1u, t.co0), taps2(ci, 2u, t.co0));
+        }
+    }
+    if t.ok {
+        store4(a0, a1, a2, a3, t);
+        store4(a4, a5, a6, a7, down(t, 4u));
     }
 }
 

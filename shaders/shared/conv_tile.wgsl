@@ -298,6 +298,11 @@ override VEC4_ROWS: bool = false;
 // accumulator (shared/conv_lanes.wgsl, r4sg_folded).
 override FOLDED: bool = false;
 
+// Whether the 4-row subgroup tiles run 8 rows a lane instead, set per
+// pipeline by the launcher (never with FOLDED): two 4-row tiles' sums over
+// ten input rows loaded and shared once (shared/conv_lanes.wgsl, r8sg).
+override ROWS8: bool = false;
+
 // Writes 4 consecutive pixels of one output row starting at element o
 // (pixel ox), dropping those past the row's end: one vec4 store
 // where rows are whole vec4s (on lavapipe every storage access is a loop over

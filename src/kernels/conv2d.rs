@@ -1223,6 +1223,55 @@ pub enum Tiling {
     /// reading texels. The storage kernels where the input is too large for
     /// the device's textures.
     Rows4SubgroupTexels,
+    /// `Rows4SubgroupTexels` over tiles of 8 output rows where that puts no
+    /// more rows past the output than 4-row tiles do and rows are wider than
+    /// 4 pixels (narrower ones fold two rows into one accumulator instead):
+    /// ten input rows loaded and shared per input channel for eight output
+    /// rows instead of six for four, and half the tiles' fixed costs
+    /// ([`eight_rows_fit`]). Elsewhere, and where lanes cannot form groups,
+    /// it runs as `Rows4SubgroupTexels`.
+    Rows8SubgroupTexels,
+}
+
+/// How a tiled stride-1 pass's kernel covers its tile's rows (its pipeline
+/// constants `FOLDED` and `ROWS8`, shared/conv_tile.wgsl).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum TileShape {
+    /// As the kernel's tile (1 or 4 rows).
+    Rows4,
+    /// Two rows of at most 4 pixels in one accumulator.
+    Folded,
+    /// Two 4-row tiles a lane.
+    Rows8,
+}
+
+impl TileShape {
+    /// The pipeline constants: these, `VEC4_ROWS` where rows are whole vec4s
+    /// and `WINDOWS` where a pass reads several weight windows.
+    fn constants(self, vec4_rows: bool, windows: bool) -> &'static [(&'static str, u32)] {
+        const W: u32 = WINDOWS as u32;
+        match (self, vec4_rows, windows) {
+            (TileShape::Rows4, true, true) => &[("VEC4_ROWS", 1), ("WINDOWS", W)],
+            (TileShape::Rows4, true, false) => &[("VEC4_ROWS", 1)],
+            (TileShape::Rows4, false, true) => &[("WINDOWS", W)],
+            (TileShape::Rows4, false, false) => &[],
+            (TileShape::Folded, true, true) => &[("VEC4_ROWS", 1), ("WINDOWS", W), ("FOLDED", 1)],
+            (TileShape::Folded, true, false) => &[("VEC4_ROWS", 1), ("FOLDED", 1)],
+            (TileShape::Folded, false, true) => &[("WINDOWS", W), ("FOLDED", 1)],
+            (TileShape::Folded, false, false) => &[("FOLDED", 1)],
+            (TileShape::Rows8, true, true) => &[("VEC4_ROWS", 1), ("WINDOWS", W), ("ROWS8", 1)],
+            (TileShape::Rows8, true, false) => &[("VEC4_ROWS", 1), ("ROWS8", 1)],
+            (TileShape::Rows8, false, true) => &[("WINDOWS", W), ("ROWS8", 1)],
+            (TileShape::Rows8, false, false) => &[("ROWS8", 1)],
+        }
+    }
+}
+
+/// Whether [`Tiling::Rows8SubgroupTexels`] runs `g`'s pass in tiles of 8
+/// rows: output rows wider than 4 pixels, and bands of 8 that cover no more
+/// rows than bands of 4 (a height of 7 or 8, 15 or 16, ..., not 12).
+pub fn eight_rows_fit(g: &Conv2dGeom) -> bool {
+    g.wo() > 4 && g.ho().div_ceil(8) * 8 == g.ho().div_ceil(MAX_TILE_ROWS) * MAX_TILE_ROWS
 }
 
 /// Lanes per group of [`Tiling::Rows4Subgroup`] for `co8` output channels
@@ -1246,7 +1295,7 @@ impl Tiling {
         match (self, lanes) {
             (Row, _) => (&table::CONV2D_FORWARD_TILED_S1, Row, 1),
             (Rows4, _) => (&table::CONV2D_FORWARD_TILED_S1_R4, Rows4, 1),
-            (Rows4SubgroupTexels, Some(l)) if texels => {
+            (Rows4SubgroupTexels | Rows8SubgroupTexels, Some(l)) if texels => {
                 let k = match l {
                     8 => &table::CONV2D_FORWARD_TILED_S1_R4SG8_TEX,
                     4 => &table::CONV2D_FORWARD_TILED_S1_R4SG4_TEX,
@@ -1254,7 +1303,7 @@ impl Tiling {
                 };
                 (k, Rows4SubgroupTexels, l)
             }
-            (Rows4Subgroup | Rows4SubgroupTexels, Some(l)) => {
+            (Rows4Subgroup | Rows4SubgroupTexels | Rows8SubgroupTexels, Some(l)) => {
                 let k = match l {
                     8 => &table::CONV2D_FORWARD_TILED_S1_R4SG8,
                     4 => &table::CONV2D_FORWARD_TILED_S1_R4SG4,
@@ -1262,12 +1311,12 @@ impl Tiling {
                 };
                 (k, Rows4Subgroup, l)
             }
-            (Rows4SubgroupTexels, None) if texels => (
+            (Rows4SubgroupTexels | Rows8SubgroupTexels, None) if texels => (
                 &table::CONV2D_FORWARD_TILED_S1_R4U_TEX,
                 Rows4SubgroupTexels,
                 1,
             ),
-            (Rows4Uniform | Rows4Subgroup | Rows4SubgroupTexels, _) => {
+            (Rows4Uniform | Rows4Subgroup | Rows4SubgroupTexels | Rows8SubgroupTexels, _) => {
                 (&table::CONV2D_FORWARD_TILED_S1_R4U, Rows4Uniform, 1)
             }
         }
@@ -1499,6 +1548,7 @@ impl Variant for Tiling {
         Tiling::Rows4Uniform,
         Tiling::Rows4Subgroup,
         Tiling::Rows4SubgroupTexels,
+        Tiling::Rows8SubgroupTexels,
     ];
     const PASS: &'static str = "conv2d_forward_tiled_s1";
 
@@ -1510,6 +1560,7 @@ impl Variant for Tiling {
             Tiling::Rows4Uniform => table::CONV2D_FORWARD_TILED_S1_R4U.entry,
             Tiling::Rows4Subgroup => "conv2d_forward_tiled_s1_r4sg",
             Tiling::Rows4SubgroupTexels => "conv2d_forward_tiled_s1_r4sg_tex",
+            Tiling::Rows8SubgroupTexels => "conv2d_forward_tiled_s1_r8sg_tex",
         }
     }
 }
@@ -2304,7 +2355,12 @@ fn forward_tiled_bn(
             let (k, runs, lanes) = t.kernel(gpu, co8, texels);
             let uniform = !matches!(runs, Tiling::Row | Tiling::Rows4);
             let storage = uniform.then_some((&table::CONV2D_FORWARD_TILED_S1_R4, MAX_TILE_ROWS));
-            (k, runs.rows(), storage, lanes)
+            let rows = if t == Tiling::Rows8SubgroupTexels && lanes > 1 && eight_rows_fit(g) {
+                2 * MAX_TILE_ROWS
+            } else {
+                runs.rows()
+            };
+            (k, rows, storage, lanes)
         }
         None => {
             use S2Tiling::*;
@@ -2382,17 +2438,13 @@ fn forward_tiled_bn(
     // Rows of at most 4 pixels fold two rows into one accumulator of the
     // subgroup tiles (`FOLDED`, shared/conv_lanes.wgsl).
     let multi = windows(k) > 1 && uniform.as_ref().is_some_and(|u| u.len() > 1);
-    let folded = rows == MAX_TILE_ROWS && lanes > 1 && g.wo() <= 4;
-    let k = &k.with_constants(match (g.wo().is_multiple_of(4), multi, folded) {
-        (true, true, false) => &[("VEC4_ROWS", 1), ("WINDOWS", WINDOWS as u32)],
-        (true, false, false) => &[("VEC4_ROWS", 1)],
-        (false, true, false) => &[("WINDOWS", WINDOWS as u32)],
-        (false, false, false) => &[],
-        (true, true, true) => &[("VEC4_ROWS", 1), ("WINDOWS", WINDOWS as u32), ("FOLDED", 1)],
-        (true, false, true) => &[("VEC4_ROWS", 1), ("FOLDED", 1)],
-        (false, true, true) => &[("WINDOWS", WINDOWS as u32), ("FOLDED", 1)],
-        (false, false, true) => &[("FOLDED", 1)],
-    });
+    // Tiles of 8 rows (grouped kernels only) run two 4-row tiles a lane.
+    let shape = match rows {
+        8 => TileShape::Rows8,
+        MAX_TILE_ROWS if lanes > 1 && g.wo() <= 4 => TileShape::Folded,
+        _ => TileShape::Rows4,
+    };
+    let k = &k.with_constants(shape.constants(g.wo().is_multiple_of(4), multi));
     // The last (or only) dispatch runs the epilogue's twin, if any.
     let constants = k.constants;
     let last_k = epilogue

@@ -404,7 +404,10 @@ fn conv2d_backward_weight_tiled_matches_cpu() {
 /// channels; tiles that leave a workgroup part-empty), a dispatch per up to
 /// three runs (windows), where the device has subgroups and the runs of 8
 /// channels are even, else the uniform one; over rows of at most 4 pixels
-/// it folds two rows into one accumulator, with the same bits.
+/// it folds two rows into one accumulator, with the same bits; the 8-row
+/// tiling runs those kernels over bands of 8 rows where they fit (heights of
+/// 8 and 16, 7 and 15 whose last band ends past the output, several windows,
+/// adding to y), else as the 4-row one.
 #[test]
 fn conv2d_forward_tilings_agree_bit_for_bit() {
     let gpu = gpu();
@@ -439,11 +442,15 @@ fn conv2d_forward_tilings_agree_bit_for_bit() {
         (Conv2dGeom::square(3, 12, 6, 2, 16, 3, 1, 1), true),
         (Conv2dGeom::square(1, 10, 6, 6, 32, 3, 1, 0), false),
         (Conv2dGeom::square(2, 20, 9, 1, 48, 3, 1, 1), true),
+        // Bands of 8 rows, the last one part past the output.
+        (Conv2dGeom::square(2, 16, 15, 15, 32, 3, 1, 1), true),
+        (Conv2dGeom::square(1, 24, 7, 12, 16, 3, 1, 1), false),
     ];
     cases.extend(tiled_geoms(10, 40).into_iter().filter(|(g, _)| g.sh == 1));
     let mut seen = [0usize; Tiling::ALL.len()];
     let mut grouped = [0usize; 3];
     let mut folded = 0;
+    let mut eight_rows = 0;
     let mut texel_cases = 0;
     let mut several_runs = 0;
     let mut multi_window = 0;
@@ -505,7 +512,10 @@ fn conv2d_forward_tilings_agree_bit_for_bit() {
                     .filter(|d| d.label().ends_with(&format!("_r4sg{l}")))
                     .count()
             };
-            let grouped_tiling = matches!(t, Tiling::Rows4Subgroup | Tiling::Rows4SubgroupTexels);
+            let grouped_tiling = matches!(
+                t,
+                Tiling::Rows4Subgroup | Tiling::Rows4SubgroupTexels | Tiling::Rows8SubgroupTexels
+            );
             // The grouped kernels read up to three windows a pass.
             let passes = runs.div_ceil(WINDOWS);
             let (want_uniform, want_sg) = match (grouped_tiling, lanes) {
@@ -519,10 +529,33 @@ fn conv2d_forward_tilings_agree_bit_for_bit() {
             // The texel kernels read the input as texels; the others storage.
             let texel = texel_dispatches(&prog, "conv2d_forward_texel");
             let want_texel = match (t, lanes) {
-                (Tiling::Rows4SubgroupTexels, Some(_)) => passes,
-                (Tiling::Rows4SubgroupTexels, None) => runs,
+                (Tiling::Rows4SubgroupTexels | Tiling::Rows8SubgroupTexels, Some(_)) => passes,
+                (Tiling::Rows4SubgroupTexels | Tiling::Rows8SubgroupTexels, None) => runs,
                 _ => 0,
             };
+            // The grouped passes' workgroups: a tile of 8 or 4 rows for each
+            // band of the output, l lanes a tile, 32 lanes a workgroup.
+            if let (true, Some(l)) = (grouped_tiling, lanes) {
+                let rows = if t == Tiling::Rows8SubgroupTexels && eight_rows_fit(g) {
+                    eight_rows += 1;
+                    8
+                } else {
+                    4
+                };
+                let tiles = g.n * g.ho().div_ceil(rows) * g.wo().div_ceil(8);
+                for d in prog
+                    .dispatches
+                    .iter()
+                    .filter(|d| d.label().contains("_r4sg"))
+                {
+                    let [x, _, z] = d.workgroups();
+                    assert_eq!(
+                        (x * z) as usize,
+                        (tiles * l).div_ceil(32),
+                        "{t:?} {g:?}: bands of {rows} rows"
+                    );
+                }
+            }
             assert_eq!(texel, want_texel, "{t:?} {g:?} accumulate={accumulate}");
             texel_cases += (texel > 0) as usize;
             for (i, l) in [8, 4, 2].into_iter().enumerate() {
@@ -562,6 +595,10 @@ fn conv2d_forward_tilings_agree_bit_for_bit() {
                 "grouped passes over more windows than one pass reads: {multi_window}"
             );
             assert!(folded >= 12, "grouped passes over folded rows: {folded}");
+            assert!(
+                eight_rows >= 6,
+                "grouped passes over 8-row bands: {eight_rows}"
+            );
         }
     }
     no_errors();
