@@ -1268,10 +1268,18 @@ impl TileShape {
 }
 
 /// Whether [`Tiling::Rows8SubgroupTexels`] runs `g`'s pass in tiles of 8
-/// rows: output rows wider than 4 pixels, and bands of 8 that cover no more
-/// rows than bands of 4 (a height of 7 or 8, 15 or 16, ..., not 12).
-pub fn eight_rows_fit(g: &Conv2dGeom) -> bool {
-    g.wo() > 4 && g.ho().div_ceil(8) * 8 == g.ho().div_ceil(MAX_TILE_ROWS) * MAX_TILE_ROWS
+/// rows, with `lanes` lanes a tile in workgroups of `width`: output rows
+/// wider than 4 pixels, and no more rows computed than in tiles of 4,
+/// counting the rows past the output (a last band of 8 that ends past it,
+/// as at a height of 12) and the lanes a part-empty workgroup spends on
+/// copies of its last tile (at 7x7, batch 2, and 8 lanes a tile: 2 tiles of
+/// 8 rows in a workgroup of 32 lanes, where 4 tiles of 4 fill it).
+pub fn eight_rows_fit(g: &Conv2dGeom, lanes: usize, width: usize) -> bool {
+    let rows_run = |rows: usize| {
+        let tiles = g.n * g.ho().div_ceil(rows) * g.wo().div_ceil(TILE_X);
+        (tiles * lanes).div_ceil(width) * width * rows
+    };
+    g.wo() > 4 && rows_run(2 * MAX_TILE_ROWS) <= rows_run(MAX_TILE_ROWS)
 }
 
 /// Lanes per group of [`Tiling::Rows4Subgroup`] for `co8` output channels
@@ -2355,7 +2363,8 @@ fn forward_tiled_bn(
             let (k, runs, lanes) = t.kernel(gpu, co8, texels);
             let uniform = !matches!(runs, Tiling::Row | Tiling::Rows4);
             let storage = uniform.then_some((&table::CONV2D_FORWARD_TILED_S1_R4, MAX_TILE_ROWS));
-            let rows = if t == Tiling::Rows8SubgroupTexels && lanes > 1 && eight_rows_fit(g) {
+            let eight = eight_rows_fit(g, lanes, k.width() as usize);
+            let rows = if t == Tiling::Rows8SubgroupTexels && lanes > 1 && eight {
                 2 * MAX_TILE_ROWS
             } else {
                 runs.rows()

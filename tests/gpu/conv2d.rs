@@ -407,7 +407,8 @@ fn conv2d_backward_weight_tiled_matches_cpu() {
 /// it folds two rows into one accumulator, with the same bits; the 8-row
 /// tiling runs those kernels over bands of 8 rows where they fit (heights of
 /// 8 and 16, 7 and 15 whose last band ends past the output, several windows,
-/// adding to y), else as the 4-row one.
+/// adding to y), else as the 4-row one (where 8-row tiles would leave a
+/// workgroup emptier: 7x7 at batch 1).
 #[test]
 fn conv2d_forward_tilings_agree_bit_for_bit() {
     let gpu = gpu();
@@ -445,6 +446,11 @@ fn conv2d_forward_tilings_agree_bit_for_bit() {
         // Bands of 8 rows, the last one part past the output.
         (Conv2dGeom::square(2, 16, 15, 15, 32, 3, 1, 1), true),
         (Conv2dGeom::square(1, 24, 7, 12, 16, 3, 1, 1), false),
+        (Conv2dGeom::square(1, 16, 7, 7, 64, 3, 1, 1), true),
+        (Conv2dGeom::square(4, 20, 8, 16, 64, 3, 1, 1), false),
+        (Conv2dGeom::square(2, 100, 16, 8, 64, 3, 1, 1), true),
+        (Conv2dGeom::square(4, 24, 15, 15, 32, 3, 1, 1), false),
+        (Conv2dGeom::square(8, 12, 7, 9, 32, 3, 1, 1), true),
     ];
     cases.extend(tiled_geoms(10, 40).into_iter().filter(|(g, _)| g.sh == 1));
     let mut seen = [0usize; Tiling::ALL.len()];
@@ -536,7 +542,7 @@ fn conv2d_forward_tilings_agree_bit_for_bit() {
             // The grouped passes' workgroups: a tile of 8 or 4 rows for each
             // band of the output, l lanes a tile, 32 lanes a workgroup.
             if let (true, Some(l)) = (grouped_tiling, lanes) {
-                let rows = if t == Tiling::Rows8SubgroupTexels && eight_rows_fit(g) {
+                let rows = if t == Tiling::Rows8SubgroupTexels && eight_rows_fit(g, l, 32) {
                     eight_rows += 1;
                     8
                 } else {
