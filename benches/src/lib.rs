@@ -48,8 +48,11 @@ pub struct ConvResult {
     /// The convolution kernel alone.
     pub kernel_ms: f64,
     pub kernel_gflops: f64,
-    /// kernel_gflops as a fraction of the multiply-add ceiling.
+    /// kernel_gflops as a fraction of `ceiling_gflops`.
     pub kernel_of_peak: f64,
+    /// The multiply-add ceiling this pass is measured against: the higher of
+    /// its samples just before and just after the pass ([`Ceiling`]).
+    pub ceiling_gflops: f64,
     /// The kernel's entry point (which tiling ran, on this adapter).
     pub kernel: String,
 }
@@ -79,8 +82,11 @@ pub struct ModelResult {
     /// multiply-add of its convolutions and classifier, ×3 for training but
     /// the stem's input gradient) times images per second.
     pub gflops: f64,
-    /// gflops as a fraction of the multiply-add ceiling.
+    /// gflops as a fraction of `ceiling_gflops`.
     pub of_peak: f64,
+    /// The multiply-add ceiling this model is measured against: the higher
+    /// of its samples just before and just after the model ([`Ceiling`]).
+    pub ceiling_gflops: f64,
     /// GPU memory the plan holds (activations, gradients, scratch, parameters).
     pub memory_bytes: u64,
 }
@@ -121,7 +127,11 @@ pub struct Report {
     /// How kernel times were taken.
     pub timing: String,
     pub repeats: usize,
+    /// The multiply-add ceiling: the highest of its samples over the run.
     pub fma_gflops: f64,
+    /// Every sample of the ceiling, in the order taken (one at the start,
+    /// then one after each conv pass and each model).
+    pub fma_samples: Vec<f64>,
     pub conv: Vec<ConvResult>,
     pub bandwidth: Vec<BandwidthResult>,
     pub models: Vec<ModelResult>,
@@ -239,24 +249,64 @@ fn time_program(gpu: &Gpu, prog: &Program, main: &[usize], b: Budget) -> Result<
 /// sustained load: dispatches of 0.4 ms, with the host's gaps between them,
 /// read 65% of an H200's data-sheet peak.
 pub fn fma_peak(gpu: &Gpu, b: Budget) -> Result<f64> {
-    let mut best = 0f64;
-    for invocations in [64 * 2048, 4 * 64 * 2048] {
-        let out = gpu.tensor(&[invocations])?;
-        // A short probe sizes the loop.
-        const PROBE_ITERS: u32 = 64;
-        let probe = Budget {
-            max_samples: 3,
-            seconds: 0.5,
-        };
-        let probe_ms = fma_ms(gpu, &out, PROBE_ITERS, probe)?.max(1e-3);
-        let iters = (f64::from(PROBE_ITERS) * FMA_TARGET_MS / probe_ms)
-            .clamp(f64::from(PROBE_ITERS), f64::from(1u32 << 22)) as u32;
-        let ms = fma_ms(gpu, &out, iters, b)?;
-        let flops =
-            invocations as f64 * f64::from(iters) * reslab::kernels::ceiling::FLOPS_PER_ITER as f64;
-        best = best.max(flops / (ms * 1e-3) / 1e9);
+    Ok(Ceiling::measure(gpu, b)?.gflops)
+}
+
+/// The ceiling kernel as [`fma_peak`] sized it (its faster grid and its
+/// iterations), to sample again during a run. A host's speed drifts: one
+/// 2-core host measured 68 and 112 GFLOP/s a few minutes apart, so `reslab
+/// bench` samples the ceiling between its measurements and sets each pass
+/// and model against the higher of the samples around it.
+pub struct Ceiling {
+    out: reslab::Tensor,
+    iters: u32,
+    /// The first measurement's GFLOP/s.
+    pub gflops: f64,
+}
+
+impl Ceiling {
+    /// Sizes and measures the ceiling kernel as [`fma_peak`] describes.
+    pub fn measure(gpu: &Gpu, b: Budget) -> Result<Ceiling> {
+        let mut best: Option<Ceiling> = None;
+        for invocations in [64 * 2048, 4 * 64 * 2048] {
+            let out = gpu.tensor(&[invocations])?;
+            // A short probe sizes the loop.
+            const PROBE_ITERS: u32 = 64;
+            let probe = Budget {
+                max_samples: 3,
+                seconds: 0.5,
+            };
+            let probe_ms = fma_ms(gpu, &out, PROBE_ITERS, probe)?.max(1e-3);
+            let iters = (f64::from(PROBE_ITERS) * FMA_TARGET_MS / probe_ms)
+                .clamp(f64::from(PROBE_ITERS), f64::from(1u32 << 22))
+                as u32;
+            let ms = fma_ms(gpu, &out, iters, b)?;
+            let gflops = ceiling_gflops(&out, iters, ms);
+            if best.as_ref().is_none_or(|c| gflops > c.gflops) {
+                best = Some(Ceiling { out, iters, gflops });
+            }
+        }
+        Ok(best.expect("two grids measured"))
     }
-    Ok(best)
+
+    /// One more sample of the sized kernel, in GFLOP/s (a median of a few
+    /// dispatches: about a tenth of a second on a CPU adapter).
+    pub fn sample(&self, gpu: &Gpu) -> Result<f64> {
+        let b = Budget {
+            max_samples: 3,
+            seconds: 0.0,
+        };
+        let ms = fma_ms(gpu, &self.out, self.iters, b)?;
+        Ok(ceiling_gflops(&self.out, self.iters, ms))
+    }
+}
+
+/// GFLOP/s of one dispatch of the ceiling kernel over `out`'s invocations,
+/// `iters` iterations each, that took `ms`.
+fn ceiling_gflops(out: &reslab::Tensor, iters: u32, ms: f64) -> f64 {
+    let flops =
+        out.len() as f64 * f64::from(iters) * reslab::kernels::ceiling::FLOPS_PER_ITER as f64;
+    flops / (ms * 1e-3) / 1e9
 }
 
 /// How long one dispatch of the ceiling kernel is made to run.
@@ -299,7 +349,7 @@ pub fn conv_shapes(n: usize) -> Vec<(String, Conv2dGeom)> {
     ]
 }
 
-fn conv_pass(gpu: &Gpu, g: &Conv2dGeom, pass: &str, b: Budget, peak: f64) -> Result<ConvResult> {
+fn conv_pass(gpu: &Gpu, g: &Conv2dGeom, pass: &str, b: Budget) -> Result<ConvResult> {
     let mut rng = Rng::new(1);
     let x = gpu.upload(
         &g.x_shape(),
@@ -353,7 +403,8 @@ fn conv_pass(gpu: &Gpu, g: &Conv2dGeom, pass: &str, b: Budget, peak: f64) -> Res
         gflops: flops / (ms * 1e-3) / 1e9,
         kernel_ms,
         kernel_gflops,
-        kernel_of_peak: kernel_gflops / peak,
+        kernel_of_peak: 0.0,
+        ceiling_gflops: 0.0,
         kernel,
     })
 }
@@ -541,15 +592,9 @@ fn plan_for(
 
 /// Throughput of a model: inference (BN eval) or full training steps, with
 /// the useful work it does (convolutions and classifier, forward and, in
-/// training, both backward passes) as a fraction of the adapter's `peak`.
-pub fn model(
-    gpu: &Gpu,
-    name: &str,
-    batch: usize,
-    train: bool,
-    b: Budget,
-    peak: f64,
-) -> Result<ModelResult> {
+/// training, both backward passes); its fraction of the ceiling is left to
+/// the caller, which samples the ceiling around it.
+pub fn model(gpu: &Gpu, name: &str, batch: usize, train: bool, b: Budget) -> Result<ModelResult> {
     let s = setup(gpu, name, batch, train)?;
     let lr = train.then_some(0.01);
     // Back-to-back steps, one wait at the end: the throughput a training
@@ -586,7 +631,8 @@ pub fn model(
         images_per_s,
         dispatches: s.plan.program.len(),
         gflops,
-        of_peak: if peak > 0.0 { gflops / peak } else { 0.0 },
+        of_peak: 0.0,
+        ceiling_gflops: 0.0,
         memory_bytes: s.memory_bytes,
     })
 }
@@ -772,8 +818,8 @@ pub fn run(gpu: &Gpu, opts: &Options, progress: &mut dyn FnMut(&str)) -> Result<
     let timed = gpu
         .features()
         .contains(wgpu::Features::TIMESTAMP_QUERY | wgpu::Features::TIMESTAMP_QUERY_INSIDE_PASSES);
-    let (mut fma, mut conv, mut bw, mut models, mut first) =
-        (0.0, Vec::new(), Vec::new(), Vec::new(), 0.0);
+    let (mut conv, mut bw, mut models, mut first) = (Vec::new(), Vec::new(), Vec::new(), 0.0);
+    let mut fma_samples = Vec::new();
     // First, while the process holds no more than a user's `reslab train`
     // does: measured after the other sections, with their gigabyte of
     // buffers and pipelines still held, the same step read 2.3 s against
@@ -784,13 +830,24 @@ pub fn run(gpu: &Gpu, opts: &Options, progress: &mut dyn FnMut(&str)) -> Result<
     }
     if !opts.probes_only {
         progress("multiply-add ceiling");
-        fma = fma_peak(gpu, kernels)?;
+        let ceiling = Ceiling::measure(gpu, kernels)?;
+        fma_samples.push(ceiling.gflops);
+        // The ceiling again after each measurement: it is set against the
+        // higher of the samples around it.
+        let around = |samples: &mut Vec<f64>| -> Result<f64> {
+            let before = *samples.last().expect("the first sample");
+            let after = ceiling.sample(gpu)?;
+            samples.push(after);
+            Ok(before.max(after))
+        };
         let batch = if opts.quick { 32 } else { 128 };
         for (shape, g) in conv_shapes(batch) {
             for pass in ["forward", "backward-data", "backward-weight"] {
                 progress(&format!("conv {shape} {pass}"));
-                let mut r = conv_pass(gpu, &g, pass, kernels, fma)?;
+                let mut r = conv_pass(gpu, &g, pass, kernels)?;
                 r.shape = shape.clone();
+                r.ceiling_gflops = around(&mut fma_samples)?;
+                r.kernel_of_peak = r.kernel_gflops / r.ceiling_gflops;
                 conv.push(r);
             }
         }
@@ -813,7 +870,10 @@ pub fn run(gpu: &Gpu, opts: &Options, progress: &mut dyn FnMut(&str)) -> Result<
                 "{name} batch {b} {}",
                 if train { "training" } else { "inference" }
             ));
-            models.push(model(gpu, name, b, train, models_budget, fma)?);
+            let mut m = model(gpu, name, b, train, models_budget)?;
+            m.ceiling_gflops = around(&mut fma_samples)?;
+            m.of_peak = m.gflops / m.ceiling_gflops;
+            models.push(m);
         }
     }
     let mut probes = Vec::new();
@@ -843,7 +903,8 @@ pub fn run(gpu: &Gpu, opts: &Options, progress: &mut dyn FnMut(&str)) -> Result<
         }
         .into(),
         repeats: reps,
-        fma_gflops: fma,
+        fma_gflops: fma_samples.iter().copied().fold(0.0, f64::max),
+        fma_samples,
         conv,
         bandwidth: bw,
         models,

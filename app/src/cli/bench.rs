@@ -202,7 +202,14 @@ fn first_step(a: &Args) -> Result<()> {
 }
 
 fn print_kernels_and_models(r: &bench::Report) {
-    println!("multiply-add ceiling: {:.1} GFLOP/s", r.fma_gflops);
+    let lowest = r.fma_samples.iter().copied().fold(f64::INFINITY, f64::min);
+    println!(
+        "multiply-add ceiling: {:.1} GFLOP/s, the highest of {} samples over the run (lowest {:.1}); \
+         each pass and model is set against the higher of the samples just before and after it",
+        r.fma_gflops,
+        r.fma_samples.len(),
+        lowest
+    );
     println!(
         "\n{:<24} {:<16} {:>9} {:>9} {:>10} {:>10} {:>8}  kernel",
         "conv (batch N)", "pass", "ms", "GFLOP/s", "kernel ms", "kernel GF", "of peak"
