@@ -50,15 +50,20 @@ fn r4sg_channel(a0: ptr<function, Acc>, a1: ptr<function, Acc>, a2: ptr<function
         group_window(&m, 3u, f, l), group_window(&m, 4u, f, l), group_window(&m, 5u, f, l));
 }
 
+// The grouped stride-1 tile its pipeline constants choose. (An if-else on
+// them: a specialised pipeline keeps only the side it runs, and none of the
+// others' functions.)
 fn r4sg(wid: vec3<u32>, nwg: vec3<u32>, sid: u32, sl: u32, size: u32, l: u32) {
     if FOLDED {
         r4sg_folded(wid, nwg, sid, sl, size, l);
-        return;
-    }
-    if ROWS8 {
+    } else if ROWS8 {
         r8sg(wid, nwg, sid, sl, size, l);
-        return;
+    } else {
+        r4sg_rows4(wid, nwg, sid, sl, size, l);
     }
+}
+
+fn r4sg_rows4(wid: vec3<u32>, nwg: vec3<u32>, sid: u32, sl: u32, size: u32, l: u32) {
     let lane = lane_of(wid, nwg, sid, sl, size, l, 4u, WG_R4);
     let t = lane.t;
     var a0 = start(t);

@@ -1228,8 +1228,10 @@ pub enum Tiling {
     /// 4 pixels (narrower ones fold two rows into one accumulator instead):
     /// ten input rows loaded and shared per input channel for eight output
     /// rows instead of six for four, and half the tiles' fixed costs
-    /// ([`eight_rows_fit`]). Elsewhere, and where lanes cannot form groups,
-    /// it runs as `Rows4SubgroupTexels`.
+    /// ([`eight_rows_fit`]), where the pass reads its weights through one
+    /// uniform window or from storage (a three-window pipeline of 8-row tiles
+    /// took lavapipe over three times as long to create). Elsewhere, and
+    /// where lanes cannot form groups, it runs as `Rows4SubgroupTexels`.
     Rows8SubgroupTexels,
 }
 
@@ -2416,6 +2418,13 @@ fn forward_tiled_bn(
         }
         _ => (k, uniform),
     };
+    // A pass over several weight windows keeps tiles of 4 rows: lavapipe
+    // took 0.69 s to create the 8-row three-window pipeline (a loop per
+    // window, each inlining the 8-row body) against 0.2 s for the 4-row one,
+    // and one loop over the windows, picking each channel's window inside
+    // it, ran 1.2-1.4x slower.
+    let multi = windows(k) > 1 && uniform.as_ref().is_some_and(|u| u.len() > 1);
+    let rows = if multi { rows.min(MAX_TILE_ROWS) } else { rows };
     let tiles = g.n * g.ho().div_ceil(rows) * tiles_x;
     let [gx, gz, _] = k.grid_1d(gpu, tiles * lanes)?;
     let gy = u32_of("conv2d channel tiles", co8 / 8 / lanes)?;
@@ -2446,7 +2455,6 @@ fn forward_tiled_bn(
     // several windows their loops (each a pipeline of its own).
     // Rows of at most 4 pixels fold two rows into one accumulator of the
     // subgroup tiles (`FOLDED`, shared/conv_lanes.wgsl).
-    let multi = windows(k) > 1 && uniform.as_ref().is_some_and(|u| u.len() > 1);
     // Tiles of 8 rows (grouped kernels only) run two 4-row tiles a lane.
     let shape = match rows {
         8 => TileShape::Rows8,

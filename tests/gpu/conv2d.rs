@@ -408,7 +408,7 @@ fn conv2d_backward_weight_tiled_matches_cpu() {
 /// tiling runs those kernels over bands of 8 rows where they fit (heights of
 /// 8 and 16, 7 and 15 whose last band ends past the output, several windows,
 /// adding to y), else as the 4-row one (where 8-row tiles would leave a
-/// workgroup emptier: 7x7 at batch 1).
+/// workgroup emptier: 7x7 at batch 1; passes over several weight windows).
 #[test]
 fn conv2d_forward_tilings_agree_bit_for_bit() {
     let gpu = gpu();
@@ -542,12 +542,16 @@ fn conv2d_forward_tilings_agree_bit_for_bit() {
             // The grouped passes' workgroups: a tile of 8 or 4 rows for each
             // band of the output, l lanes a tile, 32 lanes a workgroup.
             if let (true, Some(l)) = (grouped_tiling, lanes) {
-                let rows = if t == Tiling::Rows8SubgroupTexels && eight_rows_fit(g, l, 32) {
-                    eight_rows += 1;
-                    8
-                } else {
-                    4
-                };
+                // (8 rows only over one weight window: a pass over several
+                // keeps 4, unless its weights come from storage.)
+                let one_window = runs <= 1 || runs > GROUPED_RUNS;
+                let rows =
+                    if t == Tiling::Rows8SubgroupTexels && eight_rows_fit(g, l, 32) && one_window {
+                        eight_rows += 1;
+                        8
+                    } else {
+                        4
+                    };
                 let tiles = g.n * g.ho().div_ceil(rows) * g.wo().div_ceil(8);
                 for d in prog
                     .dispatches
