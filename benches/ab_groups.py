@@ -10,10 +10,13 @@ those ratios per binary and B's over A's, and the median summed step time
 of each binary in ms. (`ab_profile.py` compares builds that run the same
 dispatches, group by group in finer detail.)
 
-    benches/ab_groups.py A_BINARY B_BINARY ROUNDS [--bn-reference] [-- PROFILE ARGS...]
+    benches/ab_groups.py A_BINARY B_BINARY ROUNDS [--bn-reference | --rest-reference] [-- PROFILE ARGS...]
 
 With --bn-reference the reference is batch norm's dispatches alone, for
-builds whose stride-1 3x3 forward tiles differ.
+builds whose stride-1 3x3 forward tiles differ. With --rest-reference it is
+every dispatch but those tiles (a larger reference, so a steadier one, for
+builds that differ only in them), and the tiles are grouped by entry point
+(`_r4sg2`: groups of 2 lanes, and so on).
 
 PROFILE ARGS default to --model resnet50 --batch 8 --image-size 64, e.g.
     benches/ab_groups.py /tmp/reslab-old target/release/reslab 3 -- \
@@ -57,7 +60,7 @@ def bn_only(kernel):
     return kernel.split(":")[-1].startswith("bn_")
 
 
-def profile(binary, args, bn_reference=False):
+def profile(binary, args, bn_reference=False, rest_reference=False):
     out = subprocess.run(
         [binary, "bench", "--profile", *args, "--dispatches", "--json"],
         check=True,
@@ -67,13 +70,17 @@ def profile(binary, args, bn_reference=False):
     sums = {}
     for d in json.loads(out):
         g = group(d["kernel"])
-        if bn_reference and g == "reference" and not bn_only(d["kernel"]):
+        if rest_reference:
+            entry = d["kernel"].split(":")[-1]
+            tiles = entry.startswith("conv2d_forward_tiled_s1")
+            g = f"forward tiles {entry[len('conv2d_forward_tiled_s1'):]}" if tiles else "reference"
+        elif bn_reference and g == "reference" and not bn_only(d["kernel"]):
             g = "stride-1 3x3 forward tiles"
         sums[g] = sums.get(g, 0.0) + d["ms"]
     step = sum(sums.values())
     ref = sums.get("reference", 0.0)
     if ref <= 0:
-        sys.exit("no reference dispatches (batch norm, and the stride-1 3x3 forward tiles) in the step")
+        sys.exit("no reference dispatches in the step")
     ratios = {g: ms / ref for g, ms in sums.items() if g != "reference"}
     for name, parts in AGGREGATES:
         ratios[name] = sum(ratios.get(g, 0.0) for g in parts)
@@ -87,7 +94,8 @@ def main():
     binaries, rounds = sys.argv[1:3], int(sys.argv[3])
     rest = sys.argv[4:]
     bn_reference = bool(rest) and rest[0] == "--bn-reference"
-    if bn_reference:
+    rest_reference = bool(rest) and rest[0] == "--rest-reference"
+    if bn_reference or rest_reference:
         rest = rest[1:]
     if rest and rest[0] == "--":
         rest = rest[1:]
@@ -102,11 +110,13 @@ def main():
     runs = ([], [])
     for r in range(rounds):
         for k in (0, 1) if r % 2 == 0 else (1, 0):
-            runs[k].append(profile(binaries[k], args, bn_reference))
+            runs[k].append(profile(binaries[k], args, bn_reference, rest_reference))
     names = [g for g, _ in GROUPS if g != "reference"] + ["other"]
     if bn_reference:
         names.insert(0, "stride-1 3x3 forward tiles")
-    names += [name for name, _ in AGGREGATES] + ["whole step"]
+    if rest_reference:
+        names = sorted({g for x, _ in runs[0] + runs[1] for g in x if g.startswith("forward tiles")})
+    names += ([] if rest_reference else [name for name, _ in AGGREGATES]) + ["whole step"]
     print(f"{'group (over the reference)':28s} {'A':>8s} {'B':>8s} {'B/A':>7s}")
     for g in names:
         a = statistics.median(x.get(g, 0.0) for x, _ in runs[0])
