@@ -48,11 +48,8 @@ pub struct ConvResult {
     /// The convolution kernel alone.
     pub kernel_ms: f64,
     pub kernel_gflops: f64,
-    /// kernel_gflops as a fraction of `ceiling_gflops`.
+    /// kernel_gflops as a fraction of the run's multiply-add ceiling.
     pub kernel_of_peak: f64,
-    /// The multiply-add ceiling this pass is measured against: the higher of
-    /// its samples just before and just after the pass ([`Ceiling`]).
-    pub ceiling_gflops: f64,
     /// The kernel's entry point (which tiling ran, on this adapter).
     pub kernel: String,
 }
@@ -82,11 +79,8 @@ pub struct ModelResult {
     /// multiply-add of its convolutions and classifier, ×3 for training but
     /// the stem's input gradient) times images per second.
     pub gflops: f64,
-    /// gflops as a fraction of `ceiling_gflops`.
+    /// gflops as a fraction of the run's multiply-add ceiling.
     pub of_peak: f64,
-    /// The multiply-add ceiling this model is measured against: the higher
-    /// of its samples just before and just after the model ([`Ceiling`]).
-    pub ceiling_gflops: f64,
     /// GPU memory the plan holds (activations, gradients, scratch, parameters).
     pub memory_bytes: u64,
 }
@@ -127,7 +121,8 @@ pub struct Report {
     /// How kernel times were taken.
     pub timing: String,
     pub repeats: usize,
-    /// The multiply-add ceiling: the highest of its samples over the run.
+    /// The multiply-add ceiling: the highest of its samples over the run,
+    /// which every fraction of it in the report is against.
     pub fma_gflops: f64,
     /// Every sample of the ceiling, in the order taken (one at the start,
     /// then one after each conv pass and each model).
@@ -253,10 +248,12 @@ pub fn fma_peak(gpu: &Gpu, b: Budget) -> Result<f64> {
 }
 
 /// The ceiling kernel as [`fma_peak`] sized it (its faster grid and its
-/// iterations), to sample again during a run. A host's speed drifts: one
-/// 2-core host measured 68 and 112 GFLOP/s a few minutes apart, so `reslab
-/// bench` samples the ceiling between its measurements and sets each pass
-/// and model against the higher of the samples around it.
+/// iterations), to sample again during a run. A host's speed drifts, and
+/// the ceiling kernel's more than the convolutions' (one 2-core host's
+/// samples within one run spanned 59–112 GFLOP/s while the same kernel at
+/// the same shape ran at 28.0 and 28.3 GFLOP/s), so `reslab bench` samples
+/// the ceiling after each of its measurements and takes the highest sample:
+/// what the adapter has shown it can do in that run.
 pub struct Ceiling {
     out: reslab::Tensor,
     iters: u32,
@@ -404,7 +401,6 @@ fn conv_pass(gpu: &Gpu, g: &Conv2dGeom, pass: &str, b: Budget) -> Result<ConvRes
         kernel_ms,
         kernel_gflops,
         kernel_of_peak: 0.0,
-        ceiling_gflops: 0.0,
         kernel,
     })
 }
@@ -632,7 +628,6 @@ pub fn model(gpu: &Gpu, name: &str, batch: usize, train: bool, b: Budget) -> Res
         dispatches: s.plan.program.len(),
         gflops,
         of_peak: 0.0,
-        ceiling_gflops: 0.0,
         memory_bytes: s.memory_bytes,
     })
 }
@@ -832,13 +827,10 @@ pub fn run(gpu: &Gpu, opts: &Options, progress: &mut dyn FnMut(&str)) -> Result<
         progress("multiply-add ceiling");
         let ceiling = Ceiling::measure(gpu, kernels)?;
         fma_samples.push(ceiling.gflops);
-        // The ceiling again after each measurement: it is set against the
-        // higher of the samples around it.
-        let around = |samples: &mut Vec<f64>| -> Result<f64> {
-            let before = *samples.last().expect("the first sample");
-            let after = ceiling.sample(gpu)?;
-            samples.push(after);
-            Ok(before.max(after))
+        // The ceiling again after each measurement ([`Ceiling`]).
+        let again = |samples: &mut Vec<f64>| -> Result<()> {
+            samples.push(ceiling.sample(gpu)?);
+            Ok(())
         };
         let batch = if opts.quick { 32 } else { 128 };
         for (shape, g) in conv_shapes(batch) {
@@ -846,8 +838,7 @@ pub fn run(gpu: &Gpu, opts: &Options, progress: &mut dyn FnMut(&str)) -> Result<
                 progress(&format!("conv {shape} {pass}"));
                 let mut r = conv_pass(gpu, &g, pass, kernels)?;
                 r.shape = shape.clone();
-                r.ceiling_gflops = around(&mut fma_samples)?;
-                r.kernel_of_peak = r.kernel_gflops / r.ceiling_gflops;
+                again(&mut fma_samples)?;
                 conv.push(r);
             }
         }
@@ -870,11 +861,17 @@ pub fn run(gpu: &Gpu, opts: &Options, progress: &mut dyn FnMut(&str)) -> Result<
                 "{name} batch {b} {}",
                 if train { "training" } else { "inference" }
             ));
-            let mut m = model(gpu, name, b, train, models_budget)?;
-            m.ceiling_gflops = around(&mut fma_samples)?;
-            m.of_peak = m.gflops / m.ceiling_gflops;
-            models.push(m);
+            models.push(model(gpu, name, b, train, models_budget)?);
+            again(&mut fma_samples)?;
         }
+    }
+    // Every fraction against the highest sample.
+    let fma = fma_samples.iter().copied().fold(0.0, f64::max);
+    for c in &mut conv {
+        c.kernel_of_peak = c.kernel_gflops / fma;
+    }
+    for m in &mut models {
+        m.of_peak = m.gflops / fma;
     }
     let mut probes = Vec::new();
     let probe_cases: &[&str] = if opts.quick {
@@ -903,7 +900,7 @@ pub fn run(gpu: &Gpu, opts: &Options, progress: &mut dyn FnMut(&str)) -> Result<
         }
         .into(),
         repeats: reps,
-        fma_gflops: fma_samples.iter().copied().fold(0.0, f64::max),
+        fma_gflops: fma,
         fma_samples,
         conv,
         bandwidth: bw,

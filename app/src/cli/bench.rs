@@ -204,8 +204,8 @@ fn first_step(a: &Args) -> Result<()> {
 fn print_kernels_and_models(r: &bench::Report) {
     let lowest = r.fma_samples.iter().copied().fold(f64::INFINITY, f64::min);
     println!(
-        "multiply-add ceiling: {:.1} GFLOP/s, the highest of {} samples over the run (lowest {:.1}); \
-         each pass and model is set against the higher of the samples just before and after it",
+        "multiply-add ceiling: {:.1} GFLOP/s, the highest of {} samples over the run (lowest {:.1}), \
+         which every \"of peak\" is against",
         r.fma_gflops,
         r.fma_samples.len(),
         lowest
