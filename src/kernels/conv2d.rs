@@ -1223,15 +1223,14 @@ pub enum Tiling {
     /// reading texels. The storage kernels where the input is too large for
     /// the device's textures.
     Rows4SubgroupTexels,
-    /// `Rows4SubgroupTexels` over tiles of 8 output rows where that puts no
-    /// more rows past the output than 4-row tiles do and rows are wider than
-    /// 4 pixels (narrower ones fold two rows into one accumulator instead):
-    /// ten input rows loaded and shared per input channel for eight output
-    /// rows instead of six for four, and half the tiles' fixed costs
-    /// ([`eight_rows_fit`]), where the pass reads its weights through one
-    /// uniform window or from storage (a three-window pipeline of 8-row tiles
-    /// took lavapipe over three times as long to create). Elsewhere, and
-    /// where lanes cannot form groups, it runs as `Rows4SubgroupTexels`.
+    /// `Rows4SubgroupTexels` over tiles of [`EIGHT_ROWS`] output rows: ten
+    /// input rows loaded and shared per input channel for eight output rows
+    /// instead of six for four, and half the tiles' fixed costs. Only where
+    /// that computes no more rows than 4-row tiles ([`eight_rows_fit`]) and
+    /// the pass reads its weights through one uniform window or from storage
+    /// (a three-window pipeline of 8-row tiles took lavapipe over three times
+    /// as long to create); elsewhere, and where lanes cannot form groups, it
+    /// runs as `Rows4SubgroupTexels`.
     Rows8SubgroupTexels,
 }
 
@@ -1269,8 +1268,12 @@ impl TileShape {
     }
 }
 
-/// Whether [`Tiling::Rows8SubgroupTexels`] runs `g`'s pass in tiles of 8
-/// rows, with `lanes` lanes a tile in workgroups of `width`: output rows
+/// Output rows of [`Tiling::Rows8SubgroupTexels`]'s tiles (`ROWS8` in
+/// shared/conv_tile.wgsl).
+pub const EIGHT_ROWS: usize = 2 * MAX_TILE_ROWS;
+
+/// Whether [`Tiling::Rows8SubgroupTexels`] runs `g`'s pass in tiles of
+/// [`EIGHT_ROWS`] rows, with `lanes` lanes a tile in workgroups of `width`: output rows
 /// wider than 4 pixels, and no more rows computed than in tiles of 4,
 /// counting the rows past the output (a last band of 8 that ends past it,
 /// as at a height of 12) and the lanes a part-empty workgroup spends on
@@ -1281,7 +1284,7 @@ pub fn eight_rows_fit(g: &Conv2dGeom, lanes: usize, width: usize) -> bool {
         let tiles = g.n * g.ho().div_ceil(rows) * g.wo().div_ceil(TILE_X);
         (tiles * lanes).div_ceil(width) * width * rows
     };
-    g.wo() > 4 && rows_run(2 * MAX_TILE_ROWS) <= rows_run(MAX_TILE_ROWS)
+    g.wo() > 4 && rows_run(EIGHT_ROWS) <= rows_run(MAX_TILE_ROWS)
 }
 
 /// Lanes per group of [`Tiling::Rows4Subgroup`] for `co8` output channels
@@ -2367,7 +2370,7 @@ fn forward_tiled_bn(
             let storage = uniform.then_some((&table::CONV2D_FORWARD_TILED_S1_R4, MAX_TILE_ROWS));
             let eight = eight_rows_fit(g, lanes, k.width() as usize);
             let rows = if t == Tiling::Rows8SubgroupTexels && lanes > 1 && eight {
-                2 * MAX_TILE_ROWS
+                EIGHT_ROWS
             } else {
                 runs.rows()
             };
@@ -2457,7 +2460,7 @@ fn forward_tiled_bn(
     // subgroup tiles (`FOLDED`, shared/conv_lanes.wgsl).
     // Tiles of 8 rows (grouped kernels only) run two 4-row tiles a lane.
     let shape = match rows {
-        8 => TileShape::Rows8,
+        EIGHT_ROWS => TileShape::Rows8,
         MAX_TILE_ROWS if lanes > 1 && g.wo() <= 4 => TileShape::Folded,
         _ => TileShape::Rows4,
     };
