@@ -19,9 +19,9 @@ const LANES: u32 = 256u;
 
 // ---- bn_backward_partial4_tail ----
 @group(0) @binding(1) var<storage, read_write> r_partials4: array<f32>;
-@group(0) @binding(2) var r_dout_t: texture_2d<f32>;
-@group(0) @binding(3) var r_out_t: texture_2d<f32>;
-@group(0) @binding(4) var r_x_t: texture_2d<f32>;
+@group(0) @binding(2) var r_dout_t: Texels;
+@group(0) @binding(3) var r_out_t: Texels;
+@group(0) @binding(4) var r_x_t: Texels;
 @group(0) @binding(5) var<storage, read> r_saved: array<f32>;
 @group(0) @binding(6) var<storage, read> r_gamma: array<f32>;
 
@@ -40,24 +40,24 @@ fn bn_backward_partial4_tail_w8(@builtin(workgroup_id) wid: vec3<u32>,
 }
 
 fn sums_dout(i: u32) -> vec4<f32> {
-    return textureLoad(r_dout_t, texel(i), 0);
+    return textureLoad(r_dout_t, texel(i));
 }
 
 fn sums_out(i: u32) -> vec4<f32> {
-    return textureLoad(r_out_t, texel(i), 0);
+    return textureLoad(r_out_t, texel(i));
 }
 
 fn sums_x(i: u32) -> vec4<f32> {
-    return textureLoad(r_x_t, texel(i), 0);
+    return textureLoad(r_x_t, texel(i));
 }
 
 // ---- bn_backward_finalize_apply_pad4 ----
 @group(0) @binding(1) var<storage, read_write> y_dgb: array<f32>;
 @group(0) @binding(2) var<storage, read_write> y_dx4: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read_write> y_dres4: array<vec4<f32>>;
-@group(0) @binding(4) var y_dout_t: texture_2d<f32>;
-@group(0) @binding(5) var y_out_t: texture_2d<f32>;
-@group(0) @binding(6) var y_x_t: texture_2d<f32>;
+@group(0) @binding(4) var y_dout_t: Texels;
+@group(0) @binding(5) var y_out_t: Texels;
+@group(0) @binding(6) var y_x_t: Texels;
 @group(0) @binding(7) var<storage, read_write> y_dxp4: array<vec4<f32>>;
 @group(0) @binding(8) var<uniform> y_partials_u: array<vec4<f32>, 4096>;
 
@@ -68,15 +68,15 @@ fn bn_backward_finalize_apply_pad4(@builtin(global_invocation_id) gid: vec3<u32>
 }
 
 fn apply_dout(i: u32) -> vec4<f32> {
-    return textureLoad(y_dout_t, texel(i), 0);
+    return textureLoad(y_dout_t, texel(i));
 }
 
 fn apply_out(i: u32) -> vec4<f32> {
-    return textureLoad(y_out_t, texel(i), 0);
+    return textureLoad(y_out_t, texel(i));
 }
 
 fn apply_x(i: u32) -> vec4<f32> {
-    return textureLoad(y_x_t, texel(i), 0);
+    return textureLoad(y_x_t, texel(i));
 }
 
 fn apply_partial(i: u32) -> f32 {

@@ -21,7 +21,7 @@ const LANES: u32 = 256u;
 
 // ---- bn_stats_partial4 ----
 @group(0) @binding(1) var<storage, read_write> partials4: array<f32>;
-@group(0) @binding(2) var px_t: texture_2d<f32>;
+@group(0) @binding(2) var px_t: Texels;
 
 @compute @workgroup_size(WG)
 fn bn_stats_partial4(@builtin(workgroup_id) wid: vec3<u32>,
@@ -38,7 +38,7 @@ fn bn_stats_partial4_w8(@builtin(workgroup_id) wid: vec3<u32>,
 }
 
 fn stats_x(i: u32) -> vec4<f32> {
-    return textureLoad(px_t, texel(i), 0);
+    return textureLoad(px_t, texel(i));
 }
 
 // ---- bn_stats_apply_pad4 ----
@@ -46,8 +46,8 @@ fn stats_x(i: u32) -> vec4<f32> {
 @group(0) @binding(2) var<storage, read_write> s_running: array<f32>;
 @group(0) @binding(3) var<storage, read> s_gamma_beta: array<f32>;
 @group(0) @binding(4) var<storage, read_write> s_y4: array<vec4<f32>>;
-@group(0) @binding(5) var s_x_t: texture_2d<f32>;
-@group(0) @binding(6) var s_residual_t: texture_2d<f32>;
+@group(0) @binding(5) var s_x_t: Texels;
+@group(0) @binding(6) var s_residual_t: Texels;
 @group(0) @binding(7) var<storage, read_write> s_yp4: array<vec4<f32>>;
 @group(0) @binding(8) var<uniform> s_partials_u: array<vec4<f32>, 4096>;
 
@@ -64,11 +64,11 @@ fn bn_stats_apply_pad4_one(@builtin(workgroup_id) wid: vec3<u32>,
 }
 
 fn apply_x(i: u32) -> vec4<f32> {
-    return textureLoad(s_x_t, texel(i), 0);
+    return textureLoad(s_x_t, texel(i));
 }
 
 fn apply_res(i: u32) -> vec4<f32> {
-    return textureLoad(s_residual_t, texel(i), 0);
+    return textureLoad(s_residual_t, texel(i));
 }
 
 fn apply_partial(i: u32) -> f32 {
@@ -80,8 +80,8 @@ fn apply_partial(i: u32) -> f32 {
 @group(0) @binding(2) var<storage, read> v_running: array<f32>;
 @group(0) @binding(3) var<storage, read> v_gamma_beta: array<f32>;
 @group(0) @binding(4) var<storage, read_write> v_y4: array<vec4<f32>>;
-@group(0) @binding(5) var v_x_t: texture_2d<f32>;
-@group(0) @binding(6) var v_residual_t: texture_2d<f32>;
+@group(0) @binding(5) var v_x_t: Texels;
+@group(0) @binding(6) var v_residual_t: Texels;
 @group(0) @binding(7) var<storage, read_write> v_yp4: array<vec4<f32>>;
 
 @compute @workgroup_size(64)
@@ -91,9 +91,9 @@ fn bn_eval_apply_pad4(@builtin(global_invocation_id) gid: vec3<u32>,
 }
 
 fn eval_x(i: u32) -> vec4<f32> {
-    return textureLoad(v_x_t, texel(i), 0);
+    return textureLoad(v_x_t, texel(i));
 }
 
 fn eval_res(i: u32) -> vec4<f32> {
-    return textureLoad(v_residual_t, texel(i), 0);
+    return textureLoad(v_residual_t, texel(i));
 }

@@ -17,8 +17,8 @@
 #import texels
 #import s2_weights_uniform
 
-@group(0) @binding(2) var dyp_t: texture_2d<f32>;
+@group(0) @binding(2) var dyp_t: Texels;
 
 fn input_vec(i: u32) -> vec4<f32> {
-    return textureLoad(dyp_t, texel(i), 0);
+    return textureLoad(dyp_t, texel(i));
 }

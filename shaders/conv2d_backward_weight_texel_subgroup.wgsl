@@ -2,7 +2,7 @@
 // texels (shared/texels.wgsl) instead of from storage buffers: the launcher
 // copies both tensors into textures before the pass. On lavapipe, where
 // every storage load is a loop over the lanes, their loads took about 60%
-// of the pass; a texel fetch is a gather. The same sums in the same order as
+// of the pass; a texel load is a gather. The same sums in the same order as
 // the storage kernels: the same bits.
 //
 //   1 partials [S, Co, Ci, 9]  2 dy as texels  3 xp as texels
@@ -16,13 +16,13 @@
 #import wgrad_lanes
 #import texels
 
-@group(0) @binding(2) var dy_t: texture_2d<f32>;
-@group(0) @binding(3) var xp_t: texture_2d<f32>;
+@group(0) @binding(2) var dy_t: Texels;
+@group(0) @binding(3) var xp_t: Texels;
 
 fn dy_vec(i: u32) -> vec4<f32> {
-    return textureLoad(dy_t, texel(i), 0);
+    return textureLoad(dy_t, texel(i));
 }
 
 fn x_vec(i: u32) -> vec4<f32> {
-    return textureLoad(xp_t, texel(i), 0);
+    return textureLoad(xp_t, texel(i));
 }

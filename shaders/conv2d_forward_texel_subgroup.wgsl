@@ -20,10 +20,10 @@
 
 @group(0) @binding(0) var<uniform> p: TiledParams;
 @group(0) @binding(1) var<storage, read_write> y: array<vec4<f32>>;
-@group(0) @binding(2) var xp_t: texture_2d<f32>;
+@group(0) @binding(2) var xp_t: Texels;
 @group(0) @binding(3) var<uniform> wu: array<vec4<f32>, 4096>;
 @group(0) @binding(4) var<storage, read> bias: array<f32>;
 
 fn input_vec(i: u32) -> vec4<f32> {
-    return textureLoad(xp_t, texel(i), 0);
+    return textureLoad(xp_t, texel(i));
 }

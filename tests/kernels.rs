@@ -106,14 +106,19 @@ fn reflect(p: &Parsed, entry: &str) -> Result<([u32; 3], BTreeMap<u32, Kind>), S
                     dim: naga::ImageDimension::D2,
                     arrayed: false,
                     class:
-                        naga::ImageClass::Sampled {
-                            kind: naga::ScalarKind::Float,
-                            multi: false,
+                        naga::ImageClass::Storage {
+                            format: naga::StorageFormat::Rgba32Float,
+                            access: naga::StorageAccess::LOAD,
                         },
                 } => Kind::Texels,
                 naga::TypeInner::Image {
-                    class: naga::ImageClass::Storage { .. },
-                    ..
+                    dim: naga::ImageDimension::D2,
+                    arrayed: false,
+                    class:
+                        naga::ImageClass::Storage {
+                            format: naga::StorageFormat::Rgba8Unorm,
+                            access: naga::StorageAccess::STORE,
+                        },
                 } => Kind::Image,
                 other => Kind::Other(format!("{other:?}")),
             },

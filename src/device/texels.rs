@@ -1,8 +1,10 @@
 //! Tensors read as texels: a tensor's floats copied into a 2D `rgba32float`
-//! texture, 4 floats a texel, [`TEXEL_ROW`] texels a row, for kernels that
-//! fetch them with `textureLoad` (`shaders/shared/texels.wgsl`). On a CPU
-//! adapter a texel fetch is a vector gather while a storage-buffer load is a
-//! loop over the lanes, several times slower; the copy itself is a memcpy.
+//! texture, 4 floats a texel, [`TEXEL_ROW`] texels a row, bound as a
+//! read-only storage texture for kernels that load them with `textureLoad`
+//! (`shaders/shared/texels.wgsl`). On a CPU adapter such a load is a vector
+//! gather while a storage-buffer load is a loop over the lanes, several
+//! times slower (and a fetch from a sampled texture works out each lane's
+//! mip level first, about twice the cost); the copy itself is a memcpy.
 //!
 //! The device keeps one texture per binding slot and hands it to every
 //! dispatch that reads a tensor there, growing it when a larger tensor
@@ -17,6 +19,10 @@ use crate::error::{Error, Result};
 /// Texels a row (`1 << TEXEL_ROW_SHIFT` in shared/texels.wgsl): 2048, the
 /// largest 2D texture side every limit profile allows.
 pub const TEXEL_ROW: u32 = 2048;
+
+/// The textures' format, read-only storage textures of which every wgpu
+/// device has (WebGPU guarantees it).
+pub const FORMAT: wgpu::TextureFormat = wgpu::TextureFormat::Rgba32Float;
 
 /// Bytes of one texel: 4 `f32`s.
 const TEXEL_BYTES: u64 = 16;
@@ -41,8 +47,8 @@ impl Texels {
             mip_level_count: 1,
             sample_count: 1,
             dimension: wgpu::TextureDimension::D2,
-            format: wgpu::TextureFormat::Rgba32Float,
-            usage: wgpu::TextureUsages::TEXTURE_BINDING | wgpu::TextureUsages::COPY_DST,
+            format: FORMAT,
+            usage: wgpu::TextureUsages::STORAGE_BINDING | wgpu::TextureUsages::COPY_DST,
             view_formats: &[],
         });
         let view = texture.create_view(&wgpu::TextureViewDescriptor::default());

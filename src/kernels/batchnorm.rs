@@ -140,7 +140,7 @@ impl Padded<'_> {
 /// statistics-and-apply and eval-apply passes writing the padded copy, and the
 /// backward's sums and fused apply) read their activations: x, the residual,
 /// dout and the output. `Texels` copies each into a texture first
-/// ([`Binding::Texels`](table::Binding::Texels)): on lavapipe a texel fetch
+/// ([`Binding::Texels`](table::Binding::Texels)): on lavapipe a texel load
 /// costs a fraction of a storage-buffer load. The same arithmetic either way
 /// (shared/bn_forward4.wgsl, shared/bn_backward4.wgsl): the same bits.
 /// `Storage` unless the tuning table says otherwise, on every adapter: the

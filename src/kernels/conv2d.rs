@@ -1631,7 +1631,7 @@ pub enum WgradTiling {
     Channels16Subgroup,
     /// `Channels8Subgroup` reading dy and the padded input as texels
     /// ([`Binding::Texels`](table::Binding::Texels)), each copied into a
-    /// texture first: on lavapipe a texel fetch costs a fraction of a storage
+    /// texture first: on lavapipe a texel load costs a fraction of a storage
     /// load. `Channels8Subgroup` where the tensors are too large for the
     /// device's textures.
     Channels8SubgroupTexels,
@@ -1692,11 +1692,14 @@ impl WgradTiling {
     }
 }
 
-/// Whether every tensor of `ts` can be read as texels on `gpu`.
+/// Whether every tensor of `ts` can be read as texels on `gpu`: each fits
+/// its textures, and the kernel may bind as many storage textures.
 pub(crate) fn texels_fit(gpu: &Gpu, ts: &[&Tensor]) -> bool {
-    let side = gpu.limits().max_texture_dimension_2d;
-    ts.iter()
-        .all(|t| crate::device::texels::check("", t, side).is_ok())
+    let l = gpu.limits();
+    ts.len() as u64 <= u64::from(l.max_storage_textures_per_shader_stage)
+        && ts
+            .iter()
+            .all(|t| crate::device::texels::check("", t, l.max_texture_dimension_2d).is_ok())
 }
 
 /// The stride-2 tiled weight gradient's kernels: 4 output channels per

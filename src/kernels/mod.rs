@@ -380,10 +380,10 @@ fn layout_entries(bindings: &[Binding]) -> Vec<wgpu::BindGroupLayoutEntry> {
             Binding::Read => storage(true),
             Binding::Write => storage(false),
             Binding::Uniform => buffer(wgpu::BufferBindingType::Uniform),
-            Binding::Texels => wgpu::BindingType::Texture {
-                sample_type: wgpu::TextureSampleType::Float { filterable: false },
+            Binding::Texels => wgpu::BindingType::StorageTexture {
+                access: wgpu::StorageTextureAccess::ReadOnly,
+                format: crate::device::texels::FORMAT,
                 view_dimension: wgpu::TextureViewDimension::D2,
-                multisampled: false,
             },
             Binding::Image => wgpu::BindingType::StorageTexture {
                 access: wgpu::StorageTextureAccess::WriteOnly,

@@ -29,9 +29,10 @@ pub enum Binding {
     /// buffer that every invocation reads alike (weights a CPU driver then
     /// loads once and broadcasts).
     Uniform,
-    /// A tensor read as texels (`texture_2d<f32>`, shared/texels.wgsl): the
-    /// dispatch copies it into a texture of the device's
-    /// ([`crate::device::Texels`]) first. Its kernels have a variant.
+    /// A tensor read as texels (a read-only `rgba32float` storage texture,
+    /// shared/texels.wgsl): the dispatch copies it into a texture of the
+    /// device's ([`crate::device::Texels`]) first. Its kernels have a
+    /// variant reading storage buffers.
     Texels,
 }
 
@@ -171,6 +172,14 @@ impl KernelInfo {
             .count() as u32
     }
 
+    /// Storage textures it binds: its texels (read) and images (written).
+    pub fn storage_textures(&self) -> u32 {
+        self.bindings
+            .iter()
+            .filter(|b| matches!(b, Binding::Texels | Binding::Image))
+            .count() as u32
+    }
+
     /// Bytes of its largest uniform binding after the parameters (0: none).
     pub fn uniform_window(&self) -> u32 {
         if self.bindings.contains(&Binding::Uniform) {
@@ -201,6 +210,11 @@ impl KernelInfo {
                 "max_storage_buffers_per_shader_stage",
                 l.max_storage_buffers_per_shader_stage,
                 self.storage_buffers(),
+            ),
+            (
+                "max_storage_textures_per_shader_stage",
+                l.max_storage_textures_per_shader_stage,
+                self.storage_textures(),
             ),
             (
                 "max_compute_invocations_per_workgroup",

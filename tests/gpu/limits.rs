@@ -50,13 +50,19 @@ fn tensor_beyond_storage_binding_limit_is_a_clear_error() {
 }
 
 /// The weight gradient that reads its tensors as texels runs from storage
-/// buffers on a device whose textures are narrower than a row of texels,
-/// with the same bits; a tensor that is not whole texels is refused by name.
+/// buffers on a device whose textures are narrower than a row of texels, or
+/// that binds fewer storage textures than its two, with the same bits; a
+/// tensor that is not whole texels is refused by name.
 #[test]
 fn texel_weight_gradient_falls_back_where_textures_are_too_small() {
     use reslab::kernels::conv2d::{WgradTiling, conv2d_backward_weight_tiled_as, conv2d_pad};
     let narrow = Gpu::with_options(GpuOptions {
         adjust_limits: Some(|l| l.max_texture_dimension_2d = 1024),
+        ..Default::default()
+    })
+    .expect("device with lowered limits");
+    let few = Gpu::with_options(GpuOptions {
+        adjust_limits: Some(|l| l.max_storage_textures_per_shader_stage = 1),
         ..Default::default()
     })
     .expect("device with lowered limits");
@@ -84,17 +90,19 @@ fn texel_weight_gradient_falls_back_where_textures_are_too_small() {
     };
     let wide = crate::common::gpu();
     let (wide_label, want) = run(wide);
-    let (label, got) = run(&narrow);
-    if conv2d::has_subgroups(wide) {
-        assert!(wide_label.contains("texel"), "{wide_label}");
-        assert!(!label.contains("texel"), "{label}");
+    for lowered in [&narrow, &few] {
+        let (label, got) = run(lowered);
+        if conv2d::has_subgroups(wide) {
+            assert!(wide_label.contains("texel"), "{wide_label}");
+            assert!(!label.contains("texel"), "{label}");
+        }
+        assert!(
+            got.iter()
+                .zip(&want)
+                .all(|(a, b)| a.to_bits() == b.to_bits()),
+            "the storage kernel's bits differ from the texel kernel's"
+        );
     }
-    assert!(
-        got.iter()
-            .zip(&want)
-            .all(|(a, b)| a.to_bits() == b.to_bits()),
-        "the storage kernel's bits differ from the texel kernel's"
-    );
     // A tensor of 6 floats is not whole texels.
     let odd = wide.tensor(&[6]).unwrap();
     let err = reslab::device::texels::check("dy", &odd, 8192).unwrap_err();
