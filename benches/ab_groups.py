@@ -10,13 +10,16 @@ those ratios per binary and B's over A's, and the median summed step time
 of each binary in ms. (`ab_profile.py` compares builds that run the same
 dispatches, group by group in finer detail.)
 
-    benches/ab_groups.py A_BINARY B_BINARY ROUNDS [--bn-reference | --rest-reference] [-- PROFILE ARGS...]
+    benches/ab_groups.py A_BINARY B_BINARY ROUNDS [--bn-reference | --rest-reference | --reference PREFIXES] [-- PROFILE ARGS...]
 
 With --bn-reference the reference is batch norm's dispatches alone, for
 builds whose stride-1 3x3 forward tiles differ. With --rest-reference it is
 every dispatch but those tiles (a larger reference, so a steadier one, for
 builds that differ only in them), and the tiles are grouped by entry point
-(`_r4sg2`: groups of 2 lanes, and so on).
+(`_r4sg2`: groups of 2 lanes, and so on). With --reference PREFIXES (entry
+points' beginnings, comma-separated) it is the dispatches whose entry point
+begins with one of them, for builds that leave those alone, and every other
+dispatch is grouped by its entry point.
 
 PROFILE ARGS default to --model resnet50 --batch 8 --image-size 64, e.g.
     benches/ab_groups.py /tmp/reslab-old target/release/reslab 3 -- \
@@ -60,7 +63,7 @@ def bn_only(kernel):
     return kernel.split(":")[-1].startswith("bn_")
 
 
-def profile(binary, args, bn_reference=False, rest_reference=False):
+def profile(binary, args, bn_reference=False, rest_reference=False, prefixes=None):
     out = subprocess.run(
         [binary, "bench", "--profile", *args, "--dispatches", "--json"],
         check=True,
@@ -70,7 +73,10 @@ def profile(binary, args, bn_reference=False, rest_reference=False):
     sums = {}
     for d in json.loads(out):
         g = group(d["kernel"])
-        if rest_reference:
+        if prefixes:
+            entry = d["kernel"].split(":")[-1]
+            g = "reference" if entry.startswith(prefixes) else entry
+        elif rest_reference:
             entry = d["kernel"].split(":")[-1]
             tiles = entry.startswith("conv2d_forward_tiled_s1")
             g = f"forward tiles {entry[len('conv2d_forward_tiled_s1'):]}" if tiles else "reference"
@@ -95,8 +101,14 @@ def main():
     rest = sys.argv[4:]
     bn_reference = bool(rest) and rest[0] == "--bn-reference"
     rest_reference = bool(rest) and rest[0] == "--rest-reference"
+    prefixes = None
     if bn_reference or rest_reference:
         rest = rest[1:]
+    elif rest and rest[0] == "--reference":
+        if len(rest) < 2:
+            sys.exit("--reference needs entry point prefixes, comma-separated")
+        prefixes = tuple(p for p in rest[1].split(",") if p)
+        rest = rest[2:]
     if rest and rest[0] == "--":
         rest = rest[1:]
     args = rest or ["--batch", "8", "--image-size", "64"]
@@ -110,19 +122,24 @@ def main():
     runs = ([], [])
     for r in range(rounds):
         for k in (0, 1) if r % 2 == 0 else (1, 0):
-            runs[k].append(profile(binaries[k], args, bn_reference, rest_reference))
+            runs[k].append(profile(binaries[k], args, bn_reference, rest_reference, prefixes))
     names = [g for g, _ in GROUPS if g != "reference"] + ["other"]
     if bn_reference:
         names.insert(0, "stride-1 3x3 forward tiles")
     if rest_reference:
         names = sorted({g for x, _ in runs[0] + runs[1] for g in x if g.startswith("forward tiles")})
-    names += ([] if rest_reference else [name for name, _ in AGGREGATES]) + ["whole step"]
-    print(f"{'group (over the reference)':28s} {'A':>8s} {'B':>8s} {'B/A':>7s}")
+    if prefixes:
+        every = {g for x, _ in runs[0] + runs[1] for g in x if g != "whole step"}
+        every -= {name for name, _ in AGGREGATES}
+        names = sorted(every, key=lambda g: -statistics.median(x.get(g, 0.0) for x, _ in runs[0]))
+    plain = rest_reference or prefixes
+    names += ([] if plain else [name for name, _ in AGGREGATES]) + ["whole step"]
+    print(f"{'group (over the reference)':44s} {'A':>8s} {'B':>8s} {'B/A':>7s}")
     for g in names:
         a = statistics.median(x.get(g, 0.0) for x, _ in runs[0])
         b = statistics.median(x.get(g, 0.0) for x, _ in runs[1])
         ratio = f"{b / a:7.3f}" if a > 0 else "      -"
-        print(f"{g:28s} {a:8.3f} {b:8.3f} {ratio}")
+        print(f"{g:44s} {a:8.3f} {b:8.3f} {ratio}")
     for k, name in enumerate("AB"):
         steps = [round(s) for _, s in runs[k]]
         print(f"{name} step ms (summed GPU time): {steps}, median {statistics.median(steps)}")

@@ -443,7 +443,7 @@ pub fn tune(
             batchnorm::reads_key(&bg),
             format!("{shape} batch norm training passes"),
             &named::<BnReads>(),
-            BnReads::DEFAULT.name(),
+            BnReads::default_for(gpu).name(),
             |reads| batchnorm_prog(gpu, &g, &batchnorm::reads_key(&bg), reads.name()),
         )?);
         let reads = out[out.len() - 1].chosen.clone();
@@ -512,7 +512,8 @@ mod tests {
                     hw: g.h * g.w,
                 };
                 let key = batchnorm::reads_key(&bg);
-                let prog = batchnorm_prog(&gpu, &g, &key, BnReads::DEFAULT.name()).unwrap();
+                let prog =
+                    batchnorm_prog(&gpu, &g, &key, BnReads::default_for(&gpu).name()).unwrap();
                 gpu.set_tuned(&key, None).unwrap();
                 progs.push(("batch norm", prog));
             }

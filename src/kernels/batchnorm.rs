@@ -143,10 +143,13 @@ impl Padded<'_> {
 /// ([`Binding::Texels`](table::Binding::Texels)): on lavapipe a texel load
 /// costs a fraction of a storage-buffer load. The same arithmetic either way
 /// (shared/bn_forward4.wgsl, shared/bn_backward4.wgsl): the same bits.
-/// `Storage` unless the tuning table says otherwise, on every adapter: the
-/// texel reads ran a resnet20 step 1.01-1.11x faster on one 2-core host and
-/// 1.13x slower on another (BENCHMARKS.md), so only a measurement on the
-/// machine (`reslab bench --tune`) picks them.
+/// Unless the tuning table says otherwise, `Texels` on CPU adapters, where
+/// a texel load (from a read-only storage texture) is a gather and a
+/// storage load a loop over the lanes: on lavapipe the texel passes ran
+/// 0.83-0.92 of the storage ones' time at the ResNet-20 stage shapes
+/// (BENCHMARKS.md). `Storage` elsewhere: a GPU's storage loads are its
+/// fastest, and only a measurement on the machine (`reslab bench --tune`)
+/// picks the copies into textures there.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BnReads {
     Storage,
@@ -154,8 +157,15 @@ pub enum BnReads {
 }
 
 impl BnReads {
-    /// The reads where the tuning table has no choice: on every adapter.
-    pub const DEFAULT: BnReads = BnReads::Storage;
+    /// The reads where the tuning table has no choice: texels on CPU
+    /// adapters, storage on the rest.
+    pub fn default_for(gpu: &Gpu) -> BnReads {
+        if gpu.adapter_info().device_type == wgpu::DeviceType::Cpu {
+            BnReads::Texels
+        } else {
+            BnReads::Storage
+        }
+    }
 }
 
 impl conv2d::Variant for BnReads {
@@ -178,13 +188,13 @@ pub fn reads_key(g: &BnGeom) -> String {
 }
 
 /// How `g`'s passes read on `gpu`: the tuning table's choice, else
-/// [`BnReads::DEFAULT`].
+/// [`BnReads::default_for`].
 pub fn tuned_reads(gpu: &Gpu, g: &BnGeom) -> Result<BnReads> {
     use conv2d::Variant;
     Ok(gpu
         .tuned(&reads_key(g))?
         .and_then(|n| BnReads::from_name(&n))
-        .unwrap_or(BnReads::DEFAULT))
+        .unwrap_or_else(|| BnReads::default_for(gpu)))
 }
 
 /// How wide the workgroups of batch norm's reductions (the statistics' and
