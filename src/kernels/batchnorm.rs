@@ -146,8 +146,8 @@ impl Padded<'_> {
 /// Unless the tuning table says otherwise, `Texels` on CPU adapters, where
 /// a texel load (from a read-only storage texture) is a gather and a
 /// storage load a loop over the lanes: on lavapipe the texel passes ran
-/// 0.83-0.92 of the storage ones' time at the ResNet-20 stage shapes
-/// (BENCHMARKS.md). `Storage` elsewhere: a GPU's storage loads are its
+/// 0.83-0.99 of the storage ones' time at the ResNet-20 stage shapes in
+/// most runs (BENCHMARKS.md). `Storage` elsewhere: a GPU's storage loads are its
 /// fastest, and only a measurement on the machine (`reslab bench --tune`)
 /// picks the copies into textures there.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
