@@ -147,9 +147,9 @@ impl Padded<'_> {
 /// a texel load (from a read-only storage texture) is a gather and a
 /// storage load a loop over the lanes: on lavapipe the texel passes ran
 /// 0.83-0.99 of the storage ones' time at the ResNet-20 stage shapes in
-/// most runs (BENCHMARKS.md). `Storage` elsewhere: a GPU's storage loads are its
-/// fastest, and only a measurement on the machine (`reslab bench --tune`)
-/// picks the copies into textures there.
+/// most runs (BENCHMARKS.md). `Storage` elsewhere, where the copies into
+/// textures are not known to pay: `reslab bench --tune` picks texels on a
+/// machine where they do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BnReads {
     Storage,
