@@ -288,8 +288,17 @@ fn serial_loops_of_the_zoo_are_bounded() {
                     stride,
                     pad,
                     ..
-                } => conv2d::serial_loops(&graph.conv_geom(batch, *x, *y, *k, *stride, *pad))
-                    .to_vec(),
+                } => {
+                    // A GPU's weight-gradient chunks, and a CPU adapter's.
+                    let g = graph.conv_geom(batch, *x, *y, *k, *stride, *pad);
+                    [
+                        conv2d::WGRAD_CHUNK_PIXELS_GPU,
+                        conv2d::WGRAD_CHUNK_PIXELS_CPU,
+                    ]
+                    .into_iter()
+                    .flat_map(|pixels| conv2d::serial_loops(&g, pixels))
+                    .collect()
+                }
                 // A GPU's reductions, and a CPU adapter's.
                 Op::BatchNorm { x, .. } => [256, 32]
                     .into_iter()

@@ -147,9 +147,11 @@ impl MemoryNeed {
                         tiles = tiles.checked_add(elems.checked_add(64)?)?;
                     }
                     // Its weight gradient's partial sums (chunks of the batch;
-                    // one chunk's go to its gradient directly).
+                    // one chunk's go to its gradient directly), in the
+                    // smallest chunks any adapter takes: the most sums.
                     let gb = graph.conv_geom(batch, *x, *y, *k, *stride, *pad);
-                    if let Some(s) = crate::kernels::conv2d::wgrad_partials_shape(&gb)
+                    let chunk = crate::kernels::conv2d::WGRAD_CHUNK_PIXELS_GPU;
+                    if let Some(s) = crate::kernels::conv2d::wgrad_partials_shape(&gb, chunk)
                         && s[0] > 1
                     {
                         let elems = s.iter().try_fold(1u64, |a, &d| a.checked_mul(d as u64))?;

@@ -128,8 +128,10 @@ impl WgradBatch {
                 pad,
                 ..
             } = op
-                && let Some(s) =
-                    conv2d::wgrad_partials_shape(&graph.conv_geom(batch, *x, *y, *k, *stride, *pad))
+                && let Some(s) = conv2d::wgrad_partials_shape(
+                    &graph.conv_geom(batch, *x, *y, *k, *stride, *pad),
+                    conv2d::wgrad_chunk_pixels(gpu),
+                )
                 && s[0] > 1
             {
                 let len: usize = s.iter().product();
@@ -821,7 +823,10 @@ impl Plan {
                     let w = params.param(&format!("{name}.weight"))?;
                     let dw = params.grad(&format!("{name}.weight"))?;
                     // (A weight gradient of one chunk writes dw itself.)
-                    let partials = match (conv2d::wgrad_partials_shape(&g), &mut scratch.wgrad) {
+                    let partials = match (
+                        conv2d::wgrad_partials_shape(&g, conv2d::wgrad_chunk_pixels(&gpu)),
+                        &mut scratch.wgrad,
+                    ) {
                         (Some(shape), Some(b)) if shape[0] > 1 => {
                             b.reserve(&gpu, prog, &dw, shape)?
                         }

@@ -119,11 +119,11 @@ fn resnet_chain_gradients_match_cpu() {
 fn batched_weight_gradient_reductions_give_the_same_bits() {
     let gpu = gpu();
     let spec = small("resnet14", |_| {});
-    let graph = Graph::build(&spec, 16, 16).unwrap();
+    let graph = Graph::build(&spec, 32, 32).unwrap();
     let host = HostParams::init(&graph, 9);
     let mut rng = Rng::new(10);
     let n = 6;
-    let (x, y) = batch(&mut rng, n, spec.in_channels, 16, 16, spec.classes);
+    let (x, y) = batch(&mut rng, n, spec.in_channels, 32, 32, spec.classes);
     // The convs' weight-gradient partial sums, and those that sum several
     // chunks (one chunk's sums go to the gradient directly, no reduction).
     let partials: Vec<[usize; 4]> = graph
@@ -139,6 +139,7 @@ fn batched_weight_gradient_reductions_give_the_same_bits() {
                 ..
             } => reslab::kernels::conv2d::wgrad_partials_shape(
                 &graph.conv_geom(n, *x, *y, *k, *stride, *pad),
+                reslab::kernels::conv2d::wgrad_chunk_pixels(gpu),
             ),
             _ => None,
         })
