@@ -291,13 +291,10 @@ fn serial_loops_of_the_zoo_are_bounded() {
                 } => {
                     // A GPU's weight-gradient chunks, and a CPU adapter's.
                     let g = graph.conv_geom(batch, *x, *y, *k, *stride, *pad);
-                    [
-                        conv2d::WGRAD_CHUNK_PIXELS_GPU,
-                        conv2d::WGRAD_CHUNK_PIXELS_CPU,
-                    ]
-                    .into_iter()
-                    .flat_map(|pixels| conv2d::serial_loops(&g, pixels))
-                    .collect()
+                    [conv2d::WGRAD_CHUNKS_GPU, conv2d::WGRAD_CHUNKS_CPU]
+                        .into_iter()
+                        .flat_map(|pixels| conv2d::serial_loops(&g, pixels))
+                        .collect()
                 }
                 // A GPU's reductions, and a CPU adapter's.
                 Op::BatchNorm { x, .. } => [256, 32]

@@ -3309,35 +3309,51 @@ pub fn backward_weight_dy_pad(g: &Conv2dGeom) -> Option<PadGeom> {
     })
 }
 
-/// Output pixels a chunk of the tiled weight gradient sums (about; whole
-/// images, at least one) on a GPU: enough chunks to fill one at the
-/// ResNet-20/56 stage shapes (128 at batch 128 and 32x32 pixels).
-pub const WGRAD_CHUNK_PIXELS_GPU: usize = 1024;
+/// How the tiled weight gradient splits the batch into chunks of whole
+/// images, each workgroup summing one chunk: about `pixels` output pixels a
+/// chunk (at least one image), and at most `max_images` images.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WgradChunks {
+    pub pixels: usize,
+    pub max_images: usize,
+}
 
-/// The same on a CPU adapter, whose two or more threads need far fewer
-/// workgroups: every chunk stores its Co·Ci·9 partial sums (a loop over the
-/// lanes per store on lavapipe) and the reduction reads them all again. With
-/// 4096 instead of 1024, lavapipe's resnet20 step at batch 128 reduced its
-/// partial sums in 2.2 ms instead of 10.7 (BENCHMARKS.md).
-pub const WGRAD_CHUNK_PIXELS_CPU: usize = 4096;
+/// A GPU's: enough chunks to fill one at the ResNet-20/56 stage shapes (128
+/// at batch 128 and 32x32 pixels).
+pub const WGRAD_CHUNKS_GPU: WgradChunks = WgradChunks {
+    pixels: 1024,
+    max_images: usize::MAX,
+};
 
-/// Output pixels per chunk of the tiled weight gradient on `gpu`: a constant
-/// per kind of adapter, not per host, so that a run's sums (and numbers)
-/// are the same on every machine with the same kind.
-pub fn wgrad_chunk_pixels(gpu: &Gpu) -> usize {
+/// A CPU adapter's. Its few threads need few workgroups, while every chunk
+/// stores its Co·Ci·9 partial sums (a loop over the lanes per store on
+/// lavapipe) and the reduction reads them all again: with 4096 pixels
+/// instead of 1024, lavapipe reduced a resnet20 step's partial sums (batch
+/// 128) in 2.1 ms instead of 10.5 (BENCHMARKS.md). At most 16 images, so
+/// that small planes (the desktop app's 4x4 and 8x8 stages at batch 64)
+/// still give both threads workgroups: 4096 pixels alone made one chunk,
+/// one workgroup, of its 8x8 stage.
+pub const WGRAD_CHUNKS_CPU: WgradChunks = WgradChunks {
+    pixels: 4096,
+    max_images: 16,
+};
+
+/// The tiled weight gradient's chunks on `gpu`: a constant per kind of
+/// adapter, not per host, so that a run's sums (and numbers) are the same on
+/// every machine with the same kind.
+pub fn wgrad_chunks(gpu: &Gpu) -> WgradChunks {
     if gpu.adapter_info().device_type == wgpu::DeviceType::Cpu {
-        WGRAD_CHUNK_PIXELS_CPU
+        WGRAD_CHUNKS_CPU
     } else {
-        WGRAD_CHUNK_PIXELS_GPU
+        WGRAD_CHUNKS_GPU
     }
 }
 
-/// How the tiled weight gradient splits the batch into chunks of about
-/// `chunk_pixels` output pixels ([`wgrad_chunk_pixels`]): (images per
-/// chunk, chunks).
-fn tiled_weight_split(g: &Conv2dGeom, chunk_pixels: usize) -> (usize, usize) {
+/// How the tiled weight gradient of `g` splits its batch in `c`'s chunks:
+/// (images per chunk, chunks).
+pub fn wgrad_split(g: &Conv2dGeom, c: WgradChunks) -> (usize, usize) {
     let pixels = g.ho() * g.wo().next_multiple_of(4);
-    let imgs = (chunk_pixels / pixels).clamp(1, g.n.max(1));
+    let imgs = (c.pixels / pixels).min(c.max_images).clamp(1, g.n.max(1));
     (imgs, g.n.div_ceil(imgs))
 }
 
@@ -3345,12 +3361,11 @@ fn tiled_weight_split(g: &Conv2dGeom, chunk_pixels: usize) -> (usize, usize) {
 /// [`conv2d_forward`], [`conv2d_backward_data`] and [`conv2d_backward_weight`]
 /// run it: the products one invocation sums for one output value (forward,
 /// backward-data, weight gradient), and the chunks the weight gradient's
-/// reduction adds, with the weight gradient's chunks of `chunk_pixels`
-/// ([`wgrad_chunk_pixels`]). What bounds an invocation's time (and a
-/// driver's watchdog).
-pub fn serial_loops(g: &Conv2dGeom, chunk_pixels: usize) -> [(&'static str, usize); 4] {
+/// reduction adds, with the weight gradient's chunks `c` ([`wgrad_chunks`]).
+/// What bounds an invocation's time (and a driver's watchdog).
+pub fn serial_loops(g: &Conv2dGeom, c: WgradChunks) -> [(&'static str, usize); 4] {
     let (terms, chunks) = if has_tiled_forward(g) {
-        let (imgs, chunks) = tiled_weight_split(g, chunk_pixels);
+        let (imgs, chunks) = wgrad_split(g, c);
         (imgs * g.ho() * g.wo(), chunks)
     } else {
         direct_weight_split(g)
@@ -3426,11 +3441,11 @@ pub enum WgradOut<'a> {
 }
 
 /// The partial sums, [chunks, Co, Ci, 9], that the tiled weight gradient of
-/// `g` reduces in chunks of `chunk_pixels` ([`wgrad_chunk_pixels`]); `None`
-/// where `g` has none. (A weight gradient of one chunk writes dw itself
-/// where it is asked for dw, [`WgradOut::Reduced`].)
-pub fn wgrad_partials_shape(g: &Conv2dGeom, chunk_pixels: usize) -> Option<[usize; 4]> {
-    has_tiled_forward(g).then(|| [tiled_weight_split(g, chunk_pixels).1, g.cout, g.cin, 9])
+/// `g` reduces in chunks `c` ([`wgrad_chunks`]); `None` where `g` has none.
+/// (A weight gradient of one chunk writes dw itself where it is asked for
+/// dw, [`WgradOut::Reduced`].)
+pub fn wgrad_partials_shape(g: &Conv2dGeom, c: WgradChunks) -> Option<[usize; 4]> {
+    has_tiled_forward(g).then(|| [wgrad_split(g, c).1, g.cout, g.cin, 9])
 }
 
 fn wgrad_tiled(
@@ -3493,7 +3508,7 @@ fn wgrad_tiled_with(
     })?;
     expect_shape("conv2d padded input", xp, &pg.shape())?;
     u32_of("padded input elements", xp.len())?;
-    let (imgs, chunks) = tiled_weight_split(g, wgrad_chunk_pixels(gpu));
+    let (imgs, chunks) = wgrad_split(g, wgrad_chunks(gpu));
     let len = g.cout * g.cin * 9;
     u32_of("weight-gradient partial sums", chunks * len)?;
     let partials = match out {

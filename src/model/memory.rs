@@ -8,6 +8,7 @@ use crate::device::Gpu;
 use crate::device::buffer::BufferPool;
 use crate::error::{Error, Result};
 use crate::files::human_bytes;
+use crate::kernels::conv2d::{WGRAD_CHUNKS_CPU, WGRAD_CHUNKS_GPU, wgrad_partials_shape};
 use crate::model::graph::{Graph, Op};
 use crate::model::plan::Mode;
 
@@ -147,16 +148,19 @@ impl MemoryNeed {
                         tiles = tiles.checked_add(elems.checked_add(64)?)?;
                     }
                     // Its weight gradient's partial sums (chunks of the batch;
-                    // one chunk's go to its gradient directly), in the
-                    // smallest chunks any adapter takes: the most sums.
+                    // one chunk's go to its gradient directly), in whichever
+                    // kind of adapter's chunks makes the more.
                     let gb = graph.conv_geom(batch, *x, *y, *k, *stride, *pad);
-                    let chunk = crate::kernels::conv2d::WGRAD_CHUNK_PIXELS_GPU;
-                    if let Some(s) = crate::kernels::conv2d::wgrad_partials_shape(&gb, chunk)
-                        && s[0] > 1
-                    {
-                        let elems = s.iter().try_fold(1u64, |a, &d| a.checked_mul(d as u64))?;
-                        partials = partials.checked_add(elems.checked_add(64)?)?;
+                    let mut most = 0u64;
+                    for c in [WGRAD_CHUNKS_GPU, WGRAD_CHUNKS_CPU] {
+                        if let Some(s) = wgrad_partials_shape(&gb, c)
+                            && s[0] > 1
+                        {
+                            let elems = s.iter().try_fold(1u64, |a, &d| a.checked_mul(d as u64))?;
+                            most = most.max(elems.checked_add(64)?);
+                        }
                     }
+                    partials = partials.checked_add(most)?;
                     // Its unfolded input, where its forward pass and weight
                     // gradient may run over one
                     // (crate::kernels::conv2d::unfold_chunk): at most

@@ -130,7 +130,7 @@ impl WgradBatch {
             } = op
                 && let Some(s) = conv2d::wgrad_partials_shape(
                     &graph.conv_geom(batch, *x, *y, *k, *stride, *pad),
-                    conv2d::wgrad_chunk_pixels(gpu),
+                    conv2d::wgrad_chunks(gpu),
                 )
                 && s[0] > 1
             {
@@ -824,7 +824,7 @@ impl Plan {
                     let dw = params.grad(&format!("{name}.weight"))?;
                     // (A weight gradient of one chunk writes dw itself.)
                     let partials = match (
-                        conv2d::wgrad_partials_shape(&g, conv2d::wgrad_chunk_pixels(&gpu)),
+                        conv2d::wgrad_partials_shape(&g, conv2d::wgrad_chunks(&gpu)),
                         &mut scratch.wgrad,
                     ) {
                         (Some(shape), Some(b)) if shape[0] > 1 => {

@@ -340,14 +340,16 @@ fn tiled_geoms(seed: u64, count: usize) -> Vec<(Conv2dGeom, bool)> {
         (Conv2dGeom::square(1, 3, 7, 7, 9, 3, 2, 1), false),
         (Conv2dGeom::square(1, 5, 9, 13, 17, 3, 1, 0), true),
         // Weight gradients of several chunks of images, the last short, in
-        // a GPU's chunks (WGRAD_CHUNK_PIXELS_GPU) and a CPU adapter's.
-        (Conv2dGeom::square(9, 3, 24, 24, 5, 3, 1, 1), false),
+        // a GPU's chunks and a CPU adapter's.
+        (Conv2dGeom::square(10, 3, 24, 24, 5, 3, 1, 1), false),
         (Conv2dGeom::square(11, 3, 40, 40, 5, 3, 2, 1), true),
     ];
     for (g, _) in &out[out.len() - 2..] {
-        let pixels = g.ho() * g.wo().next_multiple_of(4);
-        let imgs = WGRAD_CHUNK_PIXELS_CPU / pixels;
-        assert!(g.n > imgs && !g.n.is_multiple_of(imgs), "{g:?}");
+        for c in [WGRAD_CHUNKS_GPU, WGRAD_CHUNKS_CPU] {
+            assert!(wgrad_split(g, c).1 > 1, "{g:?} in {c:?}");
+        }
+        let (imgs, _) = wgrad_split(g, WGRAD_CHUNKS_CPU);
+        assert!(!g.n.is_multiple_of(imgs), "{g:?}: a short last chunk");
     }
     while out.len() < count {
         let s = 1 + rng.below(2);
@@ -2017,8 +2019,7 @@ fn weight_gradients_reduced_in_one_batch_equal_one_conv_at_a_time() {
     let (mut at_dw, mut at_part) = (0usize, 0usize);
     let mut places = Vec::new();
     for g in &cases {
-        let shape =
-            wgrad_partials_shape(g, wgrad_chunk_pixels(gpu)).expect("a tiled weight gradient");
+        let shape = wgrad_partials_shape(g, wgrad_chunks(gpu)).expect("a tiled weight gradient");
         // A gap of 7 values before each dw: nothing between them is written.
         let dw_at = (at_dw + 7).next_multiple_of(align);
         let part_at = at_part.next_multiple_of(align);

@@ -139,7 +139,7 @@ fn batched_weight_gradient_reductions_give_the_same_bits() {
                 ..
             } => reslab::kernels::conv2d::wgrad_partials_shape(
                 &graph.conv_geom(n, *x, *y, *k, *stride, *pad),
-                reslab::kernels::conv2d::wgrad_chunk_pixels(gpu),
+                reslab::kernels::conv2d::wgrad_chunks(gpu),
             ),
             _ => None,
         })
