@@ -293,7 +293,7 @@ fn serial_loops_of_the_zoo_are_bounded() {
                     let g = graph.conv_geom(batch, *x, *y, *k, *stride, *pad);
                     [conv2d::WGRAD_CHUNKS_GPU, conv2d::WGRAD_CHUNKS_CPU]
                         .into_iter()
-                        .flat_map(|pixels| conv2d::serial_loops(&g, pixels))
+                        .flat_map(|c| conv2d::serial_loops(&g, c))
                         .collect()
                 }
                 // A GPU's reductions, and a CPU adapter's.

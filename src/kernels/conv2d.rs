@@ -3327,9 +3327,9 @@ pub const WGRAD_CHUNKS_GPU: WgradChunks = WgradChunks {
 
 /// A CPU adapter's. Its few threads need few workgroups, while every chunk
 /// stores its Co·Ci·9 partial sums (a loop over the lanes per store on
-/// lavapipe) and the reduction reads them all again: with 4096 pixels
-/// instead of 1024, lavapipe reduced a resnet20 step's partial sums (batch
-/// 128) in 2.1 ms instead of 10.5 (BENCHMARKS.md). At most 16 images, so
+/// lavapipe) and the reduction reads them all again: with these chunks
+/// instead of a GPU's, lavapipe reduced a resnet20 step's partial sums
+/// (batch 128) in a quarter of the time (BENCHMARKS.md). At most 16 images, so
 /// that small planes (the desktop app's 4x4 and 8x8 stages at batch 64)
 /// still give both threads workgroups: 4096 pixels alone made one chunk,
 /// one workgroup, of its 8x8 stage.
