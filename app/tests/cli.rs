@@ -647,5 +647,21 @@ fn bench_profile_counts_every_kernel_of_a_step() {
             "{d}"
         );
         assert!(!d["shapes"].as_array().unwrap().is_empty(), "{d}");
+        // Bytes copied into texel textures before it, and of those the bytes
+        // that repeat the texture's previous copy.
+        let (copied, repeated) = (
+            d["texel_bytes"].as_u64().unwrap(),
+            d["repeated_texel_bytes"].as_u64().unwrap(),
+        );
+        assert!(repeated <= copied && copied.is_multiple_of(16), "{d}");
     }
+    // The table says how much the step copies into texel textures.
+    let o = reslab(&step[..step.len() - 1]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let out = String::from_utf8_lossy(&o.stdout);
+    let line = out
+        .lines()
+        .find(|l| l.starts_with("texel copies before its passes: "))
+        .unwrap_or_else(|| panic!("{out}"));
+    assert!(line.contains(" MB, of which "), "{line}");
 }

@@ -921,13 +921,18 @@ pub struct KernelShare {
 }
 
 /// One dispatch of a step, in program order: its entry point, the shapes of
-/// the tensors bound to it (binding order), its workgroups and its time.
+/// the tensors bound to it (binding order), its workgroups and its time; and
+/// the bytes copied into texel textures just before it, and of those the
+/// bytes that repeat the texture's previous copy
+/// ([`Program::repeated_texel_copies`](reslab::kernels::Program::repeated_texel_copies)).
 #[derive(Debug, Clone, Serialize)]
 pub struct DispatchTime {
     pub kernel: String,
     pub shapes: Vec<Vec<usize>>,
     pub workgroups: [u32; 3],
     pub ms: f64,
+    pub texel_bytes: u64,
+    pub repeated_texel_bytes: u64,
 }
 
 /// Every dispatch of one step of `name` (training with `train`, else
@@ -947,15 +952,19 @@ pub fn step_dispatches(
     let Some(ms) = dispatch_ms(gpu, prog, b)? else {
         return Ok(None);
     };
+    let repeats = prog.repeated_texel_copies();
     Ok(Some(
         prog.dispatches
             .iter()
             .zip(ms)
-            .map(|(d, ms)| DispatchTime {
+            .zip(repeats)
+            .map(|((d, ms), (_, repeated))| DispatchTime {
                 kernel: d.label().to_string(),
                 shapes: d.bound_shapes().map(<[usize]>::to_vec).collect(),
                 workgroups: d.workgroups(),
                 ms,
+                texel_bytes: d.texel_copy_bytes(),
+                repeated_texel_bytes: repeated,
             })
             .collect(),
     ))

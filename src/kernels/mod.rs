@@ -56,6 +56,11 @@ impl Dispatch {
         self.workgroups
     }
 
+    /// Bytes of its tensors copied into texel textures just before it runs.
+    pub fn texel_copy_bytes(&self) -> u64 {
+        self.copies.iter().map(|c| c.src.bytes()).sum()
+    }
+
     /// The shapes of the tensors bound to it, in binding order (the output
     /// first, for most kernels).
     pub fn bound_shapes(&self) -> impl Iterator<Item = &[usize]> {
@@ -113,6 +118,39 @@ impl Program {
 
     pub fn is_empty(&self) -> bool {
         self.dispatches.is_empty()
+    }
+
+    /// For each dispatch in order, how many of its texel copies (and their
+    /// bytes) copy the same floats (buffer, offset and length) as the last
+    /// copy into the same texture before it. Such a copy could be skipped
+    /// where no dispatch between them wrote those floats; that is not
+    /// checked here, so this is an upper bound on the copies to save.
+    pub fn repeated_texel_copies(&self) -> Vec<(usize, u64)> {
+        let mut last: Vec<(&Texels, &Tensor)> = Vec::new();
+        self.dispatches
+            .iter()
+            .map(|d| {
+                let (mut repeats, mut bytes) = (0, 0);
+                for c in &d.copies {
+                    let same = |t: &Tensor| {
+                        t.buffer() == c.src.buffer()
+                            && t.offset() == c.src.offset()
+                            && t.bytes() == c.src.bytes()
+                    };
+                    match last.iter_mut().find(|(tex, _)| std::ptr::eq(*tex, &*c.dst)) {
+                        Some(entry) => {
+                            if same(entry.1) {
+                                repeats += 1;
+                                bytes += c.src.bytes();
+                            }
+                            entry.1 = &c.src;
+                        }
+                        None => last.push((&c.dst, &c.src)),
+                    }
+                }
+                (repeats, bytes)
+            })
+            .collect()
     }
 
     /// Records every dispatch, in order, into compute passes of `enc`.

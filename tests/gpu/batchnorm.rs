@@ -1275,3 +1275,82 @@ fn batchnorm_padded_outputs_leave_zero_halos() {
     }
     no_errors();
 }
+
+/// `Program::repeated_texel_copies` counts a texel copy that copies what its
+/// texture last held: three training-mode forward passes reading x, x again
+/// and then another tensor as texels repeat every copy of the second and
+/// none of the first and third.
+#[test]
+fn repeated_texel_copies_are_counted() {
+    let gpu = gpu();
+    let g = BnGeom { n: 3, c: 5, hw: 36 };
+    gpu.set_tuned(&reads_key(&g), Some(BnReads::Texels.name()))
+        .unwrap();
+    let shape = [g.n, g.c, g.hw, 1];
+    let mut rng = Rng::new(31);
+    let (tx, tx2) = (
+        up(&shape, &rng.vec_normal(g.len(), 1.0)),
+        up(&shape, &rng.vec_normal(g.len(), 1.0)),
+    );
+    let (tg, tb) = (up(&[g.c], &vec![1.0; g.c]), up(&[g.c], &vec![0.0; g.c]));
+    let (trm, trv) = (up(&[g.c], &vec![0.0; g.c]), up(&[g.c], &vec![1.0; g.c]));
+    let (ty, tsaved, tcoef) = (empty(&shape), empty(&[2, g.c]), empty(&[2, g.c]));
+    let mut p = reslab::kernels::Program::new();
+    let mut calls = Vec::new();
+    for x in [&tx, &tx, &tx2] {
+        let from = p.len();
+        batchnorm_forward_train(
+            gpu,
+            &mut p,
+            &ty,
+            &tsaved,
+            &tcoef,
+            &trm,
+            &trv,
+            x,
+            &tg,
+            &tb,
+            None,
+            &g,
+            &BnOptions::default(),
+        )
+        .unwrap();
+        calls.push(from..p.len());
+    }
+    let repeats = p.repeated_texel_copies();
+    assert_eq!(repeats.len(), p.len());
+    let sum = |r: &std::ops::Range<usize>| -> (u64, u64) {
+        r.clone().fold((0, 0), |(c, rep), i| {
+            (c + p.dispatches[i].texel_copy_bytes(), rep + repeats[i].1)
+        })
+    };
+    let (copied, _) = sum(&calls[0]);
+    if copied == 0 {
+        // (x does not fit this device's textures: the storage kernels ran.)
+        assert!(repeats.iter().all(|r| *r == (0, 0)), "{repeats:?}");
+        return;
+    }
+    // x, by each pass that reads it as texels.
+    assert!(
+        copied.is_multiple_of((g.len() * 4) as u64),
+        "{copied} bytes"
+    );
+    assert_eq!(
+        sum(&calls[0]),
+        (copied, 0),
+        "the first passes fill the textures"
+    );
+    assert_eq!(
+        sum(&calls[1]),
+        (copied, copied),
+        "x again: every copy repeats"
+    );
+    assert_eq!(sum(&calls[2]), (copied, 0), "another tensor: none does");
+    assert!(
+        calls[1]
+            .clone()
+            .filter(|&i| p.dispatches[i].texel_copy_bytes() > 0)
+            .all(|i| repeats[i].0 >= 1)
+    );
+    no_errors();
+}

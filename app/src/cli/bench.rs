@@ -311,6 +311,12 @@ fn profile(gpu: &reslab::Gpu, a: &Args, model: &str) -> Result<()> {
         "{model} {what} step, batch {batch}{at}: {total:.2} ms in {} dispatches",
         each.len()
     );
+    let mb = |f: fn(&bench::DispatchTime) -> u64| each.iter().map(f).sum::<u64>() as f64 / 1e6;
+    println!(
+        "texel copies before its passes: {:.1} MB, of which {:.1} MB copy what the same texture last held (skippable where nothing wrote it between)",
+        mb(|d| d.texel_bytes),
+        mb(|d| d.repeated_texel_bytes)
+    );
     if a.dispatches {
         println!(
             "{:>4} {:>9} {:>6}  {:<48} {:<16} tensors bound",
