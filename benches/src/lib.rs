@@ -958,7 +958,7 @@ pub fn step_dispatches(
             .iter()
             .zip(ms)
             .zip(repeats)
-            .map(|((d, ms), (_, repeated))| DispatchTime {
+            .map(|((d, ms), repeated)| DispatchTime {
                 kernel: d.label().to_string(),
                 shapes: d.bound_shapes().map(<[usize]>::to_vec).collect(),
                 workgroups: d.workgroups(),

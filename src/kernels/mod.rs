@@ -120,17 +120,17 @@ impl Program {
         self.dispatches.is_empty()
     }
 
-    /// For each dispatch in order, how many of its texel copies (and their
-    /// bytes) copy the same floats (buffer, offset and length) as the last
-    /// copy into the same texture before it. Such a copy could be skipped
-    /// where no dispatch between them wrote those floats; that is not
-    /// checked here, so this is an upper bound on the copies to save.
-    pub fn repeated_texel_copies(&self) -> Vec<(usize, u64)> {
+    /// For each dispatch in order, the bytes of its texel copies that copy
+    /// the same floats (buffer, offset and length) as the last copy into the
+    /// same texture before it. Such a copy could be skipped where no
+    /// dispatch between them wrote those floats; that is not checked here,
+    /// so this is an upper bound on the copying to save.
+    pub fn repeated_texel_copies(&self) -> Vec<u64> {
         let mut last: Vec<(&Texels, &Tensor)> = Vec::new();
         self.dispatches
             .iter()
             .map(|d| {
-                let (mut repeats, mut bytes) = (0, 0);
+                let mut bytes = 0;
                 for c in &d.copies {
                     let same = |t: &Tensor| {
                         t.buffer() == c.src.buffer()
@@ -140,7 +140,6 @@ impl Program {
                     match last.iter_mut().find(|(tex, _)| std::ptr::eq(*tex, &*c.dst)) {
                         Some(entry) => {
                             if same(entry.1) {
-                                repeats += 1;
                                 bytes += c.src.bytes();
                             }
                             entry.1 = &c.src;
@@ -148,7 +147,7 @@ impl Program {
                         None => last.push((&c.dst, &c.src)),
                     }
                 }
-                (repeats, bytes)
+                bytes
             })
             .collect()
     }
