@@ -12,6 +12,7 @@
 // shared/conv_out_bn.wgsl (through batch norm's eval epilogue).
 
 #import conv_out
+#import conv_earlier
 
 struct TiledParams {
     n: u32, ci: u32, hp: u32, pitch: u32,
@@ -338,7 +339,7 @@ fn put1(e: u32, v: f32) {
 fn get4(o: u32, ox: u32) -> vec4<f32> {
     var v = vec4<f32>(0.0);
     if VEC4_ROWS {
-        if ox < p.wo { v = y[o >> 2u]; }
+        if ox < p.wo { v = earlier(o >> 2u); }
     } else {
         if ox < p.wo { v.x = y_at(o); }
         if ox + 1u < p.wo { v.y = y_at(o + 1u); }

@@ -2467,7 +2467,8 @@ fn forward_tiled_bn(
         MAX_TILE_ROWS if lanes > 1 && g.wo() <= 4 => TileShape::Folded,
         _ => TileShape::Rows4,
     };
-    let k = &k.with_constants(shape.constants(g.wo().is_multiple_of(4), multi));
+    let vec4_rows = g.wo().is_multiple_of(4);
+    let k = &k.with_constants(shape.constants(vec4_rows, multi));
     // The last (or only) dispatch runs the epilogue's twin, if any.
     let constants = k.constants;
     let last_k = epilogue
@@ -2521,6 +2522,16 @@ fn forward_tiled_bn(
         let mut bindings = with_extra([Some(y), Some(xp), Some(first), b], extra.filter(|_| last));
         // Windows past the pass's last run bind its first again (never read).
         bindings.extend((1..per).map(|j| Some(&runs.get(j).unwrap_or(&runs[0]).2)));
+        let mut q = q;
+        if reads_earlier_texels(kk) {
+            // A pass resuming from y reads y's values as texels where it can
+            // (shared/conv_earlier_texels.wgsl).
+            let texels = q.flags & FLAG_RESUME != 0 && vec4_rows && texels_fit(gpu, &[xp, y]);
+            if texels {
+                q.flags |= FLAG_EARLIER_TEXELS;
+            }
+            bindings.push(texels.then_some(y));
+        }
         launch(gpu, prog, kk, &q, &bindings, [gx, gy, gz])?;
     }
     copy_back(gpu, prog, scratch, y_out)?;
@@ -2650,6 +2661,21 @@ fn copy_back(gpu: &Gpu, prog: &mut Program, from: Option<Tensor>, y: &Tensor) ->
 /// runs of [`Tiling::Rows4Uniform`] (and the kernels sharing its runs), and
 /// every pass that adds to y.
 const FLAG_RESUME: u32 = 2;
+
+/// Flag of a resuming pass of the texel-reading grouped forward kernels:
+/// y's values come from the texels bound after the windows
+/// (shared/conv_earlier_texels.wgsl), not from y.
+const FLAG_EARLIER_TEXELS: u32 = 16;
+
+/// Whether `k` binds y's values before the pass as texels after its
+/// windows: the kernels of conv2d_forward_texel_subgroup.wgsl as it is
+/// (not its storage-weight or batch-norm twins).
+fn reads_earlier_texels(k: &table::Kernel<TiledParams>) -> bool {
+    std::ptr::eq(
+        k.module,
+        &crate::kernels::shaders::CONV2D_FORWARD_TEXEL_SUBGROUP,
+    )
+}
 
 /// Where a convolution pass gets the scratch tensors of its layout copies
 /// (padded inputs, weight tiles) and returns them once recorded: a plan

@@ -45,6 +45,10 @@ const STORAGE_WEIGHTS: &[(&str, &str)] = &[
     ("conv_windows", "conv_windows_storage"),
 ];
 
+/// The swap of the texel-reading grouped forward passes: y's values before a
+/// pass that resumes from them read as texels where the launcher copies them.
+const EARLIER_TEXELS: &[(&str, &str)] = &[("conv_earlier", "conv_earlier_texels")];
+
 /// The swap of the grouped stride-2 backward-data passes' storage twins:
 /// every output channel's weights from one storage binding.
 const S2_STORAGE_WEIGHTS: &[(&str, &str)] = &[("s2_weights_uniform", "s2_weights_storage")];
@@ -111,7 +115,8 @@ modules! {
     CONV2D_FORWARD_UNIFORM = "conv2d_forward_uniform.wgsl";
     CONV2D_FORWARD_SUBGROUP = "conv2d_forward_subgroup.wgsl";
     CONV2D_FORWARD_TEXEL = "conv2d_forward_texel.wgsl";
-    CONV2D_FORWARD_TEXEL_SUBGROUP = "conv2d_forward_texel_subgroup.wgsl";
+    CONV2D_FORWARD_TEXEL_SUBGROUP = "conv2d_forward_texel_subgroup.wgsl"
+        from "conv2d_forward_texel_subgroup.wgsl" with EARLIER_TEXELS;
     CONV2D_FORWARD_SUBGROUP_STORAGE = "conv2d_forward_storage_subgroup.wgsl"
         from "conv2d_forward_subgroup.wgsl" with STORAGE_WEIGHTS;
     CONV2D_FORWARD_TEXEL_SUBGROUP_STORAGE = "conv2d_forward_texel_storage_subgroup.wgsl"
@@ -206,6 +211,14 @@ pub static SHARED: &[(&str, &str)] = &[
     (
         "conv_window_bindings_bn",
         include_str!("../../shaders/shared/conv_window_bindings_bn.wgsl"),
+    ),
+    (
+        "conv_earlier",
+        include_str!("../../shaders/shared/conv_earlier.wgsl"),
+    ),
+    (
+        "conv_earlier_texels",
+        include_str!("../../shaders/shared/conv_earlier_texels.wgsl"),
     ),
     (
         "conv_tile",

@@ -475,12 +475,12 @@ table! {
     CONV2D_FORWARD_TILED_S2SG2: conv2d::TiledParams = CONV2D_FORWARD_SUBGROUP::"conv2d_forward_tiled_s2sg2", [64, 1, 1], [Write, Read, Uniform, Read, Uniform, Uniform];
     CONV2D_FORWARD_TILED_S2SG4: conv2d::TiledParams = CONV2D_FORWARD_SUBGROUP::"conv2d_forward_tiled_s2sg4", [64, 1, 1], [Write, Read, Uniform, Read, Uniform, Uniform];
     CONV2D_FORWARD_TILED_S2SG8: conv2d::TiledParams = CONV2D_FORWARD_SUBGROUP::"conv2d_forward_tiled_s2sg8", [64, 1, 1], [Write, Read, Uniform, Read, Uniform, Uniform];
-    CONV2D_FORWARD_TILED_S1_R4SG2_TEX: conv2d::TiledParams = CONV2D_FORWARD_TEXEL_SUBGROUP::"conv2d_forward_tiled_s1_r4sg2", [32, 1, 1], [Write, Texels, Uniform, Read, Uniform, Uniform];
-    CONV2D_FORWARD_TILED_S1_R4SG4_TEX: conv2d::TiledParams = CONV2D_FORWARD_TEXEL_SUBGROUP::"conv2d_forward_tiled_s1_r4sg4", [32, 1, 1], [Write, Texels, Uniform, Read, Uniform, Uniform];
-    CONV2D_FORWARD_TILED_S1_R4SG8_TEX: conv2d::TiledParams = CONV2D_FORWARD_TEXEL_SUBGROUP::"conv2d_forward_tiled_s1_r4sg8", [32, 1, 1], [Write, Texels, Uniform, Read, Uniform, Uniform];
-    CONV2D_FORWARD_TILED_S2SG2_TEX: conv2d::TiledParams = CONV2D_FORWARD_TEXEL_SUBGROUP::"conv2d_forward_tiled_s2sg2", [64, 1, 1], [Write, Texels, Uniform, Read, Uniform, Uniform];
-    CONV2D_FORWARD_TILED_S2SG4_TEX: conv2d::TiledParams = CONV2D_FORWARD_TEXEL_SUBGROUP::"conv2d_forward_tiled_s2sg4", [64, 1, 1], [Write, Texels, Uniform, Read, Uniform, Uniform];
-    CONV2D_FORWARD_TILED_S2SG8_TEX: conv2d::TiledParams = CONV2D_FORWARD_TEXEL_SUBGROUP::"conv2d_forward_tiled_s2sg8", [64, 1, 1], [Write, Texels, Uniform, Read, Uniform, Uniform];
+    CONV2D_FORWARD_TILED_S1_R4SG2_TEX: conv2d::TiledParams = CONV2D_FORWARD_TEXEL_SUBGROUP::"conv2d_forward_tiled_s1_r4sg2", [32, 1, 1], [Write, Texels, Uniform, Read, Uniform, Uniform, Texels];
+    CONV2D_FORWARD_TILED_S1_R4SG4_TEX: conv2d::TiledParams = CONV2D_FORWARD_TEXEL_SUBGROUP::"conv2d_forward_tiled_s1_r4sg4", [32, 1, 1], [Write, Texels, Uniform, Read, Uniform, Uniform, Texels];
+    CONV2D_FORWARD_TILED_S1_R4SG8_TEX: conv2d::TiledParams = CONV2D_FORWARD_TEXEL_SUBGROUP::"conv2d_forward_tiled_s1_r4sg8", [32, 1, 1], [Write, Texels, Uniform, Read, Uniform, Uniform, Texels];
+    CONV2D_FORWARD_TILED_S2SG2_TEX: conv2d::TiledParams = CONV2D_FORWARD_TEXEL_SUBGROUP::"conv2d_forward_tiled_s2sg2", [64, 1, 1], [Write, Texels, Uniform, Read, Uniform, Uniform, Texels];
+    CONV2D_FORWARD_TILED_S2SG4_TEX: conv2d::TiledParams = CONV2D_FORWARD_TEXEL_SUBGROUP::"conv2d_forward_tiled_s2sg4", [64, 1, 1], [Write, Texels, Uniform, Read, Uniform, Uniform, Texels];
+    CONV2D_FORWARD_TILED_S2SG8_TEX: conv2d::TiledParams = CONV2D_FORWARD_TEXEL_SUBGROUP::"conv2d_forward_tiled_s2sg8", [64, 1, 1], [Write, Texels, Uniform, Read, Uniform, Uniform, Texels];
     // The grouped kernels above with every input channel's weights from one
     // storage binding (one dispatch a pass; conv2d::GROUPED_RUNS).
     CONV2D_FORWARD_TILED_S1_R4SG2_ST: conv2d::TiledParams = CONV2D_FORWARD_SUBGROUP_STORAGE::"conv2d_forward_tiled_s1_r4sg2", [32, 1, 1], [Write, Read, Read, Read];

@@ -420,6 +420,8 @@ fn conv2d_backward_weight_tiled_matches_cpu() {
 /// 8 and 16, 7 and 15 whose last band ends past the output, several windows,
 /// adding to y), else as the 4-row one (where 8-row tiles would leave a
 /// workgroup emptier: 7x7 at batch 1; passes over several weight windows).
+/// The grouped texel passes that resume from y read its values as texels
+/// (copied in before the pass) where rows are whole vec4s.
 #[test]
 fn conv2d_forward_tilings_agree_bit_for_bit() {
     let gpu = gpu();
@@ -471,6 +473,7 @@ fn conv2d_forward_tilings_agree_bit_for_bit() {
     let mut texel_cases = 0;
     let mut several_runs = 0;
     let mut multi_window = 0;
+    let mut earlier_texels = 0;
     for (i, (g, bias)) in cases.iter().enumerate() {
         let d = data(g, 300 + i as u64);
         let accumulate = i % 3 == 1;
@@ -579,6 +582,25 @@ fn conv2d_forward_tilings_agree_bit_for_bit() {
             }
             assert_eq!(texel, want_texel, "{t:?} {g:?} accumulate={accumulate}");
             texel_cases += (texel > 0) as usize;
+            // A grouped texel pass resuming from y (adding to it, or after
+            // the first pass over the windows) reads y's values as texels
+            // too, where rows are whole vec4s and a second texture may bind.
+            let two_textures = gpu.limits().max_storage_textures_per_shader_stage >= 2;
+            for (j, d) in prog
+                .dispatches
+                .iter()
+                .filter(|d| d.label().starts_with("conv2d_forward_texel_subgroup.wgsl:"))
+                .enumerate()
+            {
+                let earlier = (accumulate || j > 0) && g.wo() % 4 == 0 && two_textures;
+                let want = xp.bytes() + if earlier { ty.bytes() } else { 0 };
+                assert_eq!(
+                    d.texel_copy_bytes(),
+                    want,
+                    "{t:?} {g:?} accumulate={accumulate}: pass {j}'s texel copies"
+                );
+                earlier_texels += earlier as usize;
+            }
             for (i, l) in [8, 4, 2].into_iter().enumerate() {
                 let want = want_sg.filter(|w| w.0 == l).map_or(0, |w| w.1);
                 assert_eq!(
@@ -611,6 +633,12 @@ fn conv2d_forward_tilings_agree_bit_for_bit() {
                 "subgroup runs by lanes 8, 4, 2: {grouped:?}"
             );
             assert!(texel_cases >= 3, "cases read as texels: {texel_cases}");
+            if gpu.limits().max_storage_textures_per_shader_stage >= 2 {
+                assert!(
+                    earlier_texels >= 10,
+                    "resuming passes reading y as texels: {earlier_texels}"
+                );
+            }
             assert!(
                 multi_window >= 2,
                 "grouped passes over more windows than one pass reads: {multi_window}"
@@ -730,6 +758,7 @@ fn conv2d_forward_stride2_weight_reads_agree_bit_for_bit() {
     let mut several_runs = 0;
     let mut groups = 0;
     let mut multi_window = 0;
+    let mut earlier_texels = 0;
     for (i, (g, bias)) in cases.iter().enumerate() {
         let d = data(g, 500 + i as u64);
         let accumulate = i % 4 == 3;
