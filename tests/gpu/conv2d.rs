@@ -758,7 +758,6 @@ fn conv2d_forward_stride2_weight_reads_agree_bit_for_bit() {
     let mut several_runs = 0;
     let mut groups = 0;
     let mut multi_window = 0;
-    let mut earlier_texels = 0;
     for (i, (g, bias)) in cases.iter().enumerate() {
         let d = data(g, 500 + i as u64);
         let accumulate = i % 4 == 3;
