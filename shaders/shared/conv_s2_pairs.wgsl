@@ -28,7 +28,9 @@
 // Bindings (the importer declares 2: dy, 3: the weights' uniform window, and
 // `input_vec(i)`, `weight(i)` as shared/conv_s2_data.wgsl's importers do):
 //   1 dx   [N, Ci, H, W] as vec4     written (added to when flags & 2; read
-//                                    first when flags & 4, a later run)
+//                                    first when flags & 4, a later run; its
+//                                    earlier values through `earlier`,
+//                                    shared/s2_earlier.wgsl)
 //   4 sdy  [N, sc_co, Ho, Wo]        read with flags & 8 (any buffer else)
 // Dispatch: workgroups of 64 over (tiles × L) invocations in x (tiles of
 // (n, m, 8 l)), Ci8 / (4·L) in y; once per run of output channels.
@@ -43,6 +45,8 @@ struct S2Params {
 @group(0) @binding(0) var<uniform> p: S2Params;
 @group(0) @binding(1) var<storage, read_write> dx4: array<vec4<f32>>;
 @group(0) @binding(4) var<storage, read> sdy: array<f32>;
+
+#import s2_earlier
 
 const WG: u32 = 64u;
 const ACCUMULATE: u32 = 2u;
@@ -124,7 +128,7 @@ fn put4(row: u32, x: u32, v: vec4<f32>) {
     }
     let i = (row + x) / 4u;
     if (p.flags & ACCUMULATE) != 0u {
-        dx4[i] += v;
+        dx4[i] = earlier(i) + v;
     } else {
         dx4[i] = v;
     }
@@ -134,7 +138,7 @@ fn get4(row: u32, x: u32) -> vec4<f32> {
     if x >= p.w {
         return vec4<f32>(0.0);
     }
-    return dx4[(row + x) / 4u];
+    return earlier((row + x) / 4u);
 }
 
 // Channel ci's 16 outputs in row iy, even and odd columns interleaved.

@@ -2891,6 +2891,11 @@ params! {
 /// the sums in dx.
 const FLAG_S2_RESUME: u32 = 4;
 
+/// Flag of the paired stride-2 backward-data passes reading dy as texels
+/// that add to dx or resume from it: dx's values come from the texels bound
+/// last (shared/s2_earlier_texels.wgsl), not from dx.
+const FLAG_S2_EARLIER_TEXELS: u32 = 16;
+
 /// Flag of the paired stride-2 backward-data pass's last run: add the
 /// option-A shortcut's gradient (shared/conv_s2_pairs.wgsl).
 const FLAG_S2_SHORTCUT: u32 = 8;
@@ -3179,6 +3184,19 @@ fn backward_data_s2(
             q.flags |= FLAG_S2_SHORTCUT;
             q.sc_pad = u32_of("shortcut zero channels", sc.geom.pad_before())?;
             q.sc_co = u32_of("shortcut channels", sc.geom.cout)?;
+        }
+        if std::ptr::eq(
+            k.module,
+            &crate::kernels::shaders::CONV2D_BACKWARD_DATA_PAIRS_TEXEL_SUBGROUP,
+        ) {
+            // A pass adding to dx or resuming from it reads dx's values as
+            // texels where it can (shared/s2_earlier_texels.wgsl).
+            let reads = q.flags & (FLAG_ACCUMULATE | FLAG_S2_RESUME) != 0;
+            let texels = reads && texels_fit(gpu, &[dyp, dx]);
+            if texels {
+                q.flags |= FLAG_S2_EARLIER_TEXELS;
+            }
+            bound.push(texels.then_some(dx));
         }
         launch(gpu, prog, k, &q, &bound, grid)?;
     }

@@ -1396,7 +1396,8 @@ fn conv2d_backward_data_stride2_matches_cpu() {
 /// the CPU twin and gives the same bits, writing dx and adding to it (an
 /// adding pass of several runs reads storage instead; past `S2_DATA_RUNS`
 /// runs the grouped kernels' storage twins run one pass, the uniform
-/// kernel's the storage kernel).
+/// kernel's the storage kernel). The paired texel passes that add to dx or
+/// resume from it read its values as texels.
 #[test]
 fn conv2d_backward_data_stride2_weight_reads_agree_bit_for_bit() {
     let gpu = gpu();
@@ -1444,6 +1445,7 @@ fn conv2d_backward_data_stride2_weight_reads_agree_bit_for_bit() {
     let mut paired_cases = 0;
     let mut storage_instead = 0;
     let mut twins = 0;
+    let mut earlier_texels = 0;
     for (i, (g, accumulate)) in cases.iter().enumerate() {
         let d = data(g, 700 + i as u64);
         let (dyp, wt, runs) = s2_data_inputs(g, &d.dy, &d.w);
@@ -1530,6 +1532,28 @@ fn conv2d_backward_data_stride2_weight_reads_agree_bit_for_bit() {
                 _ => 0,
             };
             assert_eq!(texel, want_texel, "{t:?} {g:?} accumulate={accumulate}");
+            // A paired texel pass adding to dx or resuming from it (a later
+            // run) reads dx's values as texels too, where a second texture
+            // may bind.
+            let two_textures = gpu.limits().max_storage_textures_per_shader_stage >= 2;
+            for (j, d) in prog
+                .dispatches
+                .iter()
+                .filter(|d| {
+                    d.label()
+                        .starts_with("conv2d_backward_data_pairs_texel_subgroup.wgsl:")
+                })
+                .enumerate()
+            {
+                let earlier = (*accumulate || j > 0) && two_textures;
+                let want = dyp.bytes() + if earlier { tdx.bytes() } else { 0 };
+                assert_eq!(
+                    d.texel_copy_bytes(),
+                    want,
+                    "{t:?} {g:?} accumulate={accumulate}: pass {j}'s texel copies"
+                );
+                earlier_texels += earlier as usize;
+            }
             prog.run(gpu).unwrap();
             let got = read(&tdx);
             assert_close(
@@ -1552,6 +1576,12 @@ fn conv2d_backward_data_stride2_weight_reads_agree_bit_for_bit() {
             );
             // Paired and not, storage input and texels, adding or not.
             assert_eq!(twins, 8, "passes on the storage twins");
+            if gpu.limits().max_storage_textures_per_shader_stage >= 2 {
+                assert!(
+                    earlier_texels >= 2,
+                    "paired passes reading dx as texels: {earlier_texels}"
+                );
+            }
         }
     }
     no_errors();
