@@ -4,9 +4,10 @@
 // pass. The same sums in the same order: the same bits.
 //
 // Bindings as conv2d_backward_data_pairs_subgroup.wgsl, but 2: dy as texels,
-// and 5: dx's values before the pass as texels where it adds to them or
-// resumes from them (shared/s2_earlier_texels.wgsl, swapped in for
-// s2_earlier).
+// 4: the shortcut's gradient as texels (shared/s2_shortcut_texels.wgsl,
+// swapped in for s2_shortcut), and 5: dx's values before the pass as texels
+// where it adds to them or resumes from them (shared/s2_earlier_texels.wgsl,
+// swapped in for s2_earlier).
 
 // (naga takes the subgroup built-ins without WGSL's `enable subgroups;`, which
 // it does not parse yet; wgpu creates this module only on devices with

@@ -31,7 +31,8 @@
 //                                    first when flags & 4, a later run; its
 //                                    earlier values through `earlier`,
 //                                    shared/s2_earlier.wgsl)
-//   4 sdy  [N, sc_co, Ho, Wo]        read with flags & 8 (any buffer else)
+//   4 sdy  [N, sc_co, Ho, Wo]        read with flags & 8 (any buffer else;
+//                                    declared by shared/s2_shortcut.wgsl)
 // Dispatch: workgroups of 64 over (tiles × L) invocations in x (tiles of
 // (n, m, 8 l)), Ci8 / (4·L) in y; once per run of output channels.
 
@@ -44,9 +45,9 @@ struct S2Params {
 
 @group(0) @binding(0) var<uniform> p: S2Params;
 @group(0) @binding(1) var<storage, read_write> dx4: array<vec4<f32>>;
-@group(0) @binding(4) var<storage, read> sdy: array<f32>;
 
 #import s2_earlier
+#import s2_shortcut
 
 const WG: u32 = 64u;
 const ACCUMULATE: u32 = 2u;
@@ -174,14 +175,6 @@ fn get_pair(s: PairTile, iy: u32, ci: u32) -> Pair {
     return c;
 }
 
-// The shortcut's gradient at column l of its row `row` (0 past Wo).
-fn shortcut_at(row: u32, l: u32) -> f32 {
-    if l >= p.wo {
-        return 0.0;
-    }
-    return sdy[row + l];
-}
-
 // Channel ci's even columns of row 2m plus the shortcut's gradient there.
 fn with_shortcut(s: PairTile, ci: u32, c: Pair) -> Pair {
     if ci >= p.ci {
@@ -190,10 +183,8 @@ fn with_shortcut(s: PairTile, ci: u32, c: Pair) -> Pair {
     let row = ((s.n * p.sc_co + ci + p.sc_pad) * p.ho + s.m) * p.wo;
     let l = s.l0;
     var r = c;
-    r.el += vec4<f32>(shortcut_at(row, l), shortcut_at(row, l + 1u),
-                      shortcut_at(row, l + 2u), shortcut_at(row, l + 3u));
-    r.eh += vec4<f32>(shortcut_at(row, l + 4u), shortcut_at(row, l + 5u),
-                      shortcut_at(row, l + 6u), shortcut_at(row, l + 7u));
+    r.el += shortcut4(row, l);
+    r.eh += shortcut4(row, l + 4u);
     return r;
 }
 

@@ -3099,8 +3099,13 @@ fn backward_data_s2(
     // column and both row parities per lane, vec4 stores;
     // shared/conv_s2_pairs.wgsl): groups over runs of 4 input channels.
     let grouped = matches!(s2, S2Tiling::Subgroup | S2Tiling::SubgroupTexels);
-    let texels = s2 == S2Tiling::SubgroupTexels && texels_fit(gpu, &[dyp]);
     let paired = grouped && g.w.is_multiple_of(4) && has_subgroups(gpu);
+    // The paired texel kernels read the shortcut's gradient as texels too.
+    let texels = s2 == S2Tiling::SubgroupTexels
+        && match shortcut.filter(|_| paired && !accumulate) {
+            Some(sc) => texels_fit(gpu, &[dyp, sc.dy]),
+            None => texels_fit(gpu, &[dyp]),
+        };
     let (k, lanes) = if paired {
         use table::*;
         match group_lanes(2 * ci8) {
@@ -3175,24 +3180,31 @@ fn backward_data_s2(
             flags: p.flags | if i > 0 { FLAG_S2_RESUME } else { 0 },
             ..p
         };
-        // The paired kernels bind the shortcut's dy (any buffer without it).
+        // The paired kernels bind the shortcut's dy (any buffer without it;
+        // as texels, only in the pass that adds it).
+        let texel_pairs = std::ptr::eq(
+            k.module,
+            &crate::kernels::shaders::CONV2D_BACKWARD_DATA_PAIRS_TEXEL_SUBGROUP,
+        );
+        let sdy = shortcut.filter(|_| last).map(|sc| sc.dy);
         let mut bound = vec![Some(dx), Some(dyp), Some(window)];
-        if paired {
-            bound.push(Some(shortcut.map_or(dyp, |sc| sc.dy)));
+        if texel_pairs {
+            bound.push(sdy);
+        } else if paired {
+            bound.push(Some(sdy.unwrap_or(dyp)));
         }
         if let (Some(sc), true) = (shortcut, last) {
             q.flags |= FLAG_S2_SHORTCUT;
             q.sc_pad = u32_of("shortcut zero channels", sc.geom.pad_before())?;
             q.sc_co = u32_of("shortcut channels", sc.geom.cout)?;
         }
-        if std::ptr::eq(
-            k.module,
-            &crate::kernels::shaders::CONV2D_BACKWARD_DATA_PAIRS_TEXEL_SUBGROUP,
-        ) {
+        if texel_pairs {
             // A pass adding to dx or resuming from it reads dx's values as
             // texels where it can (shared/s2_earlier_texels.wgsl).
             let reads = q.flags & (FLAG_ACCUMULATE | FLAG_S2_RESUME) != 0;
-            let texels = reads && texels_fit(gpu, &[dyp, dx]);
+            let mut read: Vec<&Tensor> = vec![dyp, dx];
+            read.extend(sdy);
+            let texels = reads && texels_fit(gpu, &read);
             if texels {
                 q.flags |= FLAG_S2_EARLIER_TEXELS;
             }

@@ -50,9 +50,13 @@ const STORAGE_WEIGHTS: &[(&str, &str)] = &[
 const EARLIER_TEXELS: &[(&str, &str)] = &[("conv_earlier", "conv_earlier_texels")];
 
 /// The swap of the paired stride-2 backward-data passes reading dy as
-/// texels: dx's values before a pass that adds to them or resumes from them
-/// read as texels where the launcher copies them.
-const S2_EARLIER_TEXELS: &[(&str, &str)] = &[("s2_earlier", "s2_earlier_texels")];
+/// texels: the shortcut's gradient as texels, and dx's values before a pass
+/// that adds to them or resumes from them as texels where the launcher
+/// copies them.
+const S2_TEXELS: &[(&str, &str)] = &[
+    ("s2_earlier", "s2_earlier_texels"),
+    ("s2_shortcut", "s2_shortcut_texels"),
+];
 
 /// The swap of the grouped stride-2 backward-data passes' storage twins:
 /// every output channel's weights from one storage binding.
@@ -103,7 +107,7 @@ modules! {
     CONV2D_BACKWARD_DATA_TEXEL_SUBGROUP = "conv2d_backward_data_texel_subgroup.wgsl";
     CONV2D_BACKWARD_DATA_PAIRS_SUBGROUP = "conv2d_backward_data_pairs_subgroup.wgsl";
     CONV2D_BACKWARD_DATA_PAIRS_TEXEL_SUBGROUP = "conv2d_backward_data_pairs_texel_subgroup.wgsl"
-        from "conv2d_backward_data_pairs_texel_subgroup.wgsl" with S2_EARLIER_TEXELS;
+        from "conv2d_backward_data_pairs_texel_subgroup.wgsl" with S2_TEXELS;
     CONV2D_BACKWARD_DATA_STORAGE_SUBGROUP = "conv2d_backward_data_storage_subgroup.wgsl"
         from "conv2d_backward_data_subgroup.wgsl" with S2_STORAGE_WEIGHTS;
     CONV2D_BACKWARD_DATA_TEXEL_STORAGE_SUBGROUP = "conv2d_backward_data_texel_storage_subgroup.wgsl"
@@ -233,6 +237,14 @@ pub static SHARED: &[(&str, &str)] = &[
     (
         "s2_earlier_texels",
         include_str!("../../shaders/shared/s2_earlier_texels.wgsl"),
+    ),
+    (
+        "s2_shortcut",
+        include_str!("../../shaders/shared/s2_shortcut.wgsl"),
+    ),
+    (
+        "s2_shortcut_texels",
+        include_str!("../../shaders/shared/s2_shortcut_texels.wgsl"),
     ),
     (
         "conv_tile",

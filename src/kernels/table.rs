@@ -534,9 +534,9 @@ table! {
     CONV2D_BACKWARD_DATA_TILED_S2P2: conv2d::S2Params = CONV2D_BACKWARD_DATA_PAIRS_SUBGROUP::"conv2d_backward_data_tiled_s2p2", [64, 1, 1], [Write, Read, Uniform, Read];
     CONV2D_BACKWARD_DATA_TILED_S2P4: conv2d::S2Params = CONV2D_BACKWARD_DATA_PAIRS_SUBGROUP::"conv2d_backward_data_tiled_s2p4", [64, 1, 1], [Write, Read, Uniform, Read];
     CONV2D_BACKWARD_DATA_TILED_S2P8: conv2d::S2Params = CONV2D_BACKWARD_DATA_PAIRS_SUBGROUP::"conv2d_backward_data_tiled_s2p8", [64, 1, 1], [Write, Read, Uniform, Read];
-    CONV2D_BACKWARD_DATA_TILED_S2P2_TEX: conv2d::S2Params = CONV2D_BACKWARD_DATA_PAIRS_TEXEL_SUBGROUP::"conv2d_backward_data_tiled_s2p2", [64, 1, 1], [Write, Texels, Uniform, Read, Texels];
-    CONV2D_BACKWARD_DATA_TILED_S2P4_TEX: conv2d::S2Params = CONV2D_BACKWARD_DATA_PAIRS_TEXEL_SUBGROUP::"conv2d_backward_data_tiled_s2p4", [64, 1, 1], [Write, Texels, Uniform, Read, Texels];
-    CONV2D_BACKWARD_DATA_TILED_S2P8_TEX: conv2d::S2Params = CONV2D_BACKWARD_DATA_PAIRS_TEXEL_SUBGROUP::"conv2d_backward_data_tiled_s2p8", [64, 1, 1], [Write, Texels, Uniform, Read, Texels];
+    CONV2D_BACKWARD_DATA_TILED_S2P2_TEX: conv2d::S2Params = CONV2D_BACKWARD_DATA_PAIRS_TEXEL_SUBGROUP::"conv2d_backward_data_tiled_s2p2", [64, 1, 1], [Write, Texels, Uniform, Texels, Texels];
+    CONV2D_BACKWARD_DATA_TILED_S2P4_TEX: conv2d::S2Params = CONV2D_BACKWARD_DATA_PAIRS_TEXEL_SUBGROUP::"conv2d_backward_data_tiled_s2p4", [64, 1, 1], [Write, Texels, Uniform, Texels, Texels];
+    CONV2D_BACKWARD_DATA_TILED_S2P8_TEX: conv2d::S2Params = CONV2D_BACKWARD_DATA_PAIRS_TEXEL_SUBGROUP::"conv2d_backward_data_tiled_s2p8", [64, 1, 1], [Write, Texels, Uniform, Texels, Texels];
     // The grouped stride-2 backward-data kernels above with every output
     // channel's weights from one storage binding (conv2d::s2_data_storage_twin).
     CONV2D_BACKWARD_DATA_TILED_S2SG2_ST: conv2d::S2Params = CONV2D_BACKWARD_DATA_STORAGE_SUBGROUP::"conv2d_backward_data_tiled_s2sg2", [64, 1, 1], [Write, Read, Read];

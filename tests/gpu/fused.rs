@@ -223,7 +223,8 @@ fn conv_batchnorm_epilogue_matches_the_unfused_chain() {
 /// of whole vec4s) it says so and dx holds the conv's gradient alone.
 /// Shapes: rows of whole vec4s and not, odd heights, weights over 64 KiB
 /// (runs: the shortcut on the last), shortcuts doubling the channels or not,
-/// groups of 8, 4, 2 lanes.
+/// groups of 8, 4, 2 lanes. The paired texel kernels read the shortcut's
+/// gradient as texels (Wo a multiple of 4 and not).
 #[test]
 fn stride2_backward_data_with_the_shortcut_matches_the_separate_passes() {
     use reslab::kernels::shortcut::shortcut_a_backward;
@@ -241,7 +242,7 @@ fn stride2_backward_data_with_the_shortcut_matches_the_separate_passes() {
         // 19 runs: the paired kernels' storage twin, one pass.
         (Conv2dGeom::square(1, 128, 8, 8, 256, 3, 2, 1), 256),
     ];
-    let (mut fused_cases, mut several_runs) = (0, 0);
+    let (mut fused_cases, mut several_runs, mut texel_shortcuts) = (0, 0, 0);
     for (i, (g, sc_co)) in cases.iter().enumerate() {
         let sg = ShortcutGeom {
             n: g.n,
@@ -283,6 +284,29 @@ fn stride2_backward_data_with_the_shortcut_matches_the_separate_passes() {
             let can = grouped && has_subgroups(gpu) && g.w % 4 == 0 && runs > 0;
             assert_eq!(fused, can, "{what}: fused");
             fused_cases += fused as usize;
+            // The paired texel kernels' last run copies the shortcut's
+            // gradient into a texture too (and a later run dx's values).
+            let passes: Vec<_> = prog
+                .dispatches
+                .iter()
+                .filter(|d| {
+                    d.label()
+                        .starts_with("conv2d_backward_data_pairs_texel_subgroup.wgsl:")
+                })
+                .collect();
+            if let Some(last) = passes.last() {
+                let textures = gpu.limits().max_storage_textures_per_shader_stage;
+                let earlier = passes.len() > 1 && textures >= 3;
+                let want = dyp.bytes()
+                    + if fused { tsdy.bytes() } else { 0 }
+                    + if earlier { dx.bytes() } else { 0 };
+                assert_eq!(
+                    last.texel_copy_bytes(),
+                    want,
+                    "{what}: the last run's texel copies"
+                );
+                texel_shortcuts += fused as usize;
+            }
             if !fused {
                 shortcut_a_backward(gpu, &mut prog, &dx, &tsdy, &sg, true).unwrap();
             }
@@ -304,6 +328,12 @@ fn stride2_backward_data_with_the_shortcut_matches_the_separate_passes() {
                 fused_cases >= 8,
                 "cases with the shortcut in the pass: {fused_cases}"
             );
+            if gpu.limits().max_storage_textures_per_shader_stage >= 2 {
+                assert!(
+                    texel_shortcuts >= 4,
+                    "shortcuts read as texels: {texel_shortcuts}"
+                );
+            }
         }
     }
     no_errors();
