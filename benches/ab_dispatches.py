@@ -19,18 +19,9 @@ e.g.
 
 import json
 import statistics
-import subprocess
 import sys
 
-
-def dispatches(binary, model, args):
-    out = subprocess.run(
-        [binary, "bench", "--profile", model, "--dispatches", "--json", *args],
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
-    return json.loads(out)
+import ab_common
 
 
 def twins(a, b, changed):
@@ -50,28 +41,8 @@ def twins(a, b, changed):
 
 
 def main():
-    argv = sys.argv[1:]
-    args = []
-    if "--" in argv:
-        i = argv.index("--")
-        argv, args = argv[:i], argv[i + 1 :]
-    if len(argv) != 3:
-        sys.exit(__doc__)
-    a, b, rounds = argv[0], argv[1], int(argv[2])
-    if rounds < 1:
-        sys.exit("ROUNDS must be at least 1")
-    model = "resnet20"
-    if "--model" in args:
-        i = args.index("--model")
-        if i + 1 == len(args):
-            sys.exit("--model needs a model name")
-        model = args[i + 1]
-        args = args[:i] + args[i + 2 :]
-    # By position, not path: the same binary twice is an A/A run.
-    runs = ([], [])
-    for r in range(rounds):
-        for side in (0, 1) if r % 2 == 0 else (1, 0):
-            runs[side].append(dispatches((a, b)[side], model, args))
+    a, b, rounds, model, args = ab_common.parse(__doc__, ["--batch", "128"])
+    runs = ab_common.alternate(a, b, rounds, model, args)
     first_a, first_b = runs[0][0], runs[1][0]
     if [d["kernel"] for d in first_a] != [d["kernel"] for d in first_b]:
         sys.exit("the two builds record different dispatches")

@@ -21,10 +21,10 @@ PROFILE ARGS default to the desktop app's nets: --batch 64 --width 8
     benches/ab_profile.py /tmp/reslab-old target/release/reslab 5 -- --batch 128
 """
 
-import json
 import statistics
-import subprocess
 import sys
+
+import ab_common
 
 
 def group(d):
@@ -34,16 +34,6 @@ def group(d):
     if kernel.startswith("conv2d") and "tiled_prepare" not in kernel and "reduce" not in kernel:
         return "conv"
     return "other"
-
-
-def dispatches(binary, model, args):
-    out = subprocess.run(
-        [binary, "bench", "--profile", model, "--dispatches", "--json", *args],
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
-    return json.loads(out)
 
 
 def ratios(ds, groups):
@@ -58,32 +48,10 @@ def ratios(ds, groups):
 
 
 def main():
-    argv = sys.argv[1:]
-    args = []
-    if "--" in argv:
-        i = argv.index("--")
-        argv, args = argv[:i], argv[i + 1 :]
-    if len(argv) != 3:
-        sys.exit(__doc__)
-    a, b, rounds = argv[0], argv[1], int(argv[2])
-    if rounds < 1:
-        sys.exit("ROUNDS must be at least 1")
-    model = "resnet20"
-    if "--model" in args:
-        i = args.index("--model")
-        if i + 1 == len(args):
-            sys.exit("--model needs a model name")
-        model = args[i + 1]
-        args = args[:i] + args[i + 2 :]
-    if not args:
-        args = ["--batch", "64", "--width", "8", "--image-size", "16"]
-    # By position, not path: the same binary twice is an A/A run.
-    binaries = (a, b)
-    runs = ([], [])
-    for r in range(rounds):
-        for k in (0, 1) if r % 2 == 0 else (1, 0):
-            print(f"round {r + 1}/{rounds}: {binaries[k]}", file=sys.stderr)
-            runs[k].append(dispatches(binaries[k], model, args))
+    a, b, rounds, model, args = ab_common.parse(
+        __doc__, ["--batch", "64", "--width", "8", "--image-size", "16"]
+    )
+    runs = ab_common.alternate(a, b, rounds, model, args)
     groups = [group(d) for d in runs[0][0]]
     # Entry points in order (the module aside: B may read storage where A
     # read texels).
