@@ -584,23 +584,14 @@ fn conv2d_forward_tilings_agree_bit_for_bit() {
             texel_cases += (texel > 0) as usize;
             // A grouped texel pass resuming from y (adding to it, or after
             // the first pass over the windows) reads y's values as texels
-            // too, where rows are whole vec4s and a second texture may bind.
-            let two_textures = gpu.limits().max_storage_textures_per_shader_stage >= 2;
-            for (j, d) in prog
-                .dispatches
-                .iter()
-                .filter(|d| d.label().starts_with("conv2d_forward_texel_subgroup.wgsl:"))
-                .enumerate()
-            {
-                let earlier = (accumulate || j > 0) && g.wo() % 4 == 0 && two_textures;
-                let want = xp.bytes() + if earlier { ty.bytes() } else { 0 };
-                assert_eq!(
-                    d.texel_copy_bytes(),
-                    want,
-                    "{t:?} {g:?} accumulate={accumulate}: pass {j}'s texel copies"
-                );
-                earlier_texels += earlier as usize;
-            }
+            // too, where rows are whole vec4s.
+            earlier_texels += earlier_texel_passes(
+                &prog,
+                "conv2d_forward_texel_subgroup.wgsl:",
+                (&xp, &ty),
+                |j| (accumulate || j > 0) && g.wo() % 4 == 0,
+                &format!("{t:?} {g:?} accumulate={accumulate}"),
+            );
             for (i, l) in [8, 4, 2].into_iter().enumerate() {
                 let want = want_sg.filter(|w| w.0 == l).map_or(0, |w| w.1);
                 assert_eq!(
@@ -999,6 +990,37 @@ fn conv2d_backward_weight_tilings_agree_bit_for_bit() {
         }
     }
     no_errors();
+}
+
+/// Checks the texel copies of `prog`'s passes labelled from `prefix`, which
+/// read `input` as texels and, pass j where `reads(j)` and a second texture
+/// may bind, also `output`'s values before it: each copies exactly those.
+/// Returns how many passes read `output` so.
+fn earlier_texel_passes(
+    prog: &Program,
+    prefix: &str,
+    (input, output): (&reslab::Tensor, &reslab::Tensor),
+    reads: impl Fn(usize) -> bool,
+    what: &str,
+) -> usize {
+    let two_textures = gpu().limits().max_storage_textures_per_shader_stage >= 2;
+    let mut n = 0;
+    for (j, d) in prog
+        .dispatches
+        .iter()
+        .filter(|d| d.label().starts_with(prefix))
+        .enumerate()
+    {
+        let earlier = reads(j) && two_textures;
+        let want = input.bytes() + if earlier { output.bytes() } else { 0 };
+        assert_eq!(
+            d.texel_copy_bytes(),
+            want,
+            "{what}: pass {j}'s texel copies"
+        );
+        n += earlier as usize;
+    }
+    n
 }
 
 /// Asserts that the weight-gradient pass labelled `label` ran `kernel`, or,
@@ -1533,27 +1555,14 @@ fn conv2d_backward_data_stride2_weight_reads_agree_bit_for_bit() {
             };
             assert_eq!(texel, want_texel, "{t:?} {g:?} accumulate={accumulate}");
             // A paired texel pass adding to dx or resuming from it (a later
-            // run) reads dx's values as texels too, where a second texture
-            // may bind.
-            let two_textures = gpu.limits().max_storage_textures_per_shader_stage >= 2;
-            for (j, d) in prog
-                .dispatches
-                .iter()
-                .filter(|d| {
-                    d.label()
-                        .starts_with("conv2d_backward_data_pairs_texel_subgroup.wgsl:")
-                })
-                .enumerate()
-            {
-                let earlier = (*accumulate || j > 0) && two_textures;
-                let want = dyp.bytes() + if earlier { tdx.bytes() } else { 0 };
-                assert_eq!(
-                    d.texel_copy_bytes(),
-                    want,
-                    "{t:?} {g:?} accumulate={accumulate}: pass {j}'s texel copies"
-                );
-                earlier_texels += earlier as usize;
-            }
+            // run) reads dx's values as texels too.
+            earlier_texels += earlier_texel_passes(
+                &prog,
+                "conv2d_backward_data_pairs_texel_subgroup.wgsl:",
+                (&dyp, &tdx),
+                |j| *accumulate || j > 0,
+                &format!("{t:?} {g:?} accumulate={accumulate}"),
+            );
             prog.run(gpu).unwrap();
             let got = read(&tdx);
             assert_close(
